@@ -1,0 +1,164 @@
+"""The S3 side: which files are new, their bytes, and where they go when done.
+
+Works on a plain boto3 S3 client, so it runs the same in an Airflow task (the client
+comes from the integration's AWS connection), in the CLI and in tests.
+
+A processed file moves to `success/` or `failed/` inside its own folder, with a UTC time
+stamp in front of its name so it never overwrites an earlier file of the same name.
+Matching never enters those folders: in a key pattern `*` and `?` stop at `/` (unlike
+fnmatch, which the Amazon provider's sensor uses), and a key whose folder is `success`
+or `failed` is never a candidate.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+DONE_FOLDERS = ("success", "failed")
+_WILDCARDS = re.compile(r"[*?\[]")
+
+
+@dataclass(frozen=True)
+class S3File:
+    """One object as it was listed: the ETag pins the exact content a run reads."""
+
+    bucket: str
+    key: str
+    etag: str
+    size: int
+    last_modified: str  # ISO-8601, UTC
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def name(self) -> str:
+        return self.key.rsplit("/", 1)[-1]
+
+    @property
+    def folder(self) -> str:
+        """The key's folder with a trailing '/', or '' at the bucket root."""
+        return self.key[: len(self.key) - len(self.name)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> S3File:
+        return cls(**data)
+
+
+def key_pattern(pattern: str) -> re.Pattern[str]:
+    """Compile a key glob: `*` and `?` never cross `/`; `[...]` is a character class."""
+    out, i = [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "*":
+            out.append("[^/]*")
+        elif ch == "?":
+            out.append("[^/]")
+        elif ch == "[":
+            end = pattern.find("]", i + 2)
+            if end == -1:
+                out.append(re.escape(ch))
+            else:
+                body = pattern[i + 1 : end]
+                if body.startswith("!"):
+                    body = "^" + body[1:]
+                out.append(f"[{body.replace('/', '')}]")
+                i = end
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def listing_prefix(pattern: str) -> str:
+    """The literal part of a key pattern before its first wildcard: what S3 can filter on."""
+    match = _WILDCARDS.search(pattern)
+    return pattern if match is None else pattern[: match.start()]
+
+
+def is_done(key: str) -> bool:
+    """True for anything inside a success/ or failed/ folder (moved files and reports)."""
+    parts = key.split("/")
+    return len(parts) > 1 and parts[-2] in DONE_FOLDERS
+
+
+def list_new_files(client: Any, bucket: str, pattern: str) -> list[S3File]:
+    """Files matching the pattern that no run has moved yet, oldest first (then by key)."""
+    regex = key_pattern(pattern)
+    files = []
+    paginator = client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=listing_prefix(pattern)):
+        for obj in page.get("Contents", []):
+            key = obj["Key"]
+            if key.endswith("/") or is_done(key) or not regex.match(key):
+                continue
+            files.append(
+                S3File(
+                    bucket=bucket,
+                    key=key,
+                    etag=obj["ETag"].strip('"'),
+                    size=int(obj["Size"]),
+                    last_modified=obj["LastModified"].astimezone(timezone.utc).isoformat(),
+                )
+            )
+    return sorted(files, key=lambda f: (f.last_modified, f.key))
+
+
+def head_file(client: Any, bucket: str, key: str) -> S3File:
+    """The current version of one key (for `--key` runs); raises if it does not exist."""
+    obj = client.head_object(Bucket=bucket, Key=key)
+    return S3File(
+        bucket=bucket,
+        key=key,
+        etag=obj["ETag"].strip('"'),
+        size=int(obj["ContentLength"]),
+        last_modified=obj["LastModified"].astimezone(timezone.utc).isoformat(),
+    )
+
+
+def read_file(client: Any, file: S3File) -> bytes:
+    """The bytes of exactly the listed version: a file rewritten since fails (IfMatch)."""
+    response = client.get_object(Bucket=file.bucket, Key=file.key, IfMatch=file.etag)
+    return response["Body"].read()
+
+
+def stamp(now: datetime | None = None) -> str:
+    now = now or datetime.now(timezone.utc)
+    return now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")[:-4] + "Z"
+
+
+def done_key(file: S3File, outcome: str, when: str) -> str:
+    """Where a processed file goes: `<folder><outcome>/<stamp>_<name>`."""
+    if outcome not in DONE_FOLDERS:
+        raise ValueError(f"outcome must be one of {DONE_FOLDERS}, not {outcome!r}")
+    return f"{file.folder}{outcome}/{when.rstrip('Z')}Z_{file.name}"
+
+
+def move_file(client: Any, file: S3File, outcome: str, when: str | None = None) -> str:
+    """Copy to success/ or failed/, then delete the original; returns the new key.
+
+    The copy only happens if the object is still the version that was read
+    (CopySourceIfMatch), so a file rewritten during the run stays for the next run.
+    """
+    target = done_key(file, outcome, when or stamp())
+    client.copy_object(
+        Bucket=file.bucket,
+        Key=target,
+        CopySource={"Bucket": file.bucket, "Key": file.key},
+        CopySourceIfMatch=file.etag,
+    )
+    client.delete_object(Bucket=file.bucket, Key=file.key)
+    return target
+
+
+def write_text(client: Any, bucket: str, key: str, text: str, content_type: str = "text/plain") -> None:
+    client.put_object(
+        Bucket=bucket, Key=key, Body=text.encode("utf-8"), ContentType=f"{content_type}; charset=utf-8"
+    )

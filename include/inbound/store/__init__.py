@@ -1,0 +1,92 @@
+"""The attribute store: one interface, SQLite (embedded default) and PostgreSQL behind it.
+
+Storage: one row per (user, attribute) with the value as text plus its declared type and
+its lineage (integration, source file, time). Attribute names are one namespace across
+integrations, so (user_id, attribute) is the key. An import log keeps one entry per
+processed file.
+
+Every file is written in one transaction together with its import-log entry: a failed
+or killed write leaves the store as it was. Only values that differ from the stored ones
+are written, so re-importing an unchanged file writes nothing but the log entry.
+
+Targeting reads through `user_attributes` (and later the segment functions), never the
+tables directly: the tables may change between schema versions, the functions do not.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from inbound.store.base import AttributeStore, ImportRecord, WriteResult
+
+__all__ = ["AttributeStore", "ImportRecord", "WriteResult", "open_store", "default_sqlite_path", "StoreSettings"]
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """Where the store lives: a SQLAlchemy-style URL without secrets in logs."""
+
+    url: str
+
+    @property
+    def backend(self) -> str:
+        scheme = urlparse(self.url).scheme
+        return "postgres" if scheme.startswith("postgres") else scheme
+
+    def redacted(self) -> str:
+        parsed = urlparse(self.url)
+        if parsed.password:
+            return self.url.replace(f":{parsed.password}@", ":***@")
+        return self.url
+
+
+def default_sqlite_path() -> Path:
+    """`$AIRFLOW_HOME/inbound_store.db` (Airflow's default home when unset)."""
+    home = os.environ.get("AIRFLOW_HOME") or str(Path.home() / "airflow")
+    return Path(home) / "inbound_store.db"
+
+
+def open_store(url: str | None = None) -> AttributeStore:
+    """Open (and create or upgrade the schema of) the store at `url`.
+
+    `sqlite:///path` or `postgresql://user:pass@host:port/db`; None means the embedded
+    SQLite default.
+    """
+    url = url or f"sqlite:///{default_sqlite_path()}"
+    scheme = urlparse(url).scheme
+    if scheme == "sqlite":
+        from inbound.store.sqlite import SqliteStore
+
+        path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
+        store: AttributeStore = SqliteStore(path)
+    elif scheme in ("postgres", "postgresql", "postgresql+psycopg"):
+        from inbound.store.postgres import PostgresStore
+
+        store = PostgresStore(url.replace("postgresql+psycopg://", "postgresql://"))
+    else:
+        raise ValueError(f"unsupported store URL scheme {scheme!r}; use sqlite:/// or postgresql://")
+    store.migrate()
+    return store
+
+
+def store_url_from_connection(conn: Any) -> str:
+    """The store URL of an Airflow connection object (`inbound_store`)."""
+    conn_type = (conn.conn_type or "").lower()
+    if conn_type == "sqlite":
+        return f"sqlite:///{conn.host or conn.schema}"
+    if conn_type in ("postgres", "postgresql"):
+        from urllib.parse import quote
+
+        auth = ""
+        if conn.login:
+            auth = quote(conn.login, safe="")
+            if conn.password:
+                auth += ":" + quote(conn.password, safe="")
+            auth += "@"
+        port = f":{conn.port}" if conn.port else ""
+        return f"postgresql://{auth}{conn.host or 'localhost'}{port}/{conn.schema or 'postgres'}"
+    raise ValueError(f"connection inbound_store has type {conn_type!r}; use postgres or sqlite")
