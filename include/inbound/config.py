@@ -173,6 +173,13 @@ class Integration(_Model):
     format: Format = Format()
     user_id: UserId
     attributes: Annotated[list[Attribute], Field(min_length=1)]
+    max_rejected_ratio: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Largest share of rejected rows a file may have and still be imported "
+        "(its good rows); above it nothing of the file is imported and it goes to failed/.",
+    )
 
     _file: str | None = PrivateAttr(None)
 

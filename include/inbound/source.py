@@ -129,31 +129,69 @@ def read_file(client: Any, file: S3File) -> bytes:
     return response["Body"].read()
 
 
-def stamp(now: datetime | None = None) -> str:
-    now = now or datetime.now(timezone.utc)
-    return now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")[:-4] + "Z"
+class FileChanged(Exception):
+    """The object was rewritten after it was read: it is left for the next run."""
 
 
-def done_key(file: S3File, outcome: str, when: str) -> str:
-    """Where a processed file goes: `<folder><outcome>/<stamp>_<name>`."""
+def _stamp(last_modified: str) -> str:
+    when = datetime.fromisoformat(last_modified).astimezone(timezone.utc)
+    return when.strftime("%Y%m%dT%H%M%SZ")
+
+
+def done_key(file: S3File, outcome: str) -> str:
+    """Where a processed file goes: `<folder><outcome>/<upload time>_<name>`.
+
+    The stamp is the object's upload time, so the target of one upload is fixed (a
+    retried task finds its own earlier move) while a later upload of the same name gets
+    its own.
+    """
     if outcome not in DONE_FOLDERS:
         raise ValueError(f"outcome must be one of {DONE_FOLDERS}, not {outcome!r}")
-    return f"{file.folder}{outcome}/{when.rstrip('Z')}Z_{file.name}"
+    return f"{file.folder}{outcome}/{_stamp(file.last_modified)}_{file.name}"
 
 
-def move_file(client: Any, file: S3File, outcome: str, when: str | None = None) -> str:
+def _error_code(exc: Exception) -> str:
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+
+
+def _etag(client: Any, bucket: str, key: str) -> str | None:
+    try:
+        return client.head_object(Bucket=bucket, Key=key)["ETag"].strip('"')
+    except Exception as exc:
+        if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+
+
+def move_file(client: Any, file: S3File, outcome: str) -> str:
     """Copy to success/ or failed/, then delete the original; returns the new key.
 
-    The copy only happens if the object is still the version that was read
-    (CopySourceIfMatch), so a file rewritten during the run stays for the next run.
+    Safe to repeat: when the original is gone and the target holds the same content, the
+    move happened before (a retried task). Only the version that was read is moved: a
+    file rewritten during the run raises `FileChanged` and stays for the next run (checked
+    before the copy, and by the copy itself on S3, which honours CopySourceIfMatch).
     """
-    target = done_key(file, outcome, when or stamp())
-    client.copy_object(
-        Bucket=file.bucket,
-        Key=target,
-        CopySource={"Bucket": file.bucket, "Key": file.key},
-        CopySourceIfMatch=file.etag,
-    )
+    from botocore.exceptions import ClientError
+
+    target = done_key(file, outcome)
+    current = _etag(client, file.bucket, file.key)
+    if current is None:
+        if _etag(client, file.bucket, target) == file.etag:
+            return target
+        raise FileChanged(f"{file.uri} was removed after it was read")
+    if current != file.etag:
+        raise FileChanged(f"{file.uri} changed after it was read; it stays for the next run")
+    try:
+        client.copy_object(
+            Bucket=file.bucket,
+            Key=target,
+            CopySource={"Bucket": file.bucket, "Key": file.key},
+            CopySourceIfMatch=file.etag,
+        )
+    except ClientError as exc:
+        if _error_code(exc) in ("PreconditionFailed", "412"):
+            raise FileChanged(f"{file.uri} changed after it was read; it stays for the next run") from None
+        raise
     client.delete_object(Bucket=file.bucket, Key=file.key)
     return target
 

@@ -1,0 +1,38 @@
+"""Credentials from Airflow connections, resolved only at run time (never at parse time).
+
+The one place besides `dag.py` that imports Airflow: the core modules take a boto3 client
+and a store URL, so they run and test without a scheduler.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from inbound.store import AttributeStore, open_store, store_url_from_connection
+
+STORE_CONN_ID = "inbound_store"
+log = logging.getLogger(__name__)
+
+
+def s3_client(aws_conn_id: str) -> Any:
+    """A boto3 S3 client from the integration's AWS connection (keys, role, or default chain)."""
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    return S3Hook(aws_conn_id=aws_conn_id).get_conn()
+
+
+def store_url() -> str | None:
+    """The `inbound_store` connection as a URL, or None for the embedded SQLite default."""
+    from airflow.exceptions import AirflowNotFoundException
+    from airflow.sdk import BaseHook
+
+    try:
+        conn = BaseHook.get_connection(STORE_CONN_ID)
+    except AirflowNotFoundException:
+        return None
+    return store_url_from_connection(conn)
+
+
+def store() -> AttributeStore:
+    return open_store(store_url())

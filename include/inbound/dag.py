@@ -1,0 +1,221 @@
+"""Config -> Airflow DAG: the only module that knows about operators and sensors.
+
+    wait_for_file >> validate_and_map >> upsert_attributes >> finalize
+
+The tasks are thin: each calls one step of `inbound.pipeline` for the run's files.
+The config a run uses is the one `wait_for_file` saw; it travels through XCom as a
+snapshot, so a config change takes effect at the next run, never halfway through one.
+Nothing here touches the network or a database at parse time.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.exceptions import AirflowFailException
+from airflow.sdk import DAG, BaseSensorOperator, PokeReturnValue, get_current_context, get_parsing_context, task
+
+from inbound import pipeline
+from inbound.config import Catalog, Integration, load_folder
+from inbound.connections import s3_client, store
+from inbound.source import S3File, list_new_files
+
+log = logging.getLogger(__name__)
+START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
+TAG = "inbound"
+RETRY_DEFAULTS: dict[str, Any] = {
+    "retries": 3,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=10),
+}
+
+
+class ConfigErrors(Exception):
+    """Raised by the error-reporting DAG file so that Airflow shows it as an import error."""
+
+
+class NewFilesSensor(BaseSensorOperator):
+    """Wait until files matching the integration's source exist, and hand them on.
+
+    Unlike the Amazon provider's `S3KeySensor`, it returns the matching keys (with their
+    ETags, oldest first) to the next task, and its pattern never matches files already
+    moved to `success/` or `failed/`. It runs in reschedule mode: between pokes it holds
+    no worker slot. When no file arrives within the schedule interval, the task (and the
+    run's other tasks) end as skipped, not failed.
+
+    :param snapshot: the integration's config snapshot (`Integration.snapshot()`); it is
+        pushed with the files, so the whole run uses this one version of the config.
+    """
+
+    ui_color = "#e8f4fd"
+
+    def __init__(self, *, snapshot: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.snapshot = snapshot
+
+    def poke(self, context: Any) -> PokeReturnValue:
+        integration = Integration.from_snapshot(self.snapshot)
+        source = integration.source
+        files = list_new_files(s3_client(source.aws_conn_id), source.bucket, source.key)
+        self.log.info("%d new file(s) match %s", len(files), source.uri)
+        return PokeReturnValue(
+            is_done=bool(files),
+            xcom_value={"snapshot": self.snapshot, "files": [f.to_dict() for f in files]} if files else None,
+        )
+
+
+def _schedule(integration: Integration) -> Any:
+    schedule = integration.schedule.strip()
+    return integration.interval if schedule.upper().startswith("P") else schedule
+
+
+def _poke_interval(interval: timedelta) -> float:
+    """Poll often enough to pick a file up within a thirtieth of the interval, 30 s to 5 min."""
+    return min(max(interval.total_seconds() / 30, 30.0), 300.0)
+
+
+def doc_md(integration: Integration) -> str:
+    rows = "\n".join(f"| `{a.column}` | `{a.attribute}` | {a.type} |" for a in integration.attributes)
+    description = f"{integration.description}\n\n" if integration.description else ""
+    return (
+        f"### Inbound integration `{integration.name}`\n\n{description}"
+        f"- **Source:** `{integration.source.uri}` (connection `{integration.source.aws_conn_id}`)\n"
+        f"- **Schedule:** `{integration.schedule}`\n"
+        f"- **User ID column:** `{integration.user_id.column}`\n"
+        f"- **Config:** `{integration.file}` (version `{integration.version}`)\n\n"
+        f"| column | attribute | type |\n|---|---|---|\n{rows}\n\n"
+        "Trigger manually to import files that are waiting now."
+    )
+
+
+def _triggered_by() -> tuple[str, str]:
+    context = get_current_context()
+    run_id = context["run_id"]
+    return f"airflow:{context['dag'].dag_id}/{run_id}", run_id
+
+
+def build_dag(integration: Integration) -> DAG:
+    """One integration's DAG."""
+    interval = integration.interval
+    with DAG(
+        dag_id=integration.dag_id,
+        description=integration.description or f"Inbound S3 -> attributes from {integration.source.uri}",
+        schedule=_schedule(integration),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        is_paused_upon_creation=not integration.enabled,
+        doc_md=doc_md(integration),
+        tags=[TAG],
+        default_args=RETRY_DEFAULTS,
+    ) as dag:
+        wait = NewFilesSensor(
+            task_id="wait_for_file",
+            snapshot=integration.snapshot(),
+            mode="reschedule",
+            poke_interval=_poke_interval(interval),
+            timeout=interval.total_seconds(),
+            soft_fail=True,
+            retries=RETRY_DEFAULTS["retries"],
+        )
+
+        @task(task_id="validate_and_map")
+        def validate_and_map(found: dict[str, Any]) -> dict[str, Any]:
+            integration = Integration.from_snapshot(found["snapshot"])
+            _, run_id = _triggered_by()
+            client = s3_client(integration.source.aws_conn_id)
+            staging = pipeline.run_staging(integration, run_id)
+            results = [
+                pipeline.validate_and_map(client, integration, S3File.from_dict(f), staging).to_dict()
+                for f in found["files"]
+            ]
+            return {"snapshot": found["snapshot"], "results": results}
+
+        @task(task_id="upsert_attributes")
+        def upsert_attributes(mapped: dict[str, Any]) -> dict[str, Any]:
+            integration = Integration.from_snapshot(mapped["snapshot"])
+            triggered_by, _ = _triggered_by()
+            attribute_store = store()
+            try:
+                results = [
+                    pipeline.upsert_attributes(
+                        attribute_store, integration, pipeline.FileResult.from_dict(r), triggered_by
+                    ).to_dict()
+                    for r in mapped["results"]
+                ]
+            finally:
+                attribute_store.close()
+            return {"snapshot": mapped["snapshot"], "results": results}
+
+        @task(task_id="finalize", trigger_rule="all_done")
+        def finalize() -> dict[str, Any]:
+            return _finalize()
+
+        written = upsert_attributes(validate_and_map(wait.output))
+        written >> finalize()
+    return dag
+
+
+def _finalize() -> dict[str, Any]:
+    """Move every file the run saw; fail the run if any file failed or was left behind."""
+    from airflow.exceptions import AirflowSkipException
+
+    context = get_current_context()
+    ti = context["ti"]
+    found = ti.xcom_pull(task_ids="wait_for_file")
+    if not found:
+        raise AirflowSkipException("no new file")
+    latest = ti.xcom_pull(task_ids="upsert_attributes") or ti.xcom_pull(task_ids="validate_and_map")
+    if latest:
+        results = [pipeline.FileResult.from_dict(r) for r in latest["results"]]
+    else:
+        results = [pipeline.FileResult(file=f) for f in found["files"]]
+    integration = Integration.from_snapshot(found["snapshot"])
+    triggered_by, run_id = _triggered_by()
+    client = s3_client(integration.source.aws_conn_id)
+    attribute_store = store()
+    try:
+        done = [pipeline.finalize(client, attribute_store, integration, r, triggered_by) for r in results]
+    finally:
+        attribute_store.close()
+    pipeline.clean_staging(pipeline.run_staging(integration, run_id))
+    summary = pipeline.RunSummary(integration.name, done)
+    for line in summary.lines():
+        log.info("%s", line)
+    if summary.failed:
+        raise AirflowFailException(
+            "; ".join(
+                f"{f.s3_file.uri}: {f.error or 'not processed (an earlier task failed; the file stays for the next run)'}"
+                for f in summary.failed
+            )
+        )
+    return summary.to_dict()
+
+
+def build_dags(catalog: Catalog | None = None) -> dict[str, DAG]:
+    """Every valid integration's DAG, keyed by DAG id; only the needed one on a worker."""
+    catalog = catalog if catalog is not None else load_folder()
+    wanted = get_parsing_context().dag_id
+    return {
+        integration.dag_id: build_dag(integration)
+        for integration in catalog.integrations.values()
+        if wanted is None or wanted == integration.dag_id
+    }
+
+
+def raise_config_errors(catalog: Catalog | None = None) -> None:
+    """Make broken configs an import error in the Airflow UI, without touching valid DAGs."""
+    catalog = catalog if catalog is not None else load_folder()
+    if catalog.errors:
+        details = "\n\n".join(str(e) for e in catalog.errors)
+        raise ConfigErrors(
+            f"{len(catalog.errors)} integration config problem(s); the integrations concerned are not "
+            f"scheduled (the others run as usual). Check locally with `inbound validate`.\n\n{details}"
+        )
+
+
+__all__ = ["build_dag", "build_dags", "raise_config_errors", "NewFilesSensor", "AirflowFailException"]

@@ -1,0 +1,159 @@
+"""The management table: one row per integration config, from three sources of truth.
+
+- the configs (name, source, schedule, mapping; broken ones with their error),
+- Airflow (on/off = the DAG's pause state, the last run and its result),
+- the import log (attributes imported by the last successful file, users).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from inbound.config import SCHEDULE_PRESETS, Catalog, Integration
+from inbound.runs import DagState
+from inbound.store import ImportRecord
+
+PRESET_WORDS = {
+    "@hourly": "every hour",
+    "@daily": "every day at midnight UTC",
+    "@midnight": "every day at midnight UTC",
+    "@weekly": "every week (Sunday midnight UTC)",
+    "@monthly": "every month (the 1st, midnight UTC)",
+    "@quarterly": "every quarter",
+    "@yearly": "every year",
+    "@annually": "every year",
+}
+
+
+def schedule_in_words(schedule: str) -> str:
+    schedule = schedule.strip()
+    if schedule in SCHEDULE_PRESETS:
+        return PRESET_WORDS[schedule]
+    if schedule.upper().startswith("P"):
+        from inbound.config import schedule_interval
+
+        return f"every {_duration(schedule_interval(schedule))}"
+    from cron_descriptor import get_description
+
+    return f"{get_description(schedule)} (UTC)"
+
+
+def _duration(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{seconds} seconds"
+
+
+@dataclass(frozen=True)
+class IntegrationRow:
+    name: str
+    dag_id: str | None
+    source: str | None
+    attributes_imported: int | None
+    users: int | None
+    schedule: str | None
+    schedule_words: str | None
+    last_run_at: str | None
+    last_run_result: str  # success | failed | running | no new file | never run | config error
+    ready_for_targeting: bool
+    enabled: bool | None
+    error: str | None = None
+    file: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _result(state: DagState | None) -> str:
+    if state is None or state.last_run_state is None:
+        return "never run"
+    if state.last_run_state == "success" and state.last_run_skipped:
+        return "no new file"
+    if state.last_run_state in ("queued", "running"):
+        return "running"
+    return state.last_run_state
+
+
+def rows(
+    catalog: Catalog,
+    states: dict[str, DagState],
+    last_success: dict[str, ImportRecord],
+    users: dict[str, int] | None = None,
+) -> list[IntegrationRow]:
+    table = []
+    for integration in sorted(catalog.integrations.values(), key=lambda i: i.name):
+        table.append(_row(integration, states.get(integration.dag_id), last_success.get(integration.name), users))
+    for error in catalog.errors:
+        table.append(
+            IntegrationRow(
+                name=Path(error.file).stem,
+                dag_id=None,
+                source=None,
+                attributes_imported=None,
+                users=None,
+                schedule=None,
+                schedule_words=None,
+                last_run_at=None,
+                last_run_result="config error",
+                ready_for_targeting=False,
+                enabled=None,
+                error=error.one_line(),
+                file=error.file,
+            )
+        )
+    return table
+
+
+def _row(
+    integration: Integration, state: DagState | None, success: ImportRecord | None, users: dict[str, int] | None
+) -> IntegrationRow:
+    enabled = integration.enabled if state is None or state.is_paused is None else not state.is_paused
+    return IntegrationRow(
+        name=integration.name,
+        dag_id=integration.dag_id,
+        source=integration.source.uri,
+        attributes_imported=success.attributes if success else 0,
+        users=(users or {}).get(integration.name),
+        schedule=integration.schedule,
+        schedule_words=schedule_in_words(integration.schedule),
+        last_run_at=state.last_run_at if state else None,
+        last_run_result=_result(state),
+        ready_for_targeting=success is not None,
+        enabled=enabled,
+        file=integration.file,
+    )
+
+
+SYMBOLS = {"success": "✔", "failed": "✖", "running": "…", "no new file": "–", "never run": "·", "config error": "✖"}
+
+
+def render(table: list[IntegrationRow]) -> str:
+    """The table as aligned text for a terminal."""
+    headers = ["name", "source", "attributes", "users", "schedule", "last run", "result", "enabled"]
+    lines = []
+    for row in table:
+        lines.append(
+            [
+                row.name,
+                row.source or "-",
+                "-" if row.attributes_imported is None else str(row.attributes_imported),
+                "-" if row.users is None else str(row.users),
+                row.schedule_words or "-",
+                (row.last_run_at or "-")[:19].replace("T", " "),
+                f"{SYMBOLS.get(row.last_run_result, '?')} {row.last_run_result}",
+                "-" if row.enabled is None else ("on" if row.enabled else "off"),
+            ]
+        )
+    widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h) for i, h in enumerate(headers)]
+    out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
+    out += ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines]
+    for row in table:
+        if row.error:
+            out.append(f"  config error: {row.error}")
+    return "\n".join(out)

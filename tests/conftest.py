@@ -1,0 +1,103 @@
+"""Shared fixtures: configs written to a temp folder, moto's in-process S3, both stores.
+
+PostgreSQL tests use the server at INBOUND_TEST_POSTGRES_URL (default: the local one);
+when it is unreachable they fail, they never skip.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+_home = tempfile.mkdtemp(prefix="inbound-tests-airflow-")
+os.environ.setdefault("AIRFLOW_HOME", _home)
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+import pytest  # noqa: E402
+import yaml  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "dags" / "integrations"
+POSTGRES_URL = os.environ.get("INBOUND_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+BUCKET = "acme-exports"
+
+
+def integration_dict(name: str = "crm_users", **overrides: Any) -> dict[str, Any]:
+    """A valid config as a dict; tests override what they exercise."""
+    config: dict[str, Any] = {
+        "name": name,
+        "schedule": "@hourly",
+        "source": {"bucket": BUCKET, "key": f"{name}/users_*.csv"},
+        "user_id": {"column": "Email"},
+        "attributes": [
+            {"column": "Plan", "name": f"{name}_plan", "type": "string"},
+            {"column": "Open Tickets", "name": f"{name}_open_tickets", "type": "integer"},
+        ],
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> Callable[..., Path]:
+    folder = tmp_path / "integrations"
+    folder.mkdir()
+
+    def write(filename: str, content: dict[str, Any] | str) -> Path:
+        path = folder / filename
+        path.write_text(content if isinstance(content, str) else yaml.safe_dump(content, sort_keys=False))
+        return path
+
+    write.folder = folder  # type: ignore[attr-defined]
+    return write
+
+
+@pytest.fixture
+def s3() -> Iterator[Any]:
+    """moto's in-process S3 with the example bucket."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+def _postgres_url() -> Iterator[str]:
+    import psycopg
+
+    schema = f"inbound_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The same tests against both backends."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        yield from _postgres_url()
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Any]:
+    from inbound.store import open_store
+
+    attribute_store = open_store(store_url)
+    yield attribute_store
+    attribute_store.close()
