@@ -6,13 +6,14 @@ Exit status: 0 success, 1 a file or check failed, 2 a usage or config error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import getpass
 import json
 import sys
 import uuid
 from pathlib import Path
-from typing import Sequence
+from typing import Sequence, TextIO
 
 from inbound.config import Catalog, Integration, config_dir, json_schema, load_folder, max_attributes
 
@@ -37,21 +38,22 @@ def _integration(catalog: Catalog, name: str) -> Integration | None:
     return integration
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
+def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     catalog = load_folder(args.dir)
     for error in catalog.errors:
-        print(error if args.verbose else error.one_line())
+        print(error if args.verbose else error.one_line(), file=out)
     if catalog.errors:
         print(f"{len(catalog.errors)} problem(s) in {args.dir or config_dir()}", file=sys.stderr)
         return EXIT_FAILED
     print(
         f"ok: {len(catalog.integrations)} integration(s), {catalog.attribute_count} of "
-        f"{max_attributes()} attributes"
+        f"{max_attributes()} attributes",
+        file=out,
     )
     return EXIT_OK
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     from inbound.connections import s3_client, store
     from inbound.pipeline import run_files
     from inbound.source import head_file, list_new_files
@@ -79,13 +81,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         attribute_store.close()
     if args.json:
-        print(json.dumps(summary.to_dict(), indent=2))
+        print(json.dumps(summary.to_dict(), indent=2), file=out)
     else:
-        print("\n".join(summary.lines()))
+        print("\n".join(summary.lines()), file=out)
     return EXIT_FAILED if summary.failed else EXIT_OK
 
 
-def cmd_status(args: argparse.Namespace) -> int:
+def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     from inbound.connections import store
     from inbound.management import render, rows
     from inbound.runs import dag_states
@@ -100,13 +102,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     states = dag_states([i.dag_id for i in catalog.integrations.values()])
     table = rows(catalog, states, last_success, users)
     if args.json:
-        print(json.dumps([r.to_dict() for r in table], indent=2))
+        print(json.dumps([r.to_dict() for r in table], indent=2), file=out)
     else:
-        print(render(table))
+        print(render(table), file=out)
     return EXIT_OK
 
 
-def cmd_user(args: argparse.Namespace) -> int:
+def cmd_user(args: argparse.Namespace, out: TextIO) -> int:
     from inbound.connections import store
 
     catalog = load_folder()
@@ -117,31 +119,31 @@ def cmd_user(args: argparse.Namespace) -> int:
     finally:
         attribute_store.close()
     if args.json:
-        print(json.dumps(found))
+        print(json.dumps(found), file=out)
         return EXIT_OK
     if not found["attributes"]:
-        print(f"no attributes stored for user {args.user_id!r}")
+        print(f"no attributes stored for user {args.user_id!r}", file=out)
         return EXIT_OK
     width = max(len(name) for name in found["attributes"])
-    print(f"user {args.user_id}")
+    print(f"user {args.user_id}", file=out)
     for name, value in found["attributes"].items():
         source = found["sources"][name]
-        print(f"  {name.ljust(width)}  {json.dumps(value)}   ({source['integration']}, {source['file']}, {source['updated_at'][:19]})")
+        print(f"  {name.ljust(width)}  {json.dumps(value)}   ({source['integration']}, {source['file']}, {source['updated_at'][:19]})", file=out)
     return EXIT_OK
 
 
-def cmd_schema(args: argparse.Namespace) -> int:
+def cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
     text = json.dumps(json_schema(), indent=2) + "\n"
     if args.check:
         if not SCHEMA_FILE.exists() or SCHEMA_FILE.read_text() != text:
             print(f"{SCHEMA_FILE} is out of date; run `inbound schema --write`", file=sys.stderr)
             return EXIT_FAILED
-        print(f"{SCHEMA_FILE.name} is up to date")
+        print(f"{SCHEMA_FILE.name} is up to date", file=out)
     elif args.write:
         SCHEMA_FILE.write_text(text)
-        print(f"wrote {SCHEMA_FILE}")
+        print(f"wrote {SCHEMA_FILE}", file=out)
     else:
-        sys.stdout.write(text)
+        out.write(text)
     return EXIT_OK
 
 
@@ -178,8 +180,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Results go to standard output; everything else, Airflow's logging included, to stderr."""
     args = parser().parse_args(argv)
-    return int(args.func(args))
+    out = sys.stdout
+    with contextlib.redirect_stdout(sys.stderr):
+        return int(args.func(args, out))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ def s3_client(aws_conn_id: str) -> Any:
 
 def store_url() -> str | None:
     """The `inbound_store` connection as a URL, or None for the embedded SQLite default."""
-    from airflow.exceptions import AirflowNotFoundException
+    from airflow.sdk.exceptions import AirflowNotFoundException
     from airflow.sdk import BaseHook
 
     try:

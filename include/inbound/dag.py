@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from airflow.sdk import DAG, BaseSensorOperator, PokeReturnValue, get_current_context, get_parsing_context, task
 
 from inbound import pipeline
@@ -162,7 +162,6 @@ def build_dag(integration: Integration) -> DAG:
 
 def _finalize() -> dict[str, Any]:
     """Move every file the run saw; fail the run if any file failed or was left behind."""
-    from airflow.exceptions import AirflowSkipException
 
     context = get_current_context()
     ti = context["ti"]

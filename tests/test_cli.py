@@ -1,0 +1,100 @@
+"""`inbound` commands, called in-process against moto's S3 and a SQLite store."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import BUCKET, EXAMPLES, integration_dict
+
+from inbound.cli import main
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path, write_config):
+    """Configs in a temp folder and a store selected through the `inbound_store` connection."""
+    monkeypatch.setenv("INBOUND_CONFIG_DIR", str(write_config.folder))
+    monkeypatch.setenv("AIRFLOW_CONN_INBOUND_STORE", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "store.db")}))
+    monkeypatch.setenv("INBOUND_STAGING_DIR", str(tmp_path / "staging"))
+    return write_config
+
+
+def test_validate_examples(capsys) -> None:
+    assert main(["validate", str(EXAMPLES)]) == 0
+    assert "ok: 2 integration(s), 9 of 100 attributes" in capsys.readouterr().out
+
+
+def test_validate_101_attributes_fails_and_names_the_files(env, capsys) -> None:
+    env("crm.yaml", integration_dict("crm", attributes=[{"column": f"c{i}", "name": f"crm_{i}"} for i in range(51)]))
+    env("hr.yaml", integration_dict("hr", attributes=[{"column": f"c{i}", "name": f"hr_{i}"} for i in range(50)]))
+    assert main(["validate", str(env.folder)]) == 1
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1  # one line per problem
+    assert "hr.yaml" in out[0] and "crm.yaml: 51" in out[0] and "would make 101" in out[0]
+
+
+def test_validate_verbose_shows_yaml(env, capsys) -> None:
+    env("crm.yaml", {**integration_dict("crm"), "shedule": "@daily"})
+    assert main(["validate", "-v", str(env.folder)]) == 1
+    out = capsys.readouterr().out
+    assert "did you mean 'schedule'?" in out and "shedule: '@daily'" in out
+
+
+def test_run_user_and_status(env, s3, capsys) -> None:
+    env("crm.yaml", integration_dict("crm", attributes=[
+        {"column": "Plan", "name": "plan"}, {"column": "Seats", "name": "seats", "type": "integer"},
+        {"column": "Admin", "name": "admin", "type": "boolean"}, {"column": "Since", "name": "since", "type": "date"}]))
+    s3.put_object(Bucket=BUCKET, Key="crm/users_1.csv", Body=b"Email,Plan,Seats,Admin,Since\nada@x,premium,3,yes,2024-01-31\n")
+    assert main(["run", "crm"]) == 0
+    assert "crm: success: 1 file(s), 1 rows read, 1 written, 0 rejected" in capsys.readouterr().out
+    assert main(["user", "ada@x", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["user_id"] == "ada@x"
+    assert found["attributes"] == {"admin": True, "plan": "premium", "seats": 3, "since": "2024-01-31"}
+    assert set(found["sources"]["plan"]) == {"integration", "file", "updated_at"}
+    assert found["sources"]["plan"]["integration"] == "crm"
+    assert main(["user", "nobody", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["attributes"] == {}
+    assert main(["run", "crm"]) == 0
+    assert "no new file" in capsys.readouterr().out
+    assert main(["status", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["name"] == "crm" and row["attributes_imported"] == 4 and row["users"] == 1
+    assert row["ready_for_targeting"] is True and row["source"] == "s3://acme-exports/crm/users_*.csv"
+
+
+def test_run_failed_file_exits_1(env, s3, capsys) -> None:
+    env("crm.yaml", integration_dict("crm"))
+    s3.put_object(Bucket=BUCKET, Key="crm/users_1.csv", Body=b"Mail,Plan\nada@x,premium\n")
+    assert main(["run", "crm"]) == 1
+    out = capsys.readouterr().out
+    assert "failed" in out and "user-ID column 'Email'" in out and "crm/failed/" in out
+
+
+def test_run_usage_errors_exit_2(env, s3, capsys) -> None:
+    env("crm.yaml", integration_dict("crm"))
+    assert main(["run", "crn"]) == 2
+    assert "did you mean 'crm'?" in capsys.readouterr().err
+    assert main(["run", "crm", "--key", "crm/missing.csv"]) == 2
+    assert "crm/missing.csv" in capsys.readouterr().err
+
+
+def test_run_with_key(env, s3, capsys) -> None:
+    env("crm.yaml", integration_dict("crm", attributes=[{"column": "Plan", "name": "plan"}]))
+    s3.put_object(Bucket=BUCKET, Key="elsewhere/export.csv", Body=b"Email,Plan\nada@x,premium\n")
+    assert main(["run", "inbound_crm", "--key", "elsewhere/export.csv", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["outcome"] == "success" and summary["results"][0]["final_key"].startswith("elsewhere/success/")
+
+
+def test_status_shows_broken_configs(env, capsys) -> None:
+    env("crm.yaml", integration_dict("crm"))
+    env("hr.yaml", {**integration_dict("hr"), "schedule": "@sometimes"})
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "crm" in out and "never run" in out
+    assert "hr" in out and "config error" in out and "unknown schedule preset" in out
+
+
+def test_schema_check() -> None:
+    assert main(["schema", "--check"]) == 0

@@ -1,0 +1,80 @@
+"""The factory's DAGs, loaded the way Airflow loads them (DagBag over the dags folder)."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLES, ROOT, integration_dict
+
+DAGS = ROOT / "dags"
+
+
+@pytest.fixture
+def dagbag_for(monkeypatch, tmp_path):
+    from airflow.dag_processing.dagbag import DagBag
+
+    def load(config_dir: Path) -> DagBag:
+        monkeypatch.setenv("INBOUND_CONFIG_DIR", str(config_dir))
+        folder = tmp_path / "dags"
+        folder.mkdir(exist_ok=True)
+        for name in ("inbound_integrations.py", "inbound_config_errors.py"):
+            shutil.copy(DAGS / name, folder / name)
+        return DagBag(dag_folder=str(folder), safe_mode=True)
+
+    return load
+
+
+def test_examples_load_without_import_errors(dagbag_for) -> None:
+    bag = dagbag_for(EXAMPLES)
+    assert bag.import_errors == {}
+    assert set(bag.dag_ids) == {"inbound_crm_users", "inbound_support_tickets"}
+
+
+def test_dag_shape(dagbag_for) -> None:
+    dag = dagbag_for(EXAMPLES).dags["inbound_crm_users"]
+    assert [t.task_id for t in dag.topological_sort()] == ["wait_for_file", "validate_and_map", "upsert_attributes", "finalize"]
+    for upstream, downstream in [("wait_for_file", "validate_and_map"), ("validate_and_map", "upsert_attributes"), ("upsert_attributes", "finalize")]:
+        assert dag.get_task(upstream).downstream_task_ids == {downstream}
+    assert dag.max_active_runs == 1 and dag.catchup is False
+    assert "inbound" in dag.tags
+    assert "`Plan`" in dag.doc_md and "`plan`" in dag.doc_md and "s3://acme-exports/crm/users_*.csv" in dag.doc_md
+    wait = dag.get_task("wait_for_file")
+    assert wait.mode == "reschedule" and wait.soft_fail is True
+    assert wait.timeout == timedelta(hours=1).total_seconds()
+    assert dag.get_task("finalize").trigger_rule == "all_done"
+    assert dag.get_task("upsert_attributes").retries == 3
+    assert dag.get_task("upsert_attributes").retry_exponential_backoff
+
+
+def test_schedule_and_pause_state(dagbag_for, write_config) -> None:
+    write_config("a.yaml", integration_dict("crm", schedule="*/15 * * * *"))
+    write_config("b.yaml", integration_dict("hr", schedule="PT30M", enabled=False))
+    bag = dagbag_for(write_config.folder)
+    crm, hr = bag.dags["inbound_crm"], bag.dags["inbound_hr"]
+    assert crm.timetable.expression == "*/15 * * * *"
+    assert hr.timetable.delta == timedelta(minutes=30)
+    assert crm.is_paused_upon_creation is False and hr.is_paused_upon_creation is True
+
+
+def test_broken_config_is_an_import_error_and_the_others_keep_running(dagbag_for, write_config) -> None:
+    write_config("a_good.yaml", integration_dict("crm"))
+    broken = write_config("b_broken.yaml", {**integration_dict("hr"), "shedule": "@daily"})
+    bag = dagbag_for(write_config.folder)
+    assert bag.dag_ids == ["inbound_crm"]
+    (path, message), = bag.import_errors.items()
+    assert path.endswith("inbound_config_errors.py")
+    assert str(broken) in message and "unknown key 'shedule'; did you mean 'schedule'?" in message
+    assert "inbound validate" in message
+
+
+def test_worker_builds_only_the_dag_it_needs(monkeypatch) -> None:
+    from airflow.sdk.definitions.context import _AIRFLOW_PARSING_CONTEXT_DAG_ID
+
+    from inbound.config import load_folder
+    from inbound.dag import build_dags
+
+    monkeypatch.setenv(_AIRFLOW_PARSING_CONTEXT_DAG_ID, "inbound_support_tickets")
+    assert list(build_dags(load_folder(EXAMPLES))) == ["inbound_support_tickets"]

@@ -1,0 +1,102 @@
+"""The steps of a run against moto's in-process S3 and both stores."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from conftest import BUCKET, integration_dict
+
+from inbound.config import Integration
+from inbound.pipeline import FileResult, finalize, run_files
+from inbound.source import head_file, list_new_files
+
+GOOD = "Email,Plan,Open Tickets,Extra\nada@x,premium,3,z\nbob@x,free,0,z\n"
+
+
+@pytest.fixture
+def crm() -> Integration:
+    return Integration.model_validate(integration_dict("crm", attributes=[
+        {"column": "Plan", "name": "plan"}, {"column": "Open Tickets", "name": "open_tickets", "type": "integer"}]))
+
+
+def put(s3, key: str, body: str) -> None:
+    s3.put_object(Bucket=BUCKET, Key=key, Body=body.encode())
+
+
+def keys(s3, prefix: str) -> list[str]:
+    return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", []))
+
+
+def run(s3, store, integration):
+    files = list_new_files(s3, BUCKET, integration.source.key)
+    return run_files(s3, store, integration, files, "test", f"run_{time.time_ns()}")
+
+
+def test_good_file_is_imported_and_moved_to_success(s3, store, crm) -> None:
+    put(s3, "crm/users_1.csv", GOOD)
+    summary = run(s3, store, crm)
+    assert summary.outcome == "success"
+    assert (summary.rows_read, summary.rows_written, summary.rows_rejected) == (2, 2, 0)
+    assert store.user_attributes("ada@x")["attributes"] == {"open_tickets": 3, "plan": "premium"}
+    (moved,) = keys(s3, "crm/")
+    assert moved.startswith("crm/success/") and moved.endswith("_users_1.csv")
+    assert summary.files[0].final_key == moved
+    (entry,) = store.imports("crm")
+    assert entry.outcome == "success" and entry.final_key == moved and entry.config_version == crm.version
+    assert run(s3, store, crm).outcome == "no new file"
+
+
+def test_file_without_user_id_column_fails_and_store_is_untouched(s3, store, crm) -> None:
+    put(s3, "crm/users_1.csv", "Mail,Plan,Open Tickets\nada@x,premium,3\n")
+    summary = run(s3, store, crm)
+    assert summary.outcome == "failed"
+    assert store.user_attributes("ada@x")["attributes"] == {}
+    moved, report = keys(s3, "crm/")
+    assert moved.startswith("crm/failed/") and report == f"{moved}.error.txt"
+    text = s3.get_object(Bucket=BUCKET, Key=report)["Body"].read().decode()
+    assert "user-ID column 'Email' is not in the file's header" in text
+    assert "s3://acme-exports/crm/users_1.csv" in text and "crm" in text
+    (entry,) = store.imports("crm")
+    assert entry.outcome == "failed" and "user-ID column" in entry.error and entry.final_key == moved
+
+
+def test_rejected_rows_within_threshold_import_the_rest_with_a_report(s3, store, crm) -> None:
+    rows = "".join(f"u{i}@x,p,{i}\n" for i in range(40)) + "bad@x,p,many\n"
+    put(s3, "crm/users_1.csv", "Email,Plan,Open Tickets\n" + rows)
+    summary = run(s3, store, crm)
+    assert summary.outcome == "success" and summary.rows_rejected == 1 and summary.rows_written == 40
+    moved, report = keys(s3, "crm/")
+    assert report == f"{moved}.rejected.csv"
+    text = s3.get_object(Bucket=BUCKET, Key=report)["Body"].read().decode()
+    assert text.splitlines()[0] == "line,user_id,column,value,reason"
+    assert text.splitlines()[1].startswith("42,bad@x,Open Tickets,many,not a whole number")
+
+
+def test_too_many_rejected_rows_fail_the_whole_file(s3, store, crm) -> None:
+    put(s3, "crm/users_1.csv", "Email,Plan,Open Tickets\nada@x,p,1\nbob@x,p,x\n")
+    summary = run(s3, store, crm)
+    assert summary.outcome == "failed" and "more than max_rejected_ratio" in summary.files[0].error
+    assert store.user_attributes("ada@x")["attributes"] == {}
+    moved = summary.files[0].final_key
+    assert keys(s3, "crm/") == [moved, f"{moved}.error.txt", f"{moved}.rejected.csv"]
+
+
+def test_files_are_processed_oldest_first_each_on_its_own(s3, store, crm) -> None:
+    put(s3, "crm/users_b.csv", "Email,Plan,Open Tickets\nada@x,free,1\n")
+    time.sleep(1.1)
+    put(s3, "crm/users_a.csv", "Email,Plan,Open Tickets\nada@x,premium,2\n")
+    time.sleep(1.1)
+    put(s3, "crm/users_c.csv", "nothing useful\n")
+    summary = run(s3, store, crm)
+    assert [f.s3_file.key for f in summary.files] == ["crm/users_b.csv", "crm/users_a.csv", "crm/users_c.csv"]
+    assert [f.outcome for f in summary.files] == ["success", "success", "failed"]
+    assert store.user_attributes("ada@x")["attributes"] == {"open_tickets": 2, "plan": "premium"}  # the newest wins
+    assert summary.outcome == "failed"
+
+
+def test_a_file_whose_run_broke_off_stays_for_the_next_run(s3, store, crm) -> None:
+    put(s3, "crm/users_1.csv", GOOD)
+    pending = FileResult(file=head_file(s3, BUCKET, "crm/users_1.csv").to_dict())
+    assert finalize(s3, store, crm, pending, "test").final_key is None
+    assert keys(s3, "crm/") == ["crm/users_1.csv"]
