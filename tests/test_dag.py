@@ -78,3 +78,21 @@ def test_worker_builds_only_the_dag_it_needs(monkeypatch) -> None:
 
     monkeypatch.setenv(_AIRFLOW_PARSING_CONTEXT_DAG_ID, "inbound_support_tickets")
     assert list(build_dags(load_folder(EXAMPLES))) == ["inbound_support_tickets"]
+
+
+def test_sensor_returns_new_files_oldest_first_with_the_config(s3) -> None:
+    from conftest import BUCKET
+
+    from inbound.config import Integration
+    from inbound.dag import NewFilesSensor
+
+    integration = Integration.model_validate(integration_dict("crm"))
+    sensor = NewFilesSensor(task_id="wait_for_file", snapshot=integration.snapshot())
+    assert sensor.poke({}).is_done is False
+    s3.put_object(Bucket=BUCKET, Key="crm/success/20260101T000000Z_users_0.csv", Body=b"x")
+    assert sensor.poke({}).is_done is False  # never a file that was already moved
+    s3.put_object(Bucket=BUCKET, Key="crm/users_1.csv", Body=b"Email\n")
+    found = sensor.poke({})
+    assert found.is_done is True
+    assert [f["key"] for f in found.xcom_value["files"]] == ["crm/users_1.csv"]
+    assert Integration.from_snapshot(found.xcom_value["snapshot"]) == integration

@@ -1,0 +1,120 @@
+"""Real DAG runs: `airflow dags test` against a moto S3 server, checking the store and S3."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from inbound.store import open_store
+
+pytestmark = pytest.mark.slow
+
+BUCKET = "e2e-exports"
+
+
+@pytest.fixture
+def integration(tmp_path, airflow_env, s3_server, request):
+    """One integration config in its own folder and a store, for a real DAG run."""
+    name = f"e2e_{uuid.uuid4().hex[:6]}"
+    folder = tmp_path / "integrations"
+    folder.mkdir()
+    (folder / f"{name}.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": name,
+                "schedule": "@daily",
+                "source": {"bucket": BUCKET, "key": f"{name}/users_*.csv"},
+                "user_id": {"column": "Email"},
+                "attributes": [
+                    {"column": "Plan", "name": f"{name}_plan"},
+                    {"column": "Open Tickets", "name": f"{name}_open_tickets", "type": "integer"},
+                ],
+            }
+        )
+    )
+    try:
+        s3_server.create_bucket(Bucket=BUCKET)
+    except s3_server.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    store_path = tmp_path / "store.db"
+    env = {
+        **airflow_env,
+        "INBOUND_CONFIG_DIR": str(folder),
+        "INBOUND_STAGING_DIR": str(tmp_path / "staging"),
+        "AIRFLOW_CONN_INBOUND_STORE": json.dumps({"conn_type": "sqlite", "host": str(store_path)}),
+    }
+    return {"name": name, "env": env, "store": f"sqlite:///{store_path}", "staging": tmp_path / "staging"}
+
+
+def dags_test(integration) -> str:
+    dag_id = f"inbound_{integration['name']}"
+    proc = subprocess.run(["airflow", "dags", "test", dag_id], env=integration["env"], capture_output=True, text=True, timeout=300)
+    output = proc.stdout + proc.stderr
+    assert f"dag_id={dag_id}" in output, output[-3000:]
+    return output
+
+
+def run_state(integration) -> str:
+    db = Path(integration["env"]["AIRFLOW_HOME"]) / "airflow.db"
+    with sqlite3.connect(db) as conn:
+        (state,) = conn.execute(
+            "SELECT state FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (f"inbound_{integration['name']}",)
+        ).fetchone()
+    return state
+
+
+def keys(s3, prefix: str) -> list[str]:
+    return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", []))
+
+
+def test_good_file_lands_in_the_store_and_moves_to_success(integration, s3_server) -> None:
+    name = integration["name"]
+    s3_server.put_object(Bucket=BUCKET, Key=f"{name}/users_1.csv", Body=b"Email,Plan,Open Tickets\nada@x,premium,3\nbob@x,free,0\n")
+    dags_test(integration)
+    assert run_state(integration) == "success"
+    store = open_store(integration["store"])
+    assert store.user_attributes("ada@x")["attributes"] == {f"{name}_open_tickets": 3, f"{name}_plan": "premium"}
+    (entry,) = store.imports(name)
+    assert entry.outcome == "success" and entry.rows_written == 2 and entry.triggered_by.startswith(f"airflow:inbound_{name}/")
+    (moved,) = keys(s3_server, f"{name}/")
+    assert moved.startswith(f"{name}/success/") and moved.endswith("_users_1.csv") and entry.final_key == moved
+    assert not any(integration["staging"].rglob("*.parquet"))
+
+
+def test_file_without_user_id_column_fails_the_run_and_moves_to_failed(integration, s3_server) -> None:
+    name = integration["name"]
+    s3_server.put_object(Bucket=BUCKET, Key=f"{name}/users_1.csv", Body=b"Mail,Plan,Open Tickets\nada@x,premium,3\n")
+    output = dags_test(integration)
+    assert run_state(integration) == "failed"
+    assert "user-ID column 'Email' is not in the file's header" in output  # the task log says it too
+    store = open_store(integration["store"])
+    assert store.user_attributes("ada@x")["attributes"] == {}
+    (entry,) = store.imports(name)
+    assert entry.outcome == "failed"
+    moved, report = keys(s3_server, f"{name}/")
+    assert moved.startswith(f"{name}/failed/") and report == f"{moved}.error.txt"
+    reason = s3_server.get_object(Bucket=BUCKET, Key=report)["Body"].read().decode()
+    assert "user-ID column 'Email' is not in the file's header" in reason and "Mail" in reason
+
+
+def test_no_new_file_skips_the_run_instead_of_failing(integration, tmp_path) -> None:
+    """With a one-minute schedule the sensor gives up after a minute: skipped, not failed."""
+    path = next(Path(integration["env"]["INBOUND_CONFIG_DIR"]).glob("*.yaml"))
+    config = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**config, "schedule": "PT1M"}))
+    dags_test(integration)
+    assert run_state(integration) == "success"
+    db = Path(integration["env"]["AIRFLOW_HOME"]) / "airflow.db"
+    with sqlite3.connect(db) as conn:
+        states = dict(conn.execute(
+            "SELECT task_id, state FROM task_instance WHERE dag_id = ? AND run_id = "
+            "(SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1)",
+            (f"inbound_{integration['name']}",) * 2,
+        ).fetchall())
+    assert states == {"wait_for_file": "skipped", "validate_and_map": "skipped", "upsert_attributes": "skipped", "finalize": "skipped"}
