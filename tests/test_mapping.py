@@ -6,8 +6,8 @@ import pytest
 from conftest import integration_dict
 
 from inbound.config import Integration, Format
-from inbound.mapping import map_frame
-from inbound.reading import FileRejected, read_frame
+from inbound.mapping import map_table
+from inbound.reading import FileRejected, read_table
 
 
 def integration(**overrides) -> Integration:
@@ -27,7 +27,7 @@ HEADER = "Email,Plan,Open Tickets,Score,VIP,Since,Seen,Ignored\n"
 
 def mapped(body: str, **overrides):
     config = integration(**overrides)
-    return map_frame(read_frame((HEADER + body).encode(), config.format), config)
+    return map_table(read_table((HEADER + body).encode(), config.format), config)
 
 
 def test_casts_to_declared_types() -> None:
@@ -47,8 +47,8 @@ def test_casts_to_declared_types() -> None:
 
 def test_decimal_comma() -> None:
     config = integration(format={"delimiter": ";", "decimal": ","})
-    frame = read_frame(("Email;Plan;Open Tickets;Score;VIP;Since;Seen\na@x;p;1;1.234,5;no;;\n").encode(), config.format)
-    assert map_frame(frame, config).frame.item(0, "score") == 1234.5
+    table = read_table(("Email;Plan;Open Tickets;Score;VIP;Since;Seen\na@x;p;1;1.234,5;no;;\n").encode(), config.format)
+    assert map_table(table, config).frame.item(0, "score") == 1234.5
 
 
 def test_bad_values_reject_their_row_with_reason() -> None:
@@ -86,12 +86,12 @@ def test_empty_cells_are_null() -> None:
 def test_missing_user_id_column(user_id_column: str, data: bytes, message: str) -> None:
     config = Integration.model_validate(integration_dict(user_id={"column": user_id_column}, attributes=[{"column": "Plan"}]))
     with pytest.raises(FileRejected, match=message):
-        map_frame(read_frame(data, Format()), config)
+        map_table(read_table(data, Format()), config)
 
 
 def test_missing_attribute_column_and_header_only() -> None:
     config = Integration.model_validate(integration_dict(attributes=[{"column": "Plan"}]))
     with pytest.raises(FileRejected, match="attribute 'Plan': column 'Plan' is not in the file's header; closest header names: 'Plans'"):
-        map_frame(read_frame(b"Email,Plans\na,b\n", Format()), config)
+        map_table(read_table(b"Email,Plans\na,b\n", Format()), config)
     with pytest.raises(FileRejected, match="header but no data rows"):
-        map_frame(read_frame(b"Email,Plan\n", Format()), config)
+        map_table(read_table(b"Email,Plan\n", Format()), config)

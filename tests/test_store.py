@@ -113,3 +113,15 @@ def test_values_with_csv_specials_survive(store) -> None:
     tricky = 'a "quoted", multi\nline; value'
     write(store, frame([("ada@x", tricky, None, None, None, None, None)]))
     assert store.user_attributes("ada@x")["attributes"]["plan"] == tricky
+
+
+def test_clear_blanks_removes_stored_values(store) -> None:
+    write(store, frame([ADA, ("bob@x", "free", 1, None, None, None, None)]))
+    result = store.write_file(
+        integration="crm", types=TYPES, frame=frame([("ada@x", None, 12, 4.5, True, date(2021, 10, 25), SEEN)]),
+        source_file="s3://b/crm/c.csv", etag="e3", config_version="v1", triggered_by="test", rows_read=1,
+        rows_rejected=0, clear_blanks=True,
+    )
+    assert (result.values_cleared, result.values_written, result.updated, result.unchanged) == (1, 0, 1, 0)
+    assert "plan" not in store.user_attributes("ada@x")["attributes"]
+    assert store.user_attributes("bob@x")["attributes"]["plan"] == "free"  # not in the file: untouched

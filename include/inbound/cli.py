@@ -147,6 +147,36 @@ def cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_discover(args: argparse.Namespace, out: TextIO) -> int:
+    from inbound.discovery import DiscoveryError, discover, render
+
+    uri = args.uri
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    if not uri.startswith("s3://") or not bucket or not key:
+        print(f"{uri!r} is not an S3 object URI; give s3://BUCKET/KEY", file=sys.stderr)
+        return EXIT_USAGE
+    if args.bytes < 1:
+        print("--bytes must be a positive number of bytes", file=sys.stderr)
+        return EXIT_USAGE
+    from inbound.connections import s3_client
+
+    try:
+        client = s3_client(args.aws_conn_id)
+    except Exception as exc:
+        print(f"cannot make an S3 client from the Airflow connection {args.aws_conn_id!r}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        report = discover(client, bucket, key, max_bytes=args.bytes, aws_conn_id=args.aws_conn_id)
+    except DiscoveryError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False), file=out)
+    else:
+        out.write(render(report))
+    return EXIT_OK
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="inbound", description="Inbound S3 CSV -> user attributes, on Airflow.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -176,6 +206,13 @@ def parser() -> argparse.ArgumentParser:
     group.add_argument("--write", action="store_true", help=f"write {SCHEMA_FILE.name}")
     group.add_argument("--check", action="store_true", help=f"fail if {SCHEMA_FILE.name} is out of date")
     sc.set_defaults(func=cmd_schema)
+
+    d = sub.add_parser("discover", help="sample an export in S3: format, column types, user-ID candidates, a config")
+    d.add_argument("uri", help="s3://BUCKET/KEY (a key pattern samples its newest file)")
+    d.add_argument("--aws-conn-id", default="aws_default", help="Airflow AWS connection (default: aws_default)")
+    d.add_argument("--json", action="store_true", help="print the report as JSON (with the config as text)")
+    d.add_argument("--bytes", type=int, default=1024 * 1024, help="how many bytes of the file to sample (default: 1 MiB)")
+    d.set_defaults(func=cmd_discover)
     return p
 
 

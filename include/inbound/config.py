@@ -135,9 +135,19 @@ class Attribute(_Model):
         description="The attribute name people target with; defaults to the column name.",
     )
     type: AttributeType = Field("string", description="Declared type of the values.")
+    format: str | None = Field(
+        None,
+        description="For date and timestamp: the strftime format of the values, e.g. '%d.%m.%Y' "
+        "or '%d.%m.%Y %H:%M'. Default: ISO-8601.",
+    )
 
     @model_validator(mode="after")
     def _usable_name(self) -> Attribute:
+        if self.format is not None:
+            if self.type not in ("date", "timestamp"):
+                raise ValueError(f"`format` applies to date and timestamp attributes, not {self.type}")
+            if "%" not in self.format:
+                raise ValueError(f"format {self.format!r} has no % directive; use strftime codes such as %d.%m.%Y")
         if self.name is None and not re.match(ATTRIBUTE_NAME_PATTERN, self.column):
             suggestion = re.sub(r"[^a-z0-9]+", "_", self.column.lower()).strip("_") or "attribute"
             if not suggestion[0].isalpha():
@@ -180,6 +190,16 @@ class Integration(_Model):
         description="Largest share of rejected rows a file may have and still be imported "
         "(its good rows); above it nothing of the file is imported and it goes to failed/.",
     )
+    blank: Literal["keep", "clear"] = Field(
+        "keep",
+        description="What an empty cell does to a stored value: keep it (default) or clear it.",
+    )
+    timezone: str = Field(
+        "UTC", description="IANA time zone for timestamps written without a zone; stored in UTC."
+    )
+    max_file_mb: Annotated[int, Field(gt=0)] = Field(
+        1024, description="Largest file (after decompression) that is read, in MiB."
+    )
 
     _file: str | None = PrivateAttr(None)
 
@@ -187,6 +207,19 @@ class Integration(_Model):
     @classmethod
     def _valid_schedule(cls, value: str) -> str:
         schedule_interval(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_timezone(cls, value: str) -> str:
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            close = difflib.get_close_matches(value, sorted(zoneinfo.available_timezones()), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else "; use an IANA name such as Europe/Berlin"
+            raise ValueError(f"unknown time zone {value!r}{hint}") from None
         return value
 
     @model_validator(mode="after")
@@ -228,6 +261,10 @@ class Integration(_Model):
     @property
     def attribute_types(self) -> dict[str, str]:
         return {a.attribute: a.type for a in self.attributes}
+
+    @property
+    def max_bytes(self) -> int:
+        return self.max_file_mb * 1024 * 1024
 
     def snapshot(self) -> dict[str, Any]:
         """A JSON-safe copy that a run carries from its first task to its last."""

@@ -7,7 +7,9 @@ Rules (documented in the README):
 - a user ID that appears more than once in a file is a data problem: every row with that
   ID is rejected and listed, so the user keeps what the store had (we never guess which
   row is right);
-- an empty cell is "no value in this file": the attribute keeps its stored value.
+- a row with more or fewer fields than the header is rejected (never silently padded);
+- an empty cell is "no value in this file": with `blank: keep` (default) the stored value
+  stays, with `blank: clear` it is removed.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from dataclasses import dataclass
 import polars as pl
 
 from inbound.config import Attribute, Integration
-from inbound.reading import FileRejected
+from inbound.reading import FIELDS as READ_FIELDS
+from inbound.reading import LINE as READ_LINE
+from inbound.reading import FileRejected, Table
 
 USER_ID = "user_id"
 LINE = "line"
@@ -60,11 +64,22 @@ def empty_rejects() -> pl.DataFrame:
     return pl.DataFrame(schema=REJECT_COLUMNS)
 
 
+def _looks_like_data(header: list[str]) -> bool:
+    import re
+
+    return any("@" in h or re.fullmatch(r"[+-]?[\d.,:/ -]+", h) for h in header if h)
+
+
 def _missing_column(kind: str, column: str, header: list[str]) -> FileRejected:
     close = difflib.get_close_matches(column, header, n=3, cutoff=0.5)
     lowered = [h for h in header if h.lower() == column.lower()]
     suggestions = lowered or close
     hint = f"; closest header names: {', '.join(map(repr, suggestions))}" if suggestions else ""
+    if _looks_like_data(header):
+        return FileRejected(
+            f"{kind} column {column!r} is not in the file's header, and the first line looks like data, "
+            "not column names: the file needs a header line (export it with column headers)"
+        )
     return FileRejected(
         f"{kind} column {column!r} is not in the file's header{hint}. "
         f"The header has: {', '.join(map(repr, header[:20]))}{' ...' if len(header) > 20 else ''}. "
@@ -72,92 +87,166 @@ def _missing_column(kind: str, column: str, header: list[str]) -> FileRejected:
     )
 
 
-def cast_expression(column: str, attribute_type: str, decimal: str = ".") -> pl.Expr:
-    """Text to the declared type; a value that does not fit becomes null (and is caught)."""
+def _number_text(text: pl.Expr, decimal: str) -> pl.Expr:
+    """Drop thousands separators (only in well-formed groups) and make the decimal mark '.'."""
+    if decimal == ",":
+        grouped = text.str.contains(r"^[+-]?\d{1,3}(\.\d{3})+(,\d*)?$")
+        text = pl.when(grouped).then(text.str.replace_all(".", "", literal=True)).otherwise(text)
+        return text.str.replace(",", ".", literal=True)
+    grouped = text.str.contains(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
+    return pl.when(grouped).then(text.str.replace_all(",", "", literal=True)).otherwise(text)
+
+
+def _localize(naive: pl.Expr, timezone: str) -> pl.Expr:
+    """A zone-less time read in the integration's zone, as UTC."""
+    return naive.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+
+
+def clean_text(column: str) -> pl.Expr:
+    """The cell as read, without surrounding spaces; empty is null (no value)."""
     text = pl.col(column).str.strip_chars()
-    text = pl.when(text == "").then(None).otherwise(text)
-    if attribute_type == "string":
+    return pl.when(text == "").then(None).otherwise(text).alias(column)
+
+
+def cast_expression(column: str, attribute: Attribute, decimal: str = ".", timezone: str = "UTC") -> pl.Expr:
+    """Clean text (see `clean_text`) to the declared type; a misfit becomes null (and is caught)."""
+    text = pl.col(column)
+    kind = attribute.type
+    if kind == "string":
         return text
-    if attribute_type == "integer":
-        return text.cast(pl.Int64, strict=False)
-    if attribute_type == "number":
-        if decimal == ",":
-            text = text.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
-        return text.cast(pl.Float64, strict=False)
-    if attribute_type == "boolean":
-        lowered = text.str.to_lowercase()
-        return (
-            pl.when(lowered.is_in(TRUE_WORDS))
-            .then(True)
-            .when(lowered.is_in(FALSE_WORDS))
-            .then(False)
-            .otherwise(None)
-        )
-    if attribute_type == "date":
-        return text.str.to_date("%Y-%m-%d", strict=False)
-    if attribute_type == "timestamp":
-        iso = text.str.replace(" ", "T", literal=True).str.replace(r"Z$", "+00:00")
+    if kind == "integer":
+        return _number_text(text, decimal).cast(pl.Int64, strict=False)
+    if kind == "number":
+        number = _number_text(text, decimal).cast(pl.Float64, strict=False)
+        return pl.when(number.is_finite()).then(number)
+    if kind == "boolean":
+        words = {**{w: True for w in TRUE_WORDS}, **{w: False for w in FALSE_WORDS}}
+        return text.str.to_lowercase().replace_strict(words, default=None, return_dtype=pl.Boolean)
+    if kind == "date":
+        return text.str.to_date(attribute.format or "%Y-%m-%d", strict=False)
+    if kind == "timestamp":
+        if attribute.format:
+            parsed = text.str.to_datetime(attribute.format, strict=False, time_unit="us")
+            if "%z" in attribute.format or "%#z" in attribute.format:
+                return parsed.dt.convert_time_zone("UTC")
+            return _localize(parsed, timezone)
+        iso = text.str.replace(" ", "T", literal=True)
         return pl.coalesce(
-            iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us"),
-            iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us").dt.replace_time_zone("UTC"),
-            text.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
-        ).dt.convert_time_zone("UTC")
-    raise ValueError(f"unknown attribute type {attribute_type!r}")
+            iso.str.replace("Z", "+00:00", literal=True).str.to_datetime(
+                "%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us"
+            ).dt.convert_time_zone("UTC"),
+            _localize(iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us"), timezone),
+            _localize(iso.str.to_datetime("%Y-%m-%dT%H:%M", strict=False, time_unit="us"), timezone),
+            _localize(text.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us")), timezone),
+        )
+    raise ValueError(f"unknown attribute type {kind!r}")
 
 
-def _cast_rejects(frame: pl.DataFrame, attribute: Attribute) -> pl.DataFrame:
-    """Rows whose non-empty value did not survive the cast to the declared type."""
-    name = attribute.attribute
-    return frame.filter(pl.col(f"__raw_{name}").str.strip_chars() != "", pl.col(name).is_null()).select(
+def _hint(attribute: Attribute) -> str:
+    if attribute.format:
+        return f"not a {attribute.type} in the format {attribute.format!r}"
+    return TYPE_HINTS[attribute.type]
+
+
+def _raw(attribute: Attribute) -> str:
+    return f"__raw_{attribute.attribute}"
+
+
+def _cast_failed(attribute: Attribute) -> pl.Expr:
+    return (pl.col(_raw(attribute)).str.len_bytes().fill_null(0) > 0) & pl.col(attribute.attribute).is_null()
+
+
+def _cast_rejects(bad: pl.DataFrame, attribute: Attribute) -> pl.DataFrame:
+    """Rows whose value did not survive the cast to the declared type."""
+    return bad.filter(_cast_failed(attribute)).select(
         pl.col(LINE),
         pl.col(USER_ID),
         pl.lit(attribute.column).alias("column"),
-        pl.col(f"__raw_{name}").alias("value"),
-        pl.lit(f"{TYPE_HINTS[attribute.type]} (attribute {name!r} is declared {attribute.type})").alias("reason"),
+        pl.col(_raw(attribute)).alias("value"),
+        pl.lit(f"{_hint(attribute)} (attribute {attribute.attribute!r} is declared {attribute.type})").alias("reason"),
     )
 
 
-def map_frame(frame: pl.DataFrame, integration: Integration) -> AttributeSet:
-    """Select, check and type the columns the integration declares."""
-    header = frame.columns
+def map_table(table: Table, integration: Integration) -> AttributeSet:
+    """Select, check and type the columns the integration declares.
+
+    One pass computes the typed columns and a per-row `bad` flag; the reasons are worked
+    out only for the (few) bad rows.
+    """
+    header = table.header
     id_column = integration.user_id.column
     if id_column not in header:
         raise _missing_column("user-ID", id_column, header)
     for attribute in integration.attributes:
         if attribute.column not in header:
             raise _missing_column(f"attribute {attribute.attribute!r}:", attribute.column, header)
+    frame = table.frame
     if frame.height == 0:
         raise FileRejected("the file has a header but no data rows")
-    decimal = integration.format.decimal
-    typed = frame.with_row_index(LINE, offset=2).select(
-        pl.col(LINE).cast(pl.Int64),
-        pl.col(id_column).str.strip_chars().alias(USER_ID),
-        *[pl.col(a.column).alias(f"__raw_{a.attribute}") for a in integration.attributes],
-        *[cast_expression(a.column, a.type, decimal).alias(a.attribute) for a in integration.attributes],
+    fmt, tz = integration.format, integration.timezone
+    typed_attributes = [a for a in integration.attributes if a.type != "string"]
+    clean = frame.select(
+        pl.col(READ_LINE).alias(LINE),
+        pl.col(READ_FIELDS),
+        clean_text(id_column).alias(USER_ID),
+        # typed values only need the spaces gone: an empty string casts to null anyway
+        *[
+            (clean_text(a.column) if a.type == "string" else pl.col(a.column).str.strip_chars()).alias(_raw(a))
+            for a in integration.attributes
+        ],
     )
-    empty_id = typed.filter(pl.col(USER_ID).is_null() | (pl.col(USER_ID) == "")).select(
+    typed = clean.with_columns(cast_expression(_raw(a), a, fmt.decimal, tz).alias(a.attribute) for a in integration.attributes)
+    width = len(header)
+    # Distinct hashes prove distinct IDs cheaply; only a (rare) tie needs the exact check.
+    ids = typed.select(pl.col(USER_ID).drop_nulls().hash().n_unique().alias("h"), pl.col(USER_ID).count().alias("n"))
+    has_duplicates = ids.item(0, "h") < ids.item(0, "n")
+    duplicated = pl.col(USER_ID).is_duplicated() & pl.col(USER_ID).is_not_null() if has_duplicates else pl.lit(False)
+    typed = typed.with_columns(
+        pl.any_horizontal(
+            pl.col(READ_FIELDS) != width,
+            pl.col(USER_ID).is_null(),
+            duplicated,
+            *[_cast_failed(a) for a in typed_attributes],
+        ).alias("__bad")
+    )
+    good = typed.filter(~pl.col("__bad")).select(USER_ID, *[a.attribute for a in integration.attributes])
+    bad = typed.filter(pl.col("__bad"))
+    if bad.height == 0:
+        return AttributeSet(frame=good, rejects=empty_rejects(), rows_read=frame.height)
+    ragged = bad.filter(pl.col(READ_FIELDS) != width).select(
+        pl.col(LINE),
+        pl.col(USER_ID),
+        pl.lit(None, pl.String).alias("column"),
+        pl.lit(None, pl.String).alias("value"),
+        pl.when(pl.col(READ_FIELDS) < 0)
+        .then(pl.format("row has more fields than the header ({})", pl.lit(width)))
+        .otherwise(pl.format("row has {} fields, the header has {}", pl.col(READ_FIELDS), pl.lit(width)))
+        .alias("reason"),
+    )
+    empty_id = bad.filter(pl.col(USER_ID).is_null()).select(
         pl.col(LINE),
         pl.lit(None, pl.String).alias(USER_ID),
         pl.lit(id_column).alias("column"),
         pl.lit(None, pl.String).alias("value"),
         pl.lit("empty user ID").alias("reason"),
     )
-    duplicates = typed.filter(pl.col(USER_ID).is_not_null(), pl.col(USER_ID).is_duplicated()).select(
-        pl.col(LINE),
-        pl.col(USER_ID),
-        pl.lit(id_column).alias("column"),
-        pl.col(USER_ID).alias("value"),
-        pl.format(
-            "user ID appears {} times in the file (lines {}); all its rows are rejected",
-            pl.len().over(USER_ID),
-            pl.col(LINE).cast(pl.String).str.join(", ").over(USER_ID),
-        ).alias("reason"),
+    duplicates = (
+        typed.filter(duplicated)
+        .select(
+            pl.col(LINE),
+            pl.col(USER_ID),
+            pl.lit(id_column).alias("column"),
+            pl.col(USER_ID).alias("value"),
+            pl.format(
+                "user ID appears {} times in the file (lines {}); all its rows are rejected",
+                pl.len().over(USER_ID),
+                pl.col(LINE).cast(pl.String).str.join(", ").over(USER_ID),
+            ).alias("reason"),
+        )
+        if has_duplicates
+        else empty_rejects()
     )
     rejects = pl.concat(
-        [empty_id, duplicates, *[_cast_rejects(typed, a) for a in integration.attributes if a.type != "string"]],
-        how="vertical",
-    ).sort(LINE, "column")
-    good = typed.join(rejects.select(LINE).unique(), on=LINE, how="anti").select(
-        USER_ID, *[a.attribute for a in integration.attributes]
-    )
+        [ragged, empty_id, duplicates, *[_cast_rejects(bad, a) for a in typed_attributes]], how="vertical"
+    ).sort(LINE, "column", nulls_last=False)
     return AttributeSet(frame=good, rejects=rejects, rows_read=frame.height)

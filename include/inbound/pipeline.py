@@ -27,8 +27,8 @@ from typing import Any
 import polars as pl
 
 from inbound.config import Integration
-from inbound.mapping import AttributeSet, map_frame
-from inbound.reading import FileRejected, read_frame
+from inbound.mapping import AttributeSet, map_table
+from inbound.reading import FileRejected, read_table
 from inbound.source import FileChanged, S3File, move_file, read_file, write_text
 from inbound.store import AttributeStore
 
@@ -88,9 +88,14 @@ def validate_and_map(client: Any, integration: Integration, file: S3File, stagin
     """Read, check and type one file; stage the attribute set and its rejected rows."""
     result = FileResult(file=file.to_dict())
     try:
+        if file.size > integration.max_bytes:
+            raise FileRejected(
+                f"the file is {file.size / 1024 / 1024:.0f} MB, over the limit of "
+                f"{integration.max_file_mb} MB (max_file_mb); split the export or raise the limit"
+            )
         data = read_file(client, file)
-        frame = read_frame(data, integration.format)
-        attribute_set = map_frame(frame, integration)
+        table = read_table(data, integration.format, integration.max_bytes)
+        attribute_set = map_table(table, integration)
     except FileRejected as exc:
         log.warning("%s: rejected: %s", file.uri, exc)
         return replace(result, error=str(exc))
@@ -144,14 +149,16 @@ def upsert_attributes(store: AttributeStore, integration: Integration, result: F
         triggered_by=triggered_by,
         rows_read=result.rows_read,
         rows_rejected=result.rows_rejected,
+        clear_blanks=integration.blank == "clear",
     )
     log.info(
-        "%s: %d users inserted, %d updated, %d unchanged (%d values written)",
+        "%s: %d users inserted, %d updated, %d unchanged (%d values written, %d cleared)",
         file.uri,
         written.inserted,
         written.updated,
         written.unchanged,
         written.values_written,
+        written.values_cleared,
     )
     return replace(result, write=written.to_dict())
 

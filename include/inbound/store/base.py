@@ -31,6 +31,7 @@ class WriteResult:
     updated: int  # users with at least one changed value
     unchanged: int  # users whose values were all already stored
     values_written: int
+    values_cleared: int = 0
 
     @property
     def rows_written(self) -> int:
@@ -201,54 +202,69 @@ class AttributeStore:
         triggered_by: str,
         rows_read: int,
         rows_rejected: int,
+        clear_blanks: bool = False,
     ) -> WriteResult:
         """Upsert one file's attribute set and log it, in one transaction.
 
-        Empty (null) values are not written: an empty cell keeps the stored value.
+        An empty (null) value keeps the stored value, or with `clear_blanks` removes it.
         """
         long = (
             to_text(frame, types)
             .unpivot(index="user_id", on=list(types), variable_name="attribute", value_name="value")
-            .drop_nulls("value")
             .with_columns(pl.col("attribute").replace_strict(types, return_dtype=pl.String).alias("type"))
             .select("user_id", "attribute", "type", "value")
         )
+        if not clear_blanks:
+            long = long.drop_nulls("value")
         when = now_utc()
         attribute_names = list(types)
         marks = ", ".join("?" for _ in attribute_names)
+        same = f"""EXISTS (SELECT 1 FROM {VALUE_TABLE} v
+            WHERE v.user_id = s.user_id AND v.attribute = s.attribute AND v.value = s.value
+              AND v.type = s.type AND v.integration = ?)"""
+        stored = f"EXISTS (SELECT 1 FROM {VALUE_TABLE} v WHERE v.user_id = s.user_id AND v.attribute = s.attribute)"
+        changed = f"s.value IS NOT NULL AND NOT {same}"
+        cleared = f"s.value IS NULL AND {stored}"
         with self.transaction(lock=f"inbound_integration:{integration}") as cur:
             self._create_stage(cur)
             self._load_stage(cur, long)
             cur.execute(
                 self._sql(
                     f"""SELECT COUNT(DISTINCT s.user_id) FROM inbound_stage s
-                    WHERE NOT EXISTS (SELECT 1 FROM {VALUE_TABLE} v
+                    WHERE s.value IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {VALUE_TABLE} v
                         WHERE v.user_id = s.user_id AND v.integration = ? AND v.attribute IN ({marks}))"""
                 ),
                 (integration, *attribute_names),
             )
             inserted = int(cur.fetchone()[0])
-            changed_filter = f"""NOT EXISTS (SELECT 1 FROM {VALUE_TABLE} v
-                WHERE v.user_id = s.user_id AND v.attribute = s.attribute AND v.value = s.value
-                  AND v.type = s.type AND v.integration = ?)"""
             cur.execute(
-                self._sql(f"SELECT COUNT(*), COUNT(DISTINCT s.user_id) FROM inbound_stage s WHERE {changed_filter}"),
-                (integration,),
+                self._sql(
+                    f"""SELECT COUNT(DISTINCT s.user_id),
+                        SUM(CASE WHEN {changed} THEN 1 ELSE 0 END),
+                        SUM(CASE WHEN {cleared} THEN 1 ELSE 0 END)
+                    FROM inbound_stage s WHERE ({changed}) OR ({cleared})"""
+                ),
+                (integration, integration),
             )
-            values_written, changed_users = (int(x) for x in cur.fetchone())
+            changed_users, values_written, values_cleared = (int(x or 0) for x in cur.fetchone())
             cur.execute(
                 self._sql(
                     f"""INSERT INTO {VALUE_TABLE}
                         (user_id, attribute, type, value, integration, source_file, updated_at)
                     SELECT s.user_id, s.attribute, s.type, s.value, ?, ?, ? FROM inbound_stage s
-                    WHERE {changed_filter}
+                    WHERE {changed}
                     ON CONFLICT (user_id, attribute) DO UPDATE SET
                         type = excluded.type, value = excluded.value, integration = excluded.integration,
                         source_file = excluded.source_file, updated_at = excluded.updated_at"""
                 ),
                 (integration, source_file, self._timestamp(when), integration),
             )
-            imported = frame.height
+            if clear_blanks:
+                cur.execute(
+                    f"""DELETE FROM {VALUE_TABLE} WHERE EXISTS (SELECT 1 FROM inbound_stage s
+                        WHERE s.value IS NULL AND s.user_id = {VALUE_TABLE}.user_id
+                          AND s.attribute = {VALUE_TABLE}.attribute)"""
+                )
             import_id = self._log(
                 cur,
                 integration=integration,
@@ -270,8 +286,9 @@ class AttributeStore:
             rows_rejected=rows_rejected,
             inserted=inserted,
             updated=changed_users - inserted,
-            unchanged=imported - changed_users,
+            unchanged=frame.height - changed_users,
             values_written=values_written,
+            values_cleared=values_cleared,
         )
 
     def log_failure(

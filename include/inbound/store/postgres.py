@@ -36,7 +36,7 @@ class PostgresStore(AttributeStore):
     def _create_stage(self, cursor: Any) -> None:
         cursor.execute(
             "CREATE TEMP TABLE IF NOT EXISTS inbound_stage (user_id TEXT NOT NULL, attribute TEXT NOT NULL, "
-            "type TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (user_id, attribute)) ON COMMIT DELETE ROWS"
+            "type TEXT NOT NULL, value TEXT, PRIMARY KEY (user_id, attribute)) ON COMMIT DELETE ROWS"
         )
         cursor.execute("TRUNCATE inbound_stage")
 

@@ -48,7 +48,7 @@ class SqliteStore(AttributeStore):
         cursor.execute("DROP TABLE IF EXISTS temp.inbound_stage")
         cursor.execute(
             "CREATE TEMP TABLE inbound_stage (user_id TEXT NOT NULL, attribute TEXT NOT NULL, "
-            "type TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (user_id, attribute))"
+            "type TEXT NOT NULL, value TEXT, PRIMARY KEY (user_id, attribute))"
         )
 
     def _load_stage(self, cursor: Any, rows: pl.DataFrame) -> None:

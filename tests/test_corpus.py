@@ -1,0 +1,83 @@
+"""Every case of the corpus through a whole run: store, moved file and reports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+
+import pytest
+from conftest import BUCKET
+from corpus import ATTRIBUTES, Case, cases
+
+from inbound.config import Integration
+from inbound.pipeline import run_files
+from inbound.source import list_new_files
+from inbound.store import open_store
+
+
+def config(case: Case) -> Integration:
+    base = {
+        "name": "corpus",
+        "schedule": "@daily",
+        "source": {"bucket": BUCKET, "key": case.key.rsplit("/", 1)[0] + "/*"},
+        "user_id": {"column": "Email"},
+        "attributes": ATTRIBUTES,
+    }
+    return Integration.model_validate({**base, **case.config})
+
+
+@pytest.mark.parametrize("case", cases(), ids=lambda c: c.name)
+def test_corpus_case(case: Case, s3, tmp_path, caplog) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    integration = config(case)
+    if case.name == "blank_clear":  # a value the empty cell must clear
+        s3.put_object(Bucket=BUCKET, Key="exports/first.csv", Body=b"Email,Name,Plan,Open Tickets,Score,VIP,Since,Last Seen,Notes\ngrace@example.com,G,x,1,2.5,no,,,\n")
+        run_files(s3, store, integration, list_new_files(s3, BUCKET, integration.source.key), "test", "seed")
+    s3.put_object(Bucket=BUCKET, Key=case.key, Body=case.data)
+    files = list_new_files(s3, BUCKET, integration.source.key)
+    summary = run_files(s3, store, integration, files, "test", f"run{time.time_ns()}")
+    (result,) = summary.files
+    assert result.outcome == case.outcome, result.error
+    moved = result.final_key
+    folder = case.key.rsplit("/", 1)[0]
+    assert moved.startswith(f"{folder}/{case.outcome}/") and moved.endswith(case.key.rsplit("/", 1)[1])
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{folder}/").get("Contents", [])}
+    assert case.key not in keys and moved in keys
+
+    if case.outcome == "failed":
+        assert case.error in result.error
+        reason = s3.get_object(Bucket=BUCKET, Key=f"{moved}.error.txt")["Body"].read().decode()
+        assert case.error in reason
+        assert store.imports("corpus")[0].outcome == "failed"
+        assert all(not store.user_attributes(u)["attributes"] for u in ("ada@example.com", "grace@example.com"))
+        assert case.error in caplog.text  # the task log says the same
+    for user, expected in case.users.items():
+        found = store.user_attributes(user)["attributes"]
+        for name, value in expected.items():
+            assert found.get(name) == value, (user, name, found)
+        if not expected:
+            assert found == {}
+    if case.rejects:
+        report = s3.get_object(Bucket=BUCKET, Key=f"{moved}.rejected.csv")["Body"].read().decode()
+        rows = list(csv.DictReader(io.StringIO(report)))
+        for line, reason in case.rejects:
+            assert any(int(r["line"]) == line and reason in r["reason"] for r in rows), (line, reason, rows)
+        assert len({r["line"] for r in rows}) == len(case.rejects)
+    else:
+        assert f"{moved}.rejected.csv" not in keys
+    store.close()
+
+
+def test_logs_carry_no_values(s3, tmp_path, caplog) -> None:
+    """Counts, line numbers and column names in the log; personal data stays in the bucket."""
+    case = next(c for c in cases() if c.name == "bad_rows_within_threshold")
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    s3.put_object(Bucket=BUCKET, Key=case.key, Body=case.data)
+    integration = config(case)
+    caplog.set_level("DEBUG", logger="inbound")
+    run_files(s3, store, integration, list_new_files(s3, BUCKET, integration.source.key), "test", "r1")
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("inbound"))
+    assert "rejected" in logged
+    for value in ("dup@example.com", "bad@example.com", "many", "u1@example.com"):
+        assert value not in logged
