@@ -3,7 +3,7 @@
 Reads the first bytes of the object (a ranged GET, cut back to the last complete line; a
 gzip file is inflated up to that many bytes), parses them with the import's own reader
 (`inbound.reading.read_table`) and types each column with the import's own casts
-(`inbound.mapping.cast_expression`), so what discovery proposes is exactly what the
+(`inbound.mapping.cast_series`), so what discovery proposes is exactly what the
 import accepts. The result is a `Report`; `render` prints it, `to_yaml` gives a config
 that loads with `inbound.config.load_file`.
 
@@ -25,7 +25,7 @@ from typing import Any
 import polars as pl
 
 from inbound.config import ATTRIBUTE_NAME_PATTERN, NAME_PATTERN, Attribute, Format
-from inbound.mapping import cast_expression
+from inbound.mapping import cast_series
 from inbound.reading import FIELDS, GZIP_MAGIC, LINE, FileRejected, read_table
 from inbound.source import is_done, list_new_files, listing_prefix
 
@@ -290,12 +290,10 @@ def _encoding(data: bytes) -> tuple[str, bool, str | None]:
 def _casts(frame: pl.DataFrame, column: str, kind: str, decimal: str, fmt: str | None = None) -> bool:
     """Every non-empty value of the column casts to the type, exactly as the import casts it."""
     attribute = Attribute(column=column, name="probe", type=kind, format=fmt)
-    text = pl.col(column).str.strip_chars()
-    result = frame.select(
-        (text != "").sum().alias("filled"),
-        cast_expression(column, attribute, decimal, "UTC").is_not_null().sum().alias("cast"),
-    ).row(0)
-    return result[0] > 0 and result[0] == result[1]
+    text = frame.get_column(column).str.strip_chars()
+    text = text.set(text == "", None)
+    filled = text.is_not_null().sum()
+    return filled > 0 and filled == cast_series(text, attribute, decimal, "UTC").is_not_null().sum()
 
 
 def _infer(frame: pl.DataFrame, column: str, decimal: str) -> tuple[str, str | None]:

@@ -108,38 +108,56 @@ def clean_text(column: str) -> pl.Expr:
     return pl.when(text == "").then(None).otherwise(text).alias(column)
 
 
-def cast_expression(column: str, attribute: Attribute, decimal: str = ".", timezone: str = "UTC") -> pl.Expr:
-    """Clean text (see `clean_text`) to the declared type; a misfit becomes null (and is caught)."""
-    text = pl.col(column)
+def _parse(text: pl.Series, expr: pl.Expr) -> pl.Series:
+    return text.to_frame("v").select(expr.alias("v")).to_series()
+
+
+def cast_series(text: pl.Series, attribute: Attribute, decimal: str = ".", timezone: str = "UTC") -> pl.Series:
+    """Clean text (see `clean_text`) to the declared type; a misfit becomes null (and is caught).
+
+    Costly steps (thousands separators, further timestamp layouts) run only when the
+    column needs them, so a clean column costs one cast.
+    """
+    value = pl.col("v")
     kind = attribute.type
     if kind == "string":
         return text
-    if kind == "integer":
-        return _number_text(text, decimal).cast(pl.Int64, strict=False)
-    if kind == "number":
-        number = _number_text(text, decimal).cast(pl.Float64, strict=False)
-        return pl.when(number.is_finite()).then(number)
+    if kind in ("integer", "number"):
+        marks = (",", ".") if decimal == "," else (",",)
+        if any(text.str.contains(m, literal=True).any() for m in marks):
+            value = _number_text(value, decimal)
+        if kind == "integer":
+            return _parse(text, value.cast(pl.Int64, strict=False))
+        number = value.cast(pl.Float64, strict=False)
+        return _parse(text, pl.when(number.is_finite()).then(number))
     if kind == "boolean":
         words = {**{w: True for w in TRUE_WORDS}, **{w: False for w in FALSE_WORDS}}
-        return text.str.to_lowercase().replace_strict(words, default=None, return_dtype=pl.Boolean)
+        return _parse(text, value.str.to_lowercase().replace_strict(words, default=None, return_dtype=pl.Boolean))
     if kind == "date":
-        return text.str.to_date(attribute.format or "%Y-%m-%d", strict=False)
-    if kind == "timestamp":
-        if attribute.format:
-            parsed = text.str.to_datetime(attribute.format, strict=False, time_unit="us")
-            if "%z" in attribute.format or "%#z" in attribute.format:
-                return parsed.dt.convert_time_zone("UTC")
-            return _localize(parsed, timezone)
-        iso = text.str.replace(" ", "T", literal=True)
-        return pl.coalesce(
-            iso.str.replace("Z", "+00:00", literal=True).str.to_datetime(
-                "%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us"
-            ).dt.convert_time_zone("UTC"),
-            _localize(iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us"), timezone),
-            _localize(iso.str.to_datetime("%Y-%m-%dT%H:%M", strict=False, time_unit="us"), timezone),
-            _localize(text.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us")), timezone),
-        )
-    raise ValueError(f"unknown attribute type {kind!r}")
+        return _parse(text, value.str.to_date(attribute.format or "%Y-%m-%d", strict=False))
+    if kind != "timestamp":
+        raise ValueError(f"unknown attribute type {kind!r}")
+    if attribute.format:
+        parsed = value.str.to_datetime(attribute.format, strict=False, time_unit="us")
+        if "%z" in attribute.format or "%#z" in attribute.format:
+            return _parse(text, parsed.dt.convert_time_zone("UTC"))
+        return _parse(text, _localize(parsed, timezone))
+    iso = value
+    if text.str.contains(" ", literal=True).any():
+        iso = iso.str.replace(" ", "T", literal=True)
+    zoned = iso.str.replace("Z", "+00:00", literal=True) if text.str.contains("Z", literal=True).any() else iso
+    layouts = [
+        zoned.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us").dt.convert_time_zone("UTC"),
+        _localize(iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us"), timezone),
+        _localize(iso.str.to_datetime("%Y-%m-%dT%H:%M", strict=False, time_unit="us"), timezone),
+        _localize(value.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us")), timezone),
+    ]
+    result = _parse(text, layouts[0])
+    for layout in layouts[1:]:
+        if not (text.is_not_null() & result.is_null()).any():
+            break
+        result = result.fill_null(_parse(text, layout))
+    return result
 
 
 def _hint(attribute: Attribute) -> str:
@@ -185,17 +203,23 @@ def map_table(table: Table, integration: Integration) -> AttributeSet:
         raise FileRejected("the file has a header but no data rows")
     fmt, tz = integration.format, integration.timezone
     typed_attributes = [a for a in integration.attributes if a.type != "string"]
-    clean = frame.select(
+    stripped = frame.select(
         pl.col(READ_LINE).alias(LINE),
         pl.col(READ_FIELDS),
-        clean_text(id_column).alias(USER_ID),
-        # typed values only need the spaces gone: an empty string casts to null anyway
-        *[
-            (clean_text(a.column) if a.type == "string" else pl.col(a.column).str.strip_chars()).alias(_raw(a))
-            for a in integration.attributes
-        ],
+        pl.col(id_column).str.strip_chars().alias(USER_ID),
+        *[pl.col(a.column).str.strip_chars().alias(_raw(a)) for a in integration.attributes],
     )
-    typed = clean.with_columns(cast_expression(_raw(a), a, fmt.decimal, tz).alias(a.attribute) for a in integration.attributes)
+    # A cell of only spaces is empty: null it where such cells exist (usually nowhere).
+    text_columns = [USER_ID, *[_raw(a) for a in integration.attributes]]
+    has_empty = stripped.select((pl.col(c).str.len_bytes() == 0).any() for c in text_columns).row(0)
+    clean = stripped.with_columns(
+        pl.when(pl.col(c).str.len_bytes() == 0).then(None).otherwise(pl.col(c)).alias(c)
+        for c, empty in zip(text_columns, has_empty)
+        if empty
+    )
+    typed = clean.with_columns(
+        cast_series(clean.get_column(_raw(a)), a, fmt.decimal, tz).alias(a.attribute) for a in integration.attributes
+    )
     width = len(header)
     # Distinct hashes prove distinct IDs cheaply; only a (rare) tie needs the exact check.
     ids = typed.select(pl.col(USER_ID).drop_nulls().hash().n_unique().alias("h"), pl.col(USER_ID).count().alias("n"))

@@ -163,20 +163,22 @@ def _header(data: bytes, delimiter: str | None) -> tuple[list[str], str, int]:
     return names, delimiter, start
 
 
-def _mark(body: bytes, delimiter: str) -> bytes:
+def _mark(body: bytes, delimiter: str) -> tuple[bytes, int]:
     """End every line with one more field holding SENTINEL.
 
     Parsed with one extra header column, a record with the right number of fields has
     SENTINEL in that column; a short record has it in an earlier column (polars pads
     short records silently); a long record has a value of its own there. A line break
-    inside a quoted value gets the marker too, inside the value, where `_unmark` takes
-    it out again.
+    inside a quoted value gets the marker too, inside the value, where `read_table` takes
+    it out again. Also returns the number of lines (one marker each).
     """
     if b"\r" in body:
         body = body.replace(b"\r\n", b"\n")  # also inside quoted values: line breaks become \n
     if not body.endswith(b"\n"):
         body += b"\n"
-    return body.replace(b"\n", f"{delimiter}{SENTINEL}\n".encode())
+    marker = f"{delimiter}{SENTINEL}".encode()
+    marked = body.replace(b"\n", marker + b"\n")
+    return marked, (len(marked) - len(body)) // len(marker)  # and the number of lines
 
 
 def _fields(frame: pl.DataFrame, columns: list[str]) -> pl.Expr:
@@ -215,7 +217,7 @@ def read_table(data: bytes, fmt: Format, max_bytes: int = DEFAULT_MAX_BYTES) -> 
             f"the header names {', '.join(map(repr, duplicated))} more than once; column names must be unique"
         )
     header_line = data[:start].count(b"\n") + 1
-    body = _mark(data[start:], delimiter)
+    body, lines = _mark(data[start:], delimiter)
     try:
         frame = pl.read_csv(
             body,
@@ -235,7 +237,6 @@ def read_table(data: bytes, fmt: Format, max_bytes: int = DEFAULT_MAX_BYTES) -> 
         ) from None
     columns = frame.columns[:-1]
     frame = frame.rename({frame.columns[-1]: SENTINEL_COLUMN})
-    lines = body.count(b"\n")
     embedded = lines - 1 - frame.height  # line breaks inside quoted values
     if embedded:
         marker = f"{delimiter}{SENTINEL}"
@@ -249,6 +250,9 @@ def read_table(data: bytes, fmt: Format, max_bytes: int = DEFAULT_MAX_BYTES) -> 
     if frame.select(blank.any()).item():
         frame = frame.filter(~blank)
     frame = frame.drop(SENTINEL_COLUMN)
+    if frame.select((pl.col(FIELDS) >= 0) & (pl.col(FIELDS) < len(columns))).to_series().any():
+        # a short record's marker landed in a data column: it is no value
+        frame = frame.with_columns(pl.when(pl.col(c) == SENTINEL).then(None).otherwise(pl.col(c)).alias(c) for c in columns)
     if frame.height and frame.get_column(FIELDS).tail(1).item() < len(columns) and embedded:
         last = frame.tail(1)
         if last.select(pl.sum_horizontal(pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in columns)).item():

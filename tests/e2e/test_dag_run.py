@@ -118,3 +118,47 @@ def test_no_new_file_skips_the_run_instead_of_failing(integration, tmp_path) -> 
             (f"inbound_{integration['name']}",) * 2,
         ).fetchall())
     assert states == {"wait_for_file": "skipped", "validate_and_map": "skipped", "upsert_attributes": "skipped", "finalize": "skipped"}
+
+
+@pytest.mark.parametrize("case_name", ["german_excel_cp1252", "bad_rows_within_threshold", "gzip_bomb"])
+def test_corpus_through_a_real_dag(case_name, tmp_path, airflow_env, s3_server) -> None:
+    """Realistic exports through Airflow: store, moved file and reports as the corpus says."""
+    import csv
+    import io
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from corpus import ATTRIBUTES, cases
+
+    case = next(c for c in cases() if c.name == case_name)
+    name = f"corpus_{uuid.uuid4().hex[:6]}"
+    folder = tmp_path / "integrations"
+    folder.mkdir()
+    config = {"name": name, "schedule": "@daily", "source": {"bucket": BUCKET, "key": f"{name}/*"},
+              "user_id": {"column": "Email"}, "attributes": ATTRIBUTES, **case.config}
+    (folder / f"{name}.yaml").write_text(yaml.safe_dump(config, allow_unicode=True))
+    try:
+        s3_server.create_bucket(Bucket=BUCKET)
+    except s3_server.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    filename = case.key.rsplit("/", 1)[1]
+    s3_server.put_object(Bucket=BUCKET, Key=f"{name}/{filename}", Body=case.data)
+    store_path = tmp_path / "store.db"
+    integration = {
+        "name": name,
+        "env": {**airflow_env, "INBOUND_CONFIG_DIR": str(folder), "INBOUND_STAGING_DIR": str(tmp_path / "staging"),
+                "AIRFLOW_CONN_INBOUND_STORE": json.dumps({"conn_type": "sqlite", "host": str(store_path)})},
+    }
+    output = dags_test(integration)
+    assert run_state(integration) == ("success" if case.outcome == "success" else "failed")
+    store = open_store(f"sqlite:///{store_path}")
+    for user, expected in case.users.items():
+        found = store.user_attributes(user)["attributes"]
+        assert {k: found.get(k) for k in expected} == expected
+    moved = next(k for k in keys(s3_server, f"{name}/{case.outcome}/") if k.endswith(filename))
+    if case.rejects:
+        report = s3_server.get_object(Bucket=BUCKET, Key=f"{moved}.rejected.csv")["Body"].read().decode()
+        assert sorted(int(r["line"]) for r in csv.DictReader(io.StringIO(report))) == sorted(line for line, _ in case.rejects)
+    if case.error:
+        assert case.error in output
+        assert case.error in s3_server.get_object(Bucket=BUCKET, Key=f"{moved}.error.txt")["Body"].read().decode()
