@@ -50,10 +50,10 @@ def test_corpus_case(case: Case, s3, tmp_path, caplog) -> None:
         reason = s3.get_object(Bucket=BUCKET, Key=f"{moved}.error.txt")["Body"].read().decode()
         assert case.error in reason
         assert store.imports("corpus")[0].outcome == "failed"
-        assert all(not store.user_attributes(u)["attributes"] for u in ("ada@example.com", "grace@example.com"))
+        assert all(not store.user_attributes(u, integration.attribute_types)["attributes"] for u in ("ada@example.com", "grace@example.com"))
         assert case.error in caplog.text  # the task log says the same
     for user, expected in case.users.items():
-        found = store.user_attributes(user)["attributes"]
+        found = store.user_attributes(user, integration.attribute_types)["attributes"]
         for name, value in expected.items():
             assert found.get(name) == value, (user, name, found)
         if not expected:

@@ -109,12 +109,12 @@ def test_german_excel_export(s3, tmp_path, monkeypatch) -> None:
         summary = run_files(s3, store, integration, files, "test", f"run_{time.time_ns()}")
         assert summary.outcome == "success", summary.lines()
         assert (summary.rows_read, summary.rows_written, summary.rows_rejected) == (4, 4, 0)
-        anna = store.user_attributes("anna@example.de")["attributes"]
+        anna = store.user_attributes("anna@example.de", integration.attribute_types)["attributes"]
         assert anna["Umsatz"] == 1234.56 and anna["Rabatt"] == 3.5 and anna["kundennr"] == 1001
         assert anna["Name"] == "Anna Müller" and anna["Newsletter"] is True and anna["PLZ"] == "01067"
         assert anna["Geburtsdatum"] == "1980-03-01"
         assert str(anna["kunde_seit"]).startswith("2020-01-15")
-        assert store.user_attributes("dieter@example.de")["attributes"]["Geburtsdatum"] == "1984-02-29"
+        assert store.user_attributes("dieter@example.de", integration.attribute_types)["attributes"]["Geburtsdatum"] == "1984-02-29"
     finally:
         store.close()
 

@@ -38,7 +38,7 @@ def test_good_file_is_imported_and_moved_to_success(s3, store, crm) -> None:
     summary = run(s3, store, crm)
     assert summary.outcome == "success"
     assert (summary.rows_read, summary.rows_written, summary.rows_rejected) == (2, 2, 0)
-    assert store.user_attributes("ada@x")["attributes"] == {"open_tickets": 3, "plan": "premium"}
+    assert store.user_attributes("ada@x", crm.attribute_types)["attributes"] == {"open_tickets": 3, "plan": "premium"}
     (moved,) = keys(s3, "crm/")
     assert moved.startswith("crm/success/") and moved.endswith("_users_1.csv")
     assert summary.files[0].final_key == moved
@@ -51,7 +51,7 @@ def test_file_without_user_id_column_fails_and_store_is_untouched(s3, store, crm
     put(s3, "crm/users_1.csv", "Mail,Plan,Open Tickets\nada@x,premium,3\n")
     summary = run(s3, store, crm)
     assert summary.outcome == "failed"
-    assert store.user_attributes("ada@x")["attributes"] == {}
+    assert store.user_attributes("ada@x", crm.attribute_types)["attributes"] == {}
     moved, report = keys(s3, "crm/")
     assert moved.startswith("crm/failed/") and report == f"{moved}.error.txt"
     text = s3.get_object(Bucket=BUCKET, Key=report)["Body"].read().decode()
@@ -77,7 +77,7 @@ def test_too_many_rejected_rows_fail_the_whole_file(s3, store, crm) -> None:
     put(s3, "crm/users_1.csv", "Email,Plan,Open Tickets\nada@x,p,1\nbob@x,p,x\n")
     summary = run(s3, store, crm)
     assert summary.outcome == "failed" and "more than max_rejected_ratio" in summary.files[0].error
-    assert store.user_attributes("ada@x")["attributes"] == {}
+    assert store.user_attributes("ada@x", crm.attribute_types)["attributes"] == {}
     moved = summary.files[0].final_key
     assert keys(s3, "crm/") == [moved, f"{moved}.error.txt", f"{moved}.rejected.csv"]
 
@@ -91,7 +91,7 @@ def test_files_are_processed_oldest_first_each_on_its_own(s3, store, crm) -> Non
     summary = run(s3, store, crm)
     assert [f.s3_file.key for f in summary.files] == ["crm/users_b.csv", "crm/users_a.csv", "crm/users_c.csv"]
     assert [f.outcome for f in summary.files] == ["success", "success", "failed"]
-    assert store.user_attributes("ada@x")["attributes"] == {"open_tickets": 2, "plan": "premium"}  # the newest wins
+    assert store.user_attributes("ada@x", crm.attribute_types)["attributes"] == {"open_tickets": 2, "plan": "premium"}  # the newest wins
     assert summary.outcome == "failed"
 
 

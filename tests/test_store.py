@@ -2,35 +2,43 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
 from datetime import date, datetime, timezone
 
 import polars as pl
 import pytest
 
 from inbound.store import open_store
-from inbound.store.base import SCHEMA_VERSION
+from inbound.store.base import SCHEMA_VERSION, MirrorGuard
 
 TYPES = {"plan": "string", "seats": "integer", "score": "number", "admin": "boolean", "since": "date", "seen": "timestamp"}
+SCHEMA = {"user_id": pl.String, "plan": pl.String, "seats": pl.Int64, "score": pl.Float64, "admin": pl.Boolean,
+          "since": pl.Date, "seen": pl.Datetime("us", "UTC")}
 
 
 def frame(rows: list[tuple]) -> pl.DataFrame:
-    return pl.DataFrame(
-        rows,
-        schema={"user_id": pl.String, "plan": pl.String, "seats": pl.Int64, "score": pl.Float64, "admin": pl.Boolean,
-                "since": pl.Date, "seen": pl.Datetime("us", "UTC")},
-        orient="row",
-    )
+    return pl.DataFrame(rows, schema=SCHEMA, orient="row")
 
 
-def write(store, data: pl.DataFrame, integration: str = "crm", types=TYPES, source: str = "s3://b/crm/a.csv"):
+def write(store, data: pl.DataFrame, integration: str = "crm", types=TYPES, source: str = "s3://b/crm/a.csv", **kw):
     return store.write_file(
-        integration=integration, types=types, frame=data, source_file=source, etag="e1", config_version="v1",
-        triggered_by="test", rows_read=data.height, rows_rejected=0,
+        integration=integration, types=types, frame=data, source_file=source, etag=kw.pop("etag", "e1"),
+        config_version="v1", triggered_by="test", rows_read=data.height, rows_rejected=0, **kw,
     )
+
+
+def attrs(store, user: str, types=TYPES) -> dict:
+    return store.user_attributes(user, types)["attributes"]
 
 
 SEEN = datetime(2026, 1, 2, 3, 4, 5, 600000, tzinfo=timezone.utc)
 ADA = ("ada@x", "premium", 12, 4.5, True, date(2021, 10, 25), SEEN)
+BOB = ("bob@x", "free", 1, None, False, None, None)
 
 
 def test_schema_is_created_and_versioned(store_url) -> None:
@@ -45,7 +53,7 @@ def test_schema_is_created_and_versioned(store_url) -> None:
 def test_typed_round_trip_with_lineage(store) -> None:
     result = write(store, frame([ADA]))
     assert (result.inserted, result.updated, result.unchanged, result.values_written) == (1, 0, 0, 6)
-    found = store.user_attributes("ada@x")
+    found = store.user_attributes("ada@x", TYPES)
     assert found["attributes"] == {
         "admin": True, "plan": "premium", "score": 4.5, "seats": 12, "seen": "2026-01-02T03:04:05.600000+00:00",
         "since": "2021-10-25",
@@ -56,38 +64,90 @@ def test_typed_round_trip_with_lineage(store) -> None:
 
 
 def test_unknown_user_has_no_attributes(store) -> None:
-    assert store.user_attributes("nobody") == {"user_id": "nobody", "attributes": {}, "sources": {}}
+    assert store.user_attributes("nobody", TYPES) == {"user_id": "nobody", "attributes": {}, "sources": {}}
 
 
-def test_only_changes_are_written(store) -> None:
-    write(store, frame([ADA, ("bob@x", "free", 1, None, False, None, None)]))
-    before = store.user_attributes("ada@x")["sources"]["plan"]["updated_at"]
-    again = write(store, frame([ADA, ("bob@x", "starter", 1, None, False, None, None)]), source="s3://b/crm/b.csv")
+def test_only_changes_are_written_and_each_value_keeps_its_lineage(store) -> None:
+    write(store, frame([ADA, BOB]))
+    again = write(store, frame([ADA, ("bob@x", "starter", 1, None, False, None, None)]), source="s3://b/crm/b.csv", etag="e2")
     assert (again.inserted, again.updated, again.unchanged, again.values_written, again.rows_written) == (0, 1, 1, 1, 1)
-    assert store.user_attributes("bob@x")["attributes"]["plan"] == "starter"
-    assert store.user_attributes("bob@x")["sources"]["plan"]["file"] == "s3://b/crm/b.csv"
-    assert store.user_attributes("ada@x")["sources"]["plan"]["updated_at"] == before  # unchanged value keeps its lineage
+    bob = store.user_attributes("bob@x", TYPES)
+    assert bob["attributes"]["plan"] == "starter"
+    assert bob["sources"]["plan"]["file"] == "s3://b/crm/b.csv"
+    assert bob["sources"]["seats"]["file"] == "s3://b/crm/a.csv"  # unchanged value: still from the first file
+    assert store.user_attributes("ada@x", TYPES)["sources"]["plan"]["file"] == "s3://b/crm/a.csv"
+    unchanged = write(store, frame([ADA, ("bob@x", "starter", 1, None, False, None, None)]), source="s3://b/crm/c.csv", etag="e3")
+    assert (unchanged.rows_written, unchanged.values_written, unchanged.unchanged) == (0, 0, 2)
 
 
 def test_empty_cell_keeps_the_stored_value(store) -> None:
     write(store, frame([ADA]))
-    write(store, frame([("ada@x", None, 13, None, None, None, None)]))
-    attributes = store.user_attributes("ada@x")["attributes"]
-    assert attributes["plan"] == "premium" and attributes["seats"] == 13 and attributes["score"] == 4.5
+    write(store, frame([("ada@x", None, 13, None, None, None, None)]), etag="e2")
+    found = attrs(store, "ada@x")
+    assert found["plan"] == "premium" and found["seats"] == 13 and found["score"] == 4.5
+
+
+def test_clear_blanks_removes_stored_values(store) -> None:
+    write(store, frame([ADA, BOB]))
+    result = write(store, frame([("ada@x", None, 12, 4.5, True, date(2021, 10, 25), SEEN)]), etag="e2", clear_blanks=True)
+    assert (result.cleared, result.values_written, result.updated, result.unchanged) == (1, 0, 1, 0)
+    assert "plan" not in attrs(store, "ada@x")
+    assert attrs(store, "bob@x")["plan"] == "free"  # not in the file: untouched
+
+
+def test_mirror_removes_missing_users_values_of_this_integration_only(store) -> None:
+    write(store, frame([ADA, BOB, ("cy@x", "free", 1, None, None, None, None), ("di@x", "free", 1, None, None, None, None),
+                        ("ed@x", "free", 1, None, None, None, None)]))
+    write(store, pl.DataFrame({"user_id": ["bob@x"], "tickets": ["3"]}), integration="zendesk", types={"tickets": "string"})
+    result = write(store, frame([ADA, ("cy@x", "free", 1, None, None, None, None), ("di@x", "free", 1, None, None, None, None),
+                                 ("ed@x", "free", 1, None, None, None, None)]), etag="e2", mirror=True, mirror_max_removed=0.2)
+    assert (result.removed, result.unchanged, result.rows_written) == (1, 4, 1)
+    assert attrs(store, "bob@x", {**TYPES, "tickets": "string"}) == {"tickets": "3"}  # other integrations' values stay
+    assert store.user_count("crm") == 4
+
+
+def test_mirror_guard_refuses_a_truncated_export_unless_forced(store) -> None:
+    write(store, frame([ADA, BOB]))
+    with pytest.raises(MirrorGuard, match="would remove 1 of 2 users"):
+        write(store, frame([ADA]), etag="e2", mirror=True, mirror_max_removed=0.2)
+    assert store.user_count("crm") == 2 and len(store.imports("crm")) == 1  # nothing written, nothing logged
+    assert write(store, frame([ADA]), etag="e2", mirror=True, mirror_max_removed=0.2, force=True).removed == 1
+    assert store.user_count("crm") == 1
+
+
+def test_preview_shows_the_diff_and_writes_nothing(store) -> None:
+    write(store, frame([ADA, BOB]))
+    result = store.preview(integration="crm", types=TYPES, frame=frame([ADA, ("bob@x", "starter", 1, None, False, None, None),
+                           ("new@x", "free", None, None, None, None, None)]), rows_read=3, rows_rejected=0, mirror=True)
+    assert (result.inserted, result.updated, result.unchanged, result.removed) == (1, 1, 1, 0)
+    assert {"user_id": "bob@x", "changes": {"plan": ["free", "starter"]}} in result.sample
+    assert attrs(store, "bob@x")["plan"] == "free" and attrs(store, "new@x") == {}
+    assert len(store.imports("crm")) == 1
+
+
+def test_shortcut_only_for_the_same_file_config_and_data(store) -> None:
+    write(store, frame([ADA]), etag="e1")
+    assert store.already_imported("crm", "e1", "v1").etag == "e1"
+    assert store.already_imported("crm", "e1", "v2") is None  # other config
+    assert store.already_imported("crm", "e9", "v1") is None  # other content
+    write(store, frame([BOB]), etag="e2", source="s3://b/crm/b.csv")
+    assert store.already_imported("crm", "e1", "v1") is None  # data changed since
+    write(store, frame([ADA]), etag="e1")
+    store.forget("ada@x", "test")
+    assert store.already_imported("crm", "e1", "v1") is None  # an erasure since
 
 
 def test_failed_write_leaves_store_and_log_untouched(store, monkeypatch) -> None:
     write(store, frame([ADA]))
 
-    def broken_log(*args, **kwargs):
-        raise RuntimeError("disk full")  # after the values were upserted, inside the transaction
+    def broken_apply(*args, **kwargs):
+        raise RuntimeError("disk full")
 
-    monkeypatch.setattr(store, "_log", broken_log)
+    monkeypatch.setattr(store, "_apply", broken_apply)
     with pytest.raises(RuntimeError, match="disk full"):
-        write(store, frame([("ada@x", "changed", 1, None, None, None, None), ("new@x", "p", 1, None, None, None, None)]))
+        write(store, frame([("ada@x", "changed", 1, None, None, None, None)]), etag="e2")
     monkeypatch.undo()
-    assert store.user_attributes("new@x")["attributes"] == {}
-    assert store.user_attributes("ada@x")["attributes"]["plan"] == "premium"
+    assert attrs(store, "ada@x")["plan"] == "premium"
     assert len(store.imports("crm")) == 1
 
 
@@ -99,29 +159,69 @@ def test_import_log_and_last_success(store) -> None:
     log = store.imports("crm")
     assert [r.outcome for r in log] == ["failed", "success"]
     assert log[0].error == "no user-ID column" and log[1].final_key == "crm/success/x_a.csv"
+    assert (log[1].inserted, log[1].rows_written) == (1, 1)
     last = store.last_success()["crm"]
     assert last.id == ok.import_id and last.attributes == len(TYPES) and last.rows_written == 1
     assert store.user_count("crm") == 1
 
 
-def test_declared_filter_serves_only_current_attributes(store) -> None:
+def test_purge_and_forget(store) -> None:
+    write(store, frame([ADA, BOB]))
+    write(store, pl.DataFrame({"user_id": ["ada@x"], "tickets": ["3"]}), integration="zendesk", types={"tickets": "string"})
+    assert store.integrations() == {"crm": 2, "zendesk": 1}
+    assert store.forget("ada@x", "test") == {"crm": sorted(TYPES), "zendesk": ["tickets"]}
+    assert store.user_attributes("ada@x") == {"user_id": "ada@x", "attributes": {}, "sources": {}}
+    assert store.purge("crm", "test") == 1
+    assert store.integrations() == {}
+    assert store.imports("crm")[0].outcome == "purged"
+
+
+def test_undeclared_attributes_are_not_served(store) -> None:
     write(store, frame([ADA]))
-    assert set(store.user_attributes("ada@x", {"plan": "string"})["attributes"]) == {"plan"}
+    assert set(attrs(store, "ada@x", {"plan": "string"})) == {"plan"}
 
 
 def test_values_with_csv_specials_survive(store) -> None:
-    tricky = 'a "quoted", multi\nline; value'
+    tricky = 'a "quoted", multi\nline; value \\ {"json": 1}'
     write(store, frame([("ada@x", tricky, None, None, None, None, None)]))
-    assert store.user_attributes("ada@x")["attributes"]["plan"] == tricky
+    assert attrs(store, "ada@x")["plan"] == tricky
 
 
-def test_clear_blanks_removes_stored_values(store) -> None:
-    write(store, frame([ADA, ("bob@x", "free", 1, None, None, None, None)]))
-    result = store.write_file(
-        integration="crm", types=TYPES, frame=frame([("ada@x", None, 12, 4.5, True, date(2021, 10, 25), SEEN)]),
-        source_file="s3://b/crm/c.csv", etag="e3", config_version="v1", triggered_by="test", rows_read=1,
-        rows_rejected=0, clear_blanks=True,
-    )
-    assert (result.values_cleared, result.values_written, result.updated, result.unchanged) == (1, 0, 1, 0)
-    assert "plan" not in store.user_attributes("ada@x")["attributes"]
-    assert store.user_attributes("bob@x")["attributes"]["plan"] == "free"  # not in the file: untouched
+KILLED_WRITER = textwrap.dedent(
+    """
+    import sys, time, polars as pl
+    from inbound.store import open_store
+    store = open_store(sys.argv[1])
+    original = store._apply
+    def slow_apply(*args, **kwargs):
+        original(*args, **kwargs)          # the rows are written, the transaction is open
+        open(sys.argv[2], "w").close()
+        time.sleep(60)                      # killed here
+    store._apply = slow_apply
+    n = 50_000
+    frame = pl.DataFrame({"user_id": [f"u{i}" for i in range(n)], "plan": ["changed"] * n})
+    store.write_file(integration="crm", types={"plan": "string"}, frame=frame, source_file="s3://b/k2",
+                     etag="e2", config_version="v1", triggered_by="test", rows_read=n, rows_rejected=0)
+    """
+)
+
+
+def test_a_killed_write_leaves_the_store_as_before(store, store_url, tmp_path) -> None:
+    n = 50_000
+    before = pl.DataFrame({"user_id": [f"u{i}" for i in range(n)], "plan": ["first"] * n})
+    store.write_file(integration="crm", types={"plan": "string"}, frame=before, source_file="s3://b/k1", etag="e1",
+                     config_version="v1", triggered_by="test", rows_read=n, rows_rejected=0)
+    marker = tmp_path / "in-transaction"
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, store_url, str(marker)])
+    for _ in range(600):
+        if marker.exists() or proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    assert marker.exists(), "the writer never reached the middle of its transaction"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    after = open_store(store_url)
+    assert after.user_count("crm") == n
+    assert {attrs(after, f"u{i}", {"plan": "string"})["plan"] for i in (0, n // 2, n - 1)} == {"first"}
+    assert [r.etag for r in after.imports("crm")] == ["e1"]
+    after.close()

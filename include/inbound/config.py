@@ -190,6 +190,18 @@ class Integration(_Model):
         description="Largest share of rejected rows a file may have and still be imported "
         "(its good rows); above it nothing of the file is imported and it goes to failed/.",
     )
+    mode: Literal["upsert", "mirror"] = Field(
+        "upsert",
+        description="upsert: a file adds and changes values. mirror: the file is the full list; "
+        "users missing from it lose this integration's values.",
+    )
+    mirror_max_removed: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="In mirror mode, the largest share of the integration's users one file may "
+        "remove; above it the file fails as suspicious (a trigger with `force` overrides).",
+    )
     blank: Literal["keep", "clear"] = Field(
         "keep",
         description="What an empty cell does to a stored value: keep it (default) or clear it.",

@@ -30,7 +30,7 @@ from inbound.config import Integration
 from inbound.mapping import AttributeSet, map_table
 from inbound.reading import FileRejected, read_table
 from inbound.source import FileChanged, S3File, move_file, read_file, write_text
-from inbound.store import AttributeStore
+from inbound.store import AttributeStore, MirrorGuard
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,8 @@ class FileResult:
     def outcome(self) -> str:
         if self.error:
             return "failed"
+        if self.write is not None and self.write.get("dry_run"):
+            return "previewed"
         return "success" if self.write is not None else "pending"
 
     def to_dict(self) -> dict[str, Any]:
@@ -84,9 +86,24 @@ def run_staging(integration: Integration, run_id: str) -> Path:
     return staging_root() / integration.dag_id / safe
 
 
-def validate_and_map(client: Any, integration: Integration, file: S3File, staging: Path) -> FileResult:
-    """Read, check and type one file; stage the attribute set and its rejected rows."""
+def validate_and_map(
+    client: Any, integration: Integration, file: S3File, staging: Path, store: AttributeStore | None = None
+) -> FileResult:
+    """Read, check and type one file; stage the attribute set and its rejected rows.
+
+    With a store, a file that repeats an earlier import exactly (same content and config,
+    and nothing changed the integration's data since) is not even downloaded.
+    """
     result = FileResult(file=file.to_dict())
+    if store is not None:
+        previous = store.already_imported(integration.name, file.etag, integration.version)
+        if previous is not None:
+            log.info("%s: same content, config and data as import %d: skipped", file.uri, previous.id)
+            import_id = store.log_skip(previous, file.uri)
+            skipped = {"import_id": import_id, "rows_read": previous.rows_read, "rows_rejected": previous.rows_rejected,
+                       "inserted": 0, "updated": 0, "unchanged": previous.rows_read - previous.rows_rejected,
+                       "values_written": 0, "cleared": 0, "removed": 0, "skipped": True, "sample": [], "rows_written": 0}
+            return replace(result, rows_read=previous.rows_read, write=skipped)
     try:
         if file.size > integration.max_bytes:
             raise FileRejected(
@@ -133,13 +150,47 @@ def _too_many_rejected(integration: Integration, attribute_set: AttributeSet) ->
     )
 
 
-def upsert_attributes(store: AttributeStore, integration: Integration, result: FileResult, triggered_by: str) -> FileResult:
-    """Write one staged attribute set in one transaction; failed files pass through."""
-    if result.error or result.stage is None:
+def upsert_attributes(
+    store: AttributeStore,
+    integration: Integration,
+    result: FileResult,
+    triggered_by: str,
+    *,
+    force: bool = False,
+    dry_run: bool = False,
+) -> FileResult:
+    """Write one staged attribute set in one transaction; failed and skipped files pass through.
+
+    With `dry_run` nothing is written: the result carries what the file would do
+    (`write["dry_run"]`), and `finalize` leaves the file where it is.
+    """
+    if result.error or result.stage is None or result.write is not None:
         return result
     frame = pl.read_parquet(result.stage)
     file = result.s3_file
-    written = store.write_file(
+    if dry_run:
+        preview = store.preview(
+            integration=integration.name, types=integration.attribute_types, frame=frame, rows_read=result.rows_read,
+            rows_rejected=result.rows_rejected, clear_blanks=integration.blank == "clear",
+            mirror=integration.mode == "mirror",
+        )
+        return replace(result, write={**preview.to_dict(), "dry_run": True})
+    try:
+        written = _write(store, integration, result, frame, triggered_by, force)
+    except MirrorGuard as exc:
+        log.warning("%s: %s", file.uri, exc)
+        return replace(result, error=str(exc))
+    log.info(
+        "%s: %d users inserted, %d updated, %d unchanged, %d removed (%d values written, %d cleared)",
+        file.uri, written.inserted, written.updated, written.unchanged, written.removed, written.values_written,
+        written.cleared,
+    )
+    return replace(result, write=written.to_dict())
+
+
+def _write(store: AttributeStore, integration: Integration, result: FileResult, frame: pl.DataFrame, triggered_by: str, force: bool) -> Any:
+    file = result.s3_file
+    return store.write_file(
         integration=integration.name,
         types=integration.attribute_types,
         frame=frame,
@@ -150,17 +201,10 @@ def upsert_attributes(store: AttributeStore, integration: Integration, result: F
         rows_read=result.rows_read,
         rows_rejected=result.rows_rejected,
         clear_blanks=integration.blank == "clear",
+        mirror=integration.mode == "mirror",
+        mirror_max_removed=integration.mirror_max_removed,
+        force=force,
     )
-    log.info(
-        "%s: %d users inserted, %d updated, %d unchanged (%d values written, %d cleared)",
-        file.uri,
-        written.inserted,
-        written.updated,
-        written.unchanged,
-        written.values_written,
-        written.values_cleared,
-    )
-    return replace(result, write=written.to_dict())
 
 
 def _rejects_csv(path: str) -> str:
@@ -188,7 +232,7 @@ def finalize(
     A file that has neither an error nor a store write (its run broke off) is left in
     place for the next run.
     """
-    if result.outcome == "pending":
+    if result.outcome in ("pending", "previewed"):
         return result
     file = result.s3_file
     try:
@@ -216,7 +260,7 @@ def finalize(
             rows_rejected=result.rows_rejected,
             final_key=final_key,
         )
-    elif result.write:
+    elif result.write and not result.write.get("skipped"):
         store.set_final_key(result.write["import_id"], final_key)
     log.info("%s: moved to s3://%s/%s", file.uri, file.bucket, final_key)
     return replace(result, final_key=final_key, report_keys=reports)
@@ -235,7 +279,10 @@ class RunSummary:
 
     @property
     def failed(self) -> list[FileResult]:
-        return [f for f in self.files if f.outcome != "success"]
+        return [f for f in self.files if f.outcome not in ("success", "previewed")]
+
+    def total(self, count: str) -> int:
+        return sum((f.write or {}).get(count, 0) for f in self.files)
 
     @property
     def rows_read(self) -> int:
@@ -253,7 +300,9 @@ class RunSummary:
     def outcome(self) -> str:
         if not self.files:
             return "no new file"
-        return "failed" if self.failed else "success"
+        if self.failed:
+            return "failed"
+        return "previewed" if all(f.outcome == "previewed" for f in self.files) else "success"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -263,6 +312,7 @@ class RunSummary:
             "rows_read": self.rows_read,
             "rows_written": self.rows_written,
             "rows_rejected": self.rows_rejected,
+            **{c: self.total(c) for c in ("inserted", "updated", "unchanged", "cleared", "removed")},
             "results": [f.to_dict() for f in self.files],
         }
 
@@ -272,9 +322,22 @@ class RunSummary:
             f"{self.rows_written} written, {self.rows_rejected} rejected"
         ]
         for f in self.files:
-            where = f" -> {f.final_key}" if f.final_key else " (left in place for the next run)"
+            if f.outcome == "previewed":
+                where = " (dry run: nothing written, the file stays)"
+            else:
+                where = f" -> {f.final_key}" if f.final_key else " (left in place for the next run)"
             reason = f": {f.error}" if f.error else ""
-            out.append(f"  {f.outcome:7s} {f.s3_file.uri}{where}{reason}")
+            out.append(f"  {f.outcome:9s} {f.s3_file.uri}{where}{reason}")
+            if f.write:
+                w = f.write
+                note = " (skipped: identical to an earlier import)" if w.get("skipped") else ""
+                out.append(
+                    f"            {w['inserted']} inserted, {w['updated']} updated, {w['unchanged']} unchanged, "
+                    f"{w['cleared']} values cleared, {w['removed']} removed{note}"
+                )
+                for change in w.get("sample", []):
+                    pairs = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in change["changes"].items())
+                    out.append(f"            {change['user_id']}: {pairs or 'new'}")
         return out
 
 
@@ -285,12 +348,16 @@ def run_files(
     files: list[S3File],
     triggered_by: str,
     run_id: str,
+    *,
+    force: bool = False,
+    dry_run: bool = False,
 ) -> RunSummary:
     """All steps for the given files, in order, in this process (the CLI's path)."""
     staging = run_staging(integration, run_id)
     try:
-        mapped = [validate_and_map(client, integration, f, staging) for f in files]
-        written = [upsert_attributes(store, integration, r, triggered_by) for r in mapped]
+        shortcut = None if (force or dry_run) else store
+        mapped = [validate_and_map(client, integration, f, staging, shortcut) for f in files]
+        written = [upsert_attributes(store, integration, r, triggered_by, force=force, dry_run=dry_run) for r in mapped]
         done = [finalize(client, store, integration, r, triggered_by) for r in written]
     finally:
         clean_staging(staging)

@@ -79,7 +79,8 @@ def test_good_file_lands_in_the_store_and_moves_to_success(integration, s3_serve
     dags_test(integration)
     assert run_state(integration) == "success"
     store = open_store(integration["store"])
-    assert store.user_attributes("ada@x")["attributes"] == {f"{name}_open_tickets": 3, f"{name}_plan": "premium"}
+    types = {f"{name}_open_tickets": "integer", f"{name}_plan": "string"}
+    assert store.user_attributes("ada@x", types)["attributes"] == {f"{name}_open_tickets": 3, f"{name}_plan": "premium"}
     (entry,) = store.imports(name)
     assert entry.outcome == "success" and entry.rows_written == 2 and entry.triggered_by.startswith(f"airflow:inbound_{name}/")
     (moved,) = keys(s3_server, f"{name}/")
@@ -153,7 +154,8 @@ def test_corpus_through_a_real_dag(case_name, tmp_path, airflow_env, s3_server) 
     assert run_state(integration) == ("success" if case.outcome == "success" else "failed")
     store = open_store(f"sqlite:///{store_path}")
     for user, expected in case.users.items():
-        found = store.user_attributes(user)["attributes"]
+        types = {a["name"]: a.get("type", "string") for a in config["attributes"]}
+        found = store.user_attributes(user, types)["attributes"]
         assert {k: found.get(k) for k in expected} == expected
     moved = next(k for k in keys(s3_server, f"{name}/{case.outcome}/") if k.endswith(filename))
     if case.rejects:

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from inbound.store.base import AttributeStore, ImportRecord, WriteResult
+from inbound.store.base import AttributeStore, ImportRecord, MirrorGuard, WriteResult
 
-__all__ = ["AttributeStore", "ImportRecord", "WriteResult", "open_store", "default_sqlite_path", "StoreSettings"]
+__all__ = ["AttributeStore", "ImportRecord", "MirrorGuard", "WriteResult", "open_store", "default_sqlite_path", "StoreSettings"]
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """What both backends share: schema, the transactional file write, the reads.
 
-Backends differ only in how they connect, lock, bulk-load the staging table and spell a
-few types; the SQL that decides what a file changes is the same on both, so the same
+Backends differ only in how they connect, lock, move rows in and out in bulk and spell a
+few types; what a file changes is decided once, in polars (`store.diff`), so the same
 tests hold for both.
 """
 
@@ -14,9 +14,17 @@ from typing import Any, Iterator
 
 import polars as pl
 
-SCHEMA_VERSION = 1
-VALUE_TABLE = "inbound_attribute_value"
+from inbound.store.diff import Diff, compute_diff, parse_values
+
+SCHEMA_VERSION = 2
+VALUE_TABLE = "inbound_user_values"
+OLD_VALUE_TABLE = "inbound_attribute_value"
 LOG_TABLE = "inbound_import_log"
+COUNT_COLUMNS = ("inserted", "updated", "unchanged", "cleared", "removed")
+
+
+class MirrorGuard(Exception):
+    """A mirror file would remove too many users: refused as suspicious (a data problem)."""
 TIMESTAMP_TEXT = "%Y-%m-%dT%H:%M:%S%.6fZ"
 
 
@@ -28,17 +36,20 @@ class WriteResult:
     rows_read: int
     rows_rejected: int
     inserted: int  # users that had no value of this integration before
-    updated: int  # users with at least one changed value
+    updated: int  # users with at least one changed (or cleared) value
     unchanged: int  # users whose values were all already stored
     values_written: int
-    values_cleared: int = 0
+    cleared: int = 0  # values removed by empty cells (blank: clear)
+    removed: int = 0  # users dropped by mirror mode
+    skipped: bool = False  # the same file, config and data as an earlier import: nothing done
+    sample: tuple[dict[str, Any], ...] = ()
 
     @property
     def rows_written(self) -> int:
-        return self.inserted + self.updated
+        return self.inserted + self.updated + self.removed
 
-    def to_dict(self) -> dict[str, int]:
-        return {**asdict(self), "rows_written": self.rows_written}
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "sample": list(self.sample), "rows_written": self.rows_written}
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,11 @@ class ImportRecord:
     triggered_by: str
     finished_at: str
     final_key: str | None
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    cleared: int = 0
+    removed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,12 +121,25 @@ def iso(value: Any) -> str:
     return str(value)
 
 
+LOG_COLUMNS = (
+    "id, integration, source_file, etag, config_version, outcome, rows_read, rows_written, rows_rejected, "
+    "attributes, error, triggered_by, finished_at, final_key, inserted, updated, unchanged, cleared, removed"
+)
+
+
+def _record(row: Any) -> ImportRecord:
+    values = list(row)
+    values[12] = iso(values[12])
+    return ImportRecord(*values)
+
+
 class AttributeStore:
-    """The store's interface; subclasses provide the connection and a few dialect bits."""
+    """The store's interface; subclasses provide the connection and the bulk moves."""
 
     placeholder = "?"
     timestamp_type = "TEXT"
     id_column = "INTEGER PRIMARY KEY AUTOINCREMENT"
+    json_object_agg = "json_group_object"
 
     # -- backend specifics ---------------------------------------------------------
     @contextmanager
@@ -118,10 +147,11 @@ class AttributeStore:
         raise NotImplementedError
         yield
 
-    def _load_stage(self, cursor: Any, rows: pl.DataFrame) -> None:  # pragma: no cover
+    def _state(self, cursor: Any, integration: str) -> pl.DataFrame:  # pragma: no cover
+        """The integration's current rows (user_id, attrs, lineage, import_id)."""
         raise NotImplementedError
 
-    def _create_stage(self, cursor: Any) -> None:  # pragma: no cover
+    def _apply(self, cursor: Any, integration: str, diff: Diff, import_id: int, when: datetime, bulk_insert: bool) -> None:  # pragma: no cover
         raise NotImplementedError
 
     def close(self) -> None:  # pragma: no cover
@@ -132,7 +162,7 @@ class AttributeStore:
         ts, ident = self.timestamp_type, self.id_column
         return {
             1: [
-                f"""CREATE TABLE {VALUE_TABLE} (
+                f"""CREATE TABLE {OLD_VALUE_TABLE} (
                     user_id TEXT NOT NULL,
                     attribute TEXT NOT NULL,
                     type TEXT NOT NULL,
@@ -141,8 +171,6 @@ class AttributeStore:
                     source_file TEXT NOT NULL,
                     updated_at {ts} NOT NULL,
                     PRIMARY KEY (user_id, attribute))""",
-                f"CREATE INDEX ix_{VALUE_TABLE}_integration ON {VALUE_TABLE} (integration)",
-                f"CREATE INDEX ix_{VALUE_TABLE}_attribute_value ON {VALUE_TABLE} (attribute, value)",
                 f"""CREATE TABLE {LOG_TABLE} (
                     id {ident},
                     integration TEXT NOT NULL,
@@ -159,7 +187,27 @@ class AttributeStore:
                     finished_at {ts} NOT NULL,
                     final_key TEXT)""",
                 f"CREATE INDEX ix_{LOG_TABLE}_integration ON {LOG_TABLE} (integration, id)",
-            ]
+            ],
+            # v2: one row per (integration, user) with the values as JSON and per-value
+            # lineage, diffed in polars; import log with the full counts.
+            2: [
+                f"""CREATE TABLE {VALUE_TABLE} (
+                    integration TEXT NOT NULL,
+                    user_id TEXT NOT NULL,
+                    attrs TEXT NOT NULL,
+                    lineage TEXT,
+                    import_id BIGINT NOT NULL,
+                    updated_at {ts} NOT NULL,
+                    PRIMARY KEY (integration, user_id))""",
+                f"CREATE INDEX ix_{VALUE_TABLE}_user ON {VALUE_TABLE} (user_id)",
+                *[f"ALTER TABLE {LOG_TABLE} ADD COLUMN {c} INTEGER NOT NULL DEFAULT 0" for c in COUNT_COLUMNS],
+                f"""INSERT INTO {VALUE_TABLE} (integration, user_id, attrs, lineage, import_id, updated_at)
+                    SELECT integration, user_id, {self.json_object_agg}(attribute, value), NULL,
+                        COALESCE((SELECT MAX(l.id) FROM {LOG_TABLE} l WHERE l.integration = v.integration), 0),
+                        MAX(updated_at)
+                    FROM {OLD_VALUE_TABLE} v GROUP BY integration, user_id""",
+                f"DROP TABLE {OLD_VALUE_TABLE}",
+            ],
         }
 
     def schema_version(self) -> int:
@@ -203,93 +251,98 @@ class AttributeStore:
         rows_read: int,
         rows_rejected: int,
         clear_blanks: bool = False,
+        mirror: bool = False,
+        mirror_max_removed: float = 1.0,
+        force: bool = False,
     ) -> WriteResult:
-        """Upsert one file's attribute set and log it, in one transaction.
+        """Write what one file changes, and its import-log entry, in one transaction.
 
-        An empty (null) value keeps the stored value, or with `clear_blanks` removes it.
+        An empty (null) value keeps the stored value, or with `clear_blanks` removes it. In
+        mirror mode users missing from the file lose this integration's values, unless
+        that would remove more than `mirror_max_removed` of its users (then `MirrorGuard`
+        is raised and nothing is written), which `force` overrides.
         """
-        long = (
-            to_text(frame, types)
-            .unpivot(index="user_id", on=list(types), variable_name="attribute", value_name="value")
-            .with_columns(pl.col("attribute").replace_strict(types, return_dtype=pl.String).alias("type"))
-            .select("user_id", "attribute", "type", "value")
-        )
-        if not clear_blanks:
-            long = long.drop_nulls("value")
+        new = to_text(frame, types)
         when = now_utc()
-        attribute_names = list(types)
-        marks = ", ".join("?" for _ in attribute_names)
-        same = f"""EXISTS (SELECT 1 FROM {VALUE_TABLE} v
-            WHERE v.user_id = s.user_id AND v.attribute = s.attribute AND v.value = s.value
-              AND v.type = s.type AND v.integration = ?)"""
-        stored = f"EXISTS (SELECT 1 FROM {VALUE_TABLE} v WHERE v.user_id = s.user_id AND v.attribute = s.attribute)"
-        changed = f"s.value IS NOT NULL AND NOT {same}"
-        cleared = f"s.value IS NULL AND {stored}"
         with self.transaction(lock=f"inbound_integration:{integration}") as cur:
-            self._create_stage(cur)
-            self._load_stage(cur, long)
-            cur.execute(
-                self._sql(
-                    f"""SELECT COUNT(DISTINCT s.user_id) FROM inbound_stage s
-                    WHERE s.value IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {VALUE_TABLE} v
-                        WHERE v.user_id = s.user_id AND v.integration = ? AND v.attribute IN ({marks}))"""
-                ),
-                (integration, *attribute_names),
-            )
-            inserted = int(cur.fetchone()[0])
-            cur.execute(
-                self._sql(
-                    f"""SELECT COUNT(DISTINCT s.user_id),
-                        SUM(CASE WHEN {changed} THEN 1 ELSE 0 END),
-                        SUM(CASE WHEN {cleared} THEN 1 ELSE 0 END)
-                    FROM inbound_stage s WHERE ({changed}) OR ({cleared})"""
-                ),
-                (integration, integration),
-            )
-            changed_users, values_written, values_cleared = (int(x or 0) for x in cur.fetchone())
-            cur.execute(
-                self._sql(
-                    f"""INSERT INTO {VALUE_TABLE}
-                        (user_id, attribute, type, value, integration, source_file, updated_at)
-                    SELECT s.user_id, s.attribute, s.type, s.value, ?, ?, ? FROM inbound_stage s
-                    WHERE {changed}
-                    ON CONFLICT (user_id, attribute) DO UPDATE SET
-                        type = excluded.type, value = excluded.value, integration = excluded.integration,
-                        source_file = excluded.source_file, updated_at = excluded.updated_at"""
-                ),
-                (integration, source_file, self._timestamp(when), integration),
-            )
-            if clear_blanks:
-                cur.execute(
-                    f"""DELETE FROM {VALUE_TABLE} WHERE EXISTS (SELECT 1 FROM inbound_stage s
-                        WHERE s.value IS NULL AND s.user_id = {VALUE_TABLE}.user_id
-                          AND s.attribute = {VALUE_TABLE}.attribute)"""
-                )
             import_id = self._log(
-                cur,
-                integration=integration,
-                source_file=source_file,
-                etag=etag,
-                config_version=config_version,
-                outcome="success",
-                rows_read=rows_read,
-                rows_written=changed_users,
-                rows_rejected=rows_rejected,
-                attributes=len(types),
-                error=None,
-                triggered_by=triggered_by,
-                finished_at=when,
+                cur, integration=integration, source_file=source_file, etag=etag, config_version=config_version,
+                outcome="success", rows_read=rows_read, rows_written=0, rows_rejected=rows_rejected,
+                attributes=len(types), error=None, triggered_by=triggered_by, finished_at=when,
+            )
+            state = self._state(cur, integration)
+            diff = compute_diff(state, new, list(types), import_id, clear_blanks=clear_blanks, mirror=mirror)
+            _guard(diff, mirror_max_removed, force)
+            self._apply(cur, integration, diff, import_id, when, bulk_insert=state.height == 0)
+            counts = {c: getattr(diff, c) for c in COUNT_COLUMNS}
+            rows_written = diff.inserted + diff.updated + diff.removed
+            assignments = ", ".join(f"{c} = ?" for c in counts)
+            cur.execute(
+                self._sql(f"UPDATE {LOG_TABLE} SET rows_written = ?, {assignments} WHERE id = ?"),
+                (rows_written, *counts.values(), import_id),
             )
         return WriteResult(
-            import_id=import_id,
-            rows_read=rows_read,
-            rows_rejected=rows_rejected,
-            inserted=inserted,
-            updated=changed_users - inserted,
-            unchanged=frame.height - changed_users,
-            values_written=values_written,
-            values_cleared=values_cleared,
+            import_id=import_id, rows_read=rows_read, rows_rejected=rows_rejected, inserted=diff.inserted,
+            updated=diff.updated, unchanged=diff.unchanged, values_written=diff.values_written,
+            cleared=diff.cleared, removed=diff.removed,
         )
+
+    def preview(
+        self,
+        *,
+        integration: str,
+        types: dict[str, str],
+        frame: pl.DataFrame,
+        rows_read: int,
+        rows_rejected: int,
+        clear_blanks: bool = False,
+        mirror: bool = False,
+        sample: int = 10,
+    ) -> WriteResult:
+        """What `write_file` would do, with a sample of changed users; writes nothing."""
+        with self.transaction() as cur:
+            state = self._state(cur, integration)
+        diff = compute_diff(state, to_text(frame, types), list(types), 0, clear_blanks=clear_blanks, mirror=mirror, sample=sample)
+        return WriteResult(
+            import_id=0, rows_read=rows_read, rows_rejected=rows_rejected, inserted=diff.inserted,
+            updated=diff.updated, unchanged=diff.unchanged, values_written=diff.values_written,
+            cleared=diff.cleared, removed=diff.removed, sample=tuple(diff.sample),
+        )
+
+    def already_imported(self, integration: str, etag: str | None, config_version: str) -> ImportRecord | None:
+        """The earlier import this file would repeat exactly, if nothing changed the data since.
+
+        True only when the integration's latest entry that changed (or could have changed)
+        its data is a successful import of the same object content (ETag) with the same
+        config version; purges, erasures and other files all break the chain.
+        """
+        if not etag:
+            return None
+        with self.transaction() as cur:
+            cur.execute(
+                self._sql(
+                    f"SELECT {LOG_COLUMNS} FROM {LOG_TABLE} WHERE integration = ? AND outcome <> 'failed' "
+                    "ORDER BY id DESC LIMIT 1"
+                ),
+                (integration,),
+            )
+            row = cur.fetchone()
+        if row is None:
+            return None
+        record = _record(row)
+        same = (record.outcome, record.etag, record.config_version) == ("success", etag, config_version)
+        return record if same else None
+
+    def log_skip(self, previous: ImportRecord, source_file: str, triggered_by: str = "skip") -> int:
+        """Log a file skipped as identical to `previous` (it changes nothing)."""
+        with self.transaction() as cur:
+            return self._log(
+                cur, integration=previous.integration, source_file=source_file, etag=previous.etag,
+                config_version=previous.config_version, outcome="success", rows_read=previous.rows_read,
+                rows_written=0, rows_rejected=previous.rows_rejected, attributes=previous.attributes,
+                error=f"skipped: same content, config and data as import {previous.id}", triggered_by=triggered_by,
+                finished_at=now_utc(), unchanged=previous.rows_read - previous.rows_rejected,
+            )
 
     def log_failure(
         self,
@@ -307,26 +360,41 @@ class AttributeStore:
         """Record a file that was not imported (the store's attributes stay untouched)."""
         with self.transaction() as cur:
             return self._log(
-                cur,
-                integration=integration,
-                source_file=source_file,
-                etag=etag,
-                config_version=config_version,
-                outcome="failed",
-                rows_read=rows_read,
-                rows_written=0,
-                rows_rejected=rows_rejected,
-                attributes=0,
-                error=error,
-                triggered_by=triggered_by,
-                finished_at=now_utc(),
-                final_key=final_key,
+                cur, integration=integration, source_file=source_file, etag=etag, config_version=config_version,
+                outcome="failed", rows_read=rows_read, rows_written=0, rows_rejected=rows_rejected, attributes=0,
+                error=error, triggered_by=triggered_by, finished_at=now_utc(), final_key=final_key,
             )
 
     def set_final_key(self, import_id: int, final_key: str) -> None:
         """Where the file went (success/ or failed/), once it has been moved."""
         with self.transaction() as cur:
             cur.execute(self._sql(f"UPDATE {LOG_TABLE} SET final_key = ? WHERE id = ?"), (final_key, import_id))
+
+    def purge(self, integration: str, triggered_by: str) -> int:
+        """Remove every value an integration set (its config is gone); returns the users."""
+        with self.transaction(lock=f"inbound_integration:{integration}") as cur:
+            cur.execute(self._sql(f"DELETE FROM {VALUE_TABLE} WHERE integration = ?"), (integration,))
+            users = max(int(cur.rowcount or 0), 0)
+            self._log(
+                cur, integration=integration, source_file="-", etag=None, config_version=None, outcome="purged",
+                rows_read=0, rows_written=users, rows_rejected=0, attributes=0, error=None,
+                triggered_by=triggered_by, finished_at=now_utc(), removed=users,
+            )
+        return users
+
+    def forget(self, user_id: str, triggered_by: str) -> dict[str, list[str]]:
+        """Erase one person: every value of `user_id` in every integration; says which."""
+        with self.transaction(lock="inbound_forget") as cur:
+            cur.execute(self._sql(f"SELECT integration, attrs FROM {VALUE_TABLE} WHERE user_id = ?"), (user_id,))
+            found = {integration: sorted(parse_values(attrs, None)[0]) for integration, attrs in cur.fetchall()}
+            cur.execute(self._sql(f"DELETE FROM {VALUE_TABLE} WHERE user_id = ?"), (user_id,))
+            for integration in found:  # the user ID itself is not logged: it is personal data
+                self._log(
+                    cur, integration=integration, source_file="-", etag=None, config_version=None,
+                    outcome="forgotten", rows_read=0, rows_written=1, rows_rejected=0, attributes=0, error=None,
+                    triggered_by=triggered_by, finished_at=now_utc(), removed=1,
+                )
+        return found
 
     def _timestamp(self, value: datetime) -> Any:
         return value.isoformat() if self.timestamp_type == "TEXT" else value
@@ -344,56 +412,73 @@ class AttributeStore:
         """A user's attributes, typed, with where each value came from.
 
         With `declared` (attribute name -> type of the loaded configs), only attributes
-        that a current config declares are served.
+        that a current config declares are served, typed as declared.
         """
         with self.transaction() as cur:
             cur.execute(
-                self._sql(
-                    f"""SELECT attribute, type, value, integration, source_file, updated_at
-                    FROM {VALUE_TABLE} WHERE user_id = ? ORDER BY attribute"""
-                ),
+                self._sql(f"SELECT integration, attrs, lineage, import_id FROM {VALUE_TABLE} WHERE user_id = ?"),
                 (user_id,),
             )
             rows = cur.fetchall()
+            found: list[tuple[str, str, str, int]] = []
+            for integration, attrs, lineage, import_id in rows:
+                values, overrides = parse_values(attrs, lineage)
+                for name, text in values.items():
+                    if declared is None or name in declared:
+                        found.append((name, text, integration, int(overrides.get(name, import_id))))
+            imports = self._import_sources(cur, {i for *_, i in found})
         attributes: dict[str, Any] = {}
         sources: dict[str, Any] = {}
-        for attribute, attribute_type, value, integration, source_file, updated_at in rows:
-            if declared is not None and attribute not in declared:
-                continue
-            attributes[attribute] = from_text(value, attribute_type)
-            sources[attribute] = {"integration": integration, "file": source_file, "updated_at": iso(updated_at)}
+        for name, text, integration, import_id in sorted(found):
+            attributes[name] = from_text(text, declared[name]) if declared else text
+            file, at = imports.get(import_id, (None, None))
+            sources[name] = {"integration": integration, "file": file, "updated_at": at}
         return {"user_id": user_id, "attributes": attributes, "sources": sources}
+
+    def _import_sources(self, cur: Any, ids: set[int]) -> dict[int, tuple[str, str]]:
+        if not ids:
+            return {}
+        marks = ", ".join("?" for _ in ids)
+        cur.execute(self._sql(f"SELECT id, source_file, finished_at FROM {LOG_TABLE} WHERE id IN ({marks})"), tuple(ids))
+        return {int(i): (f, iso(at)) for i, f, at in cur.fetchall()}
 
     def imports(self, integration: str | None = None, limit: int = 50) -> list[ImportRecord]:
         """The import log, newest first."""
         where, params = ("WHERE integration = ?", (integration,)) if integration else ("", ())
         with self.transaction() as cur:
-            cur.execute(
-                self._sql(
-                    f"""SELECT id, integration, source_file, etag, config_version, outcome, rows_read,
-                        rows_written, rows_rejected, attributes, error, triggered_by, finished_at, final_key
-                    FROM {LOG_TABLE} {where} ORDER BY id DESC LIMIT {int(limit)}"""
-                ),
-                params,
-            )
+            cur.execute(self._sql(f"SELECT {LOG_COLUMNS} FROM {LOG_TABLE} {where} ORDER BY id DESC LIMIT {int(limit)}"), params)
             rows = cur.fetchall()
-        return [ImportRecord(*row[:12], iso(row[12]), row[13]) for row in rows]
+        return [_record(row) for row in rows]
 
     def last_success(self) -> dict[str, ImportRecord]:
         """Per integration, its last successful import (what "attributes imported" shows)."""
         with self.transaction() as cur:
             cur.execute(
-                f"""SELECT id, integration, source_file, etag, config_version, outcome, rows_read,
-                    rows_written, rows_rejected, attributes, error, triggered_by, finished_at, final_key
-                FROM {LOG_TABLE} WHERE id IN (
+                f"""SELECT {LOG_COLUMNS} FROM {LOG_TABLE} WHERE id IN (
                     SELECT MAX(id) FROM {LOG_TABLE} WHERE outcome = 'success' GROUP BY integration)"""
             )
             rows = cur.fetchall()
-        return {row[1]: ImportRecord(*row[:12], iso(row[12]), row[13]) for row in rows}
+        return {row[1]: _record(row) for row in rows}
 
     def user_count(self, integration: str) -> int:
         with self.transaction() as cur:
-            cur.execute(
-                self._sql(f"SELECT COUNT(DISTINCT user_id) FROM {VALUE_TABLE} WHERE integration = ?"), (integration,)
-            )
+            cur.execute(self._sql(f"SELECT COUNT(*) FROM {VALUE_TABLE} WHERE integration = ?"), (integration,))
             return int(cur.fetchone()[0])
+
+    def integrations(self) -> dict[str, int]:
+        """Every integration that holds values, with its number of users (for purge checks)."""
+        with self.transaction() as cur:
+            cur.execute(f"SELECT integration, COUNT(*) FROM {VALUE_TABLE} GROUP BY integration")
+            return {name: int(n) for name, n in cur.fetchall()}
+
+
+def _guard(diff: Diff, mirror_max_removed: float, force: bool) -> None:
+    if not diff.removed or force or not diff.existing:
+        return
+    share = diff.removed / diff.existing
+    if share > mirror_max_removed:
+        raise MirrorGuard(
+            f"mirror mode would remove {diff.removed} of {diff.existing} users ({share:.0%}), more than "
+            f"mirror_max_removed {mirror_max_removed:.0%}: a truncated export? Nothing was written. If the "
+            "removal is right, re-run with force (trigger param `force`, or `inbound run --force`)"
+        )

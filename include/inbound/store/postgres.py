@@ -1,25 +1,31 @@
 """PostgreSQL backend: the production store (psycopg 3).
 
-A file's rows reach a temporary staging table by COPY; one transaction per file holds a
-transaction-level advisory lock per integration, so two runs of one integration never
-interleave while different integrations write side by side.
+Rows move in and out by COPY: the integration's current rows come out as CSV into
+polars for the diff, and only the changed rows go back, straight into the table for a
+first load, through a temporary staging table and one `INSERT .. ON CONFLICT` otherwise.
+One transaction per file holds a transaction-level advisory lock per integration, so
+two runs of one integration never interleave while different integrations write side
+by side.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, Iterator
 
 import polars as pl
 import psycopg
 
-from inbound.store.base import AttributeStore
+from inbound.store.base import VALUE_TABLE, AttributeStore
+from inbound.store.diff import STATE_SCHEMA, Diff
 
 
 class PostgresStore(AttributeStore):
     placeholder = "%s"
     timestamp_type = "TIMESTAMPTZ"
     id_column = "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+    json_object_agg = "json_object_agg"
 
     def __init__(self, url: str):
         self.url = url
@@ -33,16 +39,44 @@ class PostgresStore(AttributeStore):
                     cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (lock,))
                 yield cur
 
-    def _create_stage(self, cursor: Any) -> None:
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS inbound_stage (user_id TEXT NOT NULL, attribute TEXT NOT NULL, "
-            "type TEXT NOT NULL, value TEXT, PRIMARY KEY (user_id, attribute)) ON COMMIT DELETE ROWS"
-        )
-        cursor.execute("TRUNCATE inbound_stage")
+    def _state(self, cursor: Any, integration: str) -> pl.DataFrame:
+        buffer = bytearray()
+        query = f"COPY (SELECT user_id, attrs, lineage, import_id FROM {VALUE_TABLE} WHERE integration = %s) TO STDOUT (FORMAT csv)"
+        with cursor.copy(query, (integration,)) as copy:
+            for chunk in copy:
+                buffer += chunk
+        if not buffer:
+            return pl.DataFrame(schema=STATE_SCHEMA)
+        return pl.read_csv(bytes(buffer), has_header=False, new_columns=list(STATE_SCHEMA), schema=STATE_SCHEMA)
 
-    def _load_stage(self, cursor: Any, rows: pl.DataFrame) -> None:
-        with cursor.copy("COPY inbound_stage (user_id, attribute, type, value) FROM STDIN WITH (FORMAT csv)") as copy:
-            copy.write(rows.write_csv(include_header=False).encode("utf-8"))
+    def _copy(self, cursor: Any, table: str, columns: str, rows: pl.DataFrame) -> None:
+        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+            copy.write(rows.write_csv(include_header=False))
+
+    def _apply(self, cursor: Any, integration: str, diff: Diff, import_id: int, when: datetime, bulk_insert: bool) -> None:
+        rows = diff.upserts.with_columns(
+            pl.lit(integration).alias("integration"), pl.lit(import_id).alias("import_id"), pl.lit(when.isoformat()).alias("updated_at")
+        ).select("integration", "user_id", "attrs", "lineage", "import_id", "updated_at")
+        columns = "integration, user_id, attrs, lineage, import_id, updated_at"
+        if diff.deletes.len():
+            cursor.execute("CREATE TEMP TABLE IF NOT EXISTS inbound_gone (user_id TEXT) ON COMMIT DROP")
+            self._copy(cursor, "inbound_gone", "user_id", diff.deletes.to_frame("user_id"))
+            cursor.execute(
+                f"DELETE FROM {VALUE_TABLE} v USING inbound_gone g WHERE v.integration = %s AND v.user_id = g.user_id",
+                (integration,),
+            )
+        if not rows.height:
+            return
+        if bulk_insert:  # the integration had no rows: nothing to conflict with
+            self._copy(cursor, VALUE_TABLE, columns, rows)
+            return
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS inbound_stage (LIKE {VALUE_TABLE}) ON COMMIT DROP")
+        self._copy(cursor, "inbound_stage", columns, rows)
+        cursor.execute(
+            f"""INSERT INTO {VALUE_TABLE} ({columns}) SELECT {columns} FROM inbound_stage
+                ON CONFLICT (integration, user_id) DO UPDATE SET attrs = excluded.attrs,
+                    lineage = excluded.lineage, import_id = excluded.import_id, updated_at = excluded.updated_at"""
+        )
 
     def close(self) -> None:
         self._conn.close()

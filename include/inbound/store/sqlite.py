@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
 
 import polars as pl
 
-from inbound.store.base import AttributeStore
+from inbound.store.base import VALUE_TABLE, AttributeStore
+from inbound.store.diff import STATE_SCHEMA, Diff
 
 
 class SqliteStore(AttributeStore):
     placeholder = "?"
     timestamp_type = "TEXT"
     id_column = "INTEGER PRIMARY KEY AUTOINCREMENT"
+    json_object_agg = "json_group_object"
 
     def __init__(self, path: str | Path):
         self.path = str(path)
@@ -44,15 +47,24 @@ class SqliteStore(AttributeStore):
         finally:
             cur.close()
 
-    def _create_stage(self, cursor: Any) -> None:
-        cursor.execute("DROP TABLE IF EXISTS temp.inbound_stage")
-        cursor.execute(
-            "CREATE TEMP TABLE inbound_stage (user_id TEXT NOT NULL, attribute TEXT NOT NULL, "
-            "type TEXT NOT NULL, value TEXT, PRIMARY KEY (user_id, attribute))"
-        )
+    def _state(self, cursor: Any, integration: str) -> pl.DataFrame:
+        cursor.execute(f"SELECT user_id, attrs, lineage, import_id FROM {VALUE_TABLE} WHERE integration = ?", (integration,))
+        return pl.DataFrame(cursor.fetchall(), schema=STATE_SCHEMA, orient="row")
 
-    def _load_stage(self, cursor: Any, rows: pl.DataFrame) -> None:
-        cursor.executemany("INSERT INTO inbound_stage VALUES (?, ?, ?, ?)", rows.iter_rows())
+    def _apply(self, cursor: Any, integration: str, diff: Diff, import_id: int, when: datetime, bulk_insert: bool) -> None:
+        at = when.isoformat()
+        if diff.deletes.len():
+            cursor.executemany(
+                f"DELETE FROM {VALUE_TABLE} WHERE integration = ? AND user_id = ?",
+                ((integration, u) for u in diff.deletes.to_list()),
+            )
+        cursor.executemany(
+            f"""INSERT INTO {VALUE_TABLE} (integration, user_id, attrs, lineage, import_id, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (integration, user_id) DO UPDATE SET attrs = excluded.attrs,
+                    lineage = excluded.lineage, import_id = excluded.import_id, updated_at = excluded.updated_at""",
+            ((integration, u, a, lin, import_id, at) for u, a, lin in diff.upserts.iter_rows()),
+        )
 
     def close(self) -> None:
         self._conn.close()

@@ -1,0 +1,144 @@
+"""What a file changes in the store, computed in polars before anything is written.
+
+The store keeps one row per (integration, user): the integration's values for that user
+as a JSON object of canonical texts, the import that last changed the row, and, for
+values set by an earlier import, that import's id (per-value lineage). Comparing the
+file with the integration's current rows here, vectorized, means the database only ever
+receives the rows that change: an unchanged re-import writes nothing, a 1% change writes
+1% of the rows. The same code serves `preview` (dry run) and the real write.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+STATE_SCHEMA = {"user_id": pl.String, "attrs": pl.String, "lineage": pl.String, "import_id": pl.Int64}
+
+
+@dataclass(frozen=True)
+class Diff:
+    upserts: pl.DataFrame  # user_id, attrs (JSON), lineage (JSON or null): rows to insert or replace
+    deletes: pl.Series  # user IDs whose row of this integration goes
+    existing: int  # users the integration had before
+    inserted: int
+    updated: int
+    unchanged: int
+    cleared: int  # values removed by empty cells (blank: clear)
+    removed: int  # users dropped by mirror mode
+    values_written: int
+    sample: list[dict[str, Any]] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "cleared": self.cleared,
+            "removed": self.removed,
+            "values_written": self.values_written,
+        }
+
+
+def _decode(state: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    """Current rows with one `o:<name>` text column and one `l:<name>` lineage column per attribute."""
+    attrs_type = pl.Struct({n: pl.String for n in names})
+    lineage_type = pl.Struct({n: pl.Int64 for n in names})
+    return state.select(
+        pl.col("user_id"),
+        pl.col("import_id").alias("o:import"),
+        pl.col("attrs").str.json_decode(attrs_type).struct.rename_fields([f"o:{n}" for n in names]).alias("o"),
+        pl.col("lineage").str.json_decode(lineage_type).struct.rename_fields([f"l:{n}" for n in names]).alias("l"),
+    ).unnest("o", "l")
+
+
+def compute_diff(
+    state: pl.DataFrame,
+    new: pl.DataFrame,
+    names: list[str],
+    import_id: int,
+    *,
+    clear_blanks: bool = False,
+    mirror: bool = False,
+    sample: int = 0,
+) -> Diff:
+    """Compare a file's attribute set (`user_id` + canonical text per name) with `state`."""
+    old = _decode(state, names)
+    joined = new.rename({n: f"n:{n}" for n in names}).join(old, on="user_id", how="left")
+    merged = {
+        n: (pl.col(f"n:{n}") if clear_blanks else pl.coalesce(pl.col(f"n:{n}"), pl.col(f"o:{n}"))) for n in names
+    }
+    joined = joined.with_columns(
+        *[merged[n].alias(f"m:{n}") for n in names],
+    ).with_columns(
+        *[pl.col(f"m:{n}").ne_missing(pl.col(f"o:{n}")).alias(f"c:{n}") for n in names],
+        pl.col("o:import").is_not_null().alias("exists"),
+        pl.all_horizontal(pl.col(f"m:{n}").is_null() for n in names).alias("empty"),
+    )
+    joined = joined.with_columns(
+        (pl.any_horizontal(pl.col(f"c:{n}") for n in names) & (pl.col("exists") | ~pl.col("empty"))).alias("changed")
+    )
+    counts = joined.select(
+        (~pl.col("exists") & ~pl.col("empty")).sum().alias("inserted"),
+        (pl.col("exists") & pl.col("changed")).sum().alias("updated"),
+        pl.sum_horizontal((pl.col(f"o:{n}").is_not_null() & pl.col(f"m:{n}").is_null()).sum() for n in names).alias(
+            "cleared"
+        ),
+        pl.sum_horizontal((pl.col(f"c:{n}") & pl.col(f"m:{n}").is_not_null()).sum() for n in names).alias("values"),
+    ).row(0, named=True)
+    changed = joined.filter(pl.col("changed"))
+    lineage = {
+        n: pl.when(pl.col(f"m:{n}").is_null() | pl.col(f"c:{n}"))
+        .then(None)
+        .otherwise(pl.coalesce(pl.col(f"l:{n}"), pl.col("o:import")))
+        for n in names
+    }
+    upserts = changed.filter(~pl.col("empty")).select(
+        pl.col("user_id"),
+        pl.struct(**{n: pl.col(f"m:{n}") for n in names}).struct.json_encode().alias("attrs"),
+        pl.when(pl.any_horizontal(e.is_not_null() for e in lineage.values()))
+        .then(pl.struct(**lineage).struct.json_encode())
+        .otherwise(None)
+        .alias("lineage"),
+    )
+    deletes = changed.filter(pl.col("empty")).get_column("user_id")
+    removed = 0
+    if mirror:
+        gone = state.select("user_id").join(new.select("user_id"), on="user_id", how="anti").get_column("user_id")
+        removed = gone.len()
+        deletes = pl.concat([deletes, gone])
+    return Diff(
+        upserts=upserts,
+        deletes=deletes,
+        existing=state.height,
+        inserted=int(counts["inserted"]),
+        updated=int(counts["updated"]),
+        unchanged=new.height - int(counts["inserted"]) - int(counts["updated"]),
+        cleared=int(counts["cleared"]),
+        removed=removed,
+        values_written=int(counts["values"]),
+        sample=_sample(changed, names, sample) if sample else [],
+    )
+
+
+def _sample(changed: pl.DataFrame, names: list[str], n: int) -> list[dict[str, Any]]:
+    """A few changed users with old -> new per changed attribute (for previews)."""
+    out = []
+    for row in changed.head(n).iter_rows(named=True):
+        out.append(
+            {
+                "user_id": row["user_id"],
+                "changes": {k: [row[f"o:{k}"], row[f"m:{k}"]] for k in names if row[f"c:{k}"]},
+            }
+        )
+    return out
+
+
+def parse_values(attrs: str | None, lineage: str | None) -> tuple[dict[str, str], dict[str, int]]:
+    """A stored row's values (non-null only) and per-value lineage overrides."""
+    values = {k: v for k, v in (json.loads(attrs) if attrs else {}).items() if v is not None}
+    overrides = {k: v for k, v in (json.loads(lineage) if lineage else {}).items() if v is not None}
+    return values, overrides
