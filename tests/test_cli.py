@@ -98,3 +98,31 @@ def test_status_shows_broken_configs(env, capsys) -> None:
 
 def test_schema_check() -> None:
     assert main(["schema", "--check"]) == 0
+
+
+def test_preview_purge_forget_migrate(env, s3, capsys) -> None:
+    env("crm.yaml", integration_dict("crm", attributes=[{"column": "Plan", "name": "plan"}]))
+    s3.put_object(Bucket=BUCKET, Key="crm/users_1.csv", Body=b"Email,Plan\nada@x,premium\nbob@x,free\n")
+    assert main(["preview", "crm"]) == 0
+    out = capsys.readouterr().out
+    assert "previewed" in out and "2 inserted" in out and "dry run" in out
+    assert main(["run", "crm"]) == 0
+    capsys.readouterr()
+    assert main(["forget", "ada@x"]) == 0
+    assert "removed from crm: plan" in capsys.readouterr().out
+    assert main(["purge", "crm"]) == 1
+    assert "holds values for 1 users" in capsys.readouterr().out
+    assert main(["purge", "crm", "--yes"]) == 0
+    assert "for 1 users" in capsys.readouterr().out
+    assert main(["migrate"]) == 0
+    assert "schema version 2" in capsys.readouterr().out
+
+
+def test_status_names_values_without_a_config(env, s3, capsys) -> None:
+    env("crm.yaml", integration_dict("crm", attributes=[{"column": "Plan", "name": "plan"}]))
+    s3.put_object(Bucket=BUCKET, Key="crm/users_1.csv", Body=b"Email,Plan\nada@x,premium\n")
+    assert main(["run", "crm"]) == 0
+    (env.folder / "crm.yaml").unlink()
+    capsys.readouterr()
+    assert main(["status"]) == 0
+    assert "inbound purge crm --yes" in capsys.readouterr().out

@@ -39,6 +39,7 @@ def test_dag_shape(dagbag_for) -> None:
     for upstream, downstream in [("wait_for_file", "validate_and_map"), ("validate_and_map", "upsert_attributes"), ("upsert_attributes", "finalize")]:
         assert dag.get_task(upstream).downstream_task_ids == {downstream}
     assert dag.max_active_runs == 1 and dag.catchup is False
+    assert {"dry_run", "force"} <= set(dag.params.keys())
     assert "inbound" in dag.tags
     assert "`Plan`" in dag.doc_md and "`plan`" in dag.doc_md and "s3://acme-exports/crm/users_*.csv" in dag.doc_md
     wait = dag.get_task("wait_for_file")

@@ -100,3 +100,36 @@ def test_a_file_whose_run_broke_off_stays_for_the_next_run(s3, store, crm) -> No
     pending = FileResult(file=head_file(s3, BUCKET, "crm/users_1.csv").to_dict())
     assert finalize(s3, store, crm, pending, "test").final_key is None
     assert keys(s3, "crm/") == ["crm/users_1.csv"]
+
+
+def test_mirror_guard_fails_the_file_and_force_overrides(s3, store) -> None:
+    mirror = Integration.model_validate(integration_dict("crm", mode="mirror", attributes=[{"column": "Plan", "name": "plan"}]))
+    put(s3, "crm/users_1.csv", "Email,Plan\n" + "".join(f"u{i}@x,free\n" for i in range(10)))
+    assert run(s3, store, mirror).outcome == "success"
+    put(s3, "crm/users_2.csv", "Email,Plan\nu0@x,free\nu1@x,free\n")  # a truncated export
+    summary = run(s3, store, mirror)
+    assert summary.outcome == "failed" and "would remove 8 of 10 users" in summary.files[0].error
+    assert store.user_count("crm") == 10
+    put(s3, "crm/users_3.csv", "Email,Plan\nu0@x,free\nu1@x,free\n")
+    files = list_new_files(s3, BUCKET, mirror.source.key)
+    forced = run_files(s3, store, mirror, files, "test", "forced", force=True)
+    assert forced.outcome == "success" and forced.total("removed") == 8 and store.user_count("crm") == 2
+
+
+def test_dry_run_writes_nothing_and_leaves_the_file(s3, store, crm) -> None:
+    put(s3, "crm/users_1.csv", GOOD)
+    files = list_new_files(s3, BUCKET, crm.source.key)
+    summary = run_files(s3, store, crm, files, "test", "dry", dry_run=True)
+    assert summary.outcome == "previewed" and summary.total("inserted") == 2
+    assert any("ada@x" in line for line in summary.lines())
+    assert keys(s3, "crm/") == ["crm/users_1.csv"] and store.user_count("crm") == 0 and store.imports("crm") == []
+
+
+def test_an_identical_file_is_skipped_without_download(s3, store, crm) -> None:
+    put(s3, "crm/users_1.csv", GOOD)
+    run(s3, store, crm)
+    put(s3, "crm/users_2.csv", GOOD)  # the same content again, under another name
+    summary = run(s3, store, crm)
+    assert summary.outcome == "success" and summary.files[0].write["skipped"] is True
+    assert summary.files[0].final_key.startswith("crm/success/")
+    assert "skipped" in store.imports("crm")[0].error

@@ -74,10 +74,14 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
             return EXIT_USAGE
     else:
         files = list_new_files(client, source.bucket, source.key)
+    dry_run = args.command == "preview" or getattr(args, "dry_run", False)
     attribute_store = store()
     try:
         run_id = f"cli__{uuid.uuid4().hex[:12]}"
-        summary = run_files(client, attribute_store, integration, files, f"cli:{getpass.getuser()}/{run_id}", run_id)
+        summary = run_files(
+            client, attribute_store, integration, files, f"cli:{getpass.getuser()}/{run_id}", run_id,
+            force=getattr(args, "force", False), dry_run=dry_run,
+        )
     finally:
         attribute_store.close()
     if args.json:
@@ -85,6 +89,59 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     else:
         print("\n".join(summary.lines()), file=out)
     return EXIT_FAILED if summary.failed else EXIT_OK
+
+
+def cmd_purge(args: argparse.Namespace, out: TextIO) -> int:
+    from inbound.connections import store
+
+    catalog = load_folder()
+    attribute_store = store()
+    try:
+        users = attribute_store.integrations().get(args.name, 0)
+        if not users:
+            print(f"integration {args.name!r} holds no values", file=out)
+            return EXIT_OK
+        still = " (its config still exists: its next run imports them again)" if args.name in catalog.integrations else ""
+        if not args.yes:
+            print(f"{args.name} holds values for {users} users{still}; run again with --yes to remove them", file=out)
+            return EXIT_FAILED
+        removed = attribute_store.purge(args.name, f"cli:{getpass.getuser()}")
+    finally:
+        attribute_store.close()
+    print(f"removed the values of {args.name} for {removed} users{still}", file=out)
+    return EXIT_OK
+
+
+def cmd_forget(args: argparse.Namespace, out: TextIO) -> int:
+    from inbound.connections import store
+
+    attribute_store = store()
+    try:
+        found = attribute_store.forget(args.user_id, f"cli:{getpass.getuser()}")
+    finally:
+        attribute_store.close()
+    if not found:
+        print(f"no values stored for user {args.user_id!r}", file=out)
+    for integration, names in sorted(found.items()):
+        print(f"removed from {integration}: {', '.join(names)}", file=out)
+    if found:
+        print("a later file that still contains this user brings the values back", file=out)
+    return EXIT_OK
+
+
+def cmd_migrate(args: argparse.Namespace, out: TextIO) -> int:
+    from inbound.connections import store_url
+    from inbound.store import StoreSettings, open_store
+
+    url = store_url()
+    attribute_store = open_store(url)  # opening creates or upgrades the schema
+    try:
+        version = attribute_store.schema_version()
+    finally:
+        attribute_store.close()
+    where = StoreSettings(url).redacted() if url else "the embedded SQLite store"
+    print(f"{where}: schema version {version}", file=out)
+    return EXIT_OK
 
 
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
@@ -96,7 +153,9 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     attribute_store = store()
     try:
         last_success = attribute_store.last_success()
-        users = {name: attribute_store.user_count(name) for name in catalog.integrations}
+        held = attribute_store.integrations()
+        users = {name: held.get(name, 0) for name in catalog.integrations}
+        orphans = {name: n for name, n in held.items() if name not in catalog.integrations}
     finally:
         attribute_store.close()
     states = dag_states([i.dag_id for i in catalog.integrations.values()])
@@ -105,6 +164,8 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
         print(json.dumps([r.to_dict() for r in table], indent=2), file=out)
     else:
         print(render(table), file=out)
+        for name, n in sorted(orphans.items()):
+            print(f"  no config, still holds values for {n} users: {name} (remove with `inbound purge {name} --yes`)", file=out)
     return EXIT_OK
 
 
@@ -190,7 +251,27 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("name", help="integration name (or its DAG id)")
     r.add_argument("--key", help="import this object key instead of waiting files")
     r.add_argument("--json", action="store_true", help="print the summary as JSON")
+    r.add_argument("--force", action="store_true", help="override the mirror guard; import even an identical file again")
+    r.add_argument("--dry-run", action="store_true", help="same as `inbound preview`")
     r.set_defaults(func=cmd_run)
+
+    pv = sub.add_parser("preview", help="what the waiting files (or --key) would do; writes and moves nothing")
+    pv.add_argument("name", help="integration name (or its DAG id)")
+    pv.add_argument("--key", help="preview this object key")
+    pv.add_argument("--json", action="store_true")
+    pv.set_defaults(func=cmd_run)
+
+    pu = sub.add_parser("purge", help="remove every value an integration set (e.g. after deleting its config)")
+    pu.add_argument("name")
+    pu.add_argument("--yes", action="store_true", help="really remove (without it: only show how many)")
+    pu.set_defaults(func=cmd_purge)
+
+    fo = sub.add_parser("forget", help="erase one user's values from every integration")
+    fo.add_argument("user_id")
+    fo.set_defaults(func=cmd_forget)
+
+    mi = sub.add_parser("migrate", help="create or upgrade the attribute store's schema (before deploying)")
+    mi.set_defaults(func=cmd_migrate)
 
     s = sub.add_parser("status", help="the management table")
     s.add_argument("--json", action="store_true")

@@ -16,7 +16,7 @@ from typing import Any
 
 import pendulum
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
-from airflow.sdk import DAG, BaseSensorOperator, PokeReturnValue, get_current_context, get_parsing_context, task
+from airflow.sdk import DAG, BaseSensorOperator, Param, PokeReturnValue, get_current_context, get_parsing_context, task
 
 from inbound import pipeline
 from inbound.config import Catalog, Integration, load_folder
@@ -112,6 +112,20 @@ def build_dag(integration: Integration) -> DAG:
         doc_md=doc_md(integration),
         tags=[TAG],
         default_args=RETRY_DEFAULTS,
+        params={
+            "dry_run": Param(
+                False,
+                type="boolean",
+                description="Only show what the waiting files would do (counts and a sample of changes in the "
+                "task log and XCom); nothing is written and the files stay where they are.",
+            ),
+            "force": Param(
+                False,
+                type="boolean",
+                description="Write even when a mirror file would remove more users than mirror_max_removed, "
+                "and re-import a file identical to an earlier import.",
+            ),
+        },
     ) as dag:
         wait = NewFilesSensor(
             task_id="wait_for_file",
@@ -127,23 +141,31 @@ def build_dag(integration: Integration) -> DAG:
         def validate_and_map(found: dict[str, Any]) -> dict[str, Any]:
             integration = Integration.from_snapshot(found["snapshot"])
             _, run_id = _triggered_by()
+            params = get_current_context()["params"]
             client = s3_client(integration.source.aws_conn_id)
             staging = pipeline.run_staging(integration, run_id)
-            results = [
-                pipeline.validate_and_map(client, integration, S3File.from_dict(f), staging).to_dict()
-                for f in found["files"]
-            ]
+            attribute_store = store()
+            shortcut = None if (params.get("force") or params.get("dry_run")) else attribute_store
+            try:
+                results = [
+                    pipeline.validate_and_map(client, integration, S3File.from_dict(f), staging, shortcut).to_dict()
+                    for f in found["files"]
+                ]
+            finally:
+                attribute_store.close()
             return {"snapshot": found["snapshot"], "results": results}
 
         @task(task_id="upsert_attributes")
         def upsert_attributes(mapped: dict[str, Any]) -> dict[str, Any]:
             integration = Integration.from_snapshot(mapped["snapshot"])
             triggered_by, _ = _triggered_by()
+            params = get_current_context()["params"]
             attribute_store = store()
             try:
                 results = [
                     pipeline.upsert_attributes(
-                        attribute_store, integration, pipeline.FileResult.from_dict(r), triggered_by
+                        attribute_store, integration, pipeline.FileResult.from_dict(r), triggered_by,
+                        force=bool(params.get("force")), dry_run=bool(params.get("dry_run")),
                     ).to_dict()
                     for r in mapped["results"]
                 ]
