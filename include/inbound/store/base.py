@@ -198,8 +198,8 @@ class AttributeStore:
                     lineage TEXT,
                     import_id BIGINT NOT NULL,
                     updated_at {ts} NOT NULL,
-                    PRIMARY KEY (integration, user_id))""",
-                f"CREATE INDEX ix_{VALUE_TABLE}_user ON {VALUE_TABLE} (user_id)",
+                    PRIMARY KEY (user_id, integration))""",
+                f"CREATE INDEX ix_{VALUE_TABLE}_integration ON {VALUE_TABLE} (integration)",
                 *[f"ALTER TABLE {LOG_TABLE} ADD COLUMN {c} INTEGER NOT NULL DEFAULT 0" for c in COUNT_COLUMNS],
                 f"""INSERT INTO {VALUE_TABLE} (integration, user_id, attrs, lineage, import_id, updated_at)
                     SELECT integration, user_id, {self.json_object_agg}(attribute, value), NULL,

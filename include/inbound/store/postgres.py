@@ -50,8 +50,19 @@ class PostgresStore(AttributeStore):
         return pl.read_csv(bytes(buffer), has_header=False, new_columns=list(STATE_SCHEMA), schema=STATE_SCHEMA)
 
     def _copy(self, cursor: Any, table: str, columns: str, rows: pl.DataFrame) -> None:
-        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT csv)") as copy:
-            copy.write(rows.write_csv(include_header=False))
+        """COPY in PostgreSQL's text format: JSON values need no quote doubling there."""
+        escaped = rows.with_columns(
+            pl.col(c)
+            .str.replace_all("\\", "\\\\", literal=True)
+            .str.replace_all("\t", "\\t", literal=True)
+            .str.replace_all("\n", "\\n", literal=True)
+            .str.replace_all("\r", "\\r", literal=True)
+            for c, dtype in rows.schema.items()
+            if dtype == pl.String
+        )
+        payload = escaped.write_csv(include_header=False, separator="\t", quote_style="never", null_value="\\N")
+        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            copy.write(payload)
 
     def _apply(self, cursor: Any, integration: str, diff: Diff, import_id: int, when: datetime, bulk_insert: bool) -> None:
         rows = diff.upserts.with_columns(
@@ -74,7 +85,7 @@ class PostgresStore(AttributeStore):
         self._copy(cursor, "inbound_stage", columns, rows)
         cursor.execute(
             f"""INSERT INTO {VALUE_TABLE} ({columns}) SELECT {columns} FROM inbound_stage
-                ON CONFLICT (integration, user_id) DO UPDATE SET attrs = excluded.attrs,
+                ON CONFLICT (user_id, integration) DO UPDATE SET attrs = excluded.attrs,
                     lineage = excluded.lineage, import_id = excluded.import_id, updated_at = excluded.updated_at"""
         )
 

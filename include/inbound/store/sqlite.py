@@ -61,7 +61,7 @@ class SqliteStore(AttributeStore):
         cursor.executemany(
             f"""INSERT INTO {VALUE_TABLE} (integration, user_id, attrs, lineage, import_id, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT (integration, user_id) DO UPDATE SET attrs = excluded.attrs,
+                ON CONFLICT (user_id, integration) DO UPDATE SET attrs = excluded.attrs,
                     lineage = excluded.lineage, import_id = excluded.import_id, updated_at = excluded.updated_at""",
             ((integration, u, a, lin, import_id, at) for u, a, lin in diff.upserts.iter_rows()),
         )
