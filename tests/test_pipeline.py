@@ -133,3 +133,17 @@ def test_an_identical_file_is_skipped_without_download(s3, store, crm) -> None:
     assert summary.outcome == "success" and summary.files[0].write["skipped"] is True
     assert summary.files[0].final_key.startswith("crm/success/")
     assert "skipped" in store.imports("crm")[0].error
+
+
+def test_config_changes_removed_renamed_and_retyped_attributes(s3, store, crm) -> None:
+    """Removed/renamed: not served at once, gone from the store with the next run; retyped: re-read."""
+    put(s3, "crm/users_1.csv", GOOD)
+    run(s3, store, crm)
+    renamed = Integration.model_validate(integration_dict("crm", attributes=[
+        {"column": "Plan", "name": "tier"}, {"column": "Open Tickets", "name": "open_tickets", "type": "number"}]))
+    served = store.user_attributes("ada@x", renamed.attribute_types)["attributes"]
+    assert served == {"open_tickets": 3.0}  # `plan` is no longer declared: not served, even before a run
+    put(s3, "crm/users_2.csv", GOOD.replace("premium", "gold"))
+    run(s3, store, renamed)
+    assert store.user_attributes("ada@x")["attributes"] == {"tier": "gold", "open_tickets": "3.0"}  # `plan` is gone, re-typed
+    assert store.user_attributes("ada@x", renamed.attribute_types)["attributes"] == {"tier": "gold", "open_tickets": 3.0}

@@ -225,3 +225,19 @@ def test_a_killed_write_leaves_the_store_as_before(store, store_url, tmp_path) -
     assert {attrs(after, f"u{i}", {"plan": "string"})["plan"] for i in (0, n // 2, n - 1)} == {"first"}
     assert [r.etag for r in after.imports("crm")] == ["e1"]
     after.close()
+
+
+def test_the_sql_view_contract(store) -> None:
+    first = write(store, frame([ADA, BOB]))
+    second = write(store, frame([("bob@x", "starter", 1, None, False, None, None)]), etag="e2", source="s3://b/crm/b.csv")
+    with store.transaction() as cur:
+        cur.execute(
+            "SELECT user_id, integration, attribute, value, import_id FROM inbound_attributes_v1 "
+            "WHERE user_id = 'bob@x' ORDER BY attribute"
+        )
+        rows = [tuple(r) for r in cur.fetchall()]
+    assert rows == [
+        ("bob@x", "crm", "admin", "false", first.import_id),
+        ("bob@x", "crm", "plan", "starter", second.import_id),
+        ("bob@x", "crm", "seats", "1", first.import_id),
+    ]

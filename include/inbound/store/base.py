@@ -140,6 +140,12 @@ class AttributeStore:
     timestamp_type = "TEXT"
     id_column = "INTEGER PRIMARY KEY AUTOINCREMENT"
     json_object_agg = "json_group_object"
+    # The read contract for SQL consumers (versioned by its name): one row per stored value,
+    # as canonical text, with the import that set it; types are the configs' declared types.
+    attributes_view = f"""CREATE VIEW inbound_attributes_v1 AS
+        SELECT v.user_id, v.integration, j.key AS attribute, j.value AS value,
+            COALESCE(json_extract(v.lineage, '$."' || j.key || '"'), v.import_id) AS import_id
+        FROM {VALUE_TABLE} v, json_each(v.attrs) j WHERE j.type <> 'null'"""
 
     # -- backend specifics ---------------------------------------------------------
     @contextmanager
@@ -207,6 +213,7 @@ class AttributeStore:
                         MAX(updated_at)
                     FROM {OLD_VALUE_TABLE} v GROUP BY integration, user_id""",
                 f"DROP TABLE {OLD_VALUE_TABLE}",
+                self.attributes_view,
             ],
         }
 

@@ -26,6 +26,10 @@ class PostgresStore(AttributeStore):
     timestamp_type = "TIMESTAMPTZ"
     id_column = "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
     json_object_agg = "json_object_agg"
+    attributes_view = f"""CREATE VIEW inbound_attributes_v1 AS
+        SELECT v.user_id, v.integration, j.key AS attribute, j.value AS value,
+            COALESCE((v.lineage::json ->> j.key)::bigint, v.import_id) AS import_id
+        FROM {VALUE_TABLE} v CROSS JOIN LATERAL json_each_text(v.attrs::json) j WHERE j.value IS NOT NULL"""
 
     def __init__(self, url: str):
         self.url = url
