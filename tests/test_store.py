@@ -241,3 +241,27 @@ def test_the_sql_view_contract(store) -> None:
         ("bob@x", "crm", "plan", "starter", second.import_id),
         ("bob@x", "crm", "seats", "1", first.import_id),
     ]
+
+
+def test_upgrade_from_schema_v1_keeps_the_values(store_url) -> None:
+    from inbound.store.postgres import PostgresStore
+    from inbound.store.sqlite import SqliteStore
+
+    old = SqliteStore(store_url.removeprefix("sqlite:///")) if store_url.startswith("sqlite") else PostgresStore(store_url)
+    with old.transaction() as cur:  # a store as schema v1 left it
+        cur.execute("CREATE TABLE inbound_schema (version INTEGER NOT NULL)")
+        for statement in old._migrations()[1]:
+            cur.execute(statement)
+        cur.execute("INSERT INTO inbound_schema (version) VALUES (1)")
+        for attribute, kind, value in (("plan", "string", "premium"), ("seats", "integer", "12")):
+            cur.execute(
+                old._sql("INSERT INTO inbound_attribute_value VALUES (?, ?, ?, ?, 'crm', 's3://b/a.csv', ?)"),
+                ("ada@x", attribute, kind, value, old._timestamp(datetime.now(timezone.utc))),
+            )
+    old.close()
+    upgraded = open_store(store_url)
+    assert upgraded.schema_version() == SCHEMA_VERSION
+    assert attrs(upgraded, "ada@x", {"plan": "string", "seats": "integer"}) == {"plan": "premium", "seats": 12}
+    write(upgraded, pl.DataFrame({"user_id": ["ada@x"], "plan": ["gold"]}), types={"plan": "string"})
+    assert attrs(upgraded, "ada@x", {"plan": "string"}) == {"plan": "gold"}
+    upgraded.close()

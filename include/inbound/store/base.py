@@ -12,14 +12,17 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, timezone
 from typing import Any, Iterator
 
+import json
+
 import polars as pl
 
-from inbound.store.diff import Diff, compute_diff, parse_values
+from inbound.store.diff import Diff, compute_diff, parse_lineage, state_schema
 
 SCHEMA_VERSION = 2
-VALUE_TABLE = "inbound_user_values"
 OLD_VALUE_TABLE = "inbound_attribute_value"
 LOG_TABLE = "inbound_import_log"
+INTEGRATION_TABLE = "inbound_integration"
+VIEW = "inbound_attributes_v1"
 COUNT_COLUMNS = ("inserted", "updated", "unchanged", "cleared", "removed")
 
 
@@ -139,13 +142,6 @@ class AttributeStore:
     placeholder = "?"
     timestamp_type = "TEXT"
     id_column = "INTEGER PRIMARY KEY AUTOINCREMENT"
-    json_object_agg = "json_group_object"
-    # The read contract for SQL consumers (versioned by its name): one row per stored value,
-    # as canonical text, with the import that set it; types are the configs' declared types.
-    attributes_view = f"""CREATE VIEW inbound_attributes_v1 AS
-        SELECT v.user_id, v.integration, j.key AS attribute, j.value AS value,
-            COALESCE(json_extract(v.lineage, '$."' || j.key || '"'), v.import_id) AS import_id
-        FROM {VALUE_TABLE} v, json_each(v.attrs) j WHERE j.type <> 'null'"""
 
     # -- backend specifics ---------------------------------------------------------
     @contextmanager
@@ -153,18 +149,22 @@ class AttributeStore:
         raise NotImplementedError
         yield
 
-    def _state(self, cursor: Any, integration: str) -> pl.DataFrame:  # pragma: no cover
-        """The integration's current rows (user_id, attrs, lineage, import_id)."""
+    def _state(self, cursor: Any, table: str, names: list[str]) -> pl.DataFrame:  # pragma: no cover
+        """An integration's current rows: user_id, import_id, lineage and a column per name."""
         raise NotImplementedError
 
-    def _apply(self, cursor: Any, integration: str, diff: Diff, import_id: int, when: datetime, bulk_insert: bool) -> None:  # pragma: no cover
+    def _apply(self, cursor: Any, table: str, diff: Diff, import_id: int, bulk_insert: bool) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def _lineage_sql(self, name: str) -> str:  # pragma: no cover
+        """SQL for the import id a lineage override gives one attribute."""
         raise NotImplementedError
 
     def close(self) -> None:  # pragma: no cover
         raise NotImplementedError
 
     # -- schema --------------------------------------------------------------------
-    def _migrations(self) -> dict[int, list[str]]:
+    def _migrations(self) -> dict[int, list[Any]]:
         ts, ident = self.timestamp_type, self.id_column
         return {
             1: [
@@ -194,28 +194,93 @@ class AttributeStore:
                     final_key TEXT)""",
                 f"CREATE INDEX ix_{LOG_TABLE}_integration ON {LOG_TABLE} (integration, id)",
             ],
-            # v2: one row per (integration, user) with the values as JSON and per-value
-            # lineage, diffed in polars; import log with the full counts.
+            # v2: a table per integration (a text column per attribute, per-value lineage),
+            # diffed in polars; the import log gets the full counts.
             2: [
-                f"""CREATE TABLE {VALUE_TABLE} (
-                    integration TEXT NOT NULL,
-                    user_id TEXT NOT NULL,
-                    attrs TEXT NOT NULL,
-                    lineage TEXT,
-                    import_id BIGINT NOT NULL,
-                    updated_at {ts} NOT NULL,
-                    PRIMARY KEY (user_id, integration))""",
-                f"CREATE INDEX ix_{VALUE_TABLE}_integration ON {VALUE_TABLE} (integration)",
+                f"""CREATE TABLE {INTEGRATION_TABLE} (
+                    id {ident},
+                    integration TEXT NOT NULL UNIQUE,
+                    attributes TEXT NOT NULL)""",
                 *[f"ALTER TABLE {LOG_TABLE} ADD COLUMN {c} INTEGER NOT NULL DEFAULT 0" for c in COUNT_COLUMNS],
-                f"""INSERT INTO {VALUE_TABLE} (integration, user_id, attrs, lineage, import_id, updated_at)
-                    SELECT integration, user_id, {self.json_object_agg}(attribute, value), NULL,
-                        COALESCE((SELECT MAX(l.id) FROM {LOG_TABLE} l WHERE l.integration = v.integration), 0),
-                        MAX(updated_at)
-                    FROM {OLD_VALUE_TABLE} v GROUP BY integration, user_id""",
+                self._from_v1,
                 f"DROP TABLE {OLD_VALUE_TABLE}",
-                self.attributes_view,
             ],
         }
+
+    def _from_v1(self, cur: Any) -> None:
+        """Carry values of schema v1 (one row per value) into the per-integration tables."""
+        cur.execute(f"SELECT DISTINCT integration, attribute, type FROM {OLD_VALUE_TABLE} ORDER BY 1, 2")
+        found: dict[str, dict[str, str]] = {}
+        for integration, attribute, kind in cur.fetchall():
+            found.setdefault(integration, {})[attribute] = kind
+        for integration, types in found.items():
+            table = self._ensure_table(cur, integration, types)
+            cur.execute(
+                self._sql(f"SELECT user_id, attribute, value FROM {OLD_VALUE_TABLE} WHERE integration = ?"), (integration,)
+            )
+            rows = pl.DataFrame(cur.fetchall(), schema=["user_id", "attribute", "value"], orient="row")
+            wide = rows.pivot(on="attribute", index="user_id", values="value") if rows.height else rows
+            for name in types:
+                if name not in wide.columns:
+                    wide = wide.with_columns(pl.lit(None, pl.String).alias(name))
+            diff = compute_diff(pl.DataFrame(schema=state_schema(list(types))), wide.select("user_id", *types), list(types), 0)
+            self._apply(cur, table, diff, 0, bulk_insert=True)
+
+    def _tables(self, cur: Any) -> dict[str, tuple[str, dict[str, str]]]:
+        """Every integration with values: its table and its stored attribute types."""
+        cur.execute(f"SELECT id, integration, attributes FROM {INTEGRATION_TABLE} ORDER BY integration")
+        return {name: (f"inbound_values_{id_}", json.loads(types)) for id_, name, types in cur.fetchall()}
+
+    def _ensure_table(self, cur: Any, integration: str, types: dict[str, str]) -> str:
+        """The integration's table, with exactly the declared attributes as columns.
+
+        New attributes get a column; removed ones lose theirs (their values go with this
+        write); a re-typed attribute's values are cleared, to be re-read from files.
+        """
+        known = self._tables(cur).get(integration)
+        if known is None:
+            cur.execute(
+                self._sql(f"INSERT INTO {INTEGRATION_TABLE} (integration, attributes) VALUES (?, ?) RETURNING id"),
+                (integration, json.dumps(types)),
+            )
+            table = f"inbound_values_{int(cur.fetchone()[0])}"
+            columns = "".join(f', "{n}" TEXT' for n in types)
+            cur.execute(
+                f"""CREATE TABLE {table} (_user_id TEXT PRIMARY KEY, _import_id BIGINT NOT NULL, _lineage TEXT,
+                    _updated_at {self.timestamp_type} NOT NULL DEFAULT CURRENT_TIMESTAMP{columns})"""
+            )
+            self._create_view(cur)
+            return table
+        table, stored = known
+        if stored == types:
+            return table
+        cur.execute(f"DROP VIEW IF EXISTS {VIEW}")  # it names the columns; recreated below
+        for name in stored:
+            if name not in types:
+                cur.execute(f'ALTER TABLE {table} DROP COLUMN "{name}"')
+        for name, kind in types.items():
+            if name not in stored:
+                cur.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" TEXT')
+            elif stored[name] != kind:
+                cur.execute(f'UPDATE {table} SET "{name}" = NULL')
+        cur.execute(self._sql(f"UPDATE {INTEGRATION_TABLE} SET attributes = ? WHERE integration = ?"), (json.dumps(types), integration))
+        self._create_view(cur)
+        return table
+
+    def _create_view(self, cur: Any) -> None:
+        """The read contract for SQL consumers (versioned by its name): one row per value.
+
+        Values are canonical text; their types are the configs' declared types.
+        """
+        cur.execute(f"DROP VIEW IF EXISTS {VIEW}")
+        selects = [
+            f"""SELECT _user_id AS user_id, '{integration}' AS integration, '{name}' AS attribute, "{name}" AS value,
+                COALESCE({self._lineage_sql(name)}, _import_id) AS import_id FROM {table} WHERE "{name}" IS NOT NULL"""
+            for integration, (table, types) in self._tables(cur).items()
+            for name in types
+        ]
+        empty = "SELECT CAST(NULL AS TEXT) AS user_id, CAST(NULL AS TEXT) AS integration, CAST(NULL AS TEXT) AS attribute, CAST(NULL AS TEXT) AS value, CAST(NULL AS BIGINT) AS import_id WHERE 1 = 0"
+        cur.execute(f"CREATE VIEW {VIEW} AS " + (" UNION ALL ".join(selects) or empty))
 
     def schema_version(self) -> int:
         with self.transaction() as cur:
@@ -237,7 +302,7 @@ class AttributeStore:
                 if version <= current:
                     continue
                 for statement in statements:
-                    cur.execute(statement)
+                    statement(cur) if callable(statement) else cur.execute(statement)
                 cur.execute(self._sql("INSERT INTO inbound_schema (version) VALUES (?)"), (version,))
         return SCHEMA_VERSION
 
@@ -277,10 +342,11 @@ class AttributeStore:
                 outcome="success", rows_read=rows_read, rows_written=0, rows_rejected=rows_rejected,
                 attributes=len(types), error=None, triggered_by=triggered_by, finished_at=when,
             )
-            state = self._state(cur, integration)
+            table = self._ensure_table(cur, integration, types)
+            state = self._state(cur, table, list(types))
             diff = compute_diff(state, new, list(types), import_id, clear_blanks=clear_blanks, mirror=mirror)
             _guard(diff, mirror_max_removed, force)
-            self._apply(cur, integration, diff, import_id, when, bulk_insert=state.height == 0)
+            self._apply(cur, table, diff, import_id, bulk_insert=state.height == 0)
             counts = {c: getattr(diff, c) for c in COUNT_COLUMNS}
             rows_written = diff.inserted + diff.updated + diff.removed
             assignments = ", ".join(f"{c} = ?" for c in counts)
@@ -307,9 +373,18 @@ class AttributeStore:
         sample: int = 10,
     ) -> WriteResult:
         """What `write_file` would do, with a sample of changed users; writes nothing."""
+        names = list(types)
         with self.transaction() as cur:
-            state = self._state(cur, integration)
-        diff = compute_diff(state, to_text(frame, types), list(types), 0, clear_blanks=clear_blanks, mirror=mirror, sample=sample)
+            known = self._tables(cur).get(integration)
+            if known is None:
+                state = pl.DataFrame(schema=state_schema(names))
+            else:
+                table, stored = known
+                present = [n for n in names if n in stored and stored[n] == types[n]]
+                state = self._state(cur, table, present).with_columns(
+                    pl.lit(None, pl.String).alias(n) for n in names if n not in present
+                )
+        diff = compute_diff(state, to_text(frame, types), names, 0, clear_blanks=clear_blanks, mirror=mirror, sample=sample)
         return WriteResult(
             import_id=0, rows_read=rows_read, rows_rejected=rows_rejected, inserted=diff.inserted,
             updated=diff.updated, unchanged=diff.unchanged, values_written=diff.values_written,
@@ -380,8 +455,15 @@ class AttributeStore:
     def purge(self, integration: str, triggered_by: str) -> int:
         """Remove every value an integration set (its config is gone); returns the users."""
         with self.transaction(lock=f"inbound_integration:{integration}") as cur:
-            cur.execute(self._sql(f"DELETE FROM {VALUE_TABLE} WHERE integration = ?"), (integration,))
-            users = max(int(cur.rowcount or 0), 0)
+            known = self._tables(cur).get(integration)
+            if known is None:
+                return 0
+            cur.execute(f"SELECT COUNT(*) FROM {known[0]}")
+            users = int(cur.fetchone()[0])
+            cur.execute(f"DROP VIEW IF EXISTS {VIEW}")
+            cur.execute(f"DROP TABLE {known[0]}")
+            cur.execute(self._sql(f"DELETE FROM {INTEGRATION_TABLE} WHERE integration = ?"), (integration,))
+            self._create_view(cur)
             self._log(
                 cur, integration=integration, source_file="-", etag=None, config_version=None, outcome="purged",
                 rows_read=0, rows_written=users, rows_rejected=0, attributes=0, error=None,
@@ -391,12 +473,17 @@ class AttributeStore:
 
     def forget(self, user_id: str, triggered_by: str) -> dict[str, list[str]]:
         """Erase one person: every value of `user_id` in every integration; says which."""
+        found: dict[str, list[str]] = {}
         with self.transaction(lock="inbound_forget") as cur:
-            cur.execute(self._sql(f"SELECT integration, attrs FROM {VALUE_TABLE} WHERE user_id = ?"), (user_id,))
-            found = {integration: sorted(parse_values(attrs, None)[0]) for integration, attrs in cur.fetchall()}
-            cur.execute(self._sql(f"DELETE FROM {VALUE_TABLE} WHERE user_id = ?"), (user_id,))
-            for integration in found:  # the user ID itself is not logged: it is personal data
-                self._log(
+            for integration, (table, types) in self._tables(cur).items():
+                names = list(types)
+                cur.execute(self._sql(f"SELECT {', '.join(chr(34) + n + chr(34) for n in names)} FROM {table} WHERE _user_id = ?"), (user_id,))
+                row = cur.fetchone()
+                if row is None:
+                    continue
+                found[integration] = sorted(n for n, v in zip(names, row) if v is not None)
+                cur.execute(self._sql(f"DELETE FROM {table} WHERE _user_id = ?"), (user_id,))
+                self._log(  # the user ID itself is not logged: it is personal data
                     cur, integration=integration, source_file="-", etag=None, config_version=None,
                     outcome="forgotten", rows_read=0, rows_written=1, rows_rejected=0, attributes=0, error=None,
                     triggered_by=triggered_by, finished_at=now_utc(), removed=1,
@@ -421,18 +508,21 @@ class AttributeStore:
         With `declared` (attribute name -> type of the loaded configs), only attributes
         that a current config declares are served, typed as declared.
         """
+        found: list[tuple[str, str, str, int]] = []
         with self.transaction() as cur:
-            cur.execute(
-                self._sql(f"SELECT integration, attrs, lineage, import_id FROM {VALUE_TABLE} WHERE user_id = ?"),
-                (user_id,),
-            )
-            rows = cur.fetchall()
-            found: list[tuple[str, str, str, int]] = []
-            for integration, attrs, lineage, import_id in rows:
-                values, overrides = parse_values(attrs, lineage)
-                for name, text in values.items():
-                    if declared is None or name in declared:
-                        found.append((name, text, integration, int(overrides.get(name, import_id))))
+            for integration, (table, types) in self._tables(cur).items():
+                names = [n for n in types if declared is None or n in declared]
+                if not names:
+                    continue
+                columns = ", ".join(f'"{n}"' for n in names)
+                cur.execute(self._sql(f"SELECT _import_id, _lineage, {columns} FROM {table} WHERE _user_id = ?"), (user_id,))
+                row = cur.fetchone()
+                if row is None:
+                    continue
+                overrides = parse_lineage(row[1])
+                for name, text in zip(names, row[2:]):
+                    if text is not None:
+                        found.append((name, text, integration, overrides.get(name, int(row[0]))))
             imports = self._import_sources(cur, {i for *_, i in found})
         attributes: dict[str, Any] = {}
         sources: dict[str, Any] = {}
@@ -468,15 +558,16 @@ class AttributeStore:
         return {row[1]: _record(row) for row in rows}
 
     def user_count(self, integration: str) -> int:
-        with self.transaction() as cur:
-            cur.execute(self._sql(f"SELECT COUNT(*) FROM {VALUE_TABLE} WHERE integration = ?"), (integration,))
-            return int(cur.fetchone()[0])
+        return self.integrations().get(integration, 0)
 
     def integrations(self) -> dict[str, int]:
         """Every integration that holds values, with its number of users (for purge checks)."""
         with self.transaction() as cur:
-            cur.execute(f"SELECT integration, COUNT(*) FROM {VALUE_TABLE} GROUP BY integration")
-            return {name: int(n) for name, n in cur.fetchall()}
+            counts = {}
+            for integration, (table, _types) in self._tables(cur).items():
+                cur.execute(f"SELECT COUNT(*) FROM {table}")
+                counts[integration] = int(cur.fetchone()[0])
+        return {name: n for name, n in counts.items() if n}
 
 
 def _guard(diff: Diff, mirror_max_removed: float, force: bool) -> None:

@@ -1,8 +1,8 @@
 """What a file changes in the store, computed in polars before anything is written.
 
-The store keeps one row per (integration, user): the integration's values for that user
-as a JSON object of canonical texts, the import that last changed the row, and, for
-values set by an earlier import, that import's id (per-value lineage). Comparing the
+The store keeps one table per integration with one row per user: a text column per
+attribute (canonical text), the import that last changed the row, and, for values set
+by an earlier import, that import's id (per-value lineage, JSON). Comparing the
 file with the integration's current rows here, vectorized, means the database only ever
 receives the rows that change: an unchanged re-import writes nothing, a 1% change writes
 1% of the rows. The same code serves `preview` (dry run) and the real write.
@@ -16,12 +16,14 @@ from typing import Any
 
 import polars as pl
 
-STATE_SCHEMA = {"user_id": pl.String, "attrs": pl.String, "lineage": pl.String, "import_id": pl.Int64}
+def state_schema(names: list[str]) -> dict[str, pl.DataType]:
+    """The columns of an integration's current rows, as the backends hand them over."""
+    return {"user_id": pl.String(), "import_id": pl.Int64(), "lineage": pl.String(), **{n: pl.String() for n in names}}
 
 
 @dataclass(frozen=True)
 class Diff:
-    upserts: pl.DataFrame  # user_id, attrs (JSON), lineage (JSON or null): rows to insert or replace
+    upserts: pl.DataFrame  # user_id, lineage (JSON or null), one column per attribute: rows to write
     deletes: pl.Series  # user IDs whose row of this integration goes
     existing: int  # users the integration had before
     inserted: int
@@ -45,14 +47,17 @@ class Diff:
 
 def _decode(state: pl.DataFrame, names: list[str]) -> pl.DataFrame:
     """Current rows with one `o:<name>` text column and one `l:<name>` lineage column per attribute."""
-    attrs_type = pl.Struct({n: pl.String for n in names})
     lineage_type = pl.Struct({n: pl.Int64 for n in names})
+    if state.get_column("lineage").null_count() == state.height:  # the usual case: one import per row
+        lineage = [pl.lit(None, pl.Int64).alias(f"l:{n}") for n in names]
+    else:
+        lineage = [pl.col("lineage").str.json_decode(lineage_type).struct.field(n).alias(f"l:{n}") for n in names]
     return state.select(
         pl.col("user_id"),
         pl.col("import_id").alias("o:import"),
-        pl.col("attrs").str.json_decode(attrs_type).struct.rename_fields([f"o:{n}" for n in names]).alias("o"),
-        pl.col("lineage").str.json_decode(lineage_type).struct.rename_fields([f"l:{n}" for n in names]).alias("l"),
-    ).unnest("o", "l")
+        *[pl.col(n).alias(f"o:{n}") for n in names],
+        *lineage,
+    )
 
 
 def compute_diff(
@@ -98,11 +103,11 @@ def compute_diff(
     }
     upserts = changed.filter(~pl.col("empty")).select(
         pl.col("user_id"),
-        pl.struct(**{n: pl.col(f"m:{n}") for n in names}).struct.json_encode().alias("attrs"),
         pl.when(pl.any_horizontal(e.is_not_null() for e in lineage.values()))
         .then(pl.struct(**lineage).struct.json_encode())
         .otherwise(None)
         .alias("lineage"),
+        *[pl.col(f"m:{n}").alias(n) for n in names],
     )
     deletes = changed.filter(pl.col("empty")).get_column("user_id")
     removed = 0
@@ -137,8 +142,6 @@ def _sample(changed: pl.DataFrame, names: list[str], n: int) -> list[dict[str, A
     return out
 
 
-def parse_values(attrs: str | None, lineage: str | None) -> tuple[dict[str, str], dict[str, int]]:
-    """A stored row's values (non-null only) and per-value lineage overrides."""
-    values = {k: v for k, v in (json.loads(attrs) if attrs else {}).items() if v is not None}
-    overrides = {k: v for k, v in (json.loads(lineage) if lineage else {}).items() if v is not None}
-    return values, overrides
+def parse_lineage(lineage: str | None) -> dict[str, int]:
+    """A stored row's per-value lineage overrides (attribute -> import id)."""
+    return {k: int(v) for k, v in (json.loads(lineage) if lineage else {}).items() if v is not None}

@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
 
 import polars as pl
 
-from inbound.store.base import VALUE_TABLE, AttributeStore
-from inbound.store.diff import STATE_SCHEMA, Diff
+from inbound.store.base import AttributeStore
+from inbound.store.diff import Diff, state_schema
 
 
 class SqliteStore(AttributeStore):
     placeholder = "?"
     timestamp_type = "TEXT"
     id_column = "INTEGER PRIMARY KEY AUTOINCREMENT"
-    json_object_agg = "json_group_object"
 
     def __init__(self, path: str | Path):
         self.path = str(path)
@@ -47,24 +45,27 @@ class SqliteStore(AttributeStore):
         finally:
             cur.close()
 
-    def _state(self, cursor: Any, integration: str) -> pl.DataFrame:
-        cursor.execute(f"SELECT user_id, attrs, lineage, import_id FROM {VALUE_TABLE} WHERE integration = ?", (integration,))
-        return pl.DataFrame(cursor.fetchall(), schema=STATE_SCHEMA, orient="row")
+    def _state(self, cursor: Any, table: str, names: list[str]) -> pl.DataFrame:
+        columns = "".join(f', "{n}"' for n in names)
+        cursor.execute(f"SELECT _user_id, _import_id, _lineage{columns} FROM {table}")
+        return pl.DataFrame(cursor.fetchall(), schema=state_schema(names), orient="row")
 
-    def _apply(self, cursor: Any, integration: str, diff: Diff, import_id: int, when: datetime, bulk_insert: bool) -> None:
-        at = when.isoformat()
+    def _apply(self, cursor: Any, table: str, diff: Diff, import_id: int, bulk_insert: bool) -> None:
         if diff.deletes.len():
-            cursor.executemany(
-                f"DELETE FROM {VALUE_TABLE} WHERE integration = ? AND user_id = ?",
-                ((integration, u) for u in diff.deletes.to_list()),
-            )
+            cursor.executemany(f"DELETE FROM {table} WHERE _user_id = ?", ((u,) for u in diff.deletes.to_list()))
+        names = diff.upserts.columns[2:]
+        columns = "".join(f', "{n}"' for n in names)
+        marks = ", ?" * len(names)
+        updates = "".join(f', "{n}" = excluded."{n}"' for n in names)
         cursor.executemany(
-            f"""INSERT INTO {VALUE_TABLE} (integration, user_id, attrs, lineage, import_id, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT (user_id, integration) DO UPDATE SET attrs = excluded.attrs,
-                    lineage = excluded.lineage, import_id = excluded.import_id, updated_at = excluded.updated_at""",
-            ((integration, u, a, lin, import_id, at) for u, a, lin in diff.upserts.iter_rows()),
+            f"""INSERT INTO {table} (_user_id, _lineage, _import_id{columns}) VALUES (?, ?, {int(import_id)}{marks})
+                ON CONFLICT (_user_id) DO UPDATE SET _lineage = excluded._lineage, _import_id = excluded._import_id,
+                    _updated_at = CURRENT_TIMESTAMP{updates}""",
+            diff.upserts.iter_rows(),
         )
+
+    def _lineage_sql(self, name: str) -> str:
+        return f"json_extract(_lineage, '$.{name}')"
 
     def close(self) -> None:
         self._conn.close()
