@@ -126,3 +126,17 @@ def test_status_names_values_without_a_config(env, s3, capsys) -> None:
     capsys.readouterr()
     assert main(["status"]) == 0
     assert "inbound purge crm --yes" in capsys.readouterr().out
+
+
+def test_segment(env, s3, capsys) -> None:
+    env("crm.yaml", integration_dict("crm", attributes=[{"column": "Plan", "name": "plan"},
+                                                        {"column": "Seats", "name": "seats", "type": "integer"}]))
+    s3.put_object(Bucket=BUCKET, Key="crm/users_1.csv", Body=b"Email,Plan,Seats\nada@x,premium,3\nbob@x,free,10\n")
+    assert main(["run", "crm"]) == 0
+    capsys.readouterr()
+    assert main(["segment", '{"attribute": "plan", "op": "eq", "value": "premium"}', "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"count": 1, "sample": ["ada@x"]}
+    assert main(["segment", '{"attribute": "seats", "op": "gt", "value": 2}']) == 0
+    assert "2 users match" in capsys.readouterr().out
+    assert main(["segment", '{"attribute": "seat", "op": "gt", "value": 2}']) == 2
+    assert "did you mean 'seats'?" in capsys.readouterr().err

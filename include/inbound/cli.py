@@ -193,6 +193,35 @@ def cmd_user(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_segment(args: argparse.Namespace, out: TextIO) -> int:
+    from inbound.connections import store
+    from inbound.rules import RuleError
+
+    text = Path(args.rule[1:]).read_text() if args.rule.startswith("@") else args.rule
+    try:
+        rule = json.loads(text)
+    except json.JSONDecodeError as exc:
+        print(f"the rule is not JSON: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    catalog = load_folder()
+    declared = {a.attribute: a.type for i in catalog.integrations.values() for a in i.attributes}
+    attribute_store = store()
+    try:
+        result = attribute_store.segment(rule, declared, sample=args.sample)
+    except RuleError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        attribute_store.close()
+    if args.json:
+        print(json.dumps(result), file=out)
+    else:
+        print(f"{result['count']} users match", file=out)
+        for user in result["sample"]:
+            print(f"  {user}", file=out)
+    return EXIT_OK
+
+
 def cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
     text = json.dumps(json_schema(), indent=2) + "\n"
     if args.check:
@@ -281,6 +310,12 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("user_id")
     u.add_argument("--json", action="store_true")
     u.set_defaults(func=cmd_user)
+
+    sg = sub.add_parser("segment", help="count the users matching a segment rule (JSON, or @file)")
+    sg.add_argument("rule", help='e.g. \'{"attribute": "plan", "op": "eq", "value": "premium"}\'')
+    sg.add_argument("--json", action="store_true")
+    sg.add_argument("--sample", type=int, default=20, help="how many matching user IDs to show")
+    sg.set_defaults(func=cmd_segment)
 
     sc = sub.add_parser("schema", help="print, write or check the config's JSON Schema")
     group = sc.add_mutually_exclusive_group()

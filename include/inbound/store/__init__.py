@@ -1,16 +1,16 @@
 """The attribute store: one interface, SQLite (embedded default) and PostgreSQL behind it.
 
-Storage: one row per (user, attribute) with the value as text plus its declared type and
-its lineage (integration, source file, time). Attribute names are one namespace across
-integrations, so (user_id, attribute) is the key. An import log keeps one entry per
-processed file.
+Storage: one table per integration, one row per user, one text column per attribute
+(canonical text; types come from the configs), with the import that set each value. An
+import log keeps one entry per processed file (and per purge or erasure).
 
 Every file is written in one transaction together with its import-log entry: a failed
-or killed write leaves the store as it was. Only values that differ from the stored ones
-are written, so re-importing an unchanged file writes nothing but the log entry.
+or killed write leaves the store as it was. What a file changes is computed in polars
+first (`store.diff`), so only changed rows are written and a dry run is the same code.
 
-Targeting reads through `user_attributes` (and later the segment functions), never the
-tables directly: the tables may change between schema versions, the functions do not.
+Targeting reads through `user_attributes` (and later the segment functions) or the SQL
+view `inbound_attributes_v1`, never the tables directly: the tables may change between
+schema versions, the contract does not.
 """
 
 from __future__ import annotations

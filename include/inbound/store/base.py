@@ -142,6 +142,7 @@ class AttributeStore:
     placeholder = "?"
     timestamp_type = "TEXT"
     id_column = "INTEGER PRIMARY KEY AUTOINCREMENT"
+    number_casts = ("INTEGER", "REAL")
 
     # -- backend specifics ---------------------------------------------------------
     @contextmanager
@@ -556,6 +557,27 @@ class AttributeStore:
             )
             rows = cur.fetchall()
         return {row[1]: _record(row) for row in rows}
+
+    def segment(self, rule: Any, declared: dict[str, str], sample: int = 20) -> dict[str, Any]:
+        """How many users match a segment rule (`inbound.rules`), and the first few of them."""
+        from inbound.rules import Column, Compiler
+
+        with self.transaction() as cur:
+            tables = self._tables(cur)
+            columns = {name: Column(None, name, kind) for name, kind in declared.items()}
+            for table, stored in tables.values():
+                for name, kind in stored.items():
+                    if declared.get(name) == kind:
+                        columns[name] = Column(table, name, kind)
+            compiler = Compiler(columns, *self.number_casts)
+            condition = compiler.compile(rule)
+            users = " UNION ".join(f"SELECT _user_id AS user_id FROM {table}" for table, _ in tables.values())
+            users = users or "SELECT CAST(NULL AS TEXT) AS user_id WHERE 1 = 0"
+            base = f"WITH users AS ({users}) SELECT {{}} FROM users WHERE {condition}"
+            cur.execute(self._sql(base.format("COUNT(*)")), tuple(compiler.params))
+            count = int(cur.fetchone()[0])
+            cur.execute(self._sql(base.format("user_id") + f" ORDER BY user_id LIMIT {int(sample)}"), tuple(compiler.params))
+            return {"count": count, "sample": [row[0] for row in cur.fetchall()]}
 
     def user_count(self, integration: str) -> int:
         return self.integrations().get(integration, 0)

@@ -24,6 +24,7 @@ class PostgresStore(AttributeStore):
     placeholder = "%s"
     timestamp_type = "TIMESTAMPTZ"
     id_column = "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+    number_casts = ("BIGINT", "DOUBLE PRECISION")
 
     def __init__(self, url: str):
         self.url = url
