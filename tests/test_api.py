@@ -1,0 +1,334 @@
+"""The plugin's app inside the real Airflow API app (in-process), behind Airflow's auth manager.
+
+Airflow's own `create_app` builds the API server with the simple auth manager and the
+plugins folder of this repo, on a SQLite metadata database in the tests' AIRFLOW_HOME;
+requests go through fastapi's TestClient, tokens come from the auth manager.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+import jwt
+import polars as pl
+import pytest
+from conftest import ROOT, integration_dict
+
+SECRET = "inbound-tests-jwt-secret-" + "x" * 64  # long enough for HS512
+PLUGINS = ROOT / "plugins"
+RULE = {"attribute": "crm_plan", "op": "eq", "value": "premium"}
+# Every route of the plugin app, with a request that would succeed for an admin.
+ROUTES: list[tuple[str, str, Any]] = [
+    ("GET", "/inbound/", None),
+    ("GET", "/inbound/api/integrations", None),
+    ("GET", "/inbound/api/users/ada@x", None),
+    ("POST", "/inbound/api/segments/evaluate", RULE),
+    ("POST", "/inbound/api/integrations/crm/enabled", {"enabled": True}),
+]
+
+
+@pytest.fixture(scope="module")
+def airflow_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Airflow's API app with the simple auth manager and this repo's plugins folder."""
+    mp = pytest.MonkeyPatch()
+    home = tmp_path_factory.mktemp("airflow-api")
+    mp.setenv("AIRFLOW__CORE__AUTH_MANAGER", "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager")
+    mp.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "admin:admin,viewer:viewer,nobody:")
+    mp.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", str(home / "passwords.json"))
+    mp.setenv("AIRFLOW__API_AUTH__JWT_SECRET", SECRET)
+    mp.setenv("AIRFLOW__CORE__PLUGINS_FOLDER", str(PLUGINS))
+    from airflow import plugins_manager, settings
+    from airflow.api_fastapi import app as api_app
+    from airflow.utils import db
+
+    mp.setattr(settings, "PLUGINS_FOLDER", str(PLUGINS))
+    _clear_plugin_caches(plugins_manager)
+    db.initdb()
+    api_app.purge_cached_app()
+    app = api_app.create_app()
+    yield app
+    api_app.purge_cached_app()
+    _clear_plugin_caches(plugins_manager)
+    mp.undo()
+
+
+def _clear_plugin_caches(module: Any) -> None:
+    for value in vars(module).values():
+        if callable(getattr(value, "cache_clear", None)):
+            value.cache_clear()
+
+
+@pytest.fixture
+def client(airflow_app: Any) -> Iterator[Any]:
+    from fastapi.testclient import TestClient
+
+    with TestClient(airflow_app) as test_client:
+        yield test_client
+
+
+def token(role: str | None, username: str | None = None) -> str:
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    return get_auth_manager().generate_jwt(SimpleAuthManagerUser(username=username or str(role), role=role))
+
+
+def auth(role: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(role)}"}
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path, write_config, airflow_app):
+    """Two configs (one broken), a SQLite store with crm's values, crm's DAG row in Airflow's DB."""
+    monkeypatch.setenv("INBOUND_CONFIG_DIR", str(write_config.folder))
+    monkeypatch.setenv("AIRFLOW_CONN_INBOUND_STORE", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "store.db")}))
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps({"conn_type": "aws", "login": "AKIDSECRETLOGIN", "password": "s3cr3t-password"}))
+    write_config("crm.yaml", integration_dict("crm"))
+    write_config("hr.yaml", integration_dict("hr", schedule="PT30M"))
+    write_config("zz_broken.yaml", {**integration_dict("broken"), "shedule": "@daily"})
+    _store_values(tmp_path / "store.db")
+    _dag_rows({"inbound_crm": False})
+    return write_config
+
+
+def _store_values(path: Path) -> None:
+    from inbound.store import open_store
+
+    store = open_store(f"sqlite:///{path}")
+    frame = pl.DataFrame(
+        [("ada@x", "premium", 3), ("bob@x", "free", 0), ("cy@x", "premium", 7)],
+        schema={"user_id": pl.String, "crm_plan": pl.String, "crm_open_tickets": pl.Int64},
+        orient="row",
+    )
+    try:
+        store.write_file(
+            integration="crm", types={"crm_plan": "string", "crm_open_tickets": "integer"}, frame=frame,
+            source_file="s3://acme-exports/crm/users_1.csv", etag="e1", config_version="v1", triggered_by="test",
+            rows_read=3, rows_rejected=0,
+        )
+    finally:
+        store.close()
+
+
+def _dag_rows(paused: dict[str, bool]) -> None:
+    """DAG rows as the DAG processor would leave them (only what the toggle needs)."""
+    from airflow.models import DagModel
+    from airflow.models.dagbundle import DagBundleModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        if session.get(DagBundleModel, "dags-folder") is None:
+            session.add(DagBundleModel(name="dags-folder"))
+            session.flush()
+        for dag_id, is_paused in paused.items():
+            row = session.get(DagModel, dag_id)
+            if row is None:
+                row = DagModel(dag_id=dag_id, bundle_name="dags-folder", max_active_tasks=16,
+                               max_consecutive_failed_dag_runs=0, has_task_concurrency_limits=False)
+                session.add(row)
+            row.is_paused = is_paused
+            row.is_stale = False
+
+
+def _is_paused(dag_id: str) -> bool:
+    from airflow.models import DagModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return session.get(DagModel, dag_id).is_paused
+
+
+def _call(client: Any, method: str, path: str, body: Any, **kw: Any) -> Any:
+    return client.request(method, path, json=body, **kw) if body is not None else client.request(method, path, **kw)
+
+
+# -- mounting -----------------------------------------------------------------------
+def test_plugin_is_loaded_with_its_nav_entry(airflow_app) -> None:
+    from airflow import plugins_manager
+
+    plugins = {p.name: p for p in plugins_manager._get_plugins()[0]}
+    plugin = plugins["inbound"]
+    (view,) = plugin.external_views
+    assert view["name"] == "Integrations" and view["destination"] == "nav" and view["url_route"] == "integrations"
+    assert view["nav_top_level"] is True
+    assert view["href"] == "/inbound/"
+    mounts = {getattr(route, "path", None) for route in airflow_app.routes}
+    assert "/inbound" in mounts
+
+
+def test_every_route_of_the_plugin_is_in_the_auth_tests() -> None:
+    from inbound.api import app
+
+    declared = {(method, "/inbound" + route.path) for route in app.routes for method in getattr(route, "methods", ()) if method != "HEAD"}
+    tested = {(method, path.replace("ada@x", "{user_id}").replace("/crm/", "/{name}/")) for method, path, _ in ROUTES}
+    assert declared == tested
+
+
+# -- auth -----------------------------------------------------------------------------
+@pytest.mark.parametrize(("method", "path", "body"), ROUTES)
+def test_anonymous_is_refused(client, env, method, path, body) -> None:
+    response = _call(client, method, path, body)
+    assert response.status_code in (401, 403), response.text
+    assert _is_paused("inbound_crm") is False
+
+
+def _forged() -> list[tuple[str, str]]:
+    return [
+        ("garbage", "not-a-jwt"),
+        ("other secret", "other"),
+        ("no signature", "none"),
+    ]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ROUTES)
+@pytest.mark.parametrize(("kind", "how"), _forged())
+def test_forged_token_is_refused(client, env, method, path, body, kind, how) -> None:
+    good = token("admin")
+    claims = jwt.decode(good, options={"verify_signature": False})
+    alg = jwt.get_unverified_header(good)["alg"]
+    if how == "other":
+        forged = jwt.encode(claims, "another-secret-of-sufficient-length-for-hmac-512-keys-xxxxxxxxxx", algorithm=alg)
+    elif how == "none":
+        forged = jwt.encode(claims, None, algorithm="none")
+    else:
+        forged = how
+    for headers, cookies in (({"Authorization": f"Bearer {forged}"}, None), ({}, {"_token": forged})):
+        client.cookies.clear()
+        response = _call(client, method, path, body, headers=headers, cookies=cookies)
+        assert response.status_code in (401, 403), (kind, response.text)
+    client.cookies.clear()
+    assert _is_paused("inbound_crm") is False
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ROUTES)
+def test_user_without_role_is_refused(client, env, method, path, body) -> None:
+    response = _call(client, method, path, body, headers=auth(None))
+    assert response.status_code == 403, response.text
+
+
+def test_token_from_the_auth_endpoint_works(client, env, airflow_app) -> None:
+    """A token from POST /auth/token with the simple auth manager's generated password."""
+    from airflow.configuration import conf
+
+    passwords = json.loads(Path(conf.get("core", "simple_auth_manager_passwords_file")).read_text())
+    response = client.post("/auth/token", json={"username": "admin", "password": passwords["admin"]})
+    assert response.status_code in (200, 201), response.text
+    access = response.json()["access_token"]
+    response = client.get("/inbound/api/integrations", headers={"Authorization": f"Bearer {access}"})
+    assert response.status_code == 200, response.text
+    bad = client.post("/auth/token", json={"username": "admin", "password": "wrong"})
+    assert bad.status_code == 401
+
+
+# -- the table ------------------------------------------------------------------------
+def test_table_json(client, env) -> None:
+    response = client.get("/inbound/api/integrations", headers=auth("viewer"))
+    assert response.status_code == 200, response.text
+    table = {row["name"]: row for row in response.json()}
+    assert set(table) == {"crm", "hr", "zz_broken"}
+    crm, hr, broken = table["crm"], table["hr"], table["zz_broken"]
+    assert crm["dag_id"] == "inbound_crm" and crm["source"] == "s3://acme-exports/crm/users_*.csv"
+    assert crm["attributes_imported"] == 2 and crm["users"] == 3 and crm["ready_for_targeting"] is True
+    assert crm["schedule_words"] == "every hour" and crm["enabled"] is True
+    assert crm["last_run_result"] == "never run"
+    assert hr["schedule_words"] == "every 30 minutes" and hr["ready_for_targeting"] is False and hr["users"] == 0
+    assert broken["last_run_result"] == "config error" and "did you mean 'schedule'?" in broken["error"]
+    text = response.text
+    assert "AKIDSECRETLOGIN" not in text and "s3cr3t-password" not in text
+
+
+def test_page_with_the_ui_cookie(client, env) -> None:
+    client.cookies.set("_token", token("viewer"))
+    try:
+        response = client.get("/inbound/")
+    finally:
+        client.cookies.clear()
+    assert response.status_code == 200, response.text
+    page = response.text
+    assert response.headers["content-type"].startswith("text/html")
+    assert '<a href="/dags/inbound_crm" target="_top">crm</a>' in page
+    assert "s3://acme-exports/crm/users_*.csv" in page and "every 30 minutes" in page
+    assert 'data-name="crm" checked' in page and 'data-name="hr"' in page
+    assert "did you mean &#x27;schedule&#x27;?" in page or "did you mean 'schedule'?" in page
+    assert 'data-result="config error"' in page and 'data-result="never run"' in page
+    assert "/inbound/api/integrations/" in page and 'credentials: "same-origin"' in page
+    assert "s3cr3t-password" not in page
+
+
+# -- the toggle -----------------------------------------------------------------------
+def test_viewer_cannot_toggle_admin_can(client, env) -> None:
+    path = "/inbound/api/integrations/crm/enabled"
+    refused = client.post(path, json={"enabled": False}, headers=auth("viewer"))
+    assert refused.status_code == 403, refused.text
+    assert _is_paused("inbound_crm") is False
+
+    response = client.post(path, json={"enabled": False}, headers=auth("admin"))
+    assert response.status_code == 200, response.text
+    assert response.json() == {"name": "crm", "dag_id": "inbound_crm", "enabled": False}
+    assert _is_paused("inbound_crm") is True
+    table = {row["name"]: row for row in client.get("/inbound/api/integrations", headers=auth("admin")).json()}
+    assert table["crm"]["enabled"] is False
+
+    # the pause toggle of Airflow is the same state, seen from here
+    _dag_rows({"inbound_crm": False})
+    table = {row["name"]: row for row in client.get("/inbound/api/integrations", headers=auth("admin")).json()}
+    assert table["crm"]["enabled"] is True
+
+    assert client.post(path, json={"enabled": True}, headers=auth("user")).status_code == 200  # the USER role edits DAGs
+    assert _is_paused("inbound_crm") is False
+
+
+def test_toggle_errors(client, env) -> None:
+    admin = auth("admin")
+    assert client.post("/inbound/api/integrations/nope/enabled", json={"enabled": False}, headers=admin).status_code == 404
+    assert client.post("/inbound/api/integrations/crm/enabled", json={"enabled": "no"}, headers=admin).status_code == 422
+    response = client.post("/inbound/api/integrations/hr/enabled", json={"enabled": False}, headers=admin)
+    assert response.status_code == 409 and "not known to Airflow yet" in response.json()["detail"]
+
+
+# -- targeting ------------------------------------------------------------------------
+def test_user_lookup(client, env) -> None:
+    response = client.get("/inbound/api/users/ada@x", headers=auth("viewer"))
+    assert response.status_code == 200, response.text
+    found = response.json()
+    assert found["attributes"] == {"crm_plan": "premium", "crm_open_tickets": 3}
+    assert found["sources"]["crm_plan"]["integration"] == "crm"
+    assert found["sources"]["crm_plan"]["file"] == "s3://acme-exports/crm/users_1.csv"
+    nobody = client.get("/inbound/api/users/nobody@x", headers=auth("viewer")).json()
+    assert nobody["attributes"] == {}
+
+
+def test_user_lookup_only_shows_readable_integrations(client, env, monkeypatch) -> None:
+    from airflow.api_fastapi.app import get_auth_manager
+
+    manager = get_auth_manager()
+    original = manager.filter_authorized_dag_ids
+
+    def without_crm(*, dag_ids, user, method="GET", **kw):
+        return original(dag_ids=dag_ids, user=user, method=method, **kw) - {"inbound_crm"}
+
+    monkeypatch.setattr(manager, "filter_authorized_dag_ids", without_crm)
+    found = client.get("/inbound/api/users/ada@x", headers=auth("viewer")).json()
+    assert found["attributes"] == {} and found["sources"] == {}
+    names = {row["name"] for row in client.get("/inbound/api/integrations", headers=auth("viewer")).json()}
+    assert "crm" not in names and "hr" in names
+    response = client.post("/inbound/api/segments/evaluate", json=RULE, headers=auth("viewer"))
+    assert response.status_code == 400
+
+
+def test_segment(client, env) -> None:
+    response = client.post("/inbound/api/segments/evaluate", json=RULE, headers=auth("viewer"))
+    assert response.status_code == 200, response.text
+    assert response.json() == {"count": 2, "sample": ["ada@x", "cy@x"]}
+    rule = {"all": [RULE, {"attribute": "crm_open_tickets", "op": "gt", "value": 2}]}
+    assert client.post("/inbound/api/segments/evaluate?sample=1", json=rule, headers=auth("viewer")).json() == {
+        "count": 2, "sample": ["ada@x"]}
+
+
+def test_segment_bad_rule(client, env) -> None:
+    response = client.post("/inbound/api/segments/evaluate", json={"attribute": "crm_pln", "op": "eq", "value": "x"},
+                           headers=auth("viewer"))
+    assert response.status_code == 400
+    assert "crm_pln" in response.json()["detail"] and "did you mean 'crm_plan'?" in response.json()["detail"]
