@@ -30,7 +30,7 @@ from inbound.config import Integration
 from inbound.mapping import AttributeSet, map_table
 from inbound.reading import FileRejected, read_table
 from inbound.source import FileChanged, S3File, move_file, read_file, write_text
-from inbound.store import AttributeStore, MirrorGuard
+from inbound.store import AttributeStore, MirrorGuard, WriteResult
 
 log = logging.getLogger(__name__)
 
@@ -99,11 +99,17 @@ def validate_and_map(
         previous = store.already_imported(integration.name, file.etag, integration.version)
         if previous is not None:
             log.info("%s: same content, config and data as import %d: skipped", file.uri, previous.id)
-            import_id = store.log_skip(previous, file.uri)
-            skipped = {"import_id": import_id, "rows_read": previous.rows_read, "rows_rejected": previous.rows_rejected,
-                       "inserted": 0, "updated": 0, "unchanged": previous.rows_read - previous.rows_rejected,
-                       "values_written": 0, "cleared": 0, "removed": 0, "skipped": True, "sample": [], "rows_written": 0}
-            return replace(result, rows_read=previous.rows_read, write=skipped)
+            skipped = WriteResult(
+                import_id=store.log_skip(previous, file.uri),
+                rows_read=previous.rows_read,
+                rows_rejected=previous.rows_rejected,
+                inserted=0,
+                updated=0,
+                unchanged=previous.rows_read - previous.rows_rejected,
+                values_written=0,
+                skipped=True,
+            )
+            return replace(result, rows_read=previous.rows_read, write=skipped.to_dict())
     try:
         if file.size > integration.max_bytes:
             raise FileRejected(
