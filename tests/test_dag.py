@@ -97,3 +97,9 @@ def test_sensor_returns_new_files_oldest_first_with_the_config(s3) -> None:
     assert found.is_done is True
     assert [f["key"] for f in found.xcom_value["files"]] == ["crm/users_1.csv"]
     assert Integration.from_snapshot(found.xcom_value["snapshot"]) == integration
+
+
+def test_upsert_emits_the_integrations_asset_through_an_alias(dagbag_for) -> None:
+    dag = dagbag_for(EXAMPLES).dags["inbound_crm_users"]
+    (alias,) = dag.get_task("upsert_attributes").outlets
+    assert alias.name == "inbound_crm_users_writes"

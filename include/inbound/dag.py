@@ -16,7 +16,7 @@ from typing import Any
 
 import pendulum
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
-from airflow.sdk import DAG, BaseSensorOperator, Param, PokeReturnValue, get_current_context, get_parsing_context, task
+from airflow.sdk import DAG, Asset, AssetAlias, BaseSensorOperator, Param, PokeReturnValue, get_current_context, get_parsing_context, task
 
 from inbound import pipeline
 from inbound.config import Catalog, Integration, load_folder
@@ -66,6 +66,16 @@ class NewFilesSensor(BaseSensorOperator):
             is_done=bool(files),
             xcom_value={"snapshot": self.snapshot, "files": [f.to_dict() for f in files]} if files else None,
         )
+
+
+def attributes_asset(integration: Integration) -> Asset:
+    """The Airflow Asset of an integration's attributes: downstream DAGs schedule on it."""
+    return Asset(name=f"inbound_{integration.name}", uri=f"inbound://attributes/{integration.name}")
+
+
+def _writes_alias(integration: Integration) -> AssetAlias:
+    """Through an alias, an event is emitted only when a run actually changed attributes."""
+    return AssetAlias(f"inbound_{integration.name}_writes")
 
 
 def _schedule(integration: Integration) -> Any:
@@ -155,7 +165,7 @@ def build_dag(integration: Integration) -> DAG:
                 attribute_store.close()
             return {"snapshot": found["snapshot"], "results": results}
 
-        @task(task_id="upsert_attributes")
+        @task(task_id="upsert_attributes", outlets=[_writes_alias(integration)])
         def upsert_attributes(mapped: dict[str, Any]) -> dict[str, Any]:
             integration = Integration.from_snapshot(mapped["snapshot"])
             triggered_by, _ = _triggered_by()
@@ -171,6 +181,7 @@ def build_dag(integration: Integration) -> DAG:
                 ]
             finally:
                 attribute_store.close()
+            _emit_asset_event(integration, results)
             return {"snapshot": mapped["snapshot"], "results": results}
 
         @task(task_id="finalize", trigger_rule="all_done")
@@ -180,6 +191,18 @@ def build_dag(integration: Integration) -> DAG:
         written = upsert_attributes(validate_and_map(wait.output))
         written >> finalize()
     return dag
+
+
+def _emit_asset_event(integration: Integration, results: list[dict[str, Any]]) -> None:
+    """One asset event per run that changed attributes, with the run's counts as its extra."""
+    writes = [r["write"] for r in results if r.get("write") and not r["write"].get("dry_run") and not r["write"].get("skipped")]
+    counts = {
+        key: sum(w.get(key, 0) for w in writes)
+        for key in ("rows_read", "rows_rejected", "rows_written", "inserted", "updated", "unchanged", "cleared", "removed")
+    }
+    if counts["rows_written"]:
+        counts["files"] = len(writes)
+        get_current_context()["outlet_events"][_writes_alias(integration)].add(attributes_asset(integration), extra=counts)
 
 
 def _finalize() -> dict[str, Any]:

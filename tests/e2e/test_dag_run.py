@@ -86,6 +86,13 @@ def test_good_file_lands_in_the_store_and_moves_to_success(integration, s3_serve
     (moved,) = keys(s3_server, f"{name}/")
     assert moved.startswith(f"{name}/success/") and moved.endswith("_users_1.csv") and entry.final_key == moved
     assert not any(integration["staging"].rglob("*.parquet"))
+    db = Path(integration["env"]["AIRFLOW_HOME"]) / "airflow.db"
+    with sqlite3.connect(db) as conn:  # the downstream asset event, with the run's counts
+        (extra,) = conn.execute(
+            "SELECT e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id WHERE a.name = ?", (f"inbound_{name}",)
+        ).fetchone()
+    counts = json.loads(extra)
+    assert (counts["rows_written"], counts["inserted"], counts["files"]) == (2, 2, 1)
 
 
 def test_file_without_user_id_column_fails_the_run_and_moves_to_failed(integration, s3_server) -> None:
