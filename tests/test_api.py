@@ -8,6 +8,7 @@ requests go through fastapi's TestClient, tokens come from the auth manager.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -26,7 +27,13 @@ ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/inbound/api/users/ada@x", None),
     ("POST", "/inbound/api/segments/evaluate", RULE),
     ("POST", "/inbound/api/integrations/crm/enabled", {"enabled": True}),
+    ("GET", "/inbound/integrations/crm", None),
+    ("GET", "/inbound/api/integrations/crm", None),
+    ("GET", "/inbound/api/integrations/crm/reports?key=crm/failed/20260101T000000Z_users_2.csv.error.txt", None),
+    ("GET", "/inbound/targeting", None),
 ]
+FAILED_KEY = "crm/failed/20260102T000000Z_users_2.csv"
+SUCCESS_KEY = "crm/success/20260101T000000Z_users_1.csv"
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +169,10 @@ def test_every_route_of_the_plugin_is_in_the_auth_tests() -> None:
     from inbound.api import app
 
     declared = {(method, "/inbound" + route.path) for route in app.routes for method in getattr(route, "methods", ()) if method != "HEAD"}
-    tested = {(method, path.replace("ada@x", "{user_id}").replace("/crm/", "/{name}/")) for method, path, _ in ROUTES}
+    tested = {
+        (method, re.sub(r"/crm(?=/|$)", "/{name}", path.split("?")[0].replace("ada@x", "{user_id}")))
+        for method, path, _ in ROUTES
+    }
     assert declared == tested
 
 
@@ -248,7 +258,8 @@ def test_page_with_the_ui_cookie(client, env) -> None:
     assert response.status_code == 200, response.text
     page = response.text
     assert response.headers["content-type"].startswith("text/html")
-    assert '<a href="/dags/inbound_crm" target="_top">crm</a>' in page
+    assert '<a href="/inbound/integrations/crm" class="name">crm</a>' in page  # the integration page
+    assert '<a href="/dags/inbound_crm" target="_top" class="dag" title="the DAG in Airflow">DAG</a>' in page  # the grid
     assert "s3://acme-exports/crm/users_*.csv" in page and "every 30 minutes" in page
     assert 'data-name="crm" checked' in page and 'data-name="hr"' in page
     assert "did you mean &#x27;schedule&#x27;?" in page or "did you mean 'schedule'?" in page
@@ -332,3 +343,169 @@ def test_segment_bad_rule(client, env) -> None:
                            headers=auth("viewer"))
     assert response.status_code == 400
     assert "crm_pln" in response.json()["detail"] and "did you mean 'crm_plan'?" in response.json()["detail"]
+
+
+
+# -- the integration page ---------------------------------------------------------------
+@pytest.fixture
+def runs(env, tmp_path):
+    """crm's import log: the success of `env` (moved to success/, 1 row rejected) and a failed file."""
+    from inbound.store import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        first = store.imports("crm", limit=1)[0]
+        store.set_final_key(first.id, SUCCESS_KEY)
+        store.log_failure(
+            integration="crm", source_file="s3://acme-exports/crm/users_2.csv", etag="e2", config_version="v1",
+            error="12 of 40 rows rejected (30%), more than max_rejected_ratio 5%", triggered_by="scheduled",
+            rows_read=40, rows_rejected=12, final_key=FAILED_KEY,
+        )
+    finally:
+        store.close()
+    return env
+
+
+def test_integration_json(client, runs) -> None:
+    response = client.get("/inbound/api/integrations/crm", headers=auth("viewer"))
+    assert response.status_code == 200, response.text
+    detail = response.json()
+    assert detail["name"] == "crm" and detail["dag_id"] == "inbound_crm" and detail["mode"] == "upsert"
+    assert detail["source"]["uri"] == "s3://acme-exports/crm/users_*.csv" and detail["schedule"] == "@hourly"
+    assert detail["schedule_words"] == "every hour" and detail["users"] == 3 and detail["enabled"] is True
+    assert detail["mapping"] == [
+        {"column": "Plan", "attribute": "crm_plan", "type": "string", "format": None},
+        {"column": "Open Tickets", "attribute": "crm_open_tickets", "type": "integer", "format": None},
+    ]
+    failed, success = detail["runs"]  # newest first
+    assert failed["outcome"] == "failed" and failed["rows_read"] == 40 and failed["rows_rejected"] == 12
+    assert failed["final_key"] == FAILED_KEY and "max_rejected_ratio" in failed["error"]
+    assert {r["uri"] for r in failed["reports"]} == {
+        f"s3://acme-exports/{FAILED_KEY}.rejected.csv", f"s3://acme-exports/{FAILED_KEY}.error.txt"}
+    assert success["outcome"] == "success" and success["rows_read"] == 3 and success["rows_written"] == 3
+    assert success["inserted"] == 3 and success["updated"] == 0 and success["triggered_by"] == "test"
+    assert success["reports"] == []  # nothing rejected, nothing failed
+    assert "AKIDSECRETLOGIN" not in response.text and "s3cr3t-password" not in response.text
+
+
+def test_integration_page(client, runs) -> None:
+    client.cookies.set("_token", token("viewer"))
+    try:
+        response = client.get("/inbound/integrations/crm")
+    finally:
+        client.cookies.clear()
+    assert response.status_code == 200, response.text
+    page = response.text
+    assert response.headers["content-type"].startswith("text/html")
+    assert '<tr class="mapping"><td><code>Plan</code></td><td><code>crm_plan</code></td><td>string</td>' in page
+    assert "<code>Open Tickets</code></td><td><code>crm_open_tickets</code></td><td>integer</td>" in page
+    assert page.count('<tr class="run"') == 2 and 'data-outcome="failed"' in page
+    assert '<td class="n">40</td><td class="n">0</td><td class="n">12</td>' in page  # read, written, rejected
+    assert '<td class="n">3</td><td class="n">3</td><td class="n">0</td><td>inserted 3</td>' in page
+    assert f"s3://acme-exports/{FAILED_KEY}.rejected.csv" in page and f"s3://acme-exports/{FAILED_KEY}.error.txt" in page
+    assert f"/inbound/api/integrations/crm/reports?key={FAILED_KEY}.error.txt" in page
+    assert '<svg class="chart" id="rows-chart"' in page and page.count('<g class="run">') == 2
+    assert '<a href="/dags/inbound_crm" target="_top">' in page
+    assert "s3cr3t-password" not in page and "AKIDSECRETLOGIN" not in page
+
+
+def test_table_links_to_the_integration_page(client, env) -> None:
+    page = client.get("/inbound/", headers=auth("viewer")).text
+    assert '<a href="/inbound/integrations/crm" class="name">crm</a>' in page
+    assert '<a href="/dags/inbound_crm" target="_top" class="dag"' in page
+    assert 'href="/inbound/targeting"' in page
+
+
+def test_integration_unknown_and_unreadable(client, env, monkeypatch) -> None:
+    viewer = auth("viewer")
+    for path in ("/inbound/api/integrations/nope", "/inbound/integrations/nope",
+                 "/inbound/api/integrations/nope/reports?key=nope/failed/x.csv.error.txt",
+                 "/inbound/api/integrations/zz_broken"):
+        assert client.get(path, headers=viewer).status_code == 404, path
+    from airflow.api_fastapi.app import get_auth_manager
+
+    manager = get_auth_manager()
+    original = manager.filter_authorized_dag_ids
+
+    def without_crm(*, dag_ids, user, method="GET", **kw):
+        return original(dag_ids=dag_ids, user=user, method=method, **kw) - {"inbound_crm"}
+
+    monkeypatch.setattr(manager, "filter_authorized_dag_ids", without_crm)
+    for path in ("/inbound/api/integrations/crm", "/inbound/integrations/crm",
+                 f"/inbound/api/integrations/crm/reports?key={FAILED_KEY}.error.txt"):
+        assert client.get(path, headers=viewer).status_code == 403, path
+    assert client.get("/inbound/api/integrations/hr", headers=viewer).status_code == 200
+
+
+@pytest.mark.parametrize("key", [
+    "hr/failed/x_users_1.csv.error.txt",  # another integration's folder
+    "crm/users_1.csv",  # the data itself
+    "crm/failed/x_users_1.csv",  # a moved data file
+    "crm/failed/x.csv.rejected.csv.txt",
+    "crm/failed/../../hr/failed/x.csv.error.txt",
+    "crm/other/x.csv.error.txt",  # not a success/ or failed/ folder
+    "crm/failed/sub/x.csv.error.txt",
+    "/crm/failed/x.csv.error.txt",
+    "",
+])
+def test_report_refuses_keys_outside_the_integration(client, env, key) -> None:
+    response = client.get("/inbound/api/integrations/crm/reports", params={"key": key}, headers=auth("viewer"))
+    assert response.status_code in (400, 422), response.text
+
+
+def test_report_key_rule_with_a_glob_folder() -> None:
+    from inbound.api import report_key_allowed
+    from inbound.config import Integration
+
+    integration = Integration.model_validate(integration_dict("crm", source={"bucket": "bkt", "key": "exports/*/crm_?.csv"}))
+    assert report_key_allowed(integration, "exports/eu/success/20260101T000000Z_crm_1.csv.rejected.csv")
+    assert report_key_allowed(integration, "exports/us/failed/20260101T000000Z_crm_1.csv.error.txt")
+    assert not report_key_allowed(integration, "exports/eu/x/failed/a.csv.error.txt")
+    assert not report_key_allowed(integration, "other/eu/failed/a.csv.error.txt")
+    root = Integration.model_validate(integration_dict("crm", source={"bucket": "bkt", "key": "users.csv"}))
+    assert report_key_allowed(root, "failed/20260101T000000Z_users.csv.error.txt")
+    assert not report_key_allowed(root, "crm/failed/20260101T000000Z_users.csv.error.txt")
+
+
+def test_report_is_streamed_from_s3(client, runs, s3) -> None:
+    s3.put_object(Bucket="acme-exports", Key=f"{FAILED_KEY}.rejected.csv", Body=b"line,reason\n3,Open Tickets: not an integer\n")
+    s3.put_object(Bucket="acme-exports", Key="hr/failed/x_users_1.csv.error.txt", Body=b"hr's error")
+    response = client.get("/inbound/api/integrations/crm/reports", params={"key": f"{FAILED_KEY}.rejected.csv"},
+                          headers=auth("viewer"))
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.text == "line,reason\n3,Open Tickets: not an integer\n"
+    missing = client.get("/inbound/api/integrations/crm/reports", params={"key": f"{FAILED_KEY}.error.txt"},
+                         headers=auth("viewer"))
+    assert missing.status_code == 404
+    other = client.get("/inbound/api/integrations/crm/reports", params={"key": "hr/failed/x_users_1.csv.error.txt"},
+                       headers=auth("viewer"))
+    assert other.status_code == 400 and "hr's error" not in other.text
+
+
+# -- the targeting page -----------------------------------------------------------------
+def test_targeting_page(client, env) -> None:
+    client.cookies.set("_token", token("viewer"))
+    try:
+        response = client.get("/inbound/targeting")
+    finally:
+        client.cookies.clear()
+    assert response.status_code == 200, response.text
+    page = response.text
+    assert response.headers["content-type"].startswith("text/html")
+    assert '<form id="user-form"' in page and '<textarea id="rule"' in page
+    assert "{&quot;attribute&quot;: &quot;plan&quot;, &quot;op&quot;: &quot;eq&quot;, &quot;value&quot;: &quot;premium&quot;}" in page
+    assert 'API + "/users/"' in page and 'API + "/segments/evaluate' in page and 'const API = "/inbound/api"' in page
+    assert 'credentials: "same-origin"' in page
+
+
+def test_config_changes_are_seen_at_once(client, env) -> None:
+    """The plugin reuses parsed configs only while no file changed (500 configs take seconds to parse)."""
+    viewer = auth("viewer")
+    assert client.get("/inbound/api/integrations/hr", headers=viewer).json()["schedule"] == "PT30M"
+    env("hr.yaml", integration_dict("hr", schedule="PT45M"))  # same size, same second
+    assert client.get("/inbound/api/integrations/hr", headers=viewer).json()["schedule"] == "PT45M"
+    env("new.yaml", integration_dict("new"))
+    assert client.get("/inbound/api/integrations/new", headers=viewer).status_code == 200
+    (env.folder / "new.yaml").unlink()
+    assert client.get("/inbound/api/integrations/new", headers=viewer).status_code == 404

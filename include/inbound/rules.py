@@ -57,6 +57,8 @@ class Compiler:
         self.columns = columns
         self.casts = {"integer": integer_type, "number": real_type}
         self.params: list[Any] = []
+        self.tables: set[str] = set()  # the tables the rule reads
+        self.needs_everyone = False  # not_exists matches users outside those tables
 
     def compile(self, rule: Any, where: str = "rule") -> str:
         if not isinstance(rule, dict):
@@ -94,8 +96,11 @@ class Compiler:
         if op in ("exists", "not_exists"):
             if "value" in rule:
                 raise RuleError(f"{where}: {op} takes no value")
+            if op == "not_exists":
+                self.needs_everyone = True
             if column.table is None:
                 return "1 = 0" if op == "exists" else "1 = 1"
+            self.tables.add(column.table)
             inner = f"SELECT _user_id FROM {column.table} WHERE {ref} IS NOT NULL"
             return f"user_id {'IN' if op == 'exists' else 'NOT IN'} ({inner})"
         if "value" not in rule:
@@ -123,4 +128,5 @@ class Compiler:
         if column.table is None:  # checked like any other, but nothing is stored to match
             del self.params[bound:]
             return "1 = 0"
+        self.tables.add(column.table)
         return f"user_id IN (SELECT _user_id FROM {column.table} WHERE {ref} IS NOT NULL AND {test})"

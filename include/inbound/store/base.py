@@ -571,7 +571,9 @@ class AttributeStore:
                         columns[name] = Column(table, name, kind)
             compiler = Compiler(columns, *self.number_casts)
             condition = compiler.compile(rule)
-            users = " UNION ".join(f"SELECT _user_id AS user_id FROM {table}" for table, _ in tables.values())
+            # The candidates: users of the tables the rule reads (everyone only for not_exists).
+            scope = [t for t, _ in tables.values() if compiler.needs_everyone or t in compiler.tables]
+            users = " UNION ".join(f"SELECT _user_id AS user_id FROM {table}" for table in scope)
             users = users or "SELECT CAST(NULL AS TEXT) AS user_id WHERE 1 = 0"
             base = f"WITH users AS ({users}) SELECT {{}} FROM users WHERE {condition}"
             cur.execute(self._sql(base.format("COUNT(*)")), tuple(compiler.params))

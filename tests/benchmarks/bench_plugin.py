@@ -1,0 +1,240 @@
+"""Plugin benchmark: the management table for 500 integrations, targeting on 1,000,000 users.
+
+    uv run --frozen python tests/benchmarks/bench_plugin.py [--integrations 500] [--users 1000000]
+        [--store sqlite|postgres] [--repeat 5]
+
+A script, not a test. It builds Airflow's real API app in-process (as tests/test_api.py
+does: simple auth manager, this repo's plugins folder, a SQLite metadata database in a
+temporary AIRFLOW_HOME), with
+
+- N generated integration configs of one attribute each in a temporary
+  INBOUND_CONFIG_DIR (the attribute cap raised through INBOUND_MAX_ATTRIBUTES), one DAG
+  row per integration in Airflow's database, and a small import (100 users) for each;
+- one of them holding --users users (written with `store.write_file`), on a SQLite store
+  or on PostgreSQL (INBOUND_BENCH_POSTGRES_URL, default the local one, in its own schema);
+
+then times, through the app with an admin's token (median of --repeat requests after a
+warm-up): `GET /inbound/api/integrations`, `GET /inbound/`, one integration page, one
+user lookup and one segment count, and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PG_URL = os.environ.get("INBOUND_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+SECRET = "inbound-bench-jwt-secret-" + "x" * 64
+SMALL = 100  # users of each of the other integrations
+
+
+def configure(home: Path, store_url: str, count: int) -> Path:
+    """Environment for Airflow and inbound; must run before Airflow is imported."""
+    configs = home / "integrations"
+    configs.mkdir()
+    os.environ.update({
+        "AIRFLOW_HOME": str(home / "airflow"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+        "AIRFLOW__API_AUTH__JWT_SECRET": SECRET,
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "INBOUND_CONFIG_DIR": str(configs),
+        "INBOUND_MAX_ATTRIBUTES": str(max(count * 2, 100)),
+        "AIRFLOW_CONN_INBOUND_STORE": store_connection(store_url),
+    })
+    (home / "airflow").mkdir()
+    return configs
+
+
+def store_connection(url: str) -> str:
+    if url.startswith("sqlite:///"):
+        return json.dumps({"conn_type": "sqlite", "host": url.removeprefix("sqlite:///")})
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    return json.dumps({"conn_type": "postgres", "host": parts.hostname, "port": parts.port or 5432,
+                       "login": parts.username, "password": unquote(parts.password or ""), "schema": parts.path.lstrip("/")})
+
+
+def name_of(i: int) -> str:
+    return f"bench_{i:04d}"
+
+
+def write_configs(folder: Path, count: int) -> None:
+    import yaml
+
+    schedules = ["@hourly", "@daily", "PT30M", "0 6 * * 1-5", "*/15 * * * *"]
+    for i in range(count):
+        name = name_of(i)
+        config = {
+            "name": name, "schedule": schedules[i % len(schedules)],
+            "source": {"bucket": "bench-exports", "key": f"{name}/users_*.csv"},
+            "user_id": {"column": "Email"},
+            "attributes": [{"column": "Plan", "name": f"{name}_plan", "type": "string"}],
+        }
+        (folder / f"{name}.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def fill_store(url: str, count: int, users: int) -> dict[str, float]:
+    import polars as pl
+
+    from inbound.store import open_store
+
+    timings = {}
+    store = open_store(url)
+    try:
+        started = time.perf_counter()
+        plans = pl.Series(["free", "basic", "premium", "enterprise"])
+        big = pl.DataFrame({"user_id": [f"user{i:07d}@x" for i in range(users)]}).with_columns(
+            plans.gather(pl.int_range(0, users, eager=True) % 4).alias(f"{name_of(0)}_plan")
+        )
+        store.write_file(integration=name_of(0), types={f"{name_of(0)}_plan": "string"}, frame=big,
+                         source_file=f"s3://bench-exports/{name_of(0)}/users_1.csv", etag="big", config_version="bench",
+                         triggered_by="bench", rows_read=users, rows_rejected=0)
+        timings[f"write {users:,} users (store.write_file)"] = time.perf_counter() - started
+        started = time.perf_counter()
+        for i in range(1, count):
+            name = name_of(i)
+            frame = pl.DataFrame({"user_id": [f"user{j:07d}@x" for j in range(SMALL)], f"{name}_plan": ["premium"] * SMALL})
+            store.write_file(integration=name, types={f"{name}_plan": "string"}, frame=frame,
+                             source_file=f"s3://bench-exports/{name}/users_1.csv", etag=f"e{i}", config_version="bench",
+                             triggered_by="bench", rows_read=SMALL, rows_rejected=0)
+        timings[f"write {count - 1} small imports ({SMALL} users each)"] = time.perf_counter() - started
+    finally:
+        store.close()
+    return timings
+
+
+def dag_rows(count: int) -> None:
+    from airflow.models import DagModel
+    from airflow.models.dagbundle import DagBundleModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        if session.get(DagBundleModel, "dags-folder") is None:
+            session.add(DagBundleModel(name="dags-folder"))
+            session.flush()
+        for i in range(count):
+            session.add(DagModel(dag_id=f"inbound_{name_of(i)}", bundle_name="dags-folder", max_active_tasks=16,
+                                 max_consecutive_failed_dag_runs=0, has_task_concurrency_limits=False,
+                                 is_paused=bool(i % 3 == 0), is_stale=False))
+
+
+def median_time(call, repeat: int) -> tuple[float, object]:
+    result = call()  # warm-up (and the answer to check)
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--integrations", type=int, default=500)
+    parser.add_argument("--users", type=int, default=1_000_000)
+    parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="inbound-bench-plugin-") as tmp:
+        home = Path(tmp)
+        schema = None
+        if args.store == "postgres":
+            import psycopg
+
+            schema = f"inbound_bench_{uuid.uuid4().hex[:10]}"
+            with psycopg.connect(PG_URL, autocommit=True, connect_timeout=5) as conn:
+                conn.execute(f"CREATE SCHEMA {schema}")
+            url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
+            # the inbound_store connection has no field for options: libpq's PGOPTIONS picks the schema
+            os.environ["PGOPTIONS"] = f"-csearch_path={schema}"
+        else:
+            url = f"sqlite:///{home / 'store.db'}"
+        try:
+            run(home, url, args)
+        finally:
+            if schema:
+                import psycopg
+
+                with psycopg.connect(PG_URL, autocommit=True) as conn:
+                    conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def run(home: Path, url: str, args: argparse.Namespace) -> None:
+    configs = configure(home, url, args.integrations)
+    setup: dict[str, float] = {}
+    started = time.perf_counter()
+    write_configs(configs, args.integrations)
+    setup[f"write {args.integrations} configs"] = time.perf_counter() - started
+    setup.update(fill_store(url, args.integrations, args.users))
+
+    from fastapi.testclient import TestClient
+
+    from airflow.api_fastapi import app as api_app
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from airflow.utils import db
+
+    started = time.perf_counter()
+    db.initdb()
+    dag_rows(args.integrations)
+    app = api_app.create_app()
+    setup["Airflow metadata DB + API app"] = time.perf_counter() - started
+    headers = {"Authorization": "Bearer " + get_auth_manager().generate_jwt(SimpleAuthManagerUser(username="admin", role="admin"))}
+
+    big_attribute = f"{name_of(0)}_plan"
+    rule = {"attribute": big_attribute, "op": "eq", "value": "premium"}
+    rows: list[tuple[str, float, str]] = []
+    with TestClient(app) as client:
+        def get(path: str):
+            def call():
+                response = client.get(path, headers=headers)
+                response.raise_for_status()
+                return response
+            return call
+
+        seconds, response = median_time(get("/inbound/api/integrations"), args.repeat)
+        table = response.json()
+        rows.append(("GET /inbound/api/integrations", seconds, f"{len(table)} rows, {sum(r['users'] or 0 for r in table):,} users"))
+        seconds, response = median_time(get("/inbound/"), args.repeat)
+        rows.append(("GET /inbound/ (the page)", seconds, f"{response.text.count('<tr data-name=')} rows, {len(response.content) // 1024} KiB"))
+        seconds, response = median_time(get(f"/inbound/integrations/{name_of(0)}"), args.repeat)
+        rows.append((f"GET /inbound/integrations/{name_of(0)}", seconds, f"{args.users:,} users"))
+        for user_id, what in ((f"user{args.users // 2:07d}@x", "in 1 integration"), ("user0000042@x", "in all")):
+            seconds, response = median_time(get(f"/inbound/api/users/{user_id}"), args.repeat)
+            rows.append((f"GET /inbound/api/users/{{id}} ({what})", seconds, f"{len(response.json()['attributes'])} attributes"))
+
+        def segment():
+            response = client.post("/inbound/api/segments/evaluate?sample=20", json=rule, headers=headers)
+            response.raise_for_status()
+            return response
+
+        seconds, response = median_time(segment, args.repeat)
+        rows.append(("POST /inbound/api/segments/evaluate", seconds, f"count {response.json()['count']:,}"))
+
+    backend = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
+    print(f"\ninbound plugin benchmark: {args.integrations} integrations (1 attribute each), "
+          f"{args.users:,} users in one of them, {backend} store, median of {args.repeat} (after a warm-up)\n")
+    width = max(len(r[0]) for r in rows)
+    print(f"{'request':<{width}}  {'median':>9}  answer")
+    for label, seconds, note in rows:
+        print(f"{label:<{width}}  {seconds * 1000:>7.1f}ms  {note}")
+    print("\nsetup (not timed above):")
+    for label, seconds in setup.items():
+        print(f"  {label}: {seconds:.1f}s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
