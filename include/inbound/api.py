@@ -107,22 +107,6 @@ def _declared(integrations: dict[str, Integration]) -> dict[str, str]:
     return {a.attribute: a.type for i in integrations.values() for a in i.attributes}
 
 
-def _user_counts(attribute_store: Any, names: set[str]) -> dict[str, int]:
-    """Users per integration in one statement (`store.integrations()` asks table by table:
-    500 round trips for 500 integrations). Falls back to it for a store without tables."""
-    try:
-        with attribute_store.transaction() as cur:
-            tables = [(name, table) for name, (table, _types) in attribute_store._tables(cur).items() if name in names]
-            if not tables:
-                return {}
-            union = " UNION ALL ".join(f"SELECT {i}, COUNT(*) FROM {table}" for i, (_name, table) in enumerate(tables))
-            cur.execute(union)
-            return {tables[int(i)][0]: int(n) for i, n in cur.fetchall()}
-    except AttributeError:  # a store without the table registry
-        held = attribute_store.integrations()
-        return {name: n for name, n in held.items() if name in names}
-
-
 def _table(user: BaseUser) -> list[IntegrationRow]:
     """The management table, as `inbound status` builds it, for the DAGs the user may read."""
     from inbound.connections import store
@@ -134,7 +118,7 @@ def _table(user: BaseUser) -> list[IntegrationRow]:
     attribute_store = store()
     try:
         last_success = attribute_store.last_success()
-        held = _user_counts(attribute_store, set(visible.integrations))
+        held = attribute_store.integrations()
     finally:
         attribute_store.close()
     users = {name: held.get(name, 0) for name in visible.integrations}
@@ -289,7 +273,7 @@ def _detail(integration: Integration) -> dict[str, Any]:
     attribute_store = store()
     try:
         records = attribute_store.imports(integration.name, limit=RUNS_SHOWN)
-        users = _user_counts(attribute_store, {integration.name}).get(integration.name, 0)
+        users = attribute_store.user_count(integration.name)
     finally:
         attribute_store.close()
     state = dag_states([integration.dag_id]).get(integration.dag_id)
