@@ -33,6 +33,7 @@ from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
 from inbound.config import Catalog, Integration, load_folder
 from inbound.management import IntegrationRow
+from inbound.source import glob_regex
 
 PREFIX = "/inbound"  # where the plugin mounts the app (plugins/inbound_plugin.py)
 
@@ -237,24 +238,9 @@ def _folder_pattern(integration: Integration) -> re.Pattern[str]:
     one path segment, as the matcher of `inbound.source` reads them).
     """
     key = integration.source.key
-    folder = key[: key.rfind("/") + 1]
-    parts, i = [], 0
-    while i < len(folder):
-        char = folder[i]
-        if char == "*":
-            parts.append("[^/]*")
-        elif char == "?":
-            parts.append("[^/]")
-        elif char == "[" and "]" in folder[i + 1 :]:
-            end = folder.index("]", i + 1)
-            body = folder[i + 1 : end].replace("\\", "\\\\")
-            parts.append("[^/]" if not body else f"(?!/)[{'^' if body[0] == '!' else ''}{body.lstrip('!')}]")
-            i = end
-        else:
-            parts.append(re.escape(char))
-        i += 1
+    folder = glob_regex(key[: key.rfind("/") + 1])
     suffixes = "|".join(re.escape(s) for s in REPORT_SUFFIXES)
-    return re.compile(f"{''.join(parts)}(?:success|failed)/[^/]+(?:{suffixes})")
+    return re.compile(f"{folder}(?:success|failed)/[^/]+(?:{suffixes})")
 
 
 def report_key_allowed(integration: Integration, key: str) -> bool:

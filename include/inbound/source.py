@@ -54,6 +54,11 @@ class S3File:
 
 def key_pattern(pattern: str) -> re.Pattern[str]:
     """Compile a key glob: `*` and `?` never cross `/`; `[...]` is a character class."""
+    return re.compile(glob_regex(pattern) + r"\Z")
+
+
+def glob_regex(pattern: str) -> str:
+    """The regular expression text of a key glob (see `key_pattern`)."""
     out, i = [], 0
     while i < len(pattern):
         ch = pattern[i]
@@ -74,7 +79,7 @@ def key_pattern(pattern: str) -> re.Pattern[str]:
         else:
             out.append(re.escape(ch))
         i += 1
-    return re.compile("".join(out) + r"\Z")
+    return "".join(out)
 
 
 def listing_prefix(pattern: str) -> str:
