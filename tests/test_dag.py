@@ -43,7 +43,7 @@ def test_dag_shape(dagbag_for) -> None:
     assert "inbound" in dag.tags
     assert "`Plan`" in dag.doc_md and "`plan`" in dag.doc_md and "s3://acme-exports/crm/users_*.csv" in dag.doc_md
     wait = dag.get_task("wait_for_file")
-    assert wait.mode == "reschedule" and wait.soft_fail is True
+    assert wait.deferrable is True and wait.soft_fail is True
     assert wait.timeout == timedelta(hours=1).total_seconds()
     assert dag.get_task("finalize").trigger_rule == "all_done"
     assert dag.get_task("upsert_attributes").retries == 3
@@ -85,7 +85,7 @@ def test_sensor_returns_new_files_oldest_first_with_the_config(s3) -> None:
     from conftest import BUCKET
 
     from inbound.config import Integration
-    from inbound.dag import NewFilesSensor
+    from inbound.sensor import NewFilesSensor
 
     integration = Integration.model_validate(integration_dict("crm"))
     sensor = NewFilesSensor(task_id="wait_for_file", snapshot=integration.snapshot())
@@ -97,6 +97,12 @@ def test_sensor_returns_new_files_oldest_first_with_the_config(s3) -> None:
     assert found.is_done is True
     assert [f["key"] for f in found.xcom_value["files"]] == ["crm/users_1.csv"]
     assert Integration.from_snapshot(found.xcom_value["snapshot"]) == integration
+
+
+def test_sensor_falls_back_to_reschedule_mode_without_a_triggerer(dagbag_for, monkeypatch) -> None:
+    monkeypatch.setenv("INBOUND_DEFERRABLE", "false")
+    wait = dagbag_for(EXAMPLES).dags["inbound_crm_users"].get_task("wait_for_file")
+    assert wait.deferrable is False and wait.mode == "reschedule"
 
 
 def test_upsert_emits_the_integrations_asset_through_an_alias(dagbag_for) -> None:

@@ -11,17 +11,19 @@ Nothing here touches the network or a database at parse time.
 from __future__ import annotations
 
 import logging
+import os
 from datetime import timedelta
 from typing import Any
 
 import pendulum
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
-from airflow.sdk import DAG, Asset, AssetAlias, BaseSensorOperator, Param, PokeReturnValue, get_current_context, get_parsing_context, task
+from airflow.sdk import DAG, Asset, AssetAlias, Param, get_current_context, get_parsing_context, task
 
 from inbound import pipeline
 from inbound.config import Catalog, Integration, load_folder
 from inbound.connections import s3_client, store
-from inbound.source import S3File, list_new_files
+from inbound.sensor import NewFilesSensor
+from inbound.source import S3File
 
 log = logging.getLogger(__name__)
 START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
@@ -38,36 +40,6 @@ class ConfigErrors(Exception):
     """Raised by the error-reporting DAG file so that Airflow shows it as an import error."""
 
 
-class NewFilesSensor(BaseSensorOperator):
-    """Wait until files matching the integration's source exist, and hand them on.
-
-    Unlike the Amazon provider's `S3KeySensor`, it returns the matching keys (with their
-    ETags, oldest first) to the next task, and its pattern never matches files already
-    moved to `success/` or `failed/`. It runs in reschedule mode: between pokes it holds
-    no worker slot. When no file arrives within the schedule interval, the task (and the
-    run's other tasks) end as skipped, not failed.
-
-    :param snapshot: the integration's config snapshot (`Integration.snapshot()`); it is
-        pushed with the files, so the whole run uses this one version of the config.
-    """
-
-    ui_color = "#e8f4fd"
-
-    def __init__(self, *, snapshot: dict[str, Any], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.snapshot = snapshot
-
-    def poke(self, context: Any) -> PokeReturnValue:
-        integration = Integration.from_snapshot(self.snapshot)
-        source = integration.source
-        files = list_new_files(s3_client(source.aws_conn_id), source.bucket, source.key)
-        self.log.info("%d new file(s) match %s", len(files), source.uri)
-        return PokeReturnValue(
-            is_done=bool(files),
-            xcom_value={"snapshot": self.snapshot, "files": [f.to_dict() for f in files]} if files else None,
-        )
-
-
 def attributes_asset(integration: Integration) -> Asset:
     """The Airflow Asset of an integration's attributes: downstream DAGs schedule on it."""
     return Asset(name=f"inbound_{integration.name}", uri=f"inbound://attributes/{integration.name}")
@@ -81,6 +53,11 @@ def _writes_alias(integration: Integration) -> AssetAlias:
 def _schedule(integration: Integration) -> Any:
     schedule = integration.schedule.strip()
     return integration.interval if schedule.upper().startswith("P") else schedule
+
+
+def deferrable() -> bool:
+    """`wait_for_file` waits in the triggerer unless INBOUND_DEFERRABLE=false (no triggerer)."""
+    return os.environ.get("INBOUND_DEFERRABLE", "true").strip().lower() not in {"0", "false", "no", "off"}
 
 
 def _poke_interval(interval: timedelta) -> float:
@@ -140,7 +117,8 @@ def build_dag(integration: Integration) -> DAG:
         wait = NewFilesSensor(
             task_id="wait_for_file",
             snapshot=integration.snapshot(),
-            mode="reschedule",
+            deferrable=deferrable(),
+            mode="reschedule",  # only used when not deferrable
             poke_interval=_poke_interval(interval),
             timeout=interval.total_seconds(),
             soft_fail=True,

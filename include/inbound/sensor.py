@@ -1,0 +1,143 @@
+"""`wait_for_file`: a sensor/trigger pair that waits for an integration's new files.
+
+Like the Amazon provider's `S3KeySensor` + `S3KeyTrigger`, but it hands the matching
+keys (with their ETags, oldest first) to the next task, and its pattern never matches files
+already moved to `success/` or `failed/`.
+
+Deferrable by default: after one look at S3 the task gives its worker slot back and the
+triggerer (one asyncio loop for thousands of waits) polls until a file arrives or the
+deadline passes. A thousand integrations waiting for tomorrow's export hold no worker slot.
+Without a triggerer, `deferrable=False` falls back to reschedule mode (no slot between pokes
+either, but one short task per poke on a worker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
+from airflow.sdk.exceptions import AirflowSkipException
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+from asgiref.sync import sync_to_async
+
+from inbound.config import Integration
+from inbound.connections import s3_client
+from inbound.source import list_new_files
+
+
+class SourceListingError(RuntimeError):
+    """S3 could not be listed from the triggerer; the task fails (and retries), never skips."""
+
+
+class NewFilesTrigger(BaseTrigger):
+    """Poll one integration's source from the triggerer until a new file exists.
+
+    The deadline is the trigger's own (not only Airflow's deferral timeout), so that it also
+    ends when `airflow dags test` runs the trigger in-process.
+
+    :param aws_conn_id: Airflow connection of the bucket's reader.
+    :param bucket: the source bucket.
+    :param pattern: the source key pattern (`*` does not cross `/`).
+    :param poke_interval: seconds between two listings.
+    :param deadline: ISO-8601 UTC time after which the trigger reports `timeout`.
+    """
+
+    def __init__(self, *, aws_conn_id: str, bucket: str, pattern: str, poke_interval: float, deadline: str) -> None:
+        super().__init__()
+        self.aws_conn_id = aws_conn_id
+        self.bucket = bucket
+        self.pattern = pattern
+        self.poke_interval = poke_interval
+        self.deadline = deadline
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "aws_conn_id": self.aws_conn_id,
+                "bucket": self.bucket,
+                "pattern": self.pattern,
+                "poke_interval": self.poke_interval,
+                "deadline": self.deadline,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        deadline = datetime.fromisoformat(self.deadline)
+        try:
+            # boto3 is synchronous: the listing runs in a thread, the triggerer's loop stays free.
+            client = await sync_to_async(s3_client)(self.aws_conn_id)
+            while True:
+                files = await sync_to_async(list_new_files)(client, self.bucket, self.pattern)
+                if files:
+                    yield TriggerEvent({"status": "found", "files": [f.to_dict() for f in files]})
+                    return
+                remaining = (deadline - datetime.now(timezone.utc)).total_seconds()
+                if remaining <= 0:
+                    yield TriggerEvent({"status": "timeout"})
+                    return
+                self.log.info("no new file matches s3://%s/%s; next look in %.0f s", self.bucket, self.pattern, self.poke_interval)
+                await asyncio.sleep(min(self.poke_interval, remaining))
+        except Exception as error:  # reported to the task, which fails and retries
+            yield TriggerEvent({"status": "error", "message": f"listing s3://{self.bucket}/{self.pattern} failed: {error}"})
+
+
+class NewFilesSensor(BaseSensorOperator):
+    """Wait until files matching the integration's source exist, and hand them on.
+
+    Returns (as XCom) `{"snapshot": ..., "files": [...]}`. When no file arrives within
+    `timeout`, the task and the run's other tasks end as skipped, not failed (`soft_fail`).
+
+    :param snapshot: the integration's config snapshot (`Integration.snapshot()`); it is
+        pushed with the files, so the whole run uses this one version of the config.
+    :param deferrable: wait in the triggerer (default) instead of rescheduling pokes on a worker.
+    """
+
+    ui_color = "#e8f4fd"
+
+    def __init__(self, *, snapshot: dict[str, Any], deferrable: bool = True, **kwargs: Any) -> None:
+        kwargs.setdefault("soft_fail", True)
+        super().__init__(**kwargs)
+        self.snapshot = snapshot
+        self.deferrable = deferrable
+
+    def poke(self, context: Any) -> PokeReturnValue:
+        source = Integration.from_snapshot(self.snapshot).source
+        files = list_new_files(s3_client(source.aws_conn_id), source.bucket, source.key)
+        self.log.info("%d new file(s) match %s", len(files), source.uri)
+        return PokeReturnValue(is_done=bool(files), xcom_value=self._found([f.to_dict() for f in files]) if files else None)
+
+    def execute(self, context: Any) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        found = self.poke(context)
+        if found.is_done:
+            return found.xcom_value
+        source = Integration.from_snapshot(self.snapshot).source
+        deadline = datetime.now(timezone.utc) + timedelta(seconds=self.timeout)
+        self.defer(
+            trigger=NewFilesTrigger(
+                aws_conn_id=source.aws_conn_id,
+                bucket=source.bucket,
+                pattern=source.key,
+                poke_interval=float(self.poke_interval),
+                deadline=deadline.isoformat(),
+            ),
+            method_name="execute_complete",
+            # Airflow's own limit, a safety net behind the trigger's deadline.
+            timeout=timedelta(seconds=self.timeout + 600),
+        )
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
+        if event["status"] == "found":
+            self.log.info("%d new file(s) found by the triggerer", len(event["files"]))
+            return self._found(event["files"])
+        if event["status"] == "timeout":
+            raise AirflowSkipException(f"no new file within {self.timeout:.0f} s")
+        raise SourceListingError(event.get("message", "unknown error"))
+
+    def _found(self, files: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"snapshot": self.snapshot, "files": files}

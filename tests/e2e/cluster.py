@@ -1,0 +1,285 @@
+"""A real Airflow deployment on loopback: CeleryExecutor, PostgreSQL, Redis, a moto S3 server.
+
+Used by the Celery end-to-end test and by the load script
+(`tests/benchmarks/load_celery.py`). It starts the same processes as docker-compose.yaml
+(`api-server`, `scheduler`, `dag-processor`, `triggerer`, `celery worker`), each in its own
+process group, against this machine's PostgreSQL (a fresh metadata database and a fresh
+attribute-store database) and Redis (a queue of its own, so parallel runs never share tasks).
+`stop()` ends every process it started and drops both databases.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+POSTGRES = os.environ.get("INBOUND_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS = os.environ.get("INBOUND_TEST_REDIS", "redis://127.0.0.1:6379/0")
+USER, PASSWORD = "admin", "admin"
+SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer", "celery-worker")
+T = TypeVar("T")
+
+
+class ClusterError(RuntimeError):
+    """A process exited or a condition was not met in time; carries the tails of the logs."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _postgres(database: str | None = None) -> str:
+    parts = urllib.parse.urlsplit(POSTGRES)
+    return urllib.parse.urlunsplit(parts._replace(path=f"/{database}")) if database else POSTGRES
+
+
+def _admin_sql(statement: str) -> None:
+    import psycopg
+
+    with psycopg.connect(POSTGRES, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(statement)
+
+
+@dataclass
+class Cluster:
+    home: Path
+    env: dict[str, str]
+    base_url: str
+    moto_url: str
+    store_url: str
+    queue: str
+    databases: list[str]
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    token: str = ""
+
+    # -- S3 and REST API -------------------------------------------------------------------
+    def s3(self) -> Any:
+        import boto3
+
+        return boto3.client(
+            "s3", endpoint_url=self.moto_url, region_name="us-east-1",
+            aws_access_key_id="e2e", aws_secret_access_key="e2e-secret",
+        )
+
+    def api(self, method: str, path: str, data: Any = None) -> Any:
+        body = json.dumps(data).encode() if data is not None else None
+        request = urllib.request.Request(
+            f"{self.base_url}{path}", data=body, method=method,
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                raw = response.read()
+                return json.loads(raw) if raw else None
+        except urllib.error.HTTPError as error:
+            raise ClusterError(f"{method} {path}: HTTP {error.code} {error.read().decode(errors='replace')[:500]}") from None
+
+    def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
+        return self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns?order_by=run_after&limit=100")["dag_runs"]
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
+        answer = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances")
+        return {ti["task_id"]: ti["state"] for ti in answer["task_instances"]}
+
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
+        run = self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf or {}})
+        return run["dag_run_id"]
+
+    def pool(self, name: str = "default_pool") -> dict[str, Any]:
+        return self.api("GET", f"/api/v2/pools/{name}")
+
+    def wait_for(self, what: str, check: Callable[[], T | None], timeout: float, every: float = 2.0) -> T:
+        """Poll `check` until it returns something truthy; fail with the logs when a process died."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.assert_alive()
+            result = check()
+            if result:
+                return result
+            if time.monotonic() > deadline:
+                raise ClusterError(f"timed out after {timeout:.0f} s waiting for {what}\n{self.log_tails()}")
+            time.sleep(every)
+
+    # -- processes --------------------------------------------------------------------------
+    def start(self, service: str, *args: str) -> None:
+        log = open(self.home / f"{service}.log", "w")
+        self.processes[service] = subprocess.Popen(
+            [str(BIN / "airflow"), *args], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # a group of its own: stop() ends its children too
+        )
+
+    def assert_alive(self) -> None:
+        for name, proc in self.processes.items():
+            if proc.poll() is not None:
+                raise ClusterError(f"airflow {name} exited with {proc.returncode}\n{self.log_tails()}")
+
+    def log_tails(self, chars: int = 3000) -> str:
+        parts = []
+        for name in self.processes:
+            path = self.home / f"{name}.log"
+            if path.exists():
+                parts.append(f"--- {name}.log ---\n{path.read_text(errors='replace')[-chars:]}")
+        return "\n".join(parts)
+
+    def stop(self) -> None:
+        for proc in self.processes.values():
+            _stop_group(proc)
+        self.processes.clear()
+        for database in self.databases:
+            try:
+                _admin_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            except Exception:  # noqa: BLE001 - cleanup goes on with the rest
+                pass
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    except ProcessLookupError:
+        pass
+
+
+def _start_moto(home: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    log = open(home / "moto.log", "w")
+    proc = subprocess.Popen(
+        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log, start_new_session=True
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
+            return proc, url
+        except OSError:
+            time.sleep(0.1)
+    _stop_group(proc)
+    raise ClusterError("the moto server did not start")
+
+
+@contextmanager
+def celery_cluster(
+    home: Path, config_dir: Path, *, concurrency: int = 4, extra_env: dict[str, str] | None = None
+) -> Iterator[Cluster]:
+    """Start the whole deployment; yields once the API server answers and every job is healthy.
+
+    `concurrency` is the Celery worker's slots: 4 on this 2-core machine, since the tasks
+    mostly wait on S3 and the database.
+    """
+    home.mkdir(parents=True, exist_ok=True)
+    tag = uuid.uuid4().hex[:8]
+    metadata_db, store_db = f"inbound_e2e_airflow_{tag}", f"inbound_e2e_store_{tag}"
+    moto, moto_url = _start_moto(home)
+    api_port = free_port()
+    base_url = f"http://127.0.0.1:{api_port}"
+    passwords = home / "passwords.json"
+    passwords.write_text(json.dumps({USER: PASSWORD}))
+    metadata_url = _postgres(metadata_db)
+    store_url = _postgres(store_db)
+    parts = urllib.parse.urlsplit(store_url)
+    queue = f"inbound_e2e_{tag}"
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url.replace("postgresql://", "postgresql+psycopg2://", 1),
+        "AIRFLOW__CELERY__BROKER_URL": REDIS,
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{metadata_url}",
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(concurrency),
+        "AIRFLOW__OPERATORS__DEFAULT_QUEUE": queue,
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url}/execution/",
+        "AIRFLOW__API__BASE_URL": base_url,
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+        "AIRFLOW__CORE__FERNET_KEY": "",
+        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        # Every listening port on a free loopback port: parallel clusters never collide.
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(free_port()),
+        # Pick up new DAG files quickly (the default is every 5 minutes).
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        "AWS_ACCESS_KEY_ID": "e2e",
+        "AWS_SECRET_ACCESS_KEY": "e2e-secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
+            {"conn_type": "aws", "extra": {"endpoint_url": moto_url, "region_name": "us-east-1"}}
+        ),
+        "AIRFLOW_CONN_INBOUND_STORE": json.dumps(
+            {"conn_type": "postgres", "host": parts.hostname, "port": parts.port or 5432,
+             "login": parts.username or "postgres", "password": parts.password or "", "schema": store_db}
+        ),
+        "INBOUND_CONFIG_DIR": str(config_dir),
+        "INBOUND_STAGING_DIR": str(home / "staging"),
+        **(extra_env or {}),
+    }
+    env.pop("AWS_ENDPOINT_URL", None)
+    cluster = Cluster(home=home, env=env, base_url=base_url, moto_url=moto_url, store_url=store_url, queue=queue,
+                      databases=[metadata_db, store_db])
+    try:
+        _admin_sql(f'CREATE DATABASE "{metadata_db}"')
+        _admin_sql(f'CREATE DATABASE "{store_db}"')
+        migrated = subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=env, capture_output=True, text=True, timeout=600)
+        if migrated.returncode != 0:
+            raise ClusterError(f"airflow db migrate failed:\n{migrated.stdout[-2000:]}\n{migrated.stderr[-3000:]}")
+        cluster.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(api_port), "--workers", "1")
+        cluster.start("scheduler", "scheduler")
+        cluster.start("dag-processor", "dag-processor")
+        cluster.start("triggerer", "triggerer")
+        cluster.start("celery-worker", "celery", "worker", "--concurrency", str(concurrency), "--queues", queue)
+        cluster.wait_for("the API server's health endpoint to report every job healthy", lambda: _healthy(base_url), timeout=240)
+        cluster.token = _token(base_url)
+        yield cluster
+    finally:
+        cluster.stop()
+        _stop_group(moto)
+
+
+def _healthy(base_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base_url}/api/v2/monitor/health", timeout=5) as response:
+            health = json.loads(response.read())
+    except (OSError, ValueError):
+        return False
+    jobs = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+    return all(health.get(job, {}).get("status") == "healthy" for job in jobs)
+
+
+def _token(base_url: str) -> str:
+    request = urllib.request.Request(
+        f"{base_url}/auth/token", data=json.dumps({"username": USER, "password": PASSWORD}).encode(),
+        headers={"Content-Type": "application/json"}, method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())["access_token"]
+
+
+__all__ = ["Cluster", "ClusterError", "celery_cluster", "SERVICES", "free_port"]

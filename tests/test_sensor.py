@@ -1,0 +1,104 @@
+"""The wait_for_file sensor/trigger pair against moto's in-process S3."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from conftest import BUCKET, integration_dict
+
+from inbound.config import Integration
+from inbound.sensor import NewFilesSensor, NewFilesTrigger, SourceListingError
+
+
+def _first_event(trigger: NewFilesTrigger) -> dict[str, Any]:
+    async def first() -> dict[str, Any]:
+        async for event in trigger.run():
+            return event.payload
+        raise AssertionError("the trigger ended without an event")
+
+    return asyncio.run(asyncio.wait_for(first(), timeout=30))
+
+
+def _trigger(pattern: str = "crm/users_*.csv", seconds: float = 5, bucket: str = BUCKET) -> NewFilesTrigger:
+    deadline = datetime.now(timezone.utc) + timedelta(seconds=seconds)
+    return NewFilesTrigger(aws_conn_id="aws_default", bucket=bucket, pattern=pattern, poke_interval=0.2, deadline=deadline.isoformat())
+
+
+@pytest.fixture
+def sensor() -> NewFilesSensor:
+    integration = Integration.model_validate(integration_dict("crm"))
+    return NewFilesSensor(task_id="wait_for_file", snapshot=integration.snapshot(), timeout=60, poke_interval=30)
+
+
+def test_trigger_round_trips_through_serialize() -> None:
+    trigger = _trigger()
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "inbound.sensor.NewFilesTrigger"
+    assert NewFilesTrigger(**kwargs).serialize() == (classpath, kwargs)
+
+
+def test_trigger_reports_the_new_files_and_never_moved_ones(s3) -> None:
+    s3.put_object(Bucket=BUCKET, Key="crm/success/20260101T000000Z_users_0.csv", Body=b"x")
+    s3.put_object(Bucket=BUCKET, Key="crm/users_2.csv", Body=b"Email\n")
+    event = _first_event(_trigger())
+    assert event["status"] == "found"
+    assert [f["key"] for f in event["files"]] == ["crm/users_2.csv"]
+
+
+def test_trigger_keeps_polling_until_a_file_arrives(s3) -> None:
+    async def scenario() -> dict[str, Any]:
+        async def drop_later() -> None:
+            await asyncio.sleep(0.7)
+            s3.put_object(Bucket=BUCKET, Key="crm/users_late.csv", Body=b"Email\n")
+
+        dropper = asyncio.create_task(drop_later())
+        async for event in _trigger(seconds=20).run():
+            await dropper
+            return event.payload
+        raise AssertionError("no event")
+
+    event = asyncio.run(asyncio.wait_for(scenario(), timeout=30))
+    assert event["status"] == "found" and [f["key"] for f in event["files"]] == ["crm/users_late.csv"]
+
+
+def test_trigger_times_out_at_its_own_deadline(s3) -> None:
+    assert _first_event(_trigger(seconds=0.5)) == {"status": "timeout"}
+
+
+def test_trigger_reports_a_listing_error_instead_of_waiting(s3) -> None:
+    event = _first_event(_trigger(bucket="no-such-bucket"))
+    assert event["status"] == "error"
+    assert "s3://no-such-bucket/crm/users_*.csv" in event["message"] and "NoSuchBucket" in event["message"]
+
+
+def test_sensor_finds_waiting_files_without_deferring(s3, sensor) -> None:
+    s3.put_object(Bucket=BUCKET, Key="crm/users_1.csv", Body=b"Email\n")
+    found = sensor.execute({})
+    assert [f["key"] for f in found["files"]] == ["crm/users_1.csv"]
+    assert found["snapshot"] == sensor.snapshot
+
+
+def test_sensor_defers_to_the_trigger_when_nothing_waits(s3, sensor) -> None:
+    from airflow.sdk.exceptions import TaskDeferred
+
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute({})
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, NewFilesTrigger) and deferred.value.method_name == "execute_complete"
+    assert (trigger.bucket, trigger.pattern, trigger.poke_interval) == (BUCKET, "crm/users_*.csv", 30.0)
+    left = datetime.fromisoformat(trigger.deadline) - datetime.now(timezone.utc)
+    assert timedelta(seconds=55) < left <= timedelta(seconds=60)
+
+
+def test_sensor_resumes_with_the_files_skips_on_timeout_and_fails_on_error(sensor) -> None:
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    files = [{"bucket": BUCKET, "key": "crm/users_1.csv", "etag": "e", "size": 6, "last_modified": "2026-01-01T00:00:00+00:00"}]
+    assert sensor.execute_complete({}, {"status": "found", "files": files}) == {"snapshot": sensor.snapshot, "files": files}
+    with pytest.raises(AirflowSkipException, match="no new file within 60 s"):
+        sensor.execute_complete({}, {"status": "timeout"})
+    with pytest.raises(SourceListingError, match="AccessDenied"):
+        sensor.execute_complete({}, {"status": "error", "message": "listing s3://b/k failed: AccessDenied"})
