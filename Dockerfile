@@ -12,10 +12,11 @@ FROM apache/airflow:3.3.2-python3.11
 COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /usr/local/bin/uv
 
 # 1. Dependencies first (this layer is cached while pyproject.toml/uv.lock do not change).
-#    --no-dev drops the test tools, --extra postgres brings psycopg for the attribute store.
+#    --no-dev drops the test tools, --extra postgres brings psycopg for the attribute store,
+#    --extra celery the Celery provider at the version the end-to-end test ran.
 COPY --chown=airflow:0 pyproject.toml uv.lock README.md /tmp/inbound/
 RUN cd /tmp/inbound \
- && uv export --frozen --no-dev --no-hashes --no-emit-project --extra postgres \
+ && uv export --frozen --no-dev --no-hashes --no-emit-project --extra postgres --extra celery \
       --output-file /tmp/inbound/requirements.txt \
  && pip install --no-cache-dir -r /tmp/inbound/requirements.txt
 

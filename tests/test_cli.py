@@ -79,12 +79,33 @@ def test_run_usage_errors_exit_2(env, s3, capsys) -> None:
     assert "crm/missing.csv" in capsys.readouterr().err
 
 
-def test_run_with_key(env, s3, capsys) -> None:
+def test_run_with_key_refuses_a_file_of_another_source(env, s3, capsys) -> None:
     env("crm.yaml", integration_dict("crm", attributes=[{"column": "Plan", "name": "plan"}]))
     s3.put_object(Bucket=BUCKET, Key="elsewhere/export.csv", Body=b"Email,Plan\nada@x,premium\n")
-    assert main(["run", "inbound_crm", "--key", "elsewhere/export.csv", "--json"]) == 0
+    assert main(["run", "inbound_crm", "--key", "elsewhere/export.csv", "--json"]) == 2
+    assert "'elsewhere/export.csv' does not match source.key 'crm/users_*.csv'" in capsys.readouterr().err
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]] == ["elsewhere/export.csv"]
+
+
+def test_failed_file_fixed_config_reimport_with_key(env, s3, capsys) -> None:
+    """The README's steps: a file failed, the config is fixed, `inbound run NAME --key` re-imports it."""
+    path = env("crm.yaml", integration_dict("crm", user_id={"column": "Mail"}))
+    s3.put_object(Bucket=BUCKET, Key="crm/users_1.csv", Body=b"Email,Plan,Open Tickets\nada@x,premium,2\n")
+    assert main(["run", "crm"]) == 1
+    capsys.readouterr()
+    failed = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="crm/failed/")["Contents"]]
+    (moved,) = [k for k in failed if k.endswith("users_1.csv")]
+    assert f"{moved}.error.txt" in failed
+    env(path.name, integration_dict("crm"))  # the fix: the user-ID column is Email
+    assert main(["run", "crm"]) == 0 and "no new file" in capsys.readouterr().out  # failed/ is never re-read alone
+    assert main(["run", "crm", "--key", moved, "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["outcome"] == "success" and summary["results"][0]["final_key"].startswith("elsewhere/success/")
+    assert summary["outcome"] == "success" and summary["rows_written"] == 1
+    final = summary["results"][0]["final_key"]
+    assert final.startswith("crm/success/") and final.endswith("_users_1.csv")
+    assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]) == [final]
+    assert main(["user", "ada@x", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["attributes"] == {"crm_plan": "premium", "crm_open_tickets": 2}
 
 
 def test_status_shows_broken_configs(env, capsys) -> None:

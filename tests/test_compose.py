@@ -344,6 +344,40 @@ def test_celery_executor_with_redis_broker(compose: dict) -> None:
         assert "_PIP_ADDITIONAL_REQUIREMENTS" not in env, f"{name}: dependencies belong in the image"
 
 
+def test_compose_sets_what_the_tested_celery_deployment_sets(compose: dict) -> None:
+    """tests/e2e/test_celery.py runs real processes with DEPLOYMENT_ENV; compose must set it too."""
+    from e2e.cluster import DEPLOYMENT_ENV
+
+    for name, service in airflow_services(compose).items():
+        env = env_mapping(service)
+        missing = [key for key in DEPLOYMENT_ENV if not env.get(key)]
+        assert not missing, f"{name} does not set {missing}"
+
+
+def test_workers_reach_the_execution_api_of_the_api_server(compose: dict) -> None:
+    services = compose["services"]
+    for name, service in airflow_services(compose).items():
+        url = urlparse(env_mapping(service)["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"])
+        assert url.hostname == "airflow-apiserver" and url.port == 8080 and url.path.rstrip("/") == "/execution", f"{name}: {url.geturl()}"
+    assert "api-server" == command_text(services["airflow-apiserver"])
+    assert services["airflow-worker"]["depends_on"]["airflow-apiserver"]["condition"] == "service_healthy"
+
+
+def test_sensors_wait_in_the_triggerer_not_on_workers(compose: dict) -> None:
+    assert command_text(compose["services"]["airflow-triggerer"]) == "triggerer"
+    for name, service in airflow_services(compose).items():
+        value = env_mapping(service).get("INBOUND_DEFERRABLE", "true").lower()
+        assert value not in ("0", "false", "no", "off"), f"{name}: wait_for_file is not deferrable"
+        assert int(env_mapping(service)["AIRFLOW__CELERY__WORKER_CONCURRENCY"]) >= 1
+
+
+def test_image_installs_the_celery_provider_from_the_lock(dockerfile: list) -> None:
+    runs = " ".join(args for keyword, args in dockerfile if keyword == "RUN")
+    assert "--extra celery" in runs and "--extra postgres" in runs
+    lock = (ROOT / "uv.lock").read_text(encoding="utf-8")
+    assert 'name = "apache-airflow-providers-celery"' in lock
+
+
 def test_shared_secrets_are_the_same_on_every_airflow_service(compose: dict) -> None:
     keys = ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY")
     values = {name: tuple(env_mapping(svc).get(k) for k in keys) for name, svc in airflow_services(compose).items()}

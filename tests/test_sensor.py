@@ -102,3 +102,21 @@ def test_sensor_resumes_with_the_files_skips_on_timeout_and_fails_on_error(senso
         sensor.execute_complete({}, {"status": "timeout"})
     with pytest.raises(SourceListingError, match="AccessDenied"):
         sensor.execute_complete({}, {"status": "error", "message": "listing s3://b/k failed: AccessDenied"})
+
+
+def test_key_param_imports_one_named_file_at_once_even_from_failed(s3, sensor) -> None:
+    failed = "crm/failed/20260101T000000Z_users_1.csv"
+    s3.put_object(Bucket=BUCKET, Key=failed, Body=b"Email\n")
+    s3.put_object(Bucket=BUCKET, Key="crm/users_2.csv", Body=b"Email\n")  # waiting, but not asked for
+    found = sensor.execute({"params": {"key": failed}})
+    assert [f["key"] for f in found["files"]] == [failed]
+
+
+def test_key_param_of_another_source_or_missing_fails_without_skipping(s3, sensor) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    s3.put_object(Bucket=BUCKET, Key="hr/users_1.csv", Body=b"Email\n")
+    with pytest.raises(AirflowFailException, match="does not match source.key 'crm/users_\\*.csv'"):
+        sensor.execute({"params": {"key": "hr/users_1.csv"}})
+    with pytest.raises(AirflowFailException, match="crm/users_9.csv does not exist"):
+        sensor.execute({"params": {"key": "crm/users_9.csv"}})

@@ -68,3 +68,33 @@ def test_a_file_rewritten_after_reading_is_not_moved(s3) -> None:
     with pytest.raises(FileChanged):
         move_file(s3, file, "success")
     assert s3.get_object(Bucket=BUCKET, Key="crm/users_1.csv")["Body"].read() == b"v2"
+
+
+def test_a_moved_file_knows_its_home_folder_and_original_key() -> None:
+    from inbound.source import belongs_to, home_folder, original_key
+
+    assert home_folder("crm/users.csv") == "crm/" and home_folder("users.csv") == ""
+    assert home_folder("crm/failed/20260101T000000Z_users.csv") == "crm/"
+    assert home_folder("failed/20260101T000000Z_users.csv") == ""
+    assert original_key("crm/failed/20260101T000000Z_users_1.csv") == "crm/users_1.csv"
+    assert original_key("crm/success/20260101T000000Z_20251231T000000Z_x.csv") == "crm/20251231T000000Z_x.csv"
+    assert original_key("crm/20260101T000000Z_users.csv") == "crm/20260101T000000Z_users.csv"  # not moved: kept
+    assert belongs_to("crm/users_*.csv", "crm/failed/20260101T000000Z_users_1.csv")
+    assert not belongs_to("crm/users_*.csv", "hr/failed/20260101T000000Z_users_1.csv")
+    assert not belongs_to("crm/users_*.csv", "crm/failed/20260101T000000Z_people.csv")
+
+
+def test_a_file_reimported_from_failed_moves_to_its_home_success_folder(s3) -> None:
+    from conftest import BUCKET
+
+    from inbound.source import head_file, move_file
+
+    failed = "crm/failed/20260101T000000Z_users_1.csv"
+    s3.put_object(Bucket=BUCKET, Key=failed, Body=b"Email\nada@x\n")
+    s3.put_object(Bucket=BUCKET, Key=f"{failed}.error.txt", Body=b"old reason")
+    s3.put_object(Bucket=BUCKET, Key=f"{failed}.rejected.csv", Body=b"old rows")
+    file = head_file(s3, BUCKET, failed)
+    target = move_file(s3, file, "success")
+    assert target.startswith("crm/success/") and target.endswith("Z_users_1.csv") and target.count("Z_") == 1
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"])
+    assert keys == [target]  # the file and its stale reports left failed/

@@ -56,7 +56,7 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     from inbound.connections import s3_client, store
     from inbound.pipeline import run_files
-    from inbound.source import head_file, list_new_files
+    from inbound.source import UnknownKey, list_new_files, named_file
 
     catalog = load_folder()
     integration = _integration(catalog, args.name)
@@ -65,12 +65,10 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     source = integration.source
     client = s3_client(source.aws_conn_id)
     if args.key:
-        from botocore.exceptions import ClientError
-
         try:
-            files = [head_file(client, source.bucket, args.key)]
-        except ClientError as exc:
-            print(f"s3://{source.bucket}/{args.key}: {exc.response['Error'].get('Message') or exc}", file=sys.stderr)
+            files = [named_file(client, source.bucket, source.key, args.key)]
+        except UnknownKey as exc:
+            print(f"{integration.name}: {exc}", file=sys.stderr)
             return EXIT_USAGE
     else:
         files = list_new_files(client, source.bucket, source.key)

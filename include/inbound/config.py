@@ -327,8 +327,12 @@ def schedule_interval(schedule: str) -> timedelta:
 # --------------------------------------------------------------------------- loading
 
 
-class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader plus `!env`; nothing else is constructed from tags."""
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """PyYAML's safe loader plus `!env`; nothing else is constructed from tags.
+
+    libyaml's parser when PyYAML has it (4x faster: the DAG processor loads every config
+    at each parse), with the same nodes, marks and errors as the pure-Python one.
+    """
 
 
 class _EnvMissing(Exception):

@@ -75,7 +75,8 @@ def doc_md(integration: Integration) -> str:
         f"- **User ID column:** `{integration.user_id.column}`\n"
         f"- **Config:** `{integration.file}` (version `{integration.version}`)\n\n"
         f"| column | attribute | type |\n|---|---|---|\n{rows}\n\n"
-        "Trigger manually to import files that are waiting now."
+        "Trigger manually to import files that are waiting now; with the `key` param, to re-import one "
+        "file (also from `failed/` after a fix)."
     )
 
 
@@ -100,6 +101,15 @@ def build_dag(integration: Integration) -> DAG:
         tags=[TAG],
         default_args=RETRY_DEFAULTS,
         params={
+            "key": Param(
+                None,
+                type=["null", "string"],
+                title="Object key (re-import)",
+                description="Import this one file now instead of waiting for new ones: a key of this "
+                "integration's source, also one in its failed/ or success/ folder (e.g. "
+                "crm/failed/20261128T060000Z_users.csv after fixing the config or the file). A file that "
+                "imports well moves to the source folder's success/.",
+            ),
             "dry_run": Param(
                 False,
                 type="boolean",

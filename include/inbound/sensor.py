@@ -19,13 +19,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
-from airflow.sdk.exceptions import AirflowSkipException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 from asgiref.sync import sync_to_async
 
 from inbound.config import Integration
 from inbound.connections import s3_client
-from inbound.source import list_new_files
+from inbound.source import UnknownKey, list_new_files, named_file
 
 
 class SourceListingError(RuntimeError):
@@ -111,6 +111,9 @@ class NewFilesSensor(BaseSensorOperator):
         return PokeReturnValue(is_done=bool(files), xcom_value=self._found([f.to_dict() for f in files]) if files else None)
 
     def execute(self, context: Any) -> Any:
+        key = (context.get("params") or {}).get("key")
+        if key:  # a re-import of one named file: no waiting
+            return self._named(key)
         if not self.deferrable:
             return super().execute(context)
         found = self.poke(context)
@@ -138,6 +141,15 @@ class NewFilesSensor(BaseSensorOperator):
         if event["status"] == "timeout":
             raise AirflowSkipException(f"no new file within {self.timeout:.0f} s")
         raise SourceListingError(event.get("message", "unknown error"))
+
+    def _named(self, key: str) -> dict[str, Any]:
+        source = Integration.from_snapshot(self.snapshot).source
+        try:
+            file = named_file(s3_client(source.aws_conn_id), source.bucket, source.key, key)
+        except UnknownKey as exc:
+            raise AirflowFailException(str(exc)) from None
+        self.log.info("importing the named file %s", file.uri)
+        return self._found([file.to_dict()])
 
     def _found(self, files: list[dict[str, Any]]) -> dict[str, Any]:
         return {"snapshot": self.snapshot, "files": files}

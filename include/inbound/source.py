@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 DONE_FOLDERS = ("success", "failed")
+REPORT_SUFFIXES = (".error.txt", ".rejected.csv")
 _WILDCARDS = re.compile(r"[*?\[]")
 
 
@@ -94,6 +95,29 @@ def is_done(key: str) -> bool:
     return len(parts) > 1 and parts[-2] in DONE_FOLDERS
 
 
+_DONE_STAMP = re.compile(r"^\d{8}T\d{6}Z_")
+
+
+def home_folder(key: str) -> str:
+    """The folder a file was dropped in: for a moved file, the one above success/ or failed/."""
+    folder = key[: len(key) - len(key.rsplit("/", 1)[-1])]
+    if is_done(key):
+        folder = folder[: len(folder) - len(folder.rstrip("/").rsplit("/", 1)[-1]) - 1]
+    return folder
+
+
+def original_key(key: str) -> str:
+    """The key a file had before a run moved it (`crm/failed/<stamp>_users.csv` -> `crm/users.csv`)."""
+    if not is_done(key):
+        return key
+    return home_folder(key) + _DONE_STAMP.sub("", key.rsplit("/", 1)[-1], count=1)
+
+
+def belongs_to(pattern: str, key: str) -> bool:
+    """Whether a key is one of a source's files: it matches, or it did before it was moved."""
+    return bool(key_pattern(pattern).match(original_key(key)))
+
+
 def list_new_files(client: Any, bucket: str, pattern: str) -> list[S3File]:
     """Files matching the pattern that no run has moved yet, oldest first (then by key)."""
     regex = key_pattern(pattern)
@@ -128,6 +152,29 @@ def head_file(client: Any, bucket: str, key: str) -> S3File:
     )
 
 
+class UnknownKey(ValueError):
+    """A key asked for by name (a re-import) that is not one of the source's files."""
+
+
+def named_file(client: Any, bucket: str, pattern: str, key: str) -> S3File:
+    """One file asked for by key (`inbound run --key`, the DAG's `key` param).
+
+    It may sit in `failed/` or `success/` (a re-import after a fix); it must be one of
+    this source's files, so a typo never imports another integration's export.
+    """
+    if not belongs_to(pattern, key):
+        raise UnknownKey(
+            f"s3://{bucket}/{key} is not a file of this source: {original_key(key)!r} does not match "
+            f"source.key {pattern!r}"
+        )
+    try:
+        return head_file(client, bucket, key)
+    except Exception as exc:
+        if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+            raise UnknownKey(f"s3://{bucket}/{key} does not exist (list the folder: aws s3 ls s3://{bucket}/{home_folder(key)} --recursive)") from None
+        raise
+
+
 def read_file(client: Any, file: S3File) -> bytes:
     """The bytes of exactly the listed version: a file rewritten since fails (IfMatch)."""
     response = client.get_object(Bucket=file.bucket, Key=file.key, IfMatch=file.etag)
@@ -152,7 +199,8 @@ def done_key(file: S3File, outcome: str) -> str:
     """
     if outcome not in DONE_FOLDERS:
         raise ValueError(f"outcome must be one of {DONE_FOLDERS}, not {outcome!r}")
-    return f"{file.folder}{outcome}/{_stamp(file.last_modified)}_{file.name}"
+    name = original_key(file.key).rsplit("/", 1)[-1]
+    return f"{home_folder(file.key)}{outcome}/{_stamp(file.last_modified)}_{name}"
 
 
 def _error_code(exc: Exception) -> str:
@@ -198,6 +246,9 @@ def move_file(client: Any, file: S3File, outcome: str) -> str:
             raise FileChanged(f"{file.uri} changed after it was read; it stays for the next run") from None
         raise
     client.delete_object(Bucket=file.bucket, Key=file.key)
+    if is_done(file.key):  # a re-imported file: its old reports describe a file that is gone
+        for suffix in REPORT_SUFFIXES:
+            client.delete_object(Bucket=file.bucket, Key=f"{file.key}{suffix}")
     return target
 
 

@@ -34,6 +34,21 @@ POSTGRES = os.environ.get("INBOUND_TEST_POSTGRES", "postgresql://postgres@127.0.
 REDIS = os.environ.get("INBOUND_TEST_REDIS", "redis://127.0.0.1:6379/0")
 USER, PASSWORD = "admin", "admin"
 SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer", "celery-worker")
+# What a CeleryExecutor deployment of inbound must set on every Airflow process; this
+# cluster sets them, and tests/test_compose.py checks that docker-compose.yaml does too.
+DEPLOYMENT_ENV = (
+    "AIRFLOW__CORE__EXECUTOR",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+    "AIRFLOW__CELERY__BROKER_URL",
+    "AIRFLOW__CELERY__RESULT_BACKEND",
+    "AIRFLOW__CELERY__WORKER_CONCURRENCY",
+    "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
+    "AIRFLOW__API_AUTH__JWT_SECRET",
+    "AIRFLOW_CONN_INBOUND_STORE",
+    "AIRFLOW_CONN_AWS_DEFAULT",
+    "INBOUND_CONFIG_DIR",
+    "INBOUND_STAGING_DIR",
+)
 T = TypeVar("T")
 
 
@@ -239,8 +254,11 @@ def celery_cluster(
         ),
         "INBOUND_CONFIG_DIR": str(config_dir),
         "INBOUND_STAGING_DIR": str(home / "staging"),
+        "INBOUND_DEFERRABLE": "true",
         **(extra_env or {}),
     }
+    missing = [key for key in DEPLOYMENT_ENV if not env.get(key)]
+    assert not missing, f"the cluster does not set {missing}"
     env.pop("AWS_ENDPOINT_URL", None)
     cluster = Cluster(home=home, env=env, base_url=base_url, moto_url=moto_url, store_url=store_url, queue=queue,
                       databases=[metadata_db, store_db])
@@ -282,4 +300,4 @@ def _token(base_url: str) -> str:
         return json.loads(response.read())["access_token"]
 
 
-__all__ = ["Cluster", "ClusterError", "celery_cluster", "SERVICES", "free_port"]
+__all__ = ["Cluster", "ClusterError", "celery_cluster", "DEPLOYMENT_ENV", "SERVICES", "free_port"]
