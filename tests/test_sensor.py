@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -22,9 +23,19 @@ def _first_event(trigger: NewFilesTrigger) -> dict[str, Any]:
     return asyncio.run(asyncio.wait_for(first(), timeout=30))
 
 
-def _trigger(pattern: str = "crm/users_*.csv", seconds: float = 5, bucket: str = BUCKET) -> NewFilesTrigger:
+def _trigger(seconds: float = 5, bucket: str = BUCKET) -> NewFilesTrigger:
     deadline = datetime.now(timezone.utc) + timedelta(seconds=seconds)
-    return NewFilesTrigger(aws_conn_id="aws_default", bucket=bucket, pattern=pattern, poke_interval=0.2, deadline=deadline.isoformat())
+    integration = Integration.model_validate(integration_dict("crm", source={"bucket": bucket, "key": "crm/users_*.csv"}))
+    return NewFilesTrigger(snapshot=integration.snapshot(), poke_interval=0.2, deadline=deadline.isoformat())
+
+
+@pytest.fixture(autouse=True)
+def configs(write_config, monkeypatch, tmp_path):
+    """The crm config in INBOUND_CONFIG_DIR (the sensor reads the catalog for shared files)."""
+    write_config("crm.yaml", integration_dict("crm"))
+    monkeypatch.setenv("INBOUND_CONFIG_DIR", str(write_config.folder))
+    monkeypatch.setenv("AIRFLOW_CONN_INBOUND_STORE", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "store.db")}))
+    return write_config
 
 
 @pytest.fixture
@@ -88,7 +99,7 @@ def test_sensor_defers_to_the_trigger_when_nothing_waits(s3, sensor) -> None:
         sensor.execute({})
     trigger = deferred.value.trigger
     assert isinstance(trigger, NewFilesTrigger) and deferred.value.method_name == "execute_complete"
-    assert (trigger.bucket, trigger.pattern, trigger.poke_interval) == (BUCKET, "crm/users_*.csv", 30.0)
+    assert trigger.snapshot == sensor.snapshot and trigger.poke_interval == 30.0
     left = datetime.fromisoformat(trigger.deadline) - datetime.now(timezone.utc)
     assert timedelta(seconds=55) < left <= timedelta(seconds=60)
 

@@ -56,7 +56,8 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     from inbound.connections import s3_client, store
     from inbound.pipeline import run_files
-    from inbound.source import UnknownKey, list_new_files, named_file
+    from inbound.shared import pending_files
+    from inbound.source import UnknownKey, named_file
 
     catalog = load_folder()
     integration = _integration(catalog, args.name)
@@ -64,21 +65,21 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_USAGE
     source = integration.source
     client = s3_client(source.aws_conn_id)
-    if args.key:
-        try:
-            files = [named_file(client, source.bucket, source.key, args.key)]
-        except UnknownKey as exc:
-            print(f"{integration.name}: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-    else:
-        files = list_new_files(client, source.bucket, source.key)
     dry_run = args.command == "preview" or getattr(args, "dry_run", False)
     attribute_store = store()
     try:
+        if args.key:
+            try:
+                files = [named_file(client, source.bucket, source.key, args.key)]
+            except UnknownKey as exc:
+                print(f"{integration.name}: {exc}", file=sys.stderr)
+                return EXIT_USAGE
+        else:
+            files = pending_files(client, attribute_store, catalog, integration)
         run_id = f"cli__{uuid.uuid4().hex[:12]}"
         summary = run_files(
             client, attribute_store, integration, files, f"cli:{getpass.getuser()}/{run_id}", run_id,
-            force=getattr(args, "force", False), dry_run=dry_run,
+            force=getattr(args, "force", False), dry_run=dry_run, catalog=catalog,
         )
     finally:
         attribute_store.close()

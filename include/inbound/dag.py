@@ -211,7 +211,8 @@ def _finalize() -> dict[str, Any]:
     client = s3_client(integration.source.aws_conn_id)
     attribute_store = store()
     try:
-        done = [pipeline.finalize(client, attribute_store, integration, r, triggered_by) for r in results]
+        catalog = load_folder()  # the current configs: who else reads a shared file
+        done = [pipeline.finalize(client, attribute_store, integration, r, triggered_by, catalog) for r in results]
     finally:
         attribute_store.close()
     pipeline.clean_staging(pipeline.run_staging(integration, run_id))

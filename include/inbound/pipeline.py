@@ -26,10 +26,11 @@ from typing import Any
 
 import polars as pl
 
-from inbound.config import Integration
+from inbound.config import Catalog, Integration
 from inbound.mapping import AttributeSet, map_table
 from inbound.reading import FileRejected, read_table
-from inbound.source import FileChanged, S3File, move_file, read_file, write_text
+from inbound.shared import readers_of, settle
+from inbound.source import FileChanged, S3File, done_key, move_file, read_file, write_text
 from inbound.store import AttributeStore, MirrorGuard, WriteResult
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class FileResult:
     write: dict[str, int] | None = None  # the store's WriteResult
     final_key: str | None = None
     report_keys: list[str] = field(default_factory=list)
+    waiting_for: list[str] = field(default_factory=list)  # a shared file: readers still to go
 
     @property
     def s3_file(self) -> S3File:
@@ -231,16 +233,25 @@ def _error_report(integration: Integration, result: FileResult, triggered_by: st
 
 
 def finalize(
-    client: Any, store: AttributeStore, integration: Integration, result: FileResult, triggered_by: str
+    client: Any,
+    store: AttributeStore,
+    integration: Integration,
+    result: FileResult,
+    triggered_by: str,
+    catalog: Catalog | None = None,
 ) -> FileResult:
     """Move one file to success/ or failed/ and put its reports beside it.
 
     A file that has neither an error nor a store write (its run broke off) is left in
-    place for the next run.
+    place for the next run. A file other integrations of `catalog` read too moves only
+    when all of them are done (`inbound.shared`).
     """
     if result.outcome in ("pending", "previewed"):
         return result
     file = result.s3_file
+    readers = readers_of(catalog, file, integration) if catalog is not None else []
+    if len(readers) > 1:
+        return _finalize_shared(client, store, integration, result, triggered_by, readers)
     try:
         final_key = move_file(client, file, result.outcome)
     except FileChanged as exc:
@@ -270,6 +281,32 @@ def finalize(
         store.set_final_key(result.write["import_id"], final_key)
     log.info("%s: moved to s3://%s/%s", file.uri, file.bucket, final_key)
     return replace(result, final_key=final_key, report_keys=reports)
+
+
+def _finalize_shared(
+    client: Any, store: AttributeStore, integration: Integration, result: FileResult, triggered_by: str,
+    readers: list[Integration],
+) -> FileResult:
+    """This reader's part of a shared file: its outcome in the log, its own reports; then settle."""
+    file = result.s3_file
+    if result.error:
+        store.log_failure(
+            integration=integration.name, source_file=file.uri, etag=file.etag, config_version=integration.version,
+            error=result.error, triggered_by=triggered_by, rows_read=result.rows_read, rows_rejected=result.rows_rejected,
+        )
+    # Reports are per reader, named after it, where the file goes if this reader decides.
+    stem = f"{done_key(file, result.outcome)}.{integration.name}"
+    reports = []
+    if result.rejects:
+        write_text(client, file.bucket, f"{stem}.rejected.csv", _rejects_csv(result.rejects), "text/csv")
+        reports.append(f"{stem}.rejected.csv")
+    if result.error:
+        write_text(client, file.bucket, f"{stem}.error.txt", _error_report(integration, result, triggered_by))
+        reports.append(f"{stem}.error.txt")
+    settlement = settle(client, store, readers, file)
+    if settlement.waiting_for:
+        log.info("%s: done for %s; stays until %s read it", file.uri, integration.name, ", ".join(settlement.waiting_for))
+    return replace(result, final_key=settlement.final_key, report_keys=reports, waiting_for=list(settlement.waiting_for))
 
 
 def clean_staging(staging: Path) -> None:
@@ -330,6 +367,8 @@ class RunSummary:
         for f in self.files:
             if f.outcome == "previewed":
                 where = " (dry run: nothing written, the file stays)"
+            elif f.waiting_for:
+                where = f" (done here; it stays until {', '.join(f.waiting_for)} read it)"
             else:
                 where = f" -> {f.final_key}" if f.final_key else " (left in place for the next run)"
             reason = f": {f.error}" if f.error else ""
@@ -357,6 +396,7 @@ def run_files(
     *,
     force: bool = False,
     dry_run: bool = False,
+    catalog: Catalog | None = None,
 ) -> RunSummary:
     """All steps for the given files, in order, in this process (the CLI's path)."""
     staging = run_staging(integration, run_id)
@@ -364,7 +404,7 @@ def run_files(
         shortcut = None if (force or dry_run) else store
         mapped = [validate_and_map(client, integration, f, staging, shortcut) for f in files]
         written = [upsert_attributes(store, integration, r, triggered_by, force=force, dry_run=dry_run) for r in mapped]
-        done = [finalize(client, store, integration, r, triggered_by) for r in written]
+        done = [finalize(client, store, integration, r, triggered_by, catalog) for r in written]
     finally:
         clean_staging(staging)
     return RunSummary(integration.name, done)

@@ -23,13 +23,31 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 from asgiref.sync import sync_to_async
 
-from inbound.config import Integration
-from inbound.connections import s3_client
-from inbound.source import UnknownKey, list_new_files, named_file
+from inbound.config import Integration, load_folder
+from inbound.connections import s3_client, store
+from inbound.shared import pending_files, shares_bucket
+from inbound.source import UnknownKey, named_file
 
 
 class SourceListingError(RuntimeError):
     """S3 could not be listed from the triggerer; the task fails (and retries), never skips."""
+
+
+def look(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
+    """The files the integration has still to read (see `shared.pending_files`), as dicts.
+
+    The store is opened only when another integration reads the same bucket: only then can
+    a file be one this integration already did its part of while it waits for the others.
+    """
+    integration = Integration.from_snapshot(snapshot)
+    catalog = load_folder()
+    client = s3_client(integration.source.aws_conn_id)
+    attribute_store = store() if shares_bucket(catalog, integration) else None
+    try:
+        return [f.to_dict() for f in pending_files(client, attribute_store, catalog, integration)]
+    finally:
+        if attribute_store is not None:
+            attribute_store.close()
 
 
 class NewFilesTrigger(BaseTrigger):
@@ -38,18 +56,14 @@ class NewFilesTrigger(BaseTrigger):
     The deadline is the trigger's own (not only Airflow's deferral timeout), so that it also
     ends when `airflow dags test` runs the trigger in-process.
 
-    :param aws_conn_id: Airflow connection of the bucket's reader.
-    :param bucket: the source bucket.
-    :param pattern: the source key pattern (`*` does not cross `/`).
+    :param snapshot: the integration's config snapshot (source, name, schedule).
     :param poke_interval: seconds between two listings.
     :param deadline: ISO-8601 UTC time after which the trigger reports `timeout`.
     """
 
-    def __init__(self, *, aws_conn_id: str, bucket: str, pattern: str, poke_interval: float, deadline: str) -> None:
+    def __init__(self, *, snapshot: dict[str, Any], poke_interval: float, deadline: str) -> None:
         super().__init__()
-        self.aws_conn_id = aws_conn_id
-        self.bucket = bucket
-        self.pattern = pattern
+        self.snapshot = snapshot
         self.poke_interval = poke_interval
         self.deadline = deadline
 
@@ -57,9 +71,7 @@ class NewFilesTrigger(BaseTrigger):
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
-                "aws_conn_id": self.aws_conn_id,
-                "bucket": self.bucket,
-                "pattern": self.pattern,
+                "snapshot": self.snapshot,
                 "poke_interval": self.poke_interval,
                 "deadline": self.deadline,
             },
@@ -67,22 +79,22 @@ class NewFilesTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         deadline = datetime.fromisoformat(self.deadline)
+        source = Integration.from_snapshot(self.snapshot).source
         try:
-            # boto3 is synchronous: the listing runs in a thread, the triggerer's loop stays free.
-            client = await sync_to_async(s3_client)(self.aws_conn_id)
             while True:
-                files = await sync_to_async(list_new_files)(client, self.bucket, self.pattern)
+                # boto3 and the store are synchronous: they run in a thread, the loop stays free.
+                files = await sync_to_async(look)(self.snapshot)
                 if files:
-                    yield TriggerEvent({"status": "found", "files": [f.to_dict() for f in files]})
+                    yield TriggerEvent({"status": "found", "files": files})
                     return
                 remaining = (deadline - datetime.now(timezone.utc)).total_seconds()
                 if remaining <= 0:
                     yield TriggerEvent({"status": "timeout"})
                     return
-                self.log.info("no new file matches s3://%s/%s; next look in %.0f s", self.bucket, self.pattern, self.poke_interval)
+                self.log.info("no new file matches %s; next look in %.0f s", source.uri, self.poke_interval)
                 await asyncio.sleep(min(self.poke_interval, remaining))
         except Exception as error:  # reported to the task, which fails and retries
-            yield TriggerEvent({"status": "error", "message": f"listing s3://{self.bucket}/{self.pattern} failed: {error}"})
+            yield TriggerEvent({"status": "error", "message": f"listing {source.uri} failed: {error}"})
 
 
 class NewFilesSensor(BaseSensorOperator):
@@ -105,10 +117,9 @@ class NewFilesSensor(BaseSensorOperator):
         self.deferrable = deferrable
 
     def poke(self, context: Any) -> PokeReturnValue:
-        source = Integration.from_snapshot(self.snapshot).source
-        files = list_new_files(s3_client(source.aws_conn_id), source.bucket, source.key)
-        self.log.info("%d new file(s) match %s", len(files), source.uri)
-        return PokeReturnValue(is_done=bool(files), xcom_value=self._found([f.to_dict() for f in files]) if files else None)
+        files = look(self.snapshot)
+        self.log.info("%d new file(s) match %s", len(files), Integration.from_snapshot(self.snapshot).source.uri)
+        return PokeReturnValue(is_done=bool(files), xcom_value=self._found(files) if files else None)
 
     def execute(self, context: Any) -> Any:
         key = (context.get("params") or {}).get("key")
@@ -119,13 +130,10 @@ class NewFilesSensor(BaseSensorOperator):
         found = self.poke(context)
         if found.is_done:
             return found.xcom_value
-        source = Integration.from_snapshot(self.snapshot).source
         deadline = datetime.now(timezone.utc) + timedelta(seconds=self.timeout)
         self.defer(
             trigger=NewFilesTrigger(
-                aws_conn_id=source.aws_conn_id,
-                bucket=source.bucket,
-                pattern=source.key,
+                snapshot=self.snapshot,
                 poke_interval=float(self.poke_interval),
                 deadline=deadline.isoformat(),
             ),

@@ -1,6 +1,6 @@
 """Load: many integrations through the real CeleryExecutor deployment, and DAG parse times.
 
-    uv run --frozen python tests/benchmarks/load_celery.py [--integrations 100] [--rows 1000]
+    uv run --frozen --group bench python tests/benchmarks/load_celery.py [--integrations 100] [--rows 1000]
         [--concurrency 4] [--parse 100,1000] [--skip-load]
 
 A script, not a test (machines here are noisy). It prints one table with:

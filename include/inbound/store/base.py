@@ -18,7 +18,7 @@ import polars as pl
 
 from inbound.store.diff import Diff, compute_diff, parse_lineage, state_schema
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 OLD_VALUE_TABLE = "inbound_attribute_value"
 LOG_TABLE = "inbound_import_log"
 INTEGRATION_TABLE = "inbound_integration"
@@ -206,6 +206,8 @@ class AttributeStore:
                 self._from_v1,
                 f"DROP TABLE {OLD_VALUE_TABLE}",
             ],
+            # v3: which integrations processed one object version (files shared by several).
+            3: [f"CREATE INDEX ix_{LOG_TABLE}_file ON {LOG_TABLE} (source_file, etag)"],
         }
 
     def _from_v1(self, cur: Any) -> None:
@@ -415,6 +417,16 @@ class AttributeStore:
         record = _record(row)
         same = (record.outcome, record.etag, record.config_version) == ("success", etag, config_version)
         return record if same else None
+
+    def file_outcomes(self, source_file: str, etag: str) -> dict[str, ImportRecord]:
+        """Per integration, its latest entry for one object version (a file several read)."""
+        with self.transaction() as cur:
+            cur.execute(
+                self._sql(f"SELECT {LOG_COLUMNS} FROM {LOG_TABLE} WHERE source_file = ? AND etag = ? ORDER BY id"),
+                (source_file, etag),
+            )
+            rows = cur.fetchall()
+        return {row[1]: _record(row) for row in rows}
 
     def log_skip(self, previous: ImportRecord, source_file: str, triggered_by: str = "skip") -> int:
         """Log a file skipped as identical to `previous` (it changes nothing)."""
