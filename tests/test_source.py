@@ -98,3 +98,23 @@ def test_a_file_reimported_from_failed_moves_to_its_home_success_folder(s3) -> N
     assert target.startswith("crm/success/") and target.endswith("Z_users_1.csv") and target.count("Z_") == 1
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"])
     assert keys == [target]  # the file and its stale reports left failed/
+
+
+def test_completion_marker_holds_files_until_the_export_is_complete(s3) -> None:
+    from conftest import BUCKET
+
+    from inbound.source import list_new_files
+
+    pattern = "hr/2026-11-28/part-*.csv"
+    s3.put_object(Bucket=BUCKET, Key="hr/2026-11-28/part-1.csv", Body=b"Email\n")
+    assert list_new_files(s3, BUCKET, pattern, "_SUCCESS") == []  # no marker yet
+    assert len(list_new_files(s3, BUCKET, pattern)) == 1  # without a marker setting: read at once
+    time.sleep(1.1)
+    s3.put_object(Bucket=BUCKET, Key="hr/2026-11-28/part-2.csv", Body=b"Email\n")
+    time.sleep(1.1)
+    s3.put_object(Bucket=BUCKET, Key="hr/2026-11-28/_SUCCESS", Body=b"")
+    assert [f.name for f in list_new_files(s3, BUCKET, pattern, "_SUCCESS")] == ["part-1.csv", "part-2.csv"]
+    time.sleep(1.1)
+    s3.put_object(Bucket=BUCKET, Key="hr/2026-11-28/part-3.csv", Body=b"Email\n")  # the next export begins
+    assert [f.name for f in list_new_files(s3, BUCKET, pattern, "_SUCCESS")] == ["part-1.csv", "part-2.csv"]
+    assert [f.name for f in list_new_files(s3, BUCKET, "hr/2026-11-28/*", "_SUCCESS")] == ["part-1.csv", "part-2.csv"]

@@ -85,6 +85,12 @@ class Source(_Model):
         description="Airflow connection with the credentials: access key and secret, "
         "`role_arn` in the extra for an assumed role, or empty for the default AWS chain.",
     )
+    marker: Annotated[str, StringConstraints(min_length=1, pattern=r"^[^/*?\[]+$")] | None = Field(
+        None,
+        description="Completion marker: the name of an object (e.g. `_SUCCESS`) the producer writes into "
+        "the files' folder after the last file of an export. A file is read only when the marker exists "
+        "and is at least as new as the file, so half-written exports wait.",
+    )
 
     @field_validator("key")
     @classmethod
@@ -164,6 +170,60 @@ class Attribute(_Model):
         return self.name or self.column
 
 
+class Alerts(_Model):
+    """Who hears about trouble, through Airflow's notifiers (SMTP e-mail, an HTTP webhook)."""
+
+    email: list[Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]] = Field(
+        default_factory=list, description="Recipients; sent through the Airflow SMTP connection `smtp_conn_id`."
+    )
+    smtp_conn_id: str = Field("smtp_default", description="Airflow SMTP connection (host, login, from address).")
+    webhook: str | None = Field(
+        None,
+        description="Airflow HTTP connection id; alerts are POSTed as JSON with a `text` field (a Slack or "
+        "Teams incoming webhook takes it as is). The URL and any token live in the connection.",
+    )
+    on_failure: bool = Field(True, description="Alert when a run fails (a file failed, or a task gave up).")
+    rejected_ratio_over: float | None = Field(
+        None, ge=0, le=1, description="Alert when a run rejected more than this share of its rows (e.g. 0.01)."
+    )
+    stale_after: str | None = Field(
+        None,
+        description="ISO-8601 duration (e.g. P2D): alert when no new file arrived for longer than this "
+        "since the last import; checked each time `wait_for_file` gives up.",
+    )
+
+    @field_validator("stale_after")
+    @classmethod
+    def _valid_duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            _duration(value, "stale_after")
+        return value
+
+    @model_validator(mode="after")
+    def _has_a_channel(self) -> Alerts:
+        if not self.email and not self.webhook:
+            raise ValueError("alerts need a channel: `email: [someone@example.com]` and/or `webhook: <http connection id>`")
+        return self
+
+    @property
+    def stale_interval(self) -> timedelta | None:
+        return _duration(self.stale_after, "stale_after") if self.stale_after else None
+
+
+def _duration(value: str, field: str) -> timedelta:
+    from pydantic import TypeAdapter
+
+    try:
+        if not value.upper().startswith("P"):
+            raise ValueError
+        duration = TypeAdapter(timedelta).validate_python(value)
+    except (ValidationError, ValueError):
+        raise ValueError(f"{field} {value!r} is not an ISO-8601 duration such as PT6H or P2D") from None
+    if duration <= timedelta(0):
+        raise ValueError(f"{field} {value!r} must be a positive duration in days, hours or minutes (P2D, PT6H)")
+    return duration
+
+
 class Integration(_Model):
     """One inbound integration: one YAML file, one Airflow DAG `inbound_<name>`."""
 
@@ -212,6 +272,7 @@ class Integration(_Model):
     max_file_mb: Annotated[int, Field(gt=0)] = Field(
         1024, description="Largest file (after decompression) that is read, in MiB."
     )
+    alerts: Alerts | None = Field(None, description="Optional alerts on failure, rejected rows and staleness.")
 
     _file: str | None = PrivateAttr(None)
 
@@ -263,7 +324,8 @@ class Integration(_Model):
     @property
     def version(self) -> str:
         """A short hash of the effective config: what the run used and the import log records."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        # Alerts change who hears about a run, not what it imports.
+        canonical = json.dumps(self.model_dump(mode="json", exclude={"alerts"}), sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
     @property

@@ -19,7 +19,7 @@ import pendulum
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from airflow.sdk import DAG, Asset, AssetAlias, Param, get_current_context, get_parsing_context, task
 
-from inbound import pipeline
+from inbound import alerts, pipeline
 from inbound.config import Catalog, Integration, load_folder
 from inbound.connections import s3_client, store
 from inbound.sensor import NewFilesSensor
@@ -124,8 +124,10 @@ def build_dag(integration: Integration) -> DAG:
             ),
         },
     ) as dag:
+        on_failure = _failure_callback(integration)
         wait = NewFilesSensor(
             task_id="wait_for_file",
+            on_failure_callback=on_failure,
             snapshot=integration.snapshot(),
             deferrable=deferrable(),
             mode="reschedule",  # only used when not deferrable
@@ -172,13 +174,26 @@ def build_dag(integration: Integration) -> DAG:
             _emit_asset_event(integration, results)
             return {"snapshot": mapped["snapshot"], "results": results}
 
-        @task(task_id="finalize", trigger_rule="all_done")
+        @task(task_id="finalize", trigger_rule="all_done", on_failure_callback=on_failure)
         def finalize() -> dict[str, Any]:
             return _finalize()
 
         written = upsert_attributes(validate_and_map(wait.output))
         written >> finalize()
     return dag
+
+
+def _failure_callback(integration: Integration) -> list[Any]:
+    """A failed run alerts once: `finalize` fails whenever a file failed or was left behind,
+    and `wait_for_file` when S3 could not be listed (then `finalize` is skipped)."""
+    if integration.alerts is None or not integration.alerts.on_failure:
+        return []
+
+    def alert(context: Any) -> None:
+        reason = str(context.get("exception") or "see the task log")
+        alerts.send(integration, alerts.failure_alert(integration, context["run_id"], reason.split("; ")), context)
+
+    return [alert]
 
 
 def _emit_asset_event(integration: Integration, results: list[dict[str, Any]]) -> None:
@@ -219,6 +234,7 @@ def _finalize() -> dict[str, Any]:
     summary = pipeline.RunSummary(integration.name, done)
     for line in summary.lines():
         log.info("%s", line)
+    alerts.send(integration, alerts.rejected_alert(integration, run_id, summary.rows_read, summary.rows_rejected), context)
     if summary.failed:
         raise AirflowFailException(
             "; ".join(

@@ -23,6 +23,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 from asgiref.sync import sync_to_async
 
+from inbound import alerts
 from inbound.config import Integration, load_folder
 from inbound.connections import s3_client, store
 from inbound.shared import pending_files, shares_bucket
@@ -126,7 +127,11 @@ class NewFilesSensor(BaseSensorOperator):
         if key:  # a re-import of one named file: no waiting
             return self._named(key)
         if not self.deferrable:
-            return super().execute(context)
+            try:
+                return super().execute(context)
+            except AirflowSkipException:
+                self._check_stale(context)
+                raise
         found = self.poke(context)
         if found.is_done:
             return found.xcom_value
@@ -147,8 +152,24 @@ class NewFilesSensor(BaseSensorOperator):
             self.log.info("%d new file(s) found by the triggerer", len(event["files"]))
             return self._found(event["files"])
         if event["status"] == "timeout":
+            self._check_stale(context)
             raise AirflowSkipException(f"no new file within {self.timeout:.0f} s")
         raise SourceListingError(event.get("message", "unknown error"))
+
+    def _check_stale(self, context: Any) -> None:
+        """The wait gave up: alert when the source has been quiet for longer than `stale_after`."""
+        integration = Integration.from_snapshot(self.snapshot)
+        if integration.alerts is None or integration.alerts.stale_after is None:
+            return
+        attribute_store = store()
+        try:
+            latest = attribute_store.imports(integration.name, limit=1)
+        finally:
+            attribute_store.close()
+        last = datetime.fromisoformat(latest[0].finished_at.replace("Z", "+00:00")) if latest else None
+        if last is not None and last.tzinfo is None:
+            last = last.replace(tzinfo=timezone.utc)
+        alerts.send(integration, alerts.stale_alert(integration, last, datetime.now(timezone.utc)), context)
 
     def _named(self, key: str) -> dict[str, Any]:
         source = Integration.from_snapshot(self.snapshot).source

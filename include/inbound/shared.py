@@ -125,7 +125,7 @@ def pending_files(
     or absent, so a file never waits for a reader that is gone.
     """
     source = integration.source
-    files = list_new_files(client, source.bucket, source.key)
+    files = list_new_files(client, source.bucket, source.key, source.marker)
     if store is None:
         return files
     pending = []

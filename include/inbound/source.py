@@ -118,8 +118,37 @@ def belongs_to(pattern: str, key: str) -> bool:
     return bool(key_pattern(pattern).match(original_key(key)))
 
 
-def list_new_files(client: Any, bucket: str, pattern: str) -> list[S3File]:
-    """Files matching the pattern that no run has moved yet, oldest first (then by key)."""
+def list_new_files(client: Any, bucket: str, pattern: str, marker: str | None = None) -> list[S3File]:
+    """Files matching the pattern that no run has moved yet, oldest first (then by key).
+
+    With a completion `marker`, only files of folders whose marker object is at least as
+    new as the file: an export written as several objects is read once it is complete.
+    """
+    files = _list_matching(client, bucket, pattern)
+    if marker:
+        files = _complete(client, bucket, [f for f in files if f.name != marker], marker)
+    return files
+
+
+def _complete(client: Any, bucket: str, files: list[S3File], marker: str) -> list[S3File]:
+    markers: dict[str, str | None] = {}
+    for folder in {f.folder for f in files}:
+        try:
+            head = client.head_object(Bucket=bucket, Key=f"{folder}{marker}")
+            markers[folder] = head["LastModified"].astimezone(timezone.utc).isoformat()
+        except Exception as exc:
+            if _error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
+                raise
+            markers[folder] = None
+    ready = []
+    for file in files:
+        written = markers[file.folder]
+        if written is not None and datetime.fromisoformat(written) >= datetime.fromisoformat(file.last_modified):
+            ready.append(file)
+    return ready
+
+
+def _list_matching(client: Any, bucket: str, pattern: str) -> list[S3File]:
     regex = key_pattern(pattern)
     files = []
     paginator = client.get_paginator("list_objects_v2")
