@@ -8,7 +8,10 @@ import pytest
 from conftest import BUCKET, integration_dict
 
 from inbound.config import Integration
-from inbound.pipeline import FileResult, finalize, run_files
+import tempfile
+from pathlib import Path
+
+from inbound.pipeline import FileResult, finalize, run_files, upsert_attributes, validate_and_map
 from inbound.source import head_file, list_new_files
 
 GOOD = "Email,Plan,Open Tickets,Extra\nada@x,premium,3,z\nbob@x,free,0,z\n"
@@ -18,6 +21,10 @@ GOOD = "Email,Plan,Open Tickets,Extra\nada@x,premium,3,z\nbob@x,free,0,z\n"
 def crm() -> Integration:
     return Integration.model_validate(integration_dict("crm", attributes=[
         {"column": "Plan", "name": "plan"}, {"column": "Open Tickets", "name": "open_tickets", "type": "integer"}]))
+
+
+def staging_dir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="inbound-staging-"))
 
 
 def put(s3, key: str, body: str) -> None:
@@ -147,3 +154,35 @@ def test_config_changes_removed_renamed_and_retyped_attributes(s3, store, crm) -
     run(s3, store, renamed)
     assert store.user_attributes("ada@x")["attributes"] == {"tier": "gold", "open_tickets": "3.0"}  # `plan` is gone, re-typed
     assert store.user_attributes("ada@x", renamed.attribute_types)["attributes"] == {"tier": "gold", "open_tickets": 3.0}
+
+
+def test_a_run_that_died_after_the_commit_and_before_the_move_is_finished_without_a_second_import(s3, store, crm) -> None:
+    """The idempotency record (key, ETag, config version) even when a newer file was imported since."""
+    put(s3, "crm/users_a.csv", "Email,Plan,Open Tickets\nada@x,old,1\n")
+    (file,) = list_new_files(s3, BUCKET, crm.source.key)
+    staged = validate_and_map(s3, crm, file, store=store, staging=staging_dir())
+    written = upsert_attributes(store, crm, staged, "test")
+    assert written.write["rows_written"] == 1  # committed; the process dies before finalize
+    time.sleep(1.1)
+    put(s3, "crm/users_b.csv", "Email,Plan,Open Tickets\nada@x,new,2\n")
+    newer = head_file(s3, BUCKET, "crm/users_b.csv")
+    run_files(s3, store, crm, [newer], "test", "newer")  # a newer export is imported meanwhile
+    summary = run(s3, store, crm)  # the next run finds the old file again
+    (again,) = summary.files
+    assert again.s3_file.key == "crm/users_a.csv" and again.write["skipped"] is True
+    assert again.final_key.startswith("crm/success/")
+    assert store.user_attributes("ada@x")["attributes"]["plan"] == "new"  # not overwritten by the older file
+    written_rows = sorted((e.source_file.rsplit("/", 1)[-1], e.rows_written) for e in store.imports("crm"))
+    assert written_rows == [("users_a.csv", 0), ("users_a.csv", 1), ("users_b.csv", 1)]  # one import + one skip
+
+
+def test_a_file_overwritten_while_it_is_processed_stays_for_the_next_run(s3, store, crm) -> None:
+    put(s3, "crm/users_1.csv", "Email,Plan,Open Tickets\nada@x,v1,1\n")
+    (file,) = list_new_files(s3, BUCKET, crm.source.key)
+    staged = validate_and_map(s3, crm, file, store=store, staging=staging_dir())
+    put(s3, "crm/users_1.csv", "Email,Plan,Open Tickets\nada@x,v2,2\n")  # the producer rewrites it
+    done = finalize(s3, store, crm, upsert_attributes(store, crm, staged, "test"), "test")
+    assert done.final_key is None and keys(s3, "crm/") == ["crm/users_1.csv"]  # v2 is not moved away unread
+    summary = run(s3, store, crm)
+    assert summary.outcome == "success" and summary.files[0].final_key.startswith("crm/success/")
+    assert store.user_attributes("ada@x")["attributes"]["plan"] == "v2"

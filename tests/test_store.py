@@ -265,3 +265,57 @@ def test_upgrade_from_schema_v1_keeps_the_values(store_url) -> None:
     write(upgraded, pl.DataFrame({"user_id": ["ada@x"], "plan": ["gold"]}), types={"plan": "string"})
     assert attrs(upgraded, "ada@x", {"plan": "string"}) == {"plan": "gold"}
     upgraded.close()
+
+
+def test_an_unreachable_store_is_retried_then_fails_clearly(monkeypatch) -> None:
+    import socket
+
+    import inbound.store as store_module
+    from inbound.store import StoreUnavailable
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here
+    from inbound.store import postgres
+
+    attempts = []
+
+    original = postgres.PostgresStore.__init__
+
+    def counting(self, url):
+        attempts.append(url)
+        original(self, url)
+
+    monkeypatch.setattr(postgres.PostgresStore, "__init__", counting)
+    monkeypatch.setattr(store_module, "CONNECT_BACKOFF_S", 0.01)
+    with pytest.raises(StoreUnavailable) as error:
+        open_store(f"postgresql://inbound:s3cret@127.0.0.1:{port}/inbound")
+    assert len(attempts) == store_module.CONNECT_ATTEMPTS == 4
+    message = str(error.value)
+    assert f"cannot reach the attribute store at 127.0.0.1:{port}/inbound" in message
+    assert "inbound_store" in message and "after 4 attempts" in message and "s3cret" not in message
+
+
+def test_a_killed_write_is_finished_by_the_retry_with_the_right_counts(store, store_url, tmp_path) -> None:
+    """After the kill (previous test's scenario), the retry writes the file once, counted as changes."""
+    n = 20_000
+    before = pl.DataFrame({"user_id": [f"u{i}" for i in range(n)], "plan": ["first"] * n})
+    store.write_file(integration="crm", types={"plan": "string"}, frame=before, source_file="s3://b/k1", etag="e1",
+                     config_version="v1", triggered_by="test", rows_read=n, rows_rejected=0)
+    marker = tmp_path / "in-transaction"
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER.replace("50_000", "20_000"), store_url, str(marker)])
+    for _ in range(600):
+        if marker.exists() or proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    assert marker.exists(), "the writer never reached the middle of its transaction"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    retry = open_store(store_url)
+    changed = pl.DataFrame({"user_id": [f"u{i}" for i in range(n)], "plan": ["changed"] * n})
+    result = retry.write_file(integration="crm", types={"plan": "string"}, frame=changed, source_file="s3://b/k2",
+                              etag="e2", config_version="v1", triggered_by="retry", rows_read=n, rows_rejected=0)
+    assert (result.inserted, result.updated, result.unchanged) == (0, n, 0)
+    assert [(r.etag, r.rows_written) for r in retry.imports("crm")] == [("e2", n), ("e1", n)]
+    assert attrs(retry, "u7", {"plan": "string"})["plan"] == "changed"
+    retry.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from inbound.source import S3_RETRIES
 from inbound.store import AttributeStore, open_store, store_url_from_connection
 
 STORE_CONN_ID = "inbound_store"
@@ -16,10 +17,16 @@ log = logging.getLogger(__name__)
 
 
 def s3_client(aws_conn_id: str) -> Any:
-    """A boto3 S3 client from the integration's AWS connection (keys, role, or default chain)."""
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    """A boto3 S3 client from the integration's AWS connection (keys, role, or default chain).
 
-    return S3Hook(aws_conn_id=aws_conn_id).get_conn()
+    It retries throttling, 5xx answers and dropped connections with exponential back-off
+    (`S3_RETRIES`); what still fails becomes a `SourceUnavailable` naming the file.
+    """
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    from botocore.config import Config
+
+    config = Config(retries=dict(S3_RETRIES), connect_timeout=10, read_timeout=120)  # type: ignore[arg-type]
+    return S3Hook(aws_conn_id=aws_conn_id, config=config).get_conn()
 
 
 def store_url() -> str | None:

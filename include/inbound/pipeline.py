@@ -98,9 +98,11 @@ def validate_and_map(
     """
     result = FileResult(file=file.to_dict())
     if store is not None:
-        previous = store.already_imported(integration.name, file.etag, integration.version)
+        previous = _this_version_imported(store, integration, file) or store.already_imported(
+            integration.name, file.etag, integration.version
+        )
         if previous is not None:
-            log.info("%s: same content, config and data as import %d: skipped", file.uri, previous.id)
+            log.info("%s: already imported (import %d, same content and config): skipped", file.uri, previous.id)
             skipped = WriteResult(
                 import_id=store.log_skip(previous, file.uri),
                 rows_read=previous.rows_read,
@@ -143,6 +145,19 @@ def validate_and_map(
         attribute_set.frame.height,
     )
     return replace(result, stage=f"{stem}.parquet")
+
+
+def _this_version_imported(store: AttributeStore, integration: Integration, file: S3File) -> Any:
+    """The idempotency record: this object version (key and ETag) was imported with this config.
+
+    It is what a run finds when an earlier one died after the store commit and before the
+    move: the file is moved without being imported a second time (and without an older
+    file overwriting what a newer one wrote since).
+    """
+    entry = store.file_outcomes(file.uri, file.etag).get(integration.name)
+    if entry is not None and entry.outcome == "success" and entry.config_version == integration.version:
+        return entry
+    return None
 
 
 def _too_many_rejected(integration: Integration, attribute_set: AttributeSet) -> str | None:

@@ -13,6 +13,8 @@ or `failed` is never a candidate.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -51,6 +53,41 @@ class S3File:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> S3File:
         return cls(**data)
+
+
+class SourceUnavailable(RuntimeError):
+    """S3 kept failing (throttling, 5xx, no connection) after the client's retries with back-off."""
+
+
+# How boto3 clients for sources retry: "standard" mode backs off exponentially with jitter
+# on throttling (503 SlowDown), 5xx answers and connection errors.
+S3_RETRIES = {"mode": "standard", "total_max_attempts": 8}  # the first request and 7 retries
+_TRANSIENT_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "ServiceUnavailable",
+                    "InternalError", "503", "500", "502", "504"}
+
+
+@contextmanager
+def s3_errors(what: str) -> Iterator[None]:
+    """Turn S3 failures that outlived the retries into one clear `SourceUnavailable`."""
+    from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError, HTTPClientError
+
+    try:
+        yield
+    except ClientError as exc:
+        meta = exc.response.get("ResponseMetadata", {})
+        status = int(meta.get("HTTPStatusCode") or 0)
+        code = _error_code(exc)
+        if status < 500 and code not in _TRANSIENT_CODES:
+            raise
+        attempts = int(meta.get("RetryAttempts") or 0) + 1
+        raise SourceUnavailable(
+            f"{what}: S3 answered {code or status} ({exc.response.get('Error', {}).get('Message', '')}) "
+            f"{attempts} times, with back-off in between; nothing was moved or written, the task retries later"
+        ) from None
+    except (BotoConnectionError, HTTPClientError) as exc:
+        raise SourceUnavailable(
+            f"{what}: S3 could not be reached ({exc}); nothing was moved or written, the task retries later"
+        ) from None
 
 
 def key_pattern(pattern: str) -> re.Pattern[str]:
@@ -124,9 +161,10 @@ def list_new_files(client: Any, bucket: str, pattern: str, marker: str | None = 
     With a completion `marker`, only files of folders whose marker object is at least as
     new as the file: an export written as several objects is read once it is complete.
     """
-    files = _list_matching(client, bucket, pattern)
-    if marker:
-        files = _complete(client, bucket, [f for f in files if f.name != marker], marker)
+    with s3_errors(f"listing s3://{bucket}/{pattern}"):
+        files = _list_matching(client, bucket, pattern)
+        if marker:
+            files = _complete(client, bucket, [f for f in files if f.name != marker], marker)
     return files
 
 
@@ -206,8 +244,9 @@ def named_file(client: Any, bucket: str, pattern: str, key: str) -> S3File:
 
 def read_file(client: Any, file: S3File) -> bytes:
     """The bytes of exactly the listed version: a file rewritten since fails (IfMatch)."""
-    response = client.get_object(Bucket=file.bucket, Key=file.key, IfMatch=file.etag)
-    return response["Body"].read()
+    with s3_errors(f"reading {file.uri}"):
+        response = client.get_object(Bucket=file.bucket, Key=file.key, IfMatch=file.etag)
+        return response["Body"].read()
 
 
 class FileChanged(Exception):
@@ -247,6 +286,15 @@ def _etag(client: Any, bucket: str, key: str) -> str | None:
 
 def move_file(client: Any, file: S3File, outcome: str) -> str:
     """Copy to success/ or failed/, then delete the original; returns the new key.
+
+    See `_move`; S3 failures that outlive the client's retries raise `SourceUnavailable`.
+    """
+    with s3_errors(f"moving {file.uri} to {outcome}/"):
+        return _move(client, file, outcome)
+
+
+def _move(client: Any, file: S3File, outcome: str) -> str:
+    """Copy, then delete.
 
     Safe to repeat: when the original is gone and the target holds the same content, the
     move happened before (a retried task). Only the version that was read is moved: a

@@ -23,7 +23,10 @@ from urllib.parse import urlparse
 
 from inbound.store.base import AttributeStore, ImportRecord, MirrorGuard, WriteResult
 
-__all__ = ["AttributeStore", "ImportRecord", "MirrorGuard", "WriteResult", "open_store", "default_sqlite_path", "StoreSettings"]
+__all__ = [
+    "AttributeStore", "ImportRecord", "MirrorGuard", "StoreUnavailable", "WriteResult", "open_store",
+    "default_sqlite_path", "StoreSettings",
+]
 
 
 @dataclass(frozen=True)
@@ -64,13 +67,45 @@ def open_store(url: str | None = None) -> AttributeStore:
         path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
         store: AttributeStore = SqliteStore(path)
     elif scheme in ("postgres", "postgresql", "postgresql+psycopg"):
-        from inbound.store.postgres import PostgresStore
-
-        store = PostgresStore(url.replace("postgresql+psycopg://", "postgresql://"))
+        store = _connect_postgres(url.replace("postgresql+psycopg://", "postgresql://"))
     else:
         raise ValueError(f"unsupported store URL scheme {scheme!r}; use sqlite:/// or postgresql://")
     store.migrate()
     return store
+
+
+class StoreUnavailable(RuntimeError):
+    """The store's database could not be reached, even after retries with back-off."""
+
+
+# Connection attempts and the pause before each retry (doubling): about 15 s in all.
+CONNECT_ATTEMPTS = 4
+CONNECT_BACKOFF_S = 1.0
+
+
+def _connect_postgres(url: str) -> AttributeStore:
+    import time
+
+    import psycopg
+
+    from inbound.store.postgres import PostgresStore
+
+    delay = CONNECT_BACKOFF_S
+    for attempt in range(1, CONNECT_ATTEMPTS + 1):
+        try:
+            return PostgresStore(url)
+        except psycopg.OperationalError as exc:
+            if attempt == CONNECT_ATTEMPTS:
+                parsed = urlparse(url)
+                reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+                raise StoreUnavailable(
+                    f"cannot reach the attribute store at {parsed.hostname}:{parsed.port or 5432}/"
+                    f"{parsed.path.lstrip('/')} (Airflow connection inbound_store) after {attempt} attempts "
+                    f"with back-off: {reason}. Nothing was written; the task retries later."
+                ) from None
+            time.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")
 
 
 def store_url_from_connection(conn: Any) -> str:
