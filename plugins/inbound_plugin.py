@@ -8,9 +8,33 @@ for plugin apps.
 
 from __future__ import annotations
 
+from typing import Any
+
 from airflow.plugins_manager import AirflowPlugin
 
-from inbound.api import PREFIX, app
+PREFIX = "/inbound"  # the same as inbound.api.PREFIX (checked in tests/test_api.py)
+
+
+class LazyApp:
+    """The plugin's ASGI app, imported at its first request.
+
+    Airflow loads every plugin in every task process (for macros), but only the API server
+    serves the app: importing FastAPI and `inbound.api` up front cost each task about a
+    second (see tests/benchmarks/load_celery.py).
+    """
+
+    def __init__(self) -> None:
+        self._app: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self._app is None:
+            from inbound.api import app
+
+            self._app = app
+        await self._app(scope, receive, send)
+
+
+app = LazyApp()
 
 
 class InboundPlugin(AirflowPlugin):

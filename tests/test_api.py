@@ -165,6 +165,22 @@ def test_plugin_is_loaded_with_its_nav_entry(airflow_app) -> None:
     assert "/inbound" in mounts
 
 
+def test_the_plugin_imports_the_app_only_when_served() -> None:
+    """Task processes load plugins too; they must not pay for FastAPI and inbound.api."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import inbound_plugin; "
+        "from inbound.api import PREFIX; assert inbound_plugin.PREFIX == PREFIX; "
+    )
+    lazy = "import sys; sys.path.insert(0, sys.argv[1]); import inbound_plugin; print('inbound.api' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", lazy, str(ROOT / "plugins")], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    subprocess.run([sys.executable, "-c", probe, str(ROOT / "plugins")], check=True)
+
+
 def test_every_route_of_the_plugin_is_in_the_auth_tests() -> None:
     from inbound.api import app
 

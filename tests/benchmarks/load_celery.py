@@ -1,6 +1,6 @@
 """Load: many integrations through the real CeleryExecutor deployment, and DAG parse times.
 
-    uv run --frozen --group bench python tests/benchmarks/load_celery.py [--integrations 100] [--rows 1000]
+    uv run --frozen python tests/benchmarks/load_celery.py [--integrations 100] [--rows 1000]
         [--concurrency 4] [--parse 100,1000] [--skip-load]
 
 A script, not a test (machines here are noisy). It prints one table with:
@@ -10,7 +10,9 @@ A script, not a test (machines here are noisy). It prints one table with:
    already), for each N in --parse (the attribute cap raised through
    INBOUND_MAX_ATTRIBUTES). In the same run, the same N four-task DAGs built from YAML by
    astronomer's dag-factory (S3KeySensor + three PythonOperators each, one YAML file per
-   DAG), as the baseline: the ratio is ours / dag-factory.
+   DAG), as the baseline: the ratio is ours / dag-factory. dag-factory (DAG_FACTORY pinned
+   below) is installed into a folder of its own on the first run and put on the path of its
+   parse only: in the project's environment its Airflow plugin would load in every task.
 2. **Load**: --integrations configs with a file of --rows rows each, run through the
    deployment of `tests/e2e/cluster.py` (api-server, scheduler, dag-processor, triggerer,
    one Celery worker with --concurrency slots; PostgreSQL, Redis, moto server). The DAGs
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -42,6 +45,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from e2e.cluster import BIN, celery_cluster  # noqa: E402
 
 BUCKET = "load-exports"
+DAG_FACTORY = "dag-factory==1.1.0"
 
 # Runs in a fresh interpreter: Airflow imported first (the DAG processor has it loaded
 # already), then only the parse of the folder is timed.
@@ -102,6 +106,16 @@ def names(count: int) -> list[str]:
     return [f"load_{i:04d}" for i in range(count)]
 
 
+def dag_factory_path(work: Path) -> str:
+    """Install dag-factory (no dependencies: Airflow and PyYAML are here) into a folder of its own."""
+    target = work / "dag_factory_pkg"
+    uv = shutil.which("uv")
+    if uv is None:
+        raise SystemExit("uv is needed to install the dag-factory baseline")
+    subprocess.run([uv, "pip", "install", "--quiet", "--no-deps", "--target", str(target), DAG_FACTORY], check=True)
+    return str(target)
+
+
 def parse_once(folder: Path, env: dict[str, str], expected: int) -> float:
     done = subprocess.run([sys.executable, "-c", PARSE_SNIPPET, str(folder)], env=env, capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
@@ -138,10 +152,11 @@ def parse_times(count: int, work: Path, repeat: int) -> tuple[float, float]:
         "INBOUND_CONFIG_DIR": str(configs),
         "INBOUND_MAX_ATTRIBUTES": str(10 * count),
     }
+    theirs_env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [dag_factory_path(work), env.get("PYTHONPATH")]))}
     ours_seconds, theirs_seconds = [], []
     for _ in range(repeat):  # interleaved, so that drift of the machine hits both alike
         ours_seconds.append(parse_once(ours, env, count))
-        theirs_seconds.append(parse_once(theirs, env, count))
+        theirs_seconds.append(parse_once(theirs, theirs_env, count))
     return statistics.median(ours_seconds), statistics.median(theirs_seconds)
 
 

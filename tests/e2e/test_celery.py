@@ -2,9 +2,10 @@
 
 The scheduler, DAG processor, triggerer, API server and a Celery worker (4 slots) run as
 separate processes against PostgreSQL (metadata, attribute store) and Redis (broker), with
-a moto server as S3 (see `cluster.py`). Files are dropped for three integrations; the
-schedule runs two of them at once, the third waits deferred in the triggerer (holding no
-worker slot) until its file arrives; a fourth run is triggered through the REST API.
+a moto server as S3 (see `cluster.py`). The schedule runs three integrations at once, two
+of them reading the same export (each imports it once, the last moves it); a fourth waits
+deferred in the triggerer (holding no worker slot) until its file arrives; two manual runs
+triggered back to back through the REST API (re-importing named files) are serialized.
 """
 
 from __future__ import annotations
@@ -21,18 +22,16 @@ from inbound.store import open_store
 pytestmark = pytest.mark.slow
 
 BUCKET = "celery-exports"
-NAMES = ("crm", "hr", "support")
 
 
-def _config(name: str, schedule: str) -> dict[str, Any]:
+def _config(name: str, schedule: str, folder: str | None = None, column: str = "Plan") -> dict[str, Any]:
     return {
         "name": name,
         "schedule": schedule,
-        "source": {"bucket": BUCKET, "key": f"{name}/export_*.csv"},
+        "source": {"bucket": BUCKET, "key": f"{folder or name}/export_*.csv"},
         "user_id": {"column": "Email"},
         "attributes": [
-            {"column": "Plan", "name": f"{name}_plan"},
-            {"column": "Seats", "name": f"{name}_seats", "type": "integer"},
+            {"column": column, "name": f"{name}_{column.lower()}"},
         ],
     }
 
@@ -48,10 +47,15 @@ def _keys(s3: Any, prefix: str) -> list[str]:
 def test_integrations_run_on_celery_workers_and_sensors_wait_in_the_triggerer(tmp_path: Path) -> None:
     configs = tmp_path / "integrations"
     configs.mkdir()
-    # crm and hr find their files at once; support (every 15 min, so the triggerer polls
-    # every 30 s) has none yet and must wait deferred.
-    for name, schedule in (("crm", "@daily"), ("hr", "@daily"), ("support", "PT15M")):
-        (configs / f"{name}.yaml").write_text(yaml.safe_dump(_config(name, schedule), sort_keys=False))
+    # crm and billing read the same export; hr has its own; support (every 15 min, so the
+    # triggerer polls every 30 s) has no file yet and must wait deferred.
+    for config in (
+        _config("crm", "@daily"),
+        _config("billing", "@daily", folder="crm", column="Seats"),
+        _config("hr", "@daily"),
+        _config("support", "PT15M"),
+    ):
+        (configs / f"{config['name']}.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
 
     with celery_cluster(tmp_path / "airflow", configs) as cluster:
         s3 = cluster.s3()
@@ -65,10 +69,15 @@ def test_integrations_run_on_celery_workers_and_sensors_wait_in_the_triggerer(tm
             done = [r for r in runs if r["state"] in ("success", "failed")]
             return runs if len(done) >= count else None
 
-        for name in ("crm", "hr"):
+        for name in ("crm", "billing", "hr"):
             runs = cluster.wait_for(f"the scheduled run of inbound_{name}", lambda n=name: finished(f"inbound_{n}"), timeout=300)
-            assert [r["state"] for r in runs] == ["success"], cluster.log_tails()
-            assert runs[0]["run_type"] == "scheduled"
+            assert [(r["state"], r["run_type"]) for r in runs] == [("success", "scheduled")], cluster.log_tails()
+
+        # The shared export was imported by both readers, then moved once, by the last one.
+        (moved, readers) = _keys(s3, "crm/")
+        assert moved.startswith("crm/success/") and readers == f"{moved}.readers.txt"
+        report = s3.get_object(Bucket=BUCKET, Key=readers)["Body"].read().decode()
+        assert "- billing: success: 2 rows read, 2 written" in report and "- crm: success: 2 rows read, 2 written" in report
 
         # support's sensor is deferred: the triggerer waits, no worker slot is held.
         (support_run,) = cluster.wait_for("a run of inbound_support", lambda: cluster.dag_runs("inbound_support"), timeout=120)
@@ -84,27 +93,32 @@ def test_integrations_run_on_celery_workers_and_sensors_wait_in_the_triggerer(tm
         runs = cluster.wait_for("inbound_support's run to finish", lambda: finished("inbound_support"), timeout=240)
         assert runs[0]["state"] == "success", cluster.log_tails()
 
-        # A manual run through the REST API, for a file that arrived after the scheduled run.
-        s3.put_object(Bucket=BUCKET, Key="crm/export_2.csv", Body=_csv("enterprise", 50))
-        run_id = cluster.trigger("inbound_crm")
-        runs = cluster.wait_for("the triggered run of inbound_crm", lambda: finished("inbound_crm", 2), timeout=240)
-        manual = next(r for r in runs if r["dag_run_id"] == run_id)
-        assert manual["state"] == "success" and manual["run_type"] == "manual"
-        assert set(cluster.task_states("inbound_crm", run_id).values()) == {"success"}
+        # Two manual runs through the REST API, back to back (each re-imports one named file):
+        # they are serialized (max_active_runs=1), never interleaved.
+        s3.put_object(Bucket=BUCKET, Key="hr/export_2.csv", Body=_csv("contractor", 5))
+        s3.put_object(Bucket=BUCKET, Key="hr/export_3.csv", Body=_csv("manager", 7))
+        first = cluster.trigger("inbound_hr", {"key": "hr/export_2.csv"})
+        second = cluster.trigger("inbound_hr", {"key": "hr/export_3.csv"})
+        runs = cluster.wait_for("both manual runs of inbound_hr", lambda: finished("inbound_hr", 3), timeout=300)
+        by_id = {r["dag_run_id"]: r for r in runs}
+        assert by_id[first]["state"] == by_id[second]["state"] == "success"
+        assert by_id[second]["start_date"] >= by_id[first]["end_date"], (by_id[first], by_id[second])
+        assert set(cluster.task_states("inbound_hr", second).values()) == {"success"}
 
         # Every file was moved to success/ and nothing is waiting.
-        for name in NAMES:
-            moved = _keys(s3, f"{name}/")
+        for name in ("crm", "hr", "support"):
+            moved = [k for k in _keys(s3, f"{name}/") if not k.endswith(".txt")]
             assert moved and all(k.startswith(f"{name}/success/") for k in moved), moved
-        assert len(_keys(s3, "crm/success/")) == 2
+        assert len([k for k in _keys(s3, "hr/success/")]) == 3
 
         store = open_store(cluster.store_url)
         try:
             attributes = store.user_attributes("ada@example.com")["attributes"]
-            assert (attributes["crm_plan"], attributes["crm_seats"]) == ("enterprise", "50")
-            assert (attributes["hr_plan"], attributes["support_seats"]) == ("staff", "3")
+            assert (attributes["crm_plan"], attributes["billing_seats"]) == ("pro", "10")
+            assert attributes["hr_plan"] == "manager" and attributes["support_plan"] == "gold"  # export_3 last
             assert store.user_attributes("grace@example.com")["attributes"]["support_plan"] == "gold-lite"
-            assert sorted(e.outcome for e in store.imports("crm")) == ["success", "success"]
+            assert [e.outcome for e in store.imports("hr")] == ["success"] * 3
+            assert len(store.imports("crm")) == len(store.imports("billing")) == 1  # each read the shared file once
         finally:
             store.close()
         processes = list(cluster.processes.values())
