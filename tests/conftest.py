@@ -6,9 +6,11 @@ when it is unreachable they fail, they never skip.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import uuid
+from email import message_from_bytes
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -101,3 +103,41 @@ def store(store_url: str) -> Iterator[Any]:
     attribute_store = open_store(store_url)
     yield attribute_store
     attribute_store.close()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SmtpSink:
+    """A real SMTP server on loopback that keeps what it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's API
+        self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content)))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp(monkeypatch) -> Iterator[SmtpSink]:
+    """A real SMTP server on 127.0.0.1 and the `smtp_default` connection pointing at it."""
+    from aiosmtpd.controller import Controller
+
+    sink = SmtpSink()
+    port = _free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({
+        "conn_type": "smtp", "host": "127.0.0.1", "port": port,
+        "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "inbound@acme.test"},
+    }))
+    yield sink
+    controller.stop()
+
+

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import uuid
@@ -52,9 +53,10 @@ def integration(tmp_path, airflow_env, s3_server, request):
     return {"name": name, "env": env, "store": f"sqlite:///{store_path}", "staging": tmp_path / "staging"}
 
 
-def dags_test(integration) -> str:
+def dags_test(integration, conf: dict | None = None) -> str:
     dag_id = f"inbound_{integration['name']}"
-    proc = subprocess.run(["airflow", "dags", "test", dag_id], env=integration["env"], capture_output=True, text=True, timeout=300)
+    args = ["airflow", "dags", "test", dag_id] + (["-c", json.dumps(conf)] if conf else [])
+    proc = subprocess.run(args, env=integration["env"], capture_output=True, text=True, timeout=300)
     output = proc.stdout + proc.stderr
     assert f"dag_id={dag_id}" in output, output[-3000:]
     return output
@@ -171,3 +173,33 @@ def test_corpus_through_a_real_dag(case_name, tmp_path, airflow_env, s3_server) 
     if case.error:
         assert case.error in output
         assert case.error in s3_server.get_object(Bucket=BUCKET, Key=f"{moved}.error.txt")["Body"].read().decode()
+
+
+def test_a_failed_run_alerts_by_email_and_the_fixed_file_is_reimported_with_the_key_param(integration, s3_server, smtp) -> None:
+    """The README's "a file failed, I fixed it, re-import" steps, through real DAG runs."""
+    name = integration["name"]
+    env = {**integration["env"], "AIRFLOW_CONN_SMTP_DEFAULT": os.environ["AIRFLOW_CONN_SMTP_DEFAULT"]}
+    integration = {**integration, "env": env}
+    path = next(Path(env["INBOUND_CONFIG_DIR"]).glob("*.yaml"))
+    config = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**config, "alerts": {"email": ["data-team@acme.test"]}}))
+    s3_server.put_object(Bucket=BUCKET, Key=f"{name}/users_1.csv", Body=b"Mail,Plan,Open Tickets\nada@x,premium,3\n")
+    dags_test(integration)
+    assert run_state(integration) == "failed"
+    ((recipients, message),) = smtp.messages
+    assert recipients == ["data-team@acme.test"] and message["Subject"] == f"[inbound] {name}: run failed"
+    body = next(p for p in message.walk() if p.get_content_type() == "text/html").get_payload(decode=True).decode()
+    assert "user-ID column &#x27;Email&#x27; is not in the file&#x27;s header" in body and "key=" in body
+    failed, report = keys(s3_server, f"{name}/")
+    assert failed.startswith(f"{name}/failed/") and report == f"{failed}.error.txt"
+
+    # The fix: the export calls the column Mail. Then re-import exactly that file.
+    path.write_text(yaml.safe_dump({**config, "user_id": {"column": "Mail"}, "alerts": {"email": ["data-team@acme.test"]}}))
+    dags_test(integration, conf={"key": failed})
+    assert run_state(integration) == "success"
+    (moved,) = keys(s3_server, f"{name}/")
+    assert moved.startswith(f"{name}/success/") and moved.endswith("_users_1.csv")  # the old report went with it
+    store = open_store(integration["store"])
+    assert store.user_attributes("ada@x")["attributes"] == {f"{name}_plan": "premium", f"{name}_open_tickets": "3"}
+    assert [e.outcome for e in store.imports(name)] == ["success", "failed"]
+    assert len(smtp.messages) == 1  # the good run sent nothing
