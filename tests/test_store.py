@@ -9,6 +9,7 @@ import sys
 import textwrap
 import time
 from datetime import date, datetime, timezone
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -198,7 +199,7 @@ KILLED_WRITER = textwrap.dedent(
         open(sys.argv[2], "w").close()
         time.sleep(60)                      # killed here
     store._apply = slow_apply
-    n = 50_000
+    n = int(sys.argv[3])
     frame = pl.DataFrame({"user_id": [f"u{i}" for i in range(n)], "plan": ["changed"] * n})
     store.write_file(integration="crm", types={"plan": "string"}, frame=frame, source_file="s3://b/k2",
                      etag="e2", config_version="v1", triggered_by="test", rows_read=n, rows_rejected=0)
@@ -206,13 +207,10 @@ KILLED_WRITER = textwrap.dedent(
 )
 
 
-def test_a_killed_write_leaves_the_store_as_before(store, store_url, tmp_path) -> None:
-    n = 50_000
-    before = pl.DataFrame({"user_id": [f"u{i}" for i in range(n)], "plan": ["first"] * n})
-    store.write_file(integration="crm", types={"plan": "string"}, frame=before, source_file="s3://b/k1", etag="e1",
-                     config_version="v1", triggered_by="test", rows_read=n, rows_rejected=0)
+def kill_mid_write(store_url: str, tmp_path: Path, n: int) -> None:
+    """Start a writer of n changed users and SIGKILL it inside its open transaction."""
     marker = tmp_path / "in-transaction"
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, store_url, str(marker)])
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, store_url, str(marker), str(n)])
     for _ in range(600):
         if marker.exists() or proc.poll() is not None:
             break
@@ -220,6 +218,14 @@ def test_a_killed_write_leaves_the_store_as_before(store, store_url, tmp_path) -
     assert marker.exists(), "the writer never reached the middle of its transaction"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+
+
+def test_a_killed_write_leaves_the_store_as_before(store, store_url, tmp_path) -> None:
+    n = 50_000
+    before = pl.DataFrame({"user_id": [f"u{i}" for i in range(n)], "plan": ["first"] * n})
+    store.write_file(integration="crm", types={"plan": "string"}, frame=before, source_file="s3://b/k1", etag="e1",
+                     config_version="v1", triggered_by="test", rows_read=n, rows_rejected=0)
+    kill_mid_write(store_url, tmp_path, n)
     after = open_store(store_url)
     assert after.user_count("crm") == n
     assert {attrs(after, f"u{i}", {"plan": "string"})["plan"] for i in (0, n // 2, n - 1)} == {"first"}
@@ -302,15 +308,7 @@ def test_a_killed_write_is_finished_by_the_retry_with_the_right_counts(store, st
     before = pl.DataFrame({"user_id": [f"u{i}" for i in range(n)], "plan": ["first"] * n})
     store.write_file(integration="crm", types={"plan": "string"}, frame=before, source_file="s3://b/k1", etag="e1",
                      config_version="v1", triggered_by="test", rows_read=n, rows_rejected=0)
-    marker = tmp_path / "in-transaction"
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER.replace("50_000", "20_000"), store_url, str(marker)])
-    for _ in range(600):
-        if marker.exists() or proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    assert marker.exists(), "the writer never reached the middle of its transaction"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_mid_write(store_url, tmp_path, n)
     retry = open_store(store_url)
     changed = pl.DataFrame({"user_id": [f"u{i}" for i in range(n)], "plan": ["changed"] * n})
     result = retry.write_file(integration="crm", types={"plan": "string"}, frame=changed, source_file="s3://b/k2",

@@ -157,7 +157,7 @@ class Cluster:
 
     def stop(self) -> None:
         for proc in self.processes.values():
-            _stop_group(proc)
+            stop_group(proc)
         self.processes.clear()
         for database in self.databases:
             try:
@@ -166,7 +166,8 @@ class Cluster:
                 pass
 
 
-def _stop_group(proc: subprocess.Popen) -> None:
+def stop_group(proc: subprocess.Popen) -> None:
+    """Terminate the process group a process was started in (its children too)."""
     if proc.poll() is not None:
         return
     try:
@@ -192,7 +193,7 @@ def _start_moto(home: Path) -> tuple[subprocess.Popen, str]:
             return proc, url
         except OSError:
             time.sleep(0.1)
-    _stop_group(proc)
+    stop_group(proc)
     raise ClusterError("the moto server did not start")
 
 
@@ -278,7 +279,7 @@ def celery_cluster(
         yield cluster
     finally:
         cluster.stop()
-        _stop_group(moto)
+        stop_group(moto)
 
 
 def _healthy(base_url: str) -> bool:
@@ -300,4 +301,4 @@ def _token(base_url: str) -> str:
         return json.loads(response.read())["access_token"]
 
 
-__all__ = ["Cluster", "ClusterError", "celery_cluster", "DEPLOYMENT_ENV", "SERVICES", "free_port"]
+__all__ = ["Cluster", "ClusterError", "celery_cluster", "DEPLOYMENT_ENV", "SERVICES", "free_port", "stop_group"]

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -30,6 +29,7 @@ import pytest
 import yaml
 
 from conftest import integration_dict
+from e2e.cluster import stop_group
 
 pytestmark = pytest.mark.slow
 
@@ -73,20 +73,6 @@ def _request(url: str, *, data: dict[str, Any] | None = None, token: str | None 
             return response.status, json.loads(raw) if raw else None
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode(errors="replace")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Terminate the process group the server started in (uvicorn's workers included)."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    except ProcessLookupError:
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +137,7 @@ def airflow_server(tmp_path_factory) -> Iterator[dict[str, Any]]:
         assert status in (200, 201), answer
         yield {"base": base, "token": answer["access_token"], "configs": configs, "log": log_path}
     finally:
-        _stop(proc)
+        stop_group(proc)
 
 
 @contextmanager
