@@ -131,3 +131,26 @@ def test_key_param_of_another_source_or_missing_fails_without_skipping(s3, senso
         sensor.execute({"params": {"key": "hr/users_1.csv"}})
     with pytest.raises(AirflowFailException, match="crm/users_9.csv does not exist"):
         sensor.execute({"params": {"key": "crm/users_9.csv"}})
+
+
+def test_a_wait_that_gives_up_on_a_quiet_source_sends_the_stale_alert(s3, smtp, configs, tmp_path) -> None:
+    import polars as pl
+
+    from inbound.connections import store
+
+    integration = Integration.model_validate(integration_dict("crm", alerts={"email": ["ops@acme.test"], "stale_after": "P2D"}))
+    sensor = NewFilesSensor(task_id="wait_for_file", snapshot=integration.snapshot(), timeout=60, poke_interval=30)
+    attribute_store = store()
+    attribute_store.write_file(integration="crm", types={"crm_plan": "string"}, frame=pl.DataFrame({"user_id": ["ada@x"], "crm_plan": ["p"]}),
+                               source_file="s3://acme-exports/crm/users_0.csv", etag="e", config_version="v", triggered_by="t",
+                               rows_read=1, rows_rejected=0)
+    with pytest.raises(Exception, match="no new file"):
+        sensor.execute_complete({}, {"status": "timeout"})
+    assert smtp.messages == []  # imported just now: not stale
+    with attribute_store.transaction() as cur:  # the last import was three days ago
+        cur.execute("UPDATE inbound_import_log SET finished_at = ?", ((datetime.now(timezone.utc) - timedelta(days=3)).isoformat(),))
+    attribute_store.close()
+    with pytest.raises(Exception, match="no new file"):
+        sensor.execute_complete({}, {"status": "timeout"})
+    ((recipients, message),) = smtp.messages
+    assert recipients == ["ops@acme.test"] and message["Subject"] == "[inbound] crm: no new file for 3.0 days"

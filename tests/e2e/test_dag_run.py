@@ -183,7 +183,7 @@ def test_a_failed_run_alerts_by_email_and_the_fixed_file_is_reimported_with_the_
     path = next(Path(env["INBOUND_CONFIG_DIR"]).glob("*.yaml"))
     config = yaml.safe_load(path.read_text())
     path.write_text(yaml.safe_dump({**config, "alerts": {"email": ["data-team@acme.test"]}}))
-    s3_server.put_object(Bucket=BUCKET, Key=f"{name}/users_1.csv", Body=b"Mail,Plan,Open Tickets\nada@x,premium,3\n")
+    s3_server.put_object(Bucket=BUCKET, Key=f"{name}/users_1.csv", Body=b"Mail,Plan,Open Tickets\nada@x,premium,3\nbob@x,free,many\n")
     dags_test(integration)
     assert run_state(integration) == "failed"
     ((recipients, message),) = smtp.messages
@@ -194,12 +194,17 @@ def test_a_failed_run_alerts_by_email_and_the_fixed_file_is_reimported_with_the_
     assert failed.startswith(f"{name}/failed/") and report == f"{failed}.error.txt"
 
     # The fix: the export calls the column Mail. Then re-import exactly that file.
-    path.write_text(yaml.safe_dump({**config, "user_id": {"column": "Mail"}, "alerts": {"email": ["data-team@acme.test"]}}))
+    # bob's "many" tickets is rejected: allowed (max_rejected_ratio), but over the alert threshold.
+    path.write_text(yaml.safe_dump({
+        **config, "user_id": {"column": "Mail"}, "max_rejected_ratio": 0.6,
+        "alerts": {"email": ["data-team@acme.test"], "rejected_ratio_over": 0.1},
+    }))
     dags_test(integration, conf={"key": failed})
     assert run_state(integration) == "success"
-    (moved,) = keys(s3_server, f"{name}/")
+    moved, rejected = keys(s3_server, f"{name}/")
     assert moved.startswith(f"{name}/success/") and moved.endswith("_users_1.csv")  # the old report went with it
+    assert rejected == f"{moved}.rejected.csv"
     store = open_store(integration["store"])
     assert store.user_attributes("ada@x")["attributes"] == {f"{name}_plan": "premium", f"{name}_open_tickets": "3"}
     assert [e.outcome for e in store.imports(name)] == ["success", "failed"]
-    assert len(smtp.messages) == 1  # the good run sent nothing
+    assert [m["Subject"] for _, m in smtp.messages] == [f"[inbound] {name}: run failed", f"[inbound] {name}: 50.0% of rows rejected"]
