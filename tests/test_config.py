@@ -183,3 +183,19 @@ def test_json_schema_checks_examples() -> None:
         jsonschema.validate(data, schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**integration_dict(), "sorce": {}}, schema)
+
+
+def test_current_catalog_is_reused_until_a_config_file_changes(write_config) -> None:
+    import os
+
+    from inbound.config import current_catalog
+
+    path = write_config("crm.yaml", integration_dict("crm"))
+    first = current_catalog(write_config.folder)
+    assert current_catalog(write_config.folder) is first
+    path.write_text(path.read_text().replace("@hourly", "@daily"))
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
+    changed = current_catalog(write_config.folder)
+    assert changed is not first and changed.integrations["crm"].schedule == "@daily"
+    write_config("hr.yaml", integration_dict("hr"))
+    assert set(current_catalog(write_config.folder).integrations) == {"crm", "hr"}

@@ -154,3 +154,16 @@ def test_a_wait_that_gives_up_on_a_quiet_source_sends_the_stale_alert(s3, smtp, 
         sensor.execute_complete({}, {"status": "timeout"})
     ((recipients, message),) = smtp.messages
     assert recipients == ["ops@acme.test"] and message["Subject"] == "[inbound] crm: no new file for 3.0 days"
+
+
+def test_s3_clients_are_reused_per_connection_until_the_connection_changes(monkeypatch) -> None:
+    from inbound import connections
+
+    monkeypatch.setattr(connections, "_clients", {})
+    monkeypatch.setenv("AIRFLOW_CONN_BENCH_S3", json.dumps({"conn_type": "aws", "extra": {"region_name": "us-east-1"}}))
+    first = connections.s3_client("bench_s3")
+    assert connections.s3_client("bench_s3") is first
+    monkeypatch.setenv("AIRFLOW_CONN_BENCH_S3", json.dumps({"conn_type": "aws", "extra": {"region_name": "eu-west-1"}}))
+    assert connections.s3_client("bench_s3").meta.region_name == "eu-west-1"
+    monkeypatch.setattr(connections, "CLIENT_TTL_S", -1.0)
+    assert connections.s3_client("bench_s3") is not connections.s3_client("bench_s3")

@@ -602,6 +602,34 @@ def config_files(directory: Path | str) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
+_CATALOG_CACHE: dict[tuple[Any, ...], Catalog] = {}
+
+
+def current_catalog(directory: Path | str | None = None) -> Catalog:
+    """`load_folder`, reused while no config file changed (long-lived processes: the triggerer).
+
+    The key is every config file's name, size and modification time, plus the cap; a
+    changed, added or removed file loads the folder again.
+    """
+    directory = Path(directory) if directory is not None else config_dir()
+    try:
+        with os.scandir(directory) as entries:
+            signature = tuple(sorted(
+                (e.name, e.stat().st_mtime_ns, e.stat().st_size)
+                for e in entries
+                if e.name.endswith((".yaml", ".yml")) and e.is_file()
+            ))
+    except OSError:
+        return load_folder(directory)
+    key = (str(directory), max_attributes(), signature)
+    catalog = _CATALOG_CACHE.get(key)
+    if catalog is None:
+        catalog = load_folder(directory)
+        _CATALOG_CACHE.clear()
+        _CATALOG_CACHE[key] = catalog
+    return catalog
+
+
 def load_folder(directory: Path | str | None = None, cap: int | None = None) -> Catalog:
     """Load every config of a folder in file-name order and apply the rules across files."""
     directory = Path(directory) if directory is not None else config_dir()

@@ -24,7 +24,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from asgiref.sync import sync_to_async
 
 from inbound import alerts
-from inbound.config import Integration, load_folder
+from inbound.config import Integration, current_catalog
 from inbound.connections import s3_client, store
 from inbound.shared import pending_files, shares_bucket
 from inbound.source import UnknownKey, named_file
@@ -41,7 +41,7 @@ def look(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
     a file be one this integration already did its part of while it waits for the others.
     """
     integration = Integration.from_snapshot(snapshot)
-    catalog = load_folder()
+    catalog = current_catalog()
     client = s3_client(integration.source.aws_conn_id)
     attribute_store = store() if shares_bucket(catalog, integration) else None
     try:
@@ -83,8 +83,9 @@ class NewFilesTrigger(BaseTrigger):
         source = Integration.from_snapshot(self.snapshot).source
         try:
             while True:
-                # boto3 and the store are synchronous: they run in a thread, the loop stays free.
-                files = await sync_to_async(look)(self.snapshot)
+                # boto3 and the store are synchronous: they run in a pool thread (not the one
+                # shared thread), so a thousand waiting triggers look at S3 side by side.
+                files = await sync_to_async(look, thread_sensitive=False)(self.snapshot)
                 if files:
                     yield TriggerEvent({"status": "found", "files": files})
                     return

@@ -105,6 +105,7 @@ def test_throttling_is_retried_with_back_off_until_s3_answers(proxy) -> None:
 def fewer_attempts(monkeypatch) -> int:
     """The production settings, with 3 attempts instead of 8 (whose back-off takes up to a minute)."""
     monkeypatch.setattr("inbound.connections.S3_RETRIES", {**S3_RETRIES, "total_max_attempts": 3})
+    monkeypatch.setattr("inbound.connections._clients", {})  # no client built with the 8-attempt settings
     return 3
 
 
