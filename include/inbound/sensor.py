@@ -27,7 +27,7 @@ from inbound import alerts
 from inbound.config import Integration, current_catalog
 from inbound.connections import s3_client, store
 from inbound.shared import pending_files, shares_bucket
-from inbound.source import UnknownKey, named_file
+from inbound.source import UnknownKey, list_new_files, named_file
 
 
 class SourceListingError(RuntimeError):
@@ -41,11 +41,15 @@ def look(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
     a file be one this integration already did its part of while it waits for the others.
     """
     integration = Integration.from_snapshot(snapshot)
+    source = integration.source
+    client = s3_client(source.aws_conn_id)
+    files = list_new_files(client, source.bucket, source.key, source.marker)
+    if not files:  # the common case while waiting: no catalog, no store
+        return []
     catalog = current_catalog()
-    client = s3_client(integration.source.aws_conn_id)
     attribute_store = store() if shares_bucket(catalog, integration) else None
     try:
-        return [f.to_dict() for f in pending_files(client, attribute_store, catalog, integration)]
+        return [f.to_dict() for f in pending_files(client, attribute_store, catalog, integration, files)]
     finally:
         if attribute_store is not None:
             attribute_store.close()

@@ -116,17 +116,23 @@ def shares_bucket(catalog: Catalog, integration: Integration) -> bool:
 
 
 def pending_files(
-    client: Any, store: AttributeStore | None, catalog: Catalog, integration: Integration
+    client: Any,
+    store: AttributeStore | None,
+    catalog: Catalog,
+    integration: Integration,
+    files: list[S3File] | None = None,
 ) -> list[S3File]:
     """The files this integration has still to read, oldest first.
 
     A shared file this integration has done its part of is left out (it waits for the
     other readers); looking at it is also the moment to settle it when the others are done
-    or absent, so a file never waits for a reader that is gone.
+    or absent, so a file never waits for a reader that is gone. `files`: the listing, when
+    the caller has made it already.
     """
     source = integration.source
-    files = list_new_files(client, source.bucket, source.key, source.marker)
-    if store is None:
+    if files is None:
+        files = list_new_files(client, source.bucket, source.key, source.marker)
+    if store is None or not files:
         return files
     pending = []
     for file in files:

@@ -7,12 +7,11 @@ and a moto server on loopback; the attribute store is SQLite. It runs what the t
 runs for every waiting sensor in one poll (`inbound.sensor.look`: catalog, S3 listing,
 shared-file check), for all N at once on one asyncio loop, two ways:
 
-- baseline: as first written this session: every look on asgiref's one shared thread
-  (`sync_to_async` default, thread_sensitive=True), a new boto3 client and the config folder
-  loaded for each;
-- now: looks on a pool of threads (thread_sensitive=False), S3 clients reused per
-  connection (`connections.s3_client`) and the catalog reused while no config file
-  changed (`current_catalog`).
+- baseline: `look` as first written this session (kept in this script): every look on
+  asgiref's one shared thread (`sync_to_async` default, thread_sensitive=True), with a new
+  boto3 client, the config folder loaded and the store opened for each;
+- now: `inbound.sensor.look` on a pool of threads (thread_sensitive=False): S3 clients
+  reused per connection, and the catalog and the store only touched when a file is listed.
 
 It prints the median seconds per round for both and the ratio now / baseline.
 """
@@ -67,21 +66,24 @@ def main() -> None:
         from asgiref.sync import sync_to_async
 
         from inbound import connections, sensor
-        from inbound.config import Integration, current_catalog, load_folder
+        from inbound.config import Integration, load_folder
+        from inbound.shared import pending_files, shares_bucket
 
         boto3.client("s3", endpoint_url=url, region_name="us-east-1").create_bucket(Bucket=BUCKET)
         catalog = load_folder()
         snapshots = [i.snapshot() for i in catalog.integrations.values()]
 
         def baseline_look(snapshot: dict) -> list:
-            return sensor.look(snapshot)
-
-        def as_first_written() -> None:
-            sensor.current_catalog = lambda: load_folder()  # the folder loaded for every look
-            sensor.s3_client = connections._new_s3_client  # a new client for every look
-
-        def as_now() -> None:
-            sensor.current_catalog, sensor.s3_client = current_catalog, connections.s3_client
+            """`look` as first written this session, kept here as the baseline."""
+            integration = Integration.from_snapshot(snapshot)
+            catalog = load_folder()
+            client = connections._new_s3_client(integration.source.aws_conn_id)
+            attribute_store = connections.store() if shares_bucket(catalog, integration) else None
+            try:
+                return [f.to_dict() for f in pending_files(client, attribute_store, catalog, integration)]
+            finally:
+                if attribute_store is not None:
+                    attribute_store.close()
 
         async def round_of(look, thread_sensitive: bool) -> float:
             started = time.perf_counter()
@@ -94,9 +96,7 @@ def main() -> None:
         Integration.from_snapshot(snapshots[0])
         baseline, now = [], []
         for _ in range(args.repeat):
-            as_first_written()
             baseline.append(loop.run_until_complete(round_of(baseline_look, True)))
-            as_now()
             now.append(loop.run_until_complete(round_of(sensor.look, False)))
         b, n = statistics.median(baseline), statistics.median(now)
         print(f"| {args.integrations} waiting triggers, one round of looks (median of {args.repeat}) | "
