@@ -1,8 +1,9 @@
-"""Config -> Airflow DAG: the only module that knows about operators and sensors.
+"""Config -> Airflow DAG: wires the steps into tasks (the sensor lives in `inbound.sensor`).
 
     wait_for_file >> validate_and_map >> upsert_attributes >> finalize
 
-The tasks are thin: each calls one step of `inbound.pipeline` for the run's files.
+The tasks are thin: each calls one step of `inbound.pipeline` for the run's files; a
+failed run and a high rejected share alert through `inbound.alerts`.
 The config a run uses is the one `wait_for_file` saw; it travels through XCom as a
 snapshot, so a config change takes effect at the next run, never halfway through one.
 Nothing here touches the network or a database at parse time.
