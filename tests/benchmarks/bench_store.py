@@ -22,8 +22,6 @@ import argparse
 import io
 import json
 import os
-import resource
-import socket
 import subprocess
 import sys
 import time
@@ -36,7 +34,9 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "tests"))
 from bench_mapping import ATTRIBUTES, export  # noqa: E402
+from e2e.cluster import start_moto  # noqa: E402
 
 from inbound.config import Integration  # noqa: E402
 from inbound.pipeline import run_files  # noqa: E402
@@ -45,25 +45,6 @@ from inbound.store import open_store  # noqa: E402
 
 URL = os.environ.get("INBOUND_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BUCKET = "bench-exports"
-
-
-def moto() -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    import urllib.request
-
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
-            return proc, url
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("moto server did not start")
 
 
 def schema_url(schema: str) -> str:
@@ -156,7 +137,7 @@ def main() -> None:
     schema = f"bench_{uuid.uuid4().hex[:6]}"
     with psycopg.connect(URL, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
-    proc, endpoint = moto()
+    proc, endpoint = start_moto()
     client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="b", aws_secret_access_key="b")
     client.create_bucket(Bucket=BUCKET)
     rows = []

@@ -42,7 +42,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from e2e.cluster import BIN, celery_cluster  # noqa: E402
+from e2e.cluster import celery_cluster  # noqa: E402
 
 BUCKET = "load-exports"
 DAG_FACTORY = "dag-factory==1.1.0"

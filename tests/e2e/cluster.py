@@ -180,9 +180,10 @@ def stop_group(proc: subprocess.Popen) -> None:
         pass
 
 
-def _start_moto(home: Path) -> tuple[subprocess.Popen, str]:
+def start_moto(log_dir: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """A moto S3 server on a free loopback port, in its own process group; (process, URL)."""
     port = free_port()
-    log = open(home / "moto.log", "w")
+    log = open(log_dir / "moto.log", "w") if log_dir else subprocess.DEVNULL
     proc = subprocess.Popen(
         [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log, start_new_session=True
     )
@@ -209,7 +210,7 @@ def celery_cluster(
     home.mkdir(parents=True, exist_ok=True)
     tag = uuid.uuid4().hex[:8]
     metadata_db, store_db = f"inbound_e2e_airflow_{tag}", f"inbound_e2e_store_{tag}"
-    moto, moto_url = _start_moto(home)
+    moto, moto_url = start_moto(home)
     api_port = free_port()
     base_url = f"http://127.0.0.1:{api_port}"
     passwords = home / "passwords.json"
@@ -301,4 +302,4 @@ def _token(base_url: str) -> str:
         return json.loads(response.read())["access_token"]
 
 
-__all__ = ["Cluster", "ClusterError", "celery_cluster", "DEPLOYMENT_ENV", "SERVICES", "free_port", "stop_group"]
+__all__ = ["Cluster", "ClusterError", "celery_cluster", "DEPLOYMENT_ENV", "SERVICES", "free_port", "start_moto", "stop_group"]

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ import pytest
 import yaml
 
 from conftest import integration_dict
-from e2e.cluster import stop_group
+from e2e.cluster import free_port, stop_group
 
 pytestmark = pytest.mark.slow
 
@@ -53,12 +52,6 @@ DISABLED = "billing_accounts"  # `enabled: false` in its config: its DAG is crea
 
 def _config(name: str) -> dict[str, Any]:
     return integration_dict(name, enabled=False) if name == DISABLED else integration_dict(name)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _request(url: str, *, data: dict[str, Any] | None = None, token: str | None = None) -> tuple[int, Any]:
@@ -86,7 +79,7 @@ def airflow_server(tmp_path_factory) -> Iterator[dict[str, Any]]:
         (configs / f"{name}.yaml").write_text(yaml.safe_dump(_config(name), sort_keys=False))
     passwords = home / "simple_auth_manager_passwords.json"
     passwords.write_text(json.dumps({USER: PASSWORD}))
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
