@@ -13,7 +13,7 @@ import argparse
 import csv
 import io
 import random
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 PLANS = ["free", "starter", "premium", "enterprise"]
 DEPARTMENTS = ["Sales", "Marketing", "Engineering", "Support", "Finance", "HR"]
@@ -37,15 +37,42 @@ def crm_csv(n: int = 500, seed: int = 7) -> str:
     rng = random.Random(seed)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["Contact ID", "First Name", "Last Name", "Email", "Account Name", "Plan", "Department",
-                     "Country", "Seats", "Signup Date", "Is Admin", "Owner"])
+    writer.writerow(
+        [
+            "Contact ID",
+            "First Name",
+            "Last Name",
+            "Email",
+            "Account Name",
+            "Plan",
+            "Department",
+            "Country",
+            "Seats",
+            "Signup Date",
+            "Is Admin",
+            "Owner",
+        ]
+    )
     for i, (first, last, email) in enumerate(_users(n)):
         plan = "premium" if email == DEMO_USER else rng.choice(PLANS)
         department = "Engineering" if email == DEMO_USER else rng.choice(DEPARTMENTS)
         signup = date(2020, 1, 1) + timedelta(days=rng.randrange(0, 2000))
-        writer.writerow([f"003{i:07d}", first, last, email, f"{last} & Co, Ltd.", plan, department,
-                         rng.choice(COUNTRIES), rng.randrange(1, 250), signup.isoformat(),
-                         "true" if rng.random() < 0.1 or email == DEMO_USER else "false", "Jane Doe"])
+        writer.writerow(
+            [
+                f"003{i:07d}",
+                first,
+                last,
+                email,
+                f"{last} & Co, Ltd.",
+                plan,
+                department,
+                rng.choice(COUNTRIES),
+                rng.randrange(1, 250),
+                signup.isoformat(),
+                "true" if rng.random() < 0.1 or email == DEMO_USER else "false",
+                "Jane Doe",
+            ]
+        )
     return out.getvalue()
 
 
@@ -53,14 +80,32 @@ def support_csv(n: int = 500, seed: int = 11) -> str:
     rng = random.Random(seed)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["Requester Email", "Requester Name", "Organization", "Open Tickets", "Solved Tickets",
-                     "Satisfaction Score", "Last Ticket At"])
+    writer.writerow(
+        [
+            "Requester Email",
+            "Requester Name",
+            "Organization",
+            "Open Tickets",
+            "Solved Tickets",
+            "Satisfaction Score",
+            "Last Ticket At",
+        ]
+    )
     for first, last, email in _users(n)[: n * 3 // 5]:
         opened = 3 if email == DEMO_USER else rng.choice([0, 0, 0, 1, 1, 2, 3, 5])
-        last_at = datetime(2026, 11, 1, tzinfo=timezone.utc) + timedelta(minutes=rng.randrange(0, 27 * 24 * 60))
+        last_at = datetime(2026, 11, 1, tzinfo=UTC) + timedelta(minutes=rng.randrange(0, 27 * 24 * 60))
         score = "" if rng.random() < 0.2 else f"{rng.uniform(1, 5):.1f}"
-        writer.writerow([email, f"{first} {last}", f"{last} & Co", opened, rng.randrange(0, 40), score,
-                         last_at.strftime("%Y-%m-%dT%H:%M:%SZ")])
+        writer.writerow(
+            [
+                email,
+                f"{first} {last}",
+                f"{last} & Co",
+                opened,
+                rng.randrange(0, 40),
+                score,
+                last_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            ]
+        )
     return out.getvalue()
 
 

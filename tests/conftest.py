@@ -10,9 +10,10 @@ import json
 import os
 import tempfile
 import uuid
+from collections.abc import Callable, Iterator
 from email import message_from_bytes
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 _home = tempfile.mkdtemp(prefix="inbound-tests-airflow-")
 os.environ.setdefault("AIRFLOW_HOME", _home)
@@ -119,7 +120,7 @@ class SmtpSink:
     def __init__(self) -> None:
         self.messages: list[Any] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's API
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content)))
         return "250 OK"
 
@@ -133,11 +134,16 @@ def smtp(monkeypatch) -> Iterator[SmtpSink]:
     port = _free_port()
     controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({
-        "conn_type": "smtp", "host": "127.0.0.1", "port": port,
-        "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "inbound@acme.test"},
-    }))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SMTP_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "smtp",
+                "host": "127.0.0.1",
+                "port": port,
+                "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "inbound@acme.test"},
+            }
+        ),
+    )
     yield sink
     controller.stop()
-
-

@@ -18,8 +18,28 @@ from typing import Any
 
 HEADER = ["Email", "Name", "Plan", "Open Tickets", "Score", "VIP", "Since", "Last Seen", "Notes"]
 ROWS = [
-    ["ada@example.com", "Lovelace, Ada", "premium", "3", "4.5", "true", "2021-10-25", "2026-11-01 10:00:00", 'Said "hi"'],
-    ["jürgen@example.de", "Jürgen Müller", "free", "0", "1234.56", "false", "2020-01-31", "2026-11-02T08:30:00Z", "Straße 1\nBerlin"],
+    [
+        "ada@example.com",
+        "Lovelace, Ada",
+        "premium",
+        "3",
+        "4.5",
+        "true",
+        "2021-10-25",
+        "2026-11-01 10:00:00",
+        'Said "hi"',
+    ],
+    [
+        "jürgen@example.de",
+        "Jürgen Müller",
+        "free",
+        "0",
+        "1234.56",
+        "false",
+        "2020-01-31",
+        "2026-11-02T08:30:00Z",
+        "Straße 1\nBerlin",
+    ],
     ["grace@example.com", "Grace Hopper", "enterprise", "12", "", "yes", "", "", ""],
 ]
 ATTRIBUTES = [
@@ -32,12 +52,22 @@ ATTRIBUTES = [
     {"column": "Name", "name": "full_name"},
 ]
 EXPECTED_ADA = {
-    "plan": "premium", "open_tickets": 3, "score": 4.5, "vip": True, "since": "2021-10-25",
-    "last_seen": "2026-11-01T10:00:00+00:00", "full_name": "Lovelace, Ada",
+    "plan": "premium",
+    "open_tickets": 3,
+    "score": 4.5,
+    "vip": True,
+    "since": "2021-10-25",
+    "last_seen": "2026-11-01T10:00:00+00:00",
+    "full_name": "Lovelace, Ada",
 }
 EXPECTED_JURGEN = {
-    "plan": "free", "open_tickets": 0, "score": 1234.56, "vip": False, "since": "2020-01-31",
-    "last_seen": "2026-11-02T08:30:00+00:00", "full_name": "Jürgen Müller",
+    "plan": "free",
+    "open_tickets": 0,
+    "score": 1234.56,
+    "vip": False,
+    "since": "2020-01-31",
+    "last_seen": "2026-11-02T08:30:00+00:00",
+    "full_name": "Jürgen Müller",
 }
 
 
@@ -53,8 +83,13 @@ class Case:
     rejects: list[tuple[int, str]] = field(default_factory=list)  # (line, reason substring)
 
 
-def write(rows: list[list[str]], header: list[str] = HEADER, delimiter: str = ",", terminator: str = "\n",
-          quoting: int = csv.QUOTE_MINIMAL) -> str:
+def write(
+    rows: list[list[str]],
+    header: list[str] = HEADER,
+    delimiter: str = ",",
+    terminator: str = "\n",
+    quoting: int = csv.QUOTE_MINIMAL,
+) -> str:
     out = io.StringIO()
     writer = csv.writer(out, delimiter=delimiter, lineterminator=terminator, quoting=quoting)
     writer.writerow(header)
@@ -95,54 +130,178 @@ def cases() -> list[Case]:
         Case("tab_detected", "exports/users.tsv", write(ROWS, delimiter="\t").encode(), users=good),
         Case("pipe_detected", "exports/users.psv", write(ROWS, delimiter="|").encode(), users=good),
         Case("quote_all", "exports/users.csv", write(ROWS, quoting=csv.QUOTE_ALL).encode(), users=good),
-        Case("utf16_excel_unicode_text", "exports/users.txt", codecs.BOM_UTF16_LE + write(ROWS, delimiter="\t", terminator="\r\n").encode("utf-16-le"), users=good),
-        Case("utf16_big_endian", "exports/users.txt", codecs.BOM_UTF16_BE + write(ROWS, delimiter="\t").encode("utf-16-be"), users=good),
+        Case(
+            "utf16_excel_unicode_text",
+            "exports/users.txt",
+            codecs.BOM_UTF16_LE + write(ROWS, delimiter="\t", terminator="\r\n").encode("utf-16-le"),
+            users=good,
+        ),
+        Case(
+            "utf16_big_endian",
+            "exports/users.txt",
+            codecs.BOM_UTF16_BE + write(ROWS, delimiter="\t").encode("utf-16-be"),
+            users=good,
+        ),
         Case("gzip_by_content", "exports/users.csv.gz", gzip.compress(plain.encode()), users=good),
         Case("gzip_without_extension", "exports/users.csv", gzip.compress(plain.encode()), users=good),
-        Case("german_excel_cp1252", "exports/users.csv", german_text.encode("cp1252"), GERMAN_CONFIG,
-             users={"jürgen@example.de": {**EXPECTED_JURGEN, "last_seen": None}, "ada@example.com": {**EXPECTED_ADA, "last_seen": "2026-11-01T09:00:00+00:00"}}),
-        Case("latin1_declared", "exports/users.csv", plain.encode("latin-1"), {"format": {"encoding": "latin-1"}}, users=good),
-        Case("header_spaces_reordered_extra_columns", "exports/users.csv",
-             write([[r[8], r[2], r[0], "x", *r[3:8], r[1]] for r in ROWS],
-                   header=[" Notes", "Plan ", " Email ", "Internal Id", "Open Tickets", "Score", "VIP", "Since", "Last Seen", "Name"]).encode(),
-             users=good),
+        Case(
+            "german_excel_cp1252",
+            "exports/users.csv",
+            german_text.encode("cp1252"),
+            GERMAN_CONFIG,
+            users={
+                "jürgen@example.de": {**EXPECTED_JURGEN, "last_seen": None},
+                "ada@example.com": {**EXPECTED_ADA, "last_seen": "2026-11-01T09:00:00+00:00"},
+            },
+        ),
+        Case(
+            "latin1_declared",
+            "exports/users.csv",
+            plain.encode("latin-1"),
+            {"format": {"encoding": "latin-1"}},
+            users=good,
+        ),
+        Case(
+            "header_spaces_reordered_extra_columns",
+            "exports/users.csv",
+            write(
+                [[r[8], r[2], r[0], "x", *r[3:8], r[1]] for r in ROWS],
+                header=[
+                    " Notes",
+                    "Plan ",
+                    " Email ",
+                    "Internal Id",
+                    "Open Tickets",
+                    "Score",
+                    "VIP",
+                    "Since",
+                    "Last Seen",
+                    "Name",
+                ],
+            ).encode(),
+            users=good,
+        ),
         Case("blank_lines", "exports/users.csv", ("\n" + plain + "\n\n\r\n").encode(), users=good),
         Case("no_newline_at_end", "exports/users.csv", plain.rstrip("\n").encode(), users=good),
-        Case("zoned_timestamps_in_berlin", "exports/users.csv", plain.encode(), {"timezone": "Europe/Berlin"},
-             users={"ada@example.com": {"last_seen": "2026-11-01T09:00:00+00:00"}, "jürgen@example.de": {"last_seen": "2026-11-02T08:30:00+00:00"}}),
-        Case("blank_clear", "exports/users.csv", plain.encode(), {"blank": "clear"}, users={"grace@example.com": {"plan": "enterprise", "score": None}}),
+        Case(
+            "zoned_timestamps_in_berlin",
+            "exports/users.csv",
+            plain.encode(),
+            {"timezone": "Europe/Berlin"},
+            users={
+                "ada@example.com": {"last_seen": "2026-11-01T09:00:00+00:00"},
+                "jürgen@example.de": {"last_seen": "2026-11-02T08:30:00+00:00"},
+            },
+        ),
+        Case(
+            "blank_clear",
+            "exports/users.csv",
+            plain.encode(),
+            {"blank": "clear"},
+            users={"grace@example.com": {"plan": "enterprise", "score": None}},
+        ),
         # rows that are bad, within the threshold: the rest is imported, the rows reported
-        Case("bad_rows_within_threshold", "exports/users.csv",
-             write([*many, ["", "No Id", "free", "1", "", "", "", "", ""], ["bad@example.com", "B", "free", "many", "", "", "", "", ""],
-                    ["ragged@example.com", "R", "free"], ["dup@example.com", "D1", "free", "1", "", "", "", "", ""],
-                    ["dup@example.com", "D2", "premium", "2", "", "", "", "", ""]]).encode(),
-             {"max_rejected_ratio": 0.1},
-             users={"u1@example.com": {"open_tickets": 1}, "bad@example.com": {}, "dup@example.com": {}, "ragged@example.com": {}},
-             rejects=[(62, "empty user ID"), (63, "not a whole number"), (64, "row has 3 fields, the header has 9"),
-                      (65, "appears 2 times"), (66, "appears 2 times")]),
-        Case("bad_rows_over_threshold", "exports/users.csv",
-             write([*ROWS, ["bad@example.com", "B", "free", "many", "", "", "", "", ""]]).encode(), outcome="failed",
-             error="1 of 4 rows rejected", rejects=[(6, "not a whole number")]),
+        Case(
+            "bad_rows_within_threshold",
+            "exports/users.csv",
+            write(
+                [
+                    *many,
+                    ["", "No Id", "free", "1", "", "", "", "", ""],
+                    ["bad@example.com", "B", "free", "many", "", "", "", "", ""],
+                    ["ragged@example.com", "R", "free"],
+                    ["dup@example.com", "D1", "free", "1", "", "", "", "", ""],
+                    ["dup@example.com", "D2", "premium", "2", "", "", "", "", ""],
+                ]
+            ).encode(),
+            {"max_rejected_ratio": 0.1},
+            users={
+                "u1@example.com": {"open_tickets": 1},
+                "bad@example.com": {},
+                "dup@example.com": {},
+                "ragged@example.com": {},
+            },
+            rejects=[
+                (62, "empty user ID"),
+                (63, "not a whole number"),
+                (64, "row has 3 fields, the header has 9"),
+                (65, "appears 2 times"),
+                (66, "appears 2 times"),
+            ],
+        ),
+        Case(
+            "bad_rows_over_threshold",
+            "exports/users.csv",
+            write([*ROWS, ["bad@example.com", "B", "free", "many", "", "", "", "", ""]]).encode(),
+            outcome="failed",
+            error="1 of 4 rows rejected",
+            rejects=[(6, "not a whole number")],
+        ),
         # files that are bad as a whole
-        Case("missing_user_id_column", "exports/users.csv", write(ROWS, header=["E-Mail", *HEADER[1:]]).encode(),
-             outcome="failed", error="user-ID column 'Email' is not in the file's header; closest header names: 'E-Mail'"),
-        Case("missing_attribute_column", "exports/users.csv", write([r[:3] for r in ROWS], header=HEADER[:3]).encode(),
-             outcome="failed", error="column 'Open Tickets' is not in the file's header"),
-        Case("no_header", "exports/users.csv", write(ROWS[1:], header=ROWS[0]).encode(), outcome="failed",
-             error="the first line looks like data"),
+        Case(
+            "missing_user_id_column",
+            "exports/users.csv",
+            write(ROWS, header=["E-Mail", *HEADER[1:]]).encode(),
+            outcome="failed",
+            error="user-ID column 'Email' is not in the file's header; closest header names: 'E-Mail'",
+        ),
+        Case(
+            "missing_attribute_column",
+            "exports/users.csv",
+            write([r[:3] for r in ROWS], header=HEADER[:3]).encode(),
+            outcome="failed",
+            error="column 'Open Tickets' is not in the file's header",
+        ),
+        Case(
+            "no_header",
+            "exports/users.csv",
+            write(ROWS[1:], header=ROWS[0]).encode(),
+            outcome="failed",
+            error="the first line looks like data",
+        ),
         Case("empty_file", "exports/users.csv", b"", outcome="failed", error="the file is empty"),
         Case("blank_file", "exports/users.csv", b"\r\n\n  \n", outcome="failed", error="the file is empty"),
         Case("header_only", "exports/users.csv", write([]).encode(), outcome="failed", error="header but no data rows"),
-        Case("binary_png", "exports/users.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), outcome="failed", error="binary"),
-        Case("xlsx_named_csv", "exports/users.csv", b"PK\x03\x04" + b"\x00" * 100, outcome="failed", error="Excel .xlsx"),
-        Case("undeclared_cp1252", "exports/users.csv", plain.encode("cp1252"), outcome="failed",
-             error="line 3: byte 0xfc is not valid utf-8; the file looks like Windows-1252"),
-        Case("over_size_limit", "exports/users.csv", (plain + "x" * (2 * 1024 * 1024)).encode(), {"max_file_mb": 1},
-             outcome="failed", error="over the limit of 1 MB"),
-        Case("gzip_bomb", "exports/users.csv.gz", gzip.compress(plain.encode() + b"0" * (50 * 1024 * 1024)), {"max_file_mb": 1},
-             outcome="failed", error="decompresses to more than 1 MB"),
-        Case("unclosed_quote", "exports/users.csv", (plain + 'x@example.com,"never closed,free,1\n').encode(), outcome="failed",
-             error="quot"),
+        Case(
+            "binary_png",
+            "exports/users.csv",
+            b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)),
+            outcome="failed",
+            error="binary",
+        ),
+        Case(
+            "xlsx_named_csv", "exports/users.csv", b"PK\x03\x04" + b"\x00" * 100, outcome="failed", error="Excel .xlsx"
+        ),
+        Case(
+            "undeclared_cp1252",
+            "exports/users.csv",
+            plain.encode("cp1252"),
+            outcome="failed",
+            error="line 3: byte 0xfc is not valid utf-8; the file looks like Windows-1252",
+        ),
+        Case(
+            "over_size_limit",
+            "exports/users.csv",
+            (plain + "x" * (2 * 1024 * 1024)).encode(),
+            {"max_file_mb": 1},
+            outcome="failed",
+            error="over the limit of 1 MB",
+        ),
+        Case(
+            "gzip_bomb",
+            "exports/users.csv.gz",
+            gzip.compress(plain.encode() + b"0" * (50 * 1024 * 1024)),
+            {"max_file_mb": 1},
+            outcome="failed",
+            error="decompresses to more than 1 MB",
+        ),
+        Case(
+            "unclosed_quote",
+            "exports/users.csv",
+            (plain + 'x@example.com,"never closed,free,1\n').encode(),
+            outcome="failed",
+            error="quot",
+        ),
     ]
     return out
 

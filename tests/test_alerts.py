@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-from conftest import integration_dict
 
+from conftest import integration_dict
 from inbound import alerts
 from inbound.config import Integration
 
@@ -32,8 +33,10 @@ def webhook(monkeypatch) -> Iterator[list[dict[str, Any]]]:
     received: list[dict[str, Any]] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's API
-            received.append({"path": self.path, "body": json.loads(self.rfile.read(int(self.headers["Content-Length"])))})
+        def do_POST(self) -> None:
+            received.append(
+                {"path": self.path, "body": json.loads(self.rfile.read(int(self.headers["Content-Length"])))}
+            )
             self.send_response(200)
             self.end_headers()
 
@@ -43,9 +46,17 @@ def webhook(monkeypatch) -> Iterator[list[dict[str, Any]]]:
     server = HTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    monkeypatch.setenv("AIRFLOW_CONN_OPS_WEBHOOK", json.dumps({
-        "conn_type": "http", "host": "127.0.0.1", "port": server.server_port, "schema": "http",
-    }))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_OPS_WEBHOOK",
+        json.dumps(
+            {
+                "conn_type": "http",
+                "host": "127.0.0.1",
+                "port": server.server_port,
+                "schema": "http",
+            }
+        ),
+    )
     yield received
     server.shutdown()
 
@@ -71,12 +82,14 @@ def test_alerts_do_not_change_the_config_version() -> None:
 
 
 def test_the_decisions() -> None:
-    now = datetime(2026, 11, 28, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 28, 12, tzinfo=UTC)
     quiet = crm(stale_after="P2D", rejected_ratio_over=0.01)
     assert alerts.stale_alert(quiet, now - timedelta(days=1), now) is None
     assert alerts.stale_alert(quiet, None, now) is None  # never imported: nothing to compare with
     stale = alerts.stale_alert(quiet, now - timedelta(days=3), now)
-    assert stale.subject == "[inbound] crm: no new file for 3.0 days" and "s3://acme-exports/crm/users_*.csv" in stale.text
+    assert (
+        stale.subject == "[inbound] crm: no new file for 3.0 days" and "s3://acme-exports/crm/users_*.csv" in stale.text
+    )
     assert alerts.rejected_alert(quiet, "r1", 1000, 10) is None  # 1.0% is not over 1%
     assert "11 of 1000 rows" in alerts.rejected_alert(quiet, "r1", 1000, 11).text
     assert alerts.rejected_alert(crm(), "r1", 1000, 999) is None  # no threshold set
@@ -93,13 +106,22 @@ def test_email_goes_through_airflows_smtp_notifier(smtp) -> None:
     ((recipients, message),) = smtp.messages
     assert recipients == ["data-team@acme.test"]
     assert message["Subject"] == "[inbound] crm: run failed" and message["From"] == "inbound@acme.test"
-    body = next(part for part in message.walk() if part.get_content_type() == "text/html").get_payload(decode=True).decode()
+    body = (
+        next(part for part in message.walk() if part.get_content_type() == "text/html")
+        .get_payload(decode=True)
+        .decode()
+    )
     assert "manual__2026" in body and "&lt;no Email column&gt;" in body  # escaped into the HTML
 
 
 def test_webhook_gets_json_with_text(webhook) -> None:
     integration = Integration.model_validate(integration_dict("crm", alerts={"webhook": "ops_webhook"}))
-    alert = alerts.rejected_alert(integration.model_copy(update={"alerts": integration.alerts.model_copy(update={"rejected_ratio_over": 0.1})}), "r9", 10, 5)
+    alert = alerts.rejected_alert(
+        integration.model_copy(update={"alerts": integration.alerts.model_copy(update={"rejected_ratio_over": 0.1})}),
+        "r9",
+        10,
+        5,
+    )
     assert alerts.send(integration, alert, {}) == 1
     ((request),) = webhook
     assert request["body"]["event"] == "rejected" and request["body"]["integration"] == "crm"
@@ -107,9 +129,23 @@ def test_webhook_gets_json_with_text(webhook) -> None:
 
 
 def test_a_broken_channel_is_logged_not_raised(monkeypatch, caplog) -> None:
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({
-        "conn_type": "smtp", "host": "127.0.0.1", "port": _free_port(), "extra": {"disable_ssl": True, "disable_tls": True,
-        "from_email": "inbound@acme.test", "timeout": 2, "retry_limit": 0}}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SMTP_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "smtp",
+                "host": "127.0.0.1",
+                "port": _free_port(),
+                "extra": {
+                    "disable_ssl": True,
+                    "disable_tls": True,
+                    "from_email": "inbound@acme.test",
+                    "timeout": 2,
+                    "retry_limit": 0,
+                },
+            }
+        ),
+    )
     integration = crm()
     assert alerts.send(integration, alerts.failure_alert(integration, "r", ["x"]), {}) == 0
     assert "could not be sent through SmtpNotifier" in caplog.text

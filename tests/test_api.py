@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import jwt
 import polars as pl
 import pytest
+
 from conftest import ROOT, integration_dict
 
 SECRET = "inbound-tests-jwt-secret-" + "x" * 64  # long enough for HS512
@@ -41,7 +43,9 @@ def airflow_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """Airflow's API app with the simple auth manager and this repo's plugins folder."""
     mp = pytest.MonkeyPatch()
     home = tmp_path_factory.mktemp("airflow-api")
-    mp.setenv("AIRFLOW__CORE__AUTH_MANAGER", "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager")
+    mp.setenv(
+        "AIRFLOW__CORE__AUTH_MANAGER", "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+    )
     mp.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "admin:admin,viewer:viewer,nobody:")
     mp.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", str(home / "passwords.json"))
     mp.setenv("AIRFLOW__API_AUTH__JWT_SECRET", SECRET)
@@ -90,8 +94,13 @@ def auth(role: str | None) -> dict[str, str]:
 def env(monkeypatch, tmp_path, write_config, airflow_app):
     """Two configs (one broken), a SQLite store with crm's values, crm's DAG row in Airflow's DB."""
     monkeypatch.setenv("INBOUND_CONFIG_DIR", str(write_config.folder))
-    monkeypatch.setenv("AIRFLOW_CONN_INBOUND_STORE", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "store.db")}))
-    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps({"conn_type": "aws", "login": "AKIDSECRETLOGIN", "password": "s3cr3t-password"}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_INBOUND_STORE", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "store.db")})
+    )
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AWS_DEFAULT",
+        json.dumps({"conn_type": "aws", "login": "AKIDSECRETLOGIN", "password": "s3cr3t-password"}),
+    )
     write_config("crm.yaml", integration_dict("crm"))
     write_config("hr.yaml", integration_dict("hr", schedule="PT30M"))
     write_config("zz_broken.yaml", {**integration_dict("broken"), "shedule": "@daily"})
@@ -111,9 +120,15 @@ def _store_values(path: Path) -> None:
     )
     try:
         store.write_file(
-            integration="crm", types={"crm_plan": "string", "crm_open_tickets": "integer"}, frame=frame,
-            source_file="s3://acme-exports/crm/users_1.csv", etag="e1", config_version="v1", triggered_by="test",
-            rows_read=3, rows_rejected=0,
+            integration="crm",
+            types={"crm_plan": "string", "crm_open_tickets": "integer"},
+            frame=frame,
+            source_file="s3://acme-exports/crm/users_1.csv",
+            etag="e1",
+            config_version="v1",
+            triggered_by="test",
+            rows_read=3,
+            rows_rejected=0,
         )
     finally:
         store.close()
@@ -132,8 +147,13 @@ def _dag_rows(paused: dict[str, bool]) -> None:
         for dag_id, is_paused in paused.items():
             row = session.get(DagModel, dag_id)
             if row is None:
-                row = DagModel(dag_id=dag_id, bundle_name="dags-folder", max_active_tasks=16,
-                               max_consecutive_failed_dag_runs=0, has_task_concurrency_limits=False)
+                row = DagModel(
+                    dag_id=dag_id,
+                    bundle_name="dags-folder",
+                    max_active_tasks=16,
+                    max_consecutive_failed_dag_runs=0,
+                    has_task_concurrency_limits=False,
+                )
                 session.add(row)
             row.is_paused = is_paused
             row.is_stale = False
@@ -177,14 +197,24 @@ def test_the_plugin_imports_the_app_only_when_served() -> None:
         "from inbound.api import PREFIX; assert inbound_plugin.PREFIX == PREFIX; "
     )
     lazy = "import sys; sys.path.insert(0, sys.argv[1]); import inbound_plugin; print('inbound.api' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", lazy, str(ROOT / "plugins")], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    assert (
+        subprocess.run(
+            [sys.executable, "-c", lazy, str(ROOT / "plugins")], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        == "False"
+    )
     subprocess.run([sys.executable, "-c", probe, str(ROOT / "plugins")], check=True)
 
 
 def test_every_route_of_the_plugin_is_in_the_auth_tests() -> None:
     from inbound.api import app
 
-    declared = {(method, "/inbound" + route.path) for route in app.routes for method in getattr(route, "methods", ()) if method != "HEAD"}
+    declared = {
+        (method, "/inbound" + route.path)
+        for route in app.routes
+        for method in getattr(route, "methods", ())
+        if method != "HEAD"
+    }
     tested = {
         (method, re.sub(r"/crm(?=/|$)", "/{name}", path.split("?")[0].replace("ada@x", "{user_id}")))
         for method, path, _ in ROUTES
@@ -275,7 +305,9 @@ def test_page_with_the_ui_cookie(client, env) -> None:
     page = response.text
     assert response.headers["content-type"].startswith("text/html")
     assert '<a href="/inbound/integrations/crm" class="name">crm</a>' in page  # the integration page
-    assert '<a href="/dags/inbound_crm" target="_top" class="dag" title="the DAG in Airflow">DAG</a>' in page  # the grid
+    assert (
+        '<a href="/dags/inbound_crm" target="_top" class="dag" title="the DAG in Airflow">DAG</a>' in page
+    )  # the grid
     assert "s3://acme-exports/crm/users_*.csv" in page and "every 30 minutes" in page
     assert 'data-name="crm" checked' in page and 'data-name="hr"' in page
     assert "did you mean &#x27;schedule&#x27;?" in page or "did you mean 'schedule'?" in page
@@ -303,14 +335,20 @@ def test_viewer_cannot_toggle_admin_can(client, env) -> None:
     table = {row["name"]: row for row in client.get("/inbound/api/integrations", headers=auth("admin")).json()}
     assert table["crm"]["enabled"] is True
 
-    assert client.post(path, json={"enabled": True}, headers=auth("user")).status_code == 200  # the USER role edits DAGs
+    assert (
+        client.post(path, json={"enabled": True}, headers=auth("user")).status_code == 200
+    )  # the USER role edits DAGs
     assert _is_paused("inbound_crm") is False
 
 
 def test_toggle_errors(client, env) -> None:
     admin = auth("admin")
-    assert client.post("/inbound/api/integrations/nope/enabled", json={"enabled": False}, headers=admin).status_code == 404
-    assert client.post("/inbound/api/integrations/crm/enabled", json={"enabled": "no"}, headers=admin).status_code == 422
+    assert (
+        client.post("/inbound/api/integrations/nope/enabled", json={"enabled": False}, headers=admin).status_code == 404
+    )
+    assert (
+        client.post("/inbound/api/integrations/crm/enabled", json={"enabled": "no"}, headers=admin).status_code == 422
+    )
     response = client.post("/inbound/api/integrations/hr/enabled", json={"enabled": False}, headers=admin)
     assert response.status_code == 409 and "not known to Airflow yet" in response.json()["detail"]
 
@@ -351,15 +389,19 @@ def test_segment(client, env) -> None:
     assert response.json() == {"count": 2, "sample": ["ada@x", "cy@x"]}
     rule = {"all": [RULE, {"attribute": "crm_open_tickets", "op": "gt", "value": 2}]}
     assert client.post("/inbound/api/segments/evaluate?sample=1", json=rule, headers=auth("viewer")).json() == {
-        "count": 2, "sample": ["ada@x"]}
+        "count": 2,
+        "sample": ["ada@x"],
+    }
 
 
 def test_segment_bad_rule(client, env) -> None:
-    response = client.post("/inbound/api/segments/evaluate", json={"attribute": "crm_pln", "op": "eq", "value": "x"},
-                           headers=auth("viewer"))
+    response = client.post(
+        "/inbound/api/segments/evaluate",
+        json={"attribute": "crm_pln", "op": "eq", "value": "x"},
+        headers=auth("viewer"),
+    )
     assert response.status_code == 400
     assert "crm_pln" in response.json()["detail"] and "did you mean 'crm_plan'?" in response.json()["detail"]
-
 
 
 # -- the integration page ---------------------------------------------------------------
@@ -373,9 +415,15 @@ def runs(env, tmp_path):
         first = store.imports("crm", limit=1)[0]
         store.set_final_key(first.id, SUCCESS_KEY)
         store.log_failure(
-            integration="crm", source_file="s3://acme-exports/crm/users_2.csv", etag="e2", config_version="v1",
-            error="12 of 40 rows rejected (30%), more than max_rejected_ratio 5%", triggered_by="scheduled",
-            rows_read=40, rows_rejected=12, final_key=FAILED_KEY,
+            integration="crm",
+            source_file="s3://acme-exports/crm/users_2.csv",
+            etag="e2",
+            config_version="v1",
+            error="12 of 40 rows rejected (30%), more than max_rejected_ratio 5%",
+            triggered_by="scheduled",
+            rows_read=40,
+            rows_rejected=12,
+            final_key=FAILED_KEY,
         )
     finally:
         store.close()
@@ -397,7 +445,9 @@ def test_integration_json(client, runs) -> None:
     assert failed["outcome"] == "failed" and failed["rows_read"] == 40 and failed["rows_rejected"] == 12
     assert failed["final_key"] == FAILED_KEY and "max_rejected_ratio" in failed["error"]
     assert {r["uri"] for r in failed["reports"]} == {
-        f"s3://acme-exports/{FAILED_KEY}.rejected.csv", f"s3://acme-exports/{FAILED_KEY}.error.txt"}
+        f"s3://acme-exports/{FAILED_KEY}.rejected.csv",
+        f"s3://acme-exports/{FAILED_KEY}.error.txt",
+    }
     assert success["outcome"] == "success" and success["rows_read"] == 3 and success["rows_written"] == 3
     assert success["inserted"] == 3 and success["updated"] == 0 and success["triggered_by"] == "test"
     assert success["reports"] == []  # nothing rejected, nothing failed
@@ -418,7 +468,9 @@ def test_integration_page(client, runs) -> None:
     assert page.count('<tr class="run"') == 2 and 'data-outcome="failed"' in page
     assert '<td class="n">40</td><td class="n">0</td><td class="n">12</td>' in page  # read, written, rejected
     assert '<td class="n">3</td><td class="n">3</td><td class="n">0</td><td>inserted 3</td>' in page
-    assert f"s3://acme-exports/{FAILED_KEY}.rejected.csv" in page and f"s3://acme-exports/{FAILED_KEY}.error.txt" in page
+    assert (
+        f"s3://acme-exports/{FAILED_KEY}.rejected.csv" in page and f"s3://acme-exports/{FAILED_KEY}.error.txt" in page
+    )
     assert f"/inbound/api/integrations/crm/reports?key={FAILED_KEY}.error.txt" in page
     assert '<svg class="chart" id="rows-chart"' in page and page.count('<g class="run">') == 2
     assert '<a href="/dags/inbound_crm" target="_top">' in page
@@ -434,9 +486,12 @@ def test_table_links_to_the_integration_page(client, env) -> None:
 
 def test_integration_unknown_and_unreadable(client, env, monkeypatch) -> None:
     viewer = auth("viewer")
-    for path in ("/inbound/api/integrations/nope", "/inbound/integrations/nope",
-                 "/inbound/api/integrations/nope/reports?key=nope/failed/x.csv.error.txt",
-                 "/inbound/api/integrations/zz_broken"):
+    for path in (
+        "/inbound/api/integrations/nope",
+        "/inbound/integrations/nope",
+        "/inbound/api/integrations/nope/reports?key=nope/failed/x.csv.error.txt",
+        "/inbound/api/integrations/zz_broken",
+    ):
         assert client.get(path, headers=viewer).status_code == 404, path
     from airflow.api_fastapi.app import get_auth_manager
 
@@ -447,23 +502,29 @@ def test_integration_unknown_and_unreadable(client, env, monkeypatch) -> None:
         return original(dag_ids=dag_ids, user=user, method=method, **kw) - {"inbound_crm"}
 
     monkeypatch.setattr(manager, "filter_authorized_dag_ids", without_crm)
-    for path in ("/inbound/api/integrations/crm", "/inbound/integrations/crm",
-                 f"/inbound/api/integrations/crm/reports?key={FAILED_KEY}.error.txt"):
+    for path in (
+        "/inbound/api/integrations/crm",
+        "/inbound/integrations/crm",
+        f"/inbound/api/integrations/crm/reports?key={FAILED_KEY}.error.txt",
+    ):
         assert client.get(path, headers=viewer).status_code == 403, path
     assert client.get("/inbound/api/integrations/hr", headers=viewer).status_code == 200
 
 
-@pytest.mark.parametrize("key", [
-    "hr/failed/x_users_1.csv.error.txt",  # another integration's folder
-    "crm/users_1.csv",  # the data itself
-    "crm/failed/x_users_1.csv",  # a moved data file
-    "crm/failed/x.csv.rejected.csv.txt",
-    "crm/failed/../../hr/failed/x.csv.error.txt",
-    "crm/other/x.csv.error.txt",  # not a success/ or failed/ folder
-    "crm/failed/sub/x.csv.error.txt",
-    "/crm/failed/x.csv.error.txt",
-    "",
-])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "hr/failed/x_users_1.csv.error.txt",  # another integration's folder
+        "crm/users_1.csv",  # the data itself
+        "crm/failed/x_users_1.csv",  # a moved data file
+        "crm/failed/x.csv.rejected.csv.txt",
+        "crm/failed/../../hr/failed/x.csv.error.txt",
+        "crm/other/x.csv.error.txt",  # not a success/ or failed/ folder
+        "crm/failed/sub/x.csv.error.txt",
+        "/crm/failed/x.csv.error.txt",
+        "",
+    ],
+)
 def test_report_refuses_keys_outside_the_integration(client, env, key) -> None:
     response = client.get("/inbound/api/integrations/crm/reports", params={"key": key}, headers=auth("viewer"))
     assert response.status_code in (400, 422), response.text
@@ -473,7 +534,9 @@ def test_report_key_rule_with_a_glob_folder() -> None:
     from inbound.api import report_key_allowed
     from inbound.config import Integration
 
-    integration = Integration.model_validate(integration_dict("crm", source={"bucket": "bkt", "key": "exports/*/crm_?.csv"}))
+    integration = Integration.model_validate(
+        integration_dict("crm", source={"bucket": "bkt", "key": "exports/*/crm_?.csv"})
+    )
     assert report_key_allowed(integration, "exports/eu/success/20260101T000000Z_crm_1.csv.rejected.csv")
     assert report_key_allowed(integration, "exports/us/failed/20260101T000000Z_crm_1.csv.error.txt")
     assert not report_key_allowed(integration, "exports/eu/x/failed/a.csv.error.txt")
@@ -484,18 +547,25 @@ def test_report_key_rule_with_a_glob_folder() -> None:
 
 
 def test_report_is_streamed_from_s3(client, runs, s3) -> None:
-    s3.put_object(Bucket="acme-exports", Key=f"{FAILED_KEY}.rejected.csv", Body=b"line,reason\n3,Open Tickets: not an integer\n")
+    s3.put_object(
+        Bucket="acme-exports", Key=f"{FAILED_KEY}.rejected.csv", Body=b"line,reason\n3,Open Tickets: not an integer\n"
+    )
     s3.put_object(Bucket="acme-exports", Key="hr/failed/x_users_1.csv.error.txt", Body=b"hr's error")
-    response = client.get("/inbound/api/integrations/crm/reports", params={"key": f"{FAILED_KEY}.rejected.csv"},
-                          headers=auth("viewer"))
+    response = client.get(
+        "/inbound/api/integrations/crm/reports", params={"key": f"{FAILED_KEY}.rejected.csv"}, headers=auth("viewer")
+    )
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/csv")
     assert response.text == "line,reason\n3,Open Tickets: not an integer\n"
-    missing = client.get("/inbound/api/integrations/crm/reports", params={"key": f"{FAILED_KEY}.error.txt"},
-                         headers=auth("viewer"))
+    missing = client.get(
+        "/inbound/api/integrations/crm/reports", params={"key": f"{FAILED_KEY}.error.txt"}, headers=auth("viewer")
+    )
     assert missing.status_code == 404
-    other = client.get("/inbound/api/integrations/crm/reports", params={"key": "hr/failed/x_users_1.csv.error.txt"},
-                       headers=auth("viewer"))
+    other = client.get(
+        "/inbound/api/integrations/crm/reports",
+        params={"key": "hr/failed/x_users_1.csv.error.txt"},
+        headers=auth("viewer"),
+    )
     assert other.status_code == 400 and "hr's error" not in other.text
 
 
@@ -510,7 +580,10 @@ def test_targeting_page(client, env) -> None:
     page = response.text
     assert response.headers["content-type"].startswith("text/html")
     assert '<form id="user-form"' in page and '<textarea id="rule"' in page
-    assert "{&quot;attribute&quot;: &quot;plan&quot;, &quot;op&quot;: &quot;eq&quot;, &quot;value&quot;: &quot;premium&quot;}" in page
+    assert (
+        "{&quot;attribute&quot;: &quot;plan&quot;, &quot;op&quot;: &quot;eq&quot;, &quot;value&quot;: &quot;premium&quot;}"
+        in page
+    )
     assert 'API + "/users/"' in page and 'API + "/segments/evaluate' in page and 'const API = "/inbound/api"' in page
     assert 'credentials: "same-origin"' in page
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import BUCKET, EXAMPLES, integration_dict
 
+from conftest import BUCKET, EXAMPLES, integration_dict
 from inbound.cli import main
 
 
@@ -14,7 +14,9 @@ from inbound.cli import main
 def env(monkeypatch, tmp_path, write_config):
     """Configs in a temp folder and a store selected through the `inbound_store` connection."""
     monkeypatch.setenv("INBOUND_CONFIG_DIR", str(write_config.folder))
-    monkeypatch.setenv("AIRFLOW_CONN_INBOUND_STORE", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "store.db")}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_INBOUND_STORE", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "store.db")})
+    )
     monkeypatch.setenv("INBOUND_STAGING_DIR", str(tmp_path / "staging"))
     return write_config
 
@@ -41,10 +43,21 @@ def test_validate_verbose_shows_yaml(env, capsys) -> None:
 
 
 def test_run_user_and_status(env, s3, capsys) -> None:
-    env("crm.yaml", integration_dict("crm", attributes=[
-        {"column": "Plan", "name": "plan"}, {"column": "Seats", "name": "seats", "type": "integer"},
-        {"column": "Admin", "name": "admin", "type": "boolean"}, {"column": "Since", "name": "since", "type": "date"}]))
-    s3.put_object(Bucket=BUCKET, Key="crm/users_1.csv", Body=b"Email,Plan,Seats,Admin,Since\nada@x,premium,3,yes,2024-01-31\n")
+    env(
+        "crm.yaml",
+        integration_dict(
+            "crm",
+            attributes=[
+                {"column": "Plan", "name": "plan"},
+                {"column": "Seats", "name": "seats", "type": "integer"},
+                {"column": "Admin", "name": "admin", "type": "boolean"},
+                {"column": "Since", "name": "since", "type": "date"},
+            ],
+        ),
+    )
+    s3.put_object(
+        Bucket=BUCKET, Key="crm/users_1.csv", Body=b"Email,Plan,Seats,Admin,Since\nada@x,premium,3,yes,2024-01-31\n"
+    )
     assert main(["run", "crm"]) == 0
     assert "crm: success: 1 file(s), 1 rows read, 1 written, 0 rejected" in capsys.readouterr().out
     assert main(["user", "ada@x", "--json"]) == 0
@@ -150,8 +163,13 @@ def test_status_names_values_without_a_config(env, s3, capsys) -> None:
 
 
 def test_segment(env, s3, capsys) -> None:
-    env("crm.yaml", integration_dict("crm", attributes=[{"column": "Plan", "name": "plan"},
-                                                        {"column": "Seats", "name": "seats", "type": "integer"}]))
+    env(
+        "crm.yaml",
+        integration_dict(
+            "crm",
+            attributes=[{"column": "Plan", "name": "plan"}, {"column": "Seats", "name": "seats", "type": "integer"}],
+        ),
+    )
     s3.put_object(Bucket=BUCKET, Key="crm/users_1.csv", Body=b"Email,Plan,Seats\nada@x,premium,3\nbob@x,free,10\n")
     assert main(["run", "crm"]) == 0
     capsys.readouterr()

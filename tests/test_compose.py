@@ -12,8 +12,9 @@ import fnmatch
 import json
 import re
 import shlex
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlparse
 
 import jsonschema
@@ -38,7 +39,9 @@ STORE_SERVICE = "store-db"
 LOCAL_S3_PROFILE = "local-s3"
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|FERNET|TOKEN|(^|_)KEY($|_)|ACCESS_KEY", re.IGNORECASE)
 # ${NAME}, ${NAME:-x}, ${NAME-x}, ${NAME:?x}, ${NAME?x}, ${NAME:+x}, ${NAME+x}; $$ escapes.
-VAR_REF = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}|\$(?P<bare>[A-Za-z_][A-Za-z0-9_]*)")
+VAR_REF = re.compile(
+    r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}|\$(?P<bare>[A-Za-z_][A-Za-z0-9_]*)"
+)
 WHOLE_REQUIRED_REF = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*:?\?[^}]*\}$")
 
 
@@ -182,7 +185,7 @@ def dockerignored(path: str, patterns: list[str]) -> bool:
         negate = pattern.startswith("!")
         pat = pattern[1:] if negate else pattern
         pat = pat.strip("/").removeprefix("**/")
-        if any(fnmatch.fnmatch(c, pat) or fnmatch.fnmatch(Path(c).name, pat) and "/" not in pat for c in candidates):
+        if any(fnmatch.fnmatch(c, pat) or (fnmatch.fnmatch(Path(c).name, pat) and "/" not in pat) for c in candidates):
             ignored = not negate
     return ignored
 
@@ -264,7 +267,9 @@ def test_build_context_and_dockerfile_exist(compose: dict) -> None:
 
 def test_every_copy_source_exists_and_is_not_dockerignored(dockerfile: list) -> None:
     patterns = [
-        line.strip() for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")
+        line.strip()
+        for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
     ]
     copies = copy_sources(dockerfile)
     assert copies, "the Dockerfile copies nothing from the build context"
@@ -337,7 +342,9 @@ def test_celery_executor_with_redis_broker(compose: dict) -> None:
         assert env.get("AIRFLOW__CORE__EXECUTOR") == "CeleryExecutor", f"{name}: executor is not CeleryExecutor"
         broker = urlparse(env.get("AIRFLOW__CELERY__BROKER_URL", ""))
         assert broker.scheme == "redis", f"{name}: broker is not redis"
-        assert broker.hostname in services and services[broker.hostname]["image"].startswith("redis"), f"{name}: broker host"
+        assert broker.hostname in services and services[broker.hostname]["image"].startswith("redis"), (
+            f"{name}: broker host"
+        )
         assert "redis" in service["depends_on"], f"{name} does not wait for redis"
         db = urlparse(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
         assert db.hostname == "postgres" and db.scheme.startswith("postgresql")
@@ -358,8 +365,10 @@ def test_workers_reach_the_execution_api_of_the_api_server(compose: dict) -> Non
     services = compose["services"]
     for name, service in airflow_services(compose).items():
         url = urlparse(env_mapping(service)["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"])
-        assert url.hostname == "airflow-apiserver" and url.port == 8080 and url.path.rstrip("/") == "/execution", f"{name}: {url.geturl()}"
-    assert "api-server" == command_text(services["airflow-apiserver"])
+        assert url.hostname == "airflow-apiserver" and url.port == 8080 and url.path.rstrip("/") == "/execution", (
+            f"{name}: {url.geturl()}"
+        )
+    assert command_text(services["airflow-apiserver"]) == "api-server"
     assert services["airflow-worker"]["depends_on"]["airflow-apiserver"]["condition"] == "service_healthy"
 
 
@@ -395,8 +404,14 @@ def test_inbound_store_connection_points_at_store_db(compose: dict) -> None:
         conn = json.loads(raw) if raw.lstrip().startswith("{") else None
         if conn is None:  # URI form
             uri = urlparse(raw)
-            conn = {"conn_type": uri.scheme, "host": uri.hostname, "port": uri.port, "login": uri.username,
-                    "password": uri.password, "schema": uri.path.lstrip("/")}
+            conn = {
+                "conn_type": uri.scheme,
+                "host": uri.hostname,
+                "port": uri.port,
+                "login": uri.username,
+                "password": uri.password,
+                "schema": uri.path.lstrip("/"),
+            }
         assert conn["conn_type"] in ("postgres", "postgresql"), f"{name}: inbound_store is not postgres"
         assert conn["host"] == STORE_SERVICE, f"{name}: inbound_store points at {conn['host']!r}"
         assert int(conn.get("port") or 5432) == 5432
@@ -409,7 +424,7 @@ def test_inbound_store_connection_points_at_store_db(compose: dict) -> None:
 
 
 def test_aws_connection_is_valid_json(compose: dict) -> None:
-    for name, service in airflow_services(compose).items():
+    for service in airflow_services(compose).values():
         conn = json.loads(env_mapping(service)["AIRFLOW_CONN_AWS_DEFAULT"])
         assert conn["conn_type"] == "aws"
         assert conn.get("extra", {}).get("endpoint_url", "x") != "", "an empty endpoint_url breaks boto3"
@@ -417,7 +432,9 @@ def test_aws_connection_is_valid_json(compose: dict) -> None:
 
 def test_inbound_env_and_staging_volume_on_every_airflow_service(compose: dict, dockerfile: list) -> None:
     declared = compose.get("volumes") or {}
-    dags_destinations = [dest for sources, dest in copy_sources(dockerfile) if any(s.rstrip("/") == "dags" for s in sources)]
+    dags_destinations = [
+        dest for sources, dest in copy_sources(dockerfile) if any(s.rstrip("/") == "dags" for s in sources)
+    ]
     assert dags_destinations, "the Dockerfile does not copy dags/ into the image"
     config_dir_in_image = dags_destinations[0].rstrip("/") + "/integrations"
     assert list((ROOT / "dags" / "integrations").glob("*.yaml")), "no configs in dags/integrations"
@@ -425,15 +442,25 @@ def test_inbound_env_and_staging_volume_on_every_airflow_service(compose: dict, 
     assert set(AIRFLOW_COMMANDS) | {"airflow-init"} <= set(services)
     for name, service in services.items():
         env = env_mapping(service)
-        assert env.get("INBOUND_CONFIG_DIR") == config_dir_in_image, f"{name}: INBOUND_CONFIG_DIR is not {config_dir_in_image}"
+        assert env.get("INBOUND_CONFIG_DIR") == config_dir_in_image, (
+            f"{name}: INBOUND_CONFIG_DIR is not {config_dir_in_image}"
+        )
         staging = env.get("INBOUND_STAGING_DIR")
         assert staging and staging.startswith("/"), f"{name}: INBOUND_STAGING_DIR is not set to an absolute path"
-        mounts = [(source, kind) for source, target, kind in volume_mounts(service) if target.rstrip("/") == staging.rstrip("/")]
+        mounts = [
+            (source, kind)
+            for source, target, kind in volume_mounts(service)
+            if target.rstrip("/") == staging.rstrip("/")
+        ]
         assert mounts, f"{name}: nothing is mounted on the staging folder {staging}"
         source, kind = mounts[0]
         assert kind == "volume" and source in declared, f"{name}: staging must be a named volume, not {kind} {source}"
     staging_sources = {
-        next(src for src, tgt, _ in volume_mounts(svc) if tgt.rstrip("/") == env_mapping(svc)["INBOUND_STAGING_DIR"].rstrip("/"))
+        next(
+            src
+            for src, tgt, _ in volume_mounts(svc)
+            if tgt.rstrip("/") == env_mapping(svc)["INBOUND_STAGING_DIR"].rstrip("/")
+        )
         for svc in services.values()
     }
     assert len(staging_sources) == 1, f"services use different staging volumes: {staging_sources}"
@@ -448,7 +475,9 @@ def test_dockerfile_base_image_matches_the_lock(dockerfile: list) -> None:
     assert "uv export --frozen" in runs and "--no-dev" in runs, "dependencies are not installed from uv.lock"
     assert not any("_PIP_ADDITIONAL_REQUIREMENTS" in args for _, args in dockerfile)
     for wanted in ("dags", "plugins", "include"):
-        assert any(any(s.rstrip("/") == wanted for s in sources) for sources, _ in copy_sources(dockerfile)), f"{wanted}/ not in the image"
+        assert any(any(s.rstrip("/") == wanted for s in sources) for sources, _ in copy_sources(dockerfile)), (
+            f"{wanted}/ not in the image"
+        )
 
 
 def test_minio_is_only_in_the_local_s3_profile(compose: dict) -> None:
@@ -500,7 +529,7 @@ def url_password(value: str) -> str | None:
         refs.append(m.group(0))
         return f"\0{len(refs) - 1}\0"
 
-    masked = VAR_REF.sub(mask, value[match.end():])
+    masked = VAR_REF.sub(mask, value[match.end() :])
     userinfo, at, _ = masked.rpartition("@")
     if not at or ":" not in userinfo:
         return None
@@ -529,7 +558,10 @@ def test_secret_scan_catches_literals(raw_compose: dict) -> None:
     assert not WHOLE_REQUIRED_REF.match(values["postgres.environment.POSTGRES_PASSWORD"])
     url = "postgresql+psycopg2://airflow:hunter2@postgres/airflow"
     broken["services"]["airflow-worker"]["environment"]["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = url
-    assert ("airflow-worker.environment.AIRFLOW__DATABASE__SQL_ALCHEMY_CONN (URL password)", "hunter2") in _secret_values(broken)
+    assert (
+        "airflow-worker.environment.AIRFLOW__DATABASE__SQL_ALCHEMY_CONN (URL password)",
+        "hunter2",
+    ) in _secret_values(broken)
     conn = '{"conn_type": "postgres", "host": "store-db", "password": "hunter2"}'
     broken["services"]["airflow-worker"]["environment"]["AIRFLOW_CONN_INBOUND_STORE"] = conn
     assert ("airflow-worker.environment.AIRFLOW_CONN_INBOUND_STORE.password", "hunter2") in _secret_values(broken)

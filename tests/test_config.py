@@ -5,8 +5,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, ROOT, integration_dict
 
+from conftest import EXAMPLES, ROOT, integration_dict
 from inbound.config import Integration, json_schema, load_file, load_folder, schedule_interval
 
 
@@ -77,13 +77,21 @@ def test_column_that_is_not_a_name_needs_a_rename(write_config) -> None:
 
 @pytest.mark.parametrize(
     ("schedule", "interval"),
-    [("@hourly", timedelta(hours=1)), ("*/15 * * * *", timedelta(minutes=15)), ("PT30M", timedelta(minutes=30)), ("P1D", timedelta(days=1))],
+    [
+        ("@hourly", timedelta(hours=1)),
+        ("*/15 * * * *", timedelta(minutes=15)),
+        ("PT30M", timedelta(minutes=30)),
+        ("P1D", timedelta(days=1)),
+    ],
 )
 def test_schedules(schedule: str, interval: timedelta) -> None:
     assert schedule_interval(schedule) == interval
 
 
-@pytest.mark.parametrize(("schedule", "hint"), [("@houryl", "did you mean '@hourly'"), ("every hour", "five-field cron"), ("PT0S", "at least one minute")])
+@pytest.mark.parametrize(
+    ("schedule", "hint"),
+    [("@houryl", "did you mean '@hourly'"), ("every hour", "five-field cron"), ("PT0S", "at least one minute")],
+)
 def test_bad_schedules(write_config, schedule: str, hint: str) -> None:
     _, errors = load_file(write_config("a.yaml", integration_dict(schedule=schedule)))
     assert len(errors) == 1 and hint in errors[0].message and errors[0].path == "schedule"
@@ -143,8 +151,12 @@ def test_cross_file_rules_refuse_the_later_file(write_config) -> None:
 
 
 def test_attribute_cap_names_the_files(write_config) -> None:
-    write_config("a_crm.yaml", integration_dict("crm", attributes=[{"column": f"c{i}", "name": f"crm_{i}"} for i in range(60)]))
-    write_config("b_hr.yaml", integration_dict("hr", attributes=[{"column": f"c{i}", "name": f"hr_{i}"} for i in range(41)]))
+    write_config(
+        "a_crm.yaml", integration_dict("crm", attributes=[{"column": f"c{i}", "name": f"crm_{i}"} for i in range(60)])
+    )
+    write_config(
+        "b_hr.yaml", integration_dict("hr", attributes=[{"column": f"c{i}", "name": f"hr_{i}"} for i in range(41)])
+    )
     catalog = load_folder(write_config.folder)
     assert list(catalog.integrations) == ["crm"]
     (error,) = catalog.errors

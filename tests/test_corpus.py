@@ -7,9 +7,9 @@ import io
 import time
 
 import pytest
+
 from conftest import BUCKET
 from corpus import ATTRIBUTES, Case, cases
-
 from inbound.config import Integration
 from inbound.pipeline import run_files
 from inbound.source import list_new_files
@@ -32,7 +32,11 @@ def test_corpus_case(case: Case, s3, tmp_path, caplog) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
     integration = config(case)
     if case.name == "blank_clear":  # a value the empty cell must clear
-        s3.put_object(Bucket=BUCKET, Key="exports/first.csv", Body=b"Email,Name,Plan,Open Tickets,Score,VIP,Since,Last Seen,Notes\ngrace@example.com,G,x,1,2.5,no,,,\n")
+        s3.put_object(
+            Bucket=BUCKET,
+            Key="exports/first.csv",
+            Body=b"Email,Name,Plan,Open Tickets,Score,VIP,Since,Last Seen,Notes\ngrace@example.com,G,x,1,2.5,no,,,\n",
+        )
         run_files(s3, store, integration, list_new_files(s3, BUCKET, integration.source.key), "test", "seed")
     s3.put_object(Bucket=BUCKET, Key=case.key, Body=case.data)
     files = list_new_files(s3, BUCKET, integration.source.key)
@@ -50,7 +54,10 @@ def test_corpus_case(case: Case, s3, tmp_path, caplog) -> None:
         reason = s3.get_object(Bucket=BUCKET, Key=f"{moved}.error.txt")["Body"].read().decode()
         assert case.error in reason
         assert store.imports("corpus")[0].outcome == "failed"
-        assert all(not store.user_attributes(u, integration.attribute_types)["attributes"] for u in ("ada@example.com", "grace@example.com"))
+        assert all(
+            not store.user_attributes(u, integration.attribute_types)["attributes"]
+            for u in ("ada@example.com", "grace@example.com")
+        )
         assert case.error in caplog.text  # the task log says the same
     for user, expected in case.users.items():
         found = store.user_attributes(user, integration.attribute_types)["attributes"]

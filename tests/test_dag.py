@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+
 from conftest import EXAMPLES, ROOT, integration_dict
 
 DAGS = ROOT / "dags"
@@ -35,8 +36,17 @@ def test_examples_load_without_import_errors(dagbag_for) -> None:
 
 def test_dag_shape(dagbag_for) -> None:
     dag = dagbag_for(EXAMPLES).dags["inbound_crm_users"]
-    assert [t.task_id for t in dag.topological_sort()] == ["wait_for_file", "validate_and_map", "upsert_attributes", "finalize"]
-    for upstream, downstream in [("wait_for_file", "validate_and_map"), ("validate_and_map", "upsert_attributes"), ("upsert_attributes", "finalize")]:
+    assert [t.task_id for t in dag.topological_sort()] == [
+        "wait_for_file",
+        "validate_and_map",
+        "upsert_attributes",
+        "finalize",
+    ]
+    for upstream, downstream in [
+        ("wait_for_file", "validate_and_map"),
+        ("validate_and_map", "upsert_attributes"),
+        ("upsert_attributes", "finalize"),
+    ]:
         assert dag.get_task(upstream).downstream_task_ids == {downstream}
     assert dag.max_active_runs == 1 and dag.catchup is False
     assert {"dry_run", "force"} <= set(dag.params.keys())
@@ -65,7 +75,7 @@ def test_broken_config_is_an_import_error_and_the_others_keep_running(dagbag_for
     broken = write_config("b_broken.yaml", {**integration_dict("hr"), "shedule": "@daily"})
     bag = dagbag_for(write_config.folder)
     assert bag.dag_ids == ["inbound_crm"]
-    (path, message), = bag.import_errors.items()
+    ((path, message),) = bag.import_errors.items()
     assert path.endswith("inbound_config_errors.py")
     assert str(broken) in message and "unknown key 'shedule'; did you mean 'schedule'?" in message
     assert "inbound validate" in message
@@ -83,7 +93,6 @@ def test_worker_builds_only_the_dag_it_needs(monkeypatch) -> None:
 
 def test_sensor_returns_new_files_oldest_first_with_the_config(s3) -> None:
     from conftest import BUCKET
-
     from inbound.config import Integration
     from inbound.sensor import NewFilesSensor
 

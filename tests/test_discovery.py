@@ -9,6 +9,7 @@ import time
 
 import boto3
 import pytest
+
 from conftest import BUCKET
 from inbound.cli import main
 from inbound.config import load_file
@@ -114,7 +115,10 @@ def test_german_excel_export(s3, tmp_path, monkeypatch) -> None:
         assert anna["Name"] == "Anna Müller" and anna["Newsletter"] is True and anna["PLZ"] == "01067"
         assert anna["Geburtsdatum"] == "1980-03-01"
         assert str(anna["kunde_seit"]).startswith("2020-01-15")
-        assert store.user_attributes("dieter@example.de", integration.attribute_types)["attributes"]["Geburtsdatum"] == "1984-02-29"
+        assert (
+            store.user_attributes("dieter@example.de", integration.attribute_types)["attributes"]["Geburtsdatum"]
+            == "1984-02-29"
+        )
     finally:
         store.close()
 
@@ -221,7 +225,9 @@ def test_boolean_zero_one_stays_integer_and_decimal_point_with_semicolon(s3) -> 
 def test_no_such_bucket(s3, aws_conn, capsys) -> None:
     assert main(["discover", "s3://no-such-bucket-here/crm/users.csv", "--aws-conn-id", aws_conn("exports")]) == 2
     err = capsys.readouterr().err
-    assert "s3://no-such-bucket-here/crm/users.csv: the bucket 'no-such-bucket-here' does not exist (NoSuchBucket)" in err
+    assert (
+        "s3://no-such-bucket-here/crm/users.csv: the bucket 'no-such-bucket-here' does not exist (NoSuchBucket)" in err
+    )
     assert "'exports'" in err
 
 
@@ -250,7 +256,11 @@ def restricted(s3, monkeypatch):
         policy = {
             "Version": "2012-10-17",
             "Statement": [
-                {"Effect": "Allow", "Action": actions, "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"]}
+                {
+                    "Effect": "Allow",
+                    "Action": actions,
+                    "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"],
+                }
             ],
         }
         iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(policy))
@@ -300,7 +310,10 @@ def test_unreachable_endpoint() -> None:
         endpoint_url="http://127.0.0.1:9",
         config=Config(connect_timeout=1, retries={"max_attempts": 1}),
     )
-    with pytest.raises(DiscoveryError, match=r"s3://acme-exports/a\.csv: cannot reach the S3 endpoint http://127\.0\.0\.1:9.*endpoint_url"):
+    with pytest.raises(
+        DiscoveryError,
+        match=r"s3://acme-exports/a\.csv: cannot reach the S3 endpoint http://127\.0\.0\.1:9.*endpoint_url",
+    ):
         discover(client, BUCKET, "a.csv", aws_conn_id="minio")
 
 

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import integration_dict
 
+from conftest import integration_dict
 from inbound.config import Catalog, ConfigError, Integration
 from inbound.management import render, rows, schedule_in_words
 from inbound.runs import DagState
@@ -10,20 +10,39 @@ from inbound.store import ImportRecord
 
 
 def state(**kw) -> DagState:
-    base = dict(dag_id="inbound_crm", is_paused=False, last_run_at="2026-11-28T05:00:00+00:00", last_run_state="success",
-                last_run_skipped=False, last_run_id="r1", successful_runs=1)
+    base = dict(
+        dag_id="inbound_crm",
+        is_paused=False,
+        last_run_at="2026-11-28T05:00:00+00:00",
+        last_run_state="success",
+        last_run_skipped=False,
+        last_run_id="r1",
+        successful_runs=1,
+    )
     return DagState(**{**base, **kw})
 
 
-@pytest.mark.parametrize(("schedule", "words"), [("@hourly", "every hour"), ("PT30M", "every 30 minutes"), ("0 6 * * 1-5", "At 06:00 AM, Monday through Friday (UTC)")])
+@pytest.mark.parametrize(
+    ("schedule", "words"),
+    [
+        ("@hourly", "every hour"),
+        ("PT30M", "every 30 minutes"),
+        ("0 6 * * 1-5", "At 06:00 AM, Monday through Friday (UTC)"),
+    ],
+)
 def test_schedule_in_words(schedule: str, words: str) -> None:
     assert schedule_in_words(schedule) == words
 
 
 @pytest.mark.parametrize(
     ("dag_state", "result"),
-    [(None, "never run"), (state(), "success"), (state(last_run_state="failed"), "failed"),
-     (state(last_run_skipped=True), "no new file"), (state(last_run_state="running"), "running")],
+    [
+        (None, "never run"),
+        (state(), "success"),
+        (state(last_run_state="failed"), "failed"),
+        (state(last_run_skipped=True), "no new file"),
+        (state(last_run_state="running"), "running"),
+    ],
 )
 def test_last_run_result(dag_state, result: str) -> None:
     catalog = Catalog(integrations={"crm": Integration.model_validate(integration_dict("crm"))})
@@ -34,7 +53,9 @@ def test_last_run_result(dag_state, result: str) -> None:
 def test_toggle_state_comes_from_airflow_and_counts_from_the_import_log() -> None:
     integration = Integration.model_validate(integration_dict("crm", enabled=True))
     catalog = Catalog(integrations={"crm": integration}, errors=[ConfigError("hr.yaml", "bad", 3, "schedule")])
-    record = ImportRecord(7, "crm", "s3://b/k", "e", "v", "success", 10, 10, 0, 2, None, "test", "2026-11-28T05:00:00+00:00", None)
+    record = ImportRecord(
+        7, "crm", "s3://b/k", "e", "v", "success", 10, 10, 0, 2, None, "test", "2026-11-28T05:00:00+00:00", None
+    )
     crm, hr = rows(catalog, {"inbound_crm": state(is_paused=True)}, {"crm": record}, {"crm": 10})
     assert crm.enabled is False and crm.attributes_imported == 2 and crm.users == 10 and crm.ready_for_targeting
     assert hr.last_run_result == "config error" and hr.error == "hr.yaml:3: schedule: bad"

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
-from conftest import integration_dict
 
-from inbound.config import Integration, Format
+from conftest import integration_dict
+from inbound.config import Format, Integration
 from inbound.mapping import map_table
 from inbound.reading import FileRejected, read_table
 
@@ -40,14 +40,14 @@ def test_casts_to_declared_types() -> None:
         "score": 1.5,
         "vip": True,
         "since": date(2024, 1, 2),
-        "seen": datetime(2024, 1, 2, 8, 0, tzinfo=timezone.utc),
+        "seen": datetime(2024, 1, 2, 8, 0, tzinfo=UTC),
     }
     assert result.rows_read == 1 and result.rows_rejected == 0
 
 
 def test_decimal_comma() -> None:
     config = integration(format={"delimiter": ";", "decimal": ","})
-    table = read_table(("Email;Plan;Open Tickets;Score;VIP;Since;Seen\na@x;p;1;1.234,5;no;;\n").encode(), config.format)
+    table = read_table((b"Email;Plan;Open Tickets;Score;VIP;Since;Seen\na@x;p;1;1.234,5;no;;\n"), config.format)
     assert map_table(table, config).frame.item(0, "score") == 1234.5
 
 
@@ -79,19 +79,27 @@ def test_empty_cells_are_null() -> None:
 @pytest.mark.parametrize(
     ("user_id_column", "data", "message"),
     [
-        ("email", b"Email,Plan\na,b\n", "user-ID column 'email' is not in the file's header; closest header names: 'Email'"),
+        (
+            "email",
+            b"Email,Plan\na,b\n",
+            "user-ID column 'email' is not in the file's header; closest header names: 'Email'",
+        ),
         ("Email", b"Mail,Plan\na,b\n", "user-ID column 'Email' is not in the file's header"),
     ],
 )
 def test_missing_user_id_column(user_id_column: str, data: bytes, message: str) -> None:
-    config = Integration.model_validate(integration_dict(user_id={"column": user_id_column}, attributes=[{"column": "Plan"}]))
+    config = Integration.model_validate(
+        integration_dict(user_id={"column": user_id_column}, attributes=[{"column": "Plan"}])
+    )
     with pytest.raises(FileRejected, match=message):
         map_table(read_table(data, Format()), config)
 
 
 def test_missing_attribute_column_and_header_only() -> None:
     config = Integration.model_validate(integration_dict(attributes=[{"column": "Plan"}]))
-    with pytest.raises(FileRejected, match="attribute 'Plan': column 'Plan' is not in the file's header; closest header names: 'Plans'"):
+    with pytest.raises(
+        FileRejected, match="attribute 'Plan': column 'Plan' is not in the file's header; closest header names: 'Plans'"
+    ):
         map_table(read_table(b"Email,Plans\na,b\n", Format()), config)
     with pytest.raises(FileRejected, match="header but no data rows"):
         map_table(read_table(b"Email,Plan\n", Format()), config)

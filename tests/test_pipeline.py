@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
-import pytest
-from conftest import BUCKET, integration_dict
-
-from inbound.config import Integration
 import tempfile
+import time
 from pathlib import Path
 
+import pytest
+
+from conftest import BUCKET, integration_dict
+from inbound.config import Integration
 from inbound.pipeline import FileResult, finalize, run_files, upsert_attributes, validate_and_map
 from inbound.source import head_file, list_new_files
 
@@ -19,8 +18,15 @@ GOOD = "Email,Plan,Open Tickets,Extra\nada@x,premium,3,z\nbob@x,free,0,z\n"
 
 @pytest.fixture
 def crm() -> Integration:
-    return Integration.model_validate(integration_dict("crm", attributes=[
-        {"column": "Plan", "name": "plan"}, {"column": "Open Tickets", "name": "open_tickets", "type": "integer"}]))
+    return Integration.model_validate(
+        integration_dict(
+            "crm",
+            attributes=[
+                {"column": "Plan", "name": "plan"},
+                {"column": "Open Tickets", "name": "open_tickets", "type": "integer"},
+            ],
+        )
+    )
 
 
 def staging_dir() -> Path:
@@ -98,7 +104,10 @@ def test_files_are_processed_oldest_first_each_on_its_own(s3, store, crm) -> Non
     summary = run(s3, store, crm)
     assert [f.s3_file.key for f in summary.files] == ["crm/users_b.csv", "crm/users_a.csv", "crm/users_c.csv"]
     assert [f.outcome for f in summary.files] == ["success", "success", "failed"]
-    assert store.user_attributes("ada@x", crm.attribute_types)["attributes"] == {"open_tickets": 2, "plan": "premium"}  # the newest wins
+    assert store.user_attributes("ada@x", crm.attribute_types)["attributes"] == {
+        "open_tickets": 2,
+        "plan": "premium",
+    }  # the newest wins
     assert summary.outcome == "failed"
 
 
@@ -110,7 +119,9 @@ def test_a_file_whose_run_broke_off_stays_for_the_next_run(s3, store, crm) -> No
 
 
 def test_mirror_guard_fails_the_file_and_force_overrides(s3, store) -> None:
-    mirror = Integration.model_validate(integration_dict("crm", mode="mirror", attributes=[{"column": "Plan", "name": "plan"}]))
+    mirror = Integration.model_validate(
+        integration_dict("crm", mode="mirror", attributes=[{"column": "Plan", "name": "plan"}])
+    )
     put(s3, "crm/users_1.csv", "Email,Plan\n" + "".join(f"u{i}@x,free\n" for i in range(10)))
     assert run(s3, store, mirror).outcome == "success"
     put(s3, "crm/users_2.csv", "Email,Plan\nu0@x,free\nu1@x,free\n")  # a truncated export
@@ -146,17 +157,32 @@ def test_config_changes_removed_renamed_and_retyped_attributes(s3, store, crm) -
     """Removed/renamed: not served at once, gone from the store with the next run; retyped: re-read."""
     put(s3, "crm/users_1.csv", GOOD)
     run(s3, store, crm)
-    renamed = Integration.model_validate(integration_dict("crm", attributes=[
-        {"column": "Plan", "name": "tier"}, {"column": "Open Tickets", "name": "open_tickets", "type": "number"}]))
+    renamed = Integration.model_validate(
+        integration_dict(
+            "crm",
+            attributes=[
+                {"column": "Plan", "name": "tier"},
+                {"column": "Open Tickets", "name": "open_tickets", "type": "number"},
+            ],
+        )
+    )
     served = store.user_attributes("ada@x", renamed.attribute_types)["attributes"]
     assert served == {"open_tickets": 3.0}  # `plan` is no longer declared: not served, even before a run
     put(s3, "crm/users_2.csv", GOOD.replace("premium", "gold"))
     run(s3, store, renamed)
-    assert store.user_attributes("ada@x")["attributes"] == {"tier": "gold", "open_tickets": "3.0"}  # `plan` is gone, re-typed
-    assert store.user_attributes("ada@x", renamed.attribute_types)["attributes"] == {"tier": "gold", "open_tickets": 3.0}
+    assert store.user_attributes("ada@x")["attributes"] == {
+        "tier": "gold",
+        "open_tickets": "3.0",
+    }  # `plan` is gone, re-typed
+    assert store.user_attributes("ada@x", renamed.attribute_types)["attributes"] == {
+        "tier": "gold",
+        "open_tickets": 3.0,
+    }
 
 
-def test_a_run_that_died_after_the_commit_and_before_the_move_is_finished_without_a_second_import(s3, store, crm) -> None:
+def test_a_run_that_died_after_the_commit_and_before_the_move_is_finished_without_a_second_import(
+    s3, store, crm
+) -> None:
     """The idempotency record (key, ETag, config version) even when a newer file was imported since."""
     put(s3, "crm/users_a.csv", "Email,Plan,Open Tickets\nada@x,old,1\n")
     (file,) = list_new_files(s3, BUCKET, crm.source.key)

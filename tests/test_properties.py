@@ -42,7 +42,9 @@ def dialects(draw):
 
 def encode(header, rows, dialect) -> bytes:
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=dialect["delimiter"], lineterminator=dialect["terminator"], quoting=dialect["quoting"])
+    writer = csv.writer(
+        out, delimiter=dialect["delimiter"], lineterminator=dialect["terminator"], quoting=dialect["quoting"]
+    )
     writer.writerow(header)
     writer.writerows(rows)
     data = out.getvalue().encode(dialect["encoding"])

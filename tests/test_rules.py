@@ -26,11 +26,29 @@ def filled(store):
             "admin": [True, False, None, False],
         }
     )
-    store.write_file(integration="crm", types=CRM, frame=crm, source_file="s3://b/crm.csv", etag="e1",
-                     config_version="v", triggered_by="t", rows_read=4, rows_rejected=0)
+    store.write_file(
+        integration="crm",
+        types=CRM,
+        frame=crm,
+        source_file="s3://b/crm.csv",
+        etag="e1",
+        config_version="v",
+        triggered_by="t",
+        rows_read=4,
+        rows_rejected=0,
+    )
     support = pl.DataFrame({"user_id": ["ada", "bob", "ed"], "open_tickets": [3, 1, 5], "csat": [4.5, 2.0, None]})
-    store.write_file(integration="zendesk", types=SUPPORT, frame=support, source_file="s3://b/z.csv", etag="e2",
-                     config_version="v", triggered_by="t", rows_read=3, rows_rejected=0)
+    store.write_file(
+        integration="zendesk",
+        types=SUPPORT,
+        frame=support,
+        source_file="s3://b/z.csv",
+        etag="e2",
+        config_version="v",
+        triggered_by="t",
+        rows_read=3,
+        rows_rejected=0,
+    )
     return store
 
 
@@ -58,10 +76,29 @@ def users(store, rule) -> list[str]:
         ({"attribute": "department", "op": "contains", "value": "_Op"}, ["cy"]),  # _ is literal, not a wildcard
         ({"attribute": "csat", "op": "exists"}, ["ada", "bob"]),
         ({"attribute": "plan", "op": "not_exists"}, ["di", "ed"]),
-        ({"all": [{"attribute": "plan", "op": "eq", "value": "premium"}, {"attribute": "open_tickets", "op": "gt", "value": 2}]}, ["ada"]),
-        ({"any": [{"attribute": "seats", "op": "gt", "value": 50},
-                  {"all": [{"attribute": "open_tickets", "op": "gte", "value": 5}, {"attribute": "plan", "op": "not_exists"}]}]},
-         ["cy", "ed"]),
+        (
+            {
+                "all": [
+                    {"attribute": "plan", "op": "eq", "value": "premium"},
+                    {"attribute": "open_tickets", "op": "gt", "value": 2},
+                ]
+            },
+            ["ada"],
+        ),
+        (
+            {
+                "any": [
+                    {"attribute": "seats", "op": "gt", "value": 50},
+                    {
+                        "all": [
+                            {"attribute": "open_tickets", "op": "gte", "value": 5},
+                            {"attribute": "plan", "op": "not_exists"},
+                        ]
+                    },
+                ]
+            },
+            ["cy", "ed"],
+        ),
     ],
 )
 def test_rules(filled, rule, expected) -> None:
@@ -93,4 +130,7 @@ def test_rule_errors_and_injection(filled, rule, message) -> None:
 
 
 def test_declared_attribute_without_values_matches_nobody(store) -> None:
-    assert store.segment({"attribute": "plan", "op": "eq", "value": "x"}, {"plan": "string"}) == {"count": 0, "sample": []}
+    assert store.segment({"attribute": "plan", "op": "eq", "value": "x"}, {"plan": "string"}) == {
+        "count": 0,
+        "sample": [],
+    }

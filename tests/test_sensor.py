@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import BUCKET, integration_dict
 
+from conftest import BUCKET, integration_dict
 from inbound.config import Integration
 from inbound.sensor import NewFilesSensor, NewFilesTrigger, SourceListingError
 
@@ -24,8 +24,10 @@ def _first_event(trigger: NewFilesTrigger) -> dict[str, Any]:
 
 
 def _trigger(seconds: float = 5, bucket: str = BUCKET) -> NewFilesTrigger:
-    deadline = datetime.now(timezone.utc) + timedelta(seconds=seconds)
-    integration = Integration.model_validate(integration_dict("crm", source={"bucket": bucket, "key": "crm/users_*.csv"}))
+    deadline = datetime.now(UTC) + timedelta(seconds=seconds)
+    integration = Integration.model_validate(
+        integration_dict("crm", source={"bucket": bucket, "key": "crm/users_*.csv"})
+    )
     return NewFilesTrigger(snapshot=integration.snapshot(), poke_interval=0.2, deadline=deadline.isoformat())
 
 
@@ -34,7 +36,9 @@ def configs(write_config, monkeypatch, tmp_path):
     """The crm config in INBOUND_CONFIG_DIR (the sensor reads the catalog for shared files)."""
     write_config("crm.yaml", integration_dict("crm"))
     monkeypatch.setenv("INBOUND_CONFIG_DIR", str(write_config.folder))
-    monkeypatch.setenv("AIRFLOW_CONN_INBOUND_STORE", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "store.db")}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_INBOUND_STORE", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "store.db")})
+    )
     return write_config
 
 
@@ -100,15 +104,26 @@ def test_sensor_defers_to_the_trigger_when_nothing_waits(s3, sensor) -> None:
     trigger = deferred.value.trigger
     assert isinstance(trigger, NewFilesTrigger) and deferred.value.method_name == "execute_complete"
     assert trigger.snapshot == sensor.snapshot and trigger.poke_interval == 30.0
-    left = datetime.fromisoformat(trigger.deadline) - datetime.now(timezone.utc)
+    left = datetime.fromisoformat(trigger.deadline) - datetime.now(UTC)
     assert timedelta(seconds=55) < left <= timedelta(seconds=60)
 
 
 def test_sensor_resumes_with_the_files_skips_on_timeout_and_fails_on_error(sensor) -> None:
     from airflow.sdk.exceptions import AirflowSkipException
 
-    files = [{"bucket": BUCKET, "key": "crm/users_1.csv", "etag": "e", "size": 6, "last_modified": "2026-01-01T00:00:00+00:00"}]
-    assert sensor.execute_complete({}, {"status": "found", "files": files}) == {"snapshot": sensor.snapshot, "files": files}
+    files = [
+        {
+            "bucket": BUCKET,
+            "key": "crm/users_1.csv",
+            "etag": "e",
+            "size": 6,
+            "last_modified": "2026-01-01T00:00:00+00:00",
+        }
+    ]
+    assert sensor.execute_complete({}, {"status": "found", "files": files}) == {
+        "snapshot": sensor.snapshot,
+        "files": files,
+    }
     with pytest.raises(AirflowSkipException, match="no new file within 60 s"):
         sensor.execute_complete({}, {"status": "timeout"})
     with pytest.raises(SourceListingError, match="AccessDenied"):
@@ -127,9 +142,9 @@ def test_key_param_of_another_source_or_missing_fails_without_skipping(s3, senso
     from airflow.sdk.exceptions import AirflowFailException
 
     s3.put_object(Bucket=BUCKET, Key="hr/users_1.csv", Body=b"Email\n")
-    with pytest.raises(AirflowFailException, match="does not match source.key 'crm/users_\\*.csv'"):
+    with pytest.raises(AirflowFailException, match=r"does not match source.key 'crm/users_\*.csv'"):
         sensor.execute({"params": {"key": "hr/users_1.csv"}})
-    with pytest.raises(AirflowFailException, match="crm/users_9.csv does not exist"):
+    with pytest.raises(AirflowFailException, match=r"crm/users_9\.csv does not exist"):
         sensor.execute({"params": {"key": "crm/users_9.csv"}})
 
 
@@ -138,17 +153,29 @@ def test_a_wait_that_gives_up_on_a_quiet_source_sends_the_stale_alert(s3, smtp, 
 
     from inbound.connections import store
 
-    integration = Integration.model_validate(integration_dict("crm", alerts={"email": ["ops@acme.test"], "stale_after": "P2D"}))
+    integration = Integration.model_validate(
+        integration_dict("crm", alerts={"email": ["ops@acme.test"], "stale_after": "P2D"})
+    )
     sensor = NewFilesSensor(task_id="wait_for_file", snapshot=integration.snapshot(), timeout=60, poke_interval=30)
     attribute_store = store()
-    attribute_store.write_file(integration="crm", types={"crm_plan": "string"}, frame=pl.DataFrame({"user_id": ["ada@x"], "crm_plan": ["p"]}),
-                               source_file="s3://acme-exports/crm/users_0.csv", etag="e", config_version="v", triggered_by="t",
-                               rows_read=1, rows_rejected=0)
+    attribute_store.write_file(
+        integration="crm",
+        types={"crm_plan": "string"},
+        frame=pl.DataFrame({"user_id": ["ada@x"], "crm_plan": ["p"]}),
+        source_file="s3://acme-exports/crm/users_0.csv",
+        etag="e",
+        config_version="v",
+        triggered_by="t",
+        rows_read=1,
+        rows_rejected=0,
+    )
     with pytest.raises(Exception, match="no new file"):
         sensor.execute_complete({}, {"status": "timeout"})
     assert smtp.messages == []  # imported just now: not stale
     with attribute_store.transaction() as cur:  # the last import was three days ago
-        cur.execute("UPDATE inbound_import_log SET finished_at = ?", ((datetime.now(timezone.utc) - timedelta(days=3)).isoformat(),))
+        cur.execute(
+            "UPDATE inbound_import_log SET finished_at = ?", ((datetime.now(UTC) - timedelta(days=3)).isoformat(),)
+        )
     attribute_store.close()
     with pytest.raises(Exception, match="no new file"):
         sensor.execute_complete({}, {"status": "timeout"})

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import BUCKET, integration_dict
 
+from conftest import BUCKET, integration_dict
 from inbound.config import Catalog, Integration
 from inbound.pipeline import run_files
 from inbound.shared import pending_files, readers_of, settle
@@ -66,7 +66,9 @@ def test_each_reader_imports_once_and_the_last_one_moves_the_file(s3, store, cat
     assert keys(s3) == [final, f"{final}.readers.txt"]
     report = body(s3, f"{final}.readers.txt")
     assert "- crm: success: 2 rows read, 2 written" in report and "- hr: success: 2 rows read, 2 written" in report
-    assert [e.final_key for e in store.imports("crm")] == [final] and [e.final_key for e in store.imports("hr")] == [final]
+    assert [e.final_key for e in store.imports("crm")] == [final] and [e.final_key for e in store.imports("hr")] == [
+        final
+    ]
     assert store.user_attributes("ada@x")["attributes"] == {"crm_value": "premium", "hr_value": "R&D"}
 
 
@@ -107,14 +109,14 @@ def test_a_reader_that_never_comes_blocks_only_until_its_grace_ends(s3, store, c
     assert run(s3, store, catalog, "hr").files[0].waiting_for == ["billing"]
     file = head_file(s3, BUCKET, KEY)
     readers = readers_of(catalog, file)
-    assert settle(s3, store, readers, file, now=datetime.now(timezone.utc) + timedelta(minutes=90)).waiting_for == ("billing",)
-    later = settle(s3, store, readers, file, now=datetime.now(timezone.utc) + timedelta(hours=2, minutes=1))
+    assert settle(s3, store, readers, file, now=datetime.now(UTC) + timedelta(minutes=90)).waiting_for == ("billing",)
+    later = settle(s3, store, readers, file, now=datetime.now(UTC) + timedelta(hours=2, minutes=1))
     assert later.absent == ("billing",) and later.final_key.startswith("exports/success/")
     report = body(s3, f"{later.final_key}.readers.txt")
     assert "- billing: did not process it within 2 schedule intervals (2:00:00)" in report
     assert "inbound run billing --key" in report
     # settling again (a second reader at the same moment) lands on the same key
-    assert settle(s3, store, readers, file, now=datetime.now(timezone.utc) + timedelta(hours=3)).final_key == later.final_key
+    assert settle(s3, store, readers, file, now=datetime.now(UTC) + timedelta(hours=3)).final_key == later.final_key
 
 
 def test_the_sweep_moves_a_file_whose_last_reader_died_before_moving_it(s3, store, catalog) -> None:
@@ -123,7 +125,9 @@ def test_the_sweep_moves_a_file_whose_last_reader_died_before_moving_it(s3, stor
     run(s3, store, catalog, "crm")
     hr = catalog.integrations["hr"]
     files = pending_files(s3, store, catalog, hr)
-    run_files(s3, store, hr, files, "test:hr", "crashed", catalog=Catalog(integrations={"hr": hr}))  # moves it: only reader it knows
+    run_files(
+        s3, store, hr, files, "test:hr", "crashed", catalog=Catalog(integrations={"hr": hr})
+    )  # moves it: only reader it knows
     # undo the move to stand for "the process died after the store commit, before the move"
     (final,) = [k for k in keys(s3) if k.endswith("people.csv")]
     s3.copy_object(Bucket=BUCKET, Key=KEY, CopySource={"Bucket": BUCKET, "Key": final})

@@ -3,9 +3,18 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import BUCKET
 
-from inbound.source import FileChanged, head_file, is_done, key_pattern, list_new_files, listing_prefix, move_file, read_file
+from conftest import BUCKET
+from inbound.source import (
+    FileChanged,
+    head_file,
+    is_done,
+    key_pattern,
+    list_new_files,
+    listing_prefix,
+    move_file,
+    read_file,
+)
 
 
 @pytest.mark.parametrize(
@@ -47,7 +56,11 @@ def test_lists_new_files_oldest_first_and_never_done_ones(s3) -> None:
     files = list_new_files(s3, BUCKET, "crm/users_*.csv")
     assert [f.key for f in files] == ["crm/users_b.csv", "crm/users_a.csv"]
     assert files[0].etag and files[0].size == 6
-    assert {f.key for f in list_new_files(s3, BUCKET, "crm/*.csv")} == {"crm/users_a.csv", "crm/users_b.csv", "crm/other.csv"}
+    assert {f.key for f in list_new_files(s3, BUCKET, "crm/*.csv")} == {
+        "crm/users_a.csv",
+        "crm/users_b.csv",
+        "crm/other.csv",
+    }
 
 
 def test_move_is_repeatable_and_keeps_name(s3) -> None:
@@ -86,7 +99,6 @@ def test_a_moved_file_knows_its_home_folder_and_original_key() -> None:
 
 def test_a_file_reimported_from_failed_moves_to_its_home_success_folder(s3) -> None:
     from conftest import BUCKET
-
     from inbound.source import head_file, move_file
 
     failed = "crm/failed/20260101T000000Z_users_1.csv"
@@ -102,7 +114,6 @@ def test_a_file_reimported_from_failed_moves_to_its_home_success_folder(s3) -> N
 
 def test_completion_marker_holds_files_until_the_export_is_complete(s3) -> None:
     from conftest import BUCKET
-
     from inbound.source import list_new_files
 
     pattern = "hr/2026-11-28/part-*.csv"

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -17,9 +17,23 @@ import pytest
 from inbound.store import open_store
 from inbound.store.base import SCHEMA_VERSION, MirrorGuard
 
-TYPES = {"plan": "string", "seats": "integer", "score": "number", "admin": "boolean", "since": "date", "seen": "timestamp"}
-SCHEMA = {"user_id": pl.String, "plan": pl.String, "seats": pl.Int64, "score": pl.Float64, "admin": pl.Boolean,
-          "since": pl.Date, "seen": pl.Datetime("us", "UTC")}
+TYPES = {
+    "plan": "string",
+    "seats": "integer",
+    "score": "number",
+    "admin": "boolean",
+    "since": "date",
+    "seen": "timestamp",
+}
+SCHEMA = {
+    "user_id": pl.String,
+    "plan": pl.String,
+    "seats": pl.Int64,
+    "score": pl.Float64,
+    "admin": pl.Boolean,
+    "since": pl.Date,
+    "seen": pl.Datetime("us", "UTC"),
+}
 
 
 def frame(rows: list[tuple]) -> pl.DataFrame:
@@ -28,8 +42,16 @@ def frame(rows: list[tuple]) -> pl.DataFrame:
 
 def write(store, data: pl.DataFrame, integration: str = "crm", types=TYPES, source: str = "s3://b/crm/a.csv", **kw):
     return store.write_file(
-        integration=integration, types=types, frame=data, source_file=source, etag=kw.pop("etag", "e1"),
-        config_version="v1", triggered_by="test", rows_read=data.height, rows_rejected=0, **kw,
+        integration=integration,
+        types=types,
+        frame=data,
+        source_file=source,
+        etag=kw.pop("etag", "e1"),
+        config_version="v1",
+        triggered_by="test",
+        rows_read=data.height,
+        rows_rejected=0,
+        **kw,
     )
 
 
@@ -37,7 +59,7 @@ def attrs(store, user: str, types=TYPES) -> dict:
     return store.user_attributes(user, types)["attributes"]
 
 
-SEEN = datetime(2026, 1, 2, 3, 4, 5, 600000, tzinfo=timezone.utc)
+SEEN = datetime(2026, 1, 2, 3, 4, 5, 600000, tzinfo=UTC)
 ADA = ("ada@x", "premium", 12, 4.5, True, date(2021, 10, 25), SEEN)
 BOB = ("bob@x", "free", 1, None, False, None, None)
 
@@ -56,7 +78,11 @@ def test_typed_round_trip_with_lineage(store) -> None:
     assert (result.inserted, result.updated, result.unchanged, result.values_written) == (1, 0, 0, 6)
     found = store.user_attributes("ada@x", TYPES)
     assert found["attributes"] == {
-        "admin": True, "plan": "premium", "score": 4.5, "seats": 12, "seen": "2026-01-02T03:04:05.600000+00:00",
+        "admin": True,
+        "plan": "premium",
+        "score": 4.5,
+        "seats": 12,
+        "seen": "2026-01-02T03:04:05.600000+00:00",
         "since": "2021-10-25",
     }
     assert found["sources"]["plan"]["integration"] == "crm"
@@ -70,14 +96,18 @@ def test_unknown_user_has_no_attributes(store) -> None:
 
 def test_only_changes_are_written_and_each_value_keeps_its_lineage(store) -> None:
     write(store, frame([ADA, BOB]))
-    again = write(store, frame([ADA, ("bob@x", "starter", 1, None, False, None, None)]), source="s3://b/crm/b.csv", etag="e2")
+    again = write(
+        store, frame([ADA, ("bob@x", "starter", 1, None, False, None, None)]), source="s3://b/crm/b.csv", etag="e2"
+    )
     assert (again.inserted, again.updated, again.unchanged, again.values_written, again.rows_written) == (0, 1, 1, 1, 1)
     bob = store.user_attributes("bob@x", TYPES)
     assert bob["attributes"]["plan"] == "starter"
     assert bob["sources"]["plan"]["file"] == "s3://b/crm/b.csv"
     assert bob["sources"]["seats"]["file"] == "s3://b/crm/a.csv"  # unchanged value: still from the first file
     assert store.user_attributes("ada@x", TYPES)["sources"]["plan"]["file"] == "s3://b/crm/a.csv"
-    unchanged = write(store, frame([ADA, ("bob@x", "starter", 1, None, False, None, None)]), source="s3://b/crm/c.csv", etag="e3")
+    unchanged = write(
+        store, frame([ADA, ("bob@x", "starter", 1, None, False, None, None)]), source="s3://b/crm/c.csv", etag="e3"
+    )
     assert (unchanged.rows_written, unchanged.values_written, unchanged.unchanged) == (0, 0, 2)
 
 
@@ -90,18 +120,47 @@ def test_empty_cell_keeps_the_stored_value(store) -> None:
 
 def test_clear_blanks_removes_stored_values(store) -> None:
     write(store, frame([ADA, BOB]))
-    result = write(store, frame([("ada@x", None, 12, 4.5, True, date(2021, 10, 25), SEEN)]), etag="e2", clear_blanks=True)
+    result = write(
+        store, frame([("ada@x", None, 12, 4.5, True, date(2021, 10, 25), SEEN)]), etag="e2", clear_blanks=True
+    )
     assert (result.cleared, result.values_written, result.updated, result.unchanged) == (1, 0, 1, 0)
     assert "plan" not in attrs(store, "ada@x")
     assert attrs(store, "bob@x")["plan"] == "free"  # not in the file: untouched
 
 
 def test_mirror_removes_missing_users_values_of_this_integration_only(store) -> None:
-    write(store, frame([ADA, BOB, ("cy@x", "free", 1, None, None, None, None), ("di@x", "free", 1, None, None, None, None),
-                        ("ed@x", "free", 1, None, None, None, None)]))
-    write(store, pl.DataFrame({"user_id": ["bob@x"], "tickets": ["3"]}), integration="zendesk", types={"tickets": "string"})
-    result = write(store, frame([ADA, ("cy@x", "free", 1, None, None, None, None), ("di@x", "free", 1, None, None, None, None),
-                                 ("ed@x", "free", 1, None, None, None, None)]), etag="e2", mirror=True, mirror_max_removed=0.2)
+    write(
+        store,
+        frame(
+            [
+                ADA,
+                BOB,
+                ("cy@x", "free", 1, None, None, None, None),
+                ("di@x", "free", 1, None, None, None, None),
+                ("ed@x", "free", 1, None, None, None, None),
+            ]
+        ),
+    )
+    write(
+        store,
+        pl.DataFrame({"user_id": ["bob@x"], "tickets": ["3"]}),
+        integration="zendesk",
+        types={"tickets": "string"},
+    )
+    result = write(
+        store,
+        frame(
+            [
+                ADA,
+                ("cy@x", "free", 1, None, None, None, None),
+                ("di@x", "free", 1, None, None, None, None),
+                ("ed@x", "free", 1, None, None, None, None),
+            ]
+        ),
+        etag="e2",
+        mirror=True,
+        mirror_max_removed=0.2,
+    )
     assert (result.removed, result.unchanged, result.rows_written) == (1, 4, 1)
     assert attrs(store, "bob@x", {**TYPES, "tickets": "string"}) == {"tickets": "3"}  # other integrations' values stay
     assert store.user_count("crm") == 4
@@ -118,8 +177,16 @@ def test_mirror_guard_refuses_a_truncated_export_unless_forced(store) -> None:
 
 def test_preview_shows_the_diff_and_writes_nothing(store) -> None:
     write(store, frame([ADA, BOB]))
-    result = store.preview(integration="crm", types=TYPES, frame=frame([ADA, ("bob@x", "starter", 1, None, False, None, None),
-                           ("new@x", "free", None, None, None, None, None)]), rows_read=3, rows_rejected=0, mirror=True)
+    result = store.preview(
+        integration="crm",
+        types=TYPES,
+        frame=frame(
+            [ADA, ("bob@x", "starter", 1, None, False, None, None), ("new@x", "free", None, None, None, None, None)]
+        ),
+        rows_read=3,
+        rows_rejected=0,
+        mirror=True,
+    )
     assert (result.inserted, result.updated, result.unchanged, result.removed) == (1, 1, 1, 0)
     assert {"user_id": "bob@x", "changes": {"plan": ["free", "starter"]}} in result.sample
     assert attrs(store, "bob@x")["plan"] == "free" and attrs(store, "new@x") == {}
@@ -155,8 +222,15 @@ def test_failed_write_leaves_store_and_log_untouched(store, monkeypatch) -> None
 def test_import_log_and_last_success(store) -> None:
     ok = write(store, frame([ADA]))
     store.set_final_key(ok.import_id, "crm/success/x_a.csv")
-    store.log_failure(integration="crm", source_file="s3://b/crm/c.csv", etag="e2", config_version="v1",
-                      error="no user-ID column", triggered_by="test", final_key="crm/failed/x_c.csv")
+    store.log_failure(
+        integration="crm",
+        source_file="s3://b/crm/c.csv",
+        etag="e2",
+        config_version="v1",
+        error="no user-ID column",
+        triggered_by="test",
+        final_key="crm/failed/x_c.csv",
+    )
     log = store.imports("crm")
     assert [r.outcome for r in log] == ["failed", "success"]
     assert log[0].error == "no user-ID column" and log[1].final_key == "crm/success/x_a.csv"
@@ -168,7 +242,12 @@ def test_import_log_and_last_success(store) -> None:
 
 def test_purge_and_forget(store) -> None:
     write(store, frame([ADA, BOB]))
-    write(store, pl.DataFrame({"user_id": ["ada@x"], "tickets": ["3"]}), integration="zendesk", types={"tickets": "string"})
+    write(
+        store,
+        pl.DataFrame({"user_id": ["ada@x"], "tickets": ["3"]}),
+        integration="zendesk",
+        types={"tickets": "string"},
+    )
     assert store.integrations() == {"crm": 2, "zendesk": 1}
     assert store.forget("ada@x", "test") == {"crm": sorted(TYPES), "zendesk": ["tickets"]}
     assert store.user_attributes("ada@x") == {"user_id": "ada@x", "attributes": {}, "sources": {}}
@@ -223,8 +302,17 @@ def kill_mid_write(store_url: str, tmp_path: Path, n: int) -> None:
 def test_a_killed_write_leaves_the_store_as_before(store, store_url, tmp_path) -> None:
     n = 50_000
     before = pl.DataFrame({"user_id": [f"u{i}" for i in range(n)], "plan": ["first"] * n})
-    store.write_file(integration="crm", types={"plan": "string"}, frame=before, source_file="s3://b/k1", etag="e1",
-                     config_version="v1", triggered_by="test", rows_read=n, rows_rejected=0)
+    store.write_file(
+        integration="crm",
+        types={"plan": "string"},
+        frame=before,
+        source_file="s3://b/k1",
+        etag="e1",
+        config_version="v1",
+        triggered_by="test",
+        rows_read=n,
+        rows_rejected=0,
+    )
     kill_mid_write(store_url, tmp_path, n)
     after = open_store(store_url)
     assert after.user_count("crm") == n
@@ -235,7 +323,9 @@ def test_a_killed_write_leaves_the_store_as_before(store, store_url, tmp_path) -
 
 def test_the_sql_view_contract(store) -> None:
     first = write(store, frame([ADA, BOB]))
-    second = write(store, frame([("bob@x", "starter", 1, None, False, None, None)]), etag="e2", source="s3://b/crm/b.csv")
+    second = write(
+        store, frame([("bob@x", "starter", 1, None, False, None, None)]), etag="e2", source="s3://b/crm/b.csv"
+    )
     with store.transaction() as cur:
         cur.execute(
             "SELECT user_id, integration, attribute, value, import_id FROM inbound_attributes_v1 "
@@ -253,7 +343,11 @@ def test_upgrade_from_schema_v1_keeps_the_values(store_url) -> None:
     from inbound.store.postgres import PostgresStore
     from inbound.store.sqlite import SqliteStore
 
-    old = SqliteStore(store_url.removeprefix("sqlite:///")) if store_url.startswith("sqlite") else PostgresStore(store_url)
+    old = (
+        SqliteStore(store_url.removeprefix("sqlite:///"))
+        if store_url.startswith("sqlite")
+        else PostgresStore(store_url)
+    )
     with old.transaction() as cur:  # a store as schema v1 left it
         cur.execute("CREATE TABLE inbound_schema (version INTEGER NOT NULL)")
         for statement in old._migrations()[1]:
@@ -262,7 +356,7 @@ def test_upgrade_from_schema_v1_keeps_the_values(store_url) -> None:
         for attribute, kind, value in (("plan", "string", "premium"), ("seats", "integer", "12")):
             cur.execute(
                 old._sql("INSERT INTO inbound_attribute_value VALUES (?, ?, ?, ?, 'crm', 's3://b/a.csv', ?)"),
-                ("ada@x", attribute, kind, value, old._timestamp(datetime.now(timezone.utc))),
+                ("ada@x", attribute, kind, value, old._timestamp(datetime.now(UTC))),
             )
     old.close()
     upgraded = open_store(store_url)
@@ -306,13 +400,31 @@ def test_a_killed_write_is_finished_by_the_retry_with_the_right_counts(store, st
     """After the kill (previous test's scenario), the retry writes the file once, counted as changes."""
     n = 20_000
     before = pl.DataFrame({"user_id": [f"u{i}" for i in range(n)], "plan": ["first"] * n})
-    store.write_file(integration="crm", types={"plan": "string"}, frame=before, source_file="s3://b/k1", etag="e1",
-                     config_version="v1", triggered_by="test", rows_read=n, rows_rejected=0)
+    store.write_file(
+        integration="crm",
+        types={"plan": "string"},
+        frame=before,
+        source_file="s3://b/k1",
+        etag="e1",
+        config_version="v1",
+        triggered_by="test",
+        rows_read=n,
+        rows_rejected=0,
+    )
     kill_mid_write(store_url, tmp_path, n)
     retry = open_store(store_url)
     changed = pl.DataFrame({"user_id": [f"u{i}" for i in range(n)], "plan": ["changed"] * n})
-    result = retry.write_file(integration="crm", types={"plan": "string"}, frame=changed, source_file="s3://b/k2",
-                              etag="e2", config_version="v1", triggered_by="retry", rows_read=n, rows_rejected=0)
+    result = retry.write_file(
+        integration="crm",
+        types={"plan": "string"},
+        frame=changed,
+        source_file="s3://b/k2",
+        etag="e2",
+        config_version="v1",
+        triggered_by="retry",
+        rows_read=n,
+        rows_rejected=0,
+    )
     assert (result.inserted, result.updated, result.unchanged) == (0, n, 0)
     assert [(r.etag, r.rows_written) for r in retry.imports("crm")] == [("e2", n), ("e1", n)]
     assert attrs(retry, "u7", {"plan": "string"})["plan"] == "changed"

@@ -37,7 +37,9 @@ def failure_alert(integration: Integration, run: str, reasons: list[str]) -> Ale
         return None
     lines = "\n".join(f"- {r}" for r in reasons) or "- a task failed (see the run's task logs)"
     return Alert(
-        integration.name, "failure", f"[inbound] {integration.name}: run failed",
+        integration.name,
+        "failure",
+        f"[inbound] {integration.name}: run failed",
         f"Run {run} of inbound_{integration.name} failed.\n{lines}\n\n"
         f"Fix the file or the config, then re-import the file: trigger inbound_{integration.name} "
         f"with the param key=<the file's key in failed/>.",
@@ -49,7 +51,9 @@ def rejected_alert(integration: Integration, run: str, rows_read: int, rows_reje
     if threshold is None or not rows_read or rows_rejected / rows_read <= threshold:
         return None
     return Alert(
-        integration.name, "rejected", f"[inbound] {integration.name}: {rows_rejected / rows_read:.1%} of rows rejected",
+        integration.name,
+        "rejected",
+        f"[inbound] {integration.name}: {rows_rejected / rows_read:.1%} of rows rejected",
         f"Run {run} of inbound_{integration.name} rejected {rows_rejected} of {rows_read} rows "
         f"({rows_rejected / rows_read:.1%}, alert threshold {threshold:.1%}). Each row's reason is in the "
         f".rejected.csv report beside the file in success/ or failed/.",
@@ -63,7 +67,9 @@ def stale_alert(integration: Integration, last_import: datetime | None, now: dat
         return None
     quiet = now - last_import
     return Alert(
-        integration.name, "stale", f"[inbound] {integration.name}: no new file for {_human(quiet)}",
+        integration.name,
+        "stale",
+        f"[inbound] {integration.name}: no new file for {_human(quiet)}",
         f"No new file matched {integration.source.uri} since the last import at {last_import:%Y-%m-%d %H:%M} UTC "
         f"({_human(quiet)} ago; stale_after is {integration.alerts.stale_after}). Check the producer's export job.",
     )
@@ -83,10 +89,14 @@ def notifiers(integration: Integration, alert: Alert) -> list[Any]:
     if channels.email:
         from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
-        found.append(SmtpNotifier(
-            to=list(channels.email), subject=alert.subject, smtp_conn_id=channels.smtp_conn_id,
-            html_content=f"<pre>{html.escape(alert.text)}</pre>",
-        ))
+        found.append(
+            SmtpNotifier(
+                to=list(channels.email),
+                subject=alert.subject,
+                smtp_conn_id=channels.smtp_conn_id,
+                html_content=f"<pre>{html.escape(alert.text)}</pre>",
+            )
+        )
     if channels.webhook:
         from airflow.providers.http.notifications.http import HttpNotifier
 
@@ -103,8 +113,13 @@ def send(integration: Integration, alert: Alert | None, context: Any) -> int:
         try:
             notifier.notify(context)
             sent += 1
-        except Exception:  # noqa: BLE001 - an alert channel must not fail the run
-            log.exception("inbound alert %s of %s could not be sent through %s", alert.event, integration.name, type(notifier).__name__)
+        except Exception:
+            log.exception(
+                "inbound alert %s of %s could not be sent through %s",
+                alert.event,
+                integration.name,
+                type(notifier).__name__,
+            )
     if sent:
         log.info("alert sent (%s) for %s through %d channel(s)", alert.event, integration.name, sent)
     return sent

@@ -22,15 +22,16 @@ import json
 import os
 import re
 import threading
-from typing import Any, Iterator
-
-from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request, status
-from fastapi.responses import HTMLResponse, StreamingResponse
-from pydantic import BaseModel, StrictBool
+from collections.abc import Iterator
+from typing import Any
 
 from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
+from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse, StreamingResponse
+from pydantic import BaseModel, StrictBool
+
 from inbound.config import Catalog, Integration, load_folder
 from inbound.management import IntegrationRow
 from inbound.source import glob_regex
@@ -100,7 +101,9 @@ def _catalog() -> Catalog:
 def _readable(user: BaseUser, catalog: Catalog) -> dict[str, Integration]:
     """The loaded integrations whose DAG the user may read."""
     dag_ids = {i.dag_id for i in catalog.integrations.values()}
-    allowed = get_auth_manager().filter_authorized_dag_ids(dag_ids=dag_ids, user=user, method="GET") if dag_ids else set()
+    allowed = (
+        get_auth_manager().filter_authorized_dag_ids(dag_ids=dag_ids, user=user, method="GET") if dag_ids else set()
+    )
     return {name: i for name, i in catalog.integrations.items() if i.dag_id in allowed}
 
 
@@ -226,7 +229,11 @@ def _reports(integration: Integration, record: Any) -> list[dict[str, str]]:
         found.append(".error.txt")
     bucket = integration.source.bucket
     return [
-        {"kind": REPORT_SUFFIXES[suffix][0], "key": record.final_key + suffix, "uri": f"s3://{bucket}/{record.final_key}{suffix}"}
+        {
+            "kind": REPORT_SUFFIXES[suffix][0],
+            "key": record.final_key + suffix,
+            "uri": f"s3://{bucket}/{record.final_key}{suffix}",
+        }
         for suffix in found
     ]
 
@@ -281,7 +288,8 @@ def _detail(integration: Integration) -> dict[str, Any]:
         "users": users,
         "user_id_column": integration.user_id.column,
         "mapping": [
-            {"column": a.column, "attribute": a.attribute, "type": a.type, "format": a.format} for a in integration.attributes
+            {"column": a.column, "attribute": a.attribute, "type": a.type, "format": a.format}
+            for a in integration.attributes
         ],
         "runs": [
             {
@@ -320,7 +328,9 @@ def integration_report(
     except ClientError as exc:
         code = str(exc.response.get("Error", {}).get("Code", ""))
         if code in ("NoSuchKey", "404", "NotFound"):
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"s3://{integration.source.bucket}/{key} does not exist") from None
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, f"s3://{integration.source.bucket}/{key} does not exist"
+            ) from None
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, f"S3 refused the report: {code or 'error'}") from None
     media = next(m for s, (_, m) in REPORT_SUFFIXES.items() if key.endswith(s))
     body = obj["Body"]
@@ -433,7 +443,10 @@ def page(request: Request, user: GetUserDep) -> HTMLResponse:
     own = request.scope.get("root_path", "").rstrip("/")  # Airflow's base path + PREFIX
     airflow_base = own.removesuffix(PREFIX)
     table = _table(user)
-    body = "\n".join(_html_row(row, airflow_base, own) for row in table) or '<tr><td colspan="9">no integration configs</td></tr>'
+    body = (
+        "\n".join(_html_row(row, airflow_base, own) for row in table)
+        or '<tr><td colspan="9">no integration configs</td></tr>'
+    )
     return HTMLResponse(PAGE.format(rows=body, api=json.dumps(own)[1:-1]))
 
 
@@ -460,7 +473,10 @@ def _svg_chart(runs: list[dict[str, Any]], width: int = 640, height: int = 170) 
     e = html.escape
     runs = list(reversed(runs))  # oldest first
     if not runs:
-        return '<svg class="chart" id="rows-chart" width="%d" height="40" role="img"><text x="0" y="24" fill="#718096">no runs yet</text></svg>' % width
+        return (
+            '<svg class="chart" id="rows-chart" width="%d" height="40" role="img"><text x="0" y="24" fill="#718096">no runs yet</text></svg>'
+            % width
+        )
     left, bottom, top = 48, 22, 10
     plot_w, plot_h = width - left - 8, height - bottom - top
     peak = max(max(r["rows_written"] + r["rows_rejected"] for r in runs), 1)
@@ -478,16 +494,22 @@ def _svg_chart(runs: list[dict[str, Any]], width: int = 640, height: int = 170) 
         written_h = plot_h * run["rows_written"] / peak
         rejected_h = plot_h * run["rows_rejected"] / peak
         at = (run["finished_at"] or "")[:16].replace("T", " ")
-        tip = e(f"{at} {run['outcome']}: {run['rows_written']:,} rows written, {run['rows_rejected']:,} rejected "
-                f"({run['source_file']})")
+        tip = e(
+            f"{at} {run['outcome']}: {run['rows_written']:,} rows written, {run['rows_rejected']:,} rejected "
+            f"({run['source_file']})"
+        )
         fill = "#48bb78" if run["outcome"] == "success" else "#ed8936"
-        parts.append(f'<g class="run"><title>{tip}</title>'
-                     f'<rect class="written" x="{x:.1f}" y="{top + plot_h - written_h:.1f}" width="{bar:.1f}" height="{written_h:.1f}" fill="{fill}"/>'
-                     f'<rect class="rejected" x="{x:.1f}" y="{top + plot_h - written_h - rejected_h:.1f}" width="{bar:.1f}" '
-                     f'height="{rejected_h:.1f}" fill="#e53e3e"/></g>')
+        parts.append(
+            f'<g class="run"><title>{tip}</title>'
+            f'<rect class="written" x="{x:.1f}" y="{top + plot_h - written_h:.1f}" width="{bar:.1f}" height="{written_h:.1f}" fill="{fill}"/>'
+            f'<rect class="rejected" x="{x:.1f}" y="{top + plot_h - written_h - rejected_h:.1f}" width="{bar:.1f}" '
+            f'height="{rejected_h:.1f}" fill="#e53e3e"/></g>'
+        )
     first, last = (runs[0]["finished_at"] or "")[:10], (runs[-1]["finished_at"] or "")[:10]
     parts.append(f'<text x="{left}" y="{height - 6}" font-size="11" fill="#4a5568">{e(first)}</text>')
-    parts.append(f'<text x="{width - 8}" y="{height - 6}" text-anchor="end" font-size="11" fill="#4a5568">{e(last)}</text>')
+    parts.append(
+        f'<text x="{width - 8}" y="{height - 6}" text-anchor="end" font-size="11" fill="#4a5568">{e(last)}</text>'
+    )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -497,7 +519,7 @@ def _integration_html(detail: dict[str, Any], own: str, airflow_base: str) -> st
     name = detail["name"]
     mapping = "".join(
         f'<tr class="mapping"><td><code>{e(m["column"])}</code></td><td><code>{e(m["attribute"])}</code></td>'
-        f'<td>{e(m["type"])}</td><td>{_cell(m["format"])}</td></tr>'
+        f"<td>{e(m['type'])}</td><td>{_cell(m['format'])}</td></tr>"
         for m in detail["mapping"]
     )
     runs = []
@@ -505,42 +527,56 @@ def _integration_html(detail: dict[str, Any], own: str, airflow_base: str) -> st
         css = "ok" if run["outcome"] == "success" else "bad"
         reports = "".join(
             f'<div><a href="{e(own)}/api/integrations/{e(name)}/reports?key={e(_quote(r["key"]))}" target="_blank">{e(r["kind"])}</a> '
-            f'<code>{e(r["uri"])}</code></div>'
+            f"<code>{e(r['uri'])}</code></div>"
             for r in run["reports"]
         )
-        moved = f'<div class="neutral"><code>s3://{e(detail["source"]["bucket"])}/{e(run["final_key"])}</code></div>' if run["final_key"] else ""
+        moved = (
+            f'<div class="neutral"><code>s3://{e(detail["source"]["bucket"])}/{e(run["final_key"])}</code></div>'
+            if run["final_key"]
+            else ""
+        )
         error = f'<div class="error">{e(run["error"])}</div>' if run["error"] else ""
-        counts = " ".join(f"{k} {run[k]:,}" for k in ("inserted", "updated", "unchanged", "cleared", "removed") if run[k])
+        counts = " ".join(
+            f"{k} {run[k]:,}" for k in ("inserted", "updated", "unchanged", "cleared", "removed") if run[k]
+        )
         runs.append(
             f'<tr class="run" data-id="{run["id"]}" data-outcome="{e(run["outcome"])}">'
-            f'<td>{e((run["finished_at"] or "")[:19].replace("T", " "))}</td>'
-            f'<td><code>{e(run["source_file"])}</code>{moved}</td>'
+            f"<td>{e((run['finished_at'] or '')[:19].replace('T', ' '))}</td>"
+            f"<td><code>{e(run['source_file'])}</code>{moved}</td>"
             f'<td class="{css}">{e(run["outcome"])}</td>'
             f'<td class="n">{run["rows_read"]:,}</td><td class="n">{run["rows_written"]:,}</td>'
             f'<td class="n">{run["rows_rejected"]:,}</td><td>{e(counts) or "&ndash;"}</td>'
-            f'<td>{e(run["triggered_by"])}</td><td>{reports}{error}</td></tr>'
+            f"<td>{e(run['triggered_by'])}</td><td>{reports}{error}</td></tr>"
         )
     runs_html = "".join(runs) or '<tr><td colspan="9" class="neutral">no imports yet</td></tr>'
     source = detail["source"]
     facts = [
-        ("source", f'<code>{e(source["uri"])}</code> (connection <code>{e(source["aws_conn_id"])}</code>)'),
-        ("schedule", f'{e(detail["schedule_words"])} <code>{e(detail["schedule"])}</code>'),
-        ("mode", e(detail["mode"]) + (f' (at most {detail["mirror_max_removed"]:.0%} of users removed per file)' if detail["mode"] == "mirror" else "")),
+        ("source", f"<code>{e(source['uri'])}</code> (connection <code>{e(source['aws_conn_id'])}</code>)"),
+        ("schedule", f"{e(detail['schedule_words'])} <code>{e(detail['schedule'])}</code>"),
+        (
+            "mode",
+            e(detail["mode"])
+            + (
+                f" (at most {detail['mirror_max_removed']:.0%} of users removed per file)"
+                if detail["mode"] == "mirror"
+                else ""
+            ),
+        ),
         ("empty cells", e(detail["blank"])),
-        ("rejected rows allowed", f'{detail["max_rejected_ratio"]:.0%}'),
-        ("user ID column", f'<code>{e(detail["user_id_column"])}</code>'),
-        ("users", f'{detail["users"]:,}'),
+        ("rejected rows allowed", f"{detail['max_rejected_ratio']:.0%}"),
+        ("user ID column", f"<code>{e(detail['user_id_column'])}</code>"),
+        ("users", f"{detail['users']:,}"),
         ("on/off", "on" if detail["enabled"] else "off"),
-        ("config file", f'<code>{_cell(detail["file"])}</code>'),
+        ("config file", f"<code>{_cell(detail['file'])}</code>"),
     ]
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(name)} &middot; Integrations</title><style>{STYLE}</style></head>
 <body>
 <nav class="nav"><a href="{e(own)}/">Integrations</a> &middot; <a href="{e(own)}/targeting">Targeting</a>
- &middot; <a href="{e(airflow_base)}/dags/{e(detail['dag_id'])}" target="_top">DAG {e(detail['dag_id'])}</a></nav>
+ &middot; <a href="{e(airflow_base)}/dags/{e(detail["dag_id"])}" target="_top">DAG {e(detail["dag_id"])}</a></nav>
 <h1>{e(name)}</h1>
-{f'<p>{e(detail["description"])}</p>' if detail["description"] else ''}
-<dl id="facts">{''.join(f'<dt>{k}</dt><dd>{v}</dd>' for k, v in facts)}</dl>
+{f"<p>{e(detail['description'])}</p>" if detail["description"] else ""}
+<dl id="facts">{"".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts)}</dl>
 <h2>Mapping</h2>
 <table id="mapping"><thead><tr><th>column</th><th>attribute</th><th>type</th><th>format</th></tr></thead>
 <tbody>{mapping}</tbody></table>

@@ -12,8 +12,9 @@ import getpass
 import json
 import sys
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import TextIO
 
 from inbound.config import Catalog, Integration, config_dir, json_schema, load_folder, max_attributes
 
@@ -46,8 +47,7 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
         print(f"{len(catalog.errors)} problem(s) in {args.dir or config_dir()}", file=sys.stderr)
         return EXIT_FAILED
     print(
-        f"ok: {len(catalog.integrations)} integration(s), {catalog.attribute_count} of "
-        f"{max_attributes()} attributes",
+        f"ok: {len(catalog.integrations)} integration(s), {catalog.attribute_count} of {max_attributes()} attributes",
         file=out,
     )
     return EXIT_OK
@@ -78,8 +78,15 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
             files = pending_files(client, attribute_store, catalog, integration)
         run_id = f"cli__{uuid.uuid4().hex[:12]}"
         summary = run_files(
-            client, attribute_store, integration, files, f"cli:{getpass.getuser()}/{run_id}", run_id,
-            force=getattr(args, "force", False), dry_run=dry_run, catalog=catalog,
+            client,
+            attribute_store,
+            integration,
+            files,
+            f"cli:{getpass.getuser()}/{run_id}",
+            run_id,
+            force=getattr(args, "force", False),
+            dry_run=dry_run,
+            catalog=catalog,
         )
     finally:
         attribute_store.close()
@@ -100,7 +107,9 @@ def cmd_purge(args: argparse.Namespace, out: TextIO) -> int:
         if not users:
             print(f"integration {args.name!r} holds no values", file=out)
             return EXIT_OK
-        still = " (its config still exists: its next run imports them again)" if args.name in catalog.integrations else ""
+        still = (
+            " (its config still exists: its next run imports them again)" if args.name in catalog.integrations else ""
+        )
         if not args.yes:
             print(f"{args.name} holds values for {users} users{still}; run again with --yes to remove them", file=out)
             return EXIT_FAILED
@@ -164,7 +173,10 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     else:
         print(render(table), file=out)
         for name, n in sorted(orphans.items()):
-            print(f"  no config, still holds values for {n} users: {name} (remove with `inbound purge {name} --yes`)", file=out)
+            print(
+                f"  no config, still holds values for {n} users: {name} (remove with `inbound purge {name} --yes`)",
+                file=out,
+            )
     return EXIT_OK
 
 
@@ -188,7 +200,10 @@ def cmd_user(args: argparse.Namespace, out: TextIO) -> int:
     print(f"user {args.user_id}", file=out)
     for name, value in found["attributes"].items():
         source = found["sources"][name]
-        print(f"  {name.ljust(width)}  {json.dumps(value)}   ({source['integration']}, {source['file']}, {source['updated_at'][:19]})", file=out)
+        print(
+            f"  {name.ljust(width)}  {json.dumps(value)}   ({source['integration']}, {source['file']}, {source['updated_at'][:19]})",
+            file=out,
+        )
     return EXIT_OK
 
 
@@ -271,7 +286,13 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     v = sub.add_parser("validate", help="check the integration configs (use as pre-commit / CI check)")
-    v.add_argument("dir", nargs="?", type=Path, default=None, help="configs folder (default: INBOUND_CONFIG_DIR or dags/integrations)")
+    v.add_argument(
+        "dir",
+        nargs="?",
+        type=Path,
+        default=None,
+        help="configs folder (default: INBOUND_CONFIG_DIR or dags/integrations)",
+    )
     v.add_argument("-v", "--verbose", action="store_true", help="show the offending YAML under each problem")
     v.set_defaults(func=cmd_validate)
 
@@ -279,7 +300,9 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("name", help="integration name (or its DAG id)")
     r.add_argument("--key", help="import this object key instead of waiting files")
     r.add_argument("--json", action="store_true", help="print the summary as JSON")
-    r.add_argument("--force", action="store_true", help="override the mirror guard; import even an identical file again")
+    r.add_argument(
+        "--force", action="store_true", help="override the mirror guard; import even an identical file again"
+    )
     r.add_argument("--dry-run", action="store_true", help="same as `inbound preview`")
     r.set_defaults(func=cmd_run)
 
@@ -326,7 +349,9 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("uri", help="s3://BUCKET/KEY (a key pattern samples its newest file)")
     d.add_argument("--aws-conn-id", default="aws_default", help="Airflow AWS connection (default: aws_default)")
     d.add_argument("--json", action="store_true", help="print the report as JSON (with the config as text)")
-    d.add_argument("--bytes", type=int, default=1024 * 1024, help="how many bytes of the file to sample (default: 1 MiB)")
+    d.add_argument(
+        "--bytes", type=int, default=1024 * 1024, help="how many bytes of the file to sample (default: 1 MiB)"
+    )
     d.set_defaults(func=cmd_discover)
     return p
 

@@ -18,7 +18,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -73,9 +73,7 @@ class _Model(BaseModel):
 class Source(_Model):
     """Where the files are. Credentials live in the Airflow connection, never here."""
 
-    bucket: Annotated[str, StringConstraints(min_length=3, max_length=63)] = Field(
-        description="S3 bucket name."
-    )
+    bucket: Annotated[str, StringConstraints(min_length=3, max_length=63)] = Field(description="S3 bucket name.")
     key: Annotated[str, StringConstraints(min_length=1)] = Field(
         description="Exact object key or a glob (`*`, `?`, `[...]`); `*` never crosses a `/`. "
         "Files already moved into `success/` or `failed/` are never matched."
@@ -202,7 +200,9 @@ class Alerts(_Model):
     @model_validator(mode="after")
     def _has_a_channel(self) -> Alerts:
         if not self.email and not self.webhook:
-            raise ValueError("alerts need a channel: `email: [someone@example.com]` and/or `webhook: <http connection id>`")
+            raise ValueError(
+                "alerts need a channel: `email: [someone@example.com]` and/or `webhook: <http connection id>`"
+            )
         return self
 
     @property
@@ -266,9 +266,7 @@ class Integration(_Model):
         "keep",
         description="What an empty cell does to a stored value: keep it (default) or clear it.",
     )
-    timezone: str = Field(
-        "UTC", description="IANA time zone for timestamps written without a zone; stored in UTC."
-    )
+    timezone: str = Field("UTC", description="IANA time zone for timestamps written without a zone; stored in UTC.")
     max_file_mb: Annotated[int, Field(gt=0)] = Field(
         1024, description="Largest file (after decompression) that is read, in MiB."
     )
@@ -379,9 +377,9 @@ def schedule_interval(schedule: str) -> timedelta:
             f"{schedule!r} is not a preset (@hourly, @daily, ...), a five-field cron "
             "expression such as '*/15 * * * *', or an ISO-8601 duration such as PT30M"
         )
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    itr = croniter(schedule, datetime(2026, 1, 1, tzinfo=timezone.utc))
+    itr = croniter(schedule, datetime(2026, 1, 1, tzinfo=UTC))
     first = itr.get_next(datetime)
     return itr.get_next(datetime) - first
 
@@ -408,9 +406,7 @@ def _construct_env(loader: _Loader, node: yaml.Node) -> str:
     else:
         items = loader.construct_sequence(node)
         if len(items) != 2:
-            raise yaml.constructor.ConstructorError(
-                None, None, "!env takes NAME or [NAME, default]", node.start_mark
-            )
+            raise yaml.constructor.ConstructorError(None, None, "!env takes NAME or [NAME, default]", node.start_mark)
         name, default = str(items[0]), str(items[1])
     value = os.environ.get(str(name), default)
     if value is None:
@@ -574,8 +570,7 @@ def load_file(path: Path | str) -> tuple[Integration | None, list[ConfigError]]:
         return None, [
             ConfigError(
                 file,
-                f"environment variable {exc.name} is not set; set it, or give a default: "
-                f"!env [{exc.name}, value]",
+                f"environment variable {exc.name} is not set; set it, or give a default: !env [{exc.name}, value]",
                 line,
                 context=_context(lines, line),
             )
@@ -614,11 +609,13 @@ def current_catalog(directory: Path | str | None = None) -> Catalog:
     directory = Path(directory) if directory is not None else config_dir()
     try:
         with os.scandir(directory) as entries:
-            signature = tuple(sorted(
-                (e.name, e.stat().st_mtime_ns, e.stat().st_size)
-                for e in entries
-                if e.name.endswith((".yaml", ".yml")) and e.is_file()
-            ))
+            signature = tuple(
+                sorted(
+                    (e.name, e.stat().st_mtime_ns, e.stat().st_size)
+                    for e in entries
+                    if e.name.endswith((".yaml", ".yml")) and e.is_file()
+                )
+            )
     except OSError:
         return load_folder(directory)
     key = (str(directory), max_attributes(), signature)
@@ -691,9 +688,7 @@ def _cross_file_problem(
             )
     total = catalog.attribute_count + len(integration.attributes)
     if total > cap:
-        counted = ", ".join(
-            f"{Path(i.file or '?').name}: {len(i.attributes)}" for i in catalog.integrations.values()
-        )
+        counted = ", ".join(f"{Path(i.file or '?').name}: {len(i.attributes)}" for i in catalog.integrations.values())
         line = line_of(r"^attributes\s*:")
         return ConfigError(
             file,

@@ -52,8 +52,8 @@ def _new_s3_client(aws_conn_id: str) -> Any:
 
 def store_url() -> str | None:
     """The `inbound_store` connection as a URL, or None for the embedded SQLite default."""
-    from airflow.sdk.exceptions import AirflowNotFoundException
     from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
 
     try:
         conn = BaseHook.get_connection(STORE_CONN_ID)

@@ -17,8 +17,8 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from airflow.sdk import DAG, Asset, AssetAlias, Param, get_current_context, get_parsing_context, task
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from inbound import alerts, pipeline
 from inbound.config import Catalog, Integration, load_folder
@@ -165,8 +165,12 @@ def build_dag(integration: Integration) -> DAG:
             try:
                 results = [
                     pipeline.upsert_attributes(
-                        attribute_store, integration, pipeline.FileResult.from_dict(r), triggered_by,
-                        force=bool(params.get("force")), dry_run=bool(params.get("dry_run")),
+                        attribute_store,
+                        integration,
+                        pipeline.FileResult.from_dict(r),
+                        triggered_by,
+                        force=bool(params.get("force")),
+                        dry_run=bool(params.get("dry_run")),
                     ).to_dict()
                     for r in mapped["results"]
                 ]
@@ -199,14 +203,29 @@ def _failure_callback(integration: Integration) -> list[Any]:
 
 def _emit_asset_event(integration: Integration, results: list[dict[str, Any]]) -> None:
     """One asset event per run that changed attributes, with the run's counts as its extra."""
-    writes = [r["write"] for r in results if r.get("write") and not r["write"].get("dry_run") and not r["write"].get("skipped")]
+    writes = [
+        r["write"]
+        for r in results
+        if r.get("write") and not r["write"].get("dry_run") and not r["write"].get("skipped")
+    ]
     counts = {
         key: sum(w.get(key, 0) for w in writes)
-        for key in ("rows_read", "rows_rejected", "rows_written", "inserted", "updated", "unchanged", "cleared", "removed")
+        for key in (
+            "rows_read",
+            "rows_rejected",
+            "rows_written",
+            "inserted",
+            "updated",
+            "unchanged",
+            "cleared",
+            "removed",
+        )
     }
     if counts["rows_written"]:
         counts["files"] = len(writes)
-        get_current_context()["outlet_events"][_writes_alias(integration)].add(attributes_asset(integration), extra=counts)
+        get_current_context()["outlet_events"][_writes_alias(integration)].add(
+            attributes_asset(integration), extra=counts
+        )
 
 
 def _finalize() -> dict[str, Any]:
@@ -235,7 +254,9 @@ def _finalize() -> dict[str, Any]:
     summary = pipeline.RunSummary(integration.name, done)
     for line in summary.lines():
         log.info("%s", line)
-    alerts.send(integration, alerts.rejected_alert(integration, run_id, summary.rows_read, summary.rows_rejected), context)
+    alerts.send(
+        integration, alerts.rejected_alert(integration, run_id, summary.rows_read, summary.rows_rejected), context
+    )
     if summary.failed:
         raise AirflowFailException(
             "; ".join(
@@ -268,4 +289,4 @@ def raise_config_errors(catalog: Catalog | None = None) -> None:
         )
 
 
-__all__ = ["build_dag", "build_dags", "raise_config_errors", "NewFilesSensor", "AirflowFailException"]
+__all__ = ["AirflowFailException", "NewFilesSensor", "build_dag", "build_dags", "raise_config_errors"]

@@ -137,7 +137,10 @@ def _s3_error(exc: Exception, client: Any, bucket: str, key: str, aws_conn_id: s
             f"and the account, region and `endpoint_url` the {conn} points at"
         )
     if code in ("NoSuchKey", "404", "NotFound"):
-        return DiscoveryError(f"{uri}: no object with the key {key!r} in the bucket {bucket!r} (NoSuchKey)" + _similar(client, bucket, key))
+        return DiscoveryError(
+            f"{uri}: no object with the key {key!r} in the bucket {bucket!r} (NoSuchKey)"
+            + _similar(client, bucket, key)
+        )
     if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "TokenRefreshRequired"):
         return DiscoveryError(
             f"{uri}: the credentials were refused ({code}); check the access key (login) and secret "
@@ -273,14 +276,22 @@ def _encoding(data: bytes) -> tuple[str, bool, str | None]:
         where = f"byte 0x{data[exc.start]:02x} on line {line} is not valid UTF-8"
     try:
         data.decode("cp1252")
-        return "cp1252", False, (
-            f"not UTF-8 ({where}); it decodes as Windows-1252 (Excel on Windows): set "
-            "`format.encoding: cp1252` (check the umlauts in the samples below)"
+        return (
+            "cp1252",
+            False,
+            (
+                f"not UTF-8 ({where}); it decodes as Windows-1252 (Excel on Windows): set "
+                "`format.encoding: cp1252` (check the umlauts in the samples below)"
+            ),
         )
     except UnicodeDecodeError:
-        return "latin-1", False, (
-            f"not UTF-8 ({where}) nor Windows-1252; sampled as latin-1: set `format.encoding` "
-            "to the file's encoding (ask the exporting system)"
+        return (
+            "latin-1",
+            False,
+            (
+                f"not UTF-8 ({where}) nor Windows-1252; sampled as latin-1: set `format.encoding` "
+                "to the file's encoding (ask the exporting system)"
+            ),
         )
 
 
@@ -320,7 +331,7 @@ def _infer(frame: pl.DataFrame, column: str, decimal: str) -> tuple[str, str | N
 
 
 def _decimal(frame: pl.DataFrame, columns: list[str], delimiter: str) -> str:
-    """"," when number-like columns are written with decimal commas (1.234,56 / 3,5)."""
+    """ "," when number-like columns are written with decimal commas (1.234,56 / 3,5)."""
     if delimiter == ",":
         return "."
     comma = dot = 0
@@ -384,7 +395,9 @@ def integration_name(key: str) -> str:
     stem = re.sub(r"(\.(csv|txt|tsv|gz|gzip))+$", "", parts[-1], flags=re.IGNORECASE)
     stem = _DATE_IN_NAME.sub("", stem)
     folder = parts[-2] if len(parts) > 1 else ""
-    name = "_".join(p for p in (snake_case(folder) if folder else "", snake_case(stem) if stem.strip("_-. ") else "") if p)
+    name = "_".join(
+        p for p in (snake_case(folder) if folder else "", snake_case(stem) if stem.strip("_-. ") else "") if p
+    )
     name = re.sub(r"_+", "_", name.lower()).strip("_") or "integration"
     if not re.match(NAME_PATTERN, name):
         name = f"i_{name}"
@@ -435,9 +448,7 @@ def discover(
     if not head.strip(b"\r\n\x00\xff\xfe\xef\xbb\xbf"):
         if not raw.strip():
             raise DiscoveryError(f"{uri}: the file is empty; expected a header line and data rows")
-        raise DiscoveryError(
-            f"{uri}: the first {len(raw):,} bytes hold no complete line; read more with --bytes"
-        )
+        raise DiscoveryError(f"{uri}: the first {len(raw):,} bytes hold no complete line; read more with --bytes")
     encoding, bom, hint = _encoding(head)
     try:
         table = read_table(head, Format(encoding=encoding))
@@ -476,9 +487,7 @@ def discover(
             )
         )
     candidates = [
-        c.name
-        for c in found
-        if rows and c.empty == 0 and c.distinct == 1 and c.type in ("string", "integer")
+        c.name for c in found if rows and c.empty == 0 and c.distinct == 1 and c.type in ("string", "integer")
     ]
     candidates.sort(key=_id_rank)  # stable: header order within a rank
     if not candidates:

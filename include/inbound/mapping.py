@@ -255,8 +255,7 @@ def map_table(table: Table, integration: Integration) -> AttributeSet:
         pl.lit("empty user ID").alias("reason"),
     )
     duplicates = (
-        typed.filter(duplicated)
-        .select(
+        typed.filter(duplicated).select(
             pl.col(LINE),
             pl.col(USER_ID),
             pl.lit(id_column).alias("column"),

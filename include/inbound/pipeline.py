@@ -193,8 +193,12 @@ def upsert_attributes(
     file = result.s3_file
     if dry_run:
         preview = store.preview(
-            integration=integration.name, types=integration.attribute_types, frame=frame, rows_read=result.rows_read,
-            rows_rejected=result.rows_rejected, clear_blanks=integration.blank == "clear",
+            integration=integration.name,
+            types=integration.attribute_types,
+            frame=frame,
+            rows_read=result.rows_read,
+            rows_rejected=result.rows_rejected,
+            clear_blanks=integration.blank == "clear",
             mirror=integration.mode == "mirror",
         )
         return replace(result, write={**preview.to_dict(), "dry_run": True})
@@ -205,13 +209,25 @@ def upsert_attributes(
         return replace(result, error=str(exc))
     log.info(
         "%s: %d users inserted, %d updated, %d unchanged, %d removed (%d values written, %d cleared)",
-        file.uri, written.inserted, written.updated, written.unchanged, written.removed, written.values_written,
+        file.uri,
+        written.inserted,
+        written.updated,
+        written.unchanged,
+        written.removed,
+        written.values_written,
         written.cleared,
     )
     return replace(result, write=written.to_dict())
 
 
-def _write(store: AttributeStore, integration: Integration, result: FileResult, frame: pl.DataFrame, triggered_by: str, force: bool) -> Any:
+def _write(
+    store: AttributeStore,
+    integration: Integration,
+    result: FileResult,
+    frame: pl.DataFrame,
+    triggered_by: str,
+    force: bool,
+) -> Any:
     file = result.s3_file
     return store.write_file(
         integration=integration.name,
@@ -299,15 +315,25 @@ def finalize(
 
 
 def _finalize_shared(
-    client: Any, store: AttributeStore, integration: Integration, result: FileResult, triggered_by: str,
+    client: Any,
+    store: AttributeStore,
+    integration: Integration,
+    result: FileResult,
+    triggered_by: str,
     readers: list[Integration],
 ) -> FileResult:
     """This reader's part of a shared file: its outcome in the log, its own reports; then settle."""
     file = result.s3_file
     if result.error:
         store.log_failure(
-            integration=integration.name, source_file=file.uri, etag=file.etag, config_version=integration.version,
-            error=result.error, triggered_by=triggered_by, rows_read=result.rows_read, rows_rejected=result.rows_rejected,
+            integration=integration.name,
+            source_file=file.uri,
+            etag=file.etag,
+            config_version=integration.version,
+            error=result.error,
+            triggered_by=triggered_by,
+            rows_read=result.rows_read,
+            rows_rejected=result.rows_rejected,
         )
     # Reports are per reader, named after it, where the file goes if this reader decides.
     stem = f"{done_key(file, result.outcome)}.{integration.name}"
@@ -320,8 +346,12 @@ def _finalize_shared(
         reports.append(f"{stem}.error.txt")
     settlement = settle(client, store, readers, file)
     if settlement.waiting_for:
-        log.info("%s: done for %s; stays until %s read it", file.uri, integration.name, ", ".join(settlement.waiting_for))
-    return replace(result, final_key=settlement.final_key, report_keys=reports, waiting_for=list(settlement.waiting_for))
+        log.info(
+            "%s: done for %s; stays until %s read it", file.uri, integration.name, ", ".join(settlement.waiting_for)
+        )
+    return replace(
+        result, final_key=settlement.final_key, report_keys=reports, waiting_for=list(settlement.waiting_for)
+    )
 
 
 def clean_staging(staging: Path) -> None:

@@ -252,10 +252,14 @@ def read_table(data: bytes, fmt: Format, max_bytes: int = DEFAULT_MAX_BYTES) -> 
     frame = frame.drop(SENTINEL_COLUMN)
     if frame.select((pl.col(FIELDS) >= 0) & (pl.col(FIELDS) < len(columns))).to_series().any():
         # a short record's marker landed in a data column: it is no value
-        frame = frame.with_columns(pl.when(pl.col(c) == SENTINEL).then(None).otherwise(pl.col(c)).alias(c) for c in columns)
+        frame = frame.with_columns(
+            pl.when(pl.col(c) == SENTINEL).then(None).otherwise(pl.col(c)).alias(c) for c in columns
+        )
     if frame.height and frame.get_column(FIELDS).tail(1).item() < len(columns) and embedded:
         last = frame.tail(1)
-        if last.select(pl.sum_horizontal(pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in columns)).item():
+        if last.select(
+            pl.sum_horizontal(pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in columns)
+        ).item():
             raise FileRejected(
                 f"line {last.get_column(LINE).item()}: a quote opened in this record is never closed and swallows "
                 "the rest of the file; fix the quoting of the export"

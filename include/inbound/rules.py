@@ -66,7 +66,9 @@ class Compiler:
         groups = [k for k in ("all", "any") if k in rule]
         if groups:
             if len(rule) != 1:
-                raise RuleError(f"{where}: a group has exactly one key, `all` or `any`; found {', '.join(sorted(rule))}")
+                raise RuleError(
+                    f"{where}: a group has exactly one key, `all` or `any`; found {', '.join(sorted(rule))}"
+                )
             key = groups[0]
             items = rule[key]
             if not isinstance(items, list) or not items:
@@ -78,7 +80,7 @@ class Compiler:
     def _condition(self, rule: dict[str, Any], where: str) -> str:
         unknown = set(rule) - {"attribute", "op", "value"}
         if unknown or "attribute" not in rule or "op" not in rule:
-            raise RuleError(f"{where}: a condition is {{\"attribute\", \"op\", \"value\"}}; got keys {sorted(rule)}")
+            raise RuleError(f'{where}: a condition is {{"attribute", "op", "value"}}; got keys {sorted(rule)}')
         name, op = rule["attribute"], rule["op"]
         column = self.columns.get(name)
         if column is None:
@@ -87,7 +89,9 @@ class Compiler:
             raise RuleError(f"{where}: unknown attribute {name!r}{hint}")
         if op not in OPS:
             close = difflib.get_close_matches(str(op), OPS, n=1)
-            raise RuleError(f"{where}: unknown op {op!r}{'; did you mean ' + repr(close[0]) + '?' if close else ''}; ops: {', '.join(OPS)}")
+            raise RuleError(
+                f"{where}: unknown op {op!r}{'; did you mean ' + repr(close[0]) + '?' if close else ''}; ops: {', '.join(OPS)}"
+            )
         kind, ref = column.type, f'"{column.name}"'
         if op in ("gt", "gte", "lt", "lte") and kind not in ORDERED:
             raise RuleError(f"{where}: {op} does not apply to {name!r}, a {kind}; use eq or ne")

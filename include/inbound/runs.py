@@ -32,16 +32,25 @@ def dag_states(dag_ids: list[str]) -> dict[str, DagState]:
         from sqlalchemy import func, select
 
         with create_session() as session:
-            paused = dict(session.execute(select(DagModel.dag_id, DagModel.is_paused).where(DagModel.dag_id.in_(dag_ids))).all())
+            paused = dict(
+                session.execute(select(DagModel.dag_id, DagModel.is_paused).where(DagModel.dag_id.in_(dag_ids))).all()
+            )
             latest = (
-                select(DagRun.dag_id, func.max(DagRun.id).label("id")).where(DagRun.dag_id.in_(dag_ids)).group_by(DagRun.dag_id).subquery()
+                select(DagRun.dag_id, func.max(DagRun.id).label("id"))
+                .where(DagRun.dag_id.in_(dag_ids))
+                .group_by(DagRun.dag_id)
+                .subquery()
             )
             runs = session.execute(
-                select(DagRun.dag_id, DagRun.run_id, DagRun.state, DagRun.run_after, DagRun.end_date).join(latest, DagRun.id == latest.c.id)
+                select(DagRun.dag_id, DagRun.run_id, DagRun.state, DagRun.run_after, DagRun.end_date).join(
+                    latest, DagRun.id == latest.c.id
+                )
             ).all()
             successes = dict(
                 session.execute(
-                    select(DagRun.dag_id, func.count()).where(DagRun.dag_id.in_(dag_ids), DagRun.state == "success").group_by(DagRun.dag_id)
+                    select(DagRun.dag_id, func.count())
+                    .where(DagRun.dag_id.in_(dag_ids), DagRun.state == "success")
+                    .group_by(DagRun.dag_id)
                 ).all()
             )
             skipped = {

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
@@ -93,7 +93,7 @@ class NewFilesTrigger(BaseTrigger):
                 if files:
                     yield TriggerEvent({"status": "found", "files": files})
                     return
-                remaining = (deadline - datetime.now(timezone.utc)).total_seconds()
+                remaining = (deadline - datetime.now(UTC)).total_seconds()
                 if remaining <= 0:
                     yield TriggerEvent({"status": "timeout"})
                     return
@@ -140,7 +140,7 @@ class NewFilesSensor(BaseSensorOperator):
         found = self.poke(context)
         if found.is_done:
             return found.xcom_value
-        deadline = datetime.now(timezone.utc) + timedelta(seconds=self.timeout)
+        deadline = datetime.now(UTC) + timedelta(seconds=self.timeout)
         self.defer(
             trigger=NewFilesTrigger(
                 snapshot=self.snapshot,
@@ -173,8 +173,8 @@ class NewFilesSensor(BaseSensorOperator):
             attribute_store.close()
         last = datetime.fromisoformat(latest[0].finished_at.replace("Z", "+00:00")) if latest else None
         if last is not None and last.tzinfo is None:
-            last = last.replace(tzinfo=timezone.utc)
-        alerts.send(integration, alerts.stale_alert(integration, last, datetime.now(timezone.utc)), context)
+            last = last.replace(tzinfo=UTC)
+        alerts.send(integration, alerts.stale_alert(integration, last, datetime.now(UTC)), context)
 
     def _named(self, key: str) -> dict[str, Any]:
         source = Integration.from_snapshot(self.snapshot).source

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from inbound.config import Catalog, Integration
@@ -60,7 +60,7 @@ def settle(
     client: Any, store: AttributeStore, readers: list[Integration], file: S3File, now: datetime | None = None
 ) -> Settlement:
     """Move a shared file once every reader has done its part (or is absent past the grace)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     outcomes = store.file_outcomes(file.uri, file.etag)
     missing = [r for r in readers if r.name not in outcomes]
     waiting = tuple(r.name for r in missing if not _late(r, file, now))
@@ -74,10 +74,18 @@ def settle(
     except FileChanged as exc:
         log.warning("%s", exc)
         return Settlement(None)
-    write_text(client, file.bucket, f"{final_key}.readers.txt", readers_report(file, readers, outcomes, absent, outcome))
+    write_text(
+        client, file.bucket, f"{final_key}.readers.txt", readers_report(file, readers, outcomes, absent, outcome)
+    )
     for entry in done:
         store.set_final_key(entry.id, final_key)
-    log.info("%s: every reader is done (%s): moved to s3://%s/%s", file.uri, ", ".join(r.name for r in readers), file.bucket, final_key)
+    log.info(
+        "%s: every reader is done (%s): moved to s3://%s/%s",
+        file.uri,
+        ", ".join(r.name for r in readers),
+        file.bucket,
+        final_key,
+    )
     return Settlement(final_key, absent=absent)
 
 

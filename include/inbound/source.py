@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 DONE_FOLDERS = ("success", "failed")
@@ -62,14 +62,25 @@ class SourceUnavailable(RuntimeError):
 # How boto3 clients for sources retry: "standard" mode backs off exponentially with jitter
 # on throttling (503 SlowDown), 5xx answers and connection errors.
 S3_RETRIES = {"mode": "standard", "total_max_attempts": 8}  # the first request and 7 retries
-_TRANSIENT_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "ServiceUnavailable",
-                    "InternalError", "503", "500", "502", "504"}
+_TRANSIENT_CODES = {
+    "SlowDown",
+    "Throttling",
+    "ThrottlingException",
+    "RequestTimeout",
+    "ServiceUnavailable",
+    "InternalError",
+    "503",
+    "500",
+    "502",
+    "504",
+}
 
 
 @contextmanager
 def s3_errors(what: str) -> Iterator[None]:
     """Turn S3 failures that outlived the retries into one clear `SourceUnavailable`."""
-    from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError, HTTPClientError
+    from botocore.exceptions import ClientError, HTTPClientError
+    from botocore.exceptions import ConnectionError as BotoConnectionError
 
     try:
         yield
@@ -173,7 +184,7 @@ def _complete(client: Any, bucket: str, files: list[S3File], marker: str) -> lis
     for folder in {f.folder for f in files}:
         try:
             head = client.head_object(Bucket=bucket, Key=f"{folder}{marker}")
-            markers[folder] = head["LastModified"].astimezone(timezone.utc).isoformat()
+            markers[folder] = head["LastModified"].astimezone(UTC).isoformat()
         except Exception as exc:
             if _error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
                 raise
@@ -201,7 +212,7 @@ def _list_matching(client: Any, bucket: str, pattern: str) -> list[S3File]:
                     key=key,
                     etag=obj["ETag"].strip('"'),
                     size=int(obj["Size"]),
-                    last_modified=obj["LastModified"].astimezone(timezone.utc).isoformat(),
+                    last_modified=obj["LastModified"].astimezone(UTC).isoformat(),
                 )
             )
     return sorted(files, key=lambda f: (f.last_modified, f.key))
@@ -215,7 +226,7 @@ def head_file(client: Any, bucket: str, key: str) -> S3File:
         key=key,
         etag=obj["ETag"].strip('"'),
         size=int(obj["ContentLength"]),
-        last_modified=obj["LastModified"].astimezone(timezone.utc).isoformat(),
+        last_modified=obj["LastModified"].astimezone(UTC).isoformat(),
     )
 
 
@@ -238,7 +249,9 @@ def named_file(client: Any, bucket: str, pattern: str, key: str) -> S3File:
         return head_file(client, bucket, key)
     except Exception as exc:
         if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
-            raise UnknownKey(f"s3://{bucket}/{key} does not exist (list the folder: aws s3 ls s3://{bucket}/{home_folder(key)} --recursive)") from None
+            raise UnknownKey(
+                f"s3://{bucket}/{key} does not exist (list the folder: aws s3 ls s3://{bucket}/{home_folder(key)} --recursive)"
+            ) from None
         raise
 
 
@@ -254,7 +267,7 @@ class FileChanged(Exception):
 
 
 def _stamp(last_modified: str) -> str:
-    when = datetime.fromisoformat(last_modified).astimezone(timezone.utc)
+    when = datetime.fromisoformat(last_modified).astimezone(UTC)
     return when.strftime("%Y%m%dT%H%M%SZ")
 
 
@@ -330,6 +343,4 @@ def _move(client: Any, file: S3File, outcome: str) -> str:
 
 
 def write_text(client: Any, bucket: str, key: str, text: str, content_type: str = "text/plain") -> None:
-    client.put_object(
-        Bucket=bucket, Key=key, Body=text.encode("utf-8"), ContentType=f"{content_type}; charset=utf-8"
-    )
+    client.put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"), ContentType=f"{content_type}; charset=utf-8")

@@ -40,18 +40,20 @@ def configure(home: Path, store_url: str, count: int) -> Path:
     """Environment for Airflow and inbound; must run before Airflow is imported."""
     configs = home / "integrations"
     configs.mkdir()
-    os.environ.update({
-        "AIRFLOW_HOME": str(home / "airflow"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
-        "AIRFLOW__API_AUTH__JWT_SECRET": SECRET,
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-        "INBOUND_CONFIG_DIR": str(configs),
-        "INBOUND_MAX_ATTRIBUTES": str(max(count * 2, 100)),
-        "AIRFLOW_CONN_INBOUND_STORE": store_connection(store_url),
-    })
+    os.environ.update(
+        {
+            "AIRFLOW_HOME": str(home / "airflow"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+            "AIRFLOW__API_AUTH__JWT_SECRET": SECRET,
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+            "INBOUND_CONFIG_DIR": str(configs),
+            "INBOUND_MAX_ATTRIBUTES": str(max(count * 2, 100)),
+            "AIRFLOW_CONN_INBOUND_STORE": store_connection(store_url),
+        }
+    )
     (home / "airflow").mkdir()
     return configs
 
@@ -62,8 +64,16 @@ def store_connection(url: str) -> str:
     from urllib.parse import unquote, urlsplit
 
     parts = urlsplit(url)
-    return json.dumps({"conn_type": "postgres", "host": parts.hostname, "port": parts.port or 5432,
-                       "login": parts.username, "password": unquote(parts.password or ""), "schema": parts.path.lstrip("/")})
+    return json.dumps(
+        {
+            "conn_type": "postgres",
+            "host": parts.hostname,
+            "port": parts.port or 5432,
+            "login": parts.username,
+            "password": unquote(parts.password or ""),
+            "schema": parts.path.lstrip("/"),
+        }
+    )
 
 
 def name_of(i: int) -> str:
@@ -77,7 +87,8 @@ def write_configs(folder: Path, count: int) -> None:
     for i in range(count):
         name = name_of(i)
         config = {
-            "name": name, "schedule": schedules[i % len(schedules)],
+            "name": name,
+            "schedule": schedules[i % len(schedules)],
             "source": {"bucket": "bench-exports", "key": f"{name}/users_*.csv"},
             "user_id": {"column": "Email"},
             "attributes": [{"column": "Plan", "name": f"{name}_plan", "type": "string"}],
@@ -98,17 +109,35 @@ def fill_store(url: str, count: int, users: int) -> dict[str, float]:
         big = pl.DataFrame({"user_id": [f"user{i:07d}@x" for i in range(users)]}).with_columns(
             plans.gather(pl.int_range(0, users, eager=True) % 4).alias(f"{name_of(0)}_plan")
         )
-        store.write_file(integration=name_of(0), types={f"{name_of(0)}_plan": "string"}, frame=big,
-                         source_file=f"s3://bench-exports/{name_of(0)}/users_1.csv", etag="big", config_version="bench",
-                         triggered_by="bench", rows_read=users, rows_rejected=0)
+        store.write_file(
+            integration=name_of(0),
+            types={f"{name_of(0)}_plan": "string"},
+            frame=big,
+            source_file=f"s3://bench-exports/{name_of(0)}/users_1.csv",
+            etag="big",
+            config_version="bench",
+            triggered_by="bench",
+            rows_read=users,
+            rows_rejected=0,
+        )
         timings[f"write {users:,} users (store.write_file)"] = time.perf_counter() - started
         started = time.perf_counter()
         for i in range(1, count):
             name = name_of(i)
-            frame = pl.DataFrame({"user_id": [f"user{j:07d}@x" for j in range(SMALL)], f"{name}_plan": ["premium"] * SMALL})
-            store.write_file(integration=name, types={f"{name}_plan": "string"}, frame=frame,
-                             source_file=f"s3://bench-exports/{name}/users_1.csv", etag=f"e{i}", config_version="bench",
-                             triggered_by="bench", rows_read=SMALL, rows_rejected=0)
+            frame = pl.DataFrame(
+                {"user_id": [f"user{j:07d}@x" for j in range(SMALL)], f"{name}_plan": ["premium"] * SMALL}
+            )
+            store.write_file(
+                integration=name,
+                types={f"{name}_plan": "string"},
+                frame=frame,
+                source_file=f"s3://bench-exports/{name}/users_1.csv",
+                etag=f"e{i}",
+                config_version="bench",
+                triggered_by="bench",
+                rows_read=SMALL,
+                rows_rejected=0,
+            )
         timings[f"write {count - 1} small imports ({SMALL} users each)"] = time.perf_counter() - started
     finally:
         store.close()
@@ -125,9 +154,17 @@ def dag_rows(count: int) -> None:
             session.add(DagBundleModel(name="dags-folder"))
             session.flush()
         for i in range(count):
-            session.add(DagModel(dag_id=f"inbound_{name_of(i)}", bundle_name="dags-folder", max_active_tasks=16,
-                                 max_consecutive_failed_dag_runs=0, has_task_concurrency_limits=False,
-                                 is_paused=bool(i % 3 == 0), is_stale=False))
+            session.add(
+                DagModel(
+                    dag_id=f"inbound_{name_of(i)}",
+                    bundle_name="dags-folder",
+                    max_active_tasks=16,
+                    max_consecutive_failed_dag_runs=0,
+                    has_task_concurrency_limits=False,
+                    is_paused=bool(i % 3 == 0),
+                    is_stale=False,
+                )
+            )
 
 
 def median_time(call, repeat: int) -> tuple[float, object]:
@@ -180,41 +217,59 @@ def run(home: Path, url: str, args: argparse.Namespace) -> None:
     setup[f"write {args.integrations} configs"] = time.perf_counter() - started
     setup.update(fill_store(url, args.integrations, args.users))
 
-    from fastapi.testclient import TestClient
-
     from airflow.api_fastapi import app as api_app
     from airflow.api_fastapi.app import get_auth_manager
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
     from airflow.utils import db
+    from fastapi.testclient import TestClient
 
     started = time.perf_counter()
     db.initdb()
     dag_rows(args.integrations)
     app = api_app.create_app()
     setup["Airflow metadata DB + API app"] = time.perf_counter() - started
-    headers = {"Authorization": "Bearer " + get_auth_manager().generate_jwt(SimpleAuthManagerUser(username="admin", role="admin"))}
+    headers = {
+        "Authorization": "Bearer "
+        + get_auth_manager().generate_jwt(SimpleAuthManagerUser(username="admin", role="admin"))
+    }
 
     big_attribute = f"{name_of(0)}_plan"
     rule = {"attribute": big_attribute, "op": "eq", "value": "premium"}
     rows: list[tuple[str, float, str]] = []
     with TestClient(app) as client:
+
         def get(path: str):
             def call():
                 response = client.get(path, headers=headers)
                 response.raise_for_status()
                 return response
+
             return call
 
         seconds, response = median_time(get("/inbound/api/integrations"), args.repeat)
         table = response.json()
-        rows.append(("GET /inbound/api/integrations", seconds, f"{len(table)} rows, {sum(r['users'] or 0 for r in table):,} users"))
+        rows.append(
+            (
+                "GET /inbound/api/integrations",
+                seconds,
+                f"{len(table)} rows, {sum(r['users'] or 0 for r in table):,} users",
+            )
+        )
         seconds, response = median_time(get("/inbound/"), args.repeat)
-        rows.append(("GET /inbound/ (the page)", seconds, f"{response.text.count('<tr data-name=')} rows, {len(response.content) // 1024} KiB"))
+        rows.append(
+            (
+                "GET /inbound/ (the page)",
+                seconds,
+                f"{response.text.count('<tr data-name=')} rows, {len(response.content) // 1024} KiB",
+            )
+        )
         seconds, response = median_time(get(f"/inbound/integrations/{name_of(0)}"), args.repeat)
         rows.append((f"GET /inbound/integrations/{name_of(0)}", seconds, f"{args.users:,} users"))
         for user_id, what in ((f"user{args.users // 2:07d}@x", "in 1 integration"), ("user0000042@x", "in all")):
             seconds, response = median_time(get(f"/inbound/api/users/{user_id}"), args.repeat)
-            rows.append((f"GET /inbound/api/users/{{id}} ({what})", seconds, f"{len(response.json()['attributes'])} attributes"))
+            rows.append(
+                (f"GET /inbound/api/users/{{id}} ({what})", seconds, f"{len(response.json()['attributes'])} attributes")
+            )
 
         def segment():
             response = client.post("/inbound/api/segments/evaluate?sample=20", json=rule, headers=headers)
@@ -225,8 +280,10 @@ def run(home: Path, url: str, args: argparse.Namespace) -> None:
         rows.append(("POST /inbound/api/segments/evaluate", seconds, f"count {response.json()['count']:,}"))
 
     backend = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
-    print(f"\ninbound plugin benchmark: {args.integrations} integrations (1 attribute each), "
-          f"{args.users:,} users in one of them, {backend} store, median of {args.repeat} (after a warm-up)\n")
+    print(
+        f"\ninbound plugin benchmark: {args.integrations} integrations (1 attribute each), "
+        f"{args.users:,} users in one of them, {backend} store, median of {args.repeat} (after a warm-up)\n"
+    )
     width = max(len(r[0]) for r in rows)
     print(f"{'request':<{width}}  {'median':>9}  answer")
     for label, seconds, note in rows:

@@ -37,7 +37,6 @@ sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "tests"))
 from bench_mapping import ATTRIBUTES, export  # noqa: E402
 from e2e.cluster import start_moto  # noqa: E402
-
 from inbound.config import Integration  # noqa: E402
 from inbound.pipeline import run_files  # noqa: E402
 from inbound.source import list_new_files  # noqa: E402
@@ -52,10 +51,16 @@ def schema_url(schema: str) -> str:
 
 
 def integration(name: str, max_file_mb: int = 1024) -> Integration:
-    return Integration.model_validate({
-        "name": name, "schedule": "@daily", "source": {"bucket": BUCKET, "key": f"{name}/*.csv"},
-        "user_id": {"column": "Email"}, "attributes": ATTRIBUTES, "max_file_mb": max_file_mb,
-    })
+    return Integration.model_validate(
+        {
+            "name": name,
+            "schedule": "@daily",
+            "source": {"bucket": BUCKET, "key": f"{name}/*.csv"},
+            "user_id": {"column": "Email"},
+            "attributes": ATTRIBUTES,
+            "max_file_mb": max_file_mb,
+        }
+    )
 
 
 def timed(fn):
@@ -81,8 +86,14 @@ def baseline(data: bytes, rows: int, schema: str) -> float:
     frame = pd.read_csv(io.BytesIO(data), nrows=rows, dtype=str, keep_default_na=False)
     records = frame.drop(columns=["Email"]).to_dict(orient="records")
     values = [(uid, json.dumps(r)) for uid, r in zip(frame["Email"], records)]
-    hook.insert_rows(f"{schema}.baseline", values, target_fields=["user_id", "attrs"], replace=True,
-                     replace_index="user_id", commit_every=5000)
+    hook.insert_rows(
+        f"{schema}.baseline",
+        values,
+        target_fields=["user_id", "attrs"],
+        replace=True,
+        replace_index="user_id",
+        commit_every=5000,
+    )
     return time.perf_counter() - start
 
 
@@ -95,7 +106,12 @@ def floor(data: bytes, schema: str) -> float:
                signup_date DATE, last_seen TIMESTAMPTZ)"""
         )
         start = time.perf_counter()
-        with conn.cursor() as cur, cur.copy("COPY floor FROM STDIN (FORMAT csv, HEADER true, FORCE_NULL (department, signup_date, last_seen))") as copy:
+        with (
+            conn.cursor() as cur,
+            cur.copy(
+                "COPY floor FROM STDIN (FORMAT csv, HEADER true, FORCE_NULL (department, signup_date, last_seen))"
+            ) as copy,
+        ):
             copy.write(data)
         return time.perf_counter() - start
 
@@ -107,7 +123,7 @@ def big(rows: int, endpoint: str, client) -> str:
     del data
     code = f"""
 import resource, sys, boto3, uuid
-sys.path.insert(0, {str(ROOT / 'tests' / 'benchmarks')!r})
+sys.path.insert(0, {str(ROOT / "tests" / "benchmarks")!r})
 from bench_store import integration, run, schema_url, BUCKET
 from inbound.store import open_store
 client = boto3.client("s3", endpoint_url={endpoint!r}, region_name="us-east-1", aws_access_key_id="b", aws_secret_access_key="b")
@@ -138,7 +154,9 @@ def main() -> None:
     with psycopg.connect(URL, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
     proc, endpoint = start_moto()
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="b", aws_secret_access_key="b")
+    client = boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="b", aws_secret_access_key="b"
+    )
     client.create_bucket(Bucket=BUCKET)
     rows = []
     try:
@@ -169,14 +187,32 @@ def main() -> None:
         base_rate = args.baseline_rows / t_base
         rows = [
             ("1. inbound run, full load (S3 -> store)", f"{t_full:.1f} s", f"{full_rate:,.0f}"),
-            (f"2. pandas + PostgresHook.insert_rows(replace=True), JSONB ({args.baseline_rows:,} rows)", f"{t_base:.1f} s", f"{base_rate:,.0f}"),
+            (
+                f"2. pandas + PostgresHook.insert_rows(replace=True), JSONB ({args.baseline_rows:,} rows)",
+                f"{t_base:.1f} s",
+                f"{base_rate:,.0f}",
+            ),
             ("3. floor: COPY into a typed table with a primary key", f"{t_floor:.1f} s", f"{args.rows / t_floor:,.0f}"),
             ("4a. re-import, same content (shortcut)", f"{t_same:.2f} s", "-"),
-            ("4b. re-import, same content, forced through the diff (0 rows written)", f"{t_forced:.1f} s", f"{args.rows / t_forced:,.0f}"),
-            (f"4c. re-import, 1% changed ({one.rows_written:,} rows written = changed)", f"{t_one:.1f} s", f"{args.rows / t_one:,.0f}"),
+            (
+                "4b. re-import, same content, forced through the diff (0 rows written)",
+                f"{t_forced:.1f} s",
+                f"{args.rows / t_forced:,.0f}",
+            ),
+            (
+                f"4c. re-import, 1% changed ({one.rows_written:,} rows written = changed)",
+                f"{t_one:.1f} s",
+                f"{args.rows / t_one:,.0f}",
+            ),
         ]
         if args.big_rows:
-            rows.append((f"5. peak RSS, {args.big_rows:,}-row import (outcome, rows written, MB)", big(args.big_rows, endpoint, client), "-"))
+            rows.append(
+                (
+                    f"5. peak RSS, {args.big_rows:,}-row import (outcome, rows written, MB)",
+                    big(args.big_rows, endpoint, client),
+                    "-",
+                )
+            )
         print(f"\n{args.rows:,} rows x 11 attributes, {len(data) / 1e6:.0f} MB CSV, PostgreSQL, 2 cores\n")
         width = max(len(r[0]) for r in rows)
         print(f"{'':{width}}  {'time':>10}  {'rows/s':>10}")

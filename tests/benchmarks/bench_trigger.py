@@ -24,9 +24,9 @@ import json
 import os
 import statistics
 import sys
-from concurrent.futures import ThreadPoolExecutor
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
@@ -46,23 +46,36 @@ def main() -> None:
 
     moto, url = start_moto(work)
     try:
-        os.environ.update({
-            "AIRFLOW_HOME": str(work / "airflow"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
-            "AIRFLOW_CONN_AWS_DEFAULT": json.dumps({"conn_type": "aws", "extra": {"endpoint_url": url, "region_name": "us-east-1"}}),
-            "AIRFLOW_CONN_INBOUND_STORE": json.dumps({"conn_type": "sqlite", "host": str(work / "store.db")}),
-            "INBOUND_CONFIG_DIR": str(work / "integrations"),
-            "INBOUND_MAX_ATTRIBUTES": str(10 * args.integrations),
-        })
+        os.environ.update(
+            {
+                "AIRFLOW_HOME": str(work / "airflow"),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AWS_ACCESS_KEY_ID": "bench",
+                "AWS_SECRET_ACCESS_KEY": "bench",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
+                    {"conn_type": "aws", "extra": {"endpoint_url": url, "region_name": "us-east-1"}}
+                ),
+                "AIRFLOW_CONN_INBOUND_STORE": json.dumps({"conn_type": "sqlite", "host": str(work / "store.db")}),
+                "INBOUND_CONFIG_DIR": str(work / "integrations"),
+                "INBOUND_MAX_ATTRIBUTES": str(10 * args.integrations),
+            }
+        )
         configs = work / "integrations"
         configs.mkdir()
         for i in range(args.integrations):
             name = f"bench_{i:04d}"
-            (configs / f"{name}.yaml").write_text(yaml.safe_dump({
-                "name": name, "schedule": "@daily", "source": {"bucket": BUCKET, "key": f"{name}/export_*.csv"},
-                "user_id": {"column": "Email"}, "attributes": [{"column": "Plan", "name": f"{name}_plan"}],
-            }))
+            (configs / f"{name}.yaml").write_text(
+                yaml.safe_dump(
+                    {
+                        "name": name,
+                        "schedule": "@daily",
+                        "source": {"bucket": BUCKET, "key": f"{name}/export_*.csv"},
+                        "user_id": {"column": "Email"},
+                        "attributes": [{"column": "Plan", "name": f"{name}_plan"}],
+                    }
+                )
+            )
         import boto3
         from asgiref.sync import sync_to_async
 
@@ -88,7 +101,9 @@ def main() -> None:
 
         async def round_of(look, thread_sensitive: bool) -> float:
             started = time.perf_counter()
-            results = await asyncio.gather(*(sync_to_async(look, thread_sensitive=thread_sensitive)(s) for s in snapshots))
+            results = await asyncio.gather(
+                *(sync_to_async(look, thread_sensitive=thread_sensitive)(s) for s in snapshots)
+            )
             assert all(r == [] for r in results)
             return time.perf_counter() - started
 
@@ -99,8 +114,10 @@ def main() -> None:
             baseline.append(loop.run_until_complete(round_of(baseline_look, True)))
             now.append(loop.run_until_complete(round_of(sensor.look, False)))
         b, n = statistics.median(baseline), statistics.median(now)
-        print(f"| {args.integrations} waiting triggers, one round of looks (median of {args.repeat}) | "
-              f"baseline {b:.1f} s | now {n:.1f} s | ratio {n / b:.2f} |")
+        print(
+            f"| {args.integrations} waiting triggers, one round of looks (median of {args.repeat}) | "
+            f"baseline {b:.1f} s | now {n:.1f} s | ratio {n / b:.2f} |"
+        )
     finally:
         stop_group(moto)
 

@@ -94,9 +94,25 @@ def dag_factory_dag(name: str) -> dict[str, Any]:
                     "deferrable": True,
                     "soft_fail": True,
                 },
-                {"task_id": "validate_and_map", "operator": python, "python_callable": "builtins.print", "dependencies": ["wait_for_file"]},
-                {"task_id": "upsert_attributes", "operator": python, "python_callable": "builtins.print", "dependencies": ["validate_and_map"]},
-                {"task_id": "finalize", "operator": python, "python_callable": "builtins.print", "trigger_rule": "all_done", "dependencies": ["upsert_attributes"]},
+                {
+                    "task_id": "validate_and_map",
+                    "operator": python,
+                    "python_callable": "builtins.print",
+                    "dependencies": ["wait_for_file"],
+                },
+                {
+                    "task_id": "upsert_attributes",
+                    "operator": python,
+                    "python_callable": "builtins.print",
+                    "dependencies": ["validate_and_map"],
+                },
+                {
+                    "task_id": "finalize",
+                    "operator": python,
+                    "python_callable": "builtins.print",
+                    "trigger_rule": "all_done",
+                    "dependencies": ["upsert_attributes"],
+                },
             ],
         }
     }
@@ -117,7 +133,9 @@ def dag_factory_path(work: Path) -> str:
 
 
 def parse_once(folder: Path, env: dict[str, str], expected: int) -> float:
-    done = subprocess.run([sys.executable, "-c", PARSE_SNIPPET, str(folder)], env=env, capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [sys.executable, "-c", PARSE_SNIPPET, str(folder)], env=env, capture_output=True, text=True, timeout=900
+    )
     if done.returncode != 0:
         raise SystemExit(f"parse of {folder} failed:\n{done.stderr[-3000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -175,13 +193,18 @@ def load(n: int, rows: int, concurrency: int, work: Path) -> dict[str, Any]:
     for name in names(n):
         (configs / f"{name}.yaml").write_text(yaml.safe_dump(integration(name), sort_keys=False))
     report: dict[str, Any] = {}
-    with celery_cluster(work / "cluster", configs, concurrency=concurrency,
-                        extra_env={"INBOUND_MAX_ATTRIBUTES": str(10 * n)}) as cluster:
+    with celery_cluster(
+        work / "cluster", configs, concurrency=concurrency, extra_env={"INBOUND_MAX_ATTRIBUTES": str(10 * n)}
+    ) as cluster:
         s3 = cluster.s3()
         s3.create_bucket(Bucket=BUCKET)
         for i, name in enumerate(names(n)):
             s3.put_object(Bucket=BUCKET, Key=f"{name}/export_1.csv", Body=csv_body(rows, i + 1))
-        cluster.wait_for(f"{n} DAGs parsed", lambda: count(cluster, "/api/v2/dags?tags=inbound&limit=1&paused=true") >= n, timeout=600)
+        cluster.wait_for(
+            f"{n} DAGs parsed",
+            lambda: count(cluster, "/api/v2/dags?tags=inbound&limit=1&paused=true") >= n,
+            timeout=600,
+        )
 
         started = time.monotonic()
         cluster.api("PATCH", "/api/v2/dags?dag_id_pattern=inbound_load_%25&limit=1000", {"is_paused": False})
@@ -194,8 +217,12 @@ def load(n: int, rows: int, concurrency: int, work: Path) -> dict[str, Any]:
         wall = time.monotonic() - started
         failed = count(cluster, "/api/v2/dags/~/dagRuns?state=failed&limit=1")
         report.update(wall=wall, runs_per_minute=n / wall * 60, failed=failed)
-        moved = sum(1 for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
-                    for o in page.get("Contents", []) if "/success/" in o["Key"] and not o["Key"].endswith(".txt"))
+        moved = sum(
+            1
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
+            for o in page.get("Contents", [])
+            if "/success/" in o["Key"] and not o["Key"].endswith(".txt")
+        )
         report["moved_to_success"] = moved
 
         # Sensors waiting with no file: triggered runs defer, the worker should hold nothing.
@@ -204,7 +231,8 @@ def load(n: int, rows: int, concurrency: int, work: Path) -> dict[str, Any]:
         cluster.wait_for(
             f"{n} deferred sensors",
             lambda: count(cluster, "/api/v2/dags/~/dagRuns/~/taskInstances?state=deferred&limit=1") >= n,
-            timeout=1800, every=2.0,
+            timeout=1800,
+            every=2.0,
         )
         samples = []
         for _ in range(15):
@@ -231,7 +259,9 @@ def main() -> None:
         work = Path(tmp)
         for n in [int(x) for x in args.parse.split(",") if x]:
             ours, theirs = parse_times(n, work, args.repeat)
-            lines.append(f"| parse {n} configs (median of {args.repeat}) | {ours:.2f} s | {theirs:.2f} s | {ours / theirs:.2f} |")
+            lines.append(
+                f"| parse {n} configs (median of {args.repeat}) | {ours:.2f} s | {theirs:.2f} s | {ours / theirs:.2f} |"
+            )
             print(lines[-1], flush=True)
         if not args.skip_load:
             r = load(args.integrations, args.rows, args.concurrency, work)

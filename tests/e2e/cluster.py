@@ -91,14 +91,19 @@ class Cluster:
         import boto3
 
         return boto3.client(
-            "s3", endpoint_url=self.moto_url, region_name="us-east-1",
-            aws_access_key_id="e2e", aws_secret_access_key="e2e-secret",
+            "s3",
+            endpoint_url=self.moto_url,
+            region_name="us-east-1",
+            aws_access_key_id="e2e",
+            aws_secret_access_key="e2e-secret",
         )
 
     def api(self, method: str, path: str, data: Any = None) -> Any:
         body = json.dumps(data).encode() if data is not None else None
         request = urllib.request.Request(
-            f"{self.base_url}{path}", data=body, method=method,
+            f"{self.base_url}{path}",
+            data=body,
+            method=method,
             headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"},
         )
         try:
@@ -106,7 +111,9 @@ class Cluster:
                 raw = response.read()
                 return json.loads(raw) if raw else None
         except urllib.error.HTTPError as error:
-            raise ClusterError(f"{method} {path}: HTTP {error.code} {error.read().decode(errors='replace')[:500]}") from None
+            raise ClusterError(
+                f"{method} {path}: HTTP {error.code} {error.read().decode(errors='replace')[:500]}"
+            ) from None
 
     def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
         return self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns?order_by=run_after&limit=100")["dag_runs"]
@@ -138,7 +145,10 @@ class Cluster:
     def start(self, service: str, *args: str) -> None:
         log = open(self.home / f"{service}.log", "w")
         self.processes[service] = subprocess.Popen(
-            [str(BIN / "airflow"), *args], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            [str(BIN / "airflow"), *args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,  # a group of its own: stop() ends its children too
         )
 
@@ -162,7 +172,7 @@ class Cluster:
         for database in self.databases:
             try:
                 _admin_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-            except Exception:  # noqa: BLE001 - cleanup goes on with the rest
+            except Exception:
                 pass
 
 
@@ -251,8 +261,14 @@ def celery_cluster(
             {"conn_type": "aws", "extra": {"endpoint_url": moto_url, "region_name": "us-east-1"}}
         ),
         "AIRFLOW_CONN_INBOUND_STORE": json.dumps(
-            {"conn_type": "postgres", "host": parts.hostname, "port": parts.port or 5432,
-             "login": parts.username or "postgres", "password": parts.password or "", "schema": store_db}
+            {
+                "conn_type": "postgres",
+                "host": parts.hostname,
+                "port": parts.port or 5432,
+                "login": parts.username or "postgres",
+                "password": parts.password or "",
+                "schema": store_db,
+            }
         ),
         "INBOUND_CONFIG_DIR": str(config_dir),
         "INBOUND_STAGING_DIR": str(home / "staging"),
@@ -262,12 +278,21 @@ def celery_cluster(
     missing = [key for key in DEPLOYMENT_ENV if not env.get(key)]
     assert not missing, f"the cluster does not set {missing}"
     env.pop("AWS_ENDPOINT_URL", None)
-    cluster = Cluster(home=home, env=env, base_url=base_url, moto_url=moto_url, store_url=store_url, queue=queue,
-                      databases=[metadata_db, store_db])
+    cluster = Cluster(
+        home=home,
+        env=env,
+        base_url=base_url,
+        moto_url=moto_url,
+        store_url=store_url,
+        queue=queue,
+        databases=[metadata_db, store_db],
+    )
     try:
         _admin_sql(f'CREATE DATABASE "{metadata_db}"')
         _admin_sql(f'CREATE DATABASE "{store_db}"')
-        migrated = subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=env, capture_output=True, text=True, timeout=600)
+        migrated = subprocess.run(
+            [str(BIN / "airflow"), "db", "migrate"], env=env, capture_output=True, text=True, timeout=600
+        )
         if migrated.returncode != 0:
             raise ClusterError(f"airflow db migrate failed:\n{migrated.stdout[-2000:]}\n{migrated.stderr[-3000:]}")
         cluster.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(api_port), "--workers", "1")
@@ -275,7 +300,9 @@ def celery_cluster(
         cluster.start("dag-processor", "dag-processor")
         cluster.start("triggerer", "triggerer")
         cluster.start("celery-worker", "celery", "worker", "--concurrency", str(concurrency), "--queues", queue)
-        cluster.wait_for("the API server's health endpoint to report every job healthy", lambda: _healthy(base_url), timeout=240)
+        cluster.wait_for(
+            "the API server's health endpoint to report every job healthy", lambda: _healthy(base_url), timeout=240
+        )
         cluster.token = _token(base_url)
         yield cluster
     finally:
@@ -295,11 +322,22 @@ def _healthy(base_url: str) -> bool:
 
 def _token(base_url: str) -> str:
     request = urllib.request.Request(
-        f"{base_url}/auth/token", data=json.dumps({"username": USER, "password": PASSWORD}).encode(),
-        headers={"Content-Type": "application/json"}, method="POST",
+        f"{base_url}/auth/token",
+        data=json.dumps({"username": USER, "password": PASSWORD}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())["access_token"]
 
 
-__all__ = ["Cluster", "ClusterError", "celery_cluster", "DEPLOYMENT_ENV", "SERVICES", "free_port", "start_moto", "stop_group"]
+__all__ = [
+    "DEPLOYMENT_ENV",
+    "SERVICES",
+    "Cluster",
+    "ClusterError",
+    "celery_cluster",
+    "free_port",
+    "start_moto",
+    "stop_group",
+]

@@ -6,8 +6,8 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -51,5 +51,9 @@ def s3_server(moto_server):
     import boto3
 
     return boto3.client(
-        "s3", endpoint_url=moto_server, region_name="us-east-1", aws_access_key_id="e2e", aws_secret_access_key="e2e-secret"
+        "s3",
+        endpoint_url=moto_server,
+        region_name="us-east-1",
+        aws_access_key_id="e2e",
+        aws_secret_access_key="e2e-secret",
     )

@@ -70,17 +70,24 @@ def test_integrations_run_on_celery_workers_and_sensors_wait_in_the_triggerer(tm
             return runs if len(done) >= count else None
 
         for name in ("crm", "billing", "hr"):
-            runs = cluster.wait_for(f"the scheduled run of inbound_{name}", lambda n=name: finished(f"inbound_{n}"), timeout=300)
+            runs = cluster.wait_for(
+                f"the scheduled run of inbound_{name}", lambda n=name: finished(f"inbound_{n}"), timeout=300
+            )
             assert [(r["state"], r["run_type"]) for r in runs] == [("success", "scheduled")], cluster.log_tails()
 
         # The shared export was imported by both readers, then moved once, by the last one.
         (moved, readers) = _keys(s3, "crm/")
         assert moved.startswith("crm/success/") and readers == f"{moved}.readers.txt"
         report = s3.get_object(Bucket=BUCKET, Key=readers)["Body"].read().decode()
-        assert "- billing: success: 2 rows read, 2 written" in report and "- crm: success: 2 rows read, 2 written" in report
+        assert (
+            "- billing: success: 2 rows read, 2 written" in report
+            and "- crm: success: 2 rows read, 2 written" in report
+        )
 
         # support's sensor is deferred: the triggerer waits, no worker slot is held.
-        (support_run,) = cluster.wait_for("a run of inbound_support", lambda: cluster.dag_runs("inbound_support"), timeout=120)
+        (support_run,) = cluster.wait_for(
+            "a run of inbound_support", lambda: cluster.dag_runs("inbound_support"), timeout=120
+        )
 
         def deferred() -> bool:
             return cluster.task_states("inbound_support", support_run["dag_run_id"]).get("wait_for_file") == "deferred"

@@ -77,14 +77,20 @@ def keys(s3, prefix: str) -> list[str]:
 
 def test_good_file_lands_in_the_store_and_moves_to_success(integration, s3_server) -> None:
     name = integration["name"]
-    s3_server.put_object(Bucket=BUCKET, Key=f"{name}/users_1.csv", Body=b"Email,Plan,Open Tickets\nada@x,premium,3\nbob@x,free,0\n")
+    s3_server.put_object(
+        Bucket=BUCKET, Key=f"{name}/users_1.csv", Body=b"Email,Plan,Open Tickets\nada@x,premium,3\nbob@x,free,0\n"
+    )
     dags_test(integration)
     assert run_state(integration) == "success"
     store = open_store(integration["store"])
     types = {f"{name}_open_tickets": "integer", f"{name}_plan": "string"}
     assert store.user_attributes("ada@x", types)["attributes"] == {f"{name}_open_tickets": 3, f"{name}_plan": "premium"}
     (entry,) = store.imports(name)
-    assert entry.outcome == "success" and entry.rows_written == 2 and entry.triggered_by.startswith(f"airflow:inbound_{name}/")
+    assert (
+        entry.outcome == "success"
+        and entry.rows_written == 2
+        and entry.triggered_by.startswith(f"airflow:inbound_{name}/")
+    )
     (moved,) = keys(s3_server, f"{name}/")
     assert moved.startswith(f"{name}/success/") and moved.endswith("_users_1.csv") and entry.final_key == moved
     assert not any(integration["staging"].rglob("*.parquet"))
@@ -122,12 +128,19 @@ def test_no_new_file_skips_the_run_instead_of_failing(integration, tmp_path) -> 
     assert run_state(integration) == "success"
     db = Path(integration["env"]["AIRFLOW_HOME"]) / "airflow.db"
     with sqlite3.connect(db) as conn:
-        states = dict(conn.execute(
-            "SELECT task_id, state FROM task_instance WHERE dag_id = ? AND run_id = "
-            "(SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1)",
-            (f"inbound_{integration['name']}",) * 2,
-        ).fetchall())
-    assert states == {"wait_for_file": "skipped", "validate_and_map": "skipped", "upsert_attributes": "skipped", "finalize": "skipped"}
+        states = dict(
+            conn.execute(
+                "SELECT task_id, state FROM task_instance WHERE dag_id = ? AND run_id = "
+                "(SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1)",
+                (f"inbound_{integration['name']}",) * 2,
+            ).fetchall()
+        )
+    assert states == {
+        "wait_for_file": "skipped",
+        "validate_and_map": "skipped",
+        "upsert_attributes": "skipped",
+        "finalize": "skipped",
+    }
 
 
 @pytest.mark.parametrize("case_name", ["german_excel_cp1252", "bad_rows_within_threshold", "gzip_bomb"])
@@ -144,8 +157,14 @@ def test_corpus_through_a_real_dag(case_name, tmp_path, airflow_env, s3_server) 
     name = f"corpus_{uuid.uuid4().hex[:6]}"
     folder = tmp_path / "integrations"
     folder.mkdir()
-    config = {"name": name, "schedule": "@daily", "source": {"bucket": BUCKET, "key": f"{name}/*"},
-              "user_id": {"column": "Email"}, "attributes": ATTRIBUTES, **case.config}
+    config = {
+        "name": name,
+        "schedule": "@daily",
+        "source": {"bucket": BUCKET, "key": f"{name}/*"},
+        "user_id": {"column": "Email"},
+        "attributes": ATTRIBUTES,
+        **case.config,
+    }
     (folder / f"{name}.yaml").write_text(yaml.safe_dump(config, allow_unicode=True))
     try:
         s3_server.create_bucket(Bucket=BUCKET)
@@ -156,8 +175,12 @@ def test_corpus_through_a_real_dag(case_name, tmp_path, airflow_env, s3_server) 
     store_path = tmp_path / "store.db"
     integration = {
         "name": name,
-        "env": {**airflow_env, "INBOUND_CONFIG_DIR": str(folder), "INBOUND_STAGING_DIR": str(tmp_path / "staging"),
-                "AIRFLOW_CONN_INBOUND_STORE": json.dumps({"conn_type": "sqlite", "host": str(store_path)})},
+        "env": {
+            **airflow_env,
+            "INBOUND_CONFIG_DIR": str(folder),
+            "INBOUND_STAGING_DIR": str(tmp_path / "staging"),
+            "AIRFLOW_CONN_INBOUND_STORE": json.dumps({"conn_type": "sqlite", "host": str(store_path)}),
+        },
     }
     output = dags_test(integration)
     assert run_state(integration) == ("success" if case.outcome == "success" else "failed")
@@ -169,13 +192,17 @@ def test_corpus_through_a_real_dag(case_name, tmp_path, airflow_env, s3_server) 
     moved = next(k for k in keys(s3_server, f"{name}/{case.outcome}/") if k.endswith(filename))
     if case.rejects:
         report = s3_server.get_object(Bucket=BUCKET, Key=f"{moved}.rejected.csv")["Body"].read().decode()
-        assert sorted(int(r["line"]) for r in csv.DictReader(io.StringIO(report))) == sorted(line for line, _ in case.rejects)
+        assert sorted(int(r["line"]) for r in csv.DictReader(io.StringIO(report))) == sorted(
+            line for line, _ in case.rejects
+        )
     if case.error:
         assert case.error in output
         assert case.error in s3_server.get_object(Bucket=BUCKET, Key=f"{moved}.error.txt")["Body"].read().decode()
 
 
-def test_a_failed_run_alerts_by_email_and_the_fixed_file_is_reimported_with_the_key_param(integration, s3_server, smtp) -> None:
+def test_a_failed_run_alerts_by_email_and_the_fixed_file_is_reimported_with_the_key_param(
+    integration, s3_server, smtp
+) -> None:
     """The README's "a file failed, I fixed it, re-import" steps, through real DAG runs."""
     name = integration["name"]
     env = {**integration["env"], "AIRFLOW_CONN_SMTP_DEFAULT": os.environ["AIRFLOW_CONN_SMTP_DEFAULT"]}
@@ -183,7 +210,9 @@ def test_a_failed_run_alerts_by_email_and_the_fixed_file_is_reimported_with_the_
     path = next(Path(env["INBOUND_CONFIG_DIR"]).glob("*.yaml"))
     config = yaml.safe_load(path.read_text())
     path.write_text(yaml.safe_dump({**config, "alerts": {"email": ["data-team@acme.test"]}}))
-    s3_server.put_object(Bucket=BUCKET, Key=f"{name}/users_1.csv", Body=b"Mail,Plan,Open Tickets\nada@x,premium,3\nbob@x,free,many\n")
+    s3_server.put_object(
+        Bucket=BUCKET, Key=f"{name}/users_1.csv", Body=b"Mail,Plan,Open Tickets\nada@x,premium,3\nbob@x,free,many\n"
+    )
     dags_test(integration)
     assert run_state(integration) == "failed"
     ((recipients, message),) = smtp.messages
@@ -195,10 +224,16 @@ def test_a_failed_run_alerts_by_email_and_the_fixed_file_is_reimported_with_the_
 
     # The fix: the export calls the column Mail. Then re-import exactly that file.
     # bob's "many" tickets is rejected: allowed (max_rejected_ratio), but over the alert threshold.
-    path.write_text(yaml.safe_dump({
-        **config, "user_id": {"column": "Mail"}, "max_rejected_ratio": 0.6,
-        "alerts": {"email": ["data-team@acme.test"], "rejected_ratio_over": 0.1},
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                **config,
+                "user_id": {"column": "Mail"},
+                "max_rejected_ratio": 0.6,
+                "alerts": {"email": ["data-team@acme.test"], "rejected_ratio_over": 0.1},
+            }
+        )
+    )
     dags_test(integration, conf={"key": failed})
     assert run_state(integration) == "success"
     moved, rejected = keys(s3_server, f"{name}/")
@@ -207,4 +242,7 @@ def test_a_failed_run_alerts_by_email_and_the_fixed_file_is_reimported_with_the_
     store = open_store(integration["store"])
     assert store.user_attributes("ada@x")["attributes"] == {f"{name}_plan": "premium", f"{name}_open_tickets": "3"}
     assert [e.outcome for e in store.imports(name)] == ["success", "failed"]
-    assert [m["Subject"] for _, m in smtp.messages] == [f"[inbound] {name}: run failed", f"[inbound] {name}: 50.0% of rows rejected"]
+    assert [m["Subject"] for _, m in smtp.messages] == [
+        f"[inbound] {name}: run failed",
+        f"[inbound] {name}: 50.0% of rows rejected",
+    ]

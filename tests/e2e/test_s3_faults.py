@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import threading
 import urllib.request
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -50,7 +51,9 @@ class FaultyProxy:
                     self.wfile.write(SLOW_DOWN)
                     return
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-                request = urllib.request.Request(f"{proxy.upstream}{self.path}", data=body or None, headers=headers, method=self.command)
+                request = urllib.request.Request(
+                    f"{proxy.upstream}{self.path}", data=body or None, headers=headers, method=self.command
+                )
                 try:
                     with urllib.request.urlopen(request, timeout=30) as answer:
                         status, answer_headers, payload = answer.status, answer.headers, answer.read()
@@ -79,9 +82,17 @@ class FaultyProxy:
 @pytest.fixture
 def proxy(moto_server, monkeypatch) -> Iterator[FaultyProxy]:
     faulty = FaultyProxy(moto_server)
-    monkeypatch.setenv("AIRFLOW_CONN_FAULTY_S3", json.dumps(
-        {"conn_type": "aws", "login": "e2e", "password": "e2e-secret",
-         "extra": {"endpoint_url": faulty.url, "region_name": "us-east-1"}}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_FAULTY_S3",
+        json.dumps(
+            {
+                "conn_type": "aws",
+                "login": "e2e",
+                "password": "e2e-secret",
+                "extra": {"endpoint_url": faulty.url, "region_name": "us-east-1"},
+            }
+        ),
+    )
     client = s3_client("faulty_s3")
     try:
         client.create_bucket(Bucket=BUCKET)

@@ -24,8 +24,14 @@ from urllib.parse import urlparse
 from inbound.store.base import AttributeStore, ImportRecord, MirrorGuard, WriteResult
 
 __all__ = [
-    "AttributeStore", "ImportRecord", "MirrorGuard", "StoreUnavailable", "WriteResult", "open_store",
-    "default_sqlite_path", "StoreSettings",
+    "AttributeStore",
+    "ImportRecord",
+    "MirrorGuard",
+    "StoreSettings",
+    "StoreUnavailable",
+    "WriteResult",
+    "default_sqlite_path",
+    "open_store",
 ]
 
 

@@ -7,12 +7,12 @@ tests hold for both.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timezone
-from typing import Any, Iterator
-
-import json
+from datetime import UTC, date, datetime
+from typing import Any
 
 import polars as pl
 
@@ -28,6 +28,8 @@ COUNT_COLUMNS = ("inserted", "updated", "unchanged", "cleared", "removed")
 
 class MirrorGuard(Exception):
     """A mirror file would remove too many users: refused as suspicious (a data problem)."""
+
+
 TIMESTAMP_TEXT = "%Y-%m-%dT%H:%M:%S%.6fZ"
 
 
@@ -115,12 +117,12 @@ def from_text(value: str, attribute_type: str) -> Any:
 
 
 def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso(value: Any) -> str:
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat()
+        return value.astimezone(UTC).isoformat()
     return str(value)
 
 
@@ -154,7 +156,9 @@ class AttributeStore:
         """An integration's current rows: user_id, import_id, lineage and a column per name."""
         raise NotImplementedError
 
-    def _apply(self, cursor: Any, table: str, diff: Diff, import_id: int, bulk_insert: bool) -> None:  # pragma: no cover
+    def _apply(
+        self, cursor: Any, table: str, diff: Diff, import_id: int, bulk_insert: bool
+    ) -> None:  # pragma: no cover
         raise NotImplementedError
 
     def _lineage_sql(self, name: str) -> str:  # pragma: no cover
@@ -163,6 +167,12 @@ class AttributeStore:
 
     def close(self) -> None:  # pragma: no cover
         raise NotImplementedError
+
+    def __enter__(self) -> AttributeStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- schema --------------------------------------------------------------------
     def _migrations(self) -> dict[int, list[Any]]:
@@ -219,14 +229,17 @@ class AttributeStore:
         for integration, types in found.items():
             table = self._ensure_table(cur, integration, types)
             cur.execute(
-                self._sql(f"SELECT user_id, attribute, value FROM {OLD_VALUE_TABLE} WHERE integration = ?"), (integration,)
+                self._sql(f"SELECT user_id, attribute, value FROM {OLD_VALUE_TABLE} WHERE integration = ?"),
+                (integration,),
             )
             rows = pl.DataFrame(cur.fetchall(), schema=["user_id", "attribute", "value"], orient="row")
             wide = rows.pivot(on="attribute", index="user_id", values="value") if rows.height else rows
             for name in types:
                 if name not in wide.columns:
                     wide = wide.with_columns(pl.lit(None, pl.String).alias(name))
-            diff = compute_diff(pl.DataFrame(schema=state_schema(list(types))), wide.select("user_id", *types), list(types), 0)
+            diff = compute_diff(
+                pl.DataFrame(schema=state_schema(list(types))), wide.select("user_id", *types), list(types), 0
+            )
             self._apply(cur, table, diff, 0, bulk_insert=True)
 
     def _tables(self, cur: Any) -> dict[str, tuple[str, dict[str, str]]]:
@@ -266,7 +279,10 @@ class AttributeStore:
                 cur.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" TEXT')
             elif stored[name] != kind:
                 cur.execute(f'UPDATE {table} SET "{name}" = NULL')
-        cur.execute(self._sql(f"UPDATE {INTEGRATION_TABLE} SET attributes = ? WHERE integration = ?"), (json.dumps(types), integration))
+        cur.execute(
+            self._sql(f"UPDATE {INTEGRATION_TABLE} SET attributes = ? WHERE integration = ?"),
+            (json.dumps(types), integration),
+        )
         self._create_view(cur)
         return table
 
@@ -341,9 +357,19 @@ class AttributeStore:
         when = now_utc()
         with self.transaction(lock=f"inbound_integration:{integration}") as cur:
             import_id = self._log(
-                cur, integration=integration, source_file=source_file, etag=etag, config_version=config_version,
-                outcome="success", rows_read=rows_read, rows_written=0, rows_rejected=rows_rejected,
-                attributes=len(types), error=None, triggered_by=triggered_by, finished_at=when,
+                cur,
+                integration=integration,
+                source_file=source_file,
+                etag=etag,
+                config_version=config_version,
+                outcome="success",
+                rows_read=rows_read,
+                rows_written=0,
+                rows_rejected=rows_rejected,
+                attributes=len(types),
+                error=None,
+                triggered_by=triggered_by,
+                finished_at=when,
             )
             table = self._ensure_table(cur, integration, types)
             state = self._state(cur, table, list(types))
@@ -358,9 +384,15 @@ class AttributeStore:
                 (rows_written, *counts.values(), import_id),
             )
         return WriteResult(
-            import_id=import_id, rows_read=rows_read, rows_rejected=rows_rejected, inserted=diff.inserted,
-            updated=diff.updated, unchanged=diff.unchanged, values_written=diff.values_written,
-            cleared=diff.cleared, removed=diff.removed,
+            import_id=import_id,
+            rows_read=rows_read,
+            rows_rejected=rows_rejected,
+            inserted=diff.inserted,
+            updated=diff.updated,
+            unchanged=diff.unchanged,
+            values_written=diff.values_written,
+            cleared=diff.cleared,
+            removed=diff.removed,
         )
 
     def preview(
@@ -387,11 +419,20 @@ class AttributeStore:
                 state = self._state(cur, table, present).with_columns(
                     pl.lit(None, pl.String).alias(n) for n in names if n not in present
                 )
-        diff = compute_diff(state, to_text(frame, types), names, 0, clear_blanks=clear_blanks, mirror=mirror, sample=sample)
+        diff = compute_diff(
+            state, to_text(frame, types), names, 0, clear_blanks=clear_blanks, mirror=mirror, sample=sample
+        )
         return WriteResult(
-            import_id=0, rows_read=rows_read, rows_rejected=rows_rejected, inserted=diff.inserted,
-            updated=diff.updated, unchanged=diff.unchanged, values_written=diff.values_written,
-            cleared=diff.cleared, removed=diff.removed, sample=tuple(diff.sample),
+            import_id=0,
+            rows_read=rows_read,
+            rows_rejected=rows_rejected,
+            inserted=diff.inserted,
+            updated=diff.updated,
+            unchanged=diff.unchanged,
+            values_written=diff.values_written,
+            cleared=diff.cleared,
+            removed=diff.removed,
+            sample=tuple(diff.sample),
         )
 
     def already_imported(self, integration: str, etag: str | None, config_version: str) -> ImportRecord | None:
@@ -432,11 +473,20 @@ class AttributeStore:
         """Log a file skipped as identical to `previous` (it changes nothing)."""
         with self.transaction() as cur:
             return self._log(
-                cur, integration=previous.integration, source_file=source_file, etag=previous.etag,
-                config_version=previous.config_version, outcome="success", rows_read=previous.rows_read,
-                rows_written=0, rows_rejected=previous.rows_rejected, attributes=previous.attributes,
-                error=f"skipped: same content, config and data as import {previous.id}", triggered_by=triggered_by,
-                finished_at=now_utc(), unchanged=previous.rows_read - previous.rows_rejected,
+                cur,
+                integration=previous.integration,
+                source_file=source_file,
+                etag=previous.etag,
+                config_version=previous.config_version,
+                outcome="success",
+                rows_read=previous.rows_read,
+                rows_written=0,
+                rows_rejected=previous.rows_rejected,
+                attributes=previous.attributes,
+                error=f"skipped: same content, config and data as import {previous.id}",
+                triggered_by=triggered_by,
+                finished_at=now_utc(),
+                unchanged=previous.rows_read - previous.rows_rejected,
             )
 
     def log_failure(
@@ -455,9 +505,20 @@ class AttributeStore:
         """Record a file that was not imported (the store's attributes stay untouched)."""
         with self.transaction() as cur:
             return self._log(
-                cur, integration=integration, source_file=source_file, etag=etag, config_version=config_version,
-                outcome="failed", rows_read=rows_read, rows_written=0, rows_rejected=rows_rejected, attributes=0,
-                error=error, triggered_by=triggered_by, finished_at=now_utc(), final_key=final_key,
+                cur,
+                integration=integration,
+                source_file=source_file,
+                etag=etag,
+                config_version=config_version,
+                outcome="failed",
+                rows_read=rows_read,
+                rows_written=0,
+                rows_rejected=rows_rejected,
+                attributes=0,
+                error=error,
+                triggered_by=triggered_by,
+                finished_at=now_utc(),
+                final_key=final_key,
             )
 
     def set_final_key(self, import_id: int, final_key: str) -> None:
@@ -478,9 +539,20 @@ class AttributeStore:
             cur.execute(self._sql(f"DELETE FROM {INTEGRATION_TABLE} WHERE integration = ?"), (integration,))
             self._create_view(cur)
             self._log(
-                cur, integration=integration, source_file="-", etag=None, config_version=None, outcome="purged",
-                rows_read=0, rows_written=users, rows_rejected=0, attributes=0, error=None,
-                triggered_by=triggered_by, finished_at=now_utc(), removed=users,
+                cur,
+                integration=integration,
+                source_file="-",
+                etag=None,
+                config_version=None,
+                outcome="purged",
+                rows_read=0,
+                rows_written=users,
+                rows_rejected=0,
+                attributes=0,
+                error=None,
+                triggered_by=triggered_by,
+                finished_at=now_utc(),
+                removed=users,
             )
         return users
 
@@ -490,16 +562,32 @@ class AttributeStore:
         with self.transaction(lock="inbound_forget") as cur:
             for integration, (table, types) in self._tables(cur).items():
                 names = list(types)
-                cur.execute(self._sql(f"SELECT {', '.join(chr(34) + n + chr(34) for n in names)} FROM {table} WHERE _user_id = ?"), (user_id,))
+                cur.execute(
+                    self._sql(
+                        f"SELECT {', '.join(chr(34) + n + chr(34) for n in names)} FROM {table} WHERE _user_id = ?"
+                    ),
+                    (user_id,),
+                )
                 row = cur.fetchone()
                 if row is None:
                     continue
                 found[integration] = sorted(n for n, v in zip(names, row) if v is not None)
                 cur.execute(self._sql(f"DELETE FROM {table} WHERE _user_id = ?"), (user_id,))
                 self._log(  # the user ID itself is not logged: it is personal data
-                    cur, integration=integration, source_file="-", etag=None, config_version=None,
-                    outcome="forgotten", rows_read=0, rows_written=1, rows_rejected=0, attributes=0, error=None,
-                    triggered_by=triggered_by, finished_at=now_utc(), removed=1,
+                    cur,
+                    integration=integration,
+                    source_file="-",
+                    etag=None,
+                    config_version=None,
+                    outcome="forgotten",
+                    rows_read=0,
+                    rows_written=1,
+                    rows_rejected=0,
+                    attributes=0,
+                    error=None,
+                    triggered_by=triggered_by,
+                    finished_at=now_utc(),
+                    removed=1,
                 )
         return found
 
@@ -511,7 +599,9 @@ class AttributeStore:
         fields.setdefault("final_key", None)
         columns = ", ".join(fields)
         marks = ", ".join("?" for _ in fields)
-        cur.execute(self._sql(f"INSERT INTO {LOG_TABLE} ({columns}) VALUES ({marks}) RETURNING id"), tuple(fields.values()))
+        cur.execute(
+            self._sql(f"INSERT INTO {LOG_TABLE} ({columns}) VALUES ({marks}) RETURNING id"), tuple(fields.values())
+        )
         return int(cur.fetchone()[0])
 
     # -- reads (the contract targeting uses) ---------------------------------------
@@ -528,7 +618,9 @@ class AttributeStore:
                 if not names:
                     continue
                 columns = ", ".join(f'"{n}"' for n in names)
-                cur.execute(self._sql(f"SELECT _import_id, _lineage, {columns} FROM {table} WHERE _user_id = ?"), (user_id,))
+                cur.execute(
+                    self._sql(f"SELECT _import_id, _lineage, {columns} FROM {table} WHERE _user_id = ?"), (user_id,)
+                )
                 row = cur.fetchone()
                 if row is None:
                     continue
@@ -549,14 +641,18 @@ class AttributeStore:
         if not ids:
             return {}
         marks = ", ".join("?" for _ in ids)
-        cur.execute(self._sql(f"SELECT id, source_file, finished_at FROM {LOG_TABLE} WHERE id IN ({marks})"), tuple(ids))
+        cur.execute(
+            self._sql(f"SELECT id, source_file, finished_at FROM {LOG_TABLE} WHERE id IN ({marks})"), tuple(ids)
+        )
         return {int(i): (f, iso(at)) for i, f, at in cur.fetchall()}
 
     def imports(self, integration: str | None = None, limit: int = 50) -> list[ImportRecord]:
         """The import log, newest first."""
         where, params = ("WHERE integration = ?", (integration,)) if integration else ("", ())
         with self.transaction() as cur:
-            cur.execute(self._sql(f"SELECT {LOG_COLUMNS} FROM {LOG_TABLE} {where} ORDER BY id DESC LIMIT {int(limit)}"), params)
+            cur.execute(
+                self._sql(f"SELECT {LOG_COLUMNS} FROM {LOG_TABLE} {where} ORDER BY id DESC LIMIT {int(limit)}"), params
+            )
             rows = cur.fetchall()
         return [_record(row) for row in rows]
 
@@ -590,7 +686,9 @@ class AttributeStore:
             base = f"WITH users AS ({users}) SELECT {{}} FROM users WHERE {condition}"
             cur.execute(self._sql(base.format("COUNT(*)")), tuple(compiler.params))
             count = int(cur.fetchone()[0])
-            cur.execute(self._sql(base.format("user_id") + f" ORDER BY user_id LIMIT {int(sample)}"), tuple(compiler.params))
+            cur.execute(
+                self._sql(base.format("user_id") + f" ORDER BY user_id LIMIT {int(sample)}"), tuple(compiler.params)
+            )
             return {"count": count, "sample": [row[0] for row in cur.fetchall()]}
 
     def user_count(self, integration: str) -> int:
@@ -602,7 +700,9 @@ class AttributeStore:
             tables = list(self._tables(cur).items())
             if not tables:
                 return {}
-            cur.execute(" UNION ALL ".join(f"SELECT {i}, COUNT(*) FROM {table}" for i, (_, (table, _t)) in enumerate(tables)))
+            cur.execute(
+                " UNION ALL ".join(f"SELECT {i}, COUNT(*) FROM {table}" for i, (_, (table, _t)) in enumerate(tables))
+            )
             counts = {tables[int(i)][0]: int(n) for i, n in cur.fetchall()}
         return {name: n for name, n in counts.items() if n}
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+
 def state_schema(names: list[str]) -> dict[str, pl.DataType]:
     """The columns of an integration's current rows, as the backends hand them over."""
     return {"user_id": pl.String(), "import_id": pl.Int64(), "lineage": pl.String(), **{n: pl.String() for n in names}}
@@ -73,9 +74,7 @@ def compute_diff(
     """Compare a file's attribute set (`user_id` + canonical text per name) with `state`."""
     old = _decode(state, names)
     joined = new.rename({n: f"n:{n}" for n in names}).join(old, on="user_id", how="left")
-    merged = {
-        n: (pl.col(f"n:{n}") if clear_blanks else pl.coalesce(pl.col(f"n:{n}"), pl.col(f"o:{n}"))) for n in names
-    }
+    merged = {n: (pl.col(f"n:{n}") if clear_blanks else pl.coalesce(pl.col(f"n:{n}"), pl.col(f"o:{n}"))) for n in names}
     joined = joined.with_columns(
         *[merged[n].alias(f"m:{n}") for n in names],
     ).with_columns(

@@ -10,8 +10,9 @@ by side.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import polars as pl
 import psycopg
@@ -32,17 +33,18 @@ class PostgresStore(AttributeStore):
 
     @contextmanager
     def transaction(self, lock: str | None = None) -> Iterator[Any]:
-        with self._conn.transaction():
-            with self._conn.cursor() as cur:
-                if lock:
-                    cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (lock,))
-                yield cur
+        with self._conn.transaction(), self._conn.cursor() as cur:
+            if lock:
+                cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (lock,))
+            yield cur
 
     def _state(self, cursor: Any, table: str, names: list[str]) -> pl.DataFrame:
         schema = state_schema(names)
         columns = "".join(f', "{n}"' for n in names)
         buffer = bytearray()
-        with cursor.copy(f"COPY (SELECT _user_id, _import_id, _lineage{columns} FROM {table}) TO STDOUT (FORMAT csv)") as copy:
+        with cursor.copy(
+            f"COPY (SELECT _user_id, _import_id, _lineage{columns} FROM {table}) TO STDOUT (FORMAT csv)"
+        ) as copy:
             for chunk in copy:
                 buffer += chunk
         if not buffer:

@@ -1,0 +1,103 @@
+"""One family of errors, sorted by what has to happen next.
+
+    InboundError
+    ├── BadFile            the file is wrong: it goes to failed/ with the reason (never retried)
+    │   └── MirrorGuard    a mirror file would remove too many users (`force` overrides)
+    ├── Unavailable        a service failed after its own retries: the task retries, the file stays
+    │   ├── SourceUnavailable   S3
+    │   └── StoreUnavailable    the attribute store's database
+    ├── FileChanged        the object changed after it was read: left for the next run
+    ├── ConfigInvalid      a config breaks a rule (file, line, field, how to fix)
+    └── UsageError         a command or request asks for something that cannot be
+        ├── UnknownKey     a key that is not one of the source's files
+        ├── RuleError      a segment rule that cannot be evaluated
+        └── DiscoveryError an export that cannot be sampled
+
+A data problem keeps its kind and its place: `BadFile.problem` says which check failed
+(`Problem`), and where in the file (`line`, `column`) when the whole file fails at one spot.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Problem(StrEnum):
+    """Why a file (or a row of it) was refused: the kinds a report and an alert can tell apart."""
+
+    TOO_LARGE = "too_large"
+    NOT_CSV = "not_csv"
+    ENCODING = "encoding"
+    COMPRESSION = "compression"
+    EMPTY = "empty"
+    HEADER = "header"
+    MISSING_COLUMN = "missing_column"
+    TOO_MANY_REJECTED = "too_many_rejected"
+    MIRROR_GUARD = "mirror_guard"
+
+
+class InboundError(Exception):
+    """The root of every error this package raises on purpose."""
+
+
+class BadFile(InboundError):
+    """The file cannot be imported as it is: it goes to failed/ and the reason goes with it.
+
+    :param message: what is wrong and how to fix it, for a person.
+    :param problem: which check refused it.
+    :param line: the file's physical line (1 = header) when the problem sits at one line.
+    :param column: the header name when the problem sits in one column.
+    """
+
+    def __init__(self, message: str, problem: Problem, *, line: int | None = None, column: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.problem = problem
+        self.line = line
+        self.column = column
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class MirrorGuard(BadFile):
+    """A mirror file would remove more users than `mirror_max_removed` allows: refused as suspicious."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, Problem.MIRROR_GUARD)
+
+
+class Unavailable(InboundError):
+    """A service kept failing after retries with back-off; nothing was moved or written."""
+
+
+class SourceUnavailable(Unavailable):
+    """S3 kept failing (throttling, 5xx, no connection) after the client's retries."""
+
+
+class StoreUnavailable(Unavailable):
+    """The store's database could not be reached, even after retries with back-off."""
+
+
+class FileChanged(InboundError):
+    """The object was rewritten or removed after it was read: it is left for the next run."""
+
+
+class ConfigInvalid(InboundError):
+    """One or more config files break a rule; `str()` lists each with file, line and fix."""
+
+
+class UsageError(InboundError):
+    """A command, a parameter or a request asks for something that cannot be done."""
+
+
+class UnknownKey(UsageError):
+    """A key asked for by name (a re-import) that is not one of the source's files."""
+
+
+class RuleError(UsageError):
+    """A segment rule that cannot be evaluated; the message says where and why."""
+
+
+class DiscoveryError(UsageError):
+    """An export that cannot be sampled (missing, forbidden, not a CSV)."""
