@@ -14,15 +14,17 @@ COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /usr/local/bin/uv
 # 1. Dependencies first (this layer is cached while pyproject.toml/uv.lock do not change).
 #    --no-dev drops the test tools, --extra postgres brings psycopg for the attribute store,
 #    --extra celery the Celery provider at the version the end-to-end test ran.
+#    --compile (pip's default, stated because it matters): the image holds bytecode, so no
+#    process compiles Airflow from source, even where PYTHONDONTWRITEBYTECODE=1 is set.
 COPY --chown=airflow:0 pyproject.toml uv.lock README.md /tmp/inbound/
 RUN cd /tmp/inbound \
  && uv export --frozen --no-dev --no-hashes --no-emit-project --extra postgres --extra celery \
       --output-file /tmp/inbound/requirements.txt \
- && pip install --no-cache-dir -r /tmp/inbound/requirements.txt
+ && pip install --no-cache-dir --compile -r /tmp/inbound/requirements.txt
 
 # 2. The package itself (no dependency resolution: they are all installed above).
 COPY --chown=airflow:0 include/ /tmp/inbound/include/
-RUN pip install --no-cache-dir --no-deps /tmp/inbound \
+RUN pip install --no-cache-dir --compile --no-deps /tmp/inbound \
  && rm -rf /tmp/inbound \
  && python -c "import airflow, inbound; assert airflow.__version__ == '3.3.2', airflow.__version__"
 

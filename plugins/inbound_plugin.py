@@ -1,37 +1,46 @@
 """The inbound Airflow plugin: the "Integrations" page in the Airflow UI and its JSON API.
 
-Airflow's API server mounts the FastAPI app of `inbound.api` under /inbound; the
-external view puts it in the UI's navigation, shown inside the UI. Every route checks
-the caller through Airflow's auth manager (see inbound.api); Airflow does not do it
-for plugin apps.
+Airflow's API server mounts the plugin's FastAPI app under /inbound: the JSON API of
+`inbound.api` and the HTML pages of `inbound.pages`. The external view puts the page in
+the UI's navigation, shown inside the UI. Every route checks the caller through Airflow's
+auth manager (see inbound.api); Airflow does not do it for plugin apps.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from airflow.plugins_manager import AirflowPlugin
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from starlette.types import Receive, Scope, Send
 
 PREFIX = "/inbound"  # the same as inbound.api.PREFIX (checked in tests/test_api.py)
 
 
 class LazyApp:
-    """The plugin's ASGI app, imported at its first request.
+    """The plugin's ASGI app, built at its first request.
 
     Airflow loads every plugin in every task process (for macros), but only the API server
-    serves the app: importing FastAPI and `inbound.api` up front cost each task about a
-    second (see tests/benchmarks/load_celery.py).
+    serves the app: importing FastAPI, `inbound.api` and `inbound.pages` up front cost each
+    task about a second (see tests/benchmarks/load_celery.py).
     """
 
     def __init__(self) -> None:
-        self._app: Any = None
+        self._app: FastAPI | None = None
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+    def load(self) -> FastAPI:
+        """The JSON API and the pages in one app (built once)."""
         if self._app is None:
-            from inbound.api import app
+            from inbound.api import create_app  # here, not at the top: see the class docstring
+            from inbound.pages import router as pages
 
-            self._app = app
-        await self._app(scope, receive, send)
+            self._app = create_app(pages)
+        return self._app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.load()(scope, receive, send)
 
 
 app = LazyApp()

@@ -110,28 +110,19 @@ def env(monkeypatch, tmp_path, write_config, airflow_app):
 
 
 def _store_values(path: Path) -> None:
-    from inbound.store import open_store
+    from inbound.store import FileImport, open_store
 
-    store = open_store(f"sqlite:///{path}")
     frame = pl.DataFrame(
         [("ada@x", "premium", 3), ("bob@x", "free", 0), ("cy@x", "premium", 7)],
         schema={"user_id": pl.String, "crm_plan": pl.String, "crm_open_tickets": pl.Int64},
         orient="row",
     )
-    try:
+    with open_store(f"sqlite:///{path}") as store:
         store.write_file(
-            integration="crm",
+            FileImport("crm", "s3://acme-exports/crm/users_1.csv", "e1", "v1", "test", rows_read=3),
             types={"crm_plan": "string", "crm_open_tickets": "integer"},
             frame=frame,
-            source_file="s3://acme-exports/crm/users_1.csv",
-            etag="e1",
-            config_version="v1",
-            triggered_by="test",
-            rows_read=3,
-            rows_rejected=0,
         )
-    finally:
-        store.close()
 
 
 def _dag_rows(paused: dict[str, bool]) -> None:
@@ -186,29 +177,42 @@ def test_plugin_is_loaded_with_its_nav_entry(airflow_app) -> None:
 
 
 def test_the_plugin_imports_the_app_only_when_served() -> None:
-    """Task processes load plugins too; they must not pay for FastAPI and inbound.api."""
+    """Task processes load plugins too; they must not pay for FastAPI, inbound.api and inbound.pages.
+
+    The JSON API stands alone: importing it does not bring the pages along.
+    """
     import subprocess
     import sys
-
-    from conftest import ROOT
 
     probe = (
         "import sys; sys.path.insert(0, sys.argv[1]); import inbound_plugin; "
         "from inbound.api import PREFIX; assert inbound_plugin.PREFIX == PREFIX; "
+        "assert 'inbound.pages' not in sys.modules"
     )
-    lazy = "import sys; sys.path.insert(0, sys.argv[1]); import inbound_plugin; print('inbound.api' in sys.modules)"
+    lazy = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import inbound_plugin; "
+        "print('inbound.api' in sys.modules, 'inbound.pages' in sys.modules, 'fastapi' in sys.modules)"
+    )
     assert (
         subprocess.run(
             [sys.executable, "-c", lazy, str(ROOT / "plugins")], capture_output=True, text=True, check=True
         ).stdout.strip()
-        == "False"
+        == "False False False"
     )
     subprocess.run([sys.executable, "-c", probe, str(ROOT / "plugins")], check=True)
 
 
-def test_every_route_of_the_plugin_is_in_the_auth_tests() -> None:
-    from inbound.api import app
+def _served_app() -> Any:
+    """The app the plugin mounts: the JSON API and the pages."""
+    from airflow import plugins_manager
 
+    plugins = {p.name: p for p in plugins_manager._get_plugins()[0]}
+    (mounted,) = plugins["inbound"].fastapi_apps
+    return mounted["app"].load()
+
+
+def test_every_route_of_the_plugin_is_in_the_auth_tests(airflow_app) -> None:
+    app = _served_app()
     declared = {
         (method, "/inbound" + route.path)
         for route in app.routes
@@ -408,25 +412,16 @@ def test_segment_bad_rule(client, env) -> None:
 @pytest.fixture
 def runs(env, tmp_path):
     """crm's import log: the success of `env` (moved to success/, 1 row rejected) and a failed file."""
-    from inbound.store import open_store
+    from inbound.store import FileImport, open_store
 
-    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
-    try:
+    with open_store(f"sqlite:///{tmp_path / 'store.db'}") as store:
         first = store.imports("crm", limit=1)[0]
         store.set_final_key(first.id, SUCCESS_KEY)
         store.log_failure(
-            integration="crm",
-            source_file="s3://acme-exports/crm/users_2.csv",
-            etag="e2",
-            config_version="v1",
-            error="12 of 40 rows rejected (30%), more than max_rejected_ratio 5%",
-            triggered_by="scheduled",
-            rows_read=40,
-            rows_rejected=12,
+            FileImport("crm", "s3://acme-exports/crm/users_2.csv", "e2", "v1", "scheduled", 40, 12),
+            "12 of 40 rows rejected (30%), more than max_rejected_ratio 5%",
             final_key=FAILED_KEY,
         )
-    finally:
-        store.close()
     return env
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -179,3 +182,41 @@ def test_segment(env, s3, capsys) -> None:
     assert "2 users match" in capsys.readouterr().out
     assert main(["segment", '{"attribute": "seat", "op": "gt", "value": 2}']) == 2
     assert "did you mean 'seats'?" in capsys.readouterr().err
+
+
+def imported_modules(*argv: str) -> set[str]:
+    """The modules a fresh `inbound ARGV...` process imports (`python -X importtime`, on stderr)."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "inbound.cli", *argv],
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+
+
+@pytest.mark.parametrize("form", ["uri", "json"])
+def test_store_commands_do_not_load_airflow_when_the_store_comes_from_the_variable(
+    env, tmp_path, monkeypatch, form
+) -> None:
+    path = str(tmp_path / "store.db")
+    value = f"sqlite:///{path}" if form == "uri" else json.dumps({"conn_type": "sqlite", "host": path})
+    monkeypatch.setenv("AIRFLOW_CONN_INBOUND_STORE", value)
+    env("crm.yaml", integration_dict("crm", attributes=[{"column": "Plan", "name": "plan"}]))
+    for argv in (["user", "ada@x"], ["segment", '{"attribute": "plan", "op": "eq", "value": "premium"}']):
+        loaded = imported_modules(*argv)
+        assert "inbound.store" in loaded  # the command did read the store
+        assert not {m for m in loaded if m.partition(".")[0] == "airflow"}, argv
+    validate = imported_modules("validate")
+    assert not {m for m in validate if m.partition(".")[0] in ("airflow", "polars") or m.startswith("inbound.store")}
+
+
+def test_a_store_connection_it_cannot_use_exits_2_without_the_secret(env, monkeypatch, capsys) -> None:
+    env("crm.yaml", integration_dict("crm"))
+    monkeypatch.setenv("AIRFLOW_CONN_INBOUND_STORE", "mysql://inbound:s3cret@db/inbound")
+    assert main(["user", "ada@x"]) == 2
+    err = capsys.readouterr().err
+    assert "connection inbound_store has type 'mysql'; use postgres or sqlite" in err
+    assert "s3cret" not in err

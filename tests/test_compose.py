@@ -375,8 +375,8 @@ def test_workers_reach_the_execution_api_of_the_api_server(compose: dict) -> Non
 def test_sensors_wait_in_the_triggerer_not_on_workers(compose: dict) -> None:
     assert command_text(compose["services"]["airflow-triggerer"]) == "triggerer"
     for name, service in airflow_services(compose).items():
-        value = env_mapping(service).get("INBOUND_DEFERRABLE", "true").lower()
-        assert value not in ("0", "false", "no", "off"), f"{name}: wait_for_file is not deferrable"
+        value = env_mapping(service).get("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", "false").lower()
+        assert value == "true", f"{name}: wait_for_file is not deferrable ([operators] default_deferrable)"
         assert int(env_mapping(service)["AIRFLOW__CELERY__WORKER_CONCURRENCY"]) >= 1
 
 

@@ -10,8 +10,9 @@ import pytest
 
 from conftest import BUCKET
 from corpus import ATTRIBUTES, Case, cases
+from inbound.catalog import Catalog
 from inbound.config import Integration
-from inbound.pipeline import run_files
+from inbound.run import Run
 from inbound.source import list_new_files
 from inbound.store import open_store
 
@@ -37,10 +38,12 @@ def test_corpus_case(case: Case, s3, tmp_path, caplog) -> None:
             Key="exports/first.csv",
             Body=b"Email,Name,Plan,Open Tickets,Score,VIP,Since,Last Seen,Notes\ngrace@example.com,G,x,1,2.5,no,,,\n",
         )
-        run_files(s3, store, integration, list_new_files(s3, BUCKET, integration.source.key), "test", "seed")
+        Run(integration, s3, store, "seed", "test", catalog=Catalog())(
+            list_new_files(s3, BUCKET, integration.source.key)
+        )
     s3.put_object(Bucket=BUCKET, Key=case.key, Body=case.data)
     files = list_new_files(s3, BUCKET, integration.source.key)
-    summary = run_files(s3, store, integration, files, "test", f"run{time.time_ns()}")
+    summary = Run(integration, s3, store, f"run{time.time_ns()}", "test", catalog=Catalog())(files)
     (result,) = summary.files
     assert result.outcome == case.outcome, result.error
     moved = result.final_key
@@ -83,7 +86,7 @@ def test_logs_carry_no_values(s3, tmp_path, caplog) -> None:
     s3.put_object(Bucket=BUCKET, Key=case.key, Body=case.data)
     integration = config(case)
     caplog.set_level("DEBUG", logger="inbound")
-    run_files(s3, store, integration, list_new_files(s3, BUCKET, integration.source.key), "test", "r1")
+    Run(integration, s3, store, "r1", "test", catalog=Catalog())(list_new_files(s3, BUCKET, integration.source.key))
     logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("inbound"))
     assert "rejected" in logged
     for value in ("dup@example.com", "bad@example.com", "many", "u1@example.com"):

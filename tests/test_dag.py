@@ -34,7 +34,8 @@ def test_examples_load_without_import_errors(dagbag_for) -> None:
     assert set(bag.dag_ids) == {"inbound_crm_users", "inbound_support_tickets"}
 
 
-def test_dag_shape(dagbag_for) -> None:
+def test_dag_shape(dagbag_for, monkeypatch) -> None:
+    monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", "true")
     dag = dagbag_for(EXAMPLES).dags["inbound_crm_users"]
     assert [t.task_id for t in dag.topological_sort()] == [
         "wait_for_file",
@@ -48,13 +49,15 @@ def test_dag_shape(dagbag_for) -> None:
         ("upsert_attributes", "finalize"),
     ]:
         assert dag.get_task(upstream).downstream_task_ids == {downstream}
-    assert dag.max_active_runs == 1 and dag.catchup is False
+    assert dag.catchup is False
+    assert dag.max_active_runs > 1  # a manual run never queues behind a scheduled run that waits
     assert {"dry_run", "force"} <= set(dag.params.keys())
     assert "inbound" in dag.tags
     assert "`Plan`" in dag.doc_md and "`plan`" in dag.doc_md and "s3://acme-exports/crm/users_*.csv" in dag.doc_md
     wait = dag.get_task("wait_for_file")
     assert wait.deferrable is True and wait.soft_fail is True
-    assert wait.timeout == timedelta(hours=1).total_seconds()
+    # a scheduled run waits for its interval less one look, so it ends before the next one starts
+    assert wait.timeout == timedelta(hours=1).total_seconds() - wait.poke_interval
     assert dag.get_task("finalize").trigger_rule == "all_done"
     assert dag.get_task("upsert_attributes").retries == 3
     assert dag.get_task("upsert_attributes").retry_exponential_backoff
@@ -84,7 +87,7 @@ def test_broken_config_is_an_import_error_and_the_others_keep_running(dagbag_for
 def test_worker_builds_only_the_dag_it_needs(monkeypatch) -> None:
     from airflow.sdk.definitions.context import _AIRFLOW_PARSING_CONTEXT_DAG_ID
 
-    from inbound.config import load_folder
+    from inbound.catalog import load_folder
     from inbound.dag import build_dags
 
     monkeypatch.setenv(_AIRFLOW_PARSING_CONTEXT_DAG_ID, "inbound_support_tickets")
@@ -109,7 +112,7 @@ def test_sensor_returns_new_files_oldest_first_with_the_config(s3) -> None:
 
 
 def test_sensor_falls_back_to_reschedule_mode_without_a_triggerer(dagbag_for, monkeypatch) -> None:
-    monkeypatch.setenv("INBOUND_DEFERRABLE", "false")
+    monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", "false")
     wait = dagbag_for(EXAMPLES).dags["inbound_crm_users"].get_task("wait_for_file")
     assert wait.deferrable is False and wait.mode == "reschedule"
 

@@ -11,17 +11,13 @@ import boto3
 import pytest
 
 from conftest import BUCKET
+from inbound.catalog import Catalog, load_file
 from inbound.cli import main
-from inbound.config import load_file
-from inbound.discovery import (
-    DiscoveryError,
-    discover,
-    integration_name,
-    key_glob,
-    snake_case,
-    to_yaml,
-)
-from inbound.pipeline import run_files
+from inbound.discovery import discover
+from inbound.discovery_infer import key_glob
+from inbound.discovery_report import to_yaml
+from inbound.errors import DiscoveryError
+from inbound.run import Run
 from inbound.source import list_new_files
 from inbound.store import open_store
 
@@ -107,7 +103,7 @@ def test_german_excel_export(s3, tmp_path, monkeypatch) -> None:
     try:
         files = list_new_files(s3, BUCKET, integration.source.key)
         assert [f.key for f in files] == [GERMAN_KEY]
-        summary = run_files(s3, store, integration, files, "test", f"run_{time.time_ns()}")
+        summary = Run(integration, s3, store, f"run_{time.time_ns()}", "test", catalog=Catalog())(files)
         assert summary.outcome == "success", summary.lines()
         assert (summary.rows_read, summary.rows_written, summary.rows_rejected) == (4, 4, 0)
         anna = store.user_attributes("anna@example.de", integration.attribute_types)["attributes"]
@@ -198,18 +194,6 @@ def test_key_pattern_samples_the_newest_file(s3) -> None:
     report = discover(s3, BUCKET, "crm/users_*.csv")
     assert report.key == "crm/users_2026-11-28.csv" and [c.name for c in report.columns] == ["Email", "Plan", "Seats"]
     assert 'key: "crm/users_*.csv"' in to_yaml(report)
-
-
-def test_names() -> None:
-    assert integration_name("crm/users_2026-11-28.csv") == "crm_users"
-    assert integration_name("Export 28.11.2026.CSV") == "export"
-    assert integration_name("2026-11-28.csv") == "integration"
-    assert key_glob("crm/users_2026-11-28.csv") == "crm/users_*.csv"
-    assert key_glob("crm/users_20261128T0530Z.csv") == "crm/users_*.csv"
-    assert key_glob("crm/users_12345678.csv") == "crm/users_12345678.csv"
-    assert key_glob("2026-11-28/users.csv") == "2026-11-28/users.csv"
-    assert snake_case("Straße (PLZ)") == "strasse_plz" and snake_case("lastLoginAt") == "last_login_at"
-    assert snake_case("1. Wahl") == "a_1_wahl"
 
 
 def test_boolean_zero_one_stays_integer_and_decimal_point_with_semicolon(s3) -> None:

@@ -3,8 +3,10 @@ from __future__ import annotations
 import pytest
 
 from conftest import integration_dict
-from inbound.config import Catalog, ConfigError, Integration
-from inbound.management import render, rows, schedule_in_words
+from inbound.catalog import Catalog, ConfigProblem
+from inbound.config import Integration
+from inbound.management import is_enabled, render, rows, schedule_in_words
+from inbound.outcome import Outcome
 from inbound.runs import DagState
 from inbound.store import ImportRecord
 
@@ -47,14 +49,32 @@ def test_schedule_in_words(schedule: str, words: str) -> None:
 def test_last_run_result(dag_state, result: str) -> None:
     catalog = Catalog(integrations={"crm": Integration.model_validate(integration_dict("crm"))})
     (row,) = rows(catalog, {"inbound_crm": dag_state} if dag_state else {}, {})
-    assert row.last_run_result == result
+    assert row.last_run_result == result and isinstance(row.last_run_result, Outcome)
+
+
+@pytest.mark.parametrize(
+    ("enabled", "dag_state", "expected"),
+    [
+        (True, None, True),  # no DAG yet: the config decides
+        (False, None, False),
+        (False, state(is_paused=None), False),  # a run seen, the DAG row not yet
+        (True, state(is_paused=True), False),  # then the pause toggle decides
+        (False, state(is_paused=False), True),
+    ],
+)
+def test_enabled_is_the_config_until_airflow_knows_the_dag(enabled: bool, dag_state, expected: bool) -> None:
+    integration = Integration.model_validate(integration_dict("crm", enabled=enabled))
+    assert is_enabled(integration, dag_state) is expected
+    catalog = Catalog(integrations={"crm": integration})
+    (row,) = rows(catalog, {"inbound_crm": dag_state} if dag_state else {}, {})
+    assert row.enabled is expected
 
 
 def test_toggle_state_comes_from_airflow_and_counts_from_the_import_log() -> None:
     integration = Integration.model_validate(integration_dict("crm", enabled=True))
-    catalog = Catalog(integrations={"crm": integration}, errors=[ConfigError("hr.yaml", "bad", 3, "schedule")])
+    catalog = Catalog(integrations={"crm": integration}, errors=[ConfigProblem("hr.yaml", "bad", 3, "schedule")])
     record = ImportRecord(
-        7, "crm", "s3://b/k", "e", "v", "success", 10, 10, 0, 2, None, "test", "2026-11-28T05:00:00+00:00", None
+        7, "crm", "s3://b/k", "e", "v", Outcome.SUCCESS, 10, 10, 0, 2, None, "test", "2026-11-28T05:00:00+00:00", None
     )
     crm, hr = rows(catalog, {"inbound_crm": state(is_paused=True)}, {"crm": record}, {"crm": 10})
     assert crm.enabled is False and crm.attributes_imported == 2 and crm.users == 10 and crm.ready_for_targeting

@@ -6,8 +6,9 @@ import pytest
 
 from conftest import integration_dict
 from inbound.config import Format, Integration
+from inbound.errors import BadFile, Problem
 from inbound.mapping import map_table
-from inbound.reading import FileRejected, read_table
+from inbound.reading import read_table
 
 
 def integration(**overrides) -> Integration:
@@ -91,15 +92,25 @@ def test_missing_user_id_column(user_id_column: str, data: bytes, message: str) 
     config = Integration.model_validate(
         integration_dict(user_id={"column": user_id_column}, attributes=[{"column": "Plan"}])
     )
-    with pytest.raises(FileRejected, match=message):
+    with pytest.raises(BadFile, match=message) as refused:
         map_table(read_table(data, Format()), config)
+    assert (refused.value.problem, refused.value.column) == (Problem.MISSING_COLUMN, user_id_column)
 
 
 def test_missing_attribute_column_and_header_only() -> None:
     config = Integration.model_validate(integration_dict(attributes=[{"column": "Plan"}]))
     with pytest.raises(
-        FileRejected, match="attribute 'Plan': column 'Plan' is not in the file's header; closest header names: 'Plans'"
-    ):
+        BadFile, match="attribute 'Plan': column 'Plan' is not in the file's header; closest header names: 'Plans'"
+    ) as refused:
         map_table(read_table(b"Email,Plans\na,b\n", Format()), config)
-    with pytest.raises(FileRejected, match="header but no data rows"):
+    assert refused.value.column == "Plan"
+    with pytest.raises(BadFile, match="header but no data rows") as refused:
         map_table(read_table(b"Email,Plan\n", Format()), config)
+    assert refused.value.problem is Problem.EMPTY
+
+
+def test_a_first_line_of_data_is_a_missing_header() -> None:
+    config = Integration.model_validate(integration_dict(attributes=[{"column": "Plan"}]))
+    with pytest.raises(BadFile, match="the first line looks like data") as refused:
+        map_table(read_table(b"ada@example.com,premium\nbob@example.com,free\n", Format()), config)
+    assert (refused.value.problem, refused.value.line) == (Problem.HEADER, 1)

@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 
 from conftest import BUCKET, integration_dict
+from inbound.catalog import Catalog
 from inbound.config import Integration
-from inbound.pipeline import FileResult, finalize, run_files, upsert_attributes, validate_and_map
+from inbound.pipeline import Identity, finalize, upsert_attributes, validate_and_map
+from inbound.results import FileResult
+from inbound.run import Run
 from inbound.source import head_file, list_new_files
 
 GOOD = "Email,Plan,Open Tickets,Extra\nada@x,premium,3,z\nbob@x,free,0,z\n"
@@ -41,9 +44,22 @@ def keys(s3, prefix: str) -> list[str]:
     return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", []))
 
 
+def make_run(s3, store, integration, run_id: str | None = None, **options) -> Run:
+    """A run of one integration that no other reads (an empty catalog)."""
+    return Run(
+        integration,
+        s3,
+        store,
+        run_id=run_id or f"run_{time.time_ns()}",
+        triggered_by="test",
+        catalog=Catalog(),
+        **options,
+    )
+
+
 def run(s3, store, integration):
     files = list_new_files(s3, BUCKET, integration.source.key)
-    return run_files(s3, store, integration, files, "test", f"run_{time.time_ns()}")
+    return make_run(s3, store, integration)(files)
 
 
 def test_good_file_is_imported_and_moved_to_success(s3, store, crm) -> None:
@@ -113,8 +129,8 @@ def test_files_are_processed_oldest_first_each_on_its_own(s3, store, crm) -> Non
 
 def test_a_file_whose_run_broke_off_stays_for_the_next_run(s3, store, crm) -> None:
     put(s3, "crm/users_1.csv", GOOD)
-    pending = FileResult(file=head_file(s3, BUCKET, "crm/users_1.csv").to_dict())
-    assert finalize(s3, store, crm, pending, "test").final_key is None
+    pending = FileResult(s3_file=head_file(s3, BUCKET, "crm/users_1.csv"))
+    assert finalize(s3, store, Identity(crm, "test"), pending).final_key is None
     assert keys(s3, "crm/") == ["crm/users_1.csv"]
 
 
@@ -130,14 +146,14 @@ def test_mirror_guard_fails_the_file_and_force_overrides(s3, store) -> None:
     assert store.user_count("crm") == 10
     put(s3, "crm/users_3.csv", "Email,Plan\nu0@x,free\nu1@x,free\n")
     files = list_new_files(s3, BUCKET, mirror.source.key)
-    forced = run_files(s3, store, mirror, files, "test", "forced", force=True)
+    forced = make_run(s3, store, mirror, "forced", force=True)(files)
     assert forced.outcome == "success" and forced.total("removed") == 8 and store.user_count("crm") == 2
 
 
 def test_dry_run_writes_nothing_and_leaves_the_file(s3, store, crm) -> None:
     put(s3, "crm/users_1.csv", GOOD)
     files = list_new_files(s3, BUCKET, crm.source.key)
-    summary = run_files(s3, store, crm, files, "test", "dry", dry_run=True)
+    summary = make_run(s3, store, crm, "dry", dry_run=True)(files)
     assert summary.outcome == "previewed" and summary.total("inserted") == 2
     assert any("ada@x" in line for line in summary.lines())
     assert keys(s3, "crm/") == ["crm/users_1.csv"] and store.user_count("crm") == 0 and store.imports("crm") == []
@@ -148,7 +164,7 @@ def test_an_identical_file_is_skipped_without_download(s3, store, crm) -> None:
     run(s3, store, crm)
     put(s3, "crm/users_2.csv", GOOD)  # the same content again, under another name
     summary = run(s3, store, crm)
-    assert summary.outcome == "success" and summary.files[0].write["skipped"] is True
+    assert summary.outcome == "success" and summary.files[0].write.skipped is True
     assert summary.files[0].final_key.startswith("crm/success/")
     assert "skipped" in store.imports("crm")[0].error
 
@@ -186,16 +202,16 @@ def test_a_run_that_died_after_the_commit_and_before_the_move_is_finished_withou
     """The idempotency record (key, ETag, config version) even when a newer file was imported since."""
     put(s3, "crm/users_a.csv", "Email,Plan,Open Tickets\nada@x,old,1\n")
     (file,) = list_new_files(s3, BUCKET, crm.source.key)
-    staged = validate_and_map(s3, crm, file, store=store, staging=staging_dir())
-    written = upsert_attributes(store, crm, staged, "test")
-    assert written.write["rows_written"] == 1  # committed; the process dies before finalize
+    staged = validate_and_map(s3, crm, file, staging_dir())
+    written = upsert_attributes(store, Identity(crm, "test"), staged)
+    assert written.write.rows_written == 1  # committed; the process dies before finalize
     time.sleep(1.1)
     put(s3, "crm/users_b.csv", "Email,Plan,Open Tickets\nada@x,new,2\n")
     newer = head_file(s3, BUCKET, "crm/users_b.csv")
-    run_files(s3, store, crm, [newer], "test", "newer")  # a newer export is imported meanwhile
+    make_run(s3, store, crm, "newer")([newer])  # a newer export is imported meanwhile
     summary = run(s3, store, crm)  # the next run finds the old file again
     (again,) = summary.files
-    assert again.s3_file.key == "crm/users_a.csv" and again.write["skipped"] is True
+    assert again.s3_file.key == "crm/users_a.csv" and again.write.skipped is True
     assert again.final_key.startswith("crm/success/")
     assert store.user_attributes("ada@x")["attributes"]["plan"] == "new"  # not overwritten by the older file
     written_rows = sorted((e.source_file.rsplit("/", 1)[-1], e.rows_written) for e in store.imports("crm"))
@@ -205,9 +221,10 @@ def test_a_run_that_died_after_the_commit_and_before_the_move_is_finished_withou
 def test_a_file_overwritten_while_it_is_processed_stays_for_the_next_run(s3, store, crm) -> None:
     put(s3, "crm/users_1.csv", "Email,Plan,Open Tickets\nada@x,v1,1\n")
     (file,) = list_new_files(s3, BUCKET, crm.source.key)
-    staged = validate_and_map(s3, crm, file, store=store, staging=staging_dir())
+    staged = validate_and_map(s3, crm, file, staging_dir())
     put(s3, "crm/users_1.csv", "Email,Plan,Open Tickets\nada@x,v2,2\n")  # the producer rewrites it
-    done = finalize(s3, store, crm, upsert_attributes(store, crm, staged, "test"), "test")
+    who = Identity(crm, "test")
+    done = finalize(s3, store, who, upsert_attributes(store, who, staged))
     assert done.final_key is None and keys(s3, "crm/") == ["crm/users_1.csv"]  # v2 is not moved away unread
     summary = run(s3, store, crm)
     assert summary.outcome == "success" and summary.files[0].final_key.startswith("crm/success/")

@@ -11,7 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from inbound.config import Format
-from inbound.reading import FIELDS, LINE, read_table
+from inbound.reading import FIELD_COUNT_COLUMN as FIELDS
+from inbound.reading import SOURCE_LINE_COLUMN as LINE
+from inbound.reading import read_table
 
 CP1252_SAFE = st.characters(
     codec="cp1252", exclude_categories=("Cs", "Cc"), exclude_characters="\x00"

@@ -7,7 +7,9 @@ from datetime import date
 import polars as pl
 import pytest
 
-from inbound.rules import RuleError
+from inbound.errors import RuleError
+from inbound.rules import evaluate
+from inbound.store import FileImport
 
 CRM = {"plan": "string", "department": "string", "seats": "integer", "since": "date", "admin": "boolean"}
 SUPPORT = {"open_tickets": "integer", "csat": "number"}
@@ -26,36 +28,16 @@ def filled(store):
             "admin": [True, False, None, False],
         }
     )
-    store.write_file(
-        integration="crm",
-        types=CRM,
-        frame=crm,
-        source_file="s3://b/crm.csv",
-        etag="e1",
-        config_version="v",
-        triggered_by="t",
-        rows_read=4,
-        rows_rejected=0,
-    )
+    store.write_file(FileImport("crm", "s3://b/crm.csv", "e1", "v", "t", 4), types=CRM, frame=crm)
     support = pl.DataFrame({"user_id": ["ada", "bob", "ed"], "open_tickets": [3, 1, 5], "csat": [4.5, 2.0, None]})
-    store.write_file(
-        integration="zendesk",
-        types=SUPPORT,
-        frame=support,
-        source_file="s3://b/z.csv",
-        etag="e2",
-        config_version="v",
-        triggered_by="t",
-        rows_read=3,
-        rows_rejected=0,
-    )
+    store.write_file(FileImport("zendesk", "s3://b/z.csv", "e2", "v", "t", 3), types=SUPPORT, frame=support)
     return store
 
 
 def users(store, rule) -> list[str]:
-    result = store.segment(rule, DECLARED, sample=100)
-    assert result["count"] == len(result["sample"])
-    return result["sample"]
+    result = evaluate(store, rule, DECLARED, sample=100)
+    assert result.count == len(result.sample)
+    return result.sample
 
 
 @pytest.mark.parametrize(
@@ -126,11 +108,11 @@ def test_rule_errors_and_injection(filled, rule, message) -> None:
         assert filled.imports("crm")
         return
     with pytest.raises(RuleError, match=message.replace("(", r"\(").replace("?", r"\?").replace("[", r"\[")):
-        filled.segment(rule, DECLARED)
+        evaluate(filled, rule, DECLARED)
 
 
 def test_declared_attribute_without_values_matches_nobody(store) -> None:
-    assert store.segment({"attribute": "plan", "op": "eq", "value": "x"}, {"plan": "string"}) == {
+    assert evaluate(store, {"attribute": "plan", "op": "eq", "value": "x"}, {"plan": "string"}).to_dict() == {
         "count": 0,
         "sample": [],
     }

@@ -11,7 +11,9 @@ import pytest
 
 from conftest import BUCKET, integration_dict
 from inbound.config import Integration
-from inbound.sensor import NewFilesSensor, NewFilesTrigger, SourceListingError
+from inbound.errors import SourceUnavailable
+from inbound.sensor import NewFilesSensor
+from inbound.trigger import NewFilesTrigger
 
 
 def _first_event(trigger: NewFilesTrigger) -> dict[str, Any]:
@@ -45,13 +47,15 @@ def configs(write_config, monkeypatch, tmp_path):
 @pytest.fixture
 def sensor() -> NewFilesSensor:
     integration = Integration.model_validate(integration_dict("crm"))
-    return NewFilesSensor(task_id="wait_for_file", snapshot=integration.snapshot(), timeout=60, poke_interval=30)
+    return NewFilesSensor(
+        task_id="wait_for_file", snapshot=integration.snapshot(), timeout=60, poke_interval=30, deferrable=True
+    )
 
 
 def test_trigger_round_trips_through_serialize() -> None:
     trigger = _trigger()
     classpath, kwargs = trigger.serialize()
-    assert classpath == "inbound.sensor.NewFilesTrigger"
+    assert classpath == "inbound.trigger.NewFilesTrigger"
     assert NewFilesTrigger(**kwargs).serialize() == (classpath, kwargs)
 
 
@@ -120,13 +124,14 @@ def test_sensor_resumes_with_the_files_skips_on_timeout_and_fails_on_error(senso
             "last_modified": "2026-01-01T00:00:00+00:00",
         }
     ]
-    assert sensor.execute_complete({}, {"status": "found", "files": files}) == {
+    assert sensor.execute_complete({}, {"status": "found", "files": files, "due": []}) == {
         "snapshot": sensor.snapshot,
         "files": files,
+        "due": [],
     }
     with pytest.raises(AirflowSkipException, match="no new file within 60 s"):
         sensor.execute_complete({}, {"status": "timeout"})
-    with pytest.raises(SourceListingError, match="AccessDenied"):
+    with pytest.raises(SourceUnavailable, match="AccessDenied"):
         sensor.execute_complete({}, {"status": "error", "message": "listing s3://b/k failed: AccessDenied"})
 
 
@@ -152,6 +157,7 @@ def test_a_wait_that_gives_up_on_a_quiet_source_sends_the_stale_alert(s3, smtp, 
     import polars as pl
 
     from inbound.connections import store
+    from inbound.store import FileImport
 
     integration = Integration.model_validate(
         integration_dict("crm", alerts={"email": ["ops@acme.test"], "stale_after": "P2D"})
@@ -159,15 +165,9 @@ def test_a_wait_that_gives_up_on_a_quiet_source_sends_the_stale_alert(s3, smtp, 
     sensor = NewFilesSensor(task_id="wait_for_file", snapshot=integration.snapshot(), timeout=60, poke_interval=30)
     attribute_store = store()
     attribute_store.write_file(
-        integration="crm",
+        FileImport("crm", "s3://acme-exports/crm/users_0.csv", "e", "v", "t", rows_read=1),
         types={"crm_plan": "string"},
         frame=pl.DataFrame({"user_id": ["ada@x"], "crm_plan": ["p"]}),
-        source_file="s3://acme-exports/crm/users_0.csv",
-        etag="e",
-        config_version="v",
-        triggered_by="t",
-        rows_read=1,
-        rows_rejected=0,
     )
     with pytest.raises(Exception, match="no new file"):
         sensor.execute_complete({}, {"status": "timeout"})
@@ -194,3 +194,60 @@ def test_s3_clients_are_reused_per_connection_until_the_connection_changes(monke
     assert connections.s3_client("bench_s3").meta.region_name == "eu-west-1"
     monkeypatch.setattr(connections, "CLIENT_TTL_S", -1.0)
     assert connections.s3_client("bench_s3") is not connections.s3_client("bench_s3")
+
+
+class _ManualRun:
+    run_type = "manual"
+
+
+def test_a_manual_run_looks_once_and_never_waits(s3, sensor) -> None:
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    with pytest.raises(AirflowSkipException, match="no new file waiting"):
+        sensor.execute({"dag_run": _ManualRun()})  # nothing there: skipped at once, never deferred
+    s3.put_object(Bucket=BUCKET, Key="crm/users_1.csv", Body=b"Email\n")
+    assert [f["key"] for f in sensor.execute({"dag_run": _ManualRun()})["files"]] == ["crm/users_1.csv"]
+
+
+def test_deferrable_follows_airflows_operators_default_deferrable(monkeypatch) -> None:
+    """The Amazon provider's convention: `[operators] default_deferrable` unless the task says otherwise."""
+    integration = Integration.model_validate(integration_dict("crm"))
+    for setting in ("true", "false"):
+        monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", setting)
+        sensor = NewFilesSensor(task_id="wait_for_file", snapshot=integration.snapshot(), timeout=60)
+        assert sensor.deferrable is (setting == "true")
+    sensor = NewFilesSensor(task_id="wait_for_file", snapshot=integration.snapshot(), timeout=60, deferrable=True)
+    assert sensor.deferrable is True
+
+
+def test_waiting_only_looks_s3_reads_and_the_import_log_nothing_written(s3, store, write_config, monkeypatch) -> None:
+    """A shared file crm did its part of, due since hr is absent past its grace: the look reports it
+    due, and every S3 call is a read and no store write method is called (the move is finalize's)."""
+    from inbound import look
+    from inbound.run import Run
+    from inbound.store import AttributeStore
+
+    shared = {"source": {"bucket": BUCKET, "key": "exports/*.csv"}}
+    crm = Integration.model_validate(integration_dict("crm", **shared))
+    write_config("crm.yaml", integration_dict("crm", **shared))
+    write_config("hr.yaml", integration_dict("hr", attributes=[{"column": "Plan", "name": "hr_plan"}], **shared))
+    s3.put_object(Bucket=BUCKET, Key="exports/people.csv", Body=b"Email,Plan\nada@x,p\n")
+    this = Run(crm, s3, store, "r1", "test")
+    this.finalize(this.write(this.map(this.look().new)))  # crm imports; the file stays for hr
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="exports/")["Contents"]
+    assert [o["Key"] for o in listed if "/" not in o["Key"].removeprefix("exports/")] == ["exports/people.csv"]
+    monkeypatch.setenv("INBOUND_SHARED_GRACE_INTERVALS", "0")  # from now on hr counts as absent
+
+    calls: list[str] = []
+    s3.meta.events.register("before-call.s3.*", lambda model, **_: calls.append(model.name))
+    monkeypatch.setattr(look, "s3_client", lambda conn_id: s3)
+    monkeypatch.setattr(look, "store", lambda migrate=True: store)
+    monkeypatch.setattr(store, "close", lambda: None)
+    writes: list[str] = []
+    for name in ("write_file", "log_failure", "log_skip", "set_final_key", "purge", "forget", "migrate"):
+        if hasattr(AttributeStore, name):
+            monkeypatch.setattr(store, name, lambda *a, _n=name, **k: writes.append(_n))
+    found = look.look(crm.snapshot())
+    assert found["files"] == [] and [f["key"] for f in found["due"]] == ["exports/people.csv"]
+    assert calls and set(calls) <= {"ListObjectsV2", "HeadObject", "GetObject"}, calls
+    assert writes == []

@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from conftest import BUCKET, integration_dict
-from inbound.config import Catalog, Integration
-from inbound.pipeline import run_files
-from inbound.shared import pending_files, readers_of, settle
+from inbound.catalog import Catalog
+from inbound.config import Integration
+from inbound.run import Run
+from inbound.shared import readers_of, settle
 from inbound.source import head_file
 
 KEY = "exports/people.csv"
@@ -39,10 +40,14 @@ def keys(s3, prefix: str = "exports/") -> list[str]:
     return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", []))
 
 
-def run(s3, store, catalog: Catalog, name: str):
+def make_run(s3, store, catalog: Catalog, name: str, run_id: str | None = None) -> Run:
     integration = catalog.integrations[name]
-    files = pending_files(s3, store, catalog, integration)
-    return run_files(s3, store, integration, files, f"test:{name}", f"run_{time.time_ns()}", catalog=catalog)
+    return Run(integration, s3, store, run_id or f"run_{time.time_ns()}", f"test:{name}", catalog=catalog)
+
+
+def run(s3, store, catalog: Catalog, name: str):
+    this = make_run(s3, store, catalog, name)
+    return this(this.look().new)
 
 
 def body(s3, key: str) -> str:
@@ -53,11 +58,11 @@ def test_each_reader_imports_once_and_the_last_one_moves_the_file(s3, store, cat
     s3.put_object(Bucket=BUCKET, Key=KEY, Body=BODY.encode())
     first = run(s3, store, catalog, "crm")
     assert first.outcome == "success" and first.rows_written == 2
-    assert first.files[0].final_key is None and first.files[0].waiting_for == ["hr"]
+    assert first.files[0].final_key is None and first.files[0].waiting_for == ("hr",)
     assert "it stays until hr read it" in "\n".join(first.lines())
     assert keys(s3) == [KEY]  # still there for hr
     again = run(s3, store, catalog, "crm")  # crm did its part: it does not see the file again
-    assert again.files == [] and len(store.imports("crm")) == 1
+    assert again.files == () and len(store.imports("crm")) == 1
 
     second = run(s3, store, catalog, "hr")
     assert second.outcome == "success" and second.rows_written == 2
@@ -77,7 +82,7 @@ def test_a_failure_in_one_reader_does_not_hide_the_file_from_the_other(s3, store
     s3.put_object(Bucket=BUCKET, Key=KEY, Body=BODY.encode())
     failed = run(s3, store, catalog, "crm")
     assert failed.outcome == "failed" and "user-ID column 'Mail'" in failed.files[0].error
-    assert failed.files[0].waiting_for == ["hr"]
+    assert failed.files[0].waiting_for == ("hr",)
     assert KEY in keys(s3)  # not moved away from hr
     (own_report,) = failed.files[0].report_keys
     assert own_report.startswith("exports/failed/") and own_report.endswith("_people.csv.crm.error.txt")
@@ -106,7 +111,7 @@ def test_a_reader_that_never_comes_blocks_only_until_its_grace_ends(s3, store, c
     catalog.integrations["billing"] = reader("billing", "Seats", schedule="@hourly")  # paused in the UI, say
     s3.put_object(Bucket=BUCKET, Key=KEY, Body=BODY.encode())
     run(s3, store, catalog, "crm")
-    assert run(s3, store, catalog, "hr").files[0].waiting_for == ["billing"]
+    assert run(s3, store, catalog, "hr").files[0].waiting_for == ("billing",)
     file = head_file(s3, BUCKET, KEY)
     readers = readers_of(catalog, file)
     assert settle(s3, store, readers, file, now=datetime.now(UTC) + timedelta(minutes=90)).waiting_for == ("billing",)
@@ -119,20 +124,22 @@ def test_a_reader_that_never_comes_blocks_only_until_its_grace_ends(s3, store, c
     assert settle(s3, store, readers, file, now=datetime.now(UTC) + timedelta(hours=3)).final_key == later.final_key
 
 
-def test_the_sweep_moves_a_file_whose_last_reader_died_before_moving_it(s3, store, catalog) -> None:
-    """Both readers logged their part, but the move never happened: the next look moves it."""
+def test_the_next_run_moves_a_file_whose_last_reader_died_before_moving_it(s3, store, catalog) -> None:
+    """Both readers logged their part, but the move never happened: a look sees it due, the run moves it."""
     s3.put_object(Bucket=BUCKET, Key=KEY, Body=BODY.encode())
     run(s3, store, catalog, "crm")
     hr = catalog.integrations["hr"]
-    files = pending_files(s3, store, catalog, hr)
-    run_files(
-        s3, store, hr, files, "test:hr", "crashed", catalog=Catalog(integrations={"hr": hr})
-    )  # moves it: only reader it knows
+    alone = Run(hr, s3, store, "crashed", "test:hr", catalog=Catalog(integrations={"hr": hr}))
+    alone(alone.look().new)  # moves it: the only reader it knows
     # undo the move to stand for "the process died after the store commit, before the move"
     (final,) = [k for k in keys(s3) if k.endswith("people.csv")]
     s3.copy_object(Bucket=BUCKET, Key=KEY, CopySource={"Bucket": BUCKET, "Key": final})
     s3.delete_object(Bucket=BUCKET, Key=final)
     for name in ("crm", "hr"):  # the copy is a new object version (ETag the same): both are done
-        assert pending_files(s3, store, catalog, catalog.integrations[name]) == []
+        found = make_run(s3, store, catalog, name).look()
+        assert found.new == () and [f.key for f in found.due] == [KEY]
+    assert KEY in keys(s3)  # looking moved nothing
+    summary = make_run(s3, store, catalog, "crm").finalize([])  # a run that found no new file
+    assert summary.outcome == "no new file" and summary.settled[0].startswith("exports/success/")
     assert KEY not in keys(s3) and any(k.startswith("exports/success/") for k in keys(s3))
     assert len(store.imports("crm")) == 1 and len(store.imports("hr")) == 1

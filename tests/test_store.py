@@ -14,8 +14,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from inbound.store import open_store
-from inbound.store.base import SCHEMA_VERSION, MirrorGuard
+from inbound.errors import MirrorGuard, StoreUnavailable
+from inbound.outcome import Outcome
+from inbound.store import FileImport, open_store
+from inbound.store.schema import SCHEMA_VERSION, Schema
 
 TYPES = {
     "plan": "string",
@@ -40,18 +42,16 @@ def frame(rows: list[tuple]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=SCHEMA, orient="row")
 
 
+def entry(
+    integration: str = "crm", source: str = "s3://b/crm/a.csv", etag: str = "e1", rows: int = 0, triggered_by="test"
+) -> FileImport:
+    """One file's identity in the import log (config version v1)."""
+    return FileImport(integration, source, etag, "v1", triggered_by, rows)
+
+
 def write(store, data: pl.DataFrame, integration: str = "crm", types=TYPES, source: str = "s3://b/crm/a.csv", **kw):
     return store.write_file(
-        integration=integration,
-        types=types,
-        frame=data,
-        source_file=source,
-        etag=kw.pop("etag", "e1"),
-        config_version="v1",
-        triggered_by="test",
-        rows_read=data.height,
-        rows_rejected=0,
-        **kw,
+        entry(integration, source, kw.pop("etag", "e1"), data.height), types=types, frame=data, **kw
     )
 
 
@@ -71,6 +71,40 @@ def test_schema_is_created_and_versioned(store_url) -> None:
     again = open_store(store_url)  # a second open migrates nothing and keeps data
     assert again.schema_version() == SCHEMA_VERSION
     again.close()
+
+
+def test_opening_without_migrating_changes_nothing(store_url) -> None:
+    with open_store(store_url, migrate=False) as bare:
+        assert bare.schema_version() == 0  # asking does not create the version table
+        assert bare.schema_version() == 0
+    with open_store(store_url) as store:  # the default opener brings the schema up to date
+        assert store.schema_version() == SCHEMA_VERSION
+        assert store.integrations() == {}
+
+
+def test_a_process_migrates_each_store_once(store_url, monkeypatch) -> None:
+    calls = []
+    original = Schema.migrate
+
+    def counting(self):
+        calls.append(self)
+        return original(self)
+
+    monkeypatch.setattr(Schema, "migrate", counting)
+    for _ in range(3):
+        with open_store(store_url) as store:
+            assert store.schema_version() == SCHEMA_VERSION
+    assert len(calls) == 1
+    with open_store(store_url, migrate=False) as store:
+        assert store.migrate() == SCHEMA_VERSION  # explicit (`inbound migrate`): always checks
+    assert len(calls) == 2
+
+
+def test_the_store_is_a_context_manager_that_closes(store_url) -> None:
+    with open_store(store_url) as store:
+        assert store.integrations() == {}
+    with pytest.raises(Exception, match="closed"):
+        store.integrations()
 
 
 def test_typed_round_trip_with_lineage(store) -> None:
@@ -222,15 +256,7 @@ def test_failed_write_leaves_store_and_log_untouched(store, monkeypatch) -> None
 def test_import_log_and_last_success(store) -> None:
     ok = write(store, frame([ADA]))
     store.set_final_key(ok.import_id, "crm/success/x_a.csv")
-    store.log_failure(
-        integration="crm",
-        source_file="s3://b/crm/c.csv",
-        etag="e2",
-        config_version="v1",
-        error="no user-ID column",
-        triggered_by="test",
-        final_key="crm/failed/x_c.csv",
-    )
+    store.log_failure(entry(source="s3://b/crm/c.csv", etag="e2"), "no user-ID column", final_key="crm/failed/x_c.csv")
     log = store.imports("crm")
     assert [r.outcome for r in log] == ["failed", "success"]
     assert log[0].error == "no user-ID column" and log[1].final_key == "crm/success/x_a.csv"
@@ -253,7 +279,17 @@ def test_purge_and_forget(store) -> None:
     assert store.user_attributes("ada@x") == {"user_id": "ada@x", "attributes": {}, "sources": {}}
     assert store.purge("crm", "test") == 1
     assert store.integrations() == {}
-    assert store.imports("crm")[0].outcome == "purged"
+    assert store.imports("crm")[0].outcome is Outcome.PURGED
+
+
+def test_attributes_named_like_the_stores_bookkeeping(store) -> None:
+    types = {"lineage": "string", "import_id": "integer"}
+    write(store, pl.DataFrame({"user_id": ["ada@x"], "lineage": ["a"], "import_id": [1]}), types=types)
+    again = write(
+        store, pl.DataFrame({"user_id": ["ada@x"], "lineage": ["b"], "import_id": [1]}), types=types, etag="e2"
+    )
+    assert (again.updated, again.values_written) == (1, 1)
+    assert attrs(store, "ada@x", types) == {"lineage": "b", "import_id": 1}
 
 
 def test_undeclared_attributes_are_not_served(store) -> None:
@@ -270,7 +306,7 @@ def test_values_with_csv_specials_survive(store) -> None:
 KILLED_WRITER = textwrap.dedent(
     """
     import sys, time, polars as pl
-    from inbound.store import open_store
+    from inbound.store import FileImport, open_store
     store = open_store(sys.argv[1])
     original = store._apply
     def slow_apply(*args, **kwargs):
@@ -280,8 +316,7 @@ KILLED_WRITER = textwrap.dedent(
     store._apply = slow_apply
     n = int(sys.argv[3])
     frame = pl.DataFrame({"user_id": [f"u{i}" for i in range(n)], "plan": ["changed"] * n})
-    store.write_file(integration="crm", types={"plan": "string"}, frame=frame, source_file="s3://b/k2",
-                     etag="e2", config_version="v1", triggered_by="test", rows_read=n, rows_rejected=0)
+    store.write_file(FileImport("crm", "s3://b/k2", "e2", "v1", "test", n), types={"plan": "string"}, frame=frame)
     """
 )
 
@@ -302,17 +337,7 @@ def kill_mid_write(store_url: str, tmp_path: Path, n: int) -> None:
 def test_a_killed_write_leaves_the_store_as_before(store, store_url, tmp_path) -> None:
     n = 50_000
     before = pl.DataFrame({"user_id": [f"u{i}" for i in range(n)], "plan": ["first"] * n})
-    store.write_file(
-        integration="crm",
-        types={"plan": "string"},
-        frame=before,
-        source_file="s3://b/k1",
-        etag="e1",
-        config_version="v1",
-        triggered_by="test",
-        rows_read=n,
-        rows_rejected=0,
-    )
+    store.write_file(entry(source="s3://b/k1", rows=n), types={"plan": "string"}, frame=before)
     kill_mid_write(store_url, tmp_path, n)
     after = open_store(store_url)
     assert after.user_count("crm") == n
@@ -371,7 +396,6 @@ def test_an_unreachable_store_is_retried_then_fails_clearly(monkeypatch) -> None
     import socket
 
     import inbound.store as store_module
-    from inbound.store import StoreUnavailable
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -400,32 +424,28 @@ def test_a_killed_write_is_finished_by_the_retry_with_the_right_counts(store, st
     """After the kill (previous test's scenario), the retry writes the file once, counted as changes."""
     n = 20_000
     before = pl.DataFrame({"user_id": [f"u{i}" for i in range(n)], "plan": ["first"] * n})
-    store.write_file(
-        integration="crm",
-        types={"plan": "string"},
-        frame=before,
-        source_file="s3://b/k1",
-        etag="e1",
-        config_version="v1",
-        triggered_by="test",
-        rows_read=n,
-        rows_rejected=0,
-    )
+    store.write_file(entry(source="s3://b/k1", rows=n), types={"plan": "string"}, frame=before)
     kill_mid_write(store_url, tmp_path, n)
     retry = open_store(store_url)
     changed = pl.DataFrame({"user_id": [f"u{i}" for i in range(n)], "plan": ["changed"] * n})
     result = retry.write_file(
-        integration="crm",
-        types={"plan": "string"},
-        frame=changed,
-        source_file="s3://b/k2",
-        etag="e2",
-        config_version="v1",
-        triggered_by="retry",
-        rows_read=n,
-        rows_rejected=0,
+        entry(source="s3://b/k2", etag="e2", rows=n, triggered_by="retry"), types={"plan": "string"}, frame=changed
     )
     assert (result.inserted, result.updated, result.unchanged) == (0, n, 0)
     assert [(r.etag, r.rows_written) for r in retry.imports("crm")] == [("e2", n), ("e1", n)]
     assert attrs(retry, "u7", {"plan": "string"})["plan"] == "changed"
     retry.close()
+
+
+def test_a_file_another_run_imported_meanwhile_is_not_written_twice(store) -> None:
+    """Two overlapping runs map the same object version; under the writer's lock the second finds the
+    first's import and only logs a skip, so it never writes an older file over a newer one."""
+    first = write(store, frame([ADA]), source="s3://b/crm/a.csv", etag="e1")
+    newer = (ADA[0], "gold", *ADA[2:])
+    write(store, frame([newer]), source="s3://b/crm/b.csv", etag="e2")
+    again = write(store, frame([ADA]), source="s3://b/crm/a.csv", etag="e1")  # the slower run's write
+    assert again.skipped and again.rows_written == 0 and again.import_id != first.import_id
+    assert attrs(store, "ada@x")["plan"] == "gold"
+    assert store.imports("crm")[0].error == f"skipped: same content, config and data as import {first.import_id}"
+    forced = write(store, frame([ADA]), source="s3://b/crm/a.csv", etag="e1", force=True)
+    assert not forced.skipped and attrs(store, "ada@x")["plan"] == "premium"

@@ -1,22 +1,35 @@
 """`inbound ...`: argument parsing and output; the work is done by the rest of the package.
 
 Exit status: 0 success, 1 a file or check failed, 2 a usage or config error.
+
+Start-up time is part of the interface (a pre-commit hook, a person at a terminal), so each
+command imports what it needs when it runs: `validate` and `--help` load neither the store
+(polars) nor Airflow; `user`, `segment` and the other store commands load Airflow only when
+the store's connection is not in `AIRFLOW_CONN_INBOUND_STORE`; `status` needs Airflow for
+the runs, `run` and `discover` for S3.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import difflib
 import getpass
 import json
 import sys
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO, TypeAlias
 
-from inbound.config import Catalog, Integration, config_dir, json_schema, load_folder, max_attributes
+from inbound.catalog import Catalog, config_dir, load_folder, max_attributes
+from inbound.config import Integration, json_schema
+from inbound.errors import ConfigInvalid, UsageError
+from inbound.suggest import did_you_mean
+
+if TYPE_CHECKING:
+    from inbound.store import AttributeStore
+
+    Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "integration.schema.json"
@@ -33,8 +46,7 @@ def _integration(catalog: Catalog, name: str) -> Integration | None:
             for error in broken:
                 print(error, file=sys.stderr)
             return None
-        close = difflib.get_close_matches(name, list(catalog.integrations), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(sorted(catalog.integrations))}"
+        hint = did_you_mean(name, catalog.integrations, otherwise=f"; known: {', '.join(sorted(catalog.integrations))}")
         print(f"no integration named {name!r}{hint}", file=sys.stderr)
     return integration
 
@@ -54,80 +66,68 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
+    # The run path imports polars, boto3 and the store: only this command pays for them.
     from inbound.connections import s3_client, store
-    from inbound.pipeline import run_files
-    from inbound.shared import pending_files
-    from inbound.source import UnknownKey, named_file
+    from inbound.errors import UnknownKey
+    from inbound.run import Run
+    from inbound.source import named_file
 
     catalog = load_folder()
     integration = _integration(catalog, args.name)
     if integration is None:
         return EXIT_USAGE
     source = integration.source
-    client = s3_client(source.aws_conn_id)
-    dry_run = args.command == "preview" or getattr(args, "dry_run", False)
-    attribute_store = store()
-    try:
-        if args.key:
-            try:
-                files = [named_file(client, source.bucket, source.key, args.key)]
-            except UnknownKey as exc:
-                print(f"{integration.name}: {exc}", file=sys.stderr)
-                return EXIT_USAGE
-        else:
-            files = pending_files(client, attribute_store, catalog, integration)
-        run_id = f"cli__{uuid.uuid4().hex[:12]}"
-        summary = run_files(
-            client,
-            attribute_store,
+    run_id = f"cli__{uuid.uuid4().hex[:12]}"
+    with store() as attribute_store:
+        run = Run(
             integration,
-            files,
-            f"cli:{getpass.getuser()}/{run_id}",
-            run_id,
+            s3_client(source.aws_conn_id),
+            attribute_store,
+            run_id=run_id,
+            triggered_by=f"cli:{getpass.getuser()}/{run_id}",
             force=getattr(args, "force", False),
-            dry_run=dry_run,
+            dry_run=args.command == "preview" or getattr(args, "dry_run", False),
             catalog=catalog,
         )
-    finally:
-        attribute_store.close()
+        try:
+            files = [named_file(run.client, source.bucket, source.key, args.key)] if args.key else run.look().new
+        except UnknownKey as exc:
+            print(f"{integration.name}: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        summary = run(files)
     if args.json:
-        print(json.dumps(summary.to_dict(), indent=2), file=out)
+        print(json.dumps(summary.to_json(), indent=2), file=out)
     else:
         print("\n".join(summary.lines()), file=out)
     return EXIT_FAILED if summary.failed else EXIT_OK
 
 
-def cmd_purge(args: argparse.Namespace, out: TextIO) -> int:
+def _open_store() -> AttributeStore:
+    # The store brings polars: only the commands that use it load it, `validate` and `--help` stay fast.
     from inbound.connections import store
 
+    return store()
+
+
+def cmd_purge(args: argparse.Namespace, out: TextIO) -> int:
     catalog = load_folder()
-    attribute_store = store()
-    try:
+    still = " (its config still exists: its next run imports them again)" if args.name in catalog.integrations else ""
+    with _open_store() as attribute_store:
         users = attribute_store.integrations().get(args.name, 0)
         if not users:
             print(f"integration {args.name!r} holds no values", file=out)
             return EXIT_OK
-        still = (
-            " (its config still exists: its next run imports them again)" if args.name in catalog.integrations else ""
-        )
         if not args.yes:
             print(f"{args.name} holds values for {users} users{still}; run again with --yes to remove them", file=out)
             return EXIT_FAILED
         removed = attribute_store.purge(args.name, f"cli:{getpass.getuser()}")
-    finally:
-        attribute_store.close()
     print(f"removed the values of {args.name} for {removed} users{still}", file=out)
     return EXIT_OK
 
 
 def cmd_forget(args: argparse.Namespace, out: TextIO) -> int:
-    from inbound.connections import store
-
-    attribute_store = store()
-    try:
+    with _open_store() as attribute_store:
         found = attribute_store.forget(args.user_id, f"cli:{getpass.getuser()}")
-    finally:
-        attribute_store.close()
     if not found:
         print(f"no values stored for user {args.user_id!r}", file=out)
     for integration, names in sorted(found.items()):
@@ -142,54 +142,35 @@ def cmd_migrate(args: argparse.Namespace, out: TextIO) -> int:
     from inbound.store import StoreSettings, open_store
 
     url = store_url()
-    attribute_store = open_store(url)  # opening creates or upgrades the schema
-    try:
+    with open_store(url, migrate=False) as attribute_store:
+        attribute_store.migrate()  # explicitly, even when this process opened the store before
         version = attribute_store.schema_version()
-    finally:
-        attribute_store.close()
     where = StoreSettings(url).redacted() if url else "the embedded SQLite store"
     print(f"{where}: schema version {version}", file=out)
     return EXIT_OK
 
 
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
-    from inbound.connections import store
-    from inbound.management import render, rows
-    from inbound.runs import dag_states
+    # Airflow's metadata database (the runs) loads Airflow: only this command pays for it.
+    from inbound.management import current_table, render
 
-    catalog = load_folder()
-    attribute_store = store()
-    try:
-        last_success = attribute_store.last_success()
-        held = attribute_store.integrations()
-        users = {name: held.get(name, 0) for name in catalog.integrations}
-        orphans = {name: n for name, n in held.items() if name not in catalog.integrations}
-    finally:
-        attribute_store.close()
-    states = dag_states([i.dag_id for i in catalog.integrations.values()])
-    table = rows(catalog, states, last_success, users)
+    table = current_table(load_folder())
     if args.json:
-        print(json.dumps([r.to_dict() for r in table], indent=2), file=out)
-    else:
-        print(render(table), file=out)
-        for name, n in sorted(orphans.items()):
-            print(
-                f"  no config, still holds values for {n} users: {name} (remove with `inbound purge {name} --yes`)",
-                file=out,
-            )
+        print(json.dumps([r.to_dict() for r in table.rows], indent=2), file=out)
+        return EXIT_OK
+    print(render(table.rows), file=out)
+    for name, n in sorted(table.orphans.items()):
+        print(
+            f"  no config, still holds values for {n} users: {name} (remove with `inbound purge {name} --yes`)",
+            file=out,
+        )
     return EXIT_OK
 
 
 def cmd_user(args: argparse.Namespace, out: TextIO) -> int:
-    from inbound.connections import store
-
     catalog = load_folder()
-    declared = {a.attribute: a.type for i in catalog.integrations.values() for a in i.attributes}
-    attribute_store = store()
-    try:
-        found = attribute_store.user_attributes(args.user_id, declared)
-    finally:
-        attribute_store.close()
+    with _open_store() as attribute_store:
+        found = attribute_store.user_attributes(args.user_id, catalog.declared_types)
     if args.json:
         print(json.dumps(found), file=out)
         return EXIT_OK
@@ -200,16 +181,13 @@ def cmd_user(args: argparse.Namespace, out: TextIO) -> int:
     print(f"user {args.user_id}", file=out)
     for name, value in found["attributes"].items():
         source = found["sources"][name]
-        print(
-            f"  {name.ljust(width)}  {json.dumps(value)}   ({source['integration']}, {source['file']}, {source['updated_at'][:19]})",
-            file=out,
-        )
+        where = f"{source['integration']}, {source['file'] or '-'}, {(source['updated_at'] or '-')[:19]}"
+        print(f"  {name.ljust(width)}  {json.dumps(value)}   ({where})", file=out)
     return EXIT_OK
 
 
 def cmd_segment(args: argparse.Namespace, out: TextIO) -> int:
-    from inbound.connections import store
-    from inbound.rules import RuleError
+    from inbound.rules import evaluate
 
     text = Path(args.rule[1:]).read_text() if args.rule.startswith("@") else args.rule
     try:
@@ -218,15 +196,8 @@ def cmd_segment(args: argparse.Namespace, out: TextIO) -> int:
         print(f"the rule is not JSON: {exc}", file=sys.stderr)
         return EXIT_USAGE
     catalog = load_folder()
-    declared = {a.attribute: a.type for i in catalog.integrations.values() for a in i.attributes}
-    attribute_store = store()
-    try:
-        result = attribute_store.segment(rule, declared, sample=args.sample)
-    except RuleError as exc:
-        print(str(exc), file=sys.stderr)
-        return EXIT_USAGE
-    finally:
-        attribute_store.close()
+    with _open_store() as attribute_store:  # a rule that cannot be evaluated: RuleError, exit 2 (main)
+        result = evaluate(attribute_store, rule, catalog.declared_types, sample=args.sample).to_dict()
     if args.json:
         print(json.dumps(result), file=out)
     else:
@@ -252,7 +223,9 @@ def cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_discover(args: argparse.Namespace, out: TextIO) -> int:
-    from inbound.discovery import DiscoveryError, discover, render
+    from inbound.discovery import discover
+    from inbound.discovery_report import render
+    from inbound.errors import DiscoveryError
 
     uri = args.uri
     bucket, _, key = uri.removeprefix("s3://").partition("/")
@@ -284,7 +257,6 @@ def cmd_discover(args: argparse.Namespace, out: TextIO) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="inbound", description="Inbound S3 CSV -> user attributes, on Airflow.")
     sub = p.add_subparsers(dest="command", required=True)
-
     v = sub.add_parser("validate", help="check the integration configs (use as pre-commit / CI check)")
     v.add_argument(
         "dir",
@@ -295,7 +267,14 @@ def parser() -> argparse.ArgumentParser:
     )
     v.add_argument("-v", "--verbose", action="store_true", help="show the offending YAML under each problem")
     v.set_defaults(func=cmd_validate)
+    _run_commands(sub)
+    _store_commands(sub)
+    _authoring_commands(sub)
+    return p
 
+
+def _run_commands(sub: Subparsers) -> None:
+    """Running an integration in this process."""
     r = sub.add_parser("run", help="run one integration once, in this process")
     r.add_argument("name", help="integration name (or its DAG id)")
     r.add_argument("--key", help="import this object key instead of waiting files")
@@ -312,6 +291,9 @@ def parser() -> argparse.ArgumentParser:
     pv.add_argument("--json", action="store_true")
     pv.set_defaults(func=cmd_run)
 
+
+def _store_commands(sub: Subparsers) -> None:
+    """What the store holds and the management table."""
     pu = sub.add_parser("purge", help="remove every value an integration set (e.g. after deleting its config)")
     pu.add_argument("name")
     pu.add_argument("--yes", action="store_true", help="really remove (without it: only show how many)")
@@ -339,6 +321,9 @@ def parser() -> argparse.ArgumentParser:
     sg.add_argument("--sample", type=int, default=20, help="how many matching user IDs to show")
     sg.set_defaults(func=cmd_segment)
 
+
+def _authoring_commands(sub: Subparsers) -> None:
+    """Help in writing a config: its schema and a sample of an export."""
     sc = sub.add_parser("schema", help="print, write or check the config's JSON Schema")
     group = sc.add_mutually_exclusive_group()
     group.add_argument("--write", action="store_true", help=f"write {SCHEMA_FILE.name}")
@@ -353,15 +338,21 @@ def parser() -> argparse.ArgumentParser:
         "--bytes", type=int, default=1024 * 1024, help="how many bytes of the file to sample (default: 1 MiB)"
     )
     d.set_defaults(func=cmd_discover)
-    return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Results go to standard output; everything else, Airflow's logging included, to stderr."""
+    """Results go to standard output; everything else, Airflow's logging included, to stderr.
+
+    A wrong config, connection or request ends in one line on stderr and exit status 2, not a traceback.
+    """
     args = parser().parse_args(argv)
     out = sys.stdout
     with contextlib.redirect_stdout(sys.stderr):
-        return int(args.func(args, out))
+        try:
+            return int(args.func(args, out))
+        except (ConfigInvalid, UsageError) as exc:
+            print(exc, file=sys.stderr)
+            return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -1,41 +1,36 @@
-"""The integration config: one YAML file per integration, validated by pydantic.
+"""The integration config as a model: what one YAML file may say, checked by pydantic.
 
-Errors are reported the way astronomer's `blueprint` does it: the file, the line, the
-offending YAML and a "did you mean" for near misses. A folder is loaded in file-name
-order; a file that breaks a rule across files (duplicate name, attribute name taken,
-attribute cap) is refused while the files before it still load, so one bad merge never
-takes the working integrations down.
-
-Values are data, never templates. The one way to take a value from the environment is
-the explicit YAML tag `!env NAME` (or `!env [NAME, default]`), resolved at load time.
+One `Integration` per file (`Source`, `Format`, `UserId`, `Attribute`, optional `Alerts`),
+the schedule rules (`schedule_interval`, `SCHEDULE_PRESETS`) and the JSON Schema editors
+use. Reading files, `!env`, errors with file and line, and the rules across files live in
+`inbound.catalog`; this module knows nothing of files, so a snapshot or a test builds an
+`Integration` from a dict alone.
 """
 
 from __future__ import annotations
 
-import difflib
+import codecs
 import hashlib
 import json
-import os
 import re
-from dataclasses import dataclass, field
-from datetime import UTC, timedelta
-from pathlib import Path
+import zoneinfo
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     PrivateAttr,
     StringConstraints,
+    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
 )
 
-DEFAULT_MAX_ATTRIBUTES = 100
-ATTRIBUTE_TYPES = ("string", "integer", "number", "boolean", "date", "timestamp")
+from inbound.suggest import did_you_mean
+
 AttributeType = Literal["string", "integer", "number", "boolean", "date", "timestamp"]
 
 SCHEDULE_PRESETS: dict[str, timedelta] = {
@@ -52,18 +47,7 @@ SCHEDULE_PRESETS: dict[str, timedelta] = {
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 ATTRIBUTE_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,62}$"
 
-
-def config_dir() -> Path:
-    """The configs folder: `INBOUND_CONFIG_DIR`, else `dags/integrations` of this project."""
-    env = os.environ.get("INBOUND_CONFIG_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "dags" / "integrations"
-
-
-def max_attributes() -> int:
-    """The product's cap on attributes across all integrations (`INBOUND_MAX_ATTRIBUTES`)."""
-    return int(os.environ.get("INBOUND_MAX_ATTRIBUTES", DEFAULT_MAX_ATTRIBUTES))
+_TIMEDELTA = TypeAdapter(timedelta)
 
 
 class _Model(BaseModel):
@@ -93,7 +77,7 @@ class Source(_Model):
     @field_validator("key")
     @classmethod
     def _relative_key(cls, value: str) -> str:
-        if value.startswith("/") or value.startswith("s3://"):
+        if value.startswith(("/", "s3://")):
             raise ValueError("give the key inside the bucket, without a leading '/' or 's3://'")
         parts = value.split("/")
         if "success" in parts[:-1] or "failed" in parts[:-1]:
@@ -117,8 +101,6 @@ class Format(_Model):
     @field_validator("encoding")
     @classmethod
     def _known_codec(cls, value: str) -> str:
-        import codecs
-
         try:
             codecs.lookup(value)
         except LookupError:
@@ -211,12 +193,11 @@ class Alerts(_Model):
 
 
 def _duration(value: str, field: str) -> timedelta:
-    from pydantic import TypeAdapter
-
+    """A positive ISO-8601 duration; pydantic alone would also take plain seconds ("3600")."""
     try:
         if not value.upper().startswith("P"):
             raise ValueError
-        duration = TypeAdapter(timedelta).validate_python(value)
+        duration = _TIMEDELTA.validate_python(value)
     except (ValidationError, ValueError):
         raise ValueError(f"{field} {value!r} is not an ISO-8601 duration such as PT6H or P2D") from None
     if duration <= timedelta(0):
@@ -283,13 +264,12 @@ class Integration(_Model):
     @field_validator("timezone")
     @classmethod
     def _valid_timezone(cls, value: str) -> str:
-        import zoneinfo
-
         try:
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            close = difflib.get_close_matches(value, sorted(zoneinfo.available_timezones()), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else "; use an IANA name such as Europe/Berlin"
+            hint = did_you_mean(
+                value, sorted(zoneinfo.available_timezones()), otherwise="; use an IANA name such as Europe/Berlin"
+            )
             raise ValueError(f"unknown time zone {value!r}{hint}") from None
         return value
 
@@ -309,6 +289,13 @@ class Integration(_Model):
                     "the user ID is the key, not an attribute"
                 )
         return self
+
+    @classmethod
+    def from_file_data(cls, data: object, file: str) -> Integration:
+        """Validate the parsed YAML of a config file; the integration remembers the file it came from."""
+        integration = cls.model_validate(data)
+        integration._file = file
+        return integration
 
     @property
     def dag_id(self) -> str:
@@ -332,6 +319,7 @@ class Integration(_Model):
 
     @property
     def attribute_types(self) -> dict[str, str]:
+        """Attribute name -> declared type: how values are cast, stored and compared."""
         return {a.attribute: a.type for a in self.attributes}
 
     @property
@@ -357,19 +345,16 @@ def schedule_interval(schedule: str) -> timedelta:
     if schedule in SCHEDULE_PRESETS:
         return SCHEDULE_PRESETS[schedule]
     if schedule.startswith("@"):
-        close = difflib.get_close_matches(schedule, list(SCHEDULE_PRESETS), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown schedule preset {schedule!r}{hint}")
+        raise ValueError(f"unknown schedule preset {schedule!r}{did_you_mean(schedule, SCHEDULE_PRESETS)}")
     if schedule.upper().startswith("P"):
-        from pydantic import TypeAdapter
-
         try:
-            delta = TypeAdapter(timedelta).validate_python(schedule)
+            delta = _TIMEDELTA.validate_python(schedule)
         except ValidationError:
             raise ValueError(f"{schedule!r} is not an ISO-8601 duration such as PT30M or P1D") from None
         if delta < timedelta(minutes=1):
             raise ValueError("the schedule interval must be at least one minute")
         return delta
+    # croniter (with dateutil) costs ~0.15 s to import: only configs with a cron schedule pay it.
     from croniter import croniter
 
     if not croniter.is_valid(schedule) or len(schedule.split()) != 5:
@@ -377,330 +362,10 @@ def schedule_interval(schedule: str) -> timedelta:
             f"{schedule!r} is not a preset (@hourly, @daily, ...), a five-field cron "
             "expression such as '*/15 * * * *', or an ISO-8601 duration such as PT30M"
         )
-    from datetime import datetime
-
-    itr = croniter(schedule, datetime(2026, 1, 1, tzinfo=UTC))
-    first = itr.get_next(datetime)
-    return itr.get_next(datetime) - first
-
-
-# --------------------------------------------------------------------------- loading
-
-
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """PyYAML's safe loader plus `!env`; nothing else is constructed from tags.
-
-    libyaml's parser when PyYAML has it (4x faster: the DAG processor loads every config
-    at each parse), with the same nodes, marks and errors as the pure-Python one.
-    """
-
-
-class _EnvMissing(Exception):
-    def __init__(self, name: str, node: yaml.Node):
-        self.name, self.node = name, node
-
-
-def _construct_env(loader: _Loader, node: yaml.Node) -> str:
-    if isinstance(node, yaml.ScalarNode):
-        name, default = loader.construct_scalar(node), None
-    else:
-        items = loader.construct_sequence(node)
-        if len(items) != 2:
-            raise yaml.constructor.ConstructorError(None, None, "!env takes NAME or [NAME, default]", node.start_mark)
-        name, default = str(items[0]), str(items[1])
-    value = os.environ.get(str(name), default)
-    if value is None:
-        raise _EnvMissing(str(name), node)
-    return value
-
-
-_Loader.add_constructor("!env", _construct_env)
-
-
-@dataclass(frozen=True)
-class ConfigError:
-    """One problem in one config file, with everything needed to fix it."""
-
-    file: str
-    message: str
-    line: int | None = None
-    path: str = ""
-    context: str = ""
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        field_part = f" {self.path}:" if self.path else ""
-        text = f"{where}:{field_part} {self.message}"
-        return f"{text}\n{self.context}" if self.context else text
-
-    def one_line(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        field_part = f" {self.path}:" if self.path else ""
-        return f"{where}:{field_part} {self.message}"
-
-
-@dataclass
-class Catalog:
-    """Every integration of a folder that loaded, and every problem of the rest."""
-
-    integrations: dict[str, Integration] = field(default_factory=dict)
-    errors: list[ConfigError] = field(default_factory=list)
-
-    @property
-    def attribute_count(self) -> int:
-        return sum(len(i.attributes) for i in self.integrations.values())
-
-
-def _context(lines: list[str], line: int | None) -> str:
-    if not line:
-        return ""
-    out = []
-    for n in range(max(1, line - 1), min(len(lines), line + 1) + 1):
-        marker = ">" if n == line else " "
-        out.append(f"  {marker} {n:4d} | {lines[n - 1]}")
-    return "\n".join(out)
-
-
-def _node_at(root: yaml.Node, loc: tuple[Any, ...]) -> tuple[yaml.Node, bool]:
-    """The YAML node a pydantic error location points at (or its nearest parent)."""
-    node, exact = root, True
-    for part in loc:
-        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
-            for key_node, value_node in node.value:
-                if key_node.value == part:
-                    node = value_node
-                    break
-            else:
-                return node, False
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-        else:
-            return node, False
-    return node, exact
-
-
-def _key_node(root: yaml.Node, loc: tuple[Any, ...]) -> yaml.Node | None:
-    parent, _ = _node_at(root, loc[:-1])
-    if isinstance(parent, yaml.MappingNode):
-        for key_node, _value in parent.value:
-            if key_node.value == loc[-1]:
-                return key_node
-    return None
-
-
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The pydantic model that owns the mapping at `loc` (for "did you mean" on keys)."""
-    model: type[BaseModel] | None = Integration
-    for part in loc:
-        if isinstance(part, int) or model is None:
-            continue
-        annotation = model.model_fields[part].annotation if part in model.model_fields else None
-        nested = None
-        for candidate in (Source, Format, UserId, Attribute):
-            if annotation is candidate or candidate.__name__ in str(annotation):
-                nested = candidate
-        model = nested
-    return model
-
-
-def _path(loc: tuple[Any, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def _explain(error: dict[str, Any]) -> str:
-    loc = tuple(p for p in error["loc"])
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        model = _model_at(loc[:-1])
-        allowed = list(model.model_fields) if model else []
-        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]!r}?" if close else f"; allowed keys: {', '.join(allowed)}"
-        return f"unknown key {loc[-1]!r}{hint}"
-    if kind == "literal_error":
-        expected = list(error["ctx"]["expected"].replace("'", "").split(" or "))
-        expected = [e for part in expected for e in part.split(", ")]
-        close = difflib.get_close_matches(str(error["input"]), expected, n=1, cutoff=0.5)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        return f"{error['input']!r} is not one of {', '.join(expected)}{hint}"
-    if kind == "missing":
-        return f"required key {loc[-1]!r} is missing"
-    message = error["msg"]
-    for prefix in ("Value error, ", "Assertion failed, "):
-        message = message.removeprefix(prefix)
-    return message
-
-
-def _validation_errors(file: str, text: str, root: yaml.Node, exc: ValidationError) -> list[ConfigError]:
-    lines = text.splitlines()
-    errors = []
-    for error in exc.errors():
-        loc = tuple(error["loc"])
-        # Errors from an `after` model validator carry the model's location, not a field's.
-        if error["type"] == "extra_forbidden":
-            node = _key_node(root, loc) or _node_at(root, loc)[0]
-        elif error["type"] == "missing":
-            node = _node_at(root, loc[:-1])[0]
-        else:
-            node = _node_at(root, loc)[0]
-        line = node.start_mark.line + 1
-        errors.append(ConfigError(file, _explain(error), line, _path(loc), _context(lines, line)))
-    return errors
-
-
-def load_file(path: Path | str) -> tuple[Integration | None, list[ConfigError]]:
-    """Parse and validate one config file; never raises for a bad file."""
-    path = Path(path)
-    file = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [ConfigError(file, f"cannot read the file: {exc}")]
-    lines = text.splitlines()
-    loader = _Loader(text)
-    try:
-        root = loader.get_single_node()
-        if root is None:
-            return None, [ConfigError(file, "the file is empty; see the config reference in README.md")]
-        data = loader.construct_document(root)
-    except _EnvMissing as exc:
-        line = exc.node.start_mark.line + 1
-        return None, [
-            ConfigError(
-                file,
-                f"environment variable {exc.name} is not set; set it, or give a default: !env [{exc.name}, value]",
-                line,
-                context=_context(lines, line),
-            )
-        ]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        return None, [ConfigError(file, f"invalid YAML: {problem}", line, context=_context(lines, line))]
-    finally:
-        loader.dispose()
-    if not isinstance(data, dict):
-        return None, [ConfigError(file, "the top level must be a mapping of keys (name:, schedule:, ...)", 1)]
-    try:
-        integration = Integration.model_validate(data)
-    except ValidationError as exc:
-        return None, _validation_errors(file, text, root, exc)
-    integration._file = file
-    return integration, []
-
-
-def config_files(directory: Path | str) -> list[Path]:
-    directory = Path(directory)
-    return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
-
-
-_CATALOG_CACHE: dict[tuple[Any, ...], Catalog] = {}
-
-
-def current_catalog(directory: Path | str | None = None) -> Catalog:
-    """`load_folder`, reused while no config file changed (long-lived processes: the triggerer).
-
-    The key is every config file's name, size and modification time, plus the cap; a
-    changed, added or removed file loads the folder again.
-    """
-    directory = Path(directory) if directory is not None else config_dir()
-    try:
-        with os.scandir(directory) as entries:
-            signature = tuple(
-                sorted(
-                    (e.name, e.stat().st_mtime_ns, e.stat().st_size)
-                    for e in entries
-                    if e.name.endswith((".yaml", ".yml")) and e.is_file()
-                )
-            )
-    except OSError:
-        return load_folder(directory)
-    key = (str(directory), max_attributes(), signature)
-    catalog = _CATALOG_CACHE.get(key)
-    if catalog is None:
-        catalog = load_folder(directory)
-        _CATALOG_CACHE.clear()
-        _CATALOG_CACHE[key] = catalog
-    return catalog
-
-
-def load_folder(directory: Path | str | None = None, cap: int | None = None) -> Catalog:
-    """Load every config of a folder in file-name order and apply the rules across files."""
-    directory = Path(directory) if directory is not None else config_dir()
-    cap = max_attributes() if cap is None else cap
-    catalog = Catalog()
-    if not directory.is_dir():
-        catalog.errors.append(ConfigError(str(directory), "the configs folder does not exist (INBOUND_CONFIG_DIR)"))
-        return catalog
-    owners: dict[str, str] = {}  # attribute name -> integration name
-    for path in config_files(directory):
-        integration, errors = load_file(path)
-        if integration is None:
-            catalog.errors.extend(errors)
-            continue
-        problem = _cross_file_problem(integration, catalog, owners, cap)
-        if problem:
-            catalog.errors.append(problem)
-            continue
-        catalog.integrations[integration.name] = integration
-        owners.update({a.attribute: integration.name for a in integration.attributes})
-    return catalog
-
-
-def _cross_file_problem(
-    integration: Integration, catalog: Catalog, owners: dict[str, str], cap: int
-) -> ConfigError | None:
-    file = integration.file or "?"
-    text = Path(file).read_text(encoding="utf-8") if integration.file else ""
-    lines = text.splitlines()
-
-    def line_of(pattern: str) -> int | None:
-        for n, line in enumerate(lines, 1):
-            if re.search(pattern, line):
-                return n
-        return None
-
-    earlier = catalog.integrations.get(integration.name)
-    if earlier is not None:
-        line = line_of(r"^name\s*:")
-        return ConfigError(
-            file,
-            f"name {integration.name!r} is already used by {earlier.file}; names must be unique",
-            line,
-            "name",
-            _context(lines, line),
-        )
-    for i, attribute in enumerate(integration.attributes):
-        owner = owners.get(attribute.attribute)
-        if owner is not None:
-            line = line_of(rf"(name|column)\s*:\s*['\"]?{re.escape(attribute.attribute)}['\"]?\s*$")
-            return ConfigError(
-                file,
-                f"attribute name {attribute.attribute!r} is already used by integration {owner!r} "
-                f"({catalog.integrations[owner].file}); attribute names are one namespace, "
-                "rename it with `name:`",
-                line,
-                f"attributes[{i}]",
-                _context(lines, line),
-            )
-    total = catalog.attribute_count + len(integration.attributes)
-    if total > cap:
-        counted = ", ".join(f"{Path(i.file or '?').name}: {len(i.attributes)}" for i in catalog.integrations.values())
-        line = line_of(r"^attributes\s*:")
-        return ConfigError(
-            file,
-            f"at most {cap} attributes in total across all integrations; this file's "
-            f"{len(integration.attributes)} would make {total} ({counted}"
-            f"{', ' if counted else ''}{Path(file).name}: {len(integration.attributes)}). "
-            "Drop attributes nobody targets with (less is more)",
-            line,
-            "attributes",
-            _context(lines, line),
-        )
-    return None
+    runs = croniter(schedule, datetime(2026, 1, 1, tzinfo=UTC))
+    first: datetime = runs.get_next(datetime)
+    second: datetime = runs.get_next(datetime)
+    return second - first
 
 
 def json_schema() -> dict[str, Any]:

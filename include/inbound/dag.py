@@ -1,18 +1,18 @@
-"""Config -> Airflow DAG: wires the steps into tasks (the sensor lives in `inbound.sensor`).
+"""Config -> Airflow DAG: wires one `inbound.run.Run` into tasks (the sensor lives in `inbound.sensor`).
 
     wait_for_file >> validate_and_map >> upsert_attributes >> finalize
 
-The tasks are thin: each calls one step of `inbound.pipeline` for the run's files; a
-failed run and a high rejected share alert through `inbound.alerts`.
-The config a run uses is the one `wait_for_file` saw; it travels through XCom as a
-snapshot, so a config change takes effect at the next run, never halfway through one.
-Nothing here touches the network or a database at parse time.
+Each task rebuilds the run from the config snapshot `wait_for_file` pushed, so the whole
+run uses one config version (a change takes effect at the next run), and calls one method
+of it; results travel between tasks as JSON. A failed run and a high rejected share alert
+through `inbound.alerts`. Nothing here touches the network or a database at parse time.
 """
 
 from __future__ import annotations
 
 import logging
-import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -20,11 +20,15 @@ import pendulum
 from airflow.sdk import DAG, Asset, AssetAlias, Param, get_current_context, get_parsing_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from inbound import alerts, pipeline
-from inbound.config import Catalog, Integration, load_folder
+from inbound import alerts
+from inbound.catalog import Catalog, load_folder
+from inbound.config import Integration
 from inbound.connections import s3_client, store
+from inbound.errors import ConfigInvalid, Unavailable
+from inbound.layout import S3File
+from inbound.results import FileResult, RunSummary
+from inbound.run import Run
 from inbound.sensor import NewFilesSensor
-from inbound.source import S3File
 
 log = logging.getLogger(__name__)
 START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
@@ -35,10 +39,29 @@ RETRY_DEFAULTS: dict[str, Any] = {
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": timedelta(minutes=10),
 }
-
-
-class ConfigErrors(Exception):
-    """Raised by the error-reporting DAG file so that Airflow shows it as an import error."""
+PARAMS = {
+    "key": Param(
+        None,
+        type=["null", "string"],
+        title="Object key (re-import)",
+        description="Import this one file now instead of the waiting ones: a key of this "
+        "integration's source, also one in its failed/ or success/ folder (e.g. "
+        "crm/failed/20261128T060000Z_users.csv after fixing the config or the file). A file that "
+        "imports well moves to the source folder's success/.",
+    ),
+    "dry_run": Param(
+        False,
+        type="boolean",
+        description="Only show what the waiting files would do (counts and a sample of changes in the "
+        "task log and XCom); nothing is written and the files stay where they are.",
+    ),
+    "force": Param(
+        False,
+        type="boolean",
+        description="Write even when a mirror file would remove more users than mirror_max_removed, "
+        "and re-import a file identical to an earlier import.",
+    ),
+}
 
 
 def attributes_asset(integration: Integration) -> Asset:
@@ -56,14 +79,14 @@ def _schedule(integration: Integration) -> Any:
     return integration.interval if schedule.upper().startswith("P") else schedule
 
 
-def deferrable() -> bool:
-    """`wait_for_file` waits in the triggerer unless INBOUND_DEFERRABLE=false (no triggerer)."""
-    return os.environ.get("INBOUND_DEFERRABLE", "true").strip().lower() not in {"0", "false", "no", "off"}
-
-
 def _poke_interval(interval: timedelta) -> float:
     """Poll often enough to pick a file up within a thirtieth of the interval, 30 s to 5 min."""
     return min(max(interval.total_seconds() / 30, 30.0), 300.0)
+
+
+def _wait_timeout(interval: timedelta) -> float:
+    """A scheduled run waits for most of its interval, and gives up one look before the next run starts."""
+    return max(interval.total_seconds() - _poke_interval(interval), 30.0)
 
 
 def doc_md(integration: Integration) -> str:
@@ -76,19 +99,40 @@ def doc_md(integration: Integration) -> str:
         f"- **User ID column:** `{integration.user_id.column}`\n"
         f"- **Config:** `{integration.file}` (version `{integration.version}`)\n\n"
         f"| column | attribute | type |\n|---|---|---|\n{rows}\n\n"
-        "Trigger manually to import files that are waiting now; with the `key` param, to re-import one "
-        "file (also from `failed/` after a fix)."
+        "Trigger manually to import the files that are waiting now (a manual run never waits); with "
+        "the `key` param, to re-import one file (also from `failed/` after a fix)."
     )
 
 
-def _triggered_by() -> tuple[str, str]:
+@contextmanager
+def _run(snapshot: dict[str, Any]) -> Iterator[Run]:
+    """This task's view of the run: the snapshot's config, the run's params, an open store."""
     context = get_current_context()
-    run_id = context["run_id"]
-    return f"airflow:{context['dag'].dag_id}/{run_id}", run_id
+    integration = Integration.from_snapshot(snapshot)
+    params = context["params"]
+    with store() as attribute_store:
+        yield Run(
+            integration,
+            s3_client(integration.source.aws_conn_id),
+            attribute_store,
+            run_id=context["run_id"],
+            triggered_by=f"airflow:{context['dag'].dag_id}/{context['run_id']}",
+            force=bool(params.get("force")),
+            dry_run=bool(params.get("dry_run")),
+        )
+
+
+def _results(payload: dict[str, Any]) -> list[FileResult]:
+    return [FileResult.from_json(r) for r in payload["results"]]
+
+
+def _payload(snapshot: dict[str, Any], results: list[FileResult]) -> dict[str, Any]:
+    return {"snapshot": snapshot, "results": [r.to_json() for r in results]}
 
 
 def build_dag(integration: Integration) -> DAG:
-    """One integration's DAG."""
+    """One integration's DAG. Runs may overlap (a manual run never queues behind a waiting one);
+    writers of one integration are serialized by the store's per-integration lock."""
     interval = integration.interval
     with DAG(
         dag_id=integration.dag_id,
@@ -96,94 +140,41 @@ def build_dag(integration: Integration) -> DAG:
         schedule=_schedule(integration),
         start_date=START_DATE,
         catchup=False,
-        max_active_runs=1,
         is_paused_upon_creation=not integration.enabled,
         doc_md=doc_md(integration),
         tags=[TAG],
         default_args=RETRY_DEFAULTS,
-        params={
-            "key": Param(
-                None,
-                type=["null", "string"],
-                title="Object key (re-import)",
-                description="Import this one file now instead of waiting for new ones: a key of this "
-                "integration's source, also one in its failed/ or success/ folder (e.g. "
-                "crm/failed/20261128T060000Z_users.csv after fixing the config or the file). A file that "
-                "imports well moves to the source folder's success/.",
-            ),
-            "dry_run": Param(
-                False,
-                type="boolean",
-                description="Only show what the waiting files would do (counts and a sample of changes in the "
-                "task log and XCom); nothing is written and the files stay where they are.",
-            ),
-            "force": Param(
-                False,
-                type="boolean",
-                description="Write even when a mirror file would remove more users than mirror_max_removed, "
-                "and re-import a file identical to an earlier import.",
-            ),
-        },
+        params=PARAMS,
     ) as dag:
         on_failure = _failure_callback(integration)
         wait = NewFilesSensor(
             task_id="wait_for_file",
             on_failure_callback=on_failure,
             snapshot=integration.snapshot(),
-            deferrable=deferrable(),
             mode="reschedule",  # only used when not deferrable
             poke_interval=_poke_interval(interval),
-            timeout=interval.total_seconds(),
+            timeout=_wait_timeout(interval),
             soft_fail=True,
             retries=RETRY_DEFAULTS["retries"],
         )
 
         @task(task_id="validate_and_map")
         def validate_and_map(found: dict[str, Any]) -> dict[str, Any]:
-            integration = Integration.from_snapshot(found["snapshot"])
-            _, run_id = _triggered_by()
-            params = get_current_context()["params"]
-            client = s3_client(integration.source.aws_conn_id)
-            staging = pipeline.run_staging(integration, run_id)
-            attribute_store = store()
-            shortcut = None if (params.get("force") or params.get("dry_run")) else attribute_store
-            try:
-                results = [
-                    pipeline.validate_and_map(client, integration, S3File.from_dict(f), staging, shortcut).to_dict()
-                    for f in found["files"]
-                ]
-            finally:
-                attribute_store.close()
-            return {"snapshot": found["snapshot"], "results": results}
+            with _run(found["snapshot"]) as run:
+                return _payload(found["snapshot"], run.map([S3File.from_dict(f) for f in found["files"]]))
 
         @task(task_id="upsert_attributes", outlets=[_writes_alias(integration)])
         def upsert_attributes(mapped: dict[str, Any]) -> dict[str, Any]:
-            integration = Integration.from_snapshot(mapped["snapshot"])
-            triggered_by, _ = _triggered_by()
-            params = get_current_context()["params"]
-            attribute_store = store()
-            try:
-                results = [
-                    pipeline.upsert_attributes(
-                        attribute_store,
-                        integration,
-                        pipeline.FileResult.from_dict(r),
-                        triggered_by,
-                        force=bool(params.get("force")),
-                        dry_run=bool(params.get("dry_run")),
-                    ).to_dict()
-                    for r in mapped["results"]
-                ]
-            finally:
-                attribute_store.close()
+            with _run(mapped["snapshot"]) as run:
+                results = run.write(_results(mapped))
             _emit_asset_event(integration, results)
-            return {"snapshot": mapped["snapshot"], "results": results}
+            return _payload(mapped["snapshot"], results)
 
         @task(task_id="finalize", trigger_rule="all_done", on_failure_callback=on_failure)
         def finalize() -> dict[str, Any]:
-            return _finalize()
+            return _finalize(integration)
 
-        written = upsert_attributes(validate_and_map(wait.output))
+        written = upsert_attributes(validate_and_map(wait.output))  # type: ignore[arg-type]
         written >> finalize()
     return dag
 
@@ -201,59 +192,39 @@ def _failure_callback(integration: Integration) -> list[Any]:
     return [alert]
 
 
-def _emit_asset_event(integration: Integration, results: list[dict[str, Any]]) -> None:
+def _emit_asset_event(integration: Integration, results: list[FileResult]) -> None:
     """One asset event per run that changed attributes, with the run's counts as its extra."""
-    writes = [
-        r["write"]
-        for r in results
-        if r.get("write") and not r["write"].get("dry_run") and not r["write"].get("skipped")
-    ]
+    summary = RunSummary(integration.name, tuple(r for r in results if not r.previewed and not r.skipped))
     counts = {
-        key: sum(w.get(key, 0) for w in writes)
-        for key in (
-            "rows_read",
-            "rows_rejected",
-            "rows_written",
-            "inserted",
-            "updated",
-            "unchanged",
-            "cleared",
-            "removed",
-        )
+        key: value
+        for key, value in summary.to_json().items()
+        if key
+        in ("rows_read", "rows_rejected", "rows_written", "inserted", "updated", "unchanged", "cleared", "removed")
     }
     if counts["rows_written"]:
-        counts["files"] = len(writes)
+        counts["files"] = sum(1 for r in summary.files if r.write is not None)
         get_current_context()["outlet_events"][_writes_alias(integration)].add(
             attributes_asset(integration), extra=counts
         )
 
 
-def _finalize() -> dict[str, Any]:
-    """Move every file the run saw; fail the run if any file failed or was left behind."""
-
+def _finalize(integration: Integration) -> dict[str, Any]:
+    """Move every file the run saw and settle the due shared files; fail the run if any file failed."""
     context = get_current_context()
     ti = context["ti"]
     found = ti.xcom_pull(task_ids="wait_for_file")
-    if not found:
-        raise AirflowSkipException("no new file")
+    if not found:  # no new file (or S3 could not be listed): still settle what is due
+        return _settle_only(integration)
     latest = ti.xcom_pull(task_ids="upsert_attributes") or ti.xcom_pull(task_ids="validate_and_map")
     if latest:
-        results = [pipeline.FileResult.from_dict(r) for r in latest["results"]]
-    else:
-        results = [pipeline.FileResult(file=f) for f in found["files"]]
-    integration = Integration.from_snapshot(found["snapshot"])
-    triggered_by, run_id = _triggered_by()
-    client = s3_client(integration.source.aws_conn_id)
-    attribute_store = store()
-    try:
-        catalog = load_folder()  # the current configs: who else reads a shared file
-        done = [pipeline.finalize(client, attribute_store, integration, r, triggered_by, catalog) for r in results]
-    finally:
-        attribute_store.close()
-    pipeline.clean_staging(pipeline.run_staging(integration, run_id))
-    summary = pipeline.RunSummary(integration.name, done)
+        results = _results(latest)
+    else:  # an earlier task failed: the files stay for the next run
+        results = [FileResult(s3_file=S3File.from_dict(f)) for f in found["files"]]
+    with _run(found["snapshot"]) as run:
+        summary = run.finalize(results)
     for line in summary.lines():
         log.info("%s", line)
+    run_id = context["run_id"]
     alerts.send(
         integration, alerts.rejected_alert(integration, run_id, summary.rows_read, summary.rows_rejected), context
     )
@@ -264,7 +235,23 @@ def _finalize() -> dict[str, Any]:
                 for f in summary.failed
             )
         )
-    return summary.to_dict()
+    return summary.to_json()
+
+
+def _settle_only(integration: Integration) -> dict[str, Any]:
+    """A run that found no new file still moves the shared files that became due."""
+    try:
+        with _run(integration.snapshot()) as run:
+            settled = [] if run.dry_run else run.settle_due()
+    except Unavailable as exc:  # the wait failed on it already (and alerted); the next run settles
+        log.warning("shared files not settled: %s", exc)
+        settled = []
+    if not settled:
+        raise AirflowSkipException("no new file")
+    summary = RunSummary(integration.name, (), tuple(settled))
+    for line in summary.lines():
+        log.info("%s", line)
+    return summary.to_json()
 
 
 def build_dags(catalog: Catalog | None = None) -> dict[str, DAG]:
@@ -283,10 +270,7 @@ def raise_config_errors(catalog: Catalog | None = None) -> None:
     catalog = catalog if catalog is not None else load_folder()
     if catalog.errors:
         details = "\n\n".join(str(e) for e in catalog.errors)
-        raise ConfigErrors(
+        raise ConfigInvalid(
             f"{len(catalog.errors)} integration config problem(s); the integrations concerned are not "
             f"scheduled (the others run as usual). Check locally with `inbound validate`.\n\n{details}"
         )
-
-
-__all__ = ["AirflowFailException", "NewFilesSensor", "build_dag", "build_dags", "raise_config_errors"]

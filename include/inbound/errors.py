@@ -31,6 +31,7 @@ class Problem(StrEnum):
     COMPRESSION = "compression"
     EMPTY = "empty"
     HEADER = "header"
+    MALFORMED = "malformed"  # the CSV structure is broken: a quote never closed, records that do not parse
     MISSING_COLUMN = "missing_column"
     TOO_MANY_REJECTED = "too_many_rejected"
     MIRROR_GUARD = "mirror_guard"

@@ -3,6 +3,8 @@
 - the configs (name, source, schedule, mapping; broken ones with their error),
 - Airflow (on/off = the DAG's pause state, the last run and its result),
 - the import log (attributes imported by the last successful file, users).
+
+`inbound status` prints it, the plugin serves it (`inbound.api`, `inbound.pages`).
 """
 
 from __future__ import annotations
@@ -12,8 +14,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from inbound.config import SCHEDULE_PRESETS, Catalog, Integration
-from inbound.runs import DagState
+from cron_descriptor import get_description
+
+from inbound.catalog import Catalog
+from inbound.config import SCHEDULE_PRESETS, Integration, schedule_interval
+from inbound.connections import store
+from inbound.outcome import Outcome
+from inbound.runs import DagState, dag_states
 from inbound.store import ImportRecord
 
 PRESET_WORDS = {
@@ -33,11 +40,7 @@ def schedule_in_words(schedule: str) -> str:
     if schedule in SCHEDULE_PRESETS:
         return PRESET_WORDS[schedule]
     if schedule.upper().startswith("P"):
-        from inbound.config import schedule_interval
-
         return f"every {_duration(schedule_interval(schedule))}"
-    from cron_descriptor import get_description
-
     return f"{get_description(schedule)} (UTC)"
 
 
@@ -50,6 +53,17 @@ def _duration(delta: timedelta) -> str:
     return f"{seconds} seconds"
 
 
+def is_enabled(integration: Integration, state: DagState | None) -> bool:
+    """On or off: the DAG's pause state once Airflow knows the DAG, the config's `enabled` until then.
+
+    The config only sets the state a new DAG starts in; after that the toggle (here or in
+    Airflow's UI) decides.
+    """
+    if state is None or state.is_paused is None:
+        return integration.enabled
+    return not state.is_paused
+
+
 @dataclass(frozen=True)
 class IntegrationRow:
     name: str
@@ -60,7 +74,7 @@ class IntegrationRow:
     schedule: str | None
     schedule_words: str | None
     last_run_at: str | None
-    last_run_result: str  # success | failed | running | no new file | never run | config error
+    last_run_result: Outcome  # success | failed | running | no new file | never run | config error
     ready_for_targeting: bool
     enabled: bool | None
     error: str | None = None
@@ -70,14 +84,31 @@ class IntegrationRow:
         return asdict(self)
 
 
-def _result(state: DagState | None) -> str:
+@dataclass(frozen=True)
+class Table:
+    rows: list[IntegrationRow]
+    orphans: dict[str, int]  # integrations without a loaded config that still hold values: name -> users
+
+
+def current_table(catalog: Catalog) -> Table:
+    """The management table of `catalog` now: the import log from the store, the runs from Airflow."""
+    with store() as s:
+        last_success = s.last_success()
+        held = s.integrations()
+    users = {name: held.get(name, 0) for name in catalog.integrations}
+    orphans = {name: n for name, n in held.items() if name not in catalog.integrations}
+    states = dag_states([i.dag_id for i in catalog.integrations.values()])
+    return Table(rows(catalog, states, last_success, users), orphans)
+
+
+def _result(state: DagState | None) -> Outcome:
     if state is None or state.last_run_state is None:
-        return "never run"
+        return Outcome.NEVER_RUN
     if state.last_run_state == "success" and state.last_run_skipped:
-        return "no new file"
+        return Outcome.NO_NEW_FILE
     if state.last_run_state in ("queued", "running"):
-        return "running"
-    return state.last_run_state
+        return Outcome.RUNNING
+    return Outcome(state.last_run_state)  # Airflow's other run states: success, failed
 
 
 def rows(
@@ -86,11 +117,12 @@ def rows(
     last_success: dict[str, ImportRecord],
     users: dict[str, int] | None = None,
 ) -> list[IntegrationRow]:
-    table = []
-    for integration in sorted(catalog.integrations.values(), key=lambda i: i.name):
-        table.append(_row(integration, states.get(integration.dag_id), last_success.get(integration.name), users))
+    found = [
+        _row(integration, states.get(integration.dag_id), last_success.get(integration.name), users)
+        for integration in sorted(catalog.integrations.values(), key=lambda i: i.name)
+    ]
     for error in catalog.errors:
-        table.append(
+        found.append(
             IntegrationRow(
                 name=Path(error.file).stem,
                 dag_id=None,
@@ -100,20 +132,19 @@ def rows(
                 schedule=None,
                 schedule_words=None,
                 last_run_at=None,
-                last_run_result="config error",
+                last_run_result=Outcome.CONFIG_ERROR,
                 ready_for_targeting=False,
                 enabled=None,
                 error=error.one_line(),
                 file=error.file,
             )
         )
-    return table
+    return found
 
 
 def _row(
     integration: Integration, state: DagState | None, success: ImportRecord | None, users: dict[str, int] | None
 ) -> IntegrationRow:
-    enabled = integration.enabled if state is None or state.is_paused is None else not state.is_paused
     return IntegrationRow(
         name=integration.name,
         dag_id=integration.dag_id,
@@ -125,35 +156,39 @@ def _row(
         last_run_at=state.last_run_at if state else None,
         last_run_result=_result(state),
         ready_for_targeting=success is not None,
-        enabled=enabled,
+        enabled=is_enabled(integration, state),
         file=integration.file,
     )
 
 
-SYMBOLS = {"success": "✔", "failed": "✖", "running": "…", "no new file": "–", "never run": "·", "config error": "✖"}
+SYMBOLS = {
+    Outcome.SUCCESS: "✔",
+    Outcome.FAILED: "✖",
+    Outcome.RUNNING: "…",
+    Outcome.NO_NEW_FILE: "–",
+    Outcome.NEVER_RUN: "·",
+    Outcome.CONFIG_ERROR: "✖",
+}
 
 
 def render(table: list[IntegrationRow]) -> str:
     """The table as aligned text for a terminal."""
     headers = ["name", "source", "attributes", "users", "schedule", "last run", "result", "enabled"]
-    lines = []
-    for row in table:
-        lines.append(
-            [
-                row.name,
-                row.source or "-",
-                "-" if row.attributes_imported is None else str(row.attributes_imported),
-                "-" if row.users is None else str(row.users),
-                row.schedule_words or "-",
-                (row.last_run_at or "-")[:19].replace("T", " "),
-                f"{SYMBOLS.get(row.last_run_result, '?')} {row.last_run_result}",
-                "-" if row.enabled is None else ("on" if row.enabled else "off"),
-            ]
-        )
+    lines = [
+        [
+            row.name,
+            row.source or "-",
+            "-" if row.attributes_imported is None else str(row.attributes_imported),
+            "-" if row.users is None else str(row.users),
+            row.schedule_words or "-",
+            (row.last_run_at or "-")[:19].replace("T", " "),
+            f"{SYMBOLS.get(row.last_run_result, '?')} {row.last_run_result}",
+            "-" if row.enabled is None else ("on" if row.enabled else "off"),
+        ]
+        for row in table
+    ]
     widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h) for i, h in enumerate(headers)]
     out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
     out += ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines]
-    for row in table:
-        if row.error:
-            out.append(f"  config error: {row.error}")
+    out += [f"  config error: {row.error}" for row in table if row.error]
     return "\n".join(out)

@@ -10,34 +10,26 @@ Rules (documented in the README):
 - a row with more or fewer fields than the header is rejected (never silently padded);
 - an empty cell is "no value in this file": with `blank: keep` (default) the stored value
   stays, with `blank: clear` it is removed.
+
+The casts themselves (text to a declared type) live in `inbound.casts`, shared with
+segment rules, discovery and the store.
 """
 
 from __future__ import annotations
 
-import difflib
+import re
 from dataclasses import dataclass
 
 import polars as pl
 
+from inbound.casts import cast_series
 from inbound.config import Attribute, Integration
-from inbound.reading import FIELDS as READ_FIELDS
-from inbound.reading import LINE as READ_LINE
-from inbound.reading import FileRejected, Table
+from inbound.errors import BadFile, Problem
+from inbound.reading import FIELD_COUNT_COLUMN, SOURCE_LINE_COLUMN, Table
+from inbound.suggest import closest
 
-USER_ID = "user_id"
-LINE = "line"
-REJECT_COLUMNS = {LINE: pl.Int64, USER_ID: pl.String, "column": pl.String, "value": pl.String, "reason": pl.String}
-
-POLARS_TYPES: dict[str, pl.DataType] = {
-    "string": pl.String(),
-    "integer": pl.Int64(),
-    "number": pl.Float64(),
-    "boolean": pl.Boolean(),
-    "date": pl.Date(),
-    "timestamp": pl.Datetime("us", "UTC"),
-}
-TRUE_WORDS = ("true", "t", "yes", "y", "1", "ja", "j", "wahr")
-FALSE_WORDS = ("false", "f", "no", "n", "0", "nein", "falsch")
+USER_ID = "user_id"  # the attribute set's (and the store's) user column
+REJECT_COLUMNS = {"line": pl.Int64, USER_ID: pl.String, "column": pl.String, "value": pl.String, "reason": pl.String}
 TYPE_HINTS = {
     "integer": "not a whole number",
     "number": "not a number",
@@ -45,6 +37,7 @@ TYPE_HINTS = {
     "date": "not a date (YYYY-MM-DD)",
     "timestamp": "not a timestamp (YYYY-MM-DD HH:MM:SS, optionally with a zone offset)",
 }
+_BAD = "__bad"
 
 
 @dataclass(frozen=True)
@@ -52,137 +45,21 @@ class AttributeSet:
     """What one file says about its users, ready for the store."""
 
     frame: pl.DataFrame  # `user_id` plus one typed column per attribute name
-    rejects: pl.DataFrame  # line, user_id, column, value, reason
+    rejects: pl.DataFrame  # line, user_id, column, value, reason (REJECT_COLUMNS)
     rows_read: int
 
     @property
     def rows_rejected(self) -> int:
-        return self.rejects.get_column(LINE).n_unique() if self.rejects.height else 0
+        return self.rejects.get_column("line").n_unique() if self.rejects.height else 0
 
 
 def empty_rejects() -> pl.DataFrame:
     return pl.DataFrame(schema=REJECT_COLUMNS)
 
 
-def _looks_like_data(header: list[str]) -> bool:
-    import re
-
-    return any("@" in h or re.fullmatch(r"[+-]?[\d.,:/ -]+", h) for h in header if h)
-
-
-def _missing_column(kind: str, column: str, header: list[str]) -> FileRejected:
-    close = difflib.get_close_matches(column, header, n=3, cutoff=0.5)
-    lowered = [h for h in header if h.lower() == column.lower()]
-    suggestions = lowered or close
-    hint = f"; closest header names: {', '.join(map(repr, suggestions))}" if suggestions else ""
-    if _looks_like_data(header):
-        return FileRejected(
-            f"{kind} column {column!r} is not in the file's header, and the first line looks like data, "
-            "not column names: the file needs a header line (export it with column headers)"
-        )
-    return FileRejected(
-        f"{kind} column {column!r} is not in the file's header{hint}. "
-        f"The header has: {', '.join(map(repr, header[:20]))}{' ...' if len(header) > 20 else ''}. "
-        "Fix the export or the config's `column:`"
-    )
-
-
-def _number_text(text: pl.Expr, decimal: str) -> pl.Expr:
-    """Drop thousands separators (only in well-formed groups) and make the decimal mark '.'."""
-    if decimal == ",":
-        grouped = text.str.contains(r"^[+-]?\d{1,3}(\.\d{3})+(,\d*)?$")
-        text = pl.when(grouped).then(text.str.replace_all(".", "", literal=True)).otherwise(text)
-        return text.str.replace(",", ".", literal=True)
-    grouped = text.str.contains(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
-    return pl.when(grouped).then(text.str.replace_all(",", "", literal=True)).otherwise(text)
-
-
-def _localize(naive: pl.Expr, timezone: str) -> pl.Expr:
-    """A zone-less time read in the integration's zone, as UTC."""
-    return naive.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
-
-
-def clean_text(column: str) -> pl.Expr:
-    """The cell as read, without surrounding spaces; empty is null (no value)."""
-    text = pl.col(column).str.strip_chars()
-    return pl.when(text == "").then(None).otherwise(text).alias(column)
-
-
-def _parse(text: pl.Series, expr: pl.Expr) -> pl.Series:
-    return text.to_frame("v").select(expr.alias("v")).to_series()
-
-
-def cast_series(text: pl.Series, attribute: Attribute, decimal: str = ".", timezone: str = "UTC") -> pl.Series:
-    """Clean text (see `clean_text`) to the declared type; a misfit becomes null (and is caught).
-
-    Costly steps (thousands separators, further timestamp layouts) run only when the
-    column needs them, so a clean column costs one cast.
-    """
-    value = pl.col("v")
-    kind = attribute.type
-    if kind == "string":
-        return text
-    if kind in ("integer", "number"):
-        marks = (",", ".") if decimal == "," else (",",)
-        if any(text.str.contains(m, literal=True).any() for m in marks):
-            value = _number_text(value, decimal)
-        if kind == "integer":
-            return _parse(text, value.cast(pl.Int64, strict=False))
-        number = value.cast(pl.Float64, strict=False)
-        return _parse(text, pl.when(number.is_finite()).then(number))
-    if kind == "boolean":
-        words = {**{w: True for w in TRUE_WORDS}, **{w: False for w in FALSE_WORDS}}
-        return _parse(text, value.str.to_lowercase().replace_strict(words, default=None, return_dtype=pl.Boolean))
-    if kind == "date":
-        return _parse(text, value.str.to_date(attribute.format or "%Y-%m-%d", strict=False))
-    if kind != "timestamp":
-        raise ValueError(f"unknown attribute type {kind!r}")
-    if attribute.format:
-        parsed = value.str.to_datetime(attribute.format, strict=False, time_unit="us")
-        if "%z" in attribute.format or "%#z" in attribute.format:
-            return _parse(text, parsed.dt.convert_time_zone("UTC"))
-        return _parse(text, _localize(parsed, timezone))
-    iso = value
-    if text.str.contains(" ", literal=True).any():
-        iso = iso.str.replace(" ", "T", literal=True)
-    zoned = iso.str.replace("Z", "+00:00", literal=True) if text.str.contains("Z", literal=True).any() else iso
-    layouts = [
-        zoned.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us").dt.convert_time_zone("UTC"),
-        _localize(iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us"), timezone),
-        _localize(iso.str.to_datetime("%Y-%m-%dT%H:%M", strict=False, time_unit="us"), timezone),
-        _localize(value.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us")), timezone),
-    ]
-    result = _parse(text, layouts[0])
-    for layout in layouts[1:]:
-        if not (text.is_not_null() & result.is_null()).any():
-            break
-        result = result.fill_null(_parse(text, layout))
-    return result
-
-
-def _hint(attribute: Attribute) -> str:
-    if attribute.format:
-        return f"not a {attribute.type} in the format {attribute.format!r}"
-    return TYPE_HINTS[attribute.type]
-
-
-def _raw(attribute: Attribute) -> str:
-    return f"__raw_{attribute.attribute}"
-
-
-def _cast_failed(attribute: Attribute) -> pl.Expr:
-    return (pl.col(_raw(attribute)).str.len_bytes().fill_null(0) > 0) & pl.col(attribute.attribute).is_null()
-
-
-def _cast_rejects(bad: pl.DataFrame, attribute: Attribute) -> pl.DataFrame:
-    """Rows whose value did not survive the cast to the declared type."""
-    return bad.filter(_cast_failed(attribute)).select(
-        pl.col(LINE),
-        pl.col(USER_ID),
-        pl.lit(attribute.column).alias("column"),
-        pl.col(_raw(attribute)).alias("value"),
-        pl.lit(f"{_hint(attribute)} (attribute {attribute.attribute!r} is declared {attribute.type})").alias("reason"),
-    )
+def cast_attribute(text: pl.Series, attribute: Attribute, decimal: str = ".", timezone: str = "UTC") -> pl.Series:
+    """Stripped text (empty is null) to the attribute's declared type; a misfit becomes null."""
+    return cast_series(text, attribute.type, format=attribute.format, decimal=decimal, timezone=timezone)
 
 
 def map_table(table: Table, integration: Integration) -> AttributeSet:
@@ -191,22 +68,82 @@ def map_table(table: Table, integration: Integration) -> AttributeSet:
     One pass computes the typed columns and a per-row `bad` flag; the reasons are worked
     out only for the (few) bad rows.
     """
-    header = table.header
+    _check_header(table.header, integration)
+    if table.frame.height == 0:
+        raise BadFile("the file has a header but no data rows", Problem.EMPTY)
+    typed = _typed(table.frame, integration)
+    duplicated = _duplicated(typed)
+    typed_attributes = [a for a in integration.attributes if a.type != "string"]
+    width = len(table.header)
+    typed = typed.with_columns(
+        pl.any_horizontal(
+            pl.col(FIELD_COUNT_COLUMN) != width,
+            pl.col(USER_ID).is_null(),
+            duplicated,
+            *[_cast_failed(a) for a in typed_attributes],
+        ).alias(_BAD)
+    )
+    good = typed.filter(~pl.col(_BAD)).select(USER_ID, *[a.attribute for a in integration.attributes])
+    bad = typed.filter(pl.col(_BAD))
+    if bad.height == 0:
+        return AttributeSet(frame=good, rejects=empty_rejects(), rows_read=table.rows)
+    id_column = integration.user_id.column
+    rejects = pl.concat(
+        [
+            _ragged_rejects(bad, width),
+            _empty_id_rejects(bad, id_column),
+            _duplicate_rejects(typed.filter(duplicated), id_column),
+            *[_cast_rejects(bad, a) for a in typed_attributes],
+        ],
+        how="vertical",
+    ).sort("line", "column", nulls_last=False)
+    return AttributeSet(frame=good, rejects=rejects, rows_read=table.rows)
+
+
+def _check_header(header: list[str], integration: Integration) -> None:
+    """Every column the integration reads is in the header, or the file is refused."""
     id_column = integration.user_id.column
     if id_column not in header:
         raise _missing_column("user-ID", id_column, header)
     for attribute in integration.attributes:
         if attribute.column not in header:
             raise _missing_column(f"attribute {attribute.attribute!r}:", attribute.column, header)
-    frame = table.frame
-    if frame.height == 0:
-        raise FileRejected("the file has a header but no data rows")
-    fmt, tz = integration.format, integration.timezone
-    typed_attributes = [a for a in integration.attributes if a.type != "string"]
+
+
+def _looks_like_data(header: list[str]) -> bool:
+    return any("@" in h or re.fullmatch(r"[+-]?[\d.,:/ -]+", h) for h in header if h)
+
+
+def _missing_column(kind: str, column: str, header: list[str]) -> BadFile:
+    if _looks_like_data(header):
+        return BadFile(
+            f"{kind} column {column!r} is not in the file's header, and the first line looks like data, "
+            "not column names: the file needs a header line (export it with column headers)",
+            Problem.HEADER,
+            line=1,
+            column=column,
+        )
+    suggestions = [h for h in header if h.lower() == column.lower()] or closest(column, header, cutoff=0.5, n=3)
+    hint = f"; closest header names: {', '.join(map(repr, suggestions))}" if suggestions else ""
+    return BadFile(
+        f"{kind} column {column!r} is not in the file's header{hint}. "
+        f"The header has: {', '.join(map(repr, header[:20]))}{' ...' if len(header) > 20 else ''}. "
+        "Fix the export or the config's `column:`",
+        Problem.MISSING_COLUMN,
+        column=column,
+    )
+
+
+def _raw(attribute: Attribute) -> str:
+    return f"__raw_{attribute.attribute}"
+
+
+def _typed(frame: pl.DataFrame, integration: Integration) -> pl.DataFrame:
+    """The user ID and each attribute's stripped text (empty: null) and typed value, per row."""
     stripped = frame.select(
-        pl.col(READ_LINE).alias(LINE),
-        pl.col(READ_FIELDS),
-        pl.col(id_column).str.strip_chars().alias(USER_ID),
+        pl.col(SOURCE_LINE_COLUMN),
+        pl.col(FIELD_COUNT_COLUMN),
+        pl.col(integration.user_id.column).str.strip_chars().alias(USER_ID),
         *[pl.col(a.column).str.strip_chars().alias(_raw(a)) for a in integration.attributes],
     )
     # A cell of only spaces is empty: null it where such cells exist (usually nowhere).
@@ -217,59 +154,81 @@ def map_table(table: Table, integration: Integration) -> AttributeSet:
         for c, empty in zip(text_columns, has_empty)
         if empty
     )
-    typed = clean.with_columns(
-        cast_series(clean.get_column(_raw(a)), a, fmt.decimal, tz).alias(a.attribute) for a in integration.attributes
+    decimal, timezone = integration.format.decimal, integration.timezone
+    return clean.with_columns(
+        cast_attribute(clean.get_column(_raw(a)), a, decimal, timezone).alias(a.attribute)
+        for a in integration.attributes
     )
-    width = len(header)
-    # Distinct hashes prove distinct IDs cheaply; only a (rare) tie needs the exact check.
+
+
+def _duplicated(typed: pl.DataFrame) -> pl.Expr:
+    """Rows whose user ID appears more than once.
+
+    Distinct hashes prove distinct IDs cheaply; only a (rare) tie needs the exact check.
+    """
     ids = typed.select(pl.col(USER_ID).drop_nulls().hash().n_unique().alias("h"), pl.col(USER_ID).count().alias("n"))
-    has_duplicates = ids.item(0, "h") < ids.item(0, "n")
-    duplicated = pl.col(USER_ID).is_duplicated() & pl.col(USER_ID).is_not_null() if has_duplicates else pl.lit(False)
-    typed = typed.with_columns(
-        pl.any_horizontal(
-            pl.col(READ_FIELDS) != width,
-            pl.col(USER_ID).is_null(),
-            duplicated,
-            *[_cast_failed(a) for a in typed_attributes],
-        ).alias("__bad")
+    if ids.item(0, "h") < ids.item(0, "n"):
+        return pl.col(USER_ID).is_duplicated() & pl.col(USER_ID).is_not_null()
+    return pl.lit(False)
+
+
+def _hint(attribute: Attribute) -> str:
+    if attribute.format:
+        return f"not a {attribute.type} in the format {attribute.format!r}"
+    return TYPE_HINTS[attribute.type]
+
+
+def _cast_failed(attribute: Attribute) -> pl.Expr:
+    return (pl.col(_raw(attribute)).str.len_bytes().fill_null(0) > 0) & pl.col(attribute.attribute).is_null()
+
+
+def _cast_rejects(bad: pl.DataFrame, attribute: Attribute) -> pl.DataFrame:
+    """Rows whose value did not survive the cast to the declared type."""
+    return bad.filter(_cast_failed(attribute)).select(
+        pl.col(SOURCE_LINE_COLUMN).alias("line"),
+        pl.col(USER_ID),
+        pl.lit(attribute.column).alias("column"),
+        pl.col(_raw(attribute)).alias("value"),
+        pl.lit(f"{_hint(attribute)} (attribute {attribute.attribute!r} is declared {attribute.type})").alias("reason"),
     )
-    good = typed.filter(~pl.col("__bad")).select(USER_ID, *[a.attribute for a in integration.attributes])
-    bad = typed.filter(pl.col("__bad"))
-    if bad.height == 0:
-        return AttributeSet(frame=good, rejects=empty_rejects(), rows_read=frame.height)
-    ragged = bad.filter(pl.col(READ_FIELDS) != width).select(
-        pl.col(LINE),
+
+
+def _ragged_rejects(bad: pl.DataFrame, width: int) -> pl.DataFrame:
+    """Rows with more or fewer fields than the header."""
+    fields = pl.col(FIELD_COUNT_COLUMN)
+    return bad.filter(fields != width).select(
+        pl.col(SOURCE_LINE_COLUMN).alias("line"),
         pl.col(USER_ID),
         pl.lit(None, pl.String).alias("column"),
         pl.lit(None, pl.String).alias("value"),
-        pl.when(pl.col(READ_FIELDS) < 0)
+        pl.when(fields < 0)
         .then(pl.format("row has more fields than the header ({})", pl.lit(width)))
-        .otherwise(pl.format("row has {} fields, the header has {}", pl.col(READ_FIELDS), pl.lit(width)))
+        .otherwise(pl.format("row has {} fields, the header has {}", fields, pl.lit(width)))
         .alias("reason"),
     )
-    empty_id = bad.filter(pl.col(USER_ID).is_null()).select(
-        pl.col(LINE),
+
+
+def _empty_id_rejects(bad: pl.DataFrame, id_column: str) -> pl.DataFrame:
+    return bad.filter(pl.col(USER_ID).is_null()).select(
+        pl.col(SOURCE_LINE_COLUMN).alias("line"),
         pl.lit(None, pl.String).alias(USER_ID),
         pl.lit(id_column).alias("column"),
         pl.lit(None, pl.String).alias("value"),
         pl.lit("empty user ID").alias("reason"),
     )
-    duplicates = (
-        typed.filter(duplicated).select(
-            pl.col(LINE),
-            pl.col(USER_ID),
-            pl.lit(id_column).alias("column"),
-            pl.col(USER_ID).alias("value"),
-            pl.format(
-                "user ID appears {} times in the file (lines {}); all its rows are rejected",
-                pl.len().over(USER_ID),
-                pl.col(LINE).cast(pl.String).str.join(", ").over(USER_ID),
-            ).alias("reason"),
-        )
-        if has_duplicates
-        else empty_rejects()
+
+
+def _duplicate_rejects(duplicates: pl.DataFrame, id_column: str) -> pl.DataFrame:
+    """Every row of a repeated user ID, each naming all the lines it appears on."""
+    line = pl.col(SOURCE_LINE_COLUMN)
+    return duplicates.select(
+        line.alias("line"),
+        pl.col(USER_ID),
+        pl.lit(id_column).alias("column"),
+        pl.col(USER_ID).alias("value"),
+        pl.format(
+            "user ID appears {} times in the file (lines {}); all its rows are rejected",
+            pl.len().over(USER_ID),
+            line.cast(pl.String).str.join(", ").over(USER_ID),
+        ).alias("reason"),
     )
-    rejects = pl.concat(
-        [ragged, empty_id, duplicates, *[_cast_rejects(bad, a) for a in typed_attributes]], how="vertical"
-    ).sort(LINE, "column", nulls_last=False)
-    return AttributeSet(frame=good, rejects=rejects, rows_read=frame.height)

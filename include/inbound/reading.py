@@ -8,49 +8,52 @@ type becomes a rejected row with its reason instead of a silent null from infere
 Two facts polars does not keep are recovered here with vectorized passes over the raw
 lines: the physical line on which each record starts (quoted fields may hold newlines),
 and how many fields each record really had (polars pads a short row with empty values).
+They travel as two extra columns of the frame, `SOURCE_LINE_COLUMN` and
+`FIELD_COUNT_COLUMN`.
 
-Messages never quote the file's values (they end up in task logs); they give line
-numbers, column names and what to do.
+A file that cannot be read raises `BadFile` with the kind of problem (`Problem`) and,
+where it sits at one spot, its line. Messages never quote the file's values (they end up
+in task logs); they give line numbers, column names and what to do.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import re
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import polars as pl
 
 from inbound.config import Format
+from inbound.errors import BadFile, Problem
 
 DELIMITERS = (",", ";", "\t", "|")
-LINE = "__line"
-FIELDS = "__fields"
+SOURCE_LINE_COLUMN = "__line"  # the physical line (1 = the first line of the file) a record starts on
+FIELD_COUNT_COLUMN = "__fields"  # how many fields the record had; -1: more than the header
 SENTINEL = "\x01"
 SENTINEL_COLUMN = "__end"
 GZIP_MAGIC = b"\x1f\x8b"
 DEFAULT_MAX_BYTES = 1024 * 1024 * 1024
 _NOT_CSV = {
-    b"PK\x03\x04": "a ZIP archive (an Excel .xlsx workbook?); export the sheet as CSV",
-    b"\xd0\xcf\x11\xe0": "an old Excel .xls workbook; export the sheet as CSV",
-    b"%PDF": "a PDF document, not CSV",
-    b"PAR1": "a Parquet file, not CSV",
-    b"BZh": "bzip2-compressed; only gzip compression is read",
-    b"\xfd7zXZ": "xz-compressed; only gzip compression is read",
+    b"PK\x03\x04": (Problem.NOT_CSV, "a ZIP archive (an Excel .xlsx workbook?); export the sheet as CSV"),
+    b"\xd0\xcf\x11\xe0": (Problem.NOT_CSV, "an old Excel .xls workbook; export the sheet as CSV"),
+    b"%PDF": (Problem.NOT_CSV, "a PDF document, not CSV"),
+    b"PAR1": (Problem.NOT_CSV, "a Parquet file, not CSV"),
+    b"BZh": (Problem.COMPRESSION, "bzip2-compressed; only gzip compression is read"),
+    b"\xfd7zXZ": (Problem.COMPRESSION, "xz-compressed; only gzip compression is read"),
 }
 _QUOTED = r'"(?:[^"]|"")*"'
-
-
-class FileRejected(Exception):
-    """The whole file cannot be imported; the message says what to fix."""
+_EMPTY = "the file is empty; expected a header line and data rows"
 
 
 @dataclass(frozen=True)
 class Table:
     """A parsed export: strings only, with each record's line and field count."""
 
-    frame: pl.DataFrame  # header columns (stripped names) + __line + __fields
+    frame: pl.DataFrame  # header columns (stripped names) + SOURCE_LINE_COLUMN + FIELD_COUNT_COLUMN
     header: list[str]
     delimiter: str
     encoding: str
@@ -61,47 +64,79 @@ class Table:
         return self.frame.height
 
 
+@dataclass(frozen=True)
+class Inflated:
+    """What came out of a gzip stream, at most `limit` bytes of it."""
+
+    data: bytes
+    over_limit: bool  # more than `limit` bytes would have come out: `data` is the first `limit`
+    ended: bool  # the stream's end was reached (a whole gzip member inflated)
+
+
 def _mb(n: int) -> str:
     return f"{n / 1024 / 1024:.0f} MB"
 
 
-def decompress(data: bytes, max_bytes: int) -> tuple[bytes, bool]:
-    """Gunzip (detected by magic bytes) without ever holding more than `max_bytes`."""
-    if not data.startswith(GZIP_MAGIC):
-        if len(data) > max_bytes:
-            raise FileRejected(f"the file is {_mb(len(data))}, over the limit of {_mb(max_bytes)} (max_file_mb)")
-        return data, False
+def gunzip(chunks: Iterable[bytes], limit: int) -> Inflated:
+    """Inflate a gzip stream, never holding more than `limit` (+1) inflated bytes.
+
+    The one gzip path: the import inflates a whole file under its size cap (`decompress`),
+    discovery only the head it samples. Reading stops at the limit, so a gzip bomb stays
+    small. A stream that is not gzip after all raises `BadFile` (compression).
+    """
     inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
-    parts, size = [], 0
+    parts: list[bytes] = []
+    size = 0
     try:
-        chunk = inflater.decompress(data, max_bytes + 1)
-        while True:
-            size += len(chunk)
-            parts.append(chunk)
-            if size > max_bytes:
-                raise FileRejected(
-                    f"the gzip file decompresses to more than {_mb(max_bytes)} (max_file_mb): "
-                    "an export this large or a gzip bomb; split the export or raise max_file_mb"
-                )
-            if not inflater.unconsumed_tail:
-                break
-            chunk = inflater.decompress(inflater.unconsumed_tail, max_bytes + 1 - size)
+        for chunk in chunks:
+            pending = chunk
+            while True:
+                out = inflater.decompress(pending, limit + 1 - size)
+                parts.append(out)
+                size += len(out)
+                if size > limit:
+                    return Inflated(b"".join(parts)[:limit], over_limit=True, ended=False)
+                pending = inflater.unconsumed_tail
+                if not pending:
+                    break
+            if inflater.eof:
+                return Inflated(b"".join(parts), over_limit=False, ended=True)
         parts.append(inflater.flush())
     except zlib.error as exc:
-        raise FileRejected(f"the file starts like gzip but does not decompress ({exc}); re-export it") from None
-    return b"".join(parts), True
+        raise BadFile(
+            f"the file starts like gzip but does not decompress ({exc}); re-export it", Problem.COMPRESSION
+        ) from None
+    data = b"".join(parts)
+    return Inflated(data[:limit], over_limit=len(data) > limit, ended=inflater.eof)
+
+
+def decompress(data: bytes, max_bytes: int) -> tuple[bytes, bool]:
+    """Gunzip (detected by magic bytes) without ever holding more than `max_bytes`; (bytes, was gzip)."""
+    if not data.startswith(GZIP_MAGIC):
+        if len(data) > max_bytes:
+            raise BadFile(
+                f"the file is {_mb(len(data))}, over the limit of {_mb(max_bytes)} (max_file_mb)", Problem.TOO_LARGE
+            )
+        return data, False
+    inflated = gunzip([data], max_bytes)
+    if inflated.over_limit:
+        raise BadFile(
+            f"the gzip file decompresses to more than {_mb(max_bytes)} (max_file_mb): "
+            "an export this large or a gzip bomb; split the export or raise max_file_mb",
+            Problem.TOO_LARGE,
+        )
+    return inflated.data, True
 
 
 def _not_csv(data: bytes) -> None:
-    for magic, what in _NOT_CSV.items():
+    for magic, (problem, what) in _NOT_CSV.items():
         if data.startswith(magic):
-            raise FileRejected(f"the file is {what}")
-    head = data[:65536]
-    if b"\x00" in head:
-        raise FileRejected("the file is binary (it contains NUL bytes), not CSV text")
+            raise BadFile(f"the file is {what}", problem)
+    if b"\x00" in data[:65536]:
+        raise BadFile("the file is binary (it contains NUL bytes), not CSV text", Problem.NOT_CSV)
 
 
-def _bad_byte(data: bytes, start: int, encoding: str) -> FileRejected:
+def _bad_byte(data: bytes, start: int, encoding: str) -> BadFile:
     line = data[:start].count(b"\n") + 1
     hint = "set `format.encoding` to the file's encoding"
     if encoding.replace("-", "").lower() in ("utf8", "utf8sig"):
@@ -110,7 +145,9 @@ def _bad_byte(data: bytes, start: int, encoding: str) -> FileRejected:
             hint = "the file looks like Windows-1252 (Excel on Windows): set `format.encoding: cp1252`"
         except UnicodeDecodeError:
             pass
-    return FileRejected(f"line {line}: byte 0x{data[start]:02x} is not valid {encoding}; {hint}")
+    return BadFile(
+        f"line {line}: byte 0x{data[start]:02x} is not valid {encoding}; {hint}", Problem.ENCODING, line=line
+    )
 
 
 def to_utf8(data: bytes, declared: str) -> tuple[bytes, str]:
@@ -130,23 +167,35 @@ def to_utf8(data: bytes, declared: str) -> tuple[bytes, str]:
     return text.lstrip("\ufeff").encode("utf-8"), encoding
 
 
-def utf8_problem(data: bytes) -> FileRejected | None:
-    """Where a file that claims to be UTF-8 is not, as a message with the line."""
+def utf8_problem(data: bytes, otherwise: str) -> BadFile:
+    """Where a file that claims to be UTF-8 is not (with the line), else `otherwise` as the message."""
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
         return _bad_byte(data, exc.start, "utf-8")
-    return None
+    return BadFile(otherwise, Problem.ENCODING)
 
 
 def detect_delimiter(header: str) -> str:
     """The most frequent of `, ; tab |` in the header line (outside quotes)."""
-    import re
-
     bare = re.sub(_QUOTED, "", header)
     counts = {d: bare.count(d) for d in DELIMITERS}
     delimiter = max(DELIMITERS, key=lambda d: counts[d])
     return delimiter if counts[delimiter] else ","
+
+
+def _text(data: bytes, fmt: Format, max_bytes: int) -> tuple[bytes, str, bool]:
+    """The file as UTF-8 text bytes: (bytes, the encoding it had, was gzip); refuses what is no CSV text."""
+    data, compressed = decompress(data, max_bytes)
+    if not data.strip():
+        raise BadFile(_EMPTY, Problem.EMPTY)
+    if not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        _not_csv(data)
+    data, encoding = to_utf8(data, fmt.encoding)
+    _not_csv(data)
+    if SENTINEL.encode() in data:
+        raise BadFile("the file contains control characters (byte 0x01); it is not a CSV text export", Problem.NOT_CSV)
+    return data, encoding, compressed
 
 
 def _header(data: bytes, delimiter: str | None) -> tuple[list[str], str, int]:
@@ -155,11 +204,23 @@ def _header(data: bytes, delimiter: str | None) -> tuple[list[str], str, int]:
     while start < len(data) and data[start : start + 1] in (b"\n", b"\r"):
         start += 1
     end = data.find(b"\n", start)
-    line = data[start : end if end != -1 else len(data)].decode("utf-8").rstrip("\r")
+    try:
+        line = data[start : end if end != -1 else len(data)].decode("utf-8").rstrip("\r")
+    except UnicodeDecodeError:
+        raise utf8_problem(data, "the header is not valid UTF-8") from None
     if not line.strip():
-        raise FileRejected("the file is empty; expected a header line and data rows")
+        raise BadFile(_EMPTY, Problem.EMPTY)
     delimiter = delimiter or detect_delimiter(line)
     names = [name.strip() for name in next(csv.reader([line], delimiter=delimiter))]
+    header_line = data[:start].count(b"\n") + 1
+    duplicated = sorted({n for n in names if names.count(n) > 1 and n})
+    if duplicated:
+        raise BadFile(
+            f"the header names {', '.join(map(repr, duplicated))} more than once; column names must be unique",
+            Problem.HEADER,
+            line=header_line,
+            column=duplicated[0] if len(duplicated) == 1 else None,
+        )
     return names, delimiter, start
 
 
@@ -181,7 +242,30 @@ def _mark(body: bytes, delimiter: str) -> tuple[bytes, int]:
     return marked, (len(marked) - len(body)) // len(marker)  # and the number of lines
 
 
-def _fields(frame: pl.DataFrame, columns: list[str]) -> pl.Expr:
+def _parse(data: bytes, body: bytes, delimiter: str) -> pl.DataFrame:
+    """The marked body as a frame of strings (the header's columns, then SENTINEL_COLUMN)."""
+    try:
+        frame = pl.read_csv(
+            body,
+            separator=delimiter,
+            infer_schema=False,
+            has_header=True,
+            empty_string_is_null=True,
+            truncate_ragged_lines=True,
+            raise_if_empty=False,
+        )
+    except pl.exceptions.PolarsError as exc:
+        if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
+            raise utf8_problem(data, "the file is not valid UTF-8; set `format.encoding`") from None
+        raise BadFile(
+            f"cannot parse the file as CSV with delimiter {delimiter!r}; check quoting "
+            "(a quote that is never closed swallows the rest of the file) and `format.delimiter`",
+            Problem.MALFORMED,
+        ) from None
+    return frame.rename({frame.columns[-1]: SENTINEL_COLUMN})
+
+
+def _field_count(columns: list[str]) -> pl.Expr:
     """Each record's real number of fields, from where its SENTINEL landed (-1: too many)."""
     position = pl.coalesce(
         *[pl.when(pl.col(c) == SENTINEL).then(pl.lit(i + 1, pl.Int32)) for i, c in enumerate(columns)]
@@ -196,73 +280,63 @@ def _fields(frame: pl.DataFrame, columns: list[str]) -> pl.Expr:
     )
 
 
-def read_table(data: bytes, fmt: Format, max_bytes: int = DEFAULT_MAX_BYTES) -> Table:
-    """Parse an export into a `Table`; raises `FileRejected` for a file that is not one."""
-    data, compressed = decompress(data, max_bytes)
-    if not data.strip():
-        raise FileRejected("the file is empty; expected a header line and data rows")
-    if not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        _not_csv(data)
-    data, encoding = to_utf8(data, fmt.encoding)
-    _not_csv(data)
-    if SENTINEL.encode() in data:
-        raise FileRejected("the file contains control characters (byte 0x01); it is not a CSV text export")
-    try:
-        header, delimiter, start = _header(data, fmt.delimiter)
-    except UnicodeDecodeError:
-        raise (utf8_problem(data) or FileRejected("the header is not valid UTF-8")) from None
-    duplicated = sorted({n for n in header if header.count(n) > 1 and n})
-    if duplicated:
-        raise FileRejected(
-            f"the header names {', '.join(map(repr, duplicated))} more than once; column names must be unique"
-        )
-    header_line = data[:start].count(b"\n") + 1
-    body, lines = _mark(data[start:], delimiter)
-    try:
-        frame = pl.read_csv(
-            body,
-            separator=delimiter,
-            infer_schema=False,
-            has_header=True,
-            empty_string_is_null=True,
-            truncate_ragged_lines=True,
-            raise_if_empty=False,
-        )
-    except pl.exceptions.PolarsError as exc:
-        if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
-            raise (utf8_problem(data) or FileRejected("the file is not valid UTF-8; set `format.encoding`")) from None
-        raise FileRejected(
-            f"cannot parse the file as CSV with delimiter {delimiter!r}; check quoting "
-            "(a quote that is never closed swallows the rest of the file) and `format.delimiter`"
-        ) from None
-    columns = frame.columns[:-1]
-    frame = frame.rename({frame.columns[-1]: SENTINEL_COLUMN})
-    embedded = lines - 1 - frame.height  # line breaks inside quoted values
+def _line_breaks(columns: list[str]) -> pl.Expr:
+    """How many line breaks a record's quoted values hold."""
+    return pl.sum_horizontal(pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in columns)
+
+
+def _locate(frame: pl.DataFrame, columns: list[str], delimiter: str, first_line: int, embedded: int) -> pl.DataFrame:
+    """Add each record's source line and field count; take the markers out of quoted line breaks."""
+    line = pl.lit(first_line, pl.Int64) + pl.int_range(pl.len(), dtype=pl.Int64)
     if embedded:
         marker = f"{delimiter}{SENTINEL}"
         frame = frame.with_columns(pl.col(c).str.replace_all(marker, "", literal=True) for c in columns)
-        breaks = pl.sum_horizontal(pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in columns)
-        line = pl.lit(header_line + 1, pl.Int64) + pl.int_range(pl.len(), dtype=pl.Int64) + (breaks.cum_sum() - breaks)
-    else:
-        line = pl.lit(header_line + 1, pl.Int64) + pl.int_range(pl.len(), dtype=pl.Int64)
-    frame = frame.with_columns(line.alias(LINE), _fields(frame, columns).alias(FIELDS))
-    blank = (pl.col(FIELDS) == 1) & pl.col(columns[0]).is_null()
+        breaks = _line_breaks(columns)
+        line = line + (breaks.cum_sum() - breaks)
+    return frame.with_columns(line.alias(SOURCE_LINE_COLUMN), _field_count(columns).alias(FIELD_COUNT_COLUMN))
+
+
+def _tidy(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """Drop blank lines and the marker column; a short record's marker is no value."""
+    blank = (pl.col(FIELD_COUNT_COLUMN) == 1) & pl.col(columns[0]).is_null()
     if frame.select(blank.any()).item():
         frame = frame.filter(~blank)
     frame = frame.drop(SENTINEL_COLUMN)
-    if frame.select((pl.col(FIELDS) >= 0) & (pl.col(FIELDS) < len(columns))).to_series().any():
+    short = (pl.col(FIELD_COUNT_COLUMN) >= 0) & (pl.col(FIELD_COUNT_COLUMN) < len(columns))
+    if frame.select(short).to_series().any():
         # a short record's marker landed in a data column: it is no value
         frame = frame.with_columns(
             pl.when(pl.col(c) == SENTINEL).then(None).otherwise(pl.col(c)).alias(c) for c in columns
         )
-    if frame.height and frame.get_column(FIELDS).tail(1).item() < len(columns) and embedded:
-        last = frame.tail(1)
-        if last.select(
-            pl.sum_horizontal(pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in columns)
-        ).item():
-            raise FileRejected(
-                f"line {last.get_column(LINE).item()}: a quote opened in this record is never closed and swallows "
-                "the rest of the file; fix the quoting of the export"
-            )
+    return frame
+
+
+def _unclosed_quote(frame: pl.DataFrame, columns: list[str]) -> None:
+    """Refuse a file whose last record is short and holds line breaks: a quote that never closed."""
+    if not frame.height or frame.get_column(FIELD_COUNT_COLUMN).tail(1).item() >= len(columns):
+        return
+    last = frame.tail(1)
+    if last.select(_line_breaks(columns)).item():
+        line = last.get_column(SOURCE_LINE_COLUMN).item()
+        raise BadFile(
+            f"line {line}: a quote opened in this record is never closed and swallows "
+            "the rest of the file; fix the quoting of the export",
+            Problem.MALFORMED,
+            line=line,
+        )
+
+
+def read_table(data: bytes, fmt: Format, max_bytes: int = DEFAULT_MAX_BYTES) -> Table:
+    """Parse an export into a `Table`; raises `BadFile` for a file that is not one."""
+    data, encoding, compressed = _text(data, fmt, max_bytes)
+    header, delimiter, start = _header(data, fmt.delimiter)
+    body, lines = _mark(data[start:], delimiter)
+    frame = _parse(data, body, delimiter)
+    columns = frame.columns[:-1]
+    embedded = lines - 1 - frame.height  # line breaks inside quoted values
+    first_line = data[:start].count(b"\n") + 2  # the line after the header
+    frame = _tidy(_locate(frame, columns, delimiter, first_line, embedded), columns)
+    if embedded:
+        _unclosed_quote(frame, columns)
     frame = frame.rename({old: old.strip() for old in columns})
     return Table(frame=frame, header=header, delimiter=delimiter, encoding=encoding, compressed=compressed)

@@ -1,14 +1,23 @@
 """What Airflow knows about the integrations: pause state and the last run of each DAG.
 
 Run history lives in Airflow (the management table is a view on it); this module reads
-Airflow's metadata database the way Airflow's own CLI does. Without a migrated metadata
-database (a fresh checkout) it answers "unknown" rather than failing.
+Airflow's metadata database the way Airflow's own CLI does, and writes the one thing the
+plugin changes there: a DAG's pause state (the on/off toggle). Without a migrated metadata
+database (a fresh checkout) `dag_states` answers "unknown" rather than failing.
+
+Airflow's models are imported when a function runs, not with the module: the management
+table (`inbound.management`) and its tests use `DagState` without loading Airflow.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
@@ -24,59 +33,94 @@ class DagState:
     successful_runs: int
 
 
+@dataclass(frozen=True)
+class _LastRun:
+    run_id: str
+    state: str
+    at: datetime | None  # when it ended, else when it was due
+
+
+@dataclass
+class _Facts:
+    """What the metadata database says about a set of DAGs, read in four statements."""
+
+    paused: dict[str, bool] = field(default_factory=dict)
+    last: dict[str, _LastRun] = field(default_factory=dict)
+    successes: dict[str, int] = field(default_factory=dict)
+    skipped: set[tuple[str, str]] = field(default_factory=set)  # (dag_id, run_id) whose wait found no file
+
+    def state(self, dag_id: str) -> DagState:
+        run = self.last.get(dag_id)
+        return DagState(
+            dag_id=dag_id,
+            is_paused=self.paused.get(dag_id),
+            last_run_at=run.at.isoformat() if run and run.at else None,
+            last_run_state=run.state if run else None,
+            last_run_skipped=run is not None and (dag_id, run.run_id) in self.skipped,
+            last_run_id=run.run_id if run else None,
+            successful_runs=self.successes.get(dag_id, 0),
+        )
+
+
 def dag_states(dag_ids: list[str]) -> dict[str, DagState]:
     """Pause state and last run per DAG id, from Airflow's metadata database."""
     try:
-        from airflow.models import DagModel, DagRun, TaskInstance
         from airflow.utils.session import create_session
-        from sqlalchemy import func, select
 
         with create_session() as session:
-            paused = dict(
-                session.execute(select(DagModel.dag_id, DagModel.is_paused).where(DagModel.dag_id.in_(dag_ids))).all()
-            )
-            latest = (
-                select(DagRun.dag_id, func.max(DagRun.id).label("id"))
-                .where(DagRun.dag_id.in_(dag_ids))
-                .group_by(DagRun.dag_id)
-                .subquery()
-            )
-            runs = session.execute(
-                select(DagRun.dag_id, DagRun.run_id, DagRun.state, DagRun.run_after, DagRun.end_date).join(
-                    latest, DagRun.id == latest.c.id
-                )
-            ).all()
-            successes = dict(
-                session.execute(
-                    select(DagRun.dag_id, func.count())
-                    .where(DagRun.dag_id.in_(dag_ids), DagRun.state == "success")
-                    .group_by(DagRun.dag_id)
-                ).all()
-            )
-            skipped = {
-                (dag_id, run_id)
-                for dag_id, run_id in session.execute(
-                    select(TaskInstance.dag_id, TaskInstance.run_id).where(
-                        TaskInstance.dag_id.in_(dag_ids),
-                        TaskInstance.task_id == "wait_for_file",
-                        TaskInstance.state == "skipped",
-                    )
-                ).all()
-            }
+            facts = _read(session, dag_ids)
     except Exception as exc:  # no metadata database yet: the table still shows the configs
         log.debug("Airflow metadata database not readable: %s", exc)
         return {}
-    states = {}
-    for dag_id in dag_ids:
-        run = next((r for r in runs if r.dag_id == dag_id), None)
-        when = (run.end_date or run.run_after) if run else None
-        states[dag_id] = DagState(
-            dag_id=dag_id,
-            is_paused=paused.get(dag_id),
-            last_run_at=when.isoformat() if when else None,
-            last_run_state=str(run.state) if run else None,
-            last_run_skipped=bool(run) and (dag_id, run.run_id) in skipped,
-            last_run_id=run.run_id if run else None,
-            successful_runs=int(successes.get(dag_id, 0)),
+    return {dag_id: facts.state(dag_id) for dag_id in dag_ids}
+
+
+def _read(session: Session, dag_ids: list[str]) -> _Facts:
+    from airflow.models import DagModel, DagRun, TaskInstance
+    from sqlalchemy import func, select
+
+    facts = _Facts()
+    for dag_id, is_paused in session.execute(
+        select(DagModel.dag_id, DagModel.is_paused).where(DagModel.dag_id.in_(dag_ids))
+    ):
+        facts.paused[dag_id] = is_paused
+    latest = (
+        select(DagRun.dag_id, func.max(DagRun.id).label("id"))
+        .where(DagRun.dag_id.in_(dag_ids))
+        .group_by(DagRun.dag_id)
+        .subquery()
+    )
+    for dag_id, run_id, state, run_after, end_date in session.execute(
+        select(DagRun.dag_id, DagRun.run_id, DagRun.state, DagRun.run_after, DagRun.end_date).join(
+            latest, DagRun.id == latest.c.id
         )
-    return states
+    ):
+        facts.last[dag_id] = _LastRun(run_id=run_id, state=str(state), at=end_date or run_after)
+    for dag_id, count in session.execute(
+        select(DagRun.dag_id, func.count())
+        .where(DagRun.dag_id.in_(dag_ids), DagRun.state == "success")
+        .group_by(DagRun.dag_id)
+    ):
+        facts.successes[dag_id] = int(count)
+    for dag_id, run_id in session.execute(
+        select(TaskInstance.dag_id, TaskInstance.run_id).where(
+            TaskInstance.dag_id.in_(dag_ids),
+            TaskInstance.task_id == "wait_for_file",
+            TaskInstance.state == "skipped",
+        )
+    ):
+        facts.skipped.add((dag_id, run_id))
+    return facts
+
+
+def set_paused(dag_id: str, paused: bool) -> bool:
+    """Pause or unpause a DAG, as its toggle in Airflow's UI does; False if Airflow does not know it yet."""
+    from airflow.models import DagModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        dag = session.get(DagModel, dag_id)
+        if dag is None:
+            return False
+        dag.is_paused = paused
+    return True

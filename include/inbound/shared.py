@@ -4,30 +4,40 @@ The *readers* of an object are the enabled integrations whose source (bucket and
 pattern) matches it. A reader's part is done when the import log holds an entry of it for
 that exact object version (key and ETag): success, skipped as identical, or failed. Until
 every reader's part is done the file stays where the producer put it, and a reader that has
-done its part does not see it again (`pending_files`). The reader that completes the set
-moves it (`settle`): to `success/` when every reader succeeded, to `failed/` otherwise,
-with `<file>.readers.txt` beside it giving each reader's outcome and reason.
+done its part does not see it again (`look`). The file is *due* once every reader is done,
+or the missing ones are absent: a reader that has not processed the file within its grace
+(`INBOUND_SHARED_GRACE_INTERVALS`, default 2, of its own schedule intervals after the
+upload) no longer blocks the others; the readers' report says so and a re-import with the
+`key` param catches up.
 
-A reader that is paused (or broken) must not block the others forever: a reader that has
-not processed the file within two of its own schedule intervals after the upload counts as
-absent, and the next reader to look settles the file without it (its report says so; a
-re-import with the `key` param catches up). Moving is idempotent (`move_file`), so two
-readers settling at once end with the same key.
+Looking (`look`, `due`) only reads: S3 listings and the import log. It runs in the
+sensor and its trigger. Moving (`settle`) writes, and runs in the finalize task of a
+reader's run; moving is idempotent (`move_file`), so two readers settling at once end
+with the same key.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from inbound.config import Catalog, Integration
-from inbound.source import FileChanged, S3File, belongs_to, list_new_files, move_file, write_text
+from inbound import layout
+from inbound.catalog import Catalog
+from inbound.config import Integration
+from inbound.errors import FileChanged
+from inbound.layout import S3File
+from inbound.outcome import Outcome
+from inbound.settings import grace_intervals
+from inbound.source import move_file, write_text
 from inbound.store import AttributeStore, ImportRecord
 
+if TYPE_CHECKING:
+    from types_boto3_s3 import S3Client
+
 log = logging.getLogger(__name__)
-GRACE_INTERVALS = 2
 
 
 def readers_of(catalog: Catalog, file: S3File, current: Integration | None = None) -> list[Integration]:
@@ -35,11 +45,65 @@ def readers_of(catalog: Catalog, file: S3File, current: Integration | None = Non
     readers = {
         i.name: i
         for i in catalog.integrations.values()
-        if i.enabled and i.source.bucket == file.bucket and belongs_to(i.source.key, file.key)
+        if i.enabled and i.source.bucket == file.bucket and layout.belongs_to(i.source.key, file.key)
     }
     if current is not None:
         readers[current.name] = current
     return sorted(readers.values(), key=lambda i: i.name)
+
+
+def shares_bucket(catalog: Catalog, integration: Integration) -> bool:
+    """Whether another enabled integration reads the same bucket (so a file may be shared)."""
+    return any(
+        i.name != integration.name and i.enabled and i.source.bucket == integration.source.bucket
+        for i in catalog.integrations.values()
+    )
+
+
+@dataclass(frozen=True)
+class Look:
+    """What one integration has to do now: files to import, and shared files due to be moved."""
+
+    new: tuple[S3File, ...] = ()
+    due: tuple[S3File, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.new or self.due)
+
+
+def _grace(reader: Integration) -> timedelta:
+    return grace_intervals() * reader.interval
+
+
+def _missing(readers: Sequence[Integration], outcomes: dict[str, ImportRecord]) -> list[Integration]:
+    return [r for r in readers if r.name not in outcomes]
+
+
+def _waiting(missing: Sequence[Integration], file: S3File, now: datetime) -> tuple[str, ...]:
+    uploaded = datetime.fromisoformat(file.last_modified)
+    return tuple(r.name for r in missing if now - uploaded <= _grace(r))
+
+
+def look(store: AttributeStore | None, catalog: Catalog, integration: Integration, files: Sequence[S3File]) -> Look:
+    """Split a listing into the files this integration has still to import and the shared ones due.
+
+    Reads the import log only (`store` is None when no other integration shares the bucket:
+    then every listed file is new).
+    """
+    if store is None:
+        return Look(new=tuple(files))
+    new, due, now = [], [], datetime.now(UTC)
+    for file in files:
+        readers = readers_of(catalog, file, integration)
+        if len(readers) < 2:
+            new.append(file)
+            continue
+        outcomes = store.file_outcomes(file.uri, file.etag)
+        if integration.name not in outcomes:
+            new.append(file)
+        elif not _waiting(_missing(readers, outcomes), file, now):
+            due.append(file)
+    return Look(new=tuple(new), due=tuple(due))
 
 
 @dataclass(frozen=True)
@@ -51,107 +115,60 @@ class Settlement:
     absent: tuple[str, ...] = ()
 
 
-def _late(reader: Integration, file: S3File, now: datetime) -> bool:
-    uploaded = datetime.fromisoformat(file.last_modified)
-    return (now - uploaded) > GRACE_INTERVALS * reader.interval
-
-
 def settle(
-    client: Any, store: AttributeStore, readers: list[Integration], file: S3File, now: datetime | None = None
+    client: S3Client, store: AttributeStore, readers: list[Integration], file: S3File, now: datetime | None = None
 ) -> Settlement:
-    """Move a shared file once every reader has done its part (or is absent past the grace)."""
+    """Move a shared file once every reader has done its part (or is absent past its grace)."""
     now = now or datetime.now(UTC)
     outcomes = store.file_outcomes(file.uri, file.etag)
-    missing = [r for r in readers if r.name not in outcomes]
-    waiting = tuple(r.name for r in missing if not _late(r, file, now))
+    missing = _missing(readers, outcomes)
+    waiting = _waiting(missing, file, now)
     if waiting:
         return Settlement(None, waiting_for=waiting)
     absent = tuple(r.name for r in missing)
     done = [outcomes[r.name] for r in readers if r.name in outcomes]
-    outcome = "success" if done and all(e.outcome == "success" for e in done) else "failed"
+    outcome = Outcome.SUCCESS if done and all(e.outcome == Outcome.SUCCESS for e in done) else Outcome.FAILED
     try:
         final_key = move_file(client, file, outcome)
     except FileChanged as exc:
         log.warning("%s", exc)
         return Settlement(None)
-    write_text(
-        client, file.bucket, f"{final_key}.readers.txt", readers_report(file, readers, outcomes, absent, outcome)
-    )
+    report = readers_report(file, readers, outcomes, outcome)
+    write_text(client, file.bucket, layout.readers_report_key(final_key), report)
     for entry in done:
         store.set_final_key(entry.id, final_key)
-    log.info(
-        "%s: every reader is done (%s): moved to s3://%s/%s",
-        file.uri,
-        ", ".join(r.name for r in readers),
-        file.bucket,
-        final_key,
-    )
+    names = ", ".join(r.name for r in readers)
+    log.info("%s: every reader is done (%s): moved to s3://%s/%s", file.uri, names, file.bucket, final_key)
     return Settlement(final_key, absent=absent)
 
 
+def _reader_line(reader: Integration, entry: ImportRecord | None) -> str:
+    if entry is None:
+        grace = grace_intervals()
+        return (
+            f"- {reader.name}: did not process it within {grace:g} schedule intervals "
+            f"({grace * reader.interval}) after the upload (paused?). To import it now: trigger "
+            f"inbound_{reader.name} with the param key=<this file's key>, or run `inbound run {reader.name} --key <key>`."
+        )
+    if entry.outcome == Outcome.SUCCESS:
+        return (
+            f"- {reader.name}: success: {entry.rows_read} rows read, {entry.rows_written} written, "
+            f"{entry.rows_rejected} rejected (import {entry.id})"
+        )
+    return f"- {reader.name}: failed: {entry.error} (import {entry.id})"
+
+
 def readers_report(
-    file: S3File, readers: list[Integration], outcomes: dict[str, ImportRecord], absent: tuple[str, ...], outcome: str
+    file: S3File,
+    readers: list[Integration],
+    outcomes: dict[str, ImportRecord],
+    outcome: Outcome,
 ) -> str:
+    """`<file>.readers.txt`: each reader's outcome and reason (absent readers included)."""
     lines = [
         f"File:    {file.uri} (ETag {file.etag})",
         f"Outcome: {outcome} (read by {len(readers)} integrations; it moves when all are done)",
         "",
     ]
-    for reader in readers:
-        entry = outcomes.get(reader.name)
-        if entry is None:
-            lines.append(
-                f"- {reader.name}: did not process it within {GRACE_INTERVALS} schedule intervals "
-                f"({GRACE_INTERVALS * reader.interval}) after the upload (paused?). To import it now: trigger "
-                f"inbound_{reader.name} with the param key=<this file's key>, or run `inbound run {reader.name} --key <key>`."
-            )
-        elif entry.outcome == "success":
-            lines.append(
-                f"- {reader.name}: success: {entry.rows_read} rows read, {entry.rows_written} written, "
-                f"{entry.rows_rejected} rejected (import {entry.id})"
-            )
-        else:
-            lines.append(f"- {reader.name}: failed: {entry.error} (import {entry.id})")
+    lines.extend(_reader_line(reader, outcomes.get(reader.name)) for reader in readers)
     return "\n".join(lines) + "\n"
-
-
-def shares_bucket(catalog: Catalog, integration: Integration) -> bool:
-    """Whether another enabled integration reads the same bucket (so a file may be shared)."""
-    return any(
-        i.name != integration.name and i.enabled and i.source.bucket == integration.source.bucket
-        for i in catalog.integrations.values()
-    )
-
-
-def pending_files(
-    client: Any,
-    store: AttributeStore | None,
-    catalog: Catalog,
-    integration: Integration,
-    files: list[S3File] | None = None,
-) -> list[S3File]:
-    """The files this integration has still to read, oldest first.
-
-    A shared file this integration has done its part of is left out (it waits for the
-    other readers); looking at it is also the moment to settle it when the others are done
-    or absent, so a file never waits for a reader that is gone. `files`: the listing, when
-    the caller has made it already.
-    """
-    source = integration.source
-    if files is None:
-        files = list_new_files(client, source.bucket, source.key, source.marker)
-    if store is None or not files:
-        return files
-    pending = []
-    for file in files:
-        readers = readers_of(catalog, file, integration)
-        if len(readers) < 2 or integration.name not in store.file_outcomes(file.uri, file.etag):
-            pending.append(file)
-            continue
-        settlement = settle(client, store, readers, file)
-        if settlement.waiting_for:
-            log.info("%s: done here; waiting for %s", file.uri, ", ".join(settlement.waiting_for))
-    return pending
-
-
-__all__ = ["GRACE_INTERVALS", "Settlement", "pending_files", "readers_of", "readers_report", "settle", "shares_bucket"]

@@ -99,7 +99,7 @@ def write_configs(folder: Path, count: int) -> None:
 def fill_store(url: str, count: int, users: int) -> dict[str, float]:
     import polars as pl
 
-    from inbound.store import open_store
+    from inbound.store import FileImport, open_store
 
     timings = {}
     store = open_store(url)
@@ -110,15 +110,9 @@ def fill_store(url: str, count: int, users: int) -> dict[str, float]:
             plans.gather(pl.int_range(0, users, eager=True) % 4).alias(f"{name_of(0)}_plan")
         )
         store.write_file(
-            integration=name_of(0),
+            FileImport(name_of(0), f"s3://bench-exports/{name_of(0)}/users_1.csv", "big", "bench", "bench", users),
             types={f"{name_of(0)}_plan": "string"},
             frame=big,
-            source_file=f"s3://bench-exports/{name_of(0)}/users_1.csv",
-            etag="big",
-            config_version="bench",
-            triggered_by="bench",
-            rows_read=users,
-            rows_rejected=0,
         )
         timings[f"write {users:,} users (store.write_file)"] = time.perf_counter() - started
         started = time.perf_counter()
@@ -128,15 +122,9 @@ def fill_store(url: str, count: int, users: int) -> dict[str, float]:
                 {"user_id": [f"user{j:07d}@x" for j in range(SMALL)], f"{name}_plan": ["premium"] * SMALL}
             )
             store.write_file(
-                integration=name,
+                FileImport(name, f"s3://bench-exports/{name}/users_1.csv", f"e{i}", "bench", "bench", SMALL),
                 types={f"{name}_plan": "string"},
                 frame=frame,
-                source_file=f"s3://bench-exports/{name}/users_1.csv",
-                etag=f"e{i}",
-                config_version="bench",
-                triggered_by="bench",
-                rows_read=SMALL,
-                rows_rejected=0,
             )
         timings[f"write {count - 1} small imports ({SMALL} users each)"] = time.perf_counter() - started
     finally:

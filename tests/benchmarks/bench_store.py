@@ -37,8 +37,9 @@ sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "tests"))
 from bench_mapping import ATTRIBUTES, export  # noqa: E402
 from e2e.cluster import start_moto  # noqa: E402
+from inbound.catalog import Catalog  # noqa: E402
 from inbound.config import Integration  # noqa: E402
-from inbound.pipeline import run_files  # noqa: E402
+from inbound.run import Run  # noqa: E402
 from inbound.source import list_new_files  # noqa: E402
 from inbound.store import open_store  # noqa: E402
 
@@ -71,7 +72,7 @@ def timed(fn):
 
 def run(client, store, config):
     files = list_new_files(client, BUCKET, config.source.key)
-    return run_files(client, store, config, files, "bench", f"bench_{uuid.uuid4().hex[:8]}")
+    return Run(config, client, store, f"bench_{uuid.uuid4().hex[:8]}", "bench", catalog=Catalog())(files)
 
 
 def baseline(data: bytes, rows: int, schema: str) -> float:
@@ -173,7 +174,9 @@ def main() -> None:
         assert same.files[0].write["skipped"], same.lines()
         client.put_object(Bucket=BUCKET, Key="crm/export_3.csv", Body=data)
         files = list_new_files(client, BUCKET, config.source.key)
-        t_forced, forced = timed(lambda: run_files(client, store, config, files, "bench", "forced", force=True))
+        t_forced, forced = timed(
+            lambda: Run(config, client, store, "forced", "bench", catalog=Catalog(), force=True)(files)
+        )
         assert forced.rows_written == 0, forced.lines()
         changed = pl.read_csv(data, infer_schema=False).with_columns(
             pl.when(pl.int_range(pl.len()) % 100 == 0).then(pl.lit("changed")).otherwise(pl.col("Plan")).alias("Plan")

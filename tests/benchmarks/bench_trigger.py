@@ -4,13 +4,13 @@
 
 A script, not a test. N integration configs (one bucket, a folder each, no file waiting)
 and a moto server on loopback; the attribute store is SQLite. It runs what the triggerer
-runs for every waiting sensor in one poll (`inbound.sensor.look`: catalog, S3 listing,
+runs for every waiting sensor in one poll (`inbound.look.look`: catalog, S3 listing,
 shared-file check), for all N at once on one asyncio loop, two ways:
 
 - baseline: `look` as first written this session (kept in this script): every look on
   asgiref's one shared thread (`sync_to_async` default, thread_sensitive=True), with a new
   boto3 client, the config folder loaded and the store opened for each;
-- now: `inbound.sensor.look` on a pool of threads (thread_sensitive=False): S3 clients
+- now: `inbound.look.look` on a pool of threads (thread_sensitive=False): S3 clients
   reused per connection, and the catalog and the store only touched when a file is listed.
 
 It prints the median seconds per round for both and the ratio now / baseline.
@@ -79,9 +79,13 @@ def main() -> None:
         import boto3
         from asgiref.sync import sync_to_async
 
-        from inbound import connections, sensor
-        from inbound.config import Integration, load_folder
-        from inbound.shared import pending_files, shares_bucket
+        from inbound import connections
+        from inbound.catalog import load_folder
+        from inbound.config import Integration
+        from inbound.look import look as current_look
+        from inbound.shared import look as split_listing
+        from inbound.shared import shares_bucket
+        from inbound.source import list_new_files
 
         boto3.client("s3", endpoint_url=url, region_name="us-east-1").create_bucket(Bucket=BUCKET)
         catalog = load_folder()
@@ -92,9 +96,11 @@ def main() -> None:
             integration = Integration.from_snapshot(snapshot)
             catalog = load_folder()
             client = connections._new_s3_client(integration.source.aws_conn_id)
+            source = integration.source
+            files = list_new_files(client, source.bucket, source.key, source.marker)
             attribute_store = connections.store() if shares_bucket(catalog, integration) else None
             try:
-                return [f.to_dict() for f in pending_files(client, attribute_store, catalog, integration)]
+                return [f.to_dict() for f in split_listing(attribute_store, catalog, integration, files).new]
             finally:
                 if attribute_store is not None:
                     attribute_store.close()
@@ -104,7 +110,7 @@ def main() -> None:
             results = await asyncio.gather(
                 *(sync_to_async(look, thread_sensitive=thread_sensitive)(s) for s in snapshots)
             )
-            assert all(r == [] for r in results)
+            assert all(r in ([], {"files": [], "due": []}) for r in results)
             return time.perf_counter() - started
 
         loop = asyncio.new_event_loop()
@@ -112,7 +118,7 @@ def main() -> None:
         baseline, now = [], []
         for _ in range(args.repeat):
             baseline.append(loop.run_until_complete(round_of(baseline_look, True)))
-            now.append(loop.run_until_complete(round_of(sensor.look, False)))
+            now.append(loop.run_until_complete(round_of(current_look, False)))
         b, n = statistics.median(baseline), statistics.median(now)
         print(
             f"| {args.integrations} waiting triggers, one round of looks (median of {args.repeat}) | "

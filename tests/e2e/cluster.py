@@ -43,6 +43,7 @@ DEPLOYMENT_ENV = (
     "AIRFLOW__CELERY__RESULT_BACKEND",
     "AIRFLOW__CELERY__WORKER_CONCURRENCY",
     "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
+    "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE",
     "AIRFLOW__API_AUTH__JWT_SECRET",
     "AIRFLOW_CONN_INBOUND_STORE",
     "AIRFLOW_CONN_AWS_DEFAULT",
@@ -272,7 +273,7 @@ def celery_cluster(
         ),
         "INBOUND_CONFIG_DIR": str(config_dir),
         "INBOUND_STAGING_DIR": str(home / "staging"),
-        "INBOUND_DEFERRABLE": "true",
+        "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "true",
         **(extra_env or {}),
     }
     missing = [key for key in DEPLOYMENT_ENV if not env.get(key)]

@@ -120,7 +120,7 @@ def test_file_without_user_id_column_fails_the_run_and_moves_to_failed(integrati
 
 
 def test_no_new_file_skips_the_run_instead_of_failing(integration, tmp_path) -> None:
-    """With a one-minute schedule the sensor gives up after a minute: skipped, not failed."""
+    """A manual run (`airflow dags test` makes one) looks once and, finding nothing, is skipped, not failed."""
     path = next(Path(integration["env"]["INBOUND_CONFIG_DIR"]).glob("*.yaml"))
     config = yaml.safe_load(path.read_text())
     path.write_text(yaml.safe_dump({**config, "schedule": "PT1M"}))
@@ -246,3 +246,41 @@ def test_a_failed_run_alerts_by_email_and_the_fixed_file_is_reimported_with_the_
         f"[inbound] {name}: run failed",
         f"[inbound] {name}: 50.0% of rows rejected",
     ]
+
+
+def test_a_run_that_finds_no_new_file_still_moves_a_shared_file_once_its_absent_reader_is_past_grace(
+    integration, s3_server
+) -> None:
+    """A and B read one export; B never runs (paused, say). A imports it and the file stays for B; A's next
+    run finds no new file, but B's grace has passed: that run moves the file and `readers.txt` names B."""
+    name = integration["name"]
+    folder = Path(integration["env"]["INBOUND_CONFIG_DIR"])
+    other = f"{name}_b"
+    (folder / f"{other}.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": other,
+                "schedule": "@hourly",
+                "source": {"bucket": BUCKET, "key": f"{name}/users_*.csv"},
+                "user_id": {"column": "Email"},
+                "attributes": [{"column": "Plan", "name": f"{other}_plan"}],
+            }
+        )
+    )
+    s3_server.put_object(Bucket=BUCKET, Key=f"{name}/users_1.csv", Body=b"Email,Plan,Open Tickets\nada@x,pro,1\n")
+    dags_test(integration)
+    assert run_state(integration) == "success"
+    assert keys(s3_server, f"{name}/") == [f"{name}/users_1.csv"]  # done for A; it waits for B
+    with open_store(integration["store"]) as store:
+        assert [e.outcome for e in store.imports(name)] == ["success"] and store.imports(other) == []
+
+    later = {**integration, "env": {**integration["env"], "INBOUND_SHARED_GRACE_INTERVALS": "0"}}  # B is late now
+    output = dags_test(later)
+    assert run_state(later) == "success", output[-3000:]
+    moved, readers = keys(s3_server, f"{name}/")
+    assert moved.startswith(f"{name}/success/") and readers == f"{moved}.readers.txt"
+    report = s3_server.get_object(Bucket=BUCKET, Key=readers)["Body"].read().decode()
+    assert f"- {other}: did not process it within 0 schedule intervals" in report
+    assert f"- {name}: success: 1 rows read, 1 written" in report
+    with open_store(integration["store"]) as store:
+        assert len(store.imports(name)) == 1  # moved, not imported a second time

@@ -17,8 +17,10 @@ import pytest
 
 from inbound.config import Integration
 from inbound.connections import s3_client
-from inbound.pipeline import FileResult, finalize, validate_and_map
-from inbound.source import S3_RETRIES, SourceUnavailable, head_file, list_new_files
+from inbound.errors import SourceUnavailable
+from inbound.pipeline import Identity, finalize, validate_and_map
+from inbound.results import FileResult
+from inbound.source import S3_RETRIES, head_file, list_new_files
 
 BUCKET = "faults-exports"
 SLOW_DOWN = (
@@ -143,7 +145,9 @@ def test_a_read_that_keeps_failing_moves_nothing(proxy, fewer_attempts, tmp_path
     proxy.fail_next = -1
     with pytest.raises(SourceUnavailable, match=r"reading s3://faults-exports/crm/users_2.csv: S3 answered SlowDown"):
         validate_and_map(client, crm, file, tmp_path)
-    pending = FileResult(file=file.to_dict())
-    assert finalize(client, None, crm, pending, "test").final_key is None  # a file not processed is never moved
+    pending = FileResult(s3_file=file)
+    assert (
+        finalize(client, None, Identity(crm, "test"), pending).final_key is None
+    )  # a file not processed is never moved
     proxy.fail_next = 0
     assert "crm/users_2.csv" in [f.key for f in list_new_files(client, BUCKET, "crm/users_*.csv")]

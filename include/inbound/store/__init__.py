@@ -1,38 +1,58 @@
 """The attribute store: one interface, SQLite (embedded default) and PostgreSQL behind it.
 
 Storage: one table per integration, one row per user, one text column per attribute
-(canonical text; types come from the configs), with the import that set each value. An
-import log keeps one entry per processed file (and per purge or erasure).
+(canonical text, `inbound.values`; types come from the configs), with the import that set
+each value. An import log keeps one entry per processed file (and per purge or erasure).
+`AttributeStore` (attribute_store.py) lists the modules, one per responsibility.
 
-Every file is written in one transaction together with its import-log entry: a failed
-or killed write leaves the store as it was. What a file changes is computed in polars
-first (`store.diff`), so only changed rows are written and a dry run is the same code.
+Opening connects; it does not have to check the schema. `open_store(url)` creates or
+upgrades the schema the first time this process opens `url` (so a new store works on first
+use), `open_store(url, migrate=False)` never does; `inbound migrate` (the deploy step)
+migrates explicitly.
 
-Targeting reads through `user_attributes` (and later the segment functions) or the SQL
-view `inbound_attributes_v1`, never the tables directly: the tables may change between
-schema versions, the contract does not.
+Targeting reads through `user_attributes` and segment queries (`inbound.rules.evaluate`)
+or the SQL view `inbound_attributes_v1`, never the tables directly: the tables may change
+between schema versions, the contract does not. The store knows nothing of configs, CSV
+mapping or rules: they sit above it and call it.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlparse
+from typing import Protocol
+from urllib.parse import quote, urlparse
 
-from inbound.store.base import AttributeStore, ImportRecord, MirrorGuard, WriteResult
+from inbound.errors import StoreUnavailable
+from inbound.store.attribute_store import AttributeStore
+from inbound.store.contract import Segment, StoredAttribute, UserAttributes
+from inbound.store.importlog import FileImport, ImportRecord
+from inbound.store.sqlite import SqliteStore
+from inbound.store.writes import WriteResult
 
 __all__ = [
     "AttributeStore",
+    "FileImport",
     "ImportRecord",
-    "MirrorGuard",
+    "Segment",
     "StoreSettings",
-    "StoreUnavailable",
+    "StoredAttribute",
+    "UserAttributes",
     "WriteResult",
     "default_sqlite_path",
     "open_store",
+    "store_url_from_connection",
 ]
+
+# Connection attempts and the pause before each retry (doubling): about 15 s in all.
+CONNECT_ATTEMPTS = 4
+CONNECT_BACKOFF_S = 1.0
+
+_migrated: set[str] = set()  # store URLs whose schema this process has brought up to date
+_migrating = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -40,11 +60,6 @@ class StoreSettings:
     """Where the store lives: a SQLAlchemy-style URL without secrets in logs."""
 
     url: str
-
-    @property
-    def backend(self) -> str:
-        scheme = urlparse(self.url).scheme
-        return "postgres" if scheme.startswith("postgres") else scheme
 
     def redacted(self) -> str:
         parsed = urlparse(self.url)
@@ -59,69 +74,90 @@ def default_sqlite_path() -> Path:
     return Path(home) / "inbound_store.db"
 
 
-def open_store(url: str | None = None) -> AttributeStore:
-    """Open (and create or upgrade the schema of) the store at `url`.
+def open_store(url: str | None = None, *, migrate: bool = True) -> AttributeStore:
+    """Connect to the store at `url`; with `migrate`, bring its schema up to date once per process.
 
     `sqlite:///path` or `postgresql://user:pass@host:port/db`; None means the embedded
-    SQLite default.
+    SQLite default. A PostgreSQL server that does not answer is retried with back-off,
+    then `StoreUnavailable`.
     """
     url = url or f"sqlite:///{default_sqlite_path()}"
-    scheme = urlparse(url).scheme
-    if scheme == "sqlite":
-        from inbound.store.sqlite import SqliteStore
-
-        path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
-        store: AttributeStore = SqliteStore(path)
-    elif scheme in ("postgres", "postgresql", "postgresql+psycopg"):
-        store = _connect_postgres(url.replace("postgresql+psycopg://", "postgresql://"))
-    else:
-        raise ValueError(f"unsupported store URL scheme {scheme!r}; use sqlite:/// or postgresql://")
-    store.migrate()
+    store = _connect(url)
+    if migrate and url not in _migrated:
+        try:
+            _migrate_once(store, url)
+        except BaseException:
+            store.close()
+            raise
     return store
 
 
-class StoreUnavailable(RuntimeError):
-    """The store's database could not be reached, even after retries with back-off."""
+def _migrate_once(store: AttributeStore, url: str) -> None:
+    with _migrating:  # threads of one process (API requests) migrate once, not side by side
+        if url in _migrated:
+            return
+        store.migrate()
+        if ":memory:" not in url:  # every connection to an in-memory database is a new database
+            _migrated.add(url)
 
 
-# Connection attempts and the pause before each retry (doubling): about 15 s in all.
-CONNECT_ATTEMPTS = 4
-CONNECT_BACKOFF_S = 1.0
+def _connect(url: str) -> AttributeStore:
+    scheme = urlparse(url).scheme
+    if scheme == "sqlite":
+        return SqliteStore(url.removeprefix("sqlite:///").removeprefix("sqlite://"))
+    if scheme in ("postgres", "postgresql", "postgresql+psycopg"):
+        return _connect_postgres(url.replace("postgresql+psycopg://", "postgresql://"))
+    raise ValueError(f"unsupported store URL scheme {scheme!r}; use sqlite:/// or postgresql://")
 
 
 def _connect_postgres(url: str) -> AttributeStore:
-    import time
-
+    # psycopg takes about a second to import without bytecode: only processes that use it pay.
     import psycopg
 
     from inbound.store.postgres import PostgresStore
 
     delay = CONNECT_BACKOFF_S
-    for attempt in range(1, CONNECT_ATTEMPTS + 1):
+    for _ in range(1, CONNECT_ATTEMPTS):
         try:
             return PostgresStore(url)
-        except psycopg.OperationalError as exc:
-            if attempt == CONNECT_ATTEMPTS:
-                parsed = urlparse(url)
-                reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-                raise StoreUnavailable(
-                    f"cannot reach the attribute store at {parsed.hostname}:{parsed.port or 5432}/"
-                    f"{parsed.path.lstrip('/')} (Airflow connection inbound_store) after {attempt} attempts "
-                    f"with back-off: {reason}. Nothing was written; the task retries later."
-                ) from None
+        except psycopg.OperationalError:
             time.sleep(delay)
             delay *= 2
-    raise AssertionError("unreachable")
+    try:
+        return PostgresStore(url)
+    except psycopg.OperationalError as exc:
+        parsed = urlparse(url)
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise StoreUnavailable(
+            f"cannot reach the attribute store at {parsed.hostname}:{parsed.port or 5432}/"
+            f"{parsed.path.lstrip('/')} (Airflow connection inbound_store) after {CONNECT_ATTEMPTS} attempts "
+            f"with back-off: {reason}. Nothing was written; the task retries later."
+        ) from None
 
 
-def store_url_from_connection(conn: Any) -> str:
+class ConnectionFields(Protocol):
+    """The fields of an Airflow connection the store URL is made of (read-only)."""
+
+    @property
+    def conn_type(self) -> str | None: ...
+    @property
+    def host(self) -> str | None: ...
+    @property
+    def schema(self) -> str | None: ...
+    @property
+    def login(self) -> str | None: ...
+    @property
+    def password(self) -> str | None: ...
+    @property
+    def port(self) -> int | None: ...
+
+
+def store_url_from_connection(conn: ConnectionFields) -> str:
     """The store URL of an Airflow connection object (`inbound_store`)."""
     conn_type = (conn.conn_type or "").lower()
     if conn_type == "sqlite":
         return f"sqlite:///{conn.host or conn.schema}"
     if conn_type in ("postgres", "postgresql"):
-        from urllib.parse import quote
-
         auth = ""
         if conn.login:
             auth = quote(conn.login, safe="")

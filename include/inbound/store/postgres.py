@@ -12,13 +12,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import polars as pl
 import psycopg
+from psycopg.rows import TupleRow
 
-from inbound.store.base import AttributeStore
+from inbound.store.attribute_store import AttributeStore
+from inbound.store.base import Cursor
 from inbound.store.diff import Diff, state_schema
+
+
+def _copying(cursor: Cursor) -> psycopg.Cursor[TupleRow]:
+    """The psycopg cursor behind the store's cursor, for COPY (which DB-API does not have)."""
+    if not isinstance(cursor, psycopg.Cursor):
+        raise TypeError(f"a PostgreSQL store was handed a {type(cursor).__name__}")
+    return cursor
 
 
 class PostgresStore(AttributeStore):
@@ -27,22 +35,27 @@ class PostgresStore(AttributeStore):
     id_column = "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
     number_casts = ("BIGINT", "DOUBLE PRECISION")
 
-    def __init__(self, url: str):
+    def __init__(self, url: str) -> None:
         self.url = url
         self._conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
 
     @contextmanager
-    def transaction(self, lock: str | None = None) -> Iterator[Any]:
+    def transaction(self, lock: str | None = None) -> Iterator[psycopg.Cursor[TupleRow]]:
         with self._conn.transaction(), self._conn.cursor() as cur:
             if lock:
                 cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (lock,))
             yield cur
 
-    def _state(self, cursor: Any, table: str, names: list[str]) -> pl.DataFrame:
+    def _table_exists(self, cursor: Cursor, table: str) -> bool:
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", (table,))  # on the connection's search_path
+        row = cursor.fetchone()
+        return bool(row and row[0])
+
+    def _state(self, cursor: Cursor, table: str, names: list[str]) -> pl.DataFrame:
         schema = state_schema(names)
         columns = "".join(f', "{n}"' for n in names)
         buffer = bytearray()
-        with cursor.copy(
+        with _copying(cursor).copy(
             f"COPY (SELECT _user_id, _import_id, _lineage{columns} FROM {table}) TO STDOUT (FORMAT csv)"
         ) as copy:
             for chunk in copy:
@@ -51,7 +64,7 @@ class PostgresStore(AttributeStore):
             return pl.DataFrame(schema=schema)
         return pl.read_csv(bytes(buffer), has_header=False, new_columns=list(schema), schema=schema)
 
-    def _copy(self, cursor: Any, table: str, columns: str, rows: pl.DataFrame) -> None:
+    def _copy(self, cursor: Cursor, table: str, columns: str, rows: pl.DataFrame) -> None:
         """COPY in PostgreSQL's text format (no quoting; backslash escapes)."""
         escaped = rows.with_columns(
             pl.col(c)
@@ -63,13 +76,13 @@ class PostgresStore(AttributeStore):
             if dtype == pl.String
         )
         payload = escaped.write_csv(include_header=False, separator="\t", quote_style="never", null_value="\\N")
-        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        with _copying(cursor).copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             copy.write(payload)
 
-    def _apply(self, cursor: Any, table: str, diff: Diff, import_id: int, bulk_insert: bool) -> None:
+    def _apply(self, cursor: Cursor, table: str, diff: Diff, import_id: int, bulk_insert: bool) -> None:
         names = diff.upserts.columns[2:]
         rows = diff.upserts.with_columns(pl.lit(import_id, pl.Int64).alias("_import_id")).select(
-            "user_id", "lineage", "_import_id", *names
+            "user_id", "_lineage", "_import_id", *names
         )
         columns = "_user_id, _lineage, _import_id" + "".join(f', "{n}"' for n in names)
         if diff.deletes.len():

@@ -11,20 +11,24 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-import polars as pl
+from inbound.store.attribute_store import AttributeStore
+from inbound.store.base import Cursor
 
-from inbound.store.base import AttributeStore
-from inbound.store.diff import Diff, state_schema
+if TYPE_CHECKING:
+    import polars as pl
+
+    from inbound.store.diff import Diff
 
 
 class SqliteStore(AttributeStore):
     placeholder = "?"
     timestamp_type = "TEXT"
     id_column = "INTEGER PRIMARY KEY AUTOINCREMENT"
+    number_casts = ("INTEGER", "REAL")
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -33,7 +37,7 @@ class SqliteStore(AttributeStore):
         self._conn.execute("PRAGMA synchronous=NORMAL")
 
     @contextmanager
-    def transaction(self, lock: str | None = None) -> Iterator[Any]:
+    def transaction(self, lock: str | None = None) -> Iterator[sqlite3.Cursor]:
         cur = self._conn.cursor()
         cur.execute("BEGIN IMMEDIATE" if lock else "BEGIN")
         try:
@@ -46,12 +50,19 @@ class SqliteStore(AttributeStore):
         finally:
             cur.close()
 
-    def _state(self, cursor: Any, table: str, names: list[str]) -> pl.DataFrame:
+    def _table_exists(self, cursor: Cursor, table: str) -> bool:
+        cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
+        return cursor.fetchone() is not None
+
+    def _state(self, cursor: Cursor, table: str, names: list[str]) -> pl.DataFrame:
+        # polars takes about half a second to import: only writes load it, reads stay fast.
+        from inbound.store.diff import state_frame
+
         columns = "".join(f', "{n}"' for n in names)
         cursor.execute(f"SELECT _user_id, _import_id, _lineage{columns} FROM {table}")
-        return pl.DataFrame(cursor.fetchall(), schema=state_schema(names), orient="row")
+        return state_frame(cursor.fetchall(), names)
 
-    def _apply(self, cursor: Any, table: str, diff: Diff, import_id: int, bulk_insert: bool) -> None:
+    def _apply(self, cursor: Cursor, table: str, diff: Diff, import_id: int, bulk_insert: bool) -> None:
         if diff.deletes.len():
             cursor.executemany(f"DELETE FROM {table} WHERE _user_id = ?", ((u,) for u in diff.deletes.to_list()))
         names = diff.upserts.columns[2:]

@@ -1,0 +1,36 @@
+"""What `wait_for_file` looks at: one integration's source and, for shared files, the import log.
+
+Read-only by design (a test records every S3 call and store write): the sensor on a worker and
+its trigger in the triggerer both call `look`; moving a shared file that is due is the
+finalize task's work (`inbound.run.Run.settle_due`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inbound import shared
+from inbound.catalog import current_catalog
+from inbound.config import Integration
+from inbound.connections import s3_client, store
+from inbound.source import list_new_files
+
+
+def look(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """What the integration has to do now, as JSON: `{"files": [...], "due": [...]}`.
+
+    The import log is read only when another integration reads the same bucket: only then
+    can a file be one this integration already did its part of.
+    """
+    integration = Integration.from_snapshot(snapshot)
+    source = integration.source
+    files = list_new_files(s3_client(source.aws_conn_id), source.bucket, source.key, source.marker)
+    found = shared.Look(new=tuple(files))
+    if files:
+        catalog = current_catalog()
+        if shared.shares_bucket(catalog, integration):
+            with store(migrate=False) as attribute_store:
+                # A store without a schema yet has imported nothing: every file is new.
+                log = attribute_store if attribute_store.schema_version() else None
+                found = shared.look(log, catalog, integration, files)
+    return {"files": [f.to_dict() for f in found.new], "due": [f.to_dict() for f in found.due]}

@@ -1,0 +1,174 @@
+"""What a run did, file by file: typed records, turned into JSON only at the edges (XCom, CLI, API).
+
+`FileResult` is where one file stands between the steps; `RunSummary` is what a whole run
+did. Both are frozen: each step returns a new record instead of changing the old one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from inbound.errors import Problem
+from inbound.layout import S3File
+from inbound.outcome import Outcome
+from inbound.store import WriteResult
+
+COUNTS = ("inserted", "updated", "unchanged", "cleared", "removed")
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """Where one file stands in a run.
+
+    `error` (with its `problem` kind) marks a data problem: the file goes to failed/. A file
+    with neither an error nor a `write` was not processed (an earlier step broke off) and
+    stays for the next run.
+    """
+
+    s3_file: S3File
+    stage: str | None = None  # staged attribute set (Parquet), until finalize
+    rejects: str | None = None  # staged rejected rows (Parquet), until finalize
+    rows_read: int = 0
+    rows_rejected: int = 0
+    error: str | None = None
+    problem: Problem | None = None
+    write: WriteResult | None = None
+    previewed: bool = False  # a dry run: `write` says what the file would do
+    final_key: str | None = None
+    report_keys: tuple[str, ...] = ()
+    waiting_for: tuple[str, ...] = ()  # a shared file: readers still to go
+
+    @property
+    def outcome(self) -> Outcome:
+        if self.error:
+            return Outcome.FAILED
+        if self.write is None:
+            return Outcome.PENDING
+        return Outcome.PREVIEWED if self.previewed else Outcome.SUCCESS
+
+    @property
+    def skipped(self) -> bool:
+        """Identical to an earlier import: nothing was written."""
+        return self.write is not None and self.write.skipped
+
+    def failed_with(self, error: str, problem: Problem) -> FileResult:
+        return replace(self, error=error, problem=problem)
+
+    def to_json(self) -> dict[str, Any]:
+        """The XCom and `--json` form (the keys the CLI has always printed)."""
+        return {
+            "file": self.s3_file.to_dict(),
+            "outcome": str(self.outcome),
+            "stage": self.stage,
+            "rejects": self.rejects,
+            "rows_read": self.rows_read,
+            "rows_rejected": self.rows_rejected,
+            "error": self.error,
+            "problem": None if self.problem is None else str(self.problem),
+            "write": None if self.write is None else {**self.write.to_dict(), "dry_run": self.previewed},
+            "final_key": self.final_key,
+            "report_keys": list(self.report_keys),
+            "waiting_for": list(self.waiting_for),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FileResult:
+        write = data.get("write")
+        return cls(
+            s3_file=S3File.from_dict(data["file"]),
+            stage=data.get("stage"),
+            rejects=data.get("rejects"),
+            rows_read=int(data.get("rows_read", 0)),
+            rows_rejected=int(data.get("rows_rejected", 0)),
+            error=data.get("error"),
+            problem=Problem(data["problem"]) if data.get("problem") else None,
+            write=None if write is None else WriteResult.from_dict(write),
+            previewed=bool(write and write.get("dry_run")),
+            final_key=data.get("final_key"),
+            report_keys=tuple(data.get("report_keys", ())),
+            waiting_for=tuple(data.get("waiting_for", ())),
+        )
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What one run did, file by file; what the CLI prints and the DAG's last task returns."""
+
+    integration: str
+    files: Sequence[FileResult] = field(default_factory=tuple)
+    settled: Sequence[str] = field(default_factory=tuple)  # shared files this run moved for all readers
+
+    @property
+    def failed(self) -> list[FileResult]:
+        return [f for f in self.files if f.outcome not in (Outcome.SUCCESS, Outcome.PREVIEWED)]
+
+    def total(self, count: str) -> int:
+        return sum(getattr(f.write, count) for f in self.files if f.write is not None)
+
+    @property
+    def rows_read(self) -> int:
+        return sum(f.rows_read for f in self.files)
+
+    @property
+    def rows_written(self) -> int:
+        return sum(f.write.rows_written for f in self.files if f.write is not None and not f.previewed)
+
+    @property
+    def rows_rejected(self) -> int:
+        return sum(f.rows_rejected for f in self.files)
+
+    @property
+    def outcome(self) -> Outcome:
+        if not self.files:
+            return Outcome.NO_NEW_FILE
+        if self.failed:
+            return Outcome.FAILED
+        return Outcome.PREVIEWED if all(f.previewed for f in self.files) else Outcome.SUCCESS
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "integration": self.integration,
+            "outcome": str(self.outcome),
+            "files": len(self.files),
+            "rows_read": self.rows_read,
+            "rows_written": self.rows_written,
+            "rows_rejected": self.rows_rejected,
+            **{c: self.total(c) for c in COUNTS},
+            "settled": list(self.settled),
+            "results": [f.to_json() for f in self.files],
+        }
+
+    def lines(self) -> list[str]:
+        """The summary as the CLI prints it and the finalize task logs it."""
+        out = [
+            f"{self.integration}: {self.outcome}: {len(self.files)} file(s), {self.rows_read} rows read, "
+            f"{self.rows_written} written, {self.rows_rejected} rejected"
+        ]
+        for result in self.files:
+            out.extend(_file_lines(result))
+        out.extend(f"  settled   {key} (every reader is done; moved)" for key in self.settled)
+        return out
+
+
+def _file_lines(result: FileResult) -> list[str]:
+    if result.previewed:
+        where = " (dry run: nothing written, the file stays)"
+    elif result.waiting_for:
+        where = f" (done here; it stays until {', '.join(result.waiting_for)} read it)"
+    else:
+        where = f" -> {result.final_key}" if result.final_key else " (left in place for the next run)"
+    reason = f": {result.error}" if result.error else ""
+    out = [f"  {result.outcome!s:9s} {result.s3_file.uri}{where}{reason}"]
+    write = result.write
+    if write is not None:
+        note = " (skipped: identical to an earlier import)" if write.skipped else ""
+        out.append(
+            f"            {write.inserted} inserted, {write.updated} updated, {write.unchanged} unchanged, "
+            f"{write.cleared} values cleared, {write.removed} removed{note}"
+        )
+        for change in write.sample:
+            pairs = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in change["changes"].items())
+            out.append(f"            {change['user_id']}: {pairs or 'new'}")
+    return out

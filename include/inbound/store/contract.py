@@ -1,0 +1,136 @@
+"""The reads targeting uses: a user's attributes, user counts, and running a segment query.
+
+Targeting reads through these methods (or the SQL view `inbound_attributes_v1`), never
+the tables directly: the tables may change between schema versions, the contract does
+not. Segment rules are compiled outside the store (`inbound.rules`), from the stored
+columns this module lists, and run here as a parameterized condition.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypedDict
+
+from inbound.store.base import Cursor, first
+from inbound.store.importlog import ImportLog
+from inbound.store.schema import Schema, Types
+from inbound.values import JsonValue, from_text
+
+
+class Source(TypedDict):
+    """Where a value came from; file and time are None for values carried over from schema v1."""
+
+    integration: str
+    file: str | None
+    updated_at: str | None
+
+
+class UserAttributes(TypedDict):
+    user_id: str
+    attributes: dict[str, JsonValue]  # typed as declared, or the stored text without `declared`
+    sources: dict[str, Source]
+
+
+@dataclass(frozen=True)
+class StoredAttribute:
+    """One attribute column of the store: what a segment rule can compare."""
+
+    table: str
+    name: str
+    type: str  # the declared type it was stored as
+
+
+@dataclass(frozen=True)
+class Segment:
+    """How many users a segment rule matches, and the first few of them (by user ID)."""
+
+    count: int
+    sample: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """For the CLI's JSON and the API boundary."""
+        return {"count": self.count, "sample": list(self.sample)}
+
+
+def _lineage(lineage: str | None) -> dict[str, int]:
+    """A stored row's per-value lineage overrides (attribute -> import id)."""
+    return {k: int(v) for k, v in (json.loads(lineage) if lineage else {}).items() if v is not None}
+
+
+class Contract(Schema, ImportLog):
+    """Read-only queries over the values."""
+
+    def user_attributes(self, user_id: str, declared: Types | None = None) -> UserAttributes:
+        """A user's attributes, typed, with where each value came from.
+
+        With `declared` (attribute name -> type of the loaded configs), only attributes
+        that a current config declares are served, typed as declared.
+        """
+        with self.transaction() as cur:
+            found = self._user_values(cur, user_id, declared)
+            imports = self._import_sources(cur, {import_id for *_, import_id in found})
+        attributes: dict[str, JsonValue] = {}
+        sources: dict[str, Source] = {}
+        for name, text, integration, import_id in sorted(found):
+            attributes[name] = from_text(text, declared[name]) if declared else text
+            file, at = imports.get(import_id, (None, None))
+            sources[name] = Source(integration=integration, file=file, updated_at=at)
+        return UserAttributes(user_id=user_id, attributes=attributes, sources=sources)
+
+    def _user_values(self, cur: Cursor, user_id: str, declared: Types | None) -> list[tuple[str, str, str, int]]:
+        """(attribute, stored text, integration, import id) of each value the user has."""
+        found: list[tuple[str, str, str, int]] = []
+        for integration, (table, types) in self._tables(cur).items():
+            names = [n for n in types if declared is None or n in declared]
+            if not names:
+                continue
+            columns = ", ".join(f'"{n}"' for n in names)
+            cur.execute(
+                self._sql(f"SELECT _import_id, _lineage, {columns} FROM {table} WHERE _user_id = ?"), (user_id,)
+            )
+            row = cur.fetchone()
+            if row is None:
+                continue
+            overrides = _lineage(row[1])
+            for name, text in zip(names, row[2:]):
+                if text is not None:
+                    found.append((name, text, integration, overrides.get(name, int(row[0]))))
+        return found
+
+    def integrations(self) -> dict[str, int]:
+        """Every integration that holds values, with its number of users, in one statement."""
+        with self.transaction() as cur:
+            tables = list(self._tables(cur).items())
+            if not tables:
+                return {}
+            cur.execute(
+                " UNION ALL ".join(f"SELECT {i}, COUNT(*) FROM {table}" for i, (_, (table, _t)) in enumerate(tables))
+            )
+            counts = {tables[int(i)][0]: int(n) for i, n in cur.fetchall()}
+        return {name: n for name, n in counts.items() if n}
+
+    def user_count(self, integration: str) -> int:
+        return self.integrations().get(integration, 0)
+
+    def stored_attributes(self) -> list[StoredAttribute]:
+        """Every attribute column that holds values, by integration name then attribute."""
+        with self.transaction() as cur:
+            tables = self._tables(cur)
+        return [StoredAttribute(table, name, kind) for table, types in tables.values() for name, kind in types.items()]
+
+    def match_users(self, condition: str, params: Sequence[str], tables: Collection[str], sample: int) -> Segment:
+        """Users of `tables` for whom `condition` holds, counted, with the first `sample` of them.
+
+        `condition` is SQL over a `user_id` column with `?` parameters (`inbound.rules`
+        compiles it from stored attributes); the candidates are the users of `tables`.
+        """
+        users = " UNION ".join(f"SELECT _user_id AS user_id FROM {table}" for table in sorted(tables))
+        users = users or "SELECT CAST(NULL AS TEXT) AS user_id WHERE 1 = 0"
+        prefix, where = f"WITH users AS ({users}) SELECT ", f" FROM users WHERE {condition}"
+        with self.transaction() as cur:
+            cur.execute(self._sql(prefix + "COUNT(*)" + where), tuple(params))
+            count = int(first(cur))
+            cur.execute(self._sql(prefix + "user_id" + where + f" ORDER BY user_id LIMIT {int(sample)}"), tuple(params))
+            return Segment(count, [row[0] for row in cur.fetchall()])

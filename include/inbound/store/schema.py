@@ -1,0 +1,201 @@
+"""The store's schema: versioned migrations, one table per integration, the SQL view.
+
+Storage is one table per integration (`inbound_values_<id>`), one row per user, one text
+column per attribute (canonical text, `inbound.values`), with the import that set each
+value; `inbound_integration` maps integrations to their tables and stored types. The view
+`inbound_attributes_v1` is the read contract for SQL consumers (one row per value),
+versioned by its name: the tables may change between schema versions, the view does not.
+
+Migrations run explicitly (`inbound migrate`, the deploy step) or once per process
+(`open_store`), never on every open; they are safe to run concurrently.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from inbound.store.base import Cursor, StoreBase, first
+
+SCHEMA_VERSION = 3
+SCHEMA_TABLE = "inbound_schema"
+OLD_VALUE_TABLE = "inbound_attribute_value"
+LOG_TABLE = "inbound_import_log"
+INTEGRATION_TABLE = "inbound_integration"
+VIEW = "inbound_attributes_v1"
+COUNT_COLUMNS = ("inserted", "updated", "unchanged", "cleared", "removed")
+
+# An integration's stored attributes: name -> declared type, as of its last write.
+Types = dict[str, str]
+Migration = str | Callable[[Cursor], None]
+
+
+class Schema(StoreBase):
+    """Schema versions and the per-integration tables."""
+
+    def schema_version(self) -> int:
+        """The schema version the database is at (0: empty); reads only."""
+        with self.transaction() as cur:
+            if not self._table_exists(cur, SCHEMA_TABLE):
+                return 0
+            cur.execute(f"SELECT MAX(version) FROM {SCHEMA_TABLE}")
+            return int(first(cur) or 0)
+
+    def migrate(self) -> int:
+        """Create or upgrade the schema to the current version; safe to run concurrently."""
+        if self.schema_version() >= SCHEMA_VERSION:
+            return SCHEMA_VERSION
+        with self.transaction(lock="inbound_schema") as cur:
+            cur.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA_TABLE} (version INTEGER NOT NULL)")
+            cur.execute(f"SELECT MAX(version) FROM {SCHEMA_TABLE}")
+            current = int(first(cur) or 0)  # again, under the lock: another process may have migrated
+            if current > SCHEMA_VERSION:
+                raise RuntimeError(f"the store's schema is version {current}, newer than this code ({SCHEMA_VERSION})")
+            for version, statements in sorted(self._migrations().items()):
+                if version <= current:
+                    continue
+                for statement in statements:
+                    if callable(statement):
+                        statement(cur)
+                    else:
+                        cur.execute(statement)
+                cur.execute(self._sql(f"INSERT INTO {SCHEMA_TABLE} (version) VALUES (?)"), (version,))
+        return SCHEMA_VERSION
+
+    def _migrations(self) -> dict[int, list[Migration]]:
+        ts, ident = self.timestamp_type, self.id_column
+        return {
+            1: [
+                f"""CREATE TABLE {OLD_VALUE_TABLE} (
+                    user_id TEXT NOT NULL,
+                    attribute TEXT NOT NULL,
+                    type TEXT NOT NULL,
+                    value TEXT NOT NULL,
+                    integration TEXT NOT NULL,
+                    source_file TEXT NOT NULL,
+                    updated_at {ts} NOT NULL,
+                    PRIMARY KEY (user_id, attribute))""",
+                f"""CREATE TABLE {LOG_TABLE} (
+                    id {ident},
+                    integration TEXT NOT NULL,
+                    source_file TEXT NOT NULL,
+                    etag TEXT,
+                    config_version TEXT,
+                    outcome TEXT NOT NULL,
+                    rows_read INTEGER NOT NULL DEFAULT 0,
+                    rows_written INTEGER NOT NULL DEFAULT 0,
+                    rows_rejected INTEGER NOT NULL DEFAULT 0,
+                    attributes INTEGER NOT NULL DEFAULT 0,
+                    error TEXT,
+                    triggered_by TEXT NOT NULL,
+                    finished_at {ts} NOT NULL,
+                    final_key TEXT)""",
+                f"CREATE INDEX ix_{LOG_TABLE}_integration ON {LOG_TABLE} (integration, id)",
+            ],
+            # v2: a table per integration (a text column per attribute, per-value lineage),
+            # diffed in polars; the import log gets the full counts.
+            2: [
+                f"""CREATE TABLE {INTEGRATION_TABLE} (
+                    id {ident},
+                    integration TEXT NOT NULL UNIQUE,
+                    attributes TEXT NOT NULL)""",
+                *[f"ALTER TABLE {LOG_TABLE} ADD COLUMN {c} INTEGER NOT NULL DEFAULT 0" for c in COUNT_COLUMNS],
+                self._from_v1,
+                f"DROP TABLE {OLD_VALUE_TABLE}",
+            ],
+            # v3: which integrations processed one object version (files shared by several).
+            3: [f"CREATE INDEX ix_{LOG_TABLE}_file ON {LOG_TABLE} (source_file, etag)"],
+        }
+
+    def _from_v1(self, cur: Cursor) -> None:
+        """Carry values of schema v1 (one row per value) into the per-integration tables."""
+        cur.execute(f"SELECT DISTINCT integration, attribute, type FROM {OLD_VALUE_TABLE} ORDER BY 1, 2")
+        found: dict[str, Types] = {}
+        for integration, attribute, kind in cur.fetchall():
+            found.setdefault(integration, {})[attribute] = kind
+        if not found:  # a new store: nothing to carry
+            return
+        # polars takes about half a second to import: only writes (and this migration) load it.
+        from inbound.store.diff import compute_diff, pivot_v1, state_frame
+
+        for integration, types in found.items():
+            table = self._ensure_table(cur, integration, types)
+            cur.execute(
+                self._sql(f"SELECT user_id, attribute, value FROM {OLD_VALUE_TABLE} WHERE integration = ?"),
+                (integration,),
+            )
+            names = list(types)
+            diff = compute_diff(state_frame([], names), pivot_v1(cur.fetchall(), names), names)
+            self._apply(cur, table, diff, 0, bulk_insert=True)
+
+    def _tables(self, cur: Cursor) -> dict[str, tuple[str, Types]]:
+        """Every integration with values: its table and its stored attribute types."""
+        cur.execute(f"SELECT id, integration, attributes FROM {INTEGRATION_TABLE} ORDER BY integration")
+        return {name: (f"inbound_values_{id_}", json.loads(types)) for id_, name, types in cur.fetchall()}
+
+    def _ensure_table(self, cur: Cursor, integration: str, types: Types) -> str:
+        """The integration's table, with exactly the declared attributes as columns.
+
+        New attributes get a column; removed ones lose theirs (their values go with this
+        write); a re-typed attribute's values are cleared, to be re-read from files.
+        """
+        known = self._tables(cur).get(integration)
+        if known is None:
+            return self._create_table(cur, integration, types)
+        table, stored = known
+        if stored == types:
+            return table
+        cur.execute(f"DROP VIEW IF EXISTS {VIEW}")  # it names the columns; recreated below
+        for name in stored:
+            if name not in types:
+                cur.execute(f'ALTER TABLE {table} DROP COLUMN "{name}"')
+        for name, kind in types.items():
+            if name not in stored:
+                cur.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" TEXT')
+            elif stored[name] != kind:
+                cur.execute(f'UPDATE {table} SET "{name}" = NULL')
+        cur.execute(
+            self._sql(f"UPDATE {INTEGRATION_TABLE} SET attributes = ? WHERE integration = ?"),
+            (json.dumps(types), integration),
+        )
+        self._create_view(cur)
+        return table
+
+    def _create_table(self, cur: Cursor, integration: str, types: Types) -> str:
+        cur.execute(
+            self._sql(f"INSERT INTO {INTEGRATION_TABLE} (integration, attributes) VALUES (?, ?) RETURNING id"),
+            (integration, json.dumps(types)),
+        )
+        table = f"inbound_values_{int(first(cur))}"
+        columns = "".join(f', "{n}" TEXT' for n in types)
+        cur.execute(
+            f"""CREATE TABLE {table} (_user_id TEXT PRIMARY KEY, _import_id BIGINT NOT NULL, _lineage TEXT,
+                _updated_at {self.timestamp_type} NOT NULL DEFAULT CURRENT_TIMESTAMP{columns})"""
+        )
+        self._create_view(cur)
+        return table
+
+    def _drop_table(self, cur: Cursor, integration: str, table: str) -> None:
+        """Remove an integration's table and its entry (the view goes first: it names the table)."""
+        cur.execute(f"DROP VIEW IF EXISTS {VIEW}")
+        cur.execute(f"DROP TABLE {table}")
+        cur.execute(self._sql(f"DELETE FROM {INTEGRATION_TABLE} WHERE integration = ?"), (integration,))
+        self._create_view(cur)
+
+    def _create_view(self, cur: Cursor) -> None:
+        """The read contract for SQL consumers (versioned by its name): one row per value.
+
+        Values are canonical text; their types are the configs' declared types.
+        """
+        cur.execute(f"DROP VIEW IF EXISTS {VIEW}")
+        selects = [
+            f"""SELECT _user_id AS user_id, '{integration}' AS integration, '{name}' AS attribute, "{name}" AS value,
+                COALESCE({self._lineage_sql(name)}, _import_id) AS import_id FROM {table} WHERE "{name}" IS NOT NULL"""
+            for integration, (table, types) in self._tables(cur).items()
+            for name in types
+        ]
+        empty = (
+            "SELECT CAST(NULL AS TEXT) AS user_id, CAST(NULL AS TEXT) AS integration, CAST(NULL AS TEXT) AS attribute,"
+            " CAST(NULL AS TEXT) AS value, CAST(NULL AS BIGINT) AS import_id WHERE 1 = 0"
+        )
+        cur.execute(f"CREATE VIEW {VIEW} AS " + (" UNION ALL ".join(selects) or empty))

@@ -1,0 +1,101 @@
+"""Casts: file text to typed columns, typed columns to the store's canonical text, and back to JSON."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import polars as pl
+import pytest
+
+from inbound.casts import canonical, cast_series, to_text
+from inbound.values import from_text
+
+
+def cast(values: list[str | None], kind: str, **options) -> list:
+    return cast_series(pl.Series("v", values, pl.String), kind, **options).to_list()
+
+
+@pytest.mark.parametrize(
+    ("kind", "values", "options", "expected"),
+    [
+        ("string", ["a b", None], {}, ["a b", None]),
+        ("integer", ["42", "-7", "1,234", "1.5", "x"], {}, [42, -7, 1234, None, None]),
+        ("integer", ["1.234", "12"], {"decimal": ","}, [1234, 12]),
+        ("number", ["3.5", "1,234.56", "inf", "nan"], {}, [3.5, 1234.56, None, None]),
+        ("number", ["3,5", "1.234,56"], {"decimal": ","}, [3.5, 1234.56]),
+        ("boolean", ["Ja", "nein", "T", "0", "maybe"], {}, [True, False, True, False, None]),
+        ("date", ["2024-01-02", "02.01.2024"], {}, [date(2024, 1, 2), None]),
+        ("date", ["02.01.2024"], {"format": "%d.%m.%Y"}, [date(2024, 1, 2)]),
+    ],
+)
+def test_casts_take_what_the_readme_promises(kind, values, options, expected) -> None:
+    assert cast(values, kind, **options) == expected
+
+
+def test_timestamps_in_their_spellings_end_up_in_utc() -> None:
+    found = cast(
+        ["2024-01-02T10:00:00+02:00", "2024-01-02 08:00:00Z", "2024-01-02 09:00", "2024-01-02", "soon"],
+        "timestamp",
+        timezone="Europe/Berlin",
+    )
+    assert found == [
+        datetime(2024, 1, 2, 8, tzinfo=UTC),
+        datetime(2024, 1, 2, 8, tzinfo=UTC),
+        datetime(2024, 1, 2, 8, tzinfo=UTC),  # no zone: read in the integration's zone
+        datetime(2024, 1, 1, 23, tzinfo=UTC),
+        None,
+    ]
+    assert cast(["02.01.2024 10:00"], "timestamp", format="%d.%m.%Y %H:%M") == [datetime(2024, 1, 2, 10, tzinfo=UTC)]
+
+
+def test_an_unknown_type_is_an_error() -> None:
+    with pytest.raises(ValueError, match="unknown attribute type 'money'"):
+        cast(["1"], "money")
+
+
+def test_canonical_text_round_trips_to_json() -> None:
+    types = {"s": "string", "i": "integer", "n": "number", "b": "boolean", "d": "date", "t": "timestamp"}
+    typed = pl.DataFrame(
+        {
+            "user_id": ["u"],
+            "s": ["x"],
+            "i": [12],
+            "n": [4.5],
+            "b": [False],
+            "d": [date(2021, 10, 25)],
+            "t": [datetime(2026, 1, 2, 3, 4, 5, 600000, tzinfo=UTC)],
+        }
+    )
+    text = to_text(typed, types).row(0, named=True)
+    assert text == {
+        "user_id": "u",
+        "s": "x",
+        "i": "12",
+        "n": "4.5",
+        "b": "false",
+        "d": "2021-10-25",
+        "t": "2026-01-02T03:04:05.600000Z",
+    }
+    assert {name: from_text(text[name], kind) for name, kind in types.items()} == {
+        "s": "x",
+        "i": 12,
+        "n": 4.5,
+        "b": False,
+        "d": "2021-10-25",
+        "t": "2026-01-02T03:04:05.600000+00:00",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "expected"),
+    [
+        ("1,234", "integer", "1234"),
+        ("ja", "boolean", "true"),
+        ("2024-01-02 10:00:00+02:00", "timestamp", "2024-01-02T08:00:00.000000Z"),
+        ("premium", "string", "premium"),
+        ("nope", "boolean", None),
+        ("yesterday", "date", None),
+    ],
+)
+def test_one_value_as_the_store_keeps_it(text: str, kind: str, expected: str | None) -> None:
+    assert canonical(text, kind) == expected

@@ -1,0 +1,95 @@
+"""The import log (`inbound.store.importlog`) on both backends: entries, outcomes, identity."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+
+from inbound.outcome import Outcome
+from inbound.store import FileImport, WriteResult
+
+TYPES = {"plan": "string"}
+
+
+def crm_file(key: str = "a.csv", etag: str = "e1", config: str = "v1", rows: int = 1) -> FileImport:
+    return FileImport("crm", f"s3://b/crm/{key}", etag, config, "test", rows)
+
+
+def write(store, entry: FileImport, users: tuple[str, ...] = ("ada@x",)) -> WriteResult:
+    frame = pl.DataFrame({"user_id": list(users), "plan": ["premium"] * len(users)})
+    return store.write_file(entry, types=TYPES, frame=frame)
+
+
+def test_outcomes_read_back_as_the_one_vocabulary(store) -> None:
+    write(store, crm_file())
+    store.log_failure(crm_file("b.csv", "e2"), "no user-ID column")
+    store.forget("ada@x", "test")
+    store.purge("crm", "test")
+    log = store.imports("crm")
+    assert [r.outcome for r in log] == [Outcome.PURGED, Outcome.FORGOTTEN, Outcome.FAILED, Outcome.SUCCESS]
+    assert all(isinstance(r.outcome, Outcome) for r in log)
+    assert json.loads(json.dumps(log[-1].to_dict()))["outcome"] == "success"  # the same text as always
+    assert [(r.source_file, r.etag, r.removed) for r in log[:2]] == [("-", None, 0), ("-", None, 1)]
+
+
+def test_an_entry_keeps_the_file_identity(store) -> None:
+    entry = FileImport("crm", "s3://b/crm/a.csv", "e1", "v7", "manual__1", rows_read=5, rows_rejected=2)
+    store.write_file(entry, types=TYPES, frame=pl.DataFrame({"user_id": ["a", "b", "c"], "plan": ["x"] * 3}))
+    (record,) = store.imports("crm")
+    assert (record.integration, record.source_file, record.etag, record.config_version, record.triggered_by) == (
+        "crm",
+        "s3://b/crm/a.csv",
+        "e1",
+        "v7",
+        "manual__1",
+    )
+    assert (record.rows_read, record.rows_rejected, record.rows_written, record.inserted) == (5, 2, 3, 3)
+    assert record.attributes == 1 and record.final_key is None
+
+
+def test_a_skip_repeats_the_earlier_import_without_writing(store) -> None:
+    first = write(store, crm_file(rows=3), users=("a", "b", "c"))
+    previous = store.already_imported("crm", "e1", "v1")
+    assert previous is not None and previous.id == first.import_id
+    skip_id = store.log_skip(previous, "s3://b/crm/again.csv", triggered_by="scheduled__2")
+    skipped = store.imports("crm")[0]
+    assert (skipped.id, skipped.outcome, skipped.rows_written, skipped.unchanged) == (skip_id, Outcome.SUCCESS, 0, 3)
+    assert skipped.error == f"skipped: same content, config and data as import {first.import_id}"
+
+
+def test_file_outcomes_name_each_reader_of_one_object_version(store) -> None:
+    shared = "s3://b/shared/x.csv"
+    store.write_file(
+        FileImport("crm", shared, "e1", "v1", "t", 1),
+        types=TYPES,
+        frame=pl.DataFrame({"user_id": ["a"], "plan": ["x"]}),
+    )
+    store.log_failure(FileImport("hr", shared, "e1", "v1", "t"), "bad")
+    store.log_failure(FileImport("hr", shared, "e2", "v1", "t"), "another version")
+    found = store.file_outcomes(shared, "e1")
+    assert {name: r.outcome for name, r in found.items()} == {"crm": Outcome.SUCCESS, "hr": Outcome.FAILED}
+
+
+def test_last_success_and_final_key(store) -> None:
+    ok = write(store, crm_file())
+    store.set_final_key(ok.import_id, "crm/success/x_a.csv")
+    store.log_failure(crm_file("b.csv", "e2"), "broken", final_key="crm/failed/x_b.csv")
+    last = store.last_success()
+    assert list(last) == ["crm"] and last["crm"].final_key == "crm/success/x_a.csv"
+
+
+def test_a_write_result_crosses_the_xcom_boundary_intact(store) -> None:
+    frame = pl.DataFrame({"user_id": ["a", "b"], "plan": ["x", "y"]})
+    write(store, crm_file(rows=2), users=("a",))
+    preview = store.preview(integration="crm", types=TYPES, frame=frame, rows_read=2, rows_rejected=0)
+    data = json.loads(json.dumps(preview.to_dict()))
+    assert data["rows_written"] == preview.rows_written == 2
+    assert WriteResult.from_dict(data) == preview
+    assert preview.sample == (
+        {"user_id": "a", "changes": {"plan": ["premium", "x"]}},
+        {
+            "user_id": "b",
+            "changes": {"plan": [None, "y"]},
+        },
+    )
