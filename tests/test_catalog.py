@@ -267,3 +267,18 @@ def test_current_catalog_loads_once_for_threads_asking_at_once(write_config, mon
     with ThreadPoolExecutor(8) as pool:
         found = list(pool.map(lambda _: current_catalog(write_config.folder), range(16)))
     assert len(loads) == 1 and all(c is found[0] for c in found)
+
+
+def test_current_catalog_sees_a_same_size_edit_that_keeps_its_modification_time(write_config) -> None:
+    """`rsync -a` / `cp -p` keep the mtime; the change time and the inode still tell."""
+    import shutil
+
+    path = write_config("crm.yaml", integration_dict("crm", schedule="PT30M"))
+    assert current_catalog(write_config.folder).integrations["crm"].schedule == "PT30M"
+    before = path.stat()
+    replacement = path.with_suffix(".tmp")
+    replacement.write_text(path.read_text().replace("PT30M", "PT45M"))
+    os.utime(replacement, ns=(before.st_atime_ns, before.st_mtime_ns))
+    shutil.move(replacement, path)  # a rename, as rsync does; size and mtime are the old ones
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    assert current_catalog(write_config.folder).integrations["crm"].schedule == "PT45M"

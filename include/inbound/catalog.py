@@ -307,19 +307,25 @@ _CATALOG_CACHE: dict[tuple[object, ...], Catalog] = {}
 _CATALOG_LOCK = threading.Lock()
 
 
+def _signature(stat: os.stat_result) -> tuple[int, int, int, int]:
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+
+
 def current_catalog(directory: Path | str | None = None) -> Catalog:
     """`load_folder`, reused while nothing it depends on changed: the one catalog cache.
 
     Long-lived processes ask often (the triggerer at each look, the API at each request);
     parsing 500 configs takes seconds, listing them a millisecond. The key is the folder,
-    the cap, every config file's name, size and modification time, and the environment
-    (a config may read variables with `!env`). Threads asking at once load only once.
+    the cap, every config file's name, size, modification and change time and inode (a copy
+    that keeps the modification time, `rsync -a` or `cp -p`, still changes the change time
+    or the inode), and the environment (a config may read variables with `!env`). Threads
+    asking at once load only once.
     """
     directory = Path(directory) if directory is not None else config_dir()
     try:
         with os.scandir(directory) as entries:
             files = sorted(
-                (e.name, e.stat().st_mtime_ns, e.stat().st_size)
+                (e.name, *_signature(e.stat()))
                 for e in entries
                 if e.name.endswith((".yaml", ".yml")) and e.is_file()
             )

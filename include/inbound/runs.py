@@ -76,38 +76,28 @@ def dag_states(dag_ids: list[str]) -> dict[str, DagState]:
 
 
 def _read(session: Session, dag_ids: list[str]) -> _Facts:
+    # The tables' Core columns, not the ORM attributes: an ORM select configures every mapper
+    # of Airflow's models first (about 0.75 s of `inbound status`), and nothing here needs them.
     from airflow.models import DagModel, DagRun, TaskInstance
     from sqlalchemy import func, select
 
+    dag, run, ti = DagModel.__table__.c, DagRun.__table__.c, TaskInstance.__table__.c
     facts = _Facts()
-    for dag_id, is_paused in session.execute(
-        select(DagModel.dag_id, DagModel.is_paused).where(DagModel.dag_id.in_(dag_ids))
-    ):
+    for dag_id, is_paused in session.execute(select(dag.dag_id, dag.is_paused).where(dag.dag_id.in_(dag_ids))):
         facts.paused[dag_id] = is_paused
     latest = (
-        select(DagRun.dag_id, func.max(DagRun.id).label("id"))
-        .where(DagRun.dag_id.in_(dag_ids))
-        .group_by(DagRun.dag_id)
-        .subquery()
+        select(run.dag_id, func.max(run.id).label("id")).where(run.dag_id.in_(dag_ids)).group_by(run.dag_id).subquery()
     )
     for dag_id, run_id, state, run_after, end_date in session.execute(
-        select(DagRun.dag_id, DagRun.run_id, DagRun.state, DagRun.run_after, DagRun.end_date).join(
-            latest, DagRun.id == latest.c.id
-        )
+        select(run.dag_id, run.run_id, run.state, run.run_after, run.end_date).join(latest, run.id == latest.c.id)
     ):
         facts.last[dag_id] = _LastRun(run_id=run_id, state=str(state), at=end_date or run_after)
     for dag_id, count in session.execute(
-        select(DagRun.dag_id, func.count())
-        .where(DagRun.dag_id.in_(dag_ids), DagRun.state == "success")
-        .group_by(DagRun.dag_id)
+        select(run.dag_id, func.count()).where(run.dag_id.in_(dag_ids), run.state == "success").group_by(run.dag_id)
     ):
         facts.successes[dag_id] = int(count)
     for dag_id, run_id in session.execute(
-        select(TaskInstance.dag_id, TaskInstance.run_id).where(
-            TaskInstance.dag_id.in_(dag_ids),
-            TaskInstance.task_id == "wait_for_file",
-            TaskInstance.state == "skipped",
-        )
+        select(ti.dag_id, ti.run_id).where(ti.dag_id.in_(dag_ids), ti.task_id == "wait_for_file", ti.state == "skipped")
     ):
         facts.skipped.add((dag_id, run_id))
     return facts

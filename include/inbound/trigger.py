@@ -1,20 +1,52 @@
 """The trigger half of `wait_for_file`: polls one integration's source from the triggerer.
 
 This module is what the triggerer imports (by the trigger's class path) inside its event
-loop, so it imports nothing heavy at the top: the look itself (boto3, the store, the
-configs) is imported and run in a pool thread, never on the loop, which one triggerer
-shares among thousands of waiting tasks.
+loop, so it imports nothing heavy at the top, and the look itself (boto3, the store, the
+configs) never runs on the loop, which one triggerer shares among thousands of waiting
+tasks. In `airflow triggerer` the looks run in a small pool of worker processes
+(`INBOUND_LOOK_PROCESSES`, default 2 there): a thread would share the loop's GIL, and
+building a boto3 client parses the S3 service model in C while holding it (0.2 s, more on a
+loaded host), which the triggerer reports as "async thread was blocked". Elsewhere
+(`airflow dags test`, tests) a look runs on a pool thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
+import sys
+import threading
 from collections.abc import AsyncIterator
+from concurrent.futures import Executor, ProcessPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 from asgiref.sync import sync_to_async
+
+_pool: Executor | None = None
+_pool_lock = threading.Lock()
+
+
+def look_processes() -> int:
+    """`INBOUND_LOOK_PROCESSES`: worker processes for looks; default 2 in `airflow triggerer`, else 0 (threads)."""
+    value = os.environ.get("INBOUND_LOOK_PROCESSES", "")
+    if value.strip():
+        return max(int(value), 0)
+    return 2 if sys.argv[1:2] == ["triggerer"] else 0
+
+
+def _processes() -> Executor | None:
+    """The process pool looks run in, started at the first look (spawned: no fork of a running loop)."""
+    global _pool  # noqa: PLW0603 - one pool per triggerer process, started lazily
+    count = look_processes()
+    if not count:
+        return None
+    with _pool_lock:
+        if _pool is None:
+            _pool = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"))
+        return _pool
 
 
 def _look(snapshot: dict[str, Any]) -> dict[str, Any]:
@@ -58,8 +90,7 @@ class NewFilesTrigger(BaseTrigger):
         uri = _source_uri(self.snapshot)
         try:
             while True:
-                # Not the one shared sync thread: a thousand waiting triggers look side by side.
-                found = await sync_to_async(_look, thread_sensitive=False)(self.snapshot)
+                found = await self._look()
                 if found["files"] or found["due"]:
                     yield TriggerEvent({"status": "found", **found})
                     return
@@ -71,3 +102,10 @@ class NewFilesTrigger(BaseTrigger):
                 await asyncio.sleep(min(self.poke_interval, remaining))
         except Exception as error:  # reported to the task, which fails and retries
             yield TriggerEvent({"status": "error", "message": f"listing {uri} failed: {error}"})
+
+    async def _look(self) -> dict[str, Any]:
+        pool = _processes()
+        if pool is not None:
+            return await asyncio.get_running_loop().run_in_executor(pool, _look, self.snapshot)
+        # Not the one shared sync thread: a thousand waiting triggers look side by side.
+        return await sync_to_async(_look, thread_sensitive=False)(self.snapshot)
