@@ -325,9 +325,7 @@ def current_catalog(directory: Path | str | None = None) -> Catalog:
     try:
         with os.scandir(directory) as entries:
             files = sorted(
-                (e.name, *_signature(e.stat()))
-                for e in entries
-                if e.name.endswith((".yaml", ".yml")) and e.is_file()
+                (e.name, *_signature(e.stat())) for e in entries if e.name.endswith((".yaml", ".yml")) and e.is_file()
             )
     except OSError:
         return load_folder(directory)
