@@ -97,6 +97,15 @@ def write(
     return out.getvalue()
 
 
+def half(data: bytes) -> bytes:
+    return data[: len(data) // 2]
+
+
+def csv_rows(rows: list[list[str]]) -> str:
+    """Rows without a header line."""
+    return write(rows)[len(write([])) :]
+
+
 def german(row: list[str]) -> list[str]:
     """The same row as German Excel writes it: decimal comma, dd.mm.yyyy, ja/nein."""
     email, name, plan, tickets, score, vip, since, seen, notes = row
@@ -294,6 +303,41 @@ def cases() -> list[Case]:
             {"max_file_mb": 1},
             outcome="failed",
             error="decompresses to more than 1 MB",
+        ),
+        Case(
+            "gzip_two_members",  # `cat a.gz b.gz`: one valid gzip stream
+            "exports/users.csv.gz",
+            gzip.compress(write(ROWS[:1]).encode()) + gzip.compress(csv_rows(ROWS[1:]).encode()),
+            users=good,
+        ),
+        Case(
+            "gzip_truncated",  # an upload cut short: never a partial import
+            "exports/users.csv.gz",
+            half(gzip.compress(write([*ROWS, *many]).encode())),
+            outcome="failed",
+            error="the file ends before the end of its gzip stream (truncated",
+        ),
+        Case(
+            "nul_byte_past_the_first_64_kib",
+            "exports/users.csv",
+            write([*ROWS, *many * 200, ["nul@example.com", "N", "free\x00", "1", "", "", "", "", ""]]).encode(),
+            outcome="failed",
+            error="line 12006: the file contains a NUL byte",
+        ),
+        Case(
+            "value_of_200000_characters",
+            "exports/users.csv",
+            write([*ROWS, ["long@example.com", "L" * 200_000, "free", "1", "", "", "", "", ""]]).encode(),
+            {"max_rejected_ratio": 0.5},
+            users={**good, "long@example.com": {}},
+            rejects=[(6, "value longer than 65536 bytes (INBOUND_MAX_VALUE_BYTES)")],
+        ),
+        Case(
+            "header_field_of_200000_characters",
+            "exports/users.csv",
+            write(ROWS, header=[*HEADER, "H" * 200_000]).encode(),
+            outcome="failed",
+            error="line 1: the header has a field longer than 1024 bytes",
         ),
         Case(
             "unclosed_quote",

@@ -220,7 +220,7 @@ def test_every_route_of_the_plugin_is_in_the_auth_tests(airflow_app) -> None:
         if method != "HEAD"
     }
     tested = {
-        (method, re.sub(r"/crm(?=/|$)", "/{name}", path.split("?")[0].replace("ada@x", "{user_id}")))
+        (method, re.sub(r"/crm(?=/|$)", "/{name}", path.split("?")[0].replace("ada@x", "{user_id:path}")))
         for method, path, _ in ROUTES
     }
     assert declared == tested
@@ -502,7 +502,7 @@ def test_integration_unknown_and_unreadable(client, env, monkeypatch) -> None:
         "/inbound/integrations/crm",
         f"/inbound/api/integrations/crm/reports?key={FAILED_KEY}.error.txt",
     ):
-        assert client.get(path, headers=viewer).status_code == 403, path
+        assert client.get(path, headers=viewer).status_code == 404, path
     assert client.get("/inbound/api/integrations/hr", headers=viewer).status_code == 200
 
 
@@ -593,3 +593,221 @@ def test_config_changes_are_seen_at_once(client, env) -> None:
     assert client.get("/inbound/api/integrations/new", headers=viewer).status_code == 200
     (env.folder / "new.yaml").unlink()
     assert client.get("/inbound/api/integrations/new", headers=viewer).status_code == 404
+
+
+# -- hostile input (issue 12) ------------------------------------------------------------
+def _without(monkeypatch: pytest.MonkeyPatch, *dag_ids: str) -> None:
+    """The caller may not read these DAGs (as with per-DAG permissions)."""
+    from airflow.api_fastapi.app import get_auth_manager
+
+    manager = get_auth_manager()
+    original = manager.filter_authorized_dag_ids
+
+    def filtered(*, dag_ids, user, method="GET", **kw):
+        return original(dag_ids=dag_ids, user=user, method=method, **kw) - set(dag_ids_hidden)
+
+    dag_ids_hidden = dag_ids
+    monkeypatch.setattr(manager, "filter_authorized_dag_ids", filtered)
+
+
+def _integration(name: str, key: str, bucket: str = "acme-exports") -> Any:
+    from inbound.config import Integration
+
+    return Integration.model_validate(integration_dict(name, source={"bucket": bucket, "key": key}))
+
+
+STAMP = "20260101T000000Z"
+
+
+@pytest.mark.parametrize(
+    ("crm_key", "key", "allowed"),
+    [
+        # the probe: crm reads exports/users_*.csv, hr reads exports/staff_*.csv (one folder)
+        ("exports/users_*.csv", f"exports/failed/{STAMP}_staff_1.csv.rejected.csv", False),
+        ("exports/users_*.csv", f"exports/success/{STAMP}_staff_1.csv.rejected.csv", False),
+        ("exports/users_*.csv", f"exports/failed/{STAMP}_staff_1.csv.error.txt", False),
+        ("exports/users_*.csv", f"exports/failed/{STAMP}_users_1.csv.rejected.csv", True),
+        ("exports/users_*.csv", f"exports/failed/{STAMP}_users_1.csv.error.txt", True),
+        # a glob folder: the folder matches, the file name does not
+        ("*/users_*.csv", f"hr/failed/{STAMP}_staff_1.csv.rejected.csv", False),
+        ("*/users_*.csv", f"hr/failed/{STAMP}_users_1.csv.rejected.csv", True),
+        # a done folder inside a done folder is never a source file's home
+        ("exports/*/crm_?.csv", f"exports/success/failed/{STAMP}_crm_1.csv.error.txt", False),
+        ("exports/*/crm_?.csv", f"exports/eu/failed/{STAMP}_crm_1.csv.error.txt", True),
+        # a shared file: only this reader's report, and the readers' outcomes
+        ("exports/*.csv", f"exports/success/{STAMP}_a.csv.crm.rejected.csv", True),
+        ("exports/*.csv", f"exports/failed/{STAMP}_a.csv.crm.error.txt", True),
+        ("exports/*.csv", f"exports/success/{STAMP}_a.csv.hr.rejected.csv", False),
+        ("exports/*.csv", f"exports/failed/{STAMP}_a.csv.hr.error.txt", False),
+        ("exports/*.csv", f"exports/success/{STAMP}_a.csv.readers.txt", True),
+        ("exports/users_*.csv", f"exports/success/{STAMP}_staff_1.csv.readers.txt", False),
+        ("exports/users_*.csv", f"exports/success/{STAMP}_staff_1.csv.crm.rejected.csv", False),
+        # a pattern that also matches the reader part: still hr's report, not a crm file's
+        ("exports/users_*", f"exports/success/{STAMP}_users_1.csv.hr.rejected.csv", False),
+        ("exports/users_*", f"exports/success/{STAMP}_users_1.csv.rejected.csv", True),
+        ("exports/*.hr", f"exports/success/{STAMP}_a.csv.hr.rejected.csv", False),
+        ("exports/*.crm", f"exports/success/{STAMP}_a.csv.crm.rejected.csv", True),
+        ("exports/*.csv", f"exports/success/{STAMP}_a.csv.nobody.rejected.csv", False),
+        # not a report at all, or not beside a moved file
+        ("exports/users_*.csv", "exports/users_1.csv.rejected.csv", False),
+        ("exports/users_*.csv", f"exports/failed/{STAMP}_users_1.csv", False),
+        ("exports/users_*.csv", f"exports/failed/{STAMP}_users_1.csv.readers.txt.rejected.csv", False),
+    ],
+)
+def test_report_is_served_only_for_this_integrations_files(crm_key: str, key: str, allowed: bool) -> None:
+    from inbound.api import report_key_allowed
+
+    crm = _integration("crm", crm_key)
+    assert report_key_allowed(crm, key, others={"hr"}) is allowed
+
+
+@pytest.fixture
+def one_folder(env, monkeypatch, s3):
+    """The probe's layout: crm and hr export into one folder; the caller may read crm only."""
+    env("crm.yaml", integration_dict("crm", source={"bucket": "acme-exports", "key": "exports/users_*.csv"}))
+    env("hr.yaml", integration_dict("hr", source={"bucket": "acme-exports", "key": "exports/staff_*.csv"}))
+    _without(monkeypatch, "inbound_hr")
+    s3.put_object(Bucket="acme-exports", Key=f"exports/failed/{STAMP}_staff_1.csv.rejected.csv", Body=b"hr secret row")
+    s3.put_object(Bucket="acme-exports", Key=f"exports/failed/{STAMP}_users_1.csv.rejected.csv", Body=b"crm row")
+    return s3
+
+
+def test_report_of_another_integration_in_the_same_folder_is_refused(client, one_folder) -> None:
+    path = "/inbound/api/integrations/crm/reports"
+    other = client.get(path, params={"key": f"exports/failed/{STAMP}_staff_1.csv.rejected.csv"}, headers=auth("viewer"))
+    assert other.status_code == 400, other.text
+    assert "hr secret row" not in other.text and "not a report of crm" in other.json()["detail"]
+    own = client.get(path, params={"key": f"exports/failed/{STAMP}_users_1.csv.rejected.csv"}, headers=auth("viewer"))
+    assert own.status_code == 200 and own.text == "crm row"
+
+
+def test_report_download_name_is_rfc_5987(client, runs, s3) -> None:
+    key = f'crm/failed/{STAMP}_users_Zürich "q".csv.rejected.csv'
+    s3.put_object(Bucket="acme-exports", Key=key, Body=b"line,reason\n")
+    response = client.get("/inbound/api/integrations/crm/reports", params={"key": key}, headers=auth("viewer"))
+    assert response.status_code == 200, response.text
+    disposition = response.headers["content-disposition"]
+    assert disposition.startswith("attachment; ")
+    assert f"filename*=UTF-8''{STAMP}_users_Z%C3%BCrich%20%22q%22.csv.rejected.csv" in disposition
+    assert f'filename="{STAMP}_users_Z_rich _q_.csv.rejected.csv"' in disposition
+    assert disposition.isascii()
+
+
+def _unreachable(exc: Exception, at: str = "get") -> Any:
+    class Body:
+        def iter_chunks(self, size: int) -> Iterator[bytes]:
+            raise exc
+            yield b""
+
+        def close(self) -> None:
+            pass
+
+    class Client:
+        def get_object(self, **kw: Any) -> dict[str, Any]:
+            if at == "get":
+                raise exc
+            return {"Body": Body()}
+
+    def client(aws_conn_id: str) -> Any:
+        if at == "client":
+            raise exc
+        return Client()
+
+    return client
+
+
+@pytest.mark.parametrize("at", ["client", "get", "read"])
+@pytest.mark.parametrize("kind", ["endpoint", "botocore", "source", "throttled"])
+def test_report_when_s3_is_unreachable_is_a_503(client, runs, monkeypatch, kind, at) -> None:
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+
+    from inbound import api
+    from inbound.errors import SourceUnavailable
+
+    exc = {
+        "endpoint": EndpointConnectionError(endpoint_url="https://s3.example.invalid"),
+        "botocore": NoCredentialsError(),
+        "source": SourceUnavailable("s3://acme-exports: no connection"),
+        "throttled": ClientError(
+            {"Error": {"Code": "SlowDown"}, "ResponseMetadata": {"HTTPStatusCode": 503}}, "GetObject"
+        ),
+    }[kind]
+    monkeypatch.setattr(api, "s3_client", _unreachable(exc, at))
+    response = client.get(
+        "/inbound/api/integrations/crm/reports", params={"key": f"{FAILED_KEY}.error.txt"}, headers=auth("viewer")
+    )
+    assert response.status_code == 503, response.text
+    detail = response.json()["detail"]
+    assert detail.startswith("S3 is unreachable" if kind != "throttled" else "S3 is unavailable (SlowDown)")
+    assert "try again later" in detail
+
+
+def test_user_id_with_a_slash(client, env, tmp_path) -> None:
+    from inbound.store import FileImport, open_store
+
+    frame = pl.DataFrame(
+        [("a/b@x", "gold", 1)],
+        schema={"user_id": pl.String, "crm_plan": pl.String, "crm_open_tickets": pl.Int64},
+        orient="row",
+    )
+    with open_store(f"sqlite:///{tmp_path / 'store.db'}") as store:
+        store.write_file(
+            FileImport("crm", "s3://acme-exports/crm/users_3.csv", "e3", "v1", "test", rows_read=1),
+            types={"crm_plan": "string", "crm_open_tickets": "integer"},
+            frame=frame,
+        )
+    for path in ("/inbound/api/users/a/b@x", "/inbound/api/users/a%2Fb@x"):
+        response = client.get(path, headers=auth("viewer"))
+        assert response.status_code == 200, (path, response.text)
+        assert response.json()["user_id"] == "a/b@x"
+        assert response.json()["attributes"] == {"crm_plan": "gold", "crm_open_tickets": 1}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/inbound/api/integrations/{name}", None),
+        ("GET", "/inbound/integrations/{name}", None),
+        ("GET", f"/inbound/api/integrations/{{name}}/reports?key={{name}}/failed/{STAMP}_users_1.csv.error.txt", None),
+        ("POST", "/inbound/api/integrations/{name}/enabled", {"enabled": False}),
+    ],
+)
+@pytest.mark.parametrize("role", ["viewer", "user", "admin"])
+def test_an_unreadable_integration_answers_like_a_missing_one(client, env, monkeypatch, method, path, body, role):
+    """Whether an integration exists is not told to a caller who may not read it."""
+    _without(monkeypatch, "inbound_crm")
+    hidden = _call(client, method, path.format(name="crm"), body, headers=auth(role))
+    missing = _call(client, method, path.format(name="nope"), body, headers=auth(role))
+    assert hidden.status_code == missing.status_code == 404, (hidden.text, missing.text)
+    assert hidden.json()["detail"] == missing.json()["detail"].replace("nope", "crm")
+    assert hidden.json()["detail"] == "no integration named 'crm' that you may read"
+    assert _is_paused("inbound_crm") is False
+
+
+def test_not_exists_counts_only_users_of_readable_integrations(client, env, monkeypatch, tmp_path) -> None:
+    """A user only hr holds does not show up in a crm rule for a caller who may not read hr."""
+    from inbound.store import FileImport, open_store
+
+    frame = pl.DataFrame(
+        [("hidden@x", "secret", 1)],
+        schema={"user_id": pl.String, "hr_plan": pl.String, "hr_open_tickets": pl.Int64},
+        orient="row",
+    )
+    with open_store(f"sqlite:///{tmp_path / 'store.db'}") as store:
+        store.write_file(
+            FileImport("hr", "s3://acme-exports/hr/users_1.csv", "h1", "v1", "test", rows_read=1),
+            types={"hr_plan": "string", "hr_open_tickets": "integer"},
+            frame=frame,
+        )
+    rule = {"attribute": "crm_plan", "op": "not_exists"}
+    everyone = client.post("/inbound/api/segments/evaluate", json=rule, headers=auth("viewer")).json()
+    assert everyone == {"count": 1, "sample": ["hidden@x"]}  # may read hr: hr's user has no crm_plan
+    _without(monkeypatch, "inbound_hr")
+    response = client.post("/inbound/api/segments/evaluate", json=rule, headers=auth("viewer"))
+    assert response.status_code == 200, response.text
+    assert response.json() == {"count": 0, "sample": []}
+    either = {"any": [rule, {"attribute": "crm_open_tickets", "op": "gt", "value": 5}]}
+    assert client.post("/inbound/api/segments/evaluate", json=either, headers=auth("viewer")).json() == {
+        "count": 1,
+        "sample": ["cy@x"],
+    }

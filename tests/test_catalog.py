@@ -133,35 +133,38 @@ def test_unreadable_file(write_config) -> None:
 
 
 def test_env_tag(write_config, monkeypatch) -> None:
-    config = "name: crm\nschedule: '@daily'\nsource:\n  bucket: !env CRM_BUCKET\n  key: a.csv\nuser_id: {column: Email}\nattributes: [{column: Plan}]\n"
+    config = (
+        "name: crm\nschedule: '@daily'\nsource:\n  bucket: !env INBOUND_CONFIG_CRM_BUCKET\n  key: a.csv\n"
+        "user_id: {column: Email}\nattributes: [{column: Plan}]\n"
+    )
     path = write_config("a.yaml", config)
-    monkeypatch.delenv("CRM_BUCKET", raising=False)
+    monkeypatch.delenv("INBOUND_CONFIG_CRM_BUCKET", raising=False)
     integration, errors = load_file(path)
     assert integration is None
-    assert errors[0].line == 4 and "CRM_BUCKET is not set" in errors[0].message
-    assert "!env [CRM_BUCKET, value]" in errors[0].message and "> " in errors[0].context
-    monkeypatch.setenv("CRM_BUCKET", "prod-exports")
+    assert errors[0].line == 4 and "INBOUND_CONFIG_CRM_BUCKET is not set" in errors[0].message
+    assert "!env [INBOUND_CONFIG_CRM_BUCKET, value]" in errors[0].message and "> " in errors[0].context
+    monkeypatch.setenv("INBOUND_CONFIG_CRM_BUCKET", "prod-exports")
     integration, errors = load_file(path)
     assert integration.source.bucket == "prod-exports"
 
 
 def test_env_tag_default_and_shape(write_config, monkeypatch) -> None:
-    monkeypatch.delenv("CRM_BUCKET", raising=False)
+    monkeypatch.delenv("INBOUND_CONFIG_CRM_BUCKET", raising=False)
     base = (
         "name: crm\nschedule: '@daily'\nuser_id: {column: Email}\nattributes: [{column: Plan}]\nsource:\n  key: a.csv\n"
     )
-    integration, _ = load_file(write_config("a.yaml", base + "  bucket: !env [CRM_BUCKET, fallback]\n"))
+    integration, _ = load_file(write_config("a.yaml", base + "  bucket: !env [INBOUND_CONFIG_CRM_BUCKET, fallback]\n"))
     assert integration.source.bucket == "fallback"
-    _, (error,) = load_file(write_config("b.yaml", base + "  bucket: !env [CRM_BUCKET]\n"))
+    _, (error,) = load_file(write_config("b.yaml", base + "  bucket: !env [INBOUND_CONFIG_CRM_BUCKET]\n"))
     assert "!env takes NAME or [NAME, default]" in error.message and error.line == 7
 
 
 def test_env_values_are_not_templates(write_config, monkeypatch) -> None:
-    monkeypatch.setenv("CRM_BUCKET", "prod-exports")
+    monkeypatch.setenv("INBOUND_CONFIG_CRM_BUCKET", "prod-exports")
     config = integration_dict()
-    config["source"]["bucket"] = "${CRM_BUCKET}"
+    config["source"]["bucket"] = "${INBOUND_CONFIG_CRM_BUCKET}"
     integration, _ = load_file(write_config("a.yaml", config))
-    assert integration.source.bucket == "${CRM_BUCKET}"
+    assert integration.source.bucket == "${INBOUND_CONFIG_CRM_BUCKET}"
 
 
 def test_duplicate_attribute_within_file(write_config) -> None:
@@ -243,10 +246,12 @@ def test_current_catalog_reloads_when_the_environment_changes(write_config, monk
     config = integration_dict("crm")
     config["source"]["bucket"] = "placeholder"
     path = write_config("crm.yaml", config)
-    path.write_text(path.read_text().replace("bucket: placeholder", "bucket: !env [CRM_BUCKET, acme-exports]"))
-    monkeypatch.delenv("CRM_BUCKET", raising=False)
+    path.write_text(
+        path.read_text().replace("bucket: placeholder", "bucket: !env [INBOUND_CONFIG_CRM_BUCKET, acme-exports]")
+    )
+    monkeypatch.delenv("INBOUND_CONFIG_CRM_BUCKET", raising=False)
     assert current_catalog(write_config.folder).integrations["crm"].source.bucket == "acme-exports"
-    monkeypatch.setenv("CRM_BUCKET", "prod-exports")
+    monkeypatch.setenv("INBOUND_CONFIG_CRM_BUCKET", "prod-exports")
     assert current_catalog(write_config.folder).integrations["crm"].source.bucket == "prod-exports"
 
 
@@ -282,3 +287,309 @@ def test_current_catalog_sees_a_same_size_edit_that_keeps_its_modification_time(
     shutil.move(replacement, path)  # a rename, as rsync does; size and mtime are the old ones
     assert (path.stat().st_size, path.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
     assert current_catalog(write_config.folder).integrations["crm"].schedule == "PT45M"
+
+
+# -- `!env` reads only variables meant for configs (issue 12, item 2) -----------------
+SECRET = "s3cr3t-do-not-show"
+ENV_BASE = "name: crm\nschedule: '@daily'\nuser_id: {column: Email}\nattributes: [{column: Plan}]\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "variable", "line"),
+    [
+        ("description: !env AWS_SECRET_ACCESS_KEY\nsource: {bucket: abc, key: a.csv}\n", "AWS_SECRET_ACCESS_KEY", 5),
+        ("source:\n  bucket: abc\n  key: !env [AIRFLOW_CONN_AWS_DEFAULT, x]\n", "AIRFLOW_CONN_AWS_DEFAULT", 7),
+        (
+            "description: !env [INBOUND_STORE_PASSWORD, x]\nsource: {bucket: abc, key: a.csv}\n",
+            "INBOUND_STORE_PASSWORD",
+            5,
+        ),
+        ("description: !env INBOUND_CONFIG_DIR\nsource: {bucket: abc, key: a.csv}\n", "INBOUND_CONFIG_DIR", 5),
+        ("description: !env INBOUND_CONFIG_\nsource: {bucket: abc, key: a.csv}\n", "INBOUND_CONFIG_", 5),
+    ],
+)
+def test_env_refuses_variables_not_meant_for_configs(write_config, monkeypatch, text, variable, line) -> None:
+    monkeypatch.setenv(variable, SECRET)
+    monkeypatch.delenv("INBOUND_ENV_ALLOWLIST", raising=False)
+    path = write_config("a.yaml", ENV_BASE + text)
+    integration, errors = load_file(path)
+    assert integration is None
+    (error,) = errors
+    assert error.file == str(path) and error.line == line
+    assert f"!env {variable}" in error.message
+    assert "INBOUND_ENV_ALLOWLIST" in error.message and "INBOUND_CONFIG_" in error.message
+    assert SECRET not in str(error)
+
+
+def test_env_allowlist_and_prefix(write_config, monkeypatch) -> None:
+    monkeypatch.setenv("CRM_BUCKET", "listed-bucket")
+    monkeypatch.setenv("INBOUND_CONFIG_CRM_BUCKET", "prefixed-bucket")
+    monkeypatch.setenv("INBOUND_ENV_ALLOWLIST", " OTHER , CRM_BUCKET,")
+    listed = write_config("a.yaml", ENV_BASE + "source: {bucket: !env CRM_BUCKET, key: a.csv}\n")
+    prefixed = write_config("b.yaml", ENV_BASE + "source: {bucket: !env INBOUND_CONFIG_CRM_BUCKET, key: a.csv}\n")
+    assert load_file(listed)[0].source.bucket == "listed-bucket"
+    assert load_file(prefixed)[0].source.bucket == "prefixed-bucket"
+    monkeypatch.setenv("INBOUND_ENV_ALLOWLIST", "CRM_BUCKETS")  # names, not prefixes
+    assert "INBOUND_ENV_ALLOWLIST" in load_file(listed)[1][0].message
+
+
+def test_env_refuses_a_name_that_is_not_a_variable_name(write_config, monkeypatch) -> None:
+    monkeypatch.setenv("INBOUND_ENV_ALLOWLIST", "A=B")
+    _, (error,) = load_file(write_config("a.yaml", ENV_BASE + "description: !env A=B\nsource: {bucket: abc, key: a}\n"))
+    assert "not a variable name" in error.message and error.line == 5
+
+
+def test_no_setting_of_inbound_itself_is_readable_with_env(monkeypatch) -> None:
+    """Every `INBOUND_...` name the code reads is a setting (a password, a path), never a config value."""
+    import re
+
+    from conftest import ROOT
+    from inbound.catalog import env_allowed
+
+    monkeypatch.delenv("INBOUND_ENV_ALLOWLIST", raising=False)
+    names = set()
+    for folder in ("include", "plugins", "dags"):
+        for path in (ROOT / folder).rglob("*.py"):
+            names |= set(re.findall(r"\bINBOUND_[A-Z0-9_]*[A-Z0-9]\b", path.read_text()))
+    names |= set(re.findall(r"\bINBOUND_[A-Z0-9_]*[A-Z0-9]\b", (ROOT / "docker-compose.yaml").read_text()))
+    names -= {"INBOUND_CONFIG_BUCKET"}  # the examples' bucket: the one variable meant for configs
+    assert "INBOUND_STORE_PASSWORD" in names and "INBOUND_CONFIG_DIR" in names
+    assert [n for n in sorted(names) if env_allowed(n)] == []
+
+
+def test_values_from_env_are_marked_and_hidden_where_shown(write_config, monkeypatch) -> None:
+    monkeypatch.setenv("INBOUND_CONFIG_CRM_BUCKET", "prod-exports")
+    monkeypatch.setenv("INBOUND_CONFIG_TEXT", "from the environment")
+    text = (
+        "name: crm\nschedule: '@daily'\nuser_id: {column: Email}\ndescription: &d !env INBOUND_CONFIG_TEXT\n"
+        "source: {bucket: !env INBOUND_CONFIG_CRM_BUCKET, key: a.csv}\n"
+        "attributes: [{column: Plan}]\n"
+    )
+    integration, errors = load_file(write_config("a.yaml", text))
+    assert errors == []
+    assert integration.env_settings == {
+        "description": "INBOUND_CONFIG_TEXT",
+        "source.bucket": "INBOUND_CONFIG_CRM_BUCKET",
+    }
+    public = integration.public_config()
+    assert public["source"]["bucket"] == "!env INBOUND_CONFIG_CRM_BUCKET"
+    assert public["description"] == "!env INBOUND_CONFIG_TEXT"
+    assert "prod-exports" not in str(public) and public["source"]["key"] == "a.csv"
+    assert integration.source.bucket == "prod-exports"  # the run itself uses the value
+    copy = Integration.from_snapshot(integration.snapshot())
+    assert copy.env_settings == integration.env_settings and copy.public_config() == public
+    plain = Integration.model_validate(integration_dict())
+    assert plain.env_settings == {} and "env" not in plain.snapshot()
+
+
+def test_env_as_a_mapping_key_is_refused(write_config, monkeypatch) -> None:
+    monkeypatch.setenv("INBOUND_CONFIG_KEY", "description")
+    text = ENV_BASE + "source: {bucket: abc, key: a.csv}\n? !env INBOUND_CONFIG_KEY\n: text\n"
+    _, (error,) = load_file(write_config("a.yaml", text))
+    assert "!env gives a value, not a key" in error.message and error.line == 6
+
+
+# -- the loader is bounded: bytes, nodes after alias expansion, depth (item 4) ---------
+SMALL = "name: crm\nschedule: '@daily'\nsource: {bucket: abc, key: a.csv}\nuser_id: {column: Email}\nattributes: [{column: Plan}]\n"
+# nodes: the root mapping, 5 keys, 2 scalars, source (1 + 4), user_id (1 + 2), attributes (1 + 1 + 2) = 20
+SMALL_NODES = 20
+# depth: root mapping > attributes list > attribute mapping
+SMALL_DEPTH = 3
+
+
+def _limit_problems(errors: list[ConfigProblem]) -> list[ConfigProblem]:
+    return [e for e in errors if "INBOUND_YAML_MAX" in e.message]
+
+
+def test_byte_limit_is_exact(write_config, monkeypatch) -> None:
+    path = write_config("a.yaml", SMALL)
+    size = len(SMALL.encode())
+    monkeypatch.setenv("INBOUND_YAML_MAX_BYTES", str(size))
+    integration, errors = load_file(path)
+    assert errors == [] and integration is not None
+    monkeypatch.setenv("INBOUND_YAML_MAX_BYTES", str(size - 1))
+    integration, (error,) = load_file(path)
+    assert integration is None and error.file == str(path)
+    assert f"larger than {size - 1} bytes" in error.message and "INBOUND_YAML_MAX_BYTES" in error.message
+
+
+def test_default_byte_limit_refuses_a_huge_file_without_reading_it_all(write_config) -> None:
+    from inbound.catalog import DEFAULT_MAX_YAML_BYTES
+
+    path = write_config("a.yaml", SMALL)
+    with path.open("a") as f:
+        f.write("description: " + "x" * DEFAULT_MAX_YAML_BYTES + "\n")
+    _, (error,) = load_file(path)
+    assert "INBOUND_YAML_MAX_BYTES" in error.message and len(str(error)) < 500
+
+
+def test_node_limit_is_exact(write_config, monkeypatch) -> None:
+    path = write_config("a.yaml", SMALL)
+    monkeypatch.setenv("INBOUND_YAML_MAX_NODES", str(SMALL_NODES))
+    assert load_file(path)[1] == []
+    monkeypatch.setenv("INBOUND_YAML_MAX_NODES", str(SMALL_NODES - 1))
+    _, (error,) = load_file(path)
+    assert f"more than {SMALL_NODES - 1} values" in error.message and "INBOUND_YAML_MAX_NODES" in error.message
+    assert error.line == 5  # the value that went over: attributes' last one
+
+
+def test_node_limit_counts_aliases_expanded(write_config, monkeypatch) -> None:
+    # root 1 + keys 2 + a: [x, y, z] 4 + b: [*a, *a] 1 + 4 + 4 = 16
+    path = write_config("a.yaml", "a: &a [x, y, z]\nb: [*a, *a]\n")
+    monkeypatch.setenv("INBOUND_YAML_MAX_NODES", "16")
+    assert _limit_problems(load_file(path)[1]) == []  # it loads (and fails validation, as a config)
+    monkeypatch.setenv("INBOUND_YAML_MAX_NODES", "15")
+    _, (error,) = load_file(path)
+    assert "more than 15 values" in error.message and "aliases" in error.message and error.line == 2
+
+
+def test_depth_limit_is_exact(write_config, monkeypatch) -> None:
+    path = write_config("a.yaml", SMALL)
+    monkeypatch.setenv("INBOUND_YAML_MAX_DEPTH", str(SMALL_DEPTH))
+    assert load_file(path)[1] == []
+    monkeypatch.setenv("INBOUND_YAML_MAX_DEPTH", str(SMALL_DEPTH - 1))
+    _, (error,) = load_file(path)
+    assert f"deeper than {SMALL_DEPTH - 1} levels" in error.message and "INBOUND_YAML_MAX_DEPTH" in error.message
+    assert error.line == 5
+
+
+@pytest.mark.parametrize("text", ["a: &a [*a]\n", "a: &a {b: *a}\n"])
+def test_a_recursive_alias_is_refused(write_config, text: str) -> None:
+    _, (error,) = load_file(write_config("a.yaml", text))
+    assert "inside its own anchor" in error.message and error.line == 1
+
+
+def test_a_bad_setting_is_named(write_config, monkeypatch) -> None:
+    monkeypatch.setenv("INBOUND_YAML_MAX_NODES", "lots")
+    with pytest.raises(ValueError, match="INBOUND_YAML_MAX_NODES='lots' is not a positive whole number"):
+        load_file(write_config("a.yaml", SMALL))
+
+
+def _bomb(levels: int = 9) -> str:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, levels):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    return "\n".join(lines[:-1]) + "\n" + SMALL + f"mode: [{', '.join([f'*a{levels - 2}'] * 10)}]\n"
+
+
+def _run_limited(code: str, memory: int = 1 << 30, timeout: float = 120) -> str:
+    """Run `code` in a fresh interpreter with at most `memory` bytes of address space."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    prelude = (
+        "import resource, sys\n"
+        f"resource.setrlimit(resource.RLIMIT_AS, ({memory}, {memory}))\n"
+        f"sys.path[:0] = [{str(ROOT / 'tests')!r}, {str(ROOT / 'include')!r}]\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", prelude + code], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_an_alias_bomb_is_refused_in_bounded_memory(write_config) -> None:
+    """Nine levels of ten: 10^9 values once expanded; refused before anything expands it."""
+    path = write_config("bomb.yaml", _bomb())
+    out = _run_limited(
+        "from inbound.catalog import load_file\n"
+        f"integration, errors = load_file({str(path)!r})\n"
+        "assert integration is None\n"
+        "print(len(errors)); print(errors[0].line); print(errors[0])\n"
+    )
+    count, line, message = out.split("\n", 2)
+    assert count == "1" and "INBOUND_YAML_MAX_NODES" in message and "aliases" in message
+    assert line == "5"  # where the count first went over 20,000: the anchors already count expanded
+    assert len(message) < 1000
+
+
+def test_echoed_input_is_cut_short(write_config) -> None:
+    huge = "x" * 50_000
+    config = integration_dict(mode=huge, timezone=huge, format={"encoding": huge})
+    config["attributes"][0] = {"column": "Plan Name " + huge}
+    _, errors = load_file(write_config("a.yaml", config))
+    paths = {e.path for e in errors}
+    assert {"mode", "timezone", "format.encoding", "attributes[0]"} <= paths, paths
+    for error in errors:
+        assert len(str(error)) < 1000, (error.path, len(str(error)))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 2026-13-45\n",  # a timestamp that is not a date: ValueError from the constructor
+        "a: !!int xyz\n",
+        "a: !!float xyz\n",
+        "a: !!timestamp 2026-02-30\n",
+        "? [a]\n: b\n",
+        "a: *nowhere\n",
+        "--- a\n--- b\n",
+        "a: !env {b: c}\n",
+        "\t- a\n",
+    ],
+)
+def test_odd_yaml_is_a_problem_not_an_exception(write_config, text: str) -> None:
+    integration, errors = load_file(write_config("a.yaml", text))
+    assert integration is None and errors and all(len(str(e)) < 1000 for e in errors)
+
+
+# -- rules across files: attribute names that differ only by case (item 5) -------------
+def test_attribute_names_differing_by_case_across_files(write_config) -> None:
+    write_config("a.yaml", integration_dict("crm", attributes=[{"column": "Plan", "name": "plan"}]))
+    write_config("b.yaml", integration_dict("hr", attributes=[{"column": "Plan"}]))
+    catalog = load_folder(write_config.folder)
+    assert list(catalog.integrations) == ["crm"]
+    (error,) = catalog.errors
+    assert error.file.endswith("b.yaml") and error.path == "attributes[0]"
+    assert "'Plan'" in error.message and "'plan'" in error.message and "differ only by case" in error.message
+
+
+# -- fuzz: arbitrary YAML through load_file, under a memory limit (item 5 of the brief) ---
+FUZZ = r"""
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from inbound.catalog import ConfigProblem, Integration, load_file
+
+PIECES = [
+    "[", "]", "{", "}", ", ", ": ", "- ", "? ", "\n", "  ", "&a ", "&b ", "*a", "*b", "!env ", "!!int ", "!!float ",
+    "!!timestamp ", "!!binary ", "!!set ", "!!omap ", "!!pairs ", "!!str ", "!!map ", "!!seq ", "!!null ", "!!bool ",
+    "!!python/object:os.system ", "!custom ", "<<: ", "---\n", "...\n", "%YAML 1.1\n", "%TAG ! tag:x,2000:\n", "'",
+    '"', "|\n", ">\n", "#", "\t", "\x00", "\ufeff", "2026-13-45", "0x1F", "1e999", ".inf", "name", "schedule",
+    "attributes", "source", "user_id", "column", "mode", "x" * 70_000, "[" * 2000, "{a: " * 600, "- " * 300,
+    "INBOUND_CONFIG_X", "AWS_SECRET_ACCESS_KEY",
+]
+VALID = "name: crm\nschedule: '@daily'\nsource: {bucket: abc, key: a.csv}\nuser_id: {column: Email}\nattributes: [{column: Plan}]\n"
+folder = Path(tempfile.mkdtemp())
+count = 0
+
+@settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=20)), max_size=60),
+    st.booleans(),
+)
+def fuzz(pieces, prefix_valid):
+    global count
+    count += 1
+    text = (VALID if prefix_valid else "") + "".join(pieces)
+    path = folder / "a.yaml"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    integration, errors = load_file(path)
+    assert (integration is None) == bool(errors)
+    assert integration is None or isinstance(integration, Integration)
+    for error in errors:
+        assert isinstance(error, ConfigProblem) and len(str(error)) < 5000, str(error)[:300]
+
+fuzz()
+print(count)
+"""
+
+
+def test_fuzz_arbitrary_yaml_is_a_result_or_problems_in_bounded_memory() -> None:
+    out = _run_limited("MAX_EXAMPLES = 1000\n" + FUZZ, timeout=300)
+    assert int(out.strip()) >= 1000

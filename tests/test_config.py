@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -121,3 +122,84 @@ def test_json_schema_checks_examples() -> None:
         jsonschema.validate(data, schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**integration_dict(), "sorce": {}}, schema)
+
+
+# -- names the mapping and the store reserve; names that differ only by case (issue 12) --
+@pytest.mark.parametrize(
+    "attribute",
+    [
+        {"column": "Plan", "name": "user_id"},
+        {"column": "Plan", "name": "User_ID"},
+        {"column": "user_id"},
+        {"column": "Plan", "name": "line"},
+        {"column": "LINE"},
+    ],
+)
+def test_reserved_attribute_names_are_refused(attribute: dict[str, str]) -> None:
+    with pytest.raises(ValidationError, match="is reserved"):
+        Integration.model_validate(integration_dict(attributes=[attribute]))
+
+
+def test_every_column_the_mapping_and_store_add_is_refused_as_an_attribute_name() -> None:
+    """The columns that sit beside attribute columns: in the mapped frame, the diff and the store's tables."""
+    from inbound.mapping import USER_ID
+    from inbound.reading import FIELD_COUNT_COLUMN, SOURCE_LINE_COLUMN
+    from inbound.store.diff import state_schema
+
+    bookkeeping = {USER_ID, "line", SOURCE_LINE_COLUMN, FIELD_COUNT_COLUMN, "__bad", "_updated_at", "_user_id"}
+    bookkeeping |= set(state_schema([]))
+    for name in sorted(bookkeeping):
+        for spelling in (name, name.upper()):
+            with pytest.raises(ValidationError):
+                Integration.model_validate(integration_dict(attributes=[{"column": "Plan", "name": spelling}]))
+
+
+def test_attribute_names_that_differ_only_by_case_are_refused() -> None:
+    config = integration_dict(attributes=[{"column": "Plan"}, {"column": "plan"}])
+    with pytest.raises(ValidationError, match=r"'plan' \(attributes\[1\]\) differs from 'Plan' .* only by case"):
+        Integration.model_validate(config)
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("in/users_[z-a]*.csv", "bad character range z-a"),
+        ("in/users_[\\d-a]*.csv", "bad character range \\d-a"),
+        ("in/[!]x].csv", "not a valid glob"),
+    ],
+)
+def test_a_key_that_is_not_a_valid_glob_is_refused(key: str, reason: str) -> None:
+    config = integration_dict()
+    config["source"]["key"] = key
+    with pytest.raises(ValidationError, match=re.escape(reason)):
+        Integration.model_validate(config)
+
+
+def test_every_accepted_key_compiles() -> None:
+    from inbound.layout import key_pattern
+
+    for key in ("in/users_[a-z]*.csv", "in/[!x]?.csv", "a[", "a]b", "in/[-]x.csv"):
+        config = integration_dict()
+        config["source"]["key"] = key
+        integration = Integration.model_validate(config)
+        key_pattern(integration.source.key)
+
+
+@pytest.mark.parametrize("column", ["Plan\nName", "Plan\rX", "Pl\x00an", "Plan\t", "A\u202eB", "A\u2028B", "\x1b[31mX"])
+def test_control_characters_in_column_names_are_refused(column: str) -> None:
+    with pytest.raises(ValidationError, match=r"control or invisible character \(U\+"):
+        Integration.model_validate(integration_dict(attributes=[{"column": column, "name": "plan"}]))
+    with pytest.raises(ValidationError, match=r"control or invisible character \(U\+"):
+        Integration.model_validate(integration_dict(user_id={"column": column}))
+
+
+def test_echoed_values_are_short() -> None:
+    from inbound.config import echo
+
+    assert echo("abc") == "'abc'"
+    long = echo("x" * 100_000)
+    assert long.startswith("'xxx") and len(long) < 80 and "100000 characters" in long
+    nested: list[object] = ["lol"] * 10
+    for _ in range(8):
+        nested = [nested] * 10
+    assert len(echo(nested)) < 80

@@ -91,3 +91,26 @@ def test_logs_carry_no_values(s3, tmp_path, caplog) -> None:
     assert "rejected" in logged
     for value in ("dup@example.com", "bad@example.com", "many", "u1@example.com"):
         assert value not in logged
+
+
+@pytest.mark.parametrize("name", ["line", "value"])
+def test_an_attribute_named_like_a_report_column_imports_with_rejected_rows(name: str, s3, tmp_path) -> None:
+    """The config reserves `line`; should such a config get through, the run still works (mapping's columns are its own)."""
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    valid = Integration.model_validate(
+        {
+            "name": "corpus",
+            "schedule": "@daily",
+            "source": {"bucket": BUCKET, "key": "exports/*"},
+            "user_id": {"column": "Email"},
+            "attributes": [{"column": "N", "name": "n", "type": "integer"}],
+            "max_rejected_ratio": 0.5,
+        }
+    )
+    integration = valid.model_copy(update={"attributes": [valid.attributes[0].model_copy(update={"name": name})]})
+    s3.put_object(Bucket=BUCKET, Key="exports/users.csv", Body=b"Email,N\na@x,1\nb@x,many\nc@x,3\n")
+    summary = Run(integration, s3, store, "r1", "test", catalog=Catalog())(list_new_files(s3, BUCKET, "exports/*"))
+    (result,) = summary.files
+    assert (result.outcome, result.rows_rejected) == ("success", 1), result.error
+    assert store.user_attributes("a@x", {name: "integer"})["attributes"] == {name: 1}
+    store.close()

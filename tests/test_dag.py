@@ -53,7 +53,11 @@ def test_dag_shape(dagbag_for, monkeypatch) -> None:
     assert dag.max_active_runs > 1  # a manual run never queues behind a scheduled run that waits
     assert {"dry_run", "force"} <= set(dag.params.keys())
     assert "inbound" in dag.tags
-    assert "`Plan`" in dag.doc_md and "`plan`" in dag.doc_md and "s3://acme-exports/crm/users_*.csv" in dag.doc_md
+    assert (
+        "`Plan`" in dag.doc_md
+        and "`plan`" in dag.doc_md
+        and "s3://!env INBOUND_CONFIG_BUCKET/crm/users_*.csv" in dag.doc_md
+    )
     wait = dag.get_task("wait_for_file")
     assert wait.deferrable is True and wait.soft_fail is True
     # a scheduled run waits for its interval less one look, so it ends before the next one starts
@@ -121,3 +125,20 @@ def test_upsert_emits_the_integrations_asset_through_an_alias(dagbag_for) -> Non
     dag = dagbag_for(EXAMPLES).dags["inbound_crm_users"]
     (alias,) = dag.get_task("upsert_attributes").outlets
     assert alias.name == "inbound_crm_users_writes"
+
+
+def test_a_value_from_env_shows_as_its_variable_not_its_value(monkeypatch, write_config) -> None:
+    """The DAG's docs and the management table show `!env NAME`; the run itself uses the value."""
+    from inbound.catalog import load_folder
+    from inbound.dag import build_dag, doc_md
+    from inbound.management import rows
+
+    monkeypatch.setenv("INBOUND_CONFIG_SECRET_BUCKET", "very-private-bucket")
+    path = write_config("crm.yaml", integration_dict("crm"))
+    path.write_text(path.read_text().replace("bucket: acme-exports", "bucket: !env INBOUND_CONFIG_SECRET_BUCKET"))
+    (integration,) = load_folder(write_config.folder).integrations.values()
+    assert integration.source.bucket == "very-private-bucket"
+    assert "very-private-bucket" not in doc_md(integration) and "INBOUND_CONFIG_SECRET_BUCKET" in doc_md(integration)
+    assert "very-private-bucket" not in (build_dag(integration).description or "")
+    (row,) = rows(load_folder(write_config.folder), {}, {})
+    assert "very-private-bucket" not in str(row.to_dict())

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import UTC, date, datetime
 
 import pytest
 
 from conftest import integration_dict
 from inbound.config import Format, Integration
-from inbound.errors import BadFile, Problem
+from inbound.errors import BadFile, ConfigInvalid, Problem
 from inbound.mapping import map_table
 from inbound.reading import read_table
 
@@ -21,6 +22,12 @@ def integration(**overrides) -> Integration:
         {"column": "Seen", "name": "seen", "type": "timestamp"},
     ]
     return Integration.model_validate(integration_dict(attributes=attributes, **overrides))
+
+
+def renamed(config: Integration, name: str) -> Integration:
+    """The config with its first attribute renamed, past validation (as a config from elsewhere might be)."""
+    first = config.attributes[0].model_copy(update={"name": name})
+    return config.model_copy(update={"attributes": [first, *config.attributes[1:]]})
 
 
 HEADER = "Email,Plan,Open Tickets,Score,VIP,Since,Seen,Ignored\n"
@@ -114,3 +121,89 @@ def test_a_first_line_of_data_is_a_missing_header() -> None:
     with pytest.raises(BadFile, match="the first line looks like data") as refused:
         map_table(read_table(b"ada@example.com,premium\nbob@example.com,free\n", Format()), config)
     assert (refused.value.problem, refused.value.line) == (Problem.HEADER, 1)
+
+
+def test_a_value_over_the_size_cap_rejects_its_row_without_showing_it(monkeypatch) -> None:
+    monkeypatch.setenv("INBOUND_MAX_VALUE_BYTES", "100")
+    long = "y" * 101
+    result = mapped(f"a@x,{long},1,,,,,\nb@x,p,1,,,,,{long}\n{long}@x,p,1,,,,,\n{long},p,{long},,,,,\n")
+    assert result.frame.get_column("user_id").to_list() == ["b@x"]  # a long value in an unread column is no matter
+    rejects = result.rejects.to_dicts()
+    assert [(r["line"], r["column"], r["user_id"], r["value"]) for r in rejects] == [
+        (2, "Plan", "a@x", None),
+        (4, "Email", None, None),
+        (5, "Email", None, None),
+        (5, "Open Tickets", None, None),
+    ]
+    assert all("value longer than 100 bytes (INBOUND_MAX_VALUE_BYTES)" in r["reason"] for r in rejects)
+    assert long not in str(rejects)
+    assert result.rows_rejected == 3
+
+
+def test_a_200000_character_field_rejects_its_row_by_default() -> None:
+    result = mapped(f'a@x,{"y" * 200_000},1,,,,,\nb@x,"{"z" * 200_000}",1,,,,,\nc@x,p,1,,,,,\n')
+    assert result.frame.get_column("user_id").to_list() == ["c@x"]
+    assert result.rejects.get_column("line").to_list() == [2, 3]
+    assert "65536 bytes" in result.rejects.item(0, "reason")
+
+
+@pytest.mark.parametrize("value", ["x", "65536", "0"])
+def test_the_value_cap_setting_is_checked(monkeypatch, value: str) -> None:
+    monkeypatch.setenv("INBOUND_MAX_VALUE_BYTES", value)
+    with pytest.raises(ValueError, match="INBOUND_MAX_VALUE_BYTES") if value != "65536" else nullcontext():
+        mapped("a@x,p,1,,,,,\n")
+
+
+@pytest.mark.parametrize("name", ["line", "column", "value", "reason", "fields", "bad", "raw0", "value0", "id"])
+@pytest.mark.parametrize("kind", ["string", "integer"])
+def test_any_attribute_name_maps_even_with_rejected_rows(name: str, kind: str) -> None:
+    """Mapping's own columns never collide with attribute names (the config also reserves `line`)."""
+    config = renamed(
+        Integration.model_validate(
+            integration_dict(attributes=[{"column": "Plan", "type": kind}, {"column": "N", "type": "integer"}])
+        ),
+        name,
+    )
+    data = b"Email,Plan,N\n,1,1\nb@x,2,x\nc@x,3,3\nc@x,4,4\nd@x,5,5\n"
+    result = map_table(read_table(data, Format()), config)
+    assert result.frame.columns == ["user_id", name, "N"]
+    assert result.frame.row(0) == ("d@x", "5" if kind == "string" else 5, 5)
+    assert result.rejects.columns == ["line", "user_id", "column", "value", "reason"]
+    assert result.rejects.get_column("line").to_list() == [2, 3, 4, 5]
+
+
+def test_an_attribute_named_user_id_is_a_config_error() -> None:
+    """The config refuses the name; should one get through, mapping refuses it, never a polars error."""
+    config = renamed(Integration.model_validate(integration_dict(attributes=[{"column": "Plan"}])), "user_id")
+    with pytest.raises(ConfigInvalid, match="may not be named 'user_id'"):
+        map_table(read_table(b"Email,Plan\na@x,p\n", Format()), config)
+
+
+def test_a_repeated_user_id_names_only_its_first_lines() -> None:
+    """20,000 rows of one user: each reason names 10 lines, not 20,000 (that was 20,000 x 20,000 digits)."""
+    result = mapped("a@x,p,1,,,,,\n" * 20_000)
+    reasons = result.rejects.get_column("reason")
+    assert reasons.n_unique() == 1
+    assert reasons[0] == (
+        "user ID appears 20000 times in the file (lines 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, ...); all its rows are rejected"
+    )
+
+
+@pytest.mark.parametrize(
+    "first_line",
+    [
+        "Ada Lovelace,premium,yes",  # nothing in it looks like a value, but it is one
+        "ada@example.com,premium,yes",
+        "Ada Lovelace,42,2024-01-02",
+    ],
+)
+def test_a_first_line_of_values_is_never_shown(first_line: str) -> None:
+    """A headerless file: the "header" is a row of values, and values never go into messages."""
+    config = Integration.model_validate(integration_dict(attributes=[{"column": "Plan"}]))
+    with pytest.raises(BadFile, match="user-ID column 'Email' is not in the file's header") as refused:
+        map_table(read_table(f"{first_line}\nGrace Hopper,free,no\n".encode(), Format()), config)
+    message = str(refused.value)
+    assert "3 fields, not shown as they may be values" in message
+    for value in first_line.split(","):
+        assert value not in message
+    assert refused.value.problem in (Problem.HEADER, Problem.MISSING_COLUMN)

@@ -229,3 +229,69 @@ def test_a_file_overwritten_while_it_is_processed_stays_for_the_next_run(s3, sto
     summary = run(s3, store, crm)
     assert summary.outcome == "success" and summary.files[0].final_key.startswith("crm/success/")
     assert store.user_attributes("ada@x")["attributes"]["plan"] == "v2"
+
+
+def test_a_formula_in_a_rejected_value_is_neutralized_in_the_report(s3, store, crm) -> None:
+    rows = "".join(f"u{i}@x,p,{i}\n" for i in range(40))
+    put(s3, "crm/users_1.csv", "Email,Plan,Open Tickets\n" + rows + "bad@x,p,=cmd|' /C calc'!A0\n+x@x,p,@SUM(1)\n")
+    summary = run(s3, store, crm)
+    assert summary.outcome == "success" and summary.rows_rejected == 2
+    moved = summary.files[0].final_key
+    text = s3.get_object(Bucket=BUCKET, Key=f"{moved}.rejected.csv")["Body"].read().decode()
+    lines = text.splitlines()
+    assert lines[1].startswith("42,bad@x,Open Tickets,'=cmd|' /C calc'!A0,")
+    assert lines[2].startswith("43,'+x@x,Open Tickets,'@SUM(1),")
+
+
+def test_an_unexpected_error_fails_that_file_only_and_the_run_goes_on(s3, store, crm, monkeypatch) -> None:
+    """Not a data problem we know, not a service down: the file goes to failed/ as an internal error."""
+    from inbound import pipeline
+
+    put(s3, "crm/users_a.csv", "Email,Plan,Open Tickets\nada@x,boom,1\n")
+    time.sleep(1.1)
+    put(s3, "crm/users_b.csv", GOOD)
+    real = pipeline.map_table
+
+    def flaky(table, integration):
+        if "boom" in str(table.frame.rows()):
+            raise ValueError("secret value boom")
+        return real(table, integration)
+
+    monkeypatch.setattr(pipeline, "map_table", flaky)
+    summary = run(s3, store, crm)
+    failed, good = summary.files
+    assert failed.outcome == "failed" and failed.problem == "internal"
+    assert "internal error in validate_and_map (ValueError)" in failed.error and "boom" not in failed.error
+    assert good.outcome == "success" and store.user_attributes("bob@x")["attributes"]["plan"] == "free"
+    text = s3.get_object(Bucket=BUCKET, Key=f"{failed.final_key}.error.txt")["Body"].read().decode()
+    assert "internal error" in text and "task log" in text
+
+
+def test_an_unexpected_store_error_fails_the_file_and_an_unavailable_store_retries(s3, store, crm, monkeypatch) -> None:
+    from inbound.errors import StoreUnavailable
+
+    put(s3, "crm/users_1.csv", GOOD)
+
+    def broken(*args, **kwargs):
+        raise KeyError("x")
+
+    monkeypatch.setattr(store, "write_file", broken)
+    summary = run(s3, store, crm)
+    assert summary.outcome == "failed" and "internal error in upsert_attributes (KeyError)" in summary.files[0].error
+    put(s3, "crm/users_2.csv", GOOD)
+
+    def down(*args, **kwargs):
+        raise StoreUnavailable("the attribute store's database is unavailable")
+
+    monkeypatch.setattr(store, "write_file", down)
+    with pytest.raises(StoreUnavailable):
+        run(s3, store, crm)
+    assert "crm/users_2.csv" in keys(s3, "crm/")  # the file stays for the retry
+
+
+def test_a_dry_runs_task_log_lines_carry_counts_not_values(s3, store, crm) -> None:
+    put(s3, "crm/users_1.csv", GOOD)
+    summary = make_run(s3, store, crm, "dry", dry_run=True)(list_new_files(s3, BUCKET, crm.source.key))
+    assert any("ada@x" in line for line in summary.lines())  # the CLI shows the sample it was asked for
+    logged = "\n".join(summary.lines(values=False))
+    assert "ada@x" not in logged and "premium" not in logged and "2 inserted" in logged

@@ -1,18 +1,20 @@
 from __future__ import annotations
 
 import gzip
+import subprocess
+import sys
+import textwrap
 
 import polars as pl
 import pytest
 
+from inbound.compression import GZIP_MAGIC, decompress, gunzip
 from inbound.config import Format
 from inbound.errors import BadFile, Problem
 from inbound.reading import (
     FIELD_COUNT_COLUMN,
     SOURCE_LINE_COLUMN,
-    decompress,
     detect_delimiter,
-    gunzip,
     read_table,
 )
 
@@ -113,3 +115,106 @@ def test_gunzip_stops_at_the_limit_and_reads_streams() -> None:
     assert (head.data, head.over_limit, head.ended) == (body[:25], True, False)
     cut = gunzip([packed[: len(packed) // 2]], len(body))  # a truncated upload: what came out, not ended
     assert body.startswith(cut.data) and not cut.over_limit and not cut.ended
+
+
+def export(rows: int = 30) -> bytes:
+    return b"Email,Plan\n" + b"".join(b"user%d@example.com,plan %d\n" % (i, i) for i in range(rows))
+
+
+def test_a_gzip_cut_anywhere_fails_the_file() -> None:
+    """Whatever byte an upload stops at (inside the header, the data or the trailer), the file fails."""
+    packed = gzip.compress(export())
+    for cut in range(len(GZIP_MAGIC), len(packed)):
+        error = refusal(packed[:cut])
+        assert error.problem is Problem.COMPRESSION, cut
+        assert "truncated" in str(error) or "does not decompress" in str(error), cut
+    assert read_table(packed, Format()).rows == 30
+    truncated = refusal(packed[: len(packed) // 2])
+    assert "ends before the end of its gzip stream (truncated" in str(truncated)
+
+
+def test_every_member_of_a_multi_member_gzip_is_read() -> None:
+    first, second = export(3), b"".join(b"more%d@example.com,p\n" % i for i in range(4))
+    packed = gzip.compress(first) + gzip.compress(second)
+    assert decompress(packed, 1024 * 1024) == (first + second, True)
+    assert read_table(packed, Format()).rows == 7
+    streamed = gunzip([packed[i : i + 7] for i in range(0, len(packed), 7)], 1024 * 1024)
+    assert (streamed.data, streamed.over_limit, streamed.ended) == (first + second, False, True)
+    assert decompress(packed + b"\x00" * 512, 1024 * 1024) == (first + second, True)  # zero padding, as gzip(1)
+    assert refusal(packed + b"garbage").problem is Problem.COMPRESSION
+    assert refusal(packed + gzip.compress(b"x")[:12]).problem is Problem.COMPRESSION  # a last member cut short
+
+
+def test_gunzip_says_ended_only_when_the_whole_stream_was_seen() -> None:
+    packed = gzip.compress(b"a" * 100) + gzip.compress(b"b" * 100)
+    head = gunzip([packed], 150)  # the head discovery samples: over the limit, so not the whole stream
+    assert (head.data, head.over_limit, head.ended) == (b"a" * 100 + b"b" * 50, True, False)
+    member = len(packed) // 2
+    cut = gunzip([packed[: member + 5]], 1000)  # the first member and the start of the second
+    assert (cut.data, cut.ended) == (b"a" * 100, False)
+    first = gunzip([packed[:member]], 1000)  # cut exactly after a member: a whole, valid gzip stream
+    assert (first.data, first.ended) == (b"a" * 100, True)
+
+
+def test_a_gzip_bomb_is_refused_while_inflating_without_holding_it() -> None:
+    """A 1 MB gzip of 1.1 GB is refused at the default limit, in bounded memory (peak RSS, own process)."""
+    script = textwrap.dedent(
+        """
+        import re, zlib
+        from inbound.errors import BadFile, Problem
+        from inbound.compression import decompress
+        from inbound.reading import DEFAULT_MAX_BYTES
+        squeeze = zlib.compressobj(9, zlib.DEFLATED, 31)
+        start = squeeze.compress(b"Email,Plan\\n") + squeeze.flush(zlib.Z_FULL_FLUSH)
+        block = squeeze.compress(bytes(1024 * 1024)) + squeeze.flush(zlib.Z_FULL_FLUSH)  # repeatable
+        bomb = start + block * 1100
+        assert len(bomb) < 1_200_000
+        def peak():  # this process's own peak RSS in MB (ru_maxrss also counts the parent's, from the fork)
+            with open("/proc/self/status") as status:
+                return int(re.search(r"VmHWM:\\s+(\\d+) kB", status.read()).group(1)) // 1024
+        before = peak()
+        try:
+            decompress(bomb, DEFAULT_MAX_BYTES)
+        except BadFile as exc:
+            assert exc.problem is Problem.TOO_LARGE and "decompresses to more than" in str(exc)
+        else:
+            raise AssertionError("the bomb was not refused")
+        print(before, peak())
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=300)
+    before_mb, peak_mb = map(int, done.stdout.split())
+    assert peak_mb - before_mb < 150 and peak_mb < 400, (before_mb, peak_mb)  # was 2.1 GB
+
+
+def test_a_bomb_of_many_gzip_members_is_refused() -> None:
+    members = gzip.compress(bytes(1024 * 1024)) * 40
+    assert len(members) < 50_000
+    error = refusal(members, max_bytes=32 * 1024 * 1024)
+    assert error.problem is Problem.TOO_LARGE
+    assert gunzip([members], 5 * 1024 * 1024).over_limit
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252", "utf-16"])
+def test_a_nul_byte_anywhere_fails_the_file_with_its_line(encoding: str) -> None:
+    """PostgreSQL text cannot hold NUL: a NUL byte, also far past the first 64 KiB, fails the file."""
+    text = export(5000).decode() + "late@example.com,p\x00q\n"
+    assert len(text) > 2 * 65536
+    error = refusal(text.encode(encoding), Format(encoding="cp1252" if encoding == "cp1252" else "utf-8"), 2**24)
+    assert (error.problem, error.line) == (Problem.NOT_CSV, 5002)
+    assert "NUL" in str(error) and "p\x00q" not in str(error)
+
+
+def test_a_huge_header_field_fails_the_file() -> None:
+    error = refusal(b"Email,Plan," + b"x" * 200_000 + b"\na@x,p,q\n", max_bytes=2**24)
+    assert error.problem is Problem.HEADER and error.line == 1
+    assert "x" * 100 not in str(error)
+
+
+@pytest.mark.parametrize("name", ["__line", "__fields", "__end", "__bad", "__raw_plan", "user_id", "line"])
+def test_header_names_never_collide_with_the_readers_own_columns(name: str) -> None:
+    table = read_table(f"Email,{name},Plan\na@x,v1,p1\nb@x,v2,p2\n".encode(), Format())
+    assert table.header == ["Email", name, "Plan"]
+    assert table.frame.get_column(name).to_list() == ["v1", "v2"]
+    assert table.frame.get_column(SOURCE_LINE_COLUMN).to_list() == [2, 3]
+    assert table.frame.get_column(FIELD_COUNT_COLUMN).to_list() == [3, 3]

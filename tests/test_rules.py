@@ -116,3 +116,25 @@ def test_declared_attribute_without_values_matches_nobody(store) -> None:
         "count": 0,
         "sample": [],
     }
+
+
+def test_a_stale_table_never_answers_for_an_attribute_declared_elsewhere(store) -> None:
+    """`plan` moved from a removed integration `legacy` (text) to `crm` (integer): only crm's table answers,
+    in segments and in user lookups, and a stale text value never reaches an integer cast."""
+    legacy = pl.DataFrame({"user_id": ["ada", "zed"], "plan": ["abc", "9"]})
+    store.write_file(FileImport("legacy", "s3://b/old.csv", "e0", "v", "t", 2), types={"plan": "string"}, frame=legacy)
+    crm = pl.DataFrame({"user_id": ["bob"], "plan": [3]})
+    store.write_file(FileImport("crm", "s3://b/crm.csv", "e1", "v", "t", 1), types={"plan": "integer"}, frame=crm)
+    declared, owners = {"plan": "integer"}, {"plan": "crm"}
+    rule = {"attribute": "plan", "op": "gt", "value": 2}
+    assert evaluate(store, rule, declared, sample=10, owners=owners).sample == ["bob"]
+    missing = {"attribute": "plan", "op": "not_exists"}
+    assert evaluate(store, missing, declared, sample=10, owners=owners).sample == []  # only crm's users count
+    assert store.user_attributes("ada", declared, owners)["attributes"] == {}  # was a 500: int('abc')
+    assert store.user_attributes("bob", declared, owners)["attributes"] == {"plan": 3}
+    # Even without owners the declared type keeps a text column out of an integer comparison.
+    legacy_string = pl.DataFrame({"user_id": ["ann"], "plan": ["xyz"]})
+    store.write_file(
+        FileImport("legacy2", "s3://b/o2.csv", "e9", "v", "t", 1), types={"plan": "string"}, frame=legacy_string
+    )
+    assert store.user_attributes("ann", declared)["attributes"] == {}

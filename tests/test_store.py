@@ -449,3 +449,36 @@ def test_a_file_another_run_imported_meanwhile_is_not_written_twice(store) -> No
     assert store.imports("crm")[0].error == f"skipped: same content, config and data as import {first.import_id}"
     forced = write(store, frame([ADA]), source="s3://b/crm/a.csv", etag="e1", force=True)
     assert not forced.skipped and attrs(store, "ada@x")["plan"] == "premium"
+
+
+def test_only_named_database_errors_mean_unavailable() -> None:
+    """Retry (the file stays) only for connection, resource, operator, serialization and deadlock
+    errors; any other database error fails the file."""
+    import psycopg
+
+    from inbound.store.postgres import unavailable
+
+    for state in ("08006", "08001", "53100", "53300", "57P01", "57P03", "40001", "40P01"):
+        assert unavailable(psycopg.errors.lookup(state)()), state
+    for state in ("22021", "42701", "23505", "42P01", "22P02"):
+        assert not unavailable(psycopg.errors.lookup(state)()), state
+    assert unavailable(psycopg.OperationalError("server closed the connection unexpectedly"))
+
+
+def test_a_locked_sqlite_store_is_unavailable_not_a_bad_file(tmp_path) -> None:
+    import sqlite3
+
+    from inbound.errors import StoreUnavailable
+
+    path = tmp_path / "store.db"
+    with open_store(f"sqlite:///{path}") as store:
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # another writer holds the database
+        store._conn.execute("PRAGMA busy_timeout = 50")
+        try:
+            with pytest.raises(StoreUnavailable, match="locked by another writer"):
+                store.write_file(entry(), types=TYPES, frame=frame([ADA]))
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert store.write_file(entry(), types=TYPES, frame=frame([ADA])).inserted == 1

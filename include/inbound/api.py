@@ -8,7 +8,11 @@ declares its own check:
 
 - every route needs an authenticated user allowed to read DAGs (`READ`, on the router);
 - the table, an integration, its reports, a user lookup and a segment only use
-  integrations whose DAG the caller may read;
+  integrations whose DAG the caller may read; one the caller may not read answers
+  exactly like one that does not exist (404), so its existence is not told;
+- a report is served only when the file it lies beside is one of that integration's
+  files (its key pattern, not only its folder), and for a shared file only that
+  integration's own report or the readers' outcomes;
 - the on/off toggle needs the right to edit that integration's DAG.
 
 Responses carry config data and attribute values, never connection secrets. The HTML
@@ -18,30 +22,35 @@ pages live in `inbound.pages` and use the builders here; `create_app` puts both 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, JsonValue, StrictBool
 from typing_extensions import TypedDict  # pydantic reads typing's TypedDict only from Python 3.12
 
 from inbound.catalog import Catalog, current_catalog
-from inbound.config import Integration
+from inbound.config import NAME_PATTERN, Integration
 from inbound.connections import s3_client, store
-from inbound.errors import RuleError
+from inbound.errors import RuleError, SourceUnavailable
 from inbound.layout import (
-    DONE_FOLDERS,
     ERROR_SUFFIX,
+    READERS_SUFFIX,
     REJECTED_SUFFIX,
+    REPORT_SUFFIXES,
+    belongs_to,
     error_code,
     error_report_key,
-    glob_regex,
+    is_done,
     is_not_found,
+    is_transient,
+    original_key,
     rejected_report_key,
 )
 from inbound.management import IntegrationRow, current_table, is_enabled, schedule_in_words
@@ -58,7 +67,13 @@ READ = [Depends(requires_access_dag("GET"))]
 router = APIRouter(dependencies=READ)
 
 # The reports the pipeline writes beside a moved file (`inbound.layout`): suffix -> (what it is, media type).
-REPORTS = {REJECTED_SUFFIX: ("rejected rows", "text/csv"), ERROR_SUFFIX: ("error report", "text/plain")}
+REPORTS = {
+    REJECTED_SUFFIX: ("rejected rows", "text/csv"),
+    ERROR_SUFFIX: ("error report", "text/plain"),
+    READERS_SUFFIX: ("readers' outcomes", "text/plain"),  # a shared file's
+}
+# `<moved file>.<reader>` of a shared file's per-reader report (an integration name, `inbound.config`).
+_READER = re.compile(r"\.(" + NAME_PATTERN.strip("^$") + r")\Z")
 RUNS_SHOWN = 20
 
 
@@ -132,12 +147,14 @@ def _readable(user: BaseUser, catalog: Catalog) -> dict[str, Integration]:
 
 
 def readable_integration(name: str, user: BaseUser) -> Integration:
-    """The integration `name` if its config loads (404) and the caller may read its DAG (403)."""
+    """The integration `name` if its config loads and the caller may read its DAG.
+
+    404 otherwise, with the same answer for both: whether an integration the caller may
+    not read exists is not told.
+    """
     integration = current_catalog().integrations.get(name)
-    if integration is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no integration named {name!r}")
-    if not _readable(user, Catalog(integrations={name: integration})):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"no read access to the DAG {integration.dag_id}")
+    if integration is None or not _readable(user, Catalog(integrations={name: integration})):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no integration named {name!r} that you may read")
     return integration
 
 
@@ -156,12 +173,13 @@ def list_integrations(user: GetUserDep) -> list[IntegrationRow]:
 
 # response_model=None: FastAPI would build a pydantic model of the store's `UserAttributes`, a
 # typing.TypedDict that pydantic reads only from Python 3.12 on; the answer is plain JSON already.
-@router.get("/api/users/{user_id}", response_model=None)
+# `:path`: a user ID may contain '/' (`a/b@x`, or `a%2Fb@x` as a browser encodes it).
+@router.get("/api/users/{user_id:path}", response_model=None)
 def user_attributes(user_id: str, user: GetUserDep) -> UserAttributes:
     """One user's attributes, only from integrations whose DAG the caller may read."""
     readable = Catalog(integrations=_readable(user, current_catalog()))
     with store() as s:
-        found = s.user_attributes(user_id, readable.declared_types)
+        found = s.user_attributes(user_id, readable.declared_types, readable.owners)
     keep = [name for name, source in found["sources"].items() if source["integration"] in readable.integrations]
     return UserAttributes(
         user_id=found["user_id"],
@@ -179,10 +197,10 @@ def evaluate_segment(
     sample: Annotated[int, Query(ge=0, le=1000)] = 20,
 ) -> dict[str, int | list[str]]:
     """How many users match the rule, and a sample of them (400 with the reason for a bad rule)."""
-    declared = Catalog(integrations=_readable(user, current_catalog())).declared_types
+    readable = Catalog(integrations=_readable(user, current_catalog()))
     try:
         with store() as s:
-            return evaluate(s, rule, declared, sample=sample).to_dict()
+            return evaluate(s, rule, readable.declared_types, sample=sample, owners=readable.owners).to_dict()
     except RuleError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
 
@@ -190,9 +208,7 @@ def evaluate_segment(
 @router.post("/api/integrations/{name}/enabled")
 def set_enabled(name: str, body: EnabledBody, request: Request, user: GetUserDep) -> dict[str, str | bool]:
     """Switch an integration on or off: the same state as its DAG's pause toggle."""
-    integration = current_catalog().integrations.get(name)
-    if integration is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no integration named {name!r}")
+    integration = readable_integration(name, user)  # 404 alike for unknown and unreadable
     # Edit right on this DAG, as Airflow's own PATCH /api/v2/dags/{dag_id} requires.
     requires_access_dag("PUT", param_dag_id=integration.dag_id)(request, user)
     if not set_paused(integration.dag_id, not body.enabled):
@@ -217,24 +233,36 @@ def _reports(integration: Integration, record: ImportRecord) -> list[Report]:
     return [Report(kind=kind, key=key, uri=f"s3://{bucket}/{key}") for kind, key in found]
 
 
-def _folder_pattern(integration: Integration) -> re.Pattern[str]:
-    """Report keys of this integration: `<its folder>success|failed/<file>.rejected.csv|.error.txt`.
+def _moved_file_of(integration: Integration, key: str) -> bool:
+    """Whether `key` is one of this integration's files after a run moved it into success/ or failed/."""
+    return is_done(key) and not is_done(original_key(key)) and belongs_to(integration.source.key, key)
 
-    The folder is the directory part of the source key (a glob: `*` and `?` stay inside
-    one path segment, as the matcher of `inbound.source` reads them).
+
+def report_key_allowed(integration: Integration, key: str, others: Collection[str] = ()) -> bool:
+    """Only the reports beside this integration's own moved files: nothing else of the bucket.
+
+    The file a report belongs to is the key without the report's suffix (and, for a
+    shared file's per-reader report `<file>.<reader>.rejected.csv`, without `.<reader>`);
+    before it moved, it matched this integration's key pattern. Of a shared file, only
+    this integration's own report and the readers' outcomes (`.readers.txt`) are served.
+    `others`: the names of the other integrations, whose per-reader reports are never
+    taken for a file of this one (`<file>.hr.error.txt` when the pattern also matches
+    `<file>.hr`).
     """
-    key = integration.source.key
-    folder = glob_regex(key[: key.rfind("/") + 1])
-    done = "|".join(re.escape(f) for f in DONE_FOLDERS)
-    suffixes = "|".join(re.escape(s) for s in REPORTS)
-    return re.compile(f"{folder}(?:{done})/[^/]+(?:{suffixes})")
-
-
-def report_key_allowed(integration: Integration, key: str) -> bool:
-    """Only the reports beside this integration's moved files: nothing else of the bucket."""
-    if ".." in key.split("/") or "\\" in key or any(ord(c) < 32 for c in key):
+    if ".." in key.split("/") or "\\" in key or any(ord(c) < 32 or c == "\x7f" for c in key):
         return False
-    return _folder_pattern(integration).fullmatch(key) is not None
+    if key.endswith(READERS_SUFFIX):
+        return _moved_file_of(integration, key.removesuffix(READERS_SUFFIX))
+    suffix = next((s for s in REPORT_SUFFIXES if key.endswith(s)), None)
+    if suffix is None:
+        return False
+    file = key.removesuffix(suffix)
+    reader = _READER.search(file)
+    if reader is not None and reader[1] in others:  # another reader's report (even where the pattern matched)
+        return False
+    if reader is not None and reader[1] == integration.name and _moved_file_of(integration, file[: reader.start()]):
+        return True  # this integration's report of a shared file it reads
+    return _moved_file_of(integration, file)
 
 
 def describe(integration: Integration) -> Detail:
@@ -242,13 +270,18 @@ def describe(integration: Integration) -> Detail:
     with store() as s:
         records = s.imports(integration.name, limit=RUNS_SHOWN)
         users = s.user_count(integration.name)
-    source = integration.source
+    source = integration.public_config()["source"]  # a value from `!env` shows as its variable's name
     return {
         "name": integration.name,
         "dag_id": integration.dag_id,
-        "description": integration.description,
+        "description": integration.shown_description,
         "file": integration.file,
-        "source": SourceView(uri=source.uri, bucket=source.bucket, key=source.key, aws_conn_id=source.aws_conn_id),
+        "source": SourceView(
+            uri=integration.shown_source,
+            bucket=str(source["bucket"]),
+            key=str(source["key"]),
+            aws_conn_id=str(source["aws_conn_id"]),
+        ),
         "schedule": integration.schedule,
         "schedule_words": schedule_in_words(integration.schedule),
         "mode": integration.mode,
@@ -283,34 +316,53 @@ def integration_report(
 ) -> StreamingResponse:
     """A rejection or error report of this integration, streamed from S3 with its AWS connection."""
     integration = readable_integration(name, user)
-    if not report_key_allowed(integration, key):
+    others = set(current_catalog().integrations) - {name}
+    if not report_key_allowed(integration, key, others):
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST,
-            f"not a report of {name}: the key must lie in a success/ or failed/ folder of its source folder "
-            "and end with .rejected.csv or .error.txt",
+            f"not a report of {name}: the key must be a report (.rejected.csv, .error.txt, .readers.txt) beside "
+            f"one of its files in a success/ or failed/ folder, a file that matched its key {integration.source.key!r}",
         )
+    bucket = integration.source.bucket
     try:
-        obj = s3_client(integration.source.aws_conn_id).get_object(Bucket=integration.source.bucket, Key=key)
+        obj = s3_client(integration.source.aws_conn_id).get_object(Bucket=bucket, Key=key)
+        body = obj["Body"]
+        stream = body.iter_chunks(64 * 1024)
+        head = next(stream, b"")  # an S3 that drops the connection answers 503 here, not halfway through
     except ClientError as exc:
         if is_not_found(exc):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"s3://{bucket}/{key} does not exist") from None
+        if is_transient(exc):
             raise HTTPException(
-                status.HTTP_404_NOT_FOUND, f"s3://{integration.source.bucket}/{key} does not exist"
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                f"S3 is unavailable ({error_code(exc) or 'error'}); try again later",
             ) from None
         raise HTTPException(
             status.HTTP_502_BAD_GATEWAY, f"S3 refused the report: {error_code(exc) or 'error'}"
         ) from None
+    except (BotoCoreError, SourceUnavailable) as exc:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"S3 is unreachable for s3://{bucket} ({type(exc).__name__}); try again later, "
+            f"or check the AWS connection {integration.source.aws_conn_id!r}",
+        ) from None
     media = next(m for s, (_, m) in REPORTS.items() if key.endswith(s))
-    body = obj["Body"]
 
     def chunks() -> Iterator[bytes]:
         try:
-            yield from body.iter_chunks(64 * 1024)
+            yield head
+            yield from stream
         finally:
             body.close()
 
-    filename = key.rsplit("/", 1)[-1].replace('"', "")
     return StreamingResponse(
         chunks(),
         media_type=f"{media}; charset=utf-8",
-        headers={"Content-Disposition": f'inline; filename="{filename}"', "X-Content-Type-Options": "nosniff"},
+        headers={"Content-Disposition": attachment(key.rsplit("/", 1)[-1]), "X-Content-Type-Options": "nosniff"},
     )
+
+
+def attachment(filename: str) -> str:
+    """`Content-Disposition` for a download: an ASCII fallback name and the exact one (RFC 6266, RFC 5987)."""
+    fallback = "".join(c if " " <= c <= "~" and c not in '"\\%' else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"

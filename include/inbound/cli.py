@@ -170,7 +170,7 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_user(args: argparse.Namespace, out: TextIO) -> int:
     catalog = load_folder()
     with _open_store() as attribute_store:
-        found = attribute_store.user_attributes(args.user_id, catalog.declared_types)
+        found = attribute_store.user_attributes(args.user_id, catalog.declared_types, catalog.owners)
     if args.json:
         print(json.dumps(found), file=out)
         return EXIT_OK
@@ -197,7 +197,9 @@ def cmd_segment(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_USAGE
     catalog = load_folder()
     with _open_store() as attribute_store:  # a rule that cannot be evaluated: RuleError, exit 2 (main)
-        result = evaluate(attribute_store, rule, catalog.declared_types, sample=args.sample).to_dict()
+        result = evaluate(
+            attribute_store, rule, catalog.declared_types, sample=args.sample, owners=catalog.owners
+        ).to_dict()
     if args.json:
         print(json.dumps(result), file=out)
     else:

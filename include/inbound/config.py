@@ -13,11 +13,15 @@ import codecs
 import hashlib
 import json
 import re
+import reprlib
+import unicodedata
 import zoneinfo
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -29,6 +33,7 @@ from pydantic import (
     model_validator,
 )
 
+from inbound.layout import key_pattern
 from inbound.suggest import did_you_mean
 
 AttributeType = Literal["string", "integer", "number", "boolean", "date", "timestamp"]
@@ -47,7 +52,47 @@ SCHEDULE_PRESETS: dict[str, timedelta] = {
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 ATTRIBUTE_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,62}$"
 
+# Attribute names the mapping and the store use for their own columns beside the attribute
+# columns (the user ID, the rejected rows' line). Compared case-insensitively: SQLite's column
+# names are. Every other column they add starts with "_", which no attribute name can.
+RESERVED_ATTRIBUTE_NAMES = frozenset({"user_id", "line"})
+
+# Characters a column name never holds: controls (newline, NUL, ESC, ...), invisible format
+# characters (bidi overrides, zero-width) and line/paragraph separators.
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
 _TIMEDELTA = TypeAdapter(timedelta)
+
+_ECHO = reprlib.Repr()
+_ECHO.maxstring = _ECHO.maxother = 40
+_ECHO.maxlist = _ECHO.maxtuple = _ECHO.maxdict = _ECHO.maxset = 3
+_ECHO.maxlevel = 1
+
+
+def echo(value: object) -> str:
+    """A value from a config as a message shows it: its repr, cut to a short prefix.
+
+    Whatever a config holds (a 100 kB string, a list an alias expands to a billion items),
+    a message never grows with it.
+    """
+    if isinstance(value, str) and len(value) > 30:
+        return f"{value[:30]!r}... ({len(value)} characters)"
+    text = _ECHO.repr(value)
+    return text if len(text) <= 60 else f"{text[:56]} ..."
+
+
+def _printable(value: str) -> str:
+    """A column name is one line of visible text."""
+    for position, char in enumerate(value, 1):
+        if unicodedata.category(char) in _UNPRINTABLE:
+            raise ValueError(
+                f"the column name {echo(value)} has a control or invisible character (U+{ord(char):04X}) at "
+                f"position {position}; write the header name as it reads, on one line"
+            )
+    return value
+
+
+ColumnName = Annotated[str, StringConstraints(min_length=1), AfterValidator(_printable)]
 
 
 class _Model(BaseModel):
@@ -82,6 +127,13 @@ class Source(_Model):
         parts = value.split("/")
         if "success" in parts[:-1] or "failed" in parts[:-1]:
             raise ValueError("the key must not point into a success/ or failed/ folder")
+        try:
+            key_pattern(value)  # as every run compiles it
+        except re.error as exc:
+            raise ValueError(
+                f"the key is not a valid glob: {exc.msg} at position {exc.pos}; a [...] class lists "
+                "characters or ranges in order, such as [a-z] or [0-9]"
+            ) from None
         return value
 
     @property
@@ -103,19 +155,19 @@ class Format(_Model):
     def _known_codec(cls, value: str) -> str:
         try:
             codecs.lookup(value)
-        except LookupError:
-            raise ValueError(f"unknown encoding {value!r}; use a Python codec name such as utf-8 or cp1252") from None
+        except (LookupError, ValueError):  # ValueError: a name with a NUL
+            raise ValueError(
+                f"unknown encoding {echo(value)}; use a Python codec name such as utf-8 or cp1252"
+            ) from None
         return value
 
 
 class UserId(_Model):
-    column: Annotated[str, StringConstraints(min_length=1)] = Field(
-        description="The CSV column that uniquely identifies a user."
-    )
+    column: ColumnName = Field(description="The CSV column that uniquely identifies a user.")
 
 
 class Attribute(_Model):
-    column: Annotated[str, StringConstraints(min_length=1)] = Field(description="CSV header name.")
+    column: ColumnName = Field(description="CSV header name.")
     name: Annotated[str, StringConstraints(pattern=ATTRIBUTE_NAME_PATTERN)] | None = Field(
         None,
         description="The attribute name people target with; defaults to the column name.",
@@ -133,14 +185,20 @@ class Attribute(_Model):
             if self.type not in ("date", "timestamp"):
                 raise ValueError(f"`format` applies to date and timestamp attributes, not {self.type}")
             if "%" not in self.format:
-                raise ValueError(f"format {self.format!r} has no % directive; use strftime codes such as %d.%m.%Y")
+                raise ValueError(f"format {echo(self.format)} has no % directive; use strftime codes such as %d.%m.%Y")
         if self.name is None and not re.match(ATTRIBUTE_NAME_PATTERN, self.column):
-            suggestion = re.sub(r"[^a-z0-9]+", "_", self.column.lower()).strip("_") or "attribute"
+            suggestion = re.sub(r"[^a-z0-9]+", "_", self.column[:200].lower()).strip("_")[:40] or "attribute"
             if not suggestion[0].isalpha():
                 suggestion = f"a_{suggestion}"
             raise ValueError(
-                f"column {self.column!r} is not usable as an attribute name "
+                f"column {echo(self.column)} is not usable as an attribute name "
                 f"(letters, digits, '_'); add `name: {suggestion}`"
+            )
+        if self.attribute.lower() in RESERVED_ATTRIBUTE_NAMES:
+            raise ValueError(
+                f"attribute name {self.attribute!r} is reserved (the store and the rejected-rows report use "
+                f"{' and '.join(sorted(RESERVED_ATTRIBUTE_NAMES))} for their own columns); "
+                f"rename it with `name:`, e.g. `name: {self.attribute.lower()}_value`"
             )
         return self
 
@@ -199,9 +257,9 @@ def _duration(value: str, field: str) -> timedelta:
             raise ValueError
         duration = _TIMEDELTA.validate_python(value)
     except (ValidationError, ValueError):
-        raise ValueError(f"{field} {value!r} is not an ISO-8601 duration such as PT6H or P2D") from None
+        raise ValueError(f"{field} {echo(value)} is not an ISO-8601 duration such as PT6H or P2D") from None
     if duration <= timedelta(0):
-        raise ValueError(f"{field} {value!r} must be a positive duration in days, hours or minutes (P2D, PT6H)")
+        raise ValueError(f"{field} {echo(value)} must be a positive duration in days, hours or minutes (P2D, PT6H)")
     return duration
 
 
@@ -254,6 +312,7 @@ class Integration(_Model):
     alerts: Alerts | None = Field(None, description="Optional alerts on failure, rejected rows and staleness.")
 
     _file: str | None = PrivateAttr(None)
+    _env: dict[Loc, str] = PrivateAttr(default_factory=dict)
 
     @field_validator("schedule")
     @classmethod
@@ -266,36 +325,72 @@ class Integration(_Model):
     def _valid_timezone(cls, value: str) -> str:
         try:
             zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            hint = did_you_mean(
-                value, sorted(zoneinfo.available_timezones()), otherwise="; use an IANA name such as Europe/Berlin"
-            )
-            raise ValueError(f"unknown time zone {value!r}{hint}") from None
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
+            otherwise = "; use an IANA name such as Europe/Berlin"
+            hint = did_you_mean(value, sorted(zoneinfo.available_timezones()), otherwise=otherwise)
+            raise ValueError(f"unknown time zone {echo(value)}{hint if len(value) <= 64 else otherwise}") from None
         return value
 
     @model_validator(mode="after")
     def _unique_columns(self) -> Integration:
-        seen: dict[str, int] = {}
+        seen: dict[str, int] = {}  # lower-case name -> index: the store's column names ignore case
         for i, attribute in enumerate(self.attributes):
-            if attribute.attribute in seen:
+            name = attribute.attribute
+            if name.lower() in seen:
+                j = seen[name.lower()]
+                other = self.attributes[j].attribute
+                if other == name:
+                    raise ValueError(
+                        f"attribute name {name!r} is used twice (attributes[{j}] and attributes[{i}]); rename one"
+                    )
                 raise ValueError(
-                    f"attribute name {attribute.attribute!r} is used twice "
-                    f"(attributes[{seen[attribute.attribute]}] and attributes[{i}]); rename one"
+                    f"attribute name {name!r} (attributes[{i}]) differs from {other!r} (attributes[{j}]) only by "
+                    "case; the store's column names do not tell them apart: rename one"
                 )
-            seen[attribute.attribute] = i
+            seen[name.lower()] = i
             if attribute.column == self.user_id.column:
                 raise ValueError(
-                    f"attributes[{i}] maps the user-ID column {attribute.column!r}; "
+                    f"attributes[{i}] maps the user-ID column {echo(attribute.column)}; "
                     "the user ID is the key, not an attribute"
                 )
         return self
 
     @classmethod
-    def from_file_data(cls, data: object, file: str) -> Integration:
-        """Validate the parsed YAML of a config file; the integration remembers the file it came from."""
+    def from_file_data(cls, data: object, file: str, env: Mapping[Loc, str] | None = None) -> Integration:
+        """Validate the parsed YAML of a config file; the integration remembers the file it came from.
+
+        `env`: where a value came from a variable (`!env NAME`): setting location -> NAME.
+        """
         integration = cls.model_validate(data)
         integration._file = file
+        integration._env = dict(env or {})
         return integration
+
+    @property
+    def env_settings(self) -> dict[str, str]:
+        """Each setting whose value came from `!env`, e.g. {"source.bucket": "INBOUND_CONFIG_BUCKET"}."""
+        return {setting_path(loc): name for loc, name in sorted(self._env.items(), key=lambda item: str(item[0]))}
+
+    def public_config(self) -> dict[str, Any]:
+        """The config as JSON to show people (docs, status, pages): a value from `!env` shows as `!env NAME`.
+
+        The run itself uses the values; where they are only shown, the variable's name is enough.
+        """
+        config = self.model_dump(mode="json")
+        for loc, name in self._env.items():
+            _replace(config, loc, f"!env {name}")
+        return config
+
+    @property
+    def shown_source(self) -> str:
+        """`source.uri` as shown to people (docs, table, pages): a part from `!env` shows as `!env NAME`."""
+        source = self.public_config()["source"]
+        return f"s3://{source['bucket']}/{source['key']}"
+
+    @property
+    def shown_description(self) -> str | None:
+        description = self.public_config().get("description")
+        return None if description is None else str(description)
 
     @property
     def dag_id(self) -> str:
@@ -328,15 +423,45 @@ class Integration(_Model):
 
     def snapshot(self) -> dict[str, Any]:
         """A JSON-safe copy that a run carries from its first task to its last."""
-        return {"config": self.model_dump(mode="json"), "file": self._file, "version": self.version}
+        snapshot: dict[str, Any] = {"config": self.model_dump(mode="json"), "file": self._file, "version": self.version}
+        if self._env:
+            snapshot["env"] = [[list(loc), name] for loc, name in self._env.items()]
+        return snapshot
 
     @classmethod
     def from_snapshot(cls, snapshot: dict[str, Any]) -> Integration:
         integration = cls.model_validate(snapshot["config"])
         integration._file = snapshot.get("file")
+        integration._env = {tuple(loc): name for loc, name in snapshot.get("env", [])}
         if integration.version != snapshot["version"]:
             raise ValueError("config snapshot does not match its version")
         return integration
+
+
+Loc = tuple[int | str, ...]  # where in a config a value sits: keys and list indexes
+
+
+def setting_path(loc: Loc) -> str:
+    """("attributes", 0, "type") -> "attributes[0].type"."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _replace(config: Any, loc: Loc, value: str) -> None:
+    """Set the value at `loc` in a dumped config, when it is there."""
+    for part in loc[:-1]:
+        try:
+            config = config[part]
+        except (KeyError, IndexError, TypeError):
+            return
+    if not loc:
+        return
+    last = loc[-1]
+    in_list = isinstance(config, list) and isinstance(last, int) and 0 <= last < len(config)
+    if in_list or (isinstance(config, dict) and last in config):
+        config[last] = value
 
 
 def schedule_interval(schedule: str) -> timedelta:
@@ -345,12 +470,13 @@ def schedule_interval(schedule: str) -> timedelta:
     if schedule in SCHEDULE_PRESETS:
         return SCHEDULE_PRESETS[schedule]
     if schedule.startswith("@"):
-        raise ValueError(f"unknown schedule preset {schedule!r}{did_you_mean(schedule, SCHEDULE_PRESETS)}")
+        hint = did_you_mean(schedule, SCHEDULE_PRESETS) if len(schedule) <= 64 else ""
+        raise ValueError(f"unknown schedule preset {echo(schedule)}{hint}")
     if schedule.upper().startswith("P"):
         try:
             delta = _TIMEDELTA.validate_python(schedule)
         except ValidationError:
-            raise ValueError(f"{schedule!r} is not an ISO-8601 duration such as PT30M or P1D") from None
+            raise ValueError(f"{echo(schedule)} is not an ISO-8601 duration such as PT30M or P1D") from None
         if delta < timedelta(minutes=1):
             raise ValueError("the schedule interval must be at least one minute")
         return delta
@@ -359,7 +485,7 @@ def schedule_interval(schedule: str) -> timedelta:
 
     if not croniter.is_valid(schedule) or len(schedule.split()) != 5:
         raise ValueError(
-            f"{schedule!r} is not a preset (@hourly, @daily, ...), a five-field cron "
+            f"{echo(schedule)} is not a preset (@hourly, @daily, ...), a five-field cron "
             "expression such as '*/15 * * * *', or an ISO-8601 duration such as PT30M"
         )
     runs = croniter(schedule, datetime(2026, 1, 1, tzinfo=UTC))

@@ -52,8 +52,8 @@ PARAMS = {
     "dry_run": Param(
         False,
         type="boolean",
-        description="Only show what the waiting files would do (counts and a sample of changes in the "
-        "task log and XCom); nothing is written and the files stay where they are.",
+        description="Only show what the waiting files would do (counts in the task log; a sample of "
+        "changed users in finalize's XCom, or `inbound preview`); nothing is written and the files stay.",
     ),
     "force": Param(
         False,
@@ -91,10 +91,11 @@ def _wait_timeout(interval: timedelta) -> float:
 
 def doc_md(integration: Integration) -> str:
     rows = "\n".join(f"| `{a.column}` | `{a.attribute}` | {a.type} |" for a in integration.attributes)
-    description = f"{integration.description}\n\n" if integration.description else ""
+    shown = integration.shown_description
+    description = f"{shown}\n\n" if shown else ""
     return (
         f"### Inbound integration `{integration.name}`\n\n{description}"
-        f"- **Source:** `{integration.source.uri}` (connection `{integration.source.aws_conn_id}`)\n"
+        f"- **Source:** `{integration.shown_source}` (connection `{integration.source.aws_conn_id}`)\n"
         f"- **Schedule:** `{integration.schedule}`\n"
         f"- **User ID column:** `{integration.user_id.column}`\n"
         f"- **Config:** `{integration.file}` (version `{integration.version}`)\n\n"
@@ -136,7 +137,7 @@ def build_dag(integration: Integration) -> DAG:
     interval = integration.interval
     with DAG(
         dag_id=integration.dag_id,
-        description=integration.description or f"Inbound S3 -> attributes from {integration.source.uri}",
+        description=integration.shown_description or f"Inbound S3 -> attributes from {integration.shown_source}",
         schedule=_schedule(integration),
         start_date=START_DATE,
         catchup=False,
@@ -222,7 +223,7 @@ def _finalize(integration: Integration) -> dict[str, Any]:
         results = [FileResult(s3_file=S3File.from_dict(f)) for f in found["files"]]
     with _run(found["snapshot"]) as run:
         summary = run.finalize(results)
-    for line in summary.lines():
+    for line in summary.lines(values=False):
         log.info("%s", line)
     run_id = context["run_id"]
     alerts.send(

@@ -20,8 +20,8 @@ from botocore.exceptions import (
 )
 
 from inbound import layout
+from inbound.compression import GZIP_MAGIC, gunzip
 from inbound.errors import DiscoveryError
-from inbound.reading import GZIP_MAGIC, gunzip
 from inbound.suggest import closest
 
 if TYPE_CHECKING:

@@ -35,6 +35,7 @@ class Problem(StrEnum):
     MISSING_COLUMN = "missing_column"
     TOO_MANY_REJECTED = "too_many_rejected"
     MIRROR_GUARD = "mirror_guard"
+    INTERNAL = "internal"  # an unexpected error while reading, mapping or writing this file (a bug)
 
 
 class InboundError(Exception):

@@ -148,7 +148,7 @@ def _row(
     return IntegrationRow(
         name=integration.name,
         dag_id=integration.dag_id,
-        source=integration.source.uri,
+        source=integration.shown_source,
         attributes_imported=success.attributes if success else 0,
         users=(users or {}).get(integration.name),
         schedule=integration.schedule,

@@ -9,7 +9,13 @@ Rules (documented in the README):
   row is right);
 - a row with more or fewer fields than the header is rejected (never silently padded);
 - an empty cell is "no value in this file": with `blank: keep` (default) the stored value
-  stays, with `blank: clear` it is removed.
+  stays, with `blank: clear` it is removed;
+- a value (or user ID) longer than `INBOUND_MAX_VALUE_BYTES` rejects its row; the report
+  names the column, never the value.
+
+The frame's working columns have names no attribute and no header can have (they start
+with `SENTINEL`, a byte a readable file never holds), so an attribute may be called
+`line`, `value` or `reason`; only `user_id` is taken (the attribute set's user column).
 
 The casts themselves (text to a declared type) live in `inbound.casts`, shared with
 segment rules, discovery and the store.
@@ -17,6 +23,7 @@ segment rules, discovery and the store.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
@@ -24,8 +31,8 @@ import polars as pl
 
 from inbound.casts import cast_series
 from inbound.config import Attribute, Integration
-from inbound.errors import BadFile, Problem
-from inbound.reading import FIELD_COUNT_COLUMN, SOURCE_LINE_COLUMN, Table
+from inbound.errors import BadFile, ConfigInvalid, Problem
+from inbound.reading import FIELD_COUNT_COLUMN, SENTINEL, SOURCE_LINE_COLUMN, Table
 from inbound.suggest import closest
 
 USER_ID = "user_id"  # the attribute set's (and the store's) user column
@@ -37,7 +44,25 @@ TYPE_HINTS = {
     "date": "not a date (YYYY-MM-DD)",
     "timestamp": "not a timestamp (YYYY-MM-DD HH:MM:SS, optionally with a zone offset)",
 }
-_BAD = "__bad"
+_BAD = f"{SENTINEL}bad"
+_ID = f"{SENTINEL}id"  # the user ID while mapping; `user_id` only in what leaves
+DEFAULT_MAX_VALUE_BYTES = 64 * 1024
+MAX_VALUE_BYTES_ENV = "INBOUND_MAX_VALUE_BYTES"
+DUPLICATE_LINES_SHOWN = 10  # a reason names at most this many of a repeated user ID's lines
+
+
+def max_value_bytes() -> int:
+    """`INBOUND_MAX_VALUE_BYTES` (default 65536): the longest value (and user ID) a row may hold, in bytes."""
+    value = os.environ.get(MAX_VALUE_BYTES_ENV)
+    if not value:
+        return DEFAULT_MAX_VALUE_BYTES
+    try:
+        limit = int(value)
+    except ValueError:
+        raise ValueError(f"{MAX_VALUE_BYTES_ENV}={value!r} is not a whole number of bytes (e.g. 65536)") from None
+    if limit < 1:
+        raise ValueError(f"{MAX_VALUE_BYTES_ENV}={value!r} must be at least 1")
+    return limit
 
 
 @dataclass(frozen=True)
@@ -68,32 +93,44 @@ def map_table(table: Table, integration: Integration) -> AttributeSet:
     One pass computes the typed columns and a per-row `bad` flag; the reasons are worked
     out only for the (few) bad rows.
     """
+    if any(a.attribute == USER_ID for a in integration.attributes):
+        raise ConfigInvalid(
+            f"integration {integration.name!r}: an attribute may not be named {USER_ID!r}, the name of the "
+            "user column of every attribute set; give it another `name:`"
+        )
     _check_header(table.header, integration)
     if table.frame.height == 0:
         raise BadFile("the file has a header but no data rows", Problem.EMPTY)
-    typed = _typed(table.frame, integration)
+    cap = max_value_bytes()
+    typed, too_long = _typed(table.frame, integration, cap)
     duplicated = _duplicated(typed)
-    typed_attributes = [a for a in integration.attributes if a.type != "string"]
+    typed_attributes = [(i, a) for i, a in enumerate(integration.attributes) if a.type != "string"]
     width = len(table.header)
     typed = typed.with_columns(
         pl.any_horizontal(
             pl.col(FIELD_COUNT_COLUMN) != width,
-            pl.col(USER_ID).is_null(),
+            pl.col(_ID).is_null(),
             duplicated,
-            *[_cast_failed(a) for a in typed_attributes],
+            *[pl.col(flag) for flag in too_long],
+            *[_cast_failed(i) for i, _ in typed_attributes],
         ).alias(_BAD)
     )
-    good = typed.filter(~pl.col(_BAD)).select(USER_ID, *[a.attribute for a in integration.attributes])
+    good = typed.filter(~pl.col(_BAD)).select(
+        pl.col(_ID).alias(USER_ID),
+        *[pl.col(_value(i)).alias(a.attribute) for i, a in enumerate(integration.attributes)],
+    )
     bad = typed.filter(pl.col(_BAD))
     if bad.height == 0:
         return AttributeSet(frame=good, rejects=empty_rejects(), rows_read=table.rows)
     id_column = integration.user_id.column
+    id_too_long = next((flag for flag, column in too_long.items() if column == id_column), None)
     rejects = pl.concat(
         [
             _ragged_rejects(bad, width),
-            _empty_id_rejects(bad, id_column),
+            *[_long_rejects(bad, flag, column, cap) for flag, column in too_long.items()],
+            _empty_id_rejects(bad, id_column, id_too_long),
             _duplicate_rejects(typed.filter(duplicated), id_column),
-            *[_cast_rejects(bad, a) for a in typed_attributes],
+            *[_cast_rejects(bad, i, a) for i, a in typed_attributes],
         ],
         how="vertical",
     ).sort("line", "column", nulls_last=False)
@@ -101,13 +138,37 @@ def map_table(table: Table, integration: Integration) -> AttributeSet:
 
 
 def _check_header(header: list[str], integration: Integration) -> None:
-    """Every column the integration reads is in the header, or the file is refused."""
-    id_column = integration.user_id.column
-    if id_column not in header:
-        raise _missing_column("user-ID", id_column, header)
-    for attribute in integration.attributes:
-        if attribute.column not in header:
-            raise _missing_column(f"attribute {attribute.attribute!r}:", attribute.column, header)
+    """Every column the integration reads is in the header, or the file is refused.
+
+    The header's names are shown only when the first line is a header for sure (it holds
+    one of the columns the config reads): a file without a header line has a row of
+    values there, and values never go into messages.
+    """
+    wanted = [("user-ID", integration.user_id.column)]
+    wanted += [(f"attribute {a.attribute!r}:", a.column) for a in integration.attributes]
+    missing = [(kind, column) for kind, column in wanted if column not in header]
+    if not missing:
+        return
+    kind, column = missing[0]
+    names = {h.lower() for h in header}
+    if any(c.lower() in names for _, c in wanted):
+        raise _missing_column(kind, column, header)
+    fields = f"{len(header)} field{'s' if len(header) != 1 else ''}, not shown as they may be values"
+    if _looks_like_data(header):
+        raise BadFile(
+            f"{kind} column {column!r} is not in the file's header, and the first line looks like data, "
+            f"not column names ({fields}): the file needs a header line (export it with column headers)",
+            Problem.HEADER,
+            line=1,
+            column=column,
+        )
+    raise BadFile(
+        f"{kind} column {column!r} is not in the file's header, and neither is any other column the config "
+        f"reads: the first line ({fields}) is the header of another export or a line of data. "
+        "Export the file with its header line, or fix the config's `column:` names",
+        Problem.MISSING_COLUMN,
+        column=column,
+    )
 
 
 def _looks_like_data(header: list[str]) -> bool:
@@ -115,14 +176,6 @@ def _looks_like_data(header: list[str]) -> bool:
 
 
 def _missing_column(kind: str, column: str, header: list[str]) -> BadFile:
-    if _looks_like_data(header):
-        return BadFile(
-            f"{kind} column {column!r} is not in the file's header, and the first line looks like data, "
-            "not column names: the file needs a header line (export it with column headers)",
-            Problem.HEADER,
-            line=1,
-            column=column,
-        )
     suggestions = [h for h in header if h.lower() == column.lower()] or closest(column, header, cutoff=0.5, n=3)
     hint = f"; closest header names: {', '.join(map(repr, suggestions))}" if suggestions else ""
     return BadFile(
@@ -134,31 +187,48 @@ def _missing_column(kind: str, column: str, header: list[str]) -> BadFile:
     )
 
 
-def _raw(attribute: Attribute) -> str:
-    return f"__raw_{attribute.attribute}"
+def _raw(i: int) -> str:
+    """Attribute `i`'s stripped text (empty: null) while mapping."""
+    return f"{SENTINEL}raw{i}"
 
 
-def _typed(frame: pl.DataFrame, integration: Integration) -> pl.DataFrame:
-    """The user ID and each attribute's stripped text (empty: null) and typed value, per row."""
+def _value(i: int) -> str:
+    """Attribute `i`'s typed value while mapping."""
+    return f"{SENTINEL}value{i}"
+
+
+def _typed(frame: pl.DataFrame, integration: Integration, cap: int) -> tuple[pl.DataFrame, dict[str, str]]:
+    """The user ID and each attribute's stripped text (empty: null) and typed value, per row.
+
+    A value longer than `cap` bytes is nulled (never cast, never reported); the second
+    result maps a flag column, true where the value was too long, to its header column,
+    for the columns that have such values (usually none).
+    """
+    columns = {_ID: integration.user_id.column, **{_raw(i): a.column for i, a in enumerate(integration.attributes)}}
     stripped = frame.select(
         pl.col(SOURCE_LINE_COLUMN),
         pl.col(FIELD_COUNT_COLUMN),
-        pl.col(integration.user_id.column).str.strip_chars().alias(USER_ID),
-        *[pl.col(a.column).str.strip_chars().alias(_raw(a)) for a in integration.attributes],
+        *[pl.col(column).str.strip_chars().alias(name) for name, column in columns.items()],
     )
+    lengths = stripped.select(pl.col(c).str.len_bytes().max().fill_null(0) for c in columns).row(0)
+    too_long = {f"{SENTINEL}long{j}": c for j, (c, n) in enumerate(zip(columns, lengths)) if n > cap}
+    if too_long:
+        stripped = stripped.with_columns(
+            (pl.col(c).str.len_bytes() > cap).fill_null(False).alias(flag) for flag, c in too_long.items()
+        ).with_columns(pl.when(pl.col(flag)).then(None).otherwise(pl.col(c)).alias(c) for flag, c in too_long.items())
     # A cell of only spaces is empty: null it where such cells exist (usually nowhere).
-    text_columns = [USER_ID, *[_raw(a) for a in integration.attributes]]
-    has_empty = stripped.select((pl.col(c).str.len_bytes() == 0).any() for c in text_columns).row(0)
+    has_empty = stripped.select((pl.col(c).str.len_bytes() == 0).any() for c in columns).row(0)
     clean = stripped.with_columns(
         pl.when(pl.col(c).str.len_bytes() == 0).then(None).otherwise(pl.col(c)).alias(c)
-        for c, empty in zip(text_columns, has_empty)
+        for c, empty in zip(columns, has_empty)
         if empty
     )
     decimal, timezone = integration.format.decimal, integration.timezone
-    return clean.with_columns(
-        cast_attribute(clean.get_column(_raw(a)), a, decimal, timezone).alias(a.attribute)
-        for a in integration.attributes
+    typed = clean.with_columns(
+        cast_attribute(clean.get_column(_raw(i)), a, decimal, timezone).alias(_value(i))
+        for i, a in enumerate(integration.attributes)
     )
+    return typed, {flag: columns[c] for flag, c in too_long.items()}
 
 
 def _duplicated(typed: pl.DataFrame) -> pl.Expr:
@@ -166,9 +236,9 @@ def _duplicated(typed: pl.DataFrame) -> pl.Expr:
 
     Distinct hashes prove distinct IDs cheaply; only a (rare) tie needs the exact check.
     """
-    ids = typed.select(pl.col(USER_ID).drop_nulls().hash().n_unique().alias("h"), pl.col(USER_ID).count().alias("n"))
+    ids = typed.select(pl.col(_ID).drop_nulls().hash().n_unique().alias("h"), pl.col(_ID).count().alias("n"))
     if ids.item(0, "h") < ids.item(0, "n"):
-        return pl.col(USER_ID).is_duplicated() & pl.col(USER_ID).is_not_null()
+        return pl.col(_ID).is_duplicated() & pl.col(_ID).is_not_null()
     return pl.lit(False)
 
 
@@ -178,57 +248,62 @@ def _hint(attribute: Attribute) -> str:
     return TYPE_HINTS[attribute.type]
 
 
-def _cast_failed(attribute: Attribute) -> pl.Expr:
-    return (pl.col(_raw(attribute)).str.len_bytes().fill_null(0) > 0) & pl.col(attribute.attribute).is_null()
+def _cast_failed(i: int) -> pl.Expr:
+    return (pl.col(_raw(i)).str.len_bytes().fill_null(0) > 0) & pl.col(_value(i)).is_null()
 
 
-def _cast_rejects(bad: pl.DataFrame, attribute: Attribute) -> pl.DataFrame:
-    """Rows whose value did not survive the cast to the declared type."""
-    return bad.filter(_cast_failed(attribute)).select(
+def _reject(
+    rows: pl.DataFrame, column: str | None, value: pl.Expr | None, reason: pl.Expr | str, user_id: bool = True
+) -> pl.DataFrame:
+    """Reject rows in the report's shape (REJECT_COLUMNS)."""
+    return rows.select(
         pl.col(SOURCE_LINE_COLUMN).alias("line"),
-        pl.col(USER_ID),
-        pl.lit(attribute.column).alias("column"),
-        pl.col(_raw(attribute)).alias("value"),
-        pl.lit(f"{_hint(attribute)} (attribute {attribute.attribute!r} is declared {attribute.type})").alias("reason"),
+        (pl.col(_ID) if user_id else pl.lit(None, pl.String)).alias(USER_ID),
+        pl.lit(column, pl.String).alias("column"),
+        (value if value is not None else pl.lit(None, pl.String)).alias("value"),
+        (pl.lit(reason) if isinstance(reason, str) else reason).alias("reason"),
     )
+
+
+def _cast_rejects(bad: pl.DataFrame, i: int, attribute: Attribute) -> pl.DataFrame:
+    """Rows whose value did not survive the cast to the declared type."""
+    reason = f"{_hint(attribute)} (attribute {attribute.attribute!r} is declared {attribute.type})"
+    return _reject(bad.filter(_cast_failed(i)), attribute.column, pl.col(_raw(i)), reason)
+
+
+def _long_rejects(bad: pl.DataFrame, flag: str, column: str, cap: int) -> pl.DataFrame:
+    """Rows with a value longer than the cap: the column and the limit, never the value."""
+    reason = (
+        f"value longer than {cap} bytes ({MAX_VALUE_BYTES_ENV}); not imported and not shown: "
+        "shorten it in the export or raise the setting"
+    )
+    return _reject(bad.filter(pl.col(flag)), column, None, reason)
 
 
 def _ragged_rejects(bad: pl.DataFrame, width: int) -> pl.DataFrame:
     """Rows with more or fewer fields than the header."""
     fields = pl.col(FIELD_COUNT_COLUMN)
-    return bad.filter(fields != width).select(
-        pl.col(SOURCE_LINE_COLUMN).alias("line"),
-        pl.col(USER_ID),
-        pl.lit(None, pl.String).alias("column"),
-        pl.lit(None, pl.String).alias("value"),
+    reason = (
         pl.when(fields < 0)
         .then(pl.format("row has more fields than the header ({})", pl.lit(width)))
         .otherwise(pl.format("row has {} fields, the header has {}", fields, pl.lit(width)))
-        .alias("reason"),
     )
+    return _reject(bad.filter(fields != width), None, None, reason)
 
 
-def _empty_id_rejects(bad: pl.DataFrame, id_column: str) -> pl.DataFrame:
-    return bad.filter(pl.col(USER_ID).is_null()).select(
-        pl.col(SOURCE_LINE_COLUMN).alias("line"),
-        pl.lit(None, pl.String).alias(USER_ID),
-        pl.lit(id_column).alias("column"),
-        pl.lit(None, pl.String).alias("value"),
-        pl.lit("empty user ID").alias("reason"),
-    )
+def _empty_id_rejects(bad: pl.DataFrame, id_column: str, id_too_long: str | None) -> pl.DataFrame:
+    empty = pl.col(_ID).is_null() if id_too_long is None else pl.col(_ID).is_null() & ~pl.col(id_too_long)
+    return _reject(bad.filter(empty), id_column, None, "empty user ID", user_id=False)
 
 
 def _duplicate_rejects(duplicates: pl.DataFrame, id_column: str) -> pl.DataFrame:
-    """Every row of a repeated user ID, each naming all the lines it appears on."""
-    line = pl.col(SOURCE_LINE_COLUMN)
-    return duplicates.select(
-        line.alias("line"),
-        pl.col(USER_ID),
-        pl.lit(id_column).alias("column"),
-        pl.col(USER_ID).alias("value"),
-        pl.format(
-            "user ID appears {} times in the file (lines {}); all its rows are rejected",
-            pl.len().over(USER_ID),
-            line.cast(pl.String).str.join(", ").over(USER_ID),
-        ).alias("reason"),
+    """Every row of a repeated user ID, each naming (the first few of) all the lines it appears on."""
+    lines = pl.col(SOURCE_LINE_COLUMN).cast(pl.String)
+    times = pl.len().over(_ID)
+    reason = pl.format(
+        "user ID appears {} times in the file (lines {}{}); all its rows are rejected",
+        times,
+        lines.head(DUPLICATE_LINES_SHOWN).str.join(", ").over(_ID),
+        pl.when(times > DUPLICATE_LINES_SHOWN).then(pl.lit(", ...")).otherwise(pl.lit("")),
     )
+    return _reject(duplicates, id_column, pl.col(_ID), reason)

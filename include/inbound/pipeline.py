@@ -23,7 +23,7 @@ import polars as pl
 
 from inbound import layout
 from inbound.config import Integration
-from inbound.errors import BadFile, FileChanged, Problem
+from inbound.errors import BadFile, FileChanged, Problem, Unavailable
 from inbound.layout import S3File
 from inbound.mapping import AttributeSet, map_table
 from inbound.outcome import Outcome
@@ -56,6 +56,17 @@ class Identity:
             rows_read=result.rows_read,
             rows_rejected=result.rows_rejected,
         )
+
+
+def internal_error(step: str, file: S3File, exc: Exception) -> str:
+    """Fail one file on an error nobody planned for: the traceback goes to the task log, the
+    reason (the step and the error's type, never its text: it may quote values) to the report."""
+    log.exception("%s: internal error in %s", file.uri, step)
+    return (
+        f"internal error in {step} ({type(exc).__name__}); the traceback is in this run's task log. "
+        "The store is unchanged for this file. This is a bug or an input the importer does not handle: "
+        "report it with the file; once fixed, re-import the file with the key param"
+    )
 
 
 def _stage_stem(staging: Path, file: S3File) -> Path:
@@ -105,6 +116,10 @@ def validate_and_map(client: S3Client, integration: Integration, file: S3File, s
     except BadFile as exc:
         log.warning("%s: rejected: %s", file.uri, exc)
         return result.failed_with(str(exc), exc.problem)
+    except Unavailable:
+        raise  # S3 is down: the task retries, the file stays
+    except Exception as exc:  # anything else fails this file, not the run
+        return result.failed_with(internal_error("validate_and_map", file, exc), Problem.INTERNAL)
     result = replace(result, rows_read=attribute_set.rows_read, rows_rejected=attribute_set.rows_rejected)
     staging.mkdir(parents=True, exist_ok=True)
     stem = _stage_stem(staging, file)
@@ -149,10 +164,34 @@ def upsert_attributes(
     """
     if result.error or result.stage is None or result.write is not None:
         return result
+    try:
+        written = _write(store, who, result, force=force, dry_run=dry_run)
+    except BadFile as exc:  # the mirror guard
+        log.warning("%s: %s", result.s3_file.uri, exc)
+        return result.failed_with(str(exc), exc.problem)
+    except Unavailable:
+        raise  # the database is down: the task retries, the file stays
+    except Exception as exc:  # the transaction rolled back; this file fails, the others go on
+        return result.failed_with(internal_error("upsert_attributes", result.s3_file, exc), Problem.INTERNAL)
+    if not dry_run:
+        log.info(
+            "%s: %d users inserted, %d updated, %d unchanged, %d removed (%d values written, %d cleared)",
+            result.s3_file.uri,
+            written.inserted,
+            written.updated,
+            written.unchanged,
+            written.removed,
+            written.values_written,
+            written.cleared,
+        )
+    return replace(result, write=written, previewed=dry_run)
+
+
+def _write(store: AttributeStore, who: Identity, result: FileResult, *, force: bool, dry_run: bool) -> WriteResult:
     integration = who.integration
-    frame = pl.read_parquet(result.stage)
+    frame = pl.read_parquet(str(result.stage))
     if dry_run:
-        preview = store.preview(
+        return store.preview(
             integration=integration.name,
             types=integration.attribute_types,
             frame=frame,
@@ -161,31 +200,15 @@ def upsert_attributes(
             clear_blanks=integration.blank == "clear",
             mirror=integration.mode == "mirror",
         )
-        return replace(result, write=preview, previewed=True)
-    try:
-        written = store.write_file(
-            who.of(result),
-            types=integration.attribute_types,
-            frame=frame,
-            clear_blanks=integration.blank == "clear",
-            mirror=integration.mode == "mirror",
-            mirror_max_removed=integration.mirror_max_removed,
-            force=force,
-        )
-    except BadFile as exc:  # the mirror guard
-        log.warning("%s: %s", result.s3_file.uri, exc)
-        return result.failed_with(str(exc), exc.problem)
-    log.info(
-        "%s: %d users inserted, %d updated, %d unchanged, %d removed (%d values written, %d cleared)",
-        result.s3_file.uri,
-        written.inserted,
-        written.updated,
-        written.unchanged,
-        written.removed,
-        written.values_written,
-        written.cleared,
+    return store.write_file(
+        who.of(result),
+        types=integration.attribute_types,
+        frame=frame,
+        clear_blanks=integration.blank == "clear",
+        mirror=integration.mode == "mirror",
+        mirror_max_removed=integration.mirror_max_removed,
+        force=force,
     )
-    return replace(result, write=written)
 
 
 def error_report(who: Identity, result: FileResult) -> str:
@@ -202,12 +225,29 @@ def error_report(who: Identity, result: FileResult) -> str:
     )
 
 
+FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def neutralize_formulas(frame: pl.DataFrame) -> pl.DataFrame:
+    """Text cells a spreadsheet would run as a formula (`= + - @`, tab, CR first) get a leading `'`.
+
+    A rejected-rows report is opened in Excel by the people who fix exports; a value such as
+    `=cmd|' /C calc'!A0` from a hostile file must stay text there (OWASP: CSV injection).
+    """
+    text = [name for name, kind in frame.schema.items() if kind == pl.String]
+    return frame.with_columns(
+        pl.when(pl.col(c).str.contains(FORMULA_START)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
+        for c in text
+    )
+
+
 def write_reports(client: S3Client, who: Identity, result: FileResult, final_key: str, reader: str | None) -> list[str]:
     """The rejected rows and the error beside the file; named after the reader for a shared file."""
     bucket, reports = result.s3_file.bucket, []
     if result.rejects:
         key = layout.rejected_report_key(final_key, reader)
-        write_text(client, bucket, key, pl.read_parquet(result.rejects).write_csv(), "text/csv")
+        rejected = neutralize_formulas(pl.read_parquet(result.rejects))
+        write_text(client, bucket, key, rejected.write_csv(), "text/csv")
         reports.append(key)
     if result.error:
         key = layout.error_report_key(final_key, reader)

@@ -21,22 +21,21 @@ from __future__ import annotations
 import codecs
 import csv
 import re
-import zlib
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import polars as pl
 
+from inbound.compression import decompress
 from inbound.config import Format
 from inbound.errors import BadFile, Problem
 
 DELIMITERS = (",", ";", "\t", "|")
-SOURCE_LINE_COLUMN = "__line"  # the physical line (1 = the first line of the file) a record starts on
-FIELD_COUNT_COLUMN = "__fields"  # how many fields the record had; -1: more than the header
-SENTINEL = "\x01"
-SENTINEL_COLUMN = "__end"
-GZIP_MAGIC = b"\x1f\x8b"
+SENTINEL = "\x01"  # a file holding it is refused: so no header name holds it, and no attribute name can
+SOURCE_LINE_COLUMN = f"{SENTINEL}line"  # the physical line (1 = the first line of the file) a record starts on
+FIELD_COUNT_COLUMN = f"{SENTINEL}fields"  # how many fields the record had; -1: more than the header
+SENTINEL_COLUMN = f"{SENTINEL}end"
 DEFAULT_MAX_BYTES = 1024 * 1024 * 1024
+MAX_NAME_BYTES = 1024  # a longer header field is no column name
 _NOT_CSV = {
     b"PK\x03\x04": (Problem.NOT_CSV, "a ZIP archive (an Excel .xlsx workbook?); export the sheet as CSV"),
     b"\xd0\xcf\x11\xe0": (Problem.NOT_CSV, "an old Excel .xls workbook; export the sheet as CSV"),
@@ -45,6 +44,7 @@ _NOT_CSV = {
     b"BZh": (Problem.COMPRESSION, "bzip2-compressed; only gzip compression is read"),
     b"\xfd7zXZ": (Problem.COMPRESSION, "xz-compressed; only gzip compression is read"),
 }
+_NO_DELIMITERS = ('"', "\n", "\r", SENTINEL, "\x00")
 _QUOTED = r'"(?:[^"]|"")*"'
 _EMPTY = "the file is empty; expected a header line and data rows"
 
@@ -64,76 +64,25 @@ class Table:
         return self.frame.height
 
 
-@dataclass(frozen=True)
-class Inflated:
-    """What came out of a gzip stream, at most `limit` bytes of it."""
-
-    data: bytes
-    over_limit: bool  # more than `limit` bytes would have come out: `data` is the first `limit`
-    ended: bool  # the stream's end was reached (a whole gzip member inflated)
-
-
-def _mb(n: int) -> str:
-    return f"{n / 1024 / 1024:.0f} MB"
-
-
-def gunzip(chunks: Iterable[bytes], limit: int) -> Inflated:
-    """Inflate a gzip stream, never holding more than `limit` (+1) inflated bytes.
-
-    The one gzip path: the import inflates a whole file under its size cap (`decompress`),
-    discovery only the head it samples. Reading stops at the limit, so a gzip bomb stays
-    small. A stream that is not gzip after all raises `BadFile` (compression).
-    """
-    inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
-    parts: list[bytes] = []
-    size = 0
-    try:
-        for chunk in chunks:
-            pending = chunk
-            while True:
-                out = inflater.decompress(pending, limit + 1 - size)
-                parts.append(out)
-                size += len(out)
-                if size > limit:
-                    return Inflated(b"".join(parts)[:limit], over_limit=True, ended=False)
-                pending = inflater.unconsumed_tail
-                if not pending:
-                    break
-            if inflater.eof:
-                return Inflated(b"".join(parts), over_limit=False, ended=True)
-        parts.append(inflater.flush())
-    except zlib.error as exc:
-        raise BadFile(
-            f"the file starts like gzip but does not decompress ({exc}); re-export it", Problem.COMPRESSION
-        ) from None
-    data = b"".join(parts)
-    return Inflated(data[:limit], over_limit=len(data) > limit, ended=inflater.eof)
-
-
-def decompress(data: bytes, max_bytes: int) -> tuple[bytes, bool]:
-    """Gunzip (detected by magic bytes) without ever holding more than `max_bytes`; (bytes, was gzip)."""
-    if not data.startswith(GZIP_MAGIC):
-        if len(data) > max_bytes:
-            raise BadFile(
-                f"the file is {_mb(len(data))}, over the limit of {_mb(max_bytes)} (max_file_mb)", Problem.TOO_LARGE
-            )
-        return data, False
-    inflated = gunzip([data], max_bytes)
-    if inflated.over_limit:
-        raise BadFile(
-            f"the gzip file decompresses to more than {_mb(max_bytes)} (max_file_mb): "
-            "an export this large or a gzip bomb; split the export or raise max_file_mb",
-            Problem.TOO_LARGE,
-        )
-    return inflated.data, True
-
-
 def _not_csv(data: bytes) -> None:
     for magic, (problem, what) in _NOT_CSV.items():
         if data.startswith(magic):
             raise BadFile(f"the file is {what}", problem)
     if b"\x00" in data[:65536]:
         raise BadFile("the file is binary (it contains NUL bytes), not CSV text", Problem.NOT_CSV)
+
+
+def _nul(data: bytes) -> None:
+    """Refuse text with a NUL byte anywhere: no store keeps it, and no clean text export writes it."""
+    at = data.find(b"\x00")
+    if at != -1:
+        line = data.count(b"\n", 0, at) + 1
+        raise BadFile(
+            f"line {line}: the file contains a NUL byte (0x00), which text never holds: a corrupted file "
+            "(a block of zeros), binary data in a value, or a wrong `format.encoding`; fix the export",
+            Problem.NOT_CSV,
+            line=line,
+        )
 
 
 def _bad_byte(data: bytes, start: int, encoding: str) -> BadFile:
@@ -164,6 +113,12 @@ def to_utf8(data: bytes, declared: str) -> tuple[bytes, str]:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
         raise _bad_byte(data, exc.start, encoding) from None
+    except (UnicodeError, LookupError, ValueError, TypeError):  # e.g. `rot13`, `hex`: no text encodings
+        raise BadFile(
+            f"the file cannot be decoded as {encoding!r}; set `format.encoding` to a text encoding "
+            "such as utf-8 or cp1252",
+            Problem.ENCODING,
+        ) from None
     return text.lstrip("\ufeff").encode("utf-8"), encoding
 
 
@@ -193,6 +148,7 @@ def _text(data: bytes, fmt: Format, max_bytes: int) -> tuple[bytes, str, bool]:
         _not_csv(data)
     data, encoding = to_utf8(data, fmt.encoding)
     _not_csv(data)
+    _nul(data)
     if SENTINEL.encode() in data:
         raise BadFile("the file contains control characters (byte 0x01); it is not a CSV text export", Problem.NOT_CSV)
     return data, encoding, compressed
@@ -210,9 +166,26 @@ def _header(data: bytes, delimiter: str | None) -> tuple[list[str], str, int]:
         raise utf8_problem(data, "the header is not valid UTF-8") from None
     if not line.strip():
         raise BadFile(_EMPTY, Problem.EMPTY)
-    delimiter = delimiter or detect_delimiter(line)
-    names = [name.strip() for name in next(csv.reader([line], delimiter=delimiter))]
     header_line = data[:start].count(b"\n") + 1
+    if delimiter in _NO_DELIMITERS:
+        raise BadFile(
+            f"`format.delimiter` {delimiter!r} cannot separate fields (a quote, a line break or a control "
+            "character); set the export's delimiter, or leave it out to detect it",
+            Problem.MALFORMED,
+        )
+    delimiter = delimiter or detect_delimiter(line)
+    try:
+        names = [name.strip() for name in next(csv.reader([line], delimiter=delimiter))]
+    except csv.Error:
+        names = []
+    longest = max((len(name.encode()) for name in names), default=MAX_NAME_BYTES + 1)
+    if longest > MAX_NAME_BYTES:
+        raise BadFile(
+            f"line {header_line}: the header has a field longer than {MAX_NAME_BYTES} bytes, or it does not "
+            "parse as CSV: the first line is no header of column names; fix the export",
+            Problem.HEADER,
+            line=header_line,
+        )
     duplicated = sorted({n for n in names if names.count(n) > 1 and n})
     if duplicated:
         raise BadFile(

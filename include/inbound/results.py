@@ -140,19 +140,20 @@ class RunSummary:
             "results": [f.to_json() for f in self.files],
         }
 
-    def lines(self) -> list[str]:
-        """The summary as the CLI prints it and the finalize task logs it."""
+    def lines(self, *, values: bool = True) -> list[str]:
+        """The summary as the CLI prints it; `values=False` (what the task log gets) leaves out the
+        dry run's sample of changed users: logs carry counts, lines and column names, never values."""
         out = [
             f"{self.integration}: {self.outcome}: {len(self.files)} file(s), {self.rows_read} rows read, "
             f"{self.rows_written} written, {self.rows_rejected} rejected"
         ]
         for result in self.files:
-            out.extend(_file_lines(result))
+            out.extend(_file_lines(result, values=values))
         out.extend(f"  settled   {key} (every reader is done; moved)" for key in self.settled)
         return out
 
 
-def _file_lines(result: FileResult) -> list[str]:
+def _file_lines(result: FileResult, *, values: bool) -> list[str]:
     if result.previewed:
         where = " (dry run: nothing written, the file stays)"
     elif result.waiting_for:
@@ -168,7 +169,7 @@ def _file_lines(result: FileResult) -> list[str]:
             f"            {write.inserted} inserted, {write.updated} updated, {write.unchanged} unchanged, "
             f"{write.cleared} values cleared, {write.removed} removed{note}"
         )
-        for change in write.sample:
+        for change in write.sample if values else ():
             pairs = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in change["changes"].items())
             out.append(f"            {change['user_id']}: {pairs or 'new'}")
     return out

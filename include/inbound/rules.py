@@ -15,9 +15,12 @@ compiles the rule against them and hands it the condition to run (`match_users`)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from inbound.casts import canonical
 from inbound.errors import RuleError
 from inbound.store import AttributeStore, Segment
+from inbound.store.contract import served
 from inbound.suggest import did_you_mean
 
 OPS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "contains", "exists", "not_exists")
@@ -25,18 +28,32 @@ ORDERED = ("integer", "number", "date", "timestamp", "string")
 COMPARE = {"eq": "=", "ne": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
 
-def evaluate(store: AttributeStore, rule: object, declared: dict[str, str], sample: int = 20) -> Segment:
+def evaluate(
+    store: AttributeStore,
+    rule: object,
+    declared: dict[str, str],
+    sample: int = 20,
+    owners: Mapping[str, str] | None = None,
+) -> Segment:
     """How many users match `rule` over the `declared` attributes (name -> type), and the first few.
 
-    An attribute is compared only where the store holds it with its declared type; one
-    declared but not (or differently) stored matches nobody. Raises `RuleError`.
+    An attribute is compared only where the store holds it with its declared type and, with
+    `owners` (name -> declaring integration), in that integration's table; one declared but
+    not (or differently, or elsewhere) stored matches nobody. Raises `RuleError`.
     """
-    stored = store.stored_attributes()
-    located = {a.name: a.table for a in stored if declared.get(a.name) == a.type}
+    stored = [
+        a
+        for a in store.stored_attributes()
+        if declared.get(a.name) == a.type and served(a.name, a.type, a.integration, declared, owners)
+    ]
+    located = {a.name: a.table for a in stored}
     compiler = Compiler(declared, located, *store.number_casts)
     condition = compiler.compile(rule)
     # The candidates: users of the tables the rule reads (everyone only for not_exists).
-    scope = {a.table for a in stored} if compiler.needs_everyone else compiler.tables
+    # not_exists matches users outside the rule's tables: take them only from the tables that hold
+    # a declared attribute (the API declares only what the caller may read), never every table.
+    held = {a.table for a in stored}
+    scope = held if compiler.needs_everyone else compiler.tables
     return store.match_users(condition, compiler.params, scope, sample)
 
 

@@ -9,7 +9,7 @@ columns this module lists, and run here as a parameterized condition.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
@@ -33,6 +33,14 @@ class UserAttributes(TypedDict):
     sources: dict[str, Source]
 
 
+def served(name: str, kind: str, integration: str, declared: Types | None, owners: Mapping[str, str] | None) -> bool:
+    """Whether a stored column answers for `name`: a current config declares it and, with `owners`,
+    this integration is the one declaring it (a table left behind answers nothing)."""
+    if declared is None:
+        return True
+    return name in declared and (owners is None or owners.get(name) == integration)
+
+
 @dataclass(frozen=True)
 class StoredAttribute:
     """One attribute column of the store: what a segment rule can compare."""
@@ -40,6 +48,7 @@ class StoredAttribute:
     table: str
     name: str
     type: str  # the declared type it was stored as
+    integration: str = ""  # the integration whose table holds it
 
 
 @dataclass(frozen=True)
@@ -62,28 +71,38 @@ def _lineage(lineage: str | None) -> dict[str, int]:
 class Contract(Schema, ImportLog):
     """Read-only queries over the values."""
 
-    def user_attributes(self, user_id: str, declared: Types | None = None) -> UserAttributes:
+    def user_attributes(
+        self, user_id: str, declared: Types | None = None, owners: Mapping[str, str] | None = None
+    ) -> UserAttributes:
         """A user's attributes, typed, with where each value came from.
 
         With `declared` (attribute name -> type of the loaded configs), only attributes
-        that a current config declares are served, typed as declared.
+        that a current config declares, stored with that type, are served, typed as declared;
+        with `owners` (attribute name -> the integration declaring it) only from that
+        integration's table: a table left by a removed integration, or an attribute that moved
+        to another integration, answers nothing.
         """
         with self.transaction() as cur:
-            found = self._user_values(cur, user_id, declared)
+            found = self._user_values(cur, user_id, declared, owners)
             imports = self._import_sources(cur, {import_id for *_, import_id in found})
         attributes: dict[str, JsonValue] = {}
         sources: dict[str, Source] = {}
         for name, text, integration, import_id in sorted(found):
-            attributes[name] = from_text(text, declared[name]) if declared else text
+            try:
+                attributes[name] = from_text(text, declared[name]) if declared else text
+            except ValueError:  # stored under another type that does not read as the declared one
+                continue
             file, at = imports.get(import_id, (None, None))
             sources[name] = Source(integration=integration, file=file, updated_at=at)
         return UserAttributes(user_id=user_id, attributes=attributes, sources=sources)
 
-    def _user_values(self, cur: Cursor, user_id: str, declared: Types | None) -> list[tuple[str, str, str, int]]:
+    def _user_values(
+        self, cur: Cursor, user_id: str, declared: Types | None, owners: Mapping[str, str] | None
+    ) -> list[tuple[str, str, str, int]]:
         """(attribute, stored text, integration, import id) of each value the user has."""
         found: list[tuple[str, str, str, int]] = []
         for integration, (table, types) in self._tables(cur).items():
-            names = [n for n in types if declared is None or n in declared]
+            names = [n for n, kind in types.items() if served(n, kind, integration, declared, owners)]
             if not names:
                 continue
             columns = ", ".join(f'"{n}"' for n in names)
@@ -118,7 +137,11 @@ class Contract(Schema, ImportLog):
         """Every attribute column that holds values, by integration name then attribute."""
         with self.transaction() as cur:
             tables = self._tables(cur)
-        return [StoredAttribute(table, name, kind) for table, types in tables.values() for name, kind in types.items()]
+        return [
+            StoredAttribute(table, name, kind, integration)
+            for integration, (table, types) in tables.items()
+            for name, kind in types.items()
+        ]
 
     def match_users(self, condition: str, params: Sequence[str], tables: Collection[str], sample: int) -> Segment:
         """Users of `tables` for whom `condition` holds, counted, with the first `sample` of them.

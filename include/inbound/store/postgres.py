@@ -17,9 +17,24 @@ import polars as pl
 import psycopg
 from psycopg.rows import TupleRow
 
+from inbound.errors import StoreUnavailable
 from inbound.store.attribute_store import AttributeStore
 from inbound.store.base import Cursor
 from inbound.store.diff import Diff, state_schema
+
+# What "the database is unavailable" means (retry later, the file stays): SQLSTATE classes
+# 08 (connection exception), 53 (insufficient resources) and 57P (operator intervention:
+# shutdown, crash recovery), serialization failures (40001) and deadlocks (40P01). Any other
+# error is the file's or the code's: that file fails, the run goes on.
+UNAVAILABLE_CLASSES = ("08", "53", "57P")
+UNAVAILABLE_STATES = ("40001", "40P01")
+
+
+def unavailable(exc: psycopg.Error) -> bool:
+    state = exc.sqlstate or ""
+    if not state:  # no SQLSTATE: the connection itself broke (server gone, network)
+        return isinstance(exc, psycopg.OperationalError)
+    return state.startswith(UNAVAILABLE_CLASSES) or state in UNAVAILABLE_STATES
 
 
 def _copying(cursor: Cursor) -> psycopg.Cursor[TupleRow]:
@@ -41,10 +56,19 @@ class PostgresStore(AttributeStore):
 
     @contextmanager
     def transaction(self, lock: str | None = None) -> Iterator[psycopg.Cursor[TupleRow]]:
-        with self._conn.transaction(), self._conn.cursor() as cur:
-            if lock:
-                cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (lock,))
-            yield cur
+        try:
+            with self._conn.transaction(), self._conn.cursor() as cur:
+                if lock:
+                    cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (lock,))
+                yield cur
+        except psycopg.Error as exc:
+            closed_here = self._conn.closed and not self._conn.broken  # by `close()`: a caller's mistake
+            if unavailable(exc) and not closed_here:
+                raise StoreUnavailable(
+                    f"the attribute store's database is unavailable (SQLSTATE {exc.sqlstate or 'none'}: "
+                    f"{type(exc).__name__}); nothing was written, the task retries later"
+                ) from exc
+            raise
 
     def _table_exists(self, cursor: Cursor, table: str) -> bool:
         cursor.execute("SELECT to_regclass(%s) IS NOT NULL", (table,))  # on the connection's search_path

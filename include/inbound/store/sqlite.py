@@ -13,8 +13,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from inbound.errors import StoreUnavailable
 from inbound.store.attribute_store import AttributeStore
 from inbound.store.base import Cursor
+
+# SQLITE_BUSY / SQLITE_LOCKED (another writer holds the database past the busy timeout):
+# unavailable, retry later. Any other error is the file's or the code's: that file fails.
+UNAVAILABLE_CODES = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED"})
+
+
+def unavailable(exc: sqlite3.Error) -> bool:
+    """SQLITE_BUSY and SQLITE_LOCKED, with their extended codes (SQLITE_BUSY_SNAPSHOT, ...)."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    return name.startswith(tuple(UNAVAILABLE_CODES))
+
 
 if TYPE_CHECKING:
     import polars as pl
@@ -38,12 +50,26 @@ class SqliteStore(AttributeStore):
 
     @contextmanager
     def transaction(self, lock: str | None = None) -> Iterator[sqlite3.Cursor]:
+        try:
+            with self._transaction(lock) as cur:
+                yield cur
+        except sqlite3.Error as exc:
+            if unavailable(exc):
+                raise StoreUnavailable(
+                    f"the attribute store ({self.path}) is locked by another writer ({exc.sqlite_errorname}); "
+                    "nothing was written, the task retries later"
+                ) from exc
+            raise
+
+    @contextmanager
+    def _transaction(self, lock: str | None) -> Iterator[sqlite3.Cursor]:
         cur = self._conn.cursor()
         cur.execute("BEGIN IMMEDIATE" if lock else "BEGIN")
         try:
             yield cur
         except BaseException:
-            cur.execute("ROLLBACK")
+            if self._conn.in_transaction:
+                cur.execute("ROLLBACK")
             raise
         else:
             cur.execute("COMMIT")

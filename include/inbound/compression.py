@@ -1,0 +1,138 @@
+"""The one gzip path: inflate a stream in bounded steps, every member, checked to its end.
+
+The import inflates a whole file under its size cap (`decompress`); `inbound discover`
+inflates only the head it samples (`gunzip`). Neither ever holds more than the cap: a gzip
+bomb is refused while inflating. A stream cut short (no trailer) is never taken as whole.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from inbound.errors import BadFile, Problem
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass(frozen=True)
+class Inflated:
+    """What came out of a gzip stream, at most `limit` bytes of it."""
+
+    data: bytes
+    over_limit: bool  # more than `limit` bytes would have come out: `data` is the first `limit`
+    ended: bool  # the whole stream was seen: every member inflated to its end (checked) and no bytes left
+    counted_only: bool = False  # more than `keep` bytes came out: they were counted, not kept (`data` is empty)
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1024 / 1024:.0f} MB"
+
+
+_INFLATE_STEP = 1024 * 1024  # inflated bytes per step: what inflating holds at a time, whatever the limit
+_KEEP_WHILE_COUNTING = 64 * 1024 * 1024  # a larger gzip file is inflated twice: counted, then kept
+_INPUT_STEP = 64 * 1024  # compressed bytes fed at a time: what zlib's leftover input (copied each step) can be
+
+
+def _pieces(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    for chunk in chunks:
+        if len(chunk) <= _INPUT_STEP:
+            yield chunk
+        else:
+            view = memoryview(chunk)
+            for start in range(0, len(chunk), _INPUT_STEP):
+                yield bytes(view[start : start + _INPUT_STEP])
+
+
+def _inflate(chunks: Iterable[bytes], limit: int) -> Iterator[bytes | None]:
+    """The inflated bytes of a gzip stream, in pieces of at most `_INFLATE_STEP`.
+
+    Every member is read (several gzip members one after another are one valid gzip
+    stream, as `gzip -d` reads it); zero bytes after the last member are padding. Stops
+    after at most `limit` + 1 bytes came out. Yields None last when the stream ended
+    where it may: after a whole member (its CRC and length checked by zlib), never inside one.
+    A stream that is not gzip raises `zlib.error`.
+    """
+    inflater: zlib._Decompress | None = None  # the current member's; None between members
+    size = 0
+    for piece in _pieces(chunks):
+        pending = piece
+        while pending:
+            if inflater is None:
+                pending = pending.lstrip(b"\x00")  # padding between or after members
+                if not pending:
+                    break
+                inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+            out = inflater.decompress(pending, min(_INFLATE_STEP, limit + 1 - size))
+            size += len(out)
+            if out:
+                yield out
+            if size > limit:
+                return
+            if inflater.eof:
+                pending, inflater = inflater.unused_data, None
+            else:
+                pending = inflater.unconsumed_tail
+    if inflater is None:
+        yield None
+
+
+def gunzip(chunks: Iterable[bytes], limit: int, keep: int | None = None) -> Inflated:
+    """Inflate a gzip stream, never holding more than `limit` (+1) inflated bytes.
+
+    The one gzip path: the import inflates a whole file under its size cap (`decompress`),
+    discovery only the head it samples. Reading stops at the limit, so a gzip bomb stays
+    small. Past `keep` bytes (if given) what comes out is only counted: `data` is then
+    empty, and `over_limit` and `ended` still tell. A stream that is not gzip after all
+    raises `BadFile` (compression).
+    """
+    parts: list[bytes] = []
+    size, ended, keeping = 0, False, True
+    try:
+        for out in _inflate(chunks, limit):
+            if out is None:
+                ended = True
+                continue
+            size += len(out)
+            if keeping:
+                parts.append(out)
+                if keep is not None and size > keep:  # a large file or a bomb: only count from here on
+                    parts, keeping = [], False
+    except zlib.error as exc:
+        raise BadFile(
+            f"the file starts like gzip but does not decompress ({exc}); re-export it", Problem.COMPRESSION
+        ) from None
+    over = size > limit
+    data = b"".join(parts)[:limit] if keeping else b""
+    return Inflated(data, over_limit=over, ended=ended and not over, counted_only=not keeping)
+
+
+def decompress(data: bytes, max_bytes: int) -> tuple[bytes, bool]:
+    """Gunzip (detected by magic bytes) without ever holding more than `max_bytes`; (bytes, was gzip).
+
+    The stream must end where a gzip stream may end (else it was cut short). What comes
+    out is kept up to `_KEEP_WHILE_COUNTING` bytes; past that it is only counted, so a gzip
+    bomb is refused as soon as it passes the limit without ever being held, and a large
+    file within the limit is inflated a second time to keep it.
+    """
+    if not data.startswith(GZIP_MAGIC):
+        if len(data) > max_bytes:
+            raise BadFile(
+                f"the file is {_mb(len(data))}, over the limit of {_mb(max_bytes)} (max_file_mb)", Problem.TOO_LARGE
+            )
+        return data, False
+    inflated = gunzip([data], max_bytes, keep=_KEEP_WHILE_COUNTING)
+    if inflated.over_limit:
+        raise BadFile(
+            f"the gzip file decompresses to more than {_mb(max_bytes)} (max_file_mb): "
+            "an export this large or a gzip bomb; split the export or raise max_file_mb",
+            Problem.TOO_LARGE,
+        )
+    if not inflated.ended:
+        raise BadFile(
+            "the file ends before the end of its gzip stream (truncated: an upload or export cut short); "
+            "nothing of it is imported: upload the whole file again",
+            Problem.COMPRESSION,
+        )
+    return (gunzip([data], max_bytes).data if inflated.counted_only else inflated.data), True
