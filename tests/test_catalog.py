@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from conftest import EXAMPLES, integration_dict
-from inbound.catalog import Catalog, ConfigProblem, current_catalog, load_file, load_folder
+from inbound.catalog import Catalog, current_catalog, load_file, load_folder
 from inbound.config import Integration
+from inbound.config_problems import ConfigProblem
 
 
 def test_examples_are_valid() -> None:
@@ -344,7 +345,7 @@ def test_no_setting_of_inbound_itself_is_readable_with_env(monkeypatch) -> None:
     import re
 
     from conftest import ROOT
-    from inbound.catalog import env_allowed
+    from inbound.yaml_source import env_allowed
 
     monkeypatch.delenv("INBOUND_ENV_ALLOWLIST", raising=False)
     names = set()
@@ -414,7 +415,7 @@ def test_byte_limit_is_exact(write_config, monkeypatch) -> None:
 
 
 def test_default_byte_limit_refuses_a_huge_file_without_reading_it_all(write_config) -> None:
-    from inbound.catalog import DEFAULT_MAX_YAML_BYTES
+    from inbound.yaml_source import DEFAULT_MAX_YAML_BYTES
 
     path = write_config("a.yaml", SMALL)
     with path.open("a") as f:
@@ -554,7 +555,9 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from inbound.catalog import ConfigProblem, Integration, load_file
+from inbound.catalog import load_file
+from inbound.config import Integration
+from inbound.config_problems import ConfigProblem
 
 PIECES = [
     "[", "]", "{", "}", ", ", ": ", "- ", "? ", "\n", "  ", "&a ", "&b ", "*a", "*b", "!env ", "!!int ", "!!float ",

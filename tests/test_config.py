@@ -10,7 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from conftest import EXAMPLES, ROOT, integration_dict
-from inbound.config import Integration, json_schema, schedule_interval
+from inbound.config import Integration, json_schema
+from inbound.schedules import schedule_interval
 
 
 def test_defaults() -> None:
@@ -194,7 +195,7 @@ def test_control_characters_in_column_names_are_refused(column: str) -> None:
 
 
 def test_echoed_values_are_short() -> None:
-    from inbound.config import echo
+    from inbound.suggest import echo
 
     assert echo("abc") == "'abc'"
     long = echo("x" * 100_000)

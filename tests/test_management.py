@@ -3,8 +3,9 @@ from __future__ import annotations
 import pytest
 
 from conftest import integration_dict
-from inbound.catalog import Catalog, ConfigProblem
+from inbound.catalog import Catalog
 from inbound.config import Integration
+from inbound.config_problems import ConfigProblem
 from inbound.management import is_enabled, render, rows, schedule_in_words
 from inbound.outcome import Outcome
 from inbound.runs import DagState

@@ -36,7 +36,8 @@ from pydantic import BaseModel, JsonValue, StrictBool
 from typing_extensions import TypedDict  # pydantic reads typing's TypedDict only from Python 3.12
 
 from inbound.catalog import Catalog, current_catalog
-from inbound.config import NAME_PATTERN, Integration
+from inbound.config import Integration
+from inbound.config_names import NAME_PATTERN
 from inbound.connections import s3_client, store
 from inbound.errors import RuleError, SourceUnavailable
 from inbound.layout import (

@@ -1,10 +1,10 @@
 """The integration config as a model: what one YAML file may say, checked by pydantic.
 
-One `Integration` per file (`Source`, `Format`, `UserId`, `Attribute`, optional `Alerts`),
-the schedule rules (`schedule_interval`, `SCHEDULE_PRESETS`) and the JSON Schema editors
-use. Reading files, `!env`, errors with file and line, and the rules across files live in
-`inbound.catalog`; this module knows nothing of files, so a snapshot or a test builds an
-`Integration` from a dict alone.
+One `Integration` per file (`Source`, `Format`, `UserId`, `Attribute`, optional `Alerts`)
+and the JSON Schema editors use. The rules for names and columns are `inbound.config_names`,
+schedules and durations `inbound.schedules`. Reading files, `!env`, errors with file and
+line, and the rules across files live in `inbound.catalog`; this module knows nothing of
+files, so a snapshot or a test builds an `Integration` from a dict alone.
 """
 
 from __future__ import annotations
@@ -13,86 +13,19 @@ import codecs
 import hashlib
 import json
 import re
-import reprlib
-import unicodedata
 import zoneinfo
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    StringConstraints,
-    TypeAdapter,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, field_validator, model_validator
 
+from inbound.config_names import ATTRIBUTE_NAME_PATTERN, NAME_PATTERN, RESERVED_ATTRIBUTE_NAMES, ColumnName
 from inbound.layout import key_pattern
-from inbound.suggest import did_you_mean
+from inbound.schedules import iso_duration, schedule_interval
+from inbound.suggest import did_you_mean, echo
 
 AttributeType = Literal["string", "integer", "number", "boolean", "date", "timestamp"]
-
-SCHEDULE_PRESETS: dict[str, timedelta] = {
-    "@hourly": timedelta(hours=1),
-    "@daily": timedelta(days=1),
-    "@midnight": timedelta(days=1),
-    "@weekly": timedelta(weeks=1),
-    "@monthly": timedelta(days=31),
-    "@quarterly": timedelta(days=92),
-    "@yearly": timedelta(days=366),
-    "@annually": timedelta(days=366),
-}
-
-NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
-ATTRIBUTE_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,62}$"
-
-# Attribute names the mapping and the store use for their own columns beside the attribute
-# columns (the user ID, the rejected rows' line). Compared case-insensitively: SQLite's column
-# names are. Every other column they add starts with "_", which no attribute name can.
-RESERVED_ATTRIBUTE_NAMES = frozenset({"user_id", "line"})
-
-# Characters a column name never holds: controls (newline, NUL, ESC, ...), invisible format
-# characters (bidi overrides, zero-width) and line/paragraph separators.
-_UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
-
-_TIMEDELTA = TypeAdapter(timedelta)
-
-_ECHO = reprlib.Repr()
-_ECHO.maxstring = _ECHO.maxother = 40
-_ECHO.maxlist = _ECHO.maxtuple = _ECHO.maxdict = _ECHO.maxset = 3
-_ECHO.maxlevel = 1
-
-
-def echo(value: object) -> str:
-    """A value from a config as a message shows it: its repr, cut to a short prefix.
-
-    Whatever a config holds (a 100 kB string, a list an alias expands to a billion items),
-    a message never grows with it.
-    """
-    if isinstance(value, str) and len(value) > 30:
-        return f"{value[:30]!r}... ({len(value)} characters)"
-    text = _ECHO.repr(value)
-    return text if len(text) <= 60 else f"{text[:56]} ..."
-
-
-def _printable(value: str) -> str:
-    """A column name is one line of visible text."""
-    for position, char in enumerate(value, 1):
-        if unicodedata.category(char) in _UNPRINTABLE:
-            raise ValueError(
-                f"the column name {echo(value)} has a control or invisible character (U+{ord(char):04X}) at "
-                f"position {position}; write the header name as it reads, on one line"
-            )
-    return value
-
-
-ColumnName = Annotated[str, StringConstraints(min_length=1), AfterValidator(_printable)]
 
 
 class _Model(BaseModel):
@@ -234,7 +167,7 @@ class Alerts(_Model):
     @classmethod
     def _valid_duration(cls, value: str | None) -> str | None:
         if value is not None:
-            _duration(value, "stale_after")
+            iso_duration(value, "stale_after")
         return value
 
     @model_validator(mode="after")
@@ -247,20 +180,7 @@ class Alerts(_Model):
 
     @property
     def stale_interval(self) -> timedelta | None:
-        return _duration(self.stale_after, "stale_after") if self.stale_after else None
-
-
-def _duration(value: str, field: str) -> timedelta:
-    """A positive ISO-8601 duration; pydantic alone would also take plain seconds ("3600")."""
-    try:
-        if not value.upper().startswith("P"):
-            raise ValueError
-        duration = _TIMEDELTA.validate_python(value)
-    except (ValidationError, ValueError):
-        raise ValueError(f"{field} {echo(value)} is not an ISO-8601 duration such as PT6H or P2D") from None
-    if duration <= timedelta(0):
-        raise ValueError(f"{field} {echo(value)} must be a positive duration in days, hours or minutes (P2D, PT6H)")
-    return duration
+        return iso_duration(self.stale_after, "stale_after") if self.stale_after else None
 
 
 class Integration(_Model):
@@ -462,36 +382,6 @@ def _replace(config: Any, loc: Loc, value: str) -> None:
     in_list = isinstance(config, list) and isinstance(last, int) and 0 <= last < len(config)
     if in_list or (isinstance(config, dict) and last in config):
         config[last] = value
-
-
-def schedule_interval(schedule: str) -> timedelta:
-    """The time between two runs; a run waits at most this long for a file."""
-    schedule = schedule.strip()
-    if schedule in SCHEDULE_PRESETS:
-        return SCHEDULE_PRESETS[schedule]
-    if schedule.startswith("@"):
-        hint = did_you_mean(schedule, SCHEDULE_PRESETS) if len(schedule) <= 64 else ""
-        raise ValueError(f"unknown schedule preset {echo(schedule)}{hint}")
-    if schedule.upper().startswith("P"):
-        try:
-            delta = _TIMEDELTA.validate_python(schedule)
-        except ValidationError:
-            raise ValueError(f"{echo(schedule)} is not an ISO-8601 duration such as PT30M or P1D") from None
-        if delta < timedelta(minutes=1):
-            raise ValueError("the schedule interval must be at least one minute")
-        return delta
-    # croniter (with dateutil) costs ~0.15 s to import: only configs with a cron schedule pay it.
-    from croniter import croniter
-
-    if not croniter.is_valid(schedule) or len(schedule.split()) != 5:
-        raise ValueError(
-            f"{echo(schedule)} is not a preset (@hourly, @daily, ...), a five-field cron "
-            "expression such as '*/15 * * * *', or an ISO-8601 duration such as PT30M"
-        )
-    runs = croniter(schedule, datetime(2026, 1, 1, tzinfo=UTC))
-    first: datetime = runs.get_next(datetime)
-    second: datetime = runs.get_next(datetime)
-    return second - first
 
 
 def json_schema() -> dict[str, Any]:

@@ -13,7 +13,8 @@ import unicodedata
 
 import polars as pl
 
-from inbound.config import ATTRIBUTE_NAME_PATTERN, NAME_PATTERN, Attribute
+from inbound.config import Attribute
+from inbound.config_names import ATTRIBUTE_NAME_PATTERN, NAME_PATTERN
 from inbound.mapping import cast_attribute as cast_series
 
 # Formats tried after ISO-8601 when a column does not cast as an ISO date / timestamp.

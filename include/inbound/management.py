@@ -17,10 +17,11 @@ from typing import Any
 from cron_descriptor import get_description
 
 from inbound.catalog import Catalog
-from inbound.config import SCHEDULE_PRESETS, Integration, schedule_interval
+from inbound.config import Integration
 from inbound.connections import store
 from inbound.outcome import Outcome
 from inbound.runs import DagState, dag_states
+from inbound.schedules import SCHEDULE_PRESETS, schedule_interval
 from inbound.store import ImportRecord
 
 PRESET_WORDS = {
