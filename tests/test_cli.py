@@ -220,3 +220,19 @@ def test_a_store_connection_it_cannot_use_exits_2_without_the_secret(env, monkey
     err = capsys.readouterr().err
     assert "connection inbound_store has type 'mysql'; use postgres or sqlite" in err
     assert "s3cret" not in err
+
+
+@pytest.mark.parametrize("command", [["migrate"], ["user", "ada@x"], ["status"]])
+def test_a_store_that_is_down_is_one_line_not_a_traceback(env, monkeypatch, capsys, command) -> None:
+    import socket
+
+    import inbound.store as store_module
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here
+    monkeypatch.setenv("AIRFLOW_CONN_INBOUND_STORE", f"postgresql://inbound:s3cret@127.0.0.1:{port}/inbound")
+    monkeypatch.setattr(store_module, "CONNECT_BACKOFF_S", 0.01)
+    assert main(command) == 1
+    err = capsys.readouterr().err
+    assert "cannot reach the attribute store" in err and "Traceback" not in err and "s3cret" not in err

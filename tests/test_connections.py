@@ -77,11 +77,12 @@ def test_each_form_reads_as_airflow_reads_it(value: str) -> None:
     [
         (FORMS["postgres URI"], "postgresql://inbound:secret@store-db/inbound"),
         (FORMS["percent-encoded"], "postgresql://in%40bound:p%40ss%2Fw%3Ard%25@store-db.example.com:5433/in bound"),
-        (FORMS["extra query"], "postgresql://inbound:secret@store-db:5432/inbound"),
+        (FORMS["extra query"], "postgresql://inbound:secret@store-db:5432/inbound?sslmode=require"),
+        (FORMS["plain query"], "postgresql://inbound:secret@store-db:5432/inbound?connect_timeout=5&sslmode=require"),
         (FORMS["no database"], "postgresql://inbound:secret@store-db:5432/postgres"),
         (FORMS["sqlite absolute"], "sqlite:////var/lib/inbound/store.db"),
         (FORMS["sqlite relative"], "sqlite:///store.db"),
-        (FORMS["json postgres"], "postgresql://in%40bound:p%40ss%2Fw%3Ard@store-db:5432/inbound"),
+        (FORMS["json postgres"], "postgresql://in%40bound:p%40ss%2Fw%3Ard@store-db:5432/inbound?sslmode=require"),
         (FORMS["json sqlite"], "sqlite:////var/lib/inbound/store.db"),
     ],
 )

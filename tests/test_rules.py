@@ -138,3 +138,36 @@ def test_a_stale_table_never_answers_for_an_attribute_declared_elsewhere(store) 
         FileImport("legacy2", "s3://b/o2.csv", "e9", "v", "t", 1), types={"plan": "string"}, frame=legacy_string
     )
     assert store.user_attributes("ann", declared)["attributes"] == {}
+
+
+def test_a_rule_is_bounded_in_depth_conditions_and_values(filled) -> None:
+    """A 100-deep rule was a 500 on SQLite, and an `in` list of 60,000 values cost seconds: refused."""
+    deep: dict = {"attribute": "plan", "op": "exists"}
+    for _ in range(100):
+        deep = {"all": [deep]}
+    with pytest.raises(RuleError, match="nest more than 16 deep"):
+        users(filled, deep)
+    with pytest.raises(RuleError, match="at most 1000 values"):
+        users(filled, {"attribute": "plan", "op": "in", "value": [str(i) for i in range(60_000)]})
+    many = {"any": [{"attribute": "plan", "op": "eq", "value": "x"} for _ in range(201)]}
+    with pytest.raises(RuleError, match="at most 200 conditions"):
+        users(filled, many)
+    with pytest.raises(RuleError, match="at most 1000 characters"):
+        users(filled, {"attribute": "plan", "op": "eq", "value": "x" * 1001})
+    nested_16 = {"attribute": "plan", "op": "eq", "value": "premium"}
+    for _ in range(16):
+        nested_16 = {"all": [nested_16]}
+    assert users(filled, nested_16) == ["ada", "cy"]  # at the limit: still answered
+
+
+def test_null_means_no_value_and_contains_has_one_case_rule(filled) -> None:
+    assert users(filled, {"attribute": "plan", "op": "eq", "value": None}) == users(
+        filled, {"attribute": "plan", "op": "not_exists"}
+    )
+    assert users(filled, {"attribute": "plan", "op": "ne", "value": None}) == ["ada", "bob", "cy"]
+    with pytest.raises(RuleError, match="gt needs a value"):
+        users(filled, {"attribute": "seats", "op": "gt", "value": None})
+    # contains is case-sensitive on both stores (SQLite's LIKE would have matched "sales" too)
+    assert users(filled, {"attribute": "department", "op": "contains", "value": "Sales"}) == ["ada", "cy"]
+    assert users(filled, {"attribute": "department", "op": "contains", "value": "sales"}) == []
+    assert users(filled, {"attribute": "department", "op": "contains", "value": "s_O"}) == ["cy"]  # no wildcards

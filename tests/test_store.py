@@ -482,3 +482,58 @@ def test_a_locked_sqlite_store_is_unavailable_not_a_bad_file(tmp_path) -> None:
             holder.execute("ROLLBACK")
             holder.close()
         assert store.write_file(entry(), types=TYPES, frame=frame([ADA])).inserted == 1
+
+
+def test_a_permanent_connection_error_fails_at_once_without_retrying(monkeypatch) -> None:
+    """A role that does not exist (SQLSTATE 28000) is the connection's mistake: no back-off, no retry."""
+    import inbound.store as store_module
+    from conftest import POSTGRES_URL
+    from inbound.errors import ConfigInvalid
+    from inbound.store import postgres
+
+    attempts = []
+    original = postgres.PostgresStore.__init__
+
+    def counting(self, url):
+        attempts.append(url)
+        original(self, url)
+
+    monkeypatch.setattr(postgres.PostgresStore, "__init__", counting)
+    monkeypatch.setattr(store_module, "CONNECT_BACKOFF_S", 5.0)  # a retry would show as a slow test
+    url = POSTGRES_URL.replace("postgres@", "no_such_role_xyz:pw@", 1)
+    with pytest.raises(ConfigInvalid, match=r"refused the connection: .*does not exist") as error:
+        open_store(url)
+    assert len(attempts) == 1 and "pw" not in str(error.value).replace("password", "")
+
+
+def test_the_connections_libpq_options_reach_the_store(monkeypatch) -> None:
+    """`?sslmode=verify-full&sslrootcert=...` (URI) or the extra (JSON) are kept in the store URL, and libpq
+    gets them: `verify-full` stops the connection to a server without TLS instead of going plain-text."""
+    import inbound.store as store_module
+    from conftest import POSTGRES_URL
+    from inbound.connections import parse_connection
+    from inbound.store import store_url_from_connection
+
+    uri = "postgresql://u:p@h:5432/db?sslmode=verify-full&sslrootcert=/etc/ca.pem&cursor=dictcursor"
+    assert store_url_from_connection(parse_connection(uri)) == (
+        "postgresql://u:p@h:5432/db?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem"
+    )
+    as_json = '{"conn_type": "postgres", "host": "h", "login": "u", "schema": "db", "extra": {"sslmode": "require"}}'
+    assert store_url_from_connection(parse_connection(as_json)) == "postgresql://u@h/db?sslmode=require"
+    monkeypatch.setattr(store_module, "CONNECT_ATTEMPTS", 1)
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    with pytest.raises(StoreUnavailable, match="SSL"):  # the server has no TLS: libpq refuses, as asked
+        open_store(f"{POSTGRES_URL}{sep}sslmode=verify-full&sslrootcert=/nonexistent/ca.pem")
+
+
+def test_more_than_500_attributes_in_the_store_still_write_and_read(store) -> None:
+    """SQLite allows 500 terms in a compound SELECT: the view once had one per attribute."""
+    for i in range(6):  # 600 attributes: what a history of configs (orphans included) can leave
+        types = {f"i{i}_a{j}": "string" for j in range(100)}
+        data = pl.DataFrame({"user_id": ["ada"], **{name: [f"v{j}"] for j, name in enumerate(types)}})
+        store.write_file(entry(f"int{i}", f"s3://b/{i}.csv", f"e{i}", 1), types=types, frame=data)
+    with store.transaction() as cur:
+        cur.execute("SELECT COUNT(*) FROM inbound_attributes_v1 WHERE user_id = 'ada'")
+        assert cur.fetchone()[0] == 600
+        cur.execute("SELECT value, integration FROM inbound_attributes_v1 WHERE attribute = 'i5_a99'")
+        assert cur.fetchone() == ("v99", "int5")

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, TextIO, TypeAlias
 
 from inbound.catalog import Catalog, config_dir, load_folder, max_attributes
 from inbound.config import Integration, json_schema
-from inbound.errors import ConfigInvalid, UsageError
+from inbound.errors import ConfigInvalid, Unavailable, UsageError
 from inbound.suggest import did_you_mean
 
 if TYPE_CHECKING:
@@ -355,6 +355,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (ConfigInvalid, UsageError) as exc:
             print(exc, file=sys.stderr)
             return EXIT_USAGE
+        except Unavailable as exc:  # the store or S3 is down: one line, not a traceback
+            print(exc, file=sys.stderr)
+            return EXIT_FAILED
 
 
 if __name__ == "__main__":

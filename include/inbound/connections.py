@@ -21,8 +21,8 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
-from urllib.parse import SplitResult, unquote, urlsplit
+from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 from inbound.errors import ConfigInvalid
 from inbound.source import S3_RETRIES
@@ -77,6 +77,12 @@ class ConnectionParts:
     login: str | None = None
     password: str | None = field(default=None, repr=False)  # never in a log line or a traceback
     port: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)  # may hold an sslpassword
+
+    @property
+    def extra_dejson(self) -> dict[str, Any]:
+        """As Airflow's `Connection.extra_dejson`: the extra's options (libpq's TLS options, ...)."""
+        return dict(self.extra)
 
 
 # The keys of Airflow's JSON form (`Connection.from_json`): Airflow refuses any other, `conn_id` included.
@@ -116,7 +122,26 @@ def _from_json(value: str) -> ConnectionParts:
             raise ConfigInvalid(f"{STORE_CONN_ENV}: port must be a whole number") from None
     text = {k: None if fields.get(k) is None else str(fields[k]) for k in ("host", "schema", "login", "password")}
     conn_type = fields.get("conn_type")
-    return ConnectionParts(conn_type=_normalize_type(str(conn_type)) if conn_type else None, port=port or None, **text)
+    return ConnectionParts(
+        conn_type=_normalize_type(str(conn_type)) if conn_type else None,
+        port=port or None,
+        extra=_extra(fields.get("extra")),
+        **text,
+    )
+
+
+def _extra(value: object) -> dict[str, Any]:
+    """A connection's extra: a JSON object, given as one or as its text."""
+    if value in (None, ""):
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise ConfigInvalid(f"{STORE_CONN_ENV}: the extra is not a JSON object") from None
+    if not isinstance(value, dict):
+        raise ConfigInvalid(f"{STORE_CONN_ENV}: the extra is not a JSON object")
+    return value
 
 
 def _from_uri(uri: str) -> ConnectionParts:
@@ -129,7 +154,7 @@ def _from_uri(uri: str) -> ConnectionParts:
     rest = uri.replace(f"{conn_type}://", "" if with_protocol else "//")
     if schemes > 2 or (with_protocol and any(c in rest.split("://", 1)[0] for c in "@:")):
         raise ConfigInvalid(f"{STORE_CONN_ENV} is not a valid connection URI")
-    parts = urlsplit(rest)  # a query (`?__extra__=...`) holds only extras, which the store does not use
+    parts = urlsplit(rest)  # a query holds the extra: `?sslmode=verify-full&...`, or `?__extra__=<json>`
     host = _hostname(parts)
     if with_protocol and host:
         host = f"{parts.scheme}://{host}"
@@ -144,7 +169,14 @@ def _from_uri(uri: str) -> ConnectionParts:
         login=unquote(parts.username) if parts.username else parts.username,
         password=unquote(parts.password) if parts.password else parts.password,
         port=port,
+        extra=_query_extra(parts.query),
     )
+
+
+def _query_extra(query: str) -> dict[str, Any]:
+    """Airflow's `Connection.from_uri`: the query's pairs are the extra, or `__extra__` holds it as JSON."""
+    pairs = dict(parse_qsl(query, keep_blank_values=True))
+    return _extra(pairs["__extra__"]) if "__extra__" in pairs else dict(pairs)
 
 
 def _hostname(parts: SplitResult) -> str:

@@ -24,6 +24,11 @@ from inbound.store.contract import served
 from inbound.suggest import did_you_mean
 
 OPS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "contains", "exists", "not_exists")
+# Bounds on what one rule may ask (a rule comes from anyone who may call the API).
+MAX_DEPTH = 16  # nested `all` / `any` groups
+MAX_CONDITIONS = 200  # conditions in one rule
+MAX_VALUES = 1000  # values of one rule, `in` lists included
+MAX_VALUE_CHARS = 1000  # characters of one value
 ORDERED = ("integer", "number", "date", "timestamp", "string")
 COMPARE = {"eq": "=", "ne": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
@@ -47,7 +52,7 @@ def evaluate(
         if declared.get(a.name) == a.type and served(a.name, a.type, a.integration, declared, owners)
     ]
     located = {a.name: a.table for a in stored}
-    compiler = Compiler(declared, located, *store.number_casts)
+    compiler = Compiler(declared, located, *store.number_casts, substring_position=store.substring_position)
     condition = compiler.compile(rule)
     # The candidates: users of the tables the rule reads (everyone only for not_exists).
     # not_exists matches users outside the rule's tables: take them only from the tables that hold
@@ -59,6 +64,8 @@ def evaluate(
 
 def _canonical(value: object, attribute: str, kind: str, where: str) -> str:
     """A rule value as the store's canonical text, through the import's own casts."""
+    if isinstance(value, (dict, list)) or len(str(value)) > MAX_VALUE_CHARS:
+        raise RuleError(f"{where}: a value is a string, number or boolean of at most {MAX_VALUE_CHARS} characters")
     text = canonical("true" if value is True else "false" if value is False else str(value), kind)
     if text is None:
         raise RuleError(f"{where}: {value!r} is not a {kind} (attribute {attribute!r} is declared {kind})")
@@ -78,15 +85,21 @@ class Compiler:
         located: dict[str, str],
         integer_type: str = "INTEGER",
         real_type: str = "REAL",
+        *,
+        substring_position: str = "instr",
     ) -> None:
         self.declared = declared
         self.located = located
         self.casts = {"integer": integer_type, "number": real_type}
+        self.substring_position = substring_position
+        self.conditions = 0
         self.params: list[str] = []
         self.tables: set[str] = set()  # the tables the rule reads
         self.needs_everyone = False  # not_exists matches users outside those tables
 
-    def compile(self, rule: object, where: str = "rule") -> str:
+    def compile(self, rule: object, where: str = "rule", depth: int = 0) -> str:
+        if depth > MAX_DEPTH:
+            raise RuleError(f"{where}: groups nest more than {MAX_DEPTH} deep; flatten the rule")
         if not isinstance(rule, dict):
             raise RuleError(f"{where}: expected an object with `all`, `any` or `attribute`, got {type(rule).__name__}")
         groups = [k for k in ("all", "any") if k in rule]
@@ -98,10 +111,13 @@ class Compiler:
         items = rule[key]
         if not isinstance(items, list) or not items:
             raise RuleError(f"{where}.{key}: expected a non-empty list of conditions or groups")
-        parts = [self.compile(item, f"{where}.{key}[{i}]") for i, item in enumerate(items)]
+        parts = [self.compile(item, f"{where}.{key}[{i}]", depth + 1) for i, item in enumerate(items)]
         return "(" + (" AND " if key == "all" else " OR ").join(parts) + ")"
 
     def _condition(self, rule: dict[str, object], where: str) -> str:
+        self.conditions += 1
+        if self.conditions > MAX_CONDITIONS:
+            raise RuleError(f"{where}: a rule has at most {MAX_CONDITIONS} conditions")
         name, op, kind = self._check(rule, where)
         if op in ("exists", "not_exists"):
             if "value" in rule:
@@ -109,6 +125,10 @@ class Compiler:
             return self._existence(name, op)
         if "value" not in rule:
             raise RuleError(f"{where}: {op} needs a value")
+        if rule["value"] is None:  # "no value": `eq null` is not_exists, `ne null` is exists
+            if op not in ("eq", "ne"):
+                raise RuleError(f"{where}: {op} needs a value; for users without one use not_exists")
+            return self._existence(name, "not_exists" if op == "eq" else "exists")
         bound = len(self.params)
         test = self._test(name, op, kind, rule["value"], where)
         table = self.located.get(name)
@@ -151,13 +171,18 @@ class Compiler:
         if op in ("in", "not_in"):
             if not isinstance(value, list) or not value:
                 raise RuleError(f"{where}: {op} needs a non-empty list of values")
+            if len(self.params) + len(value) > MAX_VALUES:
+                raise RuleError(f"{where}: a rule has at most {MAX_VALUES} values in all")
+            if any(v is None for v in value):
+                raise RuleError(f"{where}: {op} takes values, not null; combine with not_exists for users without one")
             texts = [_canonical(v, name, kind, where) for v in value]
             self.params.extend(texts)
             return f"{ref} {'IN' if op == 'in' else 'NOT IN'} ({', '.join('?' for _ in texts)})"
-        if op == "contains":
-            escaped = str(value).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            self.params.append(f"%{escaped}%")
-            return f"{ref} LIKE ? ESCAPE '\\'"
+        if op == "contains":  # case-sensitive on both stores (LIKE is not: SQLite folds ASCII case)
+            if isinstance(value, (dict, list)) or len(str(value)) > MAX_VALUE_CHARS:
+                raise RuleError(f"{where}: contains takes one text of at most {MAX_VALUE_CHARS} characters")
+            self.params.append(str(value))
+            return f"{self.substring_position}({ref}, ?) > 0"
         if isinstance(value, list):
             raise RuleError(f"{where}: {op} takes one value, not a list (use in / not_in)")
         self.params.append(_canonical(value, name, kind, where))

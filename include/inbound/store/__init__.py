@@ -21,12 +21,13 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
-from urllib.parse import quote, urlparse
+from typing import Any, Protocol
+from urllib.parse import quote, urlencode, urlparse
 
-from inbound.errors import StoreUnavailable
+from inbound.errors import ConfigInvalid, StoreUnavailable
 from inbound.store.attribute_store import AttributeStore
 from inbound.store.contract import Segment, StoredAttribute, UserAttributes
 from inbound.store.importlog import FileImport, ImportRecord
@@ -114,25 +115,57 @@ def _connect_postgres(url: str) -> AttributeStore:
     # psycopg takes about a second to import without bytecode: only processes that use it pay.
     import psycopg
 
-    from inbound.store.postgres import PostgresStore
+    from inbound.store.postgres import PostgresStore, unavailable
 
+    parsed = urlparse(url)
+    where = f"{parsed.hostname}:{parsed.port or 5432}/{parsed.path.lstrip('/')} (Airflow connection inbound_store)"
     delay = CONNECT_BACKOFF_S
-    for _ in range(1, CONNECT_ATTEMPTS):
+    for attempt in range(1, CONNECT_ATTEMPTS + 1):
         try:
             return PostgresStore(url)
-        except psycopg.OperationalError:
+        except psycopg.OperationalError as exc:
+            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            if _refused(exc, unavailable):  # a role, password or database that does not exist
+                raise ConfigInvalid(
+                    f"the attribute store at {where} refused the connection: {reason}. "
+                    "Fix the connection's login, password or database; retrying would not help"
+                ) from None
+            if attempt == CONNECT_ATTEMPTS:
+                raise StoreUnavailable(
+                    f"cannot reach the attribute store at {where} after {CONNECT_ATTEMPTS} attempts with back-off: "
+                    f"{reason}. Nothing was written; the task retries later."
+                ) from None
             time.sleep(delay)
             delay *= 2
-    try:
-        return PostgresStore(url)
-    except psycopg.OperationalError as exc:
-        parsed = urlparse(url)
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise StoreUnavailable(
-            f"cannot reach the attribute store at {parsed.hostname}:{parsed.port or 5432}/"
-            f"{parsed.path.lstrip('/')} (Airflow connection inbound_store) after {CONNECT_ATTEMPTS} attempts "
-            f"with back-off: {reason}. Nothing was written; the task retries later."
-        ) from None
+    raise AssertionError("unreachable")
+
+
+# What a server says when it is only busy or starting (retry); any other FATAL refusal at connect
+# (no such role or database, a wrong password, pg_hba) is the connection's mistake: fail at once.
+_TRANSIENT_FATAL = ("starting up", "shutting down", "in recovery", "too many clients", "connection slots")
+
+
+def _refused(exc: Exception, unavailable: Callable[[Any], bool]) -> bool:
+    """libpq gives no SQLSTATE for a failed connect: the server's FATAL message tells a refusal."""
+    state = getattr(exc, "sqlstate", None)
+    if state:
+        return not unavailable(exc)
+    message = str(exc)
+    return "FATAL:" in message and not any(phrase in message for phrase in _TRANSIENT_FATAL)
+
+
+# The libpq connection options an Airflow connection's extra may carry (TLS above all): kept in
+# the store URL, so `sslmode=verify-full` means what it says. Other extra keys are Airflow's own.
+LIBPQ_OPTIONS = frozenset(
+    {
+        "sslmode", "sslrootcert", "sslcert", "sslkey", "sslcrl", "sslcrldir", "sslpassword", "sslcompression",
+        "sslsni", "sslnegotiation", "sslcertmode", "ssl_min_protocol_version", "ssl_max_protocol_version",
+        "requiressl", "require_auth", "channel_binding", "gssencmode", "krbsrvname", "gsslib", "passfile",
+        "service", "connect_timeout", "application_name", "options", "client_encoding", "keepalives",
+        "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout", "target_session_attrs",
+        "load_balance_hosts", "hostaddr",
+    }
+)  # fmt: skip
 
 
 class ConnectionFields(Protocol):
@@ -150,6 +183,8 @@ class ConnectionFields(Protocol):
     def password(self) -> str | None: ...
     @property
     def port(self) -> int | None: ...
+    @property
+    def extra_dejson(self) -> dict[str, Any]: ...
 
 
 def store_url_from_connection(conn: ConnectionFields) -> str:
@@ -165,5 +200,7 @@ def store_url_from_connection(conn: ConnectionFields) -> str:
                 auth += ":" + quote(conn.password, safe="")
             auth += "@"
         port = f":{conn.port}" if conn.port else ""
-        return f"postgresql://{auth}{conn.host or 'localhost'}{port}/{conn.schema or 'postgres'}"
+        options = {k: str(v) for k, v in sorted(conn.extra_dejson.items()) if k in LIBPQ_OPTIONS and v is not None}
+        query = f"?{urlencode(options)}" if options else ""
+        return f"postgresql://{auth}{conn.host or 'localhost'}{port}/{conn.schema or 'postgres'}{query}"
     raise ValueError(f"connection inbound_store has type {conn_type!r}; use postgres or sqlite")

@@ -52,6 +52,7 @@ class StoreBase(abc.ABC):
     timestamp_type: ClassVar[str]  # the column type of timestamps; "TEXT" keeps ISO-8601 text
     id_column: ClassVar[str]  # an auto-numbered primary key
     number_casts: ClassVar[tuple[str, str]]  # the types integers and numbers compare as
+    substring_position: ClassVar[str]  # SQL function (text, part) -> 1-based position or 0: `contains`
 
     @abc.abstractmethod
     def transaction(self, lock: str | None = None) -> AbstractContextManager[Cursor]:

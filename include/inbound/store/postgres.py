@@ -49,6 +49,7 @@ class PostgresStore(AttributeStore):
     timestamp_type = "TIMESTAMPTZ"
     id_column = "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
     number_casts = ("BIGINT", "DOUBLE PRECISION")
+    substring_position = "strpos"
 
     def __init__(self, url: str) -> None:
         self.url = url

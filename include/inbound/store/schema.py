@@ -182,17 +182,28 @@ class Schema(StoreBase):
         cur.execute(self._sql(f"DELETE FROM {INTEGRATION_TABLE} WHERE integration = ?"), (integration,))
         self._create_view(cur)
 
+    def _view_select(self, integration: str, table: str, names: list[str]) -> str:
+        value = "CASE a.column1 " + " ".join(f"WHEN '{n}' THEN t.\"{n}\"" for n in names) + " END"
+        lineage = "CASE a.column1 " + " ".join(f"WHEN '{n}' THEN {self._lineage_sql(n)}" for n in names) + " END"
+        attributes = ", ".join(f"('{n}')" for n in names)
+        return (
+            f"SELECT t._user_id AS user_id, '{integration}' AS integration, a.column1 AS attribute, {value} AS value, "
+            f"COALESCE({lineage}, t._import_id) AS import_id FROM {table} t CROSS JOIN (VALUES {attributes}) AS a "
+            f"WHERE {value} IS NOT NULL"
+        )
+
     def _create_view(self, cur: Cursor) -> None:
         """The read contract for SQL consumers (versioned by its name): one row per value.
 
         Values are canonical text; their types are the configs' declared types.
         """
         cur.execute(f"DROP VIEW IF EXISTS {VIEW}")
+        # One SELECT per integration, its attributes unpivoted through a VALUES list: a UNION of one
+        # SELECT per attribute passed SQLite's limit of 500 compound terms with many attributes.
         selects = [
-            f"""SELECT _user_id AS user_id, '{integration}' AS integration, '{name}' AS attribute, "{name}" AS value,
-                COALESCE({self._lineage_sql(name)}, _import_id) AS import_id FROM {table} WHERE "{name}" IS NOT NULL"""
+            self._view_select(integration, table, list(types))
             for integration, (table, types) in self._tables(cur).items()
-            for name in types
+            if types
         ]
         empty = (
             "SELECT CAST(NULL AS TEXT) AS user_id, CAST(NULL AS TEXT) AS integration, CAST(NULL AS TEXT) AS attribute,"

@@ -39,6 +39,7 @@ class SqliteStore(AttributeStore):
     timestamp_type = "TEXT"
     id_column = "INTEGER PRIMARY KEY AUTOINCREMENT"
     number_casts = ("INTEGER", "REAL")
+    substring_position = "instr"
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
