@@ -109,18 +109,20 @@ def env(monkeypatch, tmp_path, write_config, airflow_app):
     return write_config
 
 
-def _store_values(path: Path) -> None:
+CRM_ROWS = [("ada@x", "premium", 3), ("bob@x", "free", 0), ("cy@x", "premium", 7)]
+
+
+def _store_values(path: Path, rows: list[tuple] = CRM_ROWS, integration: str = "crm", file: int = 1) -> None:
+    """One import of `integration` (attributes `<integration>_plan`, `<integration>_open_tickets`)."""
     from inbound.store import FileImport, open_store
 
-    frame = pl.DataFrame(
-        [("ada@x", "premium", 3), ("bob@x", "free", 0), ("cy@x", "premium", 7)],
-        schema={"user_id": pl.String, "crm_plan": pl.String, "crm_open_tickets": pl.Int64},
-        orient="row",
-    )
+    plan, tickets = f"{integration}_plan", f"{integration}_open_tickets"
+    frame = pl.DataFrame(rows, schema={"user_id": pl.String, plan: pl.String, tickets: pl.Int64}, orient="row")
+    uri = f"s3://acme-exports/{integration}/users_{file}.csv"
     with open_store(f"sqlite:///{path}") as store:
         store.write_file(
-            FileImport("crm", "s3://acme-exports/crm/users_1.csv", "e1", "v1", "test", rows_read=3),
-            types={"crm_plan": "string", "crm_open_tickets": "integer"},
+            FileImport(integration, uri, f"e{file}", "v1", "test", rows_read=len(rows)),
+            types={plan: "string", tickets: "integer"},
             frame=frame,
         )
 
@@ -743,19 +745,7 @@ def test_report_when_s3_is_unreachable_is_a_503(client, runs, monkeypatch, kind,
 
 
 def test_user_id_with_a_slash(client, env, tmp_path) -> None:
-    from inbound.store import FileImport, open_store
-
-    frame = pl.DataFrame(
-        [("a/b@x", "gold", 1)],
-        schema={"user_id": pl.String, "crm_plan": pl.String, "crm_open_tickets": pl.Int64},
-        orient="row",
-    )
-    with open_store(f"sqlite:///{tmp_path / 'store.db'}") as store:
-        store.write_file(
-            FileImport("crm", "s3://acme-exports/crm/users_3.csv", "e3", "v1", "test", rows_read=1),
-            types={"crm_plan": "string", "crm_open_tickets": "integer"},
-            frame=frame,
-        )
+    _store_values(tmp_path / "store.db", [("a/b@x", "gold", 1)], file=3)
     for path in ("/inbound/api/users/a/b@x", "/inbound/api/users/a%2Fb@x"):
         response = client.get(path, headers=auth("viewer"))
         assert response.status_code == 200, (path, response.text)
@@ -786,19 +776,7 @@ def test_an_unreadable_integration_answers_like_a_missing_one(client, env, monke
 
 def test_not_exists_counts_only_users_of_readable_integrations(client, env, monkeypatch, tmp_path) -> None:
     """A user only hr holds does not show up in a crm rule for a caller who may not read hr."""
-    from inbound.store import FileImport, open_store
-
-    frame = pl.DataFrame(
-        [("hidden@x", "secret", 1)],
-        schema={"user_id": pl.String, "hr_plan": pl.String, "hr_open_tickets": pl.Int64},
-        orient="row",
-    )
-    with open_store(f"sqlite:///{tmp_path / 'store.db'}") as store:
-        store.write_file(
-            FileImport("hr", "s3://acme-exports/hr/users_1.csv", "h1", "v1", "test", rows_read=1),
-            types={"hr_plan": "string", "hr_open_tickets": "integer"},
-            frame=frame,
-        )
+    _store_values(tmp_path / "store.db", [("hidden@x", "secret", 1)], integration="hr")
     rule = {"attribute": "crm_plan", "op": "not_exists"}
     everyone = client.post("/inbound/api/segments/evaluate", json=rule, headers=auth("viewer")).json()
     assert everyone == {"count": 1, "sample": ["hidden@x"]}  # may read hr: hr's user has no crm_plan

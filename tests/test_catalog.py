@@ -462,7 +462,7 @@ def test_a_recursive_alias_is_refused(write_config, text: str) -> None:
 
 def test_a_bad_setting_is_named(write_config, monkeypatch) -> None:
     monkeypatch.setenv("INBOUND_YAML_MAX_NODES", "lots")
-    with pytest.raises(ValueError, match="INBOUND_YAML_MAX_NODES='lots' is not a positive whole number"):
+    with pytest.raises(ValueError, match="INBOUND_YAML_MAX_NODES='lots' is not a whole number of at least 1"):
         load_file(write_config("a.yaml", SMALL))
 
 

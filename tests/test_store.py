@@ -392,18 +392,12 @@ def test_upgrade_from_schema_v1_keeps_the_values(store_url) -> None:
     upgraded.close()
 
 
-def test_an_unreachable_store_is_retried_then_fails_clearly(monkeypatch) -> None:
-    import socket
-
-    import inbound.store as store_module
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # nothing listens here
+@pytest.fixture
+def connect_attempts(monkeypatch) -> list[str]:
+    """Every connection attempt the store makes to PostgreSQL, in order."""
     from inbound.store import postgres
 
-    attempts = []
-
+    attempts: list[str] = []
     original = postgres.PostgresStore.__init__
 
     def counting(self, url):
@@ -411,10 +405,21 @@ def test_an_unreachable_store_is_retried_then_fails_clearly(monkeypatch) -> None
         original(self, url)
 
     monkeypatch.setattr(postgres.PostgresStore, "__init__", counting)
+    return attempts
+
+
+def test_an_unreachable_store_is_retried_then_fails_clearly(monkeypatch, connect_attempts) -> None:
+    import socket
+
+    import inbound.store as store_module
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here
     monkeypatch.setattr(store_module, "CONNECT_BACKOFF_S", 0.01)
     with pytest.raises(StoreUnavailable) as error:
         open_store(f"postgresql://inbound:s3cret@127.0.0.1:{port}/inbound")
-    assert len(attempts) == store_module.CONNECT_ATTEMPTS == 4
+    assert len(connect_attempts) == store_module.CONNECT_ATTEMPTS == 4
     message = str(error.value)
     assert f"cannot reach the attribute store at 127.0.0.1:{port}/inbound" in message
     assert "inbound_store" in message and "after 4 attempts" in message and "s3cret" not in message
@@ -484,26 +489,17 @@ def test_a_locked_sqlite_store_is_unavailable_not_a_bad_file(tmp_path) -> None:
         assert store.write_file(entry(), types=TYPES, frame=frame([ADA])).inserted == 1
 
 
-def test_a_permanent_connection_error_fails_at_once_without_retrying(monkeypatch) -> None:
-    """A role that does not exist (SQLSTATE 28000) is the connection's mistake: no back-off, no retry."""
+def test_a_permanent_connection_error_fails_at_once_without_retrying(monkeypatch, connect_attempts) -> None:
+    """A role that does not exist is the connection's mistake (the server's FATAL refusal): no retry."""
     import inbound.store as store_module
     from conftest import POSTGRES_URL
     from inbound.errors import ConfigInvalid
-    from inbound.store import postgres
 
-    attempts = []
-    original = postgres.PostgresStore.__init__
-
-    def counting(self, url):
-        attempts.append(url)
-        original(self, url)
-
-    monkeypatch.setattr(postgres.PostgresStore, "__init__", counting)
     monkeypatch.setattr(store_module, "CONNECT_BACKOFF_S", 5.0)  # a retry would show as a slow test
-    url = POSTGRES_URL.replace("postgres@", "no_such_role_xyz:pw@", 1)
+    url = POSTGRES_URL.replace("postgres@", "no_such_role_xyz:pw-s3cret@", 1)
     with pytest.raises(ConfigInvalid, match=r"refused the connection: .*does not exist") as error:
         open_store(url)
-    assert len(attempts) == 1 and "pw" not in str(error.value).replace("password", "")
+    assert len(connect_attempts) == 1 and "pw-s3cret" not in str(error.value)
 
 
 def test_the_connections_libpq_options_reach_the_store(monkeypatch) -> None:

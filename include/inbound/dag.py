@@ -26,7 +26,7 @@ from inbound.config import Integration
 from inbound.connections import s3_client, store
 from inbound.errors import ConfigInvalid, Unavailable
 from inbound.layout import S3File
-from inbound.results import FileResult, RunSummary
+from inbound.results import COUNTS, FileResult, RunSummary
 from inbound.run import Run
 from inbound.sensor import NewFilesSensor
 
@@ -195,18 +195,17 @@ def _failure_callback(integration: Integration) -> list[Any]:
 
 def _emit_asset_event(integration: Integration, results: list[FileResult]) -> None:
     """One asset event per run that changed attributes, with the run's counts as its extra."""
-    summary = RunSummary(integration.name, tuple(r for r in results if not r.previewed and not r.skipped))
-    counts = {
-        key: value
-        for key, value in summary.to_json().items()
-        if key
-        in ("rows_read", "rows_rejected", "rows_written", "inserted", "updated", "unchanged", "cleared", "removed")
+    writes = RunSummary(integration.name, tuple(r for r in results if r.write and not r.previewed and not r.skipped))
+    if not writes.rows_written:
+        return
+    counts: dict[str, Any] = {
+        "rows_read": writes.rows_read,
+        "rows_rejected": writes.rows_rejected,
+        "rows_written": writes.rows_written,
+        **{count: writes.total(count) for count in COUNTS},
+        "files": len(writes.files),
     }
-    if counts["rows_written"]:
-        counts["files"] = sum(1 for r in summary.files if r.write is not None)
-        get_current_context()["outlet_events"][_writes_alias(integration)].add(
-            attributes_asset(integration), extra=counts
-        )
+    get_current_context()["outlet_events"][_writes_alias(integration)].add(attributes_asset(integration), extra=counts)
 
 
 def _finalize(integration: Integration) -> dict[str, Any]:

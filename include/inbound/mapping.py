@@ -23,7 +23,6 @@ segment rules, discovery and the store.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 
@@ -33,6 +32,7 @@ from inbound.casts import cast_series
 from inbound.config import Attribute, Integration
 from inbound.errors import BadFile, ConfigInvalid, Problem
 from inbound.reading import FIELD_COUNT_COLUMN, SENTINEL, SOURCE_LINE_COLUMN, Table
+from inbound.settings import number_setting
 from inbound.suggest import closest
 
 USER_ID = "user_id"  # the attribute set's (and the store's) user column
@@ -53,16 +53,7 @@ DUPLICATE_LINES_SHOWN = 10  # a reason names at most this many of a repeated use
 
 def max_value_bytes() -> int:
     """`INBOUND_MAX_VALUE_BYTES` (default 65536): the longest value (and user ID) a row may hold, in bytes."""
-    value = os.environ.get(MAX_VALUE_BYTES_ENV)
-    if not value:
-        return DEFAULT_MAX_VALUE_BYTES
-    try:
-        limit = int(value)
-    except ValueError:
-        raise ValueError(f"{MAX_VALUE_BYTES_ENV}={value!r} is not a whole number of bytes (e.g. 65536)") from None
-    if limit < 1:
-        raise ValueError(f"{MAX_VALUE_BYTES_ENV}={value!r} must be at least 1")
-    return limit
+    return int(number_setting(MAX_VALUE_BYTES_ENV, DEFAULT_MAX_VALUE_BYTES, minimum=1))
 
 
 @dataclass(frozen=True)

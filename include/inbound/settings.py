@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from inbound.suggest import echo
+
 DEFAULT_GRACE_INTERVALS = 2.0
 
 
@@ -26,16 +28,25 @@ def staging_root() -> Path:
     return Path(env) if env else airflow_home() / "inbound_staging"
 
 
+def number_setting(name: str, default: float, *, minimum: float, whole: bool = True) -> float:
+    """A number from the environment variable `name`, else `default`; a clear error for a bad one.
+
+    Every numeric setting is read here, so each says the same thing when it is wrong.
+    """
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value) if whole else float(value)
+    except ValueError:
+        number = minimum - 1
+    if number < minimum:
+        kind = "whole number" if whole else "number"
+        raise ValueError(f"{name}={echo(value)} is not a {kind} of at least {minimum:g}")
+    return number
+
+
 def grace_intervals() -> float:
     """`INBOUND_SHARED_GRACE_INTERVALS` (default 2): how many of its own schedule intervals after the
     upload a reader of a shared file may take before the file moves without it."""
-    value = os.environ.get("INBOUND_SHARED_GRACE_INTERVALS")
-    if not value:
-        return DEFAULT_GRACE_INTERVALS
-    try:
-        grace = float(value)
-    except ValueError:
-        raise ValueError(f"INBOUND_SHARED_GRACE_INTERVALS={value!r} is not a number (e.g. 2 or 0.5)") from None
-    if grace < 0:
-        raise ValueError(f"INBOUND_SHARED_GRACE_INTERVALS={value!r} must not be negative")
-    return grace
+    return number_setting("INBOUND_SHARED_GRACE_INTERVALS", DEFAULT_GRACE_INTERVALS, minimum=0, whole=False)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import os
 import sys
 import threading
 from collections.abc import AsyncIterator
@@ -25,16 +24,16 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 from asgiref.sync import sync_to_async
 
+from inbound.settings import number_setting  # light: os and the standard library only
+
 _pool: Executor | None = None
 _pool_lock = threading.Lock()
 
 
 def look_processes() -> int:
     """`INBOUND_LOOK_PROCESSES`: worker processes for looks; default 2 in `airflow triggerer`, else 0 (threads)."""
-    value = os.environ.get("INBOUND_LOOK_PROCESSES", "")
-    if value.strip():
-        return max(int(value), 0)
-    return 2 if sys.argv[1:2] == ["triggerer"] else 0
+    default = 2 if sys.argv[1:2] == ["triggerer"] else 0
+    return int(number_setting("INBOUND_LOOK_PROCESSES", default, minimum=0))
 
 
 def _processes() -> Executor | None:

@@ -25,6 +25,7 @@ import yaml
 
 from inbound.config import Loc
 from inbound.config_problems import ConfigProblem, line_context
+from inbound.settings import number_setting
 from inbound.suggest import echo
 
 # A config is a few kB (100 attributes: ~10 kB, ~700 values, 4 levels deep). The limits leave
@@ -40,16 +41,7 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _positive_setting(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    if not value:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number <= 0:
-        raise ValueError(f"{name}={echo(value)} is not a positive whole number")
-    return number
+    return int(number_setting(name, default, minimum=1))
 
 
 def max_yaml_bytes() -> int:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -115,7 +114,7 @@ def _connect_postgres(url: str) -> AttributeStore:
     # psycopg takes about a second to import without bytecode: only processes that use it pay.
     import psycopg
 
-    from inbound.store.postgres import PostgresStore, unavailable
+    from inbound.store.postgres import PostgresStore, refused
 
     parsed = urlparse(url)
     where = f"{parsed.hostname}:{parsed.port or 5432}/{parsed.path.lstrip('/')} (Airflow connection inbound_store)"
@@ -125,7 +124,7 @@ def _connect_postgres(url: str) -> AttributeStore:
             return PostgresStore(url)
         except psycopg.OperationalError as exc:
             reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-            if _refused(exc, unavailable):  # a role, password or database that does not exist
+            if refused(exc):  # a role, password or database that does not exist
                 raise ConfigInvalid(
                     f"the attribute store at {where} refused the connection: {reason}. "
                     "Fix the connection's login, password or database; retrying would not help"
@@ -138,20 +137,6 @@ def _connect_postgres(url: str) -> AttributeStore:
             time.sleep(delay)
             delay *= 2
     raise AssertionError("unreachable")
-
-
-# What a server says when it is only busy or starting (retry); any other FATAL refusal at connect
-# (no such role or database, a wrong password, pg_hba) is the connection's mistake: fail at once.
-_TRANSIENT_FATAL = ("starting up", "shutting down", "in recovery", "too many clients", "connection slots")
-
-
-def _refused(exc: Exception, unavailable: Callable[[Any], bool]) -> bool:
-    """libpq gives no SQLSTATE for a failed connect: the server's FATAL message tells a refusal."""
-    state = getattr(exc, "sqlstate", None)
-    if state:
-        return not unavailable(exc)
-    message = str(exc)
-    return "FATAL:" in message and not any(phrase in message for phrase in _TRANSIENT_FATAL)
 
 
 # The libpq connection options an Airflow connection's extra may carry (TLS above all): kept in

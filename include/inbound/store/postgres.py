@@ -37,6 +37,20 @@ def unavailable(exc: psycopg.Error) -> bool:
     return state.startswith(UNAVAILABLE_CLASSES) or state in UNAVAILABLE_STATES
 
 
+# What a server says when it is only busy or starting (retry); any other FATAL refusal at connect
+# (no such role or database, a wrong password, pg_hba) is the connection's mistake: fail at once.
+_TRANSIENT_FATAL = ("starting up", "shutting down", "in recovery", "too many clients", "connection slots")
+
+
+def refused(exc: psycopg.Error) -> bool:
+    """A connect the server refused for good. libpq gives no SQLSTATE for a failed connect: the
+    server's FATAL message tells a refusal from a busy or starting server."""
+    if exc.sqlstate:
+        return not unavailable(exc)
+    message = str(exc)
+    return "FATAL:" in message and not any(phrase in message for phrase in _TRANSIENT_FATAL)
+
+
 def _copying(cursor: Cursor) -> psycopg.Cursor[TupleRow]:
     """The psycopg cursor behind the store's cursor, for COPY (which DB-API does not have)."""
     if not isinstance(cursor, psycopg.Cursor):
