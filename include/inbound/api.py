@@ -6,10 +6,15 @@ sets), the data from `inbound.catalog`, `inbound.management`, `inbound.runs` and
 attribute store. Airflow mounts plugin apps without its auth, so every route here
 declares its own check:
 
-- every route needs an authenticated user allowed to read DAGs (`READ`, on the router);
+- every route needs an authenticated user (401) who may read at least one integration's
+  DAG (403): `reader`, on the router. The gate is the set of inbound DAGs the caller may
+  read, asked of the auth manager by their IDs, never a DAG ID the request names (with
+  the FAB auth manager's per-DAG permissions, `DAG:inbound_crm` alone is enough; a
+  right on some other DAG is not). With no integration at all, the right to list DAGs;
 - the table, an integration, its reports, a user lookup and a segment only use
   integrations whose DAG the caller may read; one the caller may not read answers
-  exactly like one that does not exist (404), so its existence is not told;
+  exactly like one that does not exist (404), so its existence is not told. A broken
+  config shows to the callers who may read the DAG it would define (`inbound_<file stem>`);
 - a report is served only when the file it lies beside is one of that integration's
   files (its key pattern, not only its folder), and for a shared file only that
   integration's own report or the readers' outcomes;
@@ -23,6 +28,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -62,10 +69,6 @@ from inbound.store import ImportRecord, UserAttributes
 
 PREFIX = "/inbound"  # where the plugin mounts the app (plugins/inbound_plugin.py)
 
-# Every route: an authenticated user who may read DAGs (401/403 otherwise).
-READ = [Depends(requires_access_dag("GET"))]
-
-router = APIRouter(dependencies=READ)
 
 # The reports the pipeline writes beside a moved file (`inbound.layout`): suffix -> (what it is, media type).
 REPORTS = {
@@ -138,47 +141,75 @@ class Detail(TypedDict):
 
 
 # -- who may see what ---------------------------------------------------------------
-def _readable(user: BaseUser, catalog: Catalog) -> dict[str, Integration]:
-    """The loaded integrations whose DAG the user may read."""
-    dag_ids = {i.dag_id for i in catalog.integrations.values()}
-    allowed = (
-        get_auth_manager().filter_authorized_dag_ids(dag_ids=dag_ids, user=user, method="GET") if dag_ids else set()
-    )
-    return {name: i for name, i in catalog.integrations.items() if i.dag_id in allowed}
+@dataclass(frozen=True)
+class Reader:
+    """The caller and what they may read: the integrations and broken configs of DAGs they may read."""
+
+    user: BaseUser
+    catalog: Catalog  # the readable part of the current catalog (its `errors`: the readable broken configs)
+    others: frozenset[str]  # every other loaded integration's name (reports of shared files)
+
+    def integration(self, name: str) -> Integration:
+        """The integration `name` if its config loads and the caller may read its DAG.
+
+        404 otherwise, with the same answer for both: whether an integration the caller
+        may not read exists is not told.
+        """
+        integration = self.catalog.integrations.get(name)
+        if integration is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no integration named {name!r} that you may read")
+        return integration
 
 
-def readable_integration(name: str, user: BaseUser) -> Integration:
-    """The integration `name` if its config loads and the caller may read its DAG.
+def broken_dag_id(file: str) -> str:
+    """The DAG a broken config would define: its name is its file's stem (`inbound.config`)."""
+    return f"inbound_{Path(file).stem}"
 
-    404 otherwise, with the same answer for both: whether an integration the caller may
-    not read exists is not told.
+
+def reader(user: GetUserDep) -> Reader:
+    """The gate of every route: what this caller may read, from the auth manager (403 for nothing).
+
+    The auth manager is asked about the inbound DAGs by their IDs (`filter_authorized_dag_ids`),
+    so a per-DAG right (`DAG:inbound_crm` with the FAB auth manager) is enough and nothing
+    the request names (a `dag_id` query parameter) changes the answer.
     """
-    integration = current_catalog().integrations.get(name)
-    if integration is None or not _readable(user, Catalog(integrations={name: integration})):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no integration named {name!r} that you may read")
-    return integration
-
-
-def visible_table(user: BaseUser) -> list[IntegrationRow]:
-    """The management table, as `inbound status` builds it, for the DAGs the user may read."""
     catalog = current_catalog()
-    return current_table(Catalog(integrations=_readable(user, catalog), errors=catalog.errors)).rows
+    every = {i.dag_id for i in catalog.integrations.values()} | {broken_dag_id(e.file) for e in catalog.errors}
+    manager = get_auth_manager()
+    allowed = manager.filter_authorized_dag_ids(dag_ids=every, user=user, method="GET") if every else set()
+    if not allowed and (every or not manager.is_authorized_dag(method="GET", user=user)):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "you may read no integration's DAG (inbound_<name>)")
+    readable = Catalog(
+        integrations={n: i for n, i in catalog.integrations.items() if i.dag_id in allowed},
+        errors=[e for e in catalog.errors if broken_dag_id(e.file) in allowed],
+    )
+    return Reader(user=user, catalog=readable, others=frozenset(catalog.integrations))
+
+
+ReaderDep = Annotated[Reader, Depends(reader)]
+READ = [Depends(reader)]  # on every router of the app (FastAPI computes it once per request)
+router = APIRouter(dependencies=READ)
+
+
+def visible_table(caller: Reader) -> list[IntegrationRow]:
+    """The management table, as `inbound status` builds it, for the DAGs the caller may read."""
+    return current_table(caller.catalog).rows
 
 
 # -- the table, the toggle, targeting -------------------------------------------------
 @router.get("/api/integrations")
-def list_integrations(user: GetUserDep) -> list[IntegrationRow]:
+def list_integrations(caller: ReaderDep) -> list[IntegrationRow]:
     """The management table: one row per config (broken ones with their error)."""
-    return visible_table(user)
+    return visible_table(caller)
 
 
 # response_model=None: FastAPI would build a pydantic model of the store's `UserAttributes`, a
 # typing.TypedDict that pydantic reads only from Python 3.12 on; the answer is plain JSON already.
 # `:path`: a user ID may contain '/' (`a/b@x`, or `a%2Fb@x` as a browser encodes it).
 @router.get("/api/users/{user_id:path}", response_model=None)
-def user_attributes(user_id: str, user: GetUserDep) -> UserAttributes:
+def user_attributes(user_id: str, caller: ReaderDep) -> UserAttributes:
     """One user's attributes, only from integrations whose DAG the caller may read."""
-    readable = Catalog(integrations=_readable(user, current_catalog()))
+    readable = caller.catalog
     with store() as s:
         found = s.user_attributes(user_id, readable.declared_types, readable.owners)
     keep = [name for name, source in found["sources"].items() if source["integration"] in readable.integrations]
@@ -191,14 +222,14 @@ def user_attributes(user_id: str, user: GetUserDep) -> UserAttributes:
 
 @router.post("/api/segments/evaluate")
 def evaluate_segment(
-    user: GetUserDep,
+    caller: ReaderDep,
     rule: Annotated[
         JsonValue, Body(description='a segment rule, e.g. {"attribute": "plan", "op": "eq", "value": "premium"}')
     ],
     sample: Annotated[int, Query(ge=0, le=1000)] = 20,
 ) -> dict[str, int | list[str]]:
     """How many users match the rule, and a sample of them (400 with the reason for a bad rule)."""
-    readable = Catalog(integrations=_readable(user, current_catalog()))
+    readable = caller.catalog
     try:
         with store() as s:
             return evaluate(s, rule, readable.declared_types, sample=sample, owners=readable.owners).to_dict()
@@ -207,11 +238,12 @@ def evaluate_segment(
 
 
 @router.post("/api/integrations/{name}/enabled")
-def set_enabled(name: str, body: EnabledBody, request: Request, user: GetUserDep) -> dict[str, str | bool]:
+def set_enabled(name: str, body: EnabledBody, request: Request, caller: ReaderDep) -> dict[str, str | bool]:
     """Switch an integration on or off: the same state as its DAG's pause toggle."""
-    integration = readable_integration(name, user)  # 404 alike for unknown and unreadable
-    # Edit right on this DAG, as Airflow's own PATCH /api/v2/dags/{dag_id} requires.
-    requires_access_dag("PUT", param_dag_id=integration.dag_id)(request, user)
+    integration = caller.integration(name)  # 404 alike for unknown and unreadable
+    # Edit right on this DAG (its ID from the config, not the request), as Airflow's own
+    # PATCH /api/v2/dags/{dag_id} requires.
+    requires_access_dag("PUT", param_dag_id=integration.dag_id)(request, caller.user)
     if not set_paused(integration.dag_id, not body.enabled):
         raise HTTPException(
             status.HTTP_409_CONFLICT,
@@ -304,21 +336,20 @@ def describe(integration: Integration) -> Detail:
 
 
 @router.get("/api/integrations/{name}")
-def integration_detail(name: str, user: GetUserDep) -> Detail:
+def integration_detail(name: str, caller: ReaderDep) -> Detail:
     """One integration: its mapping, source, schedule, mode and its last imports (newest first)."""
-    return describe(readable_integration(name, user))
+    return describe(caller.integration(name))
 
 
 @router.get("/api/integrations/{name}/reports")
 def integration_report(
     name: str,
-    user: GetUserDep,
+    caller: ReaderDep,
     key: Annotated[str, Query(description="the S3 key of a .rejected.csv or .error.txt report")],
 ) -> StreamingResponse:
     """A rejection or error report of this integration, streamed from S3 with its AWS connection."""
-    integration = readable_integration(name, user)
-    others = set(current_catalog().integrations) - {name}
-    if not report_key_allowed(integration, key, others):
+    integration = caller.integration(name)
+    if not report_key_allowed(integration, key, caller.others - {name}):
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST,
             f"not a report of {name}: the key must be a report (.rejected.csv, .error.txt, .readers.txt) beside "

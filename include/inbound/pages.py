@@ -3,7 +3,7 @@
 Server-rendered HTML with inline CSS, a little JS (the toggle, the targeting forms call
 the JSON API of `inbound.api`) and an inline SVG chart. A later issue rebuilds these
 pages as a React plugin; until then they are kept as they are, apart from the API.
-Every route has the API's check (`READ` on the router) and shows only what the JSON API
+Every route has the API's check (`READ`: `inbound.api.reader`, on the router) and shows only what the JSON API
 would show the same user: the data comes from the API's builders.
 """
 
@@ -14,11 +14,10 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from airflow.api_fastapi.core_api.security import GetUserDep
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from inbound.api import PREFIX, READ, Detail, describe, readable_integration, visible_table
+from inbound.api import PREFIX, READ, Detail, ReaderDep, describe, visible_table
 from inbound.management import IntegrationRow
 from inbound.outcome import Outcome
 
@@ -114,11 +113,11 @@ def _html_row(row: IntegrationRow, airflow_base: str, own: str = "") -> str:
 
 
 @router.get("/")
-def page(request: Request, user: GetUserDep) -> HTMLResponse:
+def page(request: Request, caller: ReaderDep) -> HTMLResponse:
     """The management table as a page (shown inside the Airflow UI by the plugin's nav entry)."""
     own, airflow_base = _own(request)
     body = (
-        "\n".join(_html_row(row, airflow_base, own) for row in visible_table(user))
+        "\n".join(_html_row(row, airflow_base, own) for row in visible_table(caller))
         or '<tr><td colspan="9">no integration configs</td></tr>'
     )
     return HTMLResponse(PAGE.format(rows=body, api=json.dumps(own)[1:-1]))
@@ -277,10 +276,10 @@ def _own(request: Request) -> tuple[str, str]:
 
 
 @router.get("/integrations/{name}")
-def integration_page(name: str, request: Request, user: GetUserDep) -> HTMLResponse:
+def integration_page(name: str, request: Request, caller: ReaderDep) -> HTMLResponse:
     """One integration as a page: mapping, facts, a chart of rows per run, the last runs with reports."""
     own, airflow_base = _own(request)
-    return HTMLResponse(_integration_html(describe(readable_integration(name, user)), own, airflow_base))
+    return HTMLResponse(_integration_html(describe(caller.integration(name)), own, airflow_base))
 
 
 # -- the targeting page -------------------------------------------------------------
@@ -350,7 +349,7 @@ async function evaluate(event) {{
 
 
 @router.get("/targeting")
-def targeting_page(request: Request, user: GetUserDep) -> HTMLResponse:
+def targeting_page(request: Request, caller: ReaderDep) -> HTMLResponse:
     """Look up one user's attributes; count a segment from a rule (both call the JSON API)."""
     own, _ = _own(request)
     return HTMLResponse(

@@ -1,0 +1,289 @@
+"""The authorization matrix: every route of the plugin x every kind of caller x two integrations.
+
+Two permission models, each with Airflow's real auth manager inside Airflow's real API app:
+
+- role-based (the simple auth manager): a role reads or edits every DAG;
+- per-DAG (the FAB auth manager the compose uses): `DAG:inbound_crm` rights only.
+
+A is crm, B is hr; both have values in the store, a DAG row and a report in S3. The
+expected answer of each cell follows from the caller's rights alone (`expected`), so a
+route added later joins by one line in `ROUTES` (`test_every_route_is_in_the_matrix`
+fails until it does).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import yaml
+
+from conftest import BUCKET, ROOT, integration_dict
+from test_api import SECRET, _call, _clear_plugin_caches, _dag_rows, _is_paused, _store_values
+
+PLUGINS = ROOT / "plugins"
+A, B = "crm", "hr"
+FAILED = "{name}/failed/20260102T000000Z_users_2.csv"
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # `{name}`: the integration of the cell
+    kind: str  # how the answer depends on the caller's rights (see `expected`)
+    body: Any = None
+
+
+ROUTES = [
+    Route("GET", "/inbound/", "list"),
+    Route("GET", "/inbound/api/integrations", "list"),
+    Route("GET", "/inbound/api/users/ada@x", "list"),
+    Route("POST", "/inbound/api/segments/evaluate", "segment", {"attribute": "{name}_plan", "op": "eq", "value": "pro"}),
+    Route("GET", "/inbound/targeting", "any"),
+    Route("GET", "/inbound/integrations/{name}", "read"),
+    Route("GET", "/inbound/api/integrations/{name}", "read"),
+    Route("GET", "/inbound/api/integrations/{name}/reports?key=" + FAILED + ".error.txt", "read"),
+    Route("POST", "/inbound/api/integrations/{name}/enabled", "edit", {"enabled": True}),
+]
+
+
+@dataclass(frozen=True)
+class Rights:
+    reads: frozenset[str]
+    edits: frozenset[str]
+
+
+NOTHING = Rights(frozenset(), frozenset())
+ALL = frozenset({A, B})
+# model -> caller -> rights (None: anonymous). The same callers in both models: per DAG, the
+# viewer and the editor have rights on A only; the role-based model cannot say "A only", so
+# there they are the viewer role and the user role (which edits DAGs), with rights on both.
+CALLERS: dict[str, dict[str, Rights | None]] = {
+    "role-based": {
+        "anonymous": None,
+        "no role": NOTHING,
+        "viewer": Rights(ALL, frozenset()),
+        "editor": Rights(ALL, ALL),
+        "admin": Rights(ALL, ALL),
+    },
+    "per-DAG": {
+        "anonymous": None,
+        "no role": NOTHING,
+        "viewer": Rights(frozenset({A}), frozenset()),
+        "editor": Rights(frozenset({A}), frozenset({A})),
+        "admin": Rights(ALL, ALL),
+    },
+}
+
+
+def expected(route: Route, rights: Rights | None, name: str) -> tuple[int, bool | None]:
+    """The status of a cell and, for the routes that list, whether `name` shows in the answer."""
+    if rights is None:
+        return 401, None
+    if not rights.reads:
+        return 403, None  # the gate: no integration's DAG to read
+    readable = name in rights.reads
+    if route.kind == "list":
+        return 200, readable
+    if route.kind == "segment":
+        return (200 if readable else 400), None  # B's attribute is unknown to a reader of A only
+    if route.kind == "any":
+        return 200, None
+    if not readable:
+        return 404, None  # alike for missing and unreadable
+    if route.kind == "edit" and name not in rights.edits:
+        return 403, None
+    return 200, None
+
+
+def shows(route: Route, name: str, response: Any) -> bool:
+    """Whether a listing answer tells anything of integration `name`."""
+    if route.path == "/inbound/api/integrations":
+        return name in {row["name"] for row in response.json()}
+    if route.path.startswith("/inbound/api/users/"):
+        return f"{name}_plan" in response.json()["attributes"]
+    return f"/integrations/{name}" in response.text  # the page links each row it shows
+
+
+# -- the two apps --------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Configs for A and B (and a broken one), their values in a SQLite store, reports in moto's S3."""
+    import boto3
+    from moto import mock_aws
+
+    from inbound.store import open_store
+
+    mp = pytest.MonkeyPatch()
+    root = tmp_path_factory.mktemp("authorization")
+    folder = root / "integrations"
+    folder.mkdir()
+    for name in (A, B):
+        (folder / f"{name}.yaml").write_text(yaml.safe_dump(integration_dict(name)))
+    (folder / "zz_broken.yaml").write_text(yaml.safe_dump({**integration_dict("zz_broken"), "shedule": "@daily"}))
+    mp.setenv("INBOUND_CONFIG_DIR", str(folder))
+    mp.setenv("AIRFLOW_CONN_INBOUND_STORE", json.dumps({"conn_type": "sqlite", "host": str(root / "store.db")}))
+    mp.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps({"conn_type": "aws", "login": "testing", "password": "testing"}))
+    for name in (A, B):
+        _store_values(root / "store.db", rows=[("ada@x", "pro", 1)], integration=name)
+    with open_store(f"sqlite:///{root / 'store.db'}") as store:
+        for name in (A, B):
+            store.set_final_key(store.imports(name, limit=1)[0].id, FAILED.format(name=name))
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket=BUCKET)
+        for name in (A, B):
+            s3.put_object(Bucket=BUCKET, Key=FAILED.format(name=name) + ".error.txt", Body=f"{name}'s error".encode())
+        yield
+    mp.undo()
+
+
+def _api_app(mp: pytest.MonkeyPatch, auth_manager: str) -> Any:
+    from airflow import plugins_manager, settings
+    from airflow.api_fastapi import app as api_app
+    from airflow.utils import db
+
+    mp.setenv("AIRFLOW__CORE__AUTH_MANAGER", auth_manager)
+    mp.setenv("AIRFLOW__API_AUTH__JWT_SECRET", SECRET)
+    mp.setenv("AIRFLOW__CORE__PLUGINS_FOLDER", str(PLUGINS))
+    mp.setattr(settings, "PLUGINS_FOLDER", str(PLUGINS))
+    _clear_plugin_caches(plugins_manager)
+    db.initdb()
+    api_app.purge_cached_app()
+    return api_app.create_app()
+
+
+def _simple_tokens() -> dict[str, str | None]:
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    manager = get_auth_manager()
+    roles = {"no role": None, "viewer": "viewer", "editor": "user", "admin": "admin"}
+    tokens: dict[str, str | None] = {"anonymous": None}
+    for caller, role in roles.items():
+        tokens[caller] = manager.generate_jwt(SimpleAuthManagerUser(username=caller, role=role))
+    return tokens
+
+
+def _fab_tokens() -> dict[str, str | None]:
+    """FAB users with per-DAG roles (`DAG:<dag_id>` resources), as an admin would set them up."""
+    from airflow.api_fastapi.app import get_auth_manager
+
+    manager = get_auth_manager()
+    security = manager.security_manager
+    grants = {
+        "no role": [],
+        "reads another DAG only": [("can_read", "DAG:some_other_dag")],
+        "viewer": [("can_read", f"DAG:inbound_{A}")],
+        "editor": [("can_read", f"DAG:inbound_{A}"), ("can_edit", f"DAG:inbound_{A}")],
+    }
+    tokens: dict[str, str | None] = {"anonymous": None}
+    with manager.flask_app.app_context():
+        for i, (caller, permissions) in enumerate(grants.items()):
+            role = security.add_role(f"matrix_{i}")
+            for action, resource in permissions:
+                security.add_permission_to_role(role, security.create_permission(action, resource))
+            user = security.find_user(username=f"matrix_{i}") or security.add_user(
+                f"matrix_{i}", "M", str(i), f"m{i}@x", [role] if permissions else [], password="pw-" + "x" * 12
+            )
+            tokens[caller] = manager.generate_jwt(user)
+        admin = security.find_user(username="matrix_admin") or security.add_user(
+            "matrix_admin", "M", "admin", "admin@x", [security.find_role("Admin")], password="pw-" + "x" * 12
+        )
+        tokens["admin"] = manager.generate_jwt(admin)
+    return tokens
+
+
+MANAGERS: dict[str, tuple[str, Callable[[], dict[str, str | None]]]] = {
+    "role-based": ("airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager", _simple_tokens),
+    "per-DAG": ("airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager", _fab_tokens),
+}
+
+
+@pytest.fixture(scope="module", params=list(MANAGERS))
+def model(request: pytest.FixtureRequest, world: None) -> Iterator[tuple[str, Any, dict[str, str | None]]]:
+    """(permission model, a client of Airflow's API app with that auth manager, a token per caller)."""
+    from airflow import plugins_manager
+    from airflow.api_fastapi import app as api_app
+    from fastapi.testclient import TestClient
+
+    mp = pytest.MonkeyPatch()
+    auth_manager, tokens = MANAGERS[request.param]
+    app = _api_app(mp, auth_manager)
+    _dag_rows({f"inbound_{A}": False, f"inbound_{B}": False})
+    with TestClient(app) as client:
+        yield request.param, client, tokens()
+    api_app.purge_cached_app()
+    _clear_plugin_caches(plugins_manager)
+    mp.undo()
+
+
+def _request(route: Route, name: str) -> tuple[str, Any]:
+    body = json.loads(json.dumps(route.body).replace("{name}", name)) if route.body is not None else None
+    return route.path.replace("{name}", name), body
+
+
+# -- the matrix ----------------------------------------------------------------------
+@pytest.mark.parametrize("name", [A, B])
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: f"{r.method} {r.path.split('?')[0]}")
+@pytest.mark.parametrize("caller", list(CALLERS["per-DAG"]))
+def test_matrix(model, caller: str, route: Route, name: str) -> None:
+    kind, client, tokens = model
+    rights = CALLERS[kind][caller]
+    status, visible = expected(route, rights, name)
+    path, body = _request(route, name)
+    headers = {"Authorization": f"Bearer {tokens[caller]}"} if tokens[caller] else {}
+    client.cookies.clear()
+    response = _call(client, route.method, path, body, headers=headers)
+    assert response.status_code == status, response.text[:300]
+    if visible is not None:
+        assert shows(route, name, response) is visible
+    if status == 200 and route.kind == "read" and "reports" in route.path:
+        assert response.text == f"{name}'s error"
+    assert not _is_paused(f"inbound_{name}")
+
+
+@pytest.mark.parametrize("dag_id", ["inbound_crm", "some_other_dag", "~"])
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: f"{r.method} {r.path}")
+def test_a_dag_id_in_the_request_never_opens_the_gate(model, route: Route, dag_id: str) -> None:
+    """The gate is the set of inbound DAGs the caller may read, never a `dag_id` the caller names."""
+    kind, client, tokens = model
+    caller = "reads another DAG only" if kind == "per-DAG" else "no role"
+    path, body = _request(route, A)
+    path += ("&" if "?" in path else "?") + f"dag_id={dag_id}"
+    response = _call(client, route.method, path, body, headers={"Authorization": f"Bearer {tokens[caller]}"})
+    assert response.status_code == 403, response.text[:300]
+
+
+def test_a_broken_config_shows_only_to_readers_of_its_dag(model) -> None:
+    """A config that does not load shows (with its error) to those who may read the DAG it would define."""
+    kind, client, tokens = model
+    for caller, rights in CALLERS[kind].items():
+        if rights is None or not rights.reads:
+            continue
+        names = {
+            row["name"]
+            for row in client.get(
+                "/inbound/api/integrations", headers={"Authorization": f"Bearer {tokens[caller]}"}
+            ).json()
+        }
+        assert ("zz_broken" in names) is (rights.reads == ALL), caller
+
+
+def test_every_route_is_in_the_matrix(model) -> None:
+    from airflow import plugins_manager
+
+    plugins = {p.name: p for p in plugins_manager._get_plugins()[0]}
+    (mounted,) = plugins["inbound"].fastapi_apps
+    declared = {
+        (method, "/inbound" + route.path)
+        for route in mounted["app"].load().routes
+        for method in getattr(route, "methods", ())
+        if method != "HEAD"
+    }
+    in_matrix = {(r.method, r.path.split("?")[0]) for r in ROUTES}
+    assert {(m, re.sub(r"\{user_id:path\}", "ada@x", p)) for m, p in declared} == in_matrix
