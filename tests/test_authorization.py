@@ -42,7 +42,9 @@ ROUTES = [
     Route("GET", "/inbound/", "list"),
     Route("GET", "/inbound/api/integrations", "list"),
     Route("GET", "/inbound/api/users/ada@x", "list"),
-    Route("POST", "/inbound/api/segments/evaluate", "segment", {"attribute": "{name}_plan", "op": "eq", "value": "pro"}),
+    Route(
+        "POST", "/inbound/api/segments/evaluate", "segment", {"attribute": "{name}_plan", "op": "eq", "value": "pro"}
+    ),
     Route("GET", "/inbound/targeting", "any"),
     Route("GET", "/inbound/integrations/{name}", "read"),
     Route("GET", "/inbound/api/integrations/{name}", "read"),

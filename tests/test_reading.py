@@ -218,3 +218,16 @@ def test_header_names_never_collide_with_the_readers_own_columns(name: str) -> N
     assert table.frame.get_column(name).to_list() == ["v1", "v2"]
     assert table.frame.get_column(SOURCE_LINE_COLUMN).to_list() == [2, 3]
     assert table.frame.get_column(FIELD_COUNT_COLUMN).to_list() == [3, 3]
+
+
+def test_a_header_that_does_not_parse_fails_the_file_with_its_line() -> None:
+    """Found by the whole-path fuzz: `""Email` read as `Email` by one parser and `"Emai` by the other."""
+    with pytest.raises(BadFile) as caught:
+        read_table(b'\n""Email,Plan\nada@x,pro\n', Format())
+    assert caught.value.problem == Problem.HEADER and caught.value.line == 2
+
+
+def test_header_names_with_doubled_quotes_read_as_csv_says() -> None:
+    table = read_table(b'Email,"Said ""hi""",Plan\nada@x,yes,pro\n', Format())
+    assert table.header == ["Email", 'Said "hi"', "Plan"]
+    assert table.frame.get_column('Said "hi"').to_list() == ["yes"]

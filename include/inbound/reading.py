@@ -175,7 +175,7 @@ def _header(data: bytes, delimiter: str | None) -> tuple[list[str], str, int]:
         )
     delimiter = delimiter or detect_delimiter(line)
     try:
-        names = [name.strip() for name in next(csv.reader([line], delimiter=delimiter))]
+        names = [name.strip() for name in next(csv.reader([line], delimiter=delimiter, strict=True))]
     except csv.Error:
         names = []
     longest = max((len(name.encode()) for name in names), default=MAX_NAME_BYTES + 1)
@@ -306,10 +306,20 @@ def read_table(data: bytes, fmt: Format, max_bytes: int = DEFAULT_MAX_BYTES) -> 
     body, lines = _mark(data[start:], delimiter)
     frame = _parse(data, body, delimiter)
     columns = frame.columns[:-1]
+    if len(columns) != len(header):  # the body's parser read the header otherwise: say so, never guess
+        line = data[:start].count(b"\n") + 1
+        raise BadFile(
+            f"line {line}: the header does not parse as CSV (a stray quote in a column name?); "
+            "fix the export's header line",
+            Problem.HEADER,
+            line=line,
+        )
     embedded = lines - 1 - frame.height  # line breaks inside quoted values
     first_line = data[:start].count(b"\n") + 2  # the line after the header
     frame = _tidy(_locate(frame, columns, delimiter, first_line, embedded), columns)
     if embedded:
         _unclosed_quote(frame, columns)
-    frame = frame.rename({old: old.strip() for old in columns})
+    # The header's names as Python's csv module reads them (polars keeps a name's `""` doubled);
+    # an empty name keeps the one polars gave it (`_duplicated_0`), as names must be unique.
+    frame = frame.rename({old: name or old.strip() for old, name in zip(columns, header)})
     return Table(frame=frame, header=header, delimiter=delimiter, encoding=encoding, compressed=compressed)
