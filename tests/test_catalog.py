@@ -345,7 +345,7 @@ def test_no_setting_of_inbound_itself_is_readable_with_env(monkeypatch) -> None:
     import re
 
     from conftest import ROOT
-    from inbound.yaml_source import env_allowed
+    from inbound.config_names import env_allowed
 
     monkeypatch.delenv("INBOUND_ENV_ALLOWLIST", raising=False)
     names = set()

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from conftest import EXAMPLES, ROOT, integration_dict
 from inbound.config import Integration, json_schema
+from inbound.errors import ConfigInvalid
 from inbound.schedules import schedule_interval
 
 
@@ -103,8 +104,54 @@ def test_snapshot_round_trip_and_version() -> None:
 def test_a_tampered_snapshot_is_refused() -> None:
     snapshot = Integration.model_validate(integration_dict()).snapshot()
     snapshot["config"]["schedule"] = "@daily"
-    with pytest.raises(ValueError, match="does not match its version"):
+    with pytest.raises(ConfigInvalid, match="differs from the one this run started with"):
         Integration.from_snapshot(snapshot)
+
+
+ENV_CONFIG = (
+    "name: crm\nschedule: '@daily'\nuser_id: {column: Email}\nattributes: [{column: Plan}]\n"
+    "source: {bucket: !env INBOUND_CONFIG_BUCKET, key: !env [INBOUND_CONFIG_KEY, 'crm/*.csv']}\n"
+)
+
+
+def test_a_snapshot_carries_variable_names_not_values(write_config, monkeypatch) -> None:
+    """The snapshot lands in the serialized DAG and in XCom: `!env` values are read again where used."""
+    from inbound.catalog import load_file
+
+    monkeypatch.setenv("INBOUND_CONFIG_BUCKET", "private-bucket-name")
+    monkeypatch.delenv("INBOUND_CONFIG_KEY", raising=False)
+    integration, _ = load_file(write_config("crm.yaml", ENV_CONFIG))
+    snapshot = json.loads(json.dumps(integration.snapshot()))
+    assert "private-bucket-name" not in json.dumps(snapshot)
+    assert snapshot["config"]["source"] == {**snapshot["config"]["source"], "bucket": "!env INBOUND_CONFIG_BUCKET"}
+    assert snapshot["config"]["source"]["key"] == "crm/*.csv"  # a default is the author's own literal: shown
+    copy = Integration.from_snapshot(snapshot)
+    assert copy == integration and copy.source.bucket == "private-bucket-name"
+    assert copy.version == integration.version and copy.env_settings == {"source.bucket": "INBOUND_CONFIG_BUCKET"}
+
+
+def test_a_snapshot_whose_variable_differs_or_is_missing_here_is_refused(write_config, monkeypatch) -> None:
+    from inbound.catalog import load_file
+
+    monkeypatch.setenv("INBOUND_CONFIG_BUCKET", "bucket-a")
+    integration, _ = load_file(write_config("crm.yaml", ENV_CONFIG))
+    snapshot = integration.snapshot()
+    monkeypatch.setenv("INBOUND_CONFIG_BUCKET", "bucket-b")
+    with pytest.raises(ConfigInvalid, match="INBOUND_CONFIG_BUCKET has another value here"):
+        Integration.from_snapshot(snapshot)
+    monkeypatch.delenv("INBOUND_CONFIG_BUCKET")
+    with pytest.raises(ConfigInvalid, match=r"reads INBOUND_CONFIG_BUCKET with !env \(at source.bucket\)"):
+        Integration.from_snapshot(snapshot)
+
+
+def test_a_snapshot_naming_a_variable_not_meant_for_configs_is_refused(monkeypatch) -> None:
+    """A snapshot edited in XCom cannot make a task read a secret into the config."""
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "the-secret")
+    snapshot = Integration.model_validate(integration_dict()).snapshot()
+    snapshot["env"] = [[["description"], "AWS_SECRET_ACCESS_KEY"]]
+    with pytest.raises(ConfigInvalid) as caught:
+        Integration.from_snapshot(snapshot)
+    assert "not a variable meant for configs" in str(caught.value) and "the-secret" not in str(caught.value)
 
 
 def test_committed_json_schema_is_current() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -56,7 +57,8 @@ def test_dag_shape(dagbag_for, monkeypatch) -> None:
     assert (
         "`Plan`" in dag.doc_md
         and "`plan`" in dag.doc_md
-        and "s3://!env INBOUND_CONFIG_BUCKET/crm/users_*.csv" in dag.doc_md
+        # `!env [INBOUND_CONFIG_BUCKET, acme-exports]`, the variable not set: the default, the author's literal
+        and "s3://acme-exports/crm/users_*.csv" in dag.doc_md
     )
     wait = dag.get_task("wait_for_file")
     assert wait.deferrable is True and wait.soft_fail is True
@@ -142,3 +144,9 @@ def test_a_value_from_env_shows_as_its_variable_not_its_value(monkeypatch, write
     assert "very-private-bucket" not in (build_dag(integration).description or "")
     (row,) = rows(load_folder(write_config.folder), {}, {})
     assert "very-private-bucket" not in str(row.to_dict())
+    # the serialized DAG (the UI's task details show the sensor's snapshot) and the XCom it pushes
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    dag = build_dag(integration)
+    assert "very-private-bucket" not in json.dumps(DagSerialization.to_dict(dag), default=str)
+    assert "very-private-bucket" not in json.dumps(dag.get_task("wait_for_file").snapshot)

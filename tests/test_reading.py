@@ -231,3 +231,23 @@ def test_header_names_with_doubled_quotes_read_as_csv_says() -> None:
     table = read_table(b'Email,"Said ""hi""",Plan\nada@x,yes,pro\n', Format())
     assert table.header == ["Email", 'Said "hi"', "Plan"]
     assert table.frame.get_column('Said "hi"').to_list() == ["yes"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'ada@x,"said "hi"", twice"\n',  # the closing quote of "said " and text after it
+        b'ada@x,"ab"x"y,z"\n',  # polars would read abxy,z
+        b'ada@x,"ab" ,c\n',
+    ],
+)
+def test_text_after_a_closing_quote_fails_the_file_with_its_line(body: bytes) -> None:
+    with pytest.raises(BadFile) as caught:
+        read_table(b"Email,Notes\nbob@x,fine\n" + body, Format())
+    assert caught.value.problem == Problem.MALFORMED and caught.value.line == 3
+    assert "closing quote" in caught.value.message
+
+
+def test_a_literal_quote_inside_an_unquoted_value_reads_as_written() -> None:
+    table = read_table(b'Email,Note\nada@x,He said "hi" today\nbob@x,x"y"z\n', Format())
+    assert table.frame.get_column("Note").to_list() == ['He said "hi" today', 'x"y"z']

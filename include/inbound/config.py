@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
+import os
 import re
 import zoneinfo
 from collections.abc import Mapping
@@ -20,7 +21,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, field_validator, model_validator
 
-from inbound.config_names import ATTRIBUTE_NAME_PATTERN, NAME_PATTERN, RESERVED_ATTRIBUTE_NAMES, ColumnName
+from inbound.config_names import (
+    ATTRIBUTE_NAME_PATTERN,
+    NAME_PATTERN,
+    RESERVED_ATTRIBUTE_NAMES,
+    ColumnName,
+    Loc,
+    env_allowed,
+    replace_at,
+    setting_path,
+)
+from inbound.errors import ConfigInvalid
 from inbound.layout import key_pattern
 from inbound.schedules import iso_duration, schedule_interval
 from inbound.suggest import did_you_mean, echo
@@ -298,7 +309,7 @@ class Integration(_Model):
         """
         config = self.model_dump(mode="json")
         for loc, name in self._env.items():
-            _replace(config, loc, f"!env {name}")
+            replace_at(config, loc, f"!env {name}")
         return config
 
     @property
@@ -342,46 +353,41 @@ class Integration(_Model):
         return self.max_file_mb * 1024 * 1024
 
     def snapshot(self) -> dict[str, Any]:
-        """A JSON-safe copy that a run carries from its first task to its last."""
-        snapshot: dict[str, Any] = {"config": self.model_dump(mode="json"), "file": self._file, "version": self.version}
+        """A JSON-safe copy that a run carries from its first task to its last.
+
+        It lands in the serialized DAG (the sensor's argument) and in XCom, which people
+        read: a value from `!env` travels as `!env NAME` and each task reads the variable
+        again (`from_snapshot`); the version proves it read the same value.
+        """
+        snapshot: dict[str, Any] = {"config": self.public_config(), "file": self._file, "version": self.version}
         if self._env:
             snapshot["env"] = [[list(loc), name] for loc, name in self._env.items()]
         return snapshot
 
     @classmethod
     def from_snapshot(cls, snapshot: dict[str, Any]) -> Integration:
-        integration = cls.model_validate(snapshot["config"])
+        """The integration of a `snapshot`, its `!env` values read from this process's environment."""
+        config = json.loads(json.dumps(snapshot["config"]))
+        env = {tuple(loc): str(name) for loc, name in snapshot.get("env", [])}
+        for loc, name in env.items():
+            value = os.environ.get(name) if env_allowed(name) else None
+            if value is None:
+                raise ConfigInvalid(
+                    f"the config reads {name} with !env (at {setting_path(loc)}), and it is not set here, or not "
+                    "a variable meant for configs: set it in the environment of every Airflow component, the "
+                    "workers as well as the DAG processor"
+                )
+            replace_at(config, loc, value)
+        integration = cls.model_validate(config)
         integration._file = snapshot.get("file")
-        integration._env = {tuple(loc): name for loc, name in snapshot.get("env", [])}
+        integration._env = env
         if integration.version != snapshot["version"]:
-            raise ValueError("config snapshot does not match its version")
+            raise ConfigInvalid(
+                f"integration {integration.name!r}: the config differs from the one this run started with (a !env "
+                f"variable of {', '.join(sorted(env.values())) or 'none'} has another value here than where the DAG "
+                "was parsed?); give every Airflow component the same environment"
+            )
         return integration
-
-
-Loc = tuple[int | str, ...]  # where in a config a value sits: keys and list indexes
-
-
-def setting_path(loc: Loc) -> str:
-    """("attributes", 0, "type") -> "attributes[0].type"."""
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def _replace(config: Any, loc: Loc, value: str) -> None:
-    """Set the value at `loc` in a dumped config, when it is there."""
-    for part in loc[:-1]:
-        try:
-            config = config[part]
-        except (KeyError, IndexError, TypeError):
-            return
-    if not loc:
-        return
-    last = loc[-1]
-    in_list = isinstance(config, list) and isinstance(last, int) and 0 <= last < len(config)
-    if in_list or (isinstance(config, dict) and last in config):
-        config[last] = value
 
 
 def json_schema() -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""What a name in a config may be: integration names, attribute names and CSV column names.
+"""What a name in a config may be: integration, attribute, CSV column and `!env` variable names,
+and the name of a setting (`setting_path`).
 
 The patterns (`NAME_PATTERN`, `ATTRIBUTE_NAME_PATTERN`), the attribute names the store keeps
 for itself (`RESERVED_ATTRIBUTE_NAMES`) and `ColumnName`, a header name that is one line of
@@ -8,8 +9,10 @@ check and build names by the same rules.
 
 from __future__ import annotations
 
+import os
+import re
 import unicodedata
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, StringConstraints
 
@@ -40,3 +43,53 @@ def _printable(value: str) -> str:
 
 
 ColumnName = Annotated[str, StringConstraints(min_length=1), AfterValidator(_printable)]
+
+
+# -- `!env`: the variables meant for configs --------------------------------------------
+ENV_PREFIX = "INBOUND_CONFIG_"  # variables meant for configs: `!env INBOUND_CONFIG_<NAME>`
+# inbound's own settings under that prefix: never a config's value
+OWN_SETTINGS = frozenset({"INBOUND_CONFIG_DIR"})
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def env_allowlist() -> frozenset[str]:
+    """`INBOUND_ENV_ALLOWLIST`: comma-separated names of further variables configs may read."""
+    return frozenset(n.strip() for n in os.environ.get("INBOUND_ENV_ALLOWLIST", "").split(",") if n.strip())
+
+
+def env_allowed(name: str) -> bool:
+    """Whether a config may read the variable `name` with `!env`.
+
+    Names starting with `INBOUND_CONFIG_` (except inbound's own `INBOUND_CONFIG_DIR`) and
+    the names listed in `INBOUND_ENV_ALLOWLIST`; nothing else, whatever it holds.
+    """
+    if name in env_allowlist():
+        return True
+    return name.startswith(ENV_PREFIX) and len(name) > len(ENV_PREFIX) and name not in OWN_SETTINGS
+
+
+# -- where a value sits ------------------------------------------------------------------
+Loc = tuple[int | str, ...]  # where in a config a value sits: keys and list indexes
+
+
+def setting_path(loc: Loc) -> str:
+    """("attributes", 0, "type") -> "attributes[0].type"."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def replace_at(config: Any, loc: Loc, value: str) -> None:
+    """Set the value at `loc` in a dumped config, when it is there."""
+    for part in loc[:-1]:
+        try:
+            config = config[part]
+        except (KeyError, IndexError, TypeError):
+            return
+    if not loc:
+        return
+    last = loc[-1]
+    in_list = isinstance(config, list) and isinstance(last, int) and 0 <= last < len(config)
+    if in_list or (isinstance(config, dict) and last in config):
+        config[last] = value

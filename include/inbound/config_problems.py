@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from inbound.config import Integration, Loc, setting_path
+from inbound.config import Integration
+from inbound.config_names import Loc, setting_path
 from inbound.suggest import did_you_mean, echo
 
 if TYPE_CHECKING:

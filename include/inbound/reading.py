@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import re
 from dataclasses import dataclass
 
@@ -215,6 +216,34 @@ def _mark(body: bytes, delimiter: str) -> tuple[bytes, int]:
     return marked, (len(marked) - len(body)) // len(marker)  # and the number of lines
 
 
+def _text_after_a_closing_quote(data: bytes, start: int, delimiter: str) -> None:
+    """Refuse text after a quoted value's closing quote (`"ab"x`): the README leaves it no meaning.
+
+    Python's csv module would append it (`abx`), polars goes back into quotes at the next
+    quote (`"ab"x"y,z"` reads `abxy,z`): never guess. A quote with other text on both sides
+    (no delimiter, line end or quote) is the only place it can be, so only a file holding one
+    (rare: else a literal quote inside an unquoted value, `5'11"`) is checked record by record.
+    """
+    boundary = re.escape(delimiter.encode()) + rb'\r\n"'
+    if re.compile(rb"(?<=[^" + boundary + rb'])"(?=[^' + boundary + rb"])").search(data, start) is None:
+        return
+    reader = csv.reader(
+        io.StringIO(data[start:].decode("utf-8", "replace"), newline=""), delimiter=delimiter, strict=True
+    )
+    try:
+        for _ in reader:
+            pass
+    except csv.Error as exc:
+        if "expected after" in str(exc):
+            line = data[:start].count(b"\n") + reader.line_num
+            raise BadFile(
+                f"line {line}: text after the closing quote of a quoted value (a quote inside a value must be "
+                'doubled, the whole value quoted: "say ""hi"" twice"); fix the quoting of the export',
+                Problem.MALFORMED,
+                line=line,
+            ) from None
+
+
 def _parse(data: bytes, body: bytes, delimiter: str) -> pl.DataFrame:
     """The marked body as a frame of strings (the header's columns, then SENTINEL_COLUMN)."""
     try:
@@ -303,6 +332,7 @@ def read_table(data: bytes, fmt: Format, max_bytes: int = DEFAULT_MAX_BYTES) -> 
     """Parse an export into a `Table`; raises `BadFile` for a file that is not one."""
     data, encoding, compressed = _text(data, fmt, max_bytes)
     header, delimiter, start = _header(data, fmt.delimiter)
+    _text_after_a_closing_quote(data, start, delimiter)
     body, lines = _mark(data[start:], delimiter)
     frame = _parse(data, body, delimiter)
     columns = frame.columns[:-1]

@@ -18,12 +18,11 @@ files) because it is the one place that touches YAML and the environment.
 from __future__ import annotations
 
 import os
-import re
 from typing import TYPE_CHECKING
 
 import yaml
 
-from inbound.config import Loc
+from inbound.config_names import ENV_NAME, ENV_PREFIX, OWN_SETTINGS, Loc, env_allowed
 from inbound.config_problems import ConfigProblem, line_context
 from inbound.settings import number_setting
 from inbound.suggest import echo
@@ -33,11 +32,6 @@ from inbound.suggest import echo
 DEFAULT_MAX_YAML_BYTES = 256 * 1024
 DEFAULT_MAX_YAML_NODES = 20_000
 DEFAULT_MAX_YAML_DEPTH = 16
-
-ENV_PREFIX = "INBOUND_CONFIG_"  # variables meant for configs: `!env INBOUND_CONFIG_<NAME>`
-# inbound's own settings under that prefix: never a config's value
-_OWN_SETTINGS = frozenset({"INBOUND_CONFIG_DIR"})
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _positive_setting(name: str, default: int) -> int:
@@ -57,22 +51,6 @@ def max_yaml_nodes() -> int:
 def max_yaml_depth() -> int:
     """`INBOUND_YAML_MAX_DEPTH` (default 16): the deepest nesting of mappings and lists."""
     return _positive_setting("INBOUND_YAML_MAX_DEPTH", DEFAULT_MAX_YAML_DEPTH)
-
-
-def env_allowlist() -> frozenset[str]:
-    """`INBOUND_ENV_ALLOWLIST`: comma-separated names of further variables configs may read."""
-    return frozenset(n.strip() for n in os.environ.get("INBOUND_ENV_ALLOWLIST", "").split(",") if n.strip())
-
-
-def env_allowed(name: str) -> bool:
-    """Whether a config may read the variable `name` with `!env`.
-
-    Names starting with `INBOUND_CONFIG_` (except inbound's own `INBOUND_CONFIG_DIR`) and
-    the names listed in `INBOUND_ENV_ALLOWLIST`; nothing else, whatever it holds.
-    """
-    if name in env_allowlist():
-        return True
-    return name.startswith(ENV_PREFIX) and len(name) > len(ENV_PREFIX) and name not in _OWN_SETTINGS
 
 
 if TYPE_CHECKING:
@@ -98,9 +76,9 @@ class _Loader(_SafeLoader):
 
 
 def _env_refusal(name: str) -> str:
-    if not _ENV_NAME.fullmatch(name):
+    if not ENV_NAME.fullmatch(name):
         return f"!env {echo(name)}: that is not a variable name (letters, digits, '_')"
-    if name in _OWN_SETTINGS:
+    if name in OWN_SETTINGS:
         return (
             f"!env {name}: that is a setting of inbound itself, not a value for configs; a config reads only "
             f"variables named {ENV_PREFIX}... or listed in INBOUND_ENV_ALLOWLIST"
@@ -124,11 +102,13 @@ def _construct_env(loader: _Loader, node: yaml.Node) -> str:
         name, default = (str(item) for item in loader.construct_sequence(node))
     else:
         raise yaml.constructor.ConstructorError(None, None, "!env takes NAME or [NAME, default]", node.start_mark)
-    if not (_ENV_NAME.fullmatch(name) and env_allowed(name)):
+    if not (ENV_NAME.fullmatch(name) and env_allowed(name)):
         # never looked up: its value must not reach a config, a message or a page
         loader.env_problem = loader.env_problem or (_env_refusal(name), node)
         return ""
-    value = os.environ.get(name, default)
+    value = os.environ.get(name)
+    if value is None and default is not None:
+        return default  # the author's own literal, written in the config: shown as it is
     if value is None:
         message = f"environment variable {name} is not set; set it, or give a default: !env [{name}, value]"
         loader.env_problem = loader.env_problem or (message, node)
