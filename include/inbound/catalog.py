@@ -18,11 +18,13 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
 
 from pydantic import ValidationError
 
 from inbound.config import Integration
 from inbound.config_problems import ConfigProblem, line_context, validation_problems
+from inbound.settings import staging_url
 from inbound.yaml_source import max_yaml_bytes, parse_yaml
 
 DEFAULT_MAX_ATTRIBUTES = 100
@@ -202,6 +204,9 @@ def _cross_file_problem(
             )
             pattern = rf"(name|column)\s*:\s*['\"]?{re.escape(attribute.attribute)}['\"]?\s*$"
             return source.problem(message, pattern, f"attributes[{i}]")
+    staged_here = _staging_in_source(integration)
+    if staged_here:
+        return source.problem(staged_here, r"^\s*key\s*:", "source.key")
     total = catalog.attribute_count + len(integration.attributes)
     if total > cap:
         counts = _attribute_counts([*catalog.integrations.values(), integration])
@@ -212,6 +217,23 @@ def _cross_file_problem(
         )
         return source.problem(message, r"^attributes\s*:", "attributes")
     return None
+
+
+def _staging_in_source(integration: Integration) -> str | None:
+    """Staged sets under a source folder would look like exports (and fire bucket notifications)."""
+    staging = urlparse(staging_url())
+    if staging.scheme != "s3" or staging.netloc != integration.source.bucket:
+        return None
+    key = integration.source.key
+    folder = key[: min((key.find(c) for c in "*?[" if c in key), default=len(key))].rpartition("/")[0]
+    prefix = staging.path.strip("/")
+    if folder and not f"{prefix}/".startswith(f"{folder}/"):
+        return None
+    return (
+        f"INBOUND_STAGING_URL {staging.geturl()} lies in this integration's source folder "
+        f"s3://{integration.source.bucket}/{folder}: staged sets would look like exports; stage in another "
+        "bucket or a prefix outside every source folder"
+    )
 
 
 def _attribute_counts(integrations: Iterable[Integration]) -> list[str]:

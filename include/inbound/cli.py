@@ -67,7 +67,7 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     # The run path imports polars, boto3 and the store: only this command pays for them.
-    from inbound.connections import s3_client, store
+    from inbound.connections import s3_client, staging_client, store
     from inbound.errors import UnknownKey
     from inbound.run import Run
     from inbound.source import named_file
@@ -88,6 +88,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
             force=getattr(args, "force", False),
             dry_run=args.command == "preview" or getattr(args, "dry_run", False),
             catalog=catalog,
+            staging_client=staging_client(),
         )
         try:
             files = [named_file(run.client, source.bucket, source.key, args.key)] if args.key else run.look().new

@@ -228,3 +228,11 @@ def store(*, migrate: bool = True) -> AttributeStore:
     opens it. Looks that only read (the sensor's) pass False.
     """
     return open_store(store_url(), migrate=migrate)
+
+
+def staging_client() -> S3Client | None:
+    """The S3 client of an `s3://` staging location (`INBOUND_STAGING_CONN_ID`); None for a folder."""
+    from inbound.settings import staging_url
+    from inbound.staging import staging_conn_id
+
+    return s3_client(staging_conn_id()) if staging_url().startswith("s3://") else None

@@ -23,7 +23,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from inbound import alerts
 from inbound.catalog import Catalog, load_folder
 from inbound.config import Integration
-from inbound.connections import s3_client, store
+from inbound.connections import s3_client, staging_client, store
 from inbound.errors import ConfigInvalid, Unavailable
 from inbound.layout import S3File
 from inbound.results import COUNTS, FileResult, RunSummary
@@ -120,6 +120,7 @@ def _run(snapshot: dict[str, Any]) -> Iterator[Run]:
             triggered_by=f"airflow:{context['dag'].dag_id}/{context['run_id']}",
             force=bool(params.get("force")),
             dry_run=bool(params.get("dry_run")),
+            staging_client=staging_client(),
         )
 
 

@@ -30,6 +30,7 @@ from inbound.outcome import Outcome
 from inbound.reading import read_table
 from inbound.results import FileResult
 from inbound.source import move_file, read_file, write_text
+from inbound.staging import Staging
 from inbound.store import AttributeStore, FileImport, ImportRecord, WriteResult
 
 if TYPE_CHECKING:
@@ -40,10 +41,18 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Identity:
-    """Who imports: the integration (as configured for this run) and the run, for the import log."""
+    """Who imports: the integration (as configured for this run) and the run, for the import log.
+
+    `staging`: where the run's staged sets are read back (any `file://` URL reads without it).
+    """
 
     integration: Integration
     triggered_by: str
+    staging: Staging | None = None
+
+    def staged(self, url: str) -> pl.DataFrame:
+        """A set this run staged, from wherever it was staged (another worker's S3 prefix, say)."""
+        return (self.staging or Staging(root="file:///", dag_id="", run_id="")).get(url)
 
     def of(self, result: FileResult) -> FileImport:
         """The import-log identity of one file of this run."""
@@ -69,8 +78,8 @@ def internal_error(step: str, file: S3File, exc: Exception) -> str:
     )
 
 
-def _stage_stem(staging: Path, file: S3File) -> Path:
-    return staging / re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{file.key}.{file.etag}")
+def _stage_name(file: S3File) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{file.key}.{file.etag}")
 
 
 def earlier_import(store: AttributeStore, integration: Integration, file: S3File) -> ImportRecord | None:
@@ -101,8 +110,9 @@ def skip_as_repeat(store: AttributeStore, previous: ImportRecord, result: FileRe
     return replace(result, rows_read=previous.rows_read, rows_rejected=previous.rows_rejected, write=skipped)
 
 
-def validate_and_map(client: S3Client, integration: Integration, file: S3File, staging: Path) -> FileResult:
+def validate_and_map(client: S3Client, integration: Integration, file: S3File, staging: Staging | Path) -> FileResult:
     """Read, check and type one file; stage the attribute set and its rejected rows."""
+    staging = Staging.folder(staging) if isinstance(staging, Path) else staging
     result = FileResult(s3_file=file)
     try:
         if file.size > integration.max_bytes:
@@ -121,16 +131,14 @@ def validate_and_map(client: S3Client, integration: Integration, file: S3File, s
     except Exception as exc:  # anything else fails this file, not the run
         return result.failed_with(internal_error("validate_and_map", file, exc), Problem.INTERNAL)
     result = replace(result, rows_read=attribute_set.rows_read, rows_rejected=attribute_set.rows_rejected)
-    staging.mkdir(parents=True, exist_ok=True)
-    stem = _stage_stem(staging, file)
+    name = _stage_name(file)
     if attribute_set.rejects.height:
-        attribute_set.rejects.write_parquet(f"{stem}.rejects.parquet")
-        result = replace(result, rejects=f"{stem}.rejects.parquet")
+        result = replace(result, rejects=staging.put(f"{name}.rejects", attribute_set.rejects))
     problem = _too_many_rejected(integration, attribute_set)
     if problem:
         log.warning("%s: %s", file.uri, problem)
         return result.failed_with(problem, Problem.TOO_MANY_REJECTED)
-    attribute_set.frame.write_parquet(f"{stem}.parquet")
+    stage = staging.put(name, attribute_set.frame)
     log.info(
         "%s: %d rows read, %d rejected, %d users to write",
         file.uri,
@@ -138,7 +146,7 @@ def validate_and_map(client: S3Client, integration: Integration, file: S3File, s
         attribute_set.rows_rejected,
         attribute_set.frame.height,
     )
-    return replace(result, stage=f"{stem}.parquet")
+    return replace(result, stage=stage)
 
 
 def _too_many_rejected(integration: Integration, attribute_set: AttributeSet) -> str | None:
@@ -189,7 +197,7 @@ def upsert_attributes(
 
 def _write(store: AttributeStore, who: Identity, result: FileResult, *, force: bool, dry_run: bool) -> WriteResult:
     integration = who.integration
-    frame = pl.read_parquet(str(result.stage))
+    frame = who.staged(result.stage or "")
     if dry_run:
         return store.preview(
             integration=integration.name,
@@ -246,7 +254,7 @@ def write_reports(client: S3Client, who: Identity, result: FileResult, final_key
     bucket, reports = result.s3_file.bucket, []
     if result.rejects:
         key = layout.rejected_report_key(final_key, reader)
-        rejected = neutralize_formulas(pl.read_parquet(result.rejects))
+        rejected = neutralize_formulas(who.staged(result.rejects))
         write_text(client, bucket, key, rejected.write_csv(), "text/csv")
         reports.append(key)
     if result.error:

@@ -12,11 +12,8 @@ paths cannot drift.
 from __future__ import annotations
 
 import logging
-import re
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from inbound import pipeline, settings, shared
@@ -25,18 +22,13 @@ from inbound.config import Integration
 from inbound.layout import S3File
 from inbound.results import FileResult, RunSummary
 from inbound.source import list_new_files
+from inbound.staging import Staging, check_url
 from inbound.store import AttributeStore
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
 
 log = logging.getLogger(__name__)
-
-
-def run_staging(integration: Integration, run_id: str) -> Path:
-    """Where this run's attribute sets wait between its tasks."""
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
-    return settings.staging_root() / integration.dag_id / safe
 
 
 @dataclass
@@ -51,6 +43,7 @@ class Run:
     :param force: write even past the mirror guard, and re-import identical files.
     :param dry_run: compute what the files would do; write and move nothing.
     :param catalog: every config, to know who else reads a shared file (default: the current folder).
+    :param staging_client: S3 client of `INBOUND_STAGING_CONN_ID` when `INBOUND_STAGING_URL` is `s3://`.
     """
 
     integration: Integration
@@ -61,14 +54,16 @@ class Run:
     force: bool = False
     dry_run: bool = False
     catalog: Catalog = field(default_factory=current_catalog)
+    staging_client: S3Client | None = None
 
     @property
     def who(self) -> pipeline.Identity:
-        return pipeline.Identity(self.integration, self.triggered_by)
+        return pipeline.Identity(self.integration, self.triggered_by, self.staging)
 
     @property
-    def staging(self) -> Path:
-        return run_staging(self.integration, self.run_id)
+    def staging(self) -> Staging:
+        """Where this run's attribute sets wait between its tasks (`INBOUND_STAGING_URL`)."""
+        return Staging(check_url(settings.staging_url()), self.integration.dag_id, self.run_id, self.staging_client)
 
     def look(self) -> shared.Look:
         """The files to import now and the shared files due to be moved (reads only)."""
@@ -101,7 +96,7 @@ class Run:
             done = [self._finalize_one(r) for r in results]
             settled = [] if self.dry_run else self.settle_due()
         finally:
-            shutil.rmtree(self.staging, ignore_errors=True)
+            self.staging.clear()
         return RunSummary(self.integration.name, tuple(done), tuple(settled))
 
     def _finalize_one(self, result: FileResult) -> FileResult:

@@ -20,12 +20,18 @@ def airflow_home() -> Path:
 
 
 def staging_root() -> Path:
-    """Where attribute sets wait between a run's tasks: `INBOUND_STAGING_DIR`, else under $AIRFLOW_HOME.
-
-    With workers on several machines this must be a shared volume.
-    """
+    """The local staging folder: `INBOUND_STAGING_DIR`, else under $AIRFLOW_HOME."""
     env = os.environ.get("INBOUND_STAGING_DIR")
     return Path(env) if env else airflow_home() / "inbound_staging"
+
+
+def staging_url() -> str:
+    """Where attribute sets wait between a run's tasks (`inbound.staging`): `INBOUND_STAGING_URL`.
+
+    Default: the local folder `staging_root()` as a `file://` URL, for one machine. Workers on
+    several hosts share no disk: there it is `s3://bucket/prefix`.
+    """
+    return os.environ.get("INBOUND_STAGING_URL", "").strip() or staging_root().resolve().as_uri()
 
 
 def number_setting(name: str, default: float, *, minimum: float, whole: bool = True) -> float:
