@@ -143,11 +143,11 @@ class Cluster:
             time.sleep(every)
 
     # -- processes --------------------------------------------------------------------------
-    def start(self, service: str, *args: str) -> None:
+    def start(self, service: str, *args: str, env: dict[str, str] | None = None) -> None:
         log = open(self.home / f"{service}.log", "w")
         self.processes[service] = subprocess.Popen(
             [str(BIN / "airflow"), *args],
-            env=self.env,
+            env=env or self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # a group of its own: stop() ends its children too
@@ -211,12 +211,19 @@ def start_moto(log_dir: Path | None = None) -> tuple[subprocess.Popen, str]:
 
 @contextmanager
 def celery_cluster(
-    home: Path, config_dir: Path, *, concurrency: int = 4, extra_env: dict[str, str] | None = None
+    home: Path,
+    config_dir: Path,
+    *,
+    concurrency: int = 4,
+    extra_env: dict[str, str] | None = None,
+    hosts: dict[str, tuple[str, ...]] | None = None,
 ) -> Iterator[Cluster]:
     """Start the whole deployment; yields once the API server answers and every job is healthy.
 
     `concurrency` is the Celery worker's slots: 4 on this 2-core machine, since the tasks
-    mostly wait on S3 and the database.
+    mostly wait on S3 and the database. `hosts`: instead of one worker, one worker per entry
+    (a name -> the task IDs routed to it; the first takes every other task), each as on a host
+    of its own: its own AIRFLOW_HOME, logs, temp and staging folders, log-server port and queue.
     """
     home.mkdir(parents=True, exist_ok=True)
     tag = uuid.uuid4().hex[:8]
@@ -288,6 +295,8 @@ def celery_cluster(
         queue=queue,
         databases=[metadata_db, store_db],
     )
+    if hosts:
+        _route(cluster, hosts)
     try:
         _admin_sql(f'CREATE DATABASE "{metadata_db}"')
         _admin_sql(f'CREATE DATABASE "{store_db}"')
@@ -300,7 +309,10 @@ def celery_cluster(
         cluster.start("scheduler", "scheduler")
         cluster.start("dag-processor", "dag-processor")
         cluster.start("triggerer", "triggerer")
-        cluster.start("celery-worker", "celery", "worker", "--concurrency", str(concurrency), "--queues", queue)
+        if hosts:
+            _start_hosts(cluster, hosts, concurrency)
+        else:
+            cluster.start("celery-worker", "celery", "worker", "--concurrency", str(concurrency), "--queues", queue)
         cluster.wait_for(
             "the API server's health endpoint to report every job healthy", lambda: _healthy(base_url), timeout=240
         )
@@ -309,6 +321,50 @@ def celery_cluster(
     finally:
         cluster.stop()
         stop_group(moto)
+
+
+# Routes tasks to the queue of the worker `hosts` names for them (a cluster policy, applied by
+# every process that parses the DAGs: the DAG processor and the workers).
+_POLICY = """
+import json, os
+
+ROUTES = json.loads(os.environ["INBOUND_E2E_ROUTES"])
+
+
+def task_policy(task):
+    if task.task_id in ROUTES:
+        task.queue = ROUTES[task.task_id]
+"""
+
+
+def _route(cluster: Cluster, hosts: dict[str, tuple[str, ...]]) -> None:
+    """The cluster policy that routes tasks to the hosts' queues, in every process's environment."""
+    policy = cluster.home / "policy"
+    policy.mkdir(exist_ok=True)
+    (policy / "airflow_local_settings.py").write_text(_POLICY)
+    routes = {task: f"{cluster.queue}_{name}" for name, tasks in list(hosts.items())[1:] for task in tasks}
+    cluster.env.update({"PYTHONPATH": str(policy), "INBOUND_E2E_ROUTES": json.dumps(routes)})
+
+
+def _start_hosts(cluster: Cluster, hosts: dict[str, tuple[str, ...]], concurrency: int) -> None:
+    """One worker per host, sharing nothing on disk; tasks routed by `_route`'s policy."""
+    for i, name in enumerate(hosts):
+        own = cluster.home / f"host_{name}"
+        (own / "tmp").mkdir(parents=True, exist_ok=True)
+        env = {
+            **cluster.env,
+            "AIRFLOW_HOME": str(own),
+            "TMPDIR": str(own / "tmp"),
+            "INBOUND_STAGING_DIR": str(own / "staging"),
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+        }
+        queue = cluster.queue if i == 0 else f"{cluster.queue}_{name}"
+        cluster.start(
+            f"worker-{name}",
+            *("celery", "worker", "--concurrency", str(concurrency), "--queues", queue),
+            *("--celery-hostname", f"{name}@%h"),
+            env=env,
+        )
 
 
 def _healthy(base_url: str) -> bool:

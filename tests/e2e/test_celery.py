@@ -144,3 +144,47 @@ def test_integrations_run_on_celery_workers_and_sensors_wait_in_the_triggerer(tm
         assert "async thread was blocked" not in triggerer_log  # the trigger never blocks the event loop
         processes = list(cluster.processes.values())
     assert all(p.poll() is not None for p in processes)  # every process was stopped
+
+
+def test_a_set_staged_by_one_worker_is_written_by_another_that_shares_no_disk(tmp_path: Path) -> None:
+    """Two workers as on two hosts (own AIRFLOW_HOME, logs, temp and staging folders), staging in S3.
+
+    A cluster policy routes `upsert_attributes` to host b's queue, so the set host a staged
+    in `validate_and_map` can only reach the store through S3.
+    """
+    configs = tmp_path / "integrations"
+    configs.mkdir()
+    (configs / "crm.yaml").write_text(yaml.safe_dump(_config("crm", "@daily"), sort_keys=False))
+    staging = "celery-staging"
+    with celery_cluster(
+        tmp_path / "airflow",
+        configs,
+        concurrency=2,
+        extra_env={"INBOUND_STAGING_URL": f"s3://{staging}/runs"},
+        hosts={"a": (), "b": ("upsert_attributes",)},
+    ) as cluster:
+        s3 = cluster.s3()
+        s3.create_bucket(Bucket=BUCKET)
+        s3.create_bucket(Bucket=staging)
+        s3.put_object(Bucket=BUCKET, Key="crm/export_1.csv", Body=_csv("pro", 10))
+
+        def finished() -> list[dict[str, Any]] | None:
+            runs = cluster.dag_runs("inbound_crm")
+            return runs if runs and runs[0]["state"] in ("success", "failed") else None
+
+        (run,) = cluster.wait_for("the scheduled run of inbound_crm", finished, timeout=300)
+        assert run["state"] == "success", cluster.log_tails()
+        assert s3.list_objects_v2(Bucket=staging).get("KeyCount") == 0  # finalize removed the staged set
+        with open_store(cluster.store_url) as store:
+            assert store.user_attributes("ada@example.com")["attributes"]["crm_plan"] == "pro"
+            (entry,) = store.imports("crm")
+            assert entry.outcome == "success" and entry.rows_written == 2
+    # Each task's log lies on the host that ran it: mapped on a, written on b.
+    home = tmp_path / "airflow"
+
+    def ran_on(host: str) -> set[str]:
+        return {p.parent.name.removeprefix("task_id=") for p in (home / f"host_{host}" / "logs").rglob("attempt=*.log")}
+
+    assert "validate_and_map" in ran_on("a") and "upsert_attributes" not in ran_on("a")
+    assert ran_on("b") == {"upsert_attributes"}
+    assert not list(home.rglob("*.parquet"))  # nothing was staged on a disk
