@@ -251,3 +251,12 @@ def test_text_after_a_closing_quote_fails_the_file_with_its_line(body: bytes) ->
 def test_a_literal_quote_inside_an_unquoted_value_reads_as_written() -> None:
     table = read_table(b'Email,Note\nada@x,He said "hi" today\nbob@x,x"y"z\n', Format())
     assert table.frame.get_column("Note").to_list() == ['He said "hi" today', 'x"y"z']
+
+
+def test_the_quote_check_reads_in_slices_cut_at_line_ends() -> None:
+    """Small slices: a match in any slice is found, and no slice cuts a character (ü is two bytes)."""
+    from inbound.reading import _has_match
+
+    lines = b"".join(b'm\xc3\xbcller@x,"a, b",%d\n' % i for i in range(50))
+    assert not _has_match(lines, 0, r'[^,\r\n"]"[^,\r\n"]', step=7)
+    assert _has_match(lines + b'z@x,"ab"x,1\n' + lines, 0, r'[^,\r\n"]"[^,\r\n"]', step=7)
