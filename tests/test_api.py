@@ -43,26 +43,34 @@ def airflow_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """Airflow's API app with the simple auth manager and this repo's plugins folder."""
     mp = pytest.MonkeyPatch()
     home = tmp_path_factory.mktemp("airflow-api")
-    mp.setenv(
-        "AIRFLOW__CORE__AUTH_MANAGER", "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
-    )
     mp.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "admin:admin,viewer:viewer,nobody:")
     mp.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", str(home / "passwords.json"))
-    mp.setenv("AIRFLOW__API_AUTH__JWT_SECRET", SECRET)
-    mp.setenv("AIRFLOW__CORE__PLUGINS_FOLDER", str(PLUGINS))
+    yield api_app_with(mp, SIMPLE_AUTH_MANAGER)
+    from airflow import plugins_manager
+    from airflow.api_fastapi import app as api_app
+
+    api_app.purge_cached_app()
+    _clear_plugin_caches(plugins_manager)
+    mp.undo()
+
+
+SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+
+
+def api_app_with(mp: pytest.MonkeyPatch, auth_manager: str) -> Any:
+    """Airflow's own API app with `auth_manager`, this repo's plugins and a migrated metadata DB."""
     from airflow import plugins_manager, settings
     from airflow.api_fastapi import app as api_app
     from airflow.utils import db
 
+    mp.setenv("AIRFLOW__CORE__AUTH_MANAGER", auth_manager)
+    mp.setenv("AIRFLOW__API_AUTH__JWT_SECRET", SECRET)
+    mp.setenv("AIRFLOW__CORE__PLUGINS_FOLDER", str(PLUGINS))
     mp.setattr(settings, "PLUGINS_FOLDER", str(PLUGINS))
     _clear_plugin_caches(plugins_manager)
     db.initdb()
     api_app.purge_cached_app()
-    app = api_app.create_app()
-    yield app
-    api_app.purge_cached_app()
-    _clear_plugin_caches(plugins_manager)
-    mp.undo()
+    return api_app.create_app()
 
 
 def _clear_plugin_caches(module: Any) -> None:

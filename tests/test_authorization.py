@@ -22,10 +22,17 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import BUCKET, ROOT, integration_dict
-from test_api import SECRET, _call, _clear_plugin_caches, _dag_rows, _is_paused, _store_values
+from conftest import BUCKET, integration_dict
+from test_api import (
+    SIMPLE_AUTH_MANAGER,
+    _call,
+    _clear_plugin_caches,
+    _dag_rows,
+    _is_paused,
+    _store_values,
+    api_app_with,
+)
 
-PLUGINS = ROOT / "plugins"
 A, B = "crm", "hr"
 FAILED = "{name}/failed/20260102T000000Z_users_2.csv"
 
@@ -144,21 +151,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     mp.undo()
 
 
-def _api_app(mp: pytest.MonkeyPatch, auth_manager: str) -> Any:
-    from airflow import plugins_manager, settings
-    from airflow.api_fastapi import app as api_app
-    from airflow.utils import db
-
-    mp.setenv("AIRFLOW__CORE__AUTH_MANAGER", auth_manager)
-    mp.setenv("AIRFLOW__API_AUTH__JWT_SECRET", SECRET)
-    mp.setenv("AIRFLOW__CORE__PLUGINS_FOLDER", str(PLUGINS))
-    mp.setattr(settings, "PLUGINS_FOLDER", str(PLUGINS))
-    _clear_plugin_caches(plugins_manager)
-    db.initdb()
-    api_app.purge_cached_app()
-    return api_app.create_app()
-
-
 def _simple_tokens() -> dict[str, str | None]:
     from airflow.api_fastapi.app import get_auth_manager
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
@@ -201,7 +193,7 @@ def _fab_tokens() -> dict[str, str | None]:
 
 
 MANAGERS: dict[str, tuple[str, Callable[[], dict[str, str | None]]]] = {
-    "role-based": ("airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager", _simple_tokens),
+    "role-based": (SIMPLE_AUTH_MANAGER, _simple_tokens),
     "per-DAG": ("airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager", _fab_tokens),
 }
 
@@ -215,7 +207,7 @@ def model(request: pytest.FixtureRequest, world: None) -> Iterator[tuple[str, An
 
     mp = pytest.MonkeyPatch()
     auth_manager, tokens = MANAGERS[request.param]
-    app = _api_app(mp, auth_manager)
+    app = api_app_with(mp, auth_manager)
     _dag_rows({f"inbound_{A}": False, f"inbound_{B}": False})
     with TestClient(app) as client:
         yield request.param, client, tokens()
