@@ -243,6 +243,24 @@ def test_a_formula_in_a_rejected_value_is_neutralized_in_the_report(s3, store, c
     assert lines[2].startswith("43,'+x@x,Open Tickets,'@SUM(1),")
 
 
+def test_a_large_rejected_rows_report_streams_to_s3_in_parts(s3, store, crm, monkeypatch) -> None:
+    """The report goes from a local file to S3 in parts (a multipart upload), never as one string."""
+    from inbound import source
+
+    monkeypatch.setattr(source, "REPORT_PART_BYTES", 5 * 1024 * 1024)
+    crm = crm.model_copy(update={"max_rejected_ratio": 1.0})
+    bad = "".join(f"user{i:06d}@example.com,plan,not-a-number-{'x' * 40}\n" for i in range(60_000))
+    put(s3, "crm/users_1.csv", "Email,Plan,Open Tickets\nada@x,p,1\n" + bad)
+    summary = run(s3, store, crm)
+    assert summary.outcome == "success" and summary.rows_rejected == 60_000
+    key = f"{summary.files[0].final_key}.rejected.csv"
+    head = s3.head_object(Bucket=BUCKET, Key=key)
+    assert head["ContentLength"] > 5 * 1024 * 1024 and head["ETag"].strip('"').endswith("-2")  # two parts
+    assert head["ContentType"] == "text/csv; charset=utf-8"
+    lines = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode().splitlines()
+    assert len(lines) == 60_001 and lines[1].startswith("3,user000000@example.com,Open Tickets,")
+
+
 def test_an_unexpected_error_fails_that_file_only_and_the_run_goes_on(s3, store, crm, monkeypatch) -> None:
     """Not a data problem we know, not a service down: the file goes to failed/ as an internal error."""
     from inbound import pipeline

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,7 +30,7 @@ from inbound.mapping import AttributeSet, map_table
 from inbound.outcome import Outcome
 from inbound.reading import read_table
 from inbound.results import FileResult
-from inbound.source import move_file, read_file, write_text
+from inbound.source import move_file, read_file, write_text, write_text_file
 from inbound.staging import Staging
 from inbound.store import AttributeStore, FileImport, ImportRecord, WriteResult
 
@@ -254,8 +255,10 @@ def write_reports(client: S3Client, who: Identity, result: FileResult, final_key
     bucket, reports = result.s3_file.bucket, []
     if result.rejects:
         key = layout.rejected_report_key(final_key, reader)
-        rejected = neutralize_formulas(who.staged(result.rejects))
-        write_text(client, bucket, key, rejected.write_csv(), "text/csv")
+        with tempfile.TemporaryDirectory(prefix="inbound-report-") as tmp:
+            path = Path(tmp) / "rejected.csv"
+            neutralize_formulas(who.staged(result.rejects)).write_csv(path)
+            write_text_file(client, bucket, key, path, "text/csv")
         reports.append(key)
     if result.error:
         key = layout.error_report_key(final_key, reader)

@@ -15,7 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+from boto3.s3.transfer import TransferConfig
 
 from inbound import layout
 from inbound.errors import FileChanged, SourceUnavailable, UnknownKey
@@ -195,3 +198,17 @@ def _move(client: S3Client, s3_file: S3File, outcome: Outcome) -> str:
 def write_text(client: S3Client, bucket: str, key: str, text: str, content_type: str = "text/plain") -> None:
     """A report (UTF-8 text) at `key`; its name comes from `layout` (`error_report_key`, ...)."""
     client.put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"), ContentType=f"{content_type}; charset=utf-8")
+
+
+REPORT_PART_BYTES = 8 * 1024 * 1024  # S3's parts are 5 MB at least
+
+
+def write_text_file(client: S3Client, bucket: str, key: str, path: Path, content_type: str) -> None:
+    """A report written to a local file first (UTF-8), streamed to `key` in parts: never held whole."""
+    client.upload_file(
+        str(path),
+        bucket,
+        key,
+        ExtraArgs={"ContentType": f"{content_type}; charset=utf-8"},
+        Config=TransferConfig(multipart_threshold=REPORT_PART_BYTES, multipart_chunksize=REPORT_PART_BYTES),
+    )
