@@ -533,3 +533,34 @@ def test_more_than_500_attributes_in_the_store_still_write_and_read(store) -> No
         assert cur.fetchone()[0] == 600
         cur.execute("SELECT value, integration FROM inbound_attributes_v1 WHERE attribute = 'i5_a99'")
         assert cur.fetchone() == ("v99", "int5")
+
+
+def test_first_writes_of_many_integrations_at_once_all_reach_the_view(store_url: str) -> None:
+    """Found on Celery: two integrations' first writes rebuilt the view at once (UniqueViolation on PostgreSQL)."""
+    import threading
+
+    names = [f"int{i}" for i in range(6)]
+    barrier, errors = threading.Barrier(len(names)), []
+
+    def first_write(name: str) -> None:
+        try:
+            with open_store(store_url) as store:
+                frame = pl.DataFrame({"user_id": ["ada@x"], f"{name}_plan": ["pro"]})
+                barrier.wait(timeout=30)
+                store.write_file(
+                    FileImport(name, f"s3://b/{name}.csv", "e1", "v1", "test", 1),
+                    types={f"{name}_plan": "string"},
+                    frame=frame,
+                )
+        except Exception as exc:
+            errors.append(f"{name}: {type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=first_write, args=(n,)) for n in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    with open_store(store_url) as store:
+        found = store.user_attributes("ada@x", {f"{n}_plan": "string" for n in names})["attributes"]
+    assert found == {f"{n}_plan": "pro" for n in names}

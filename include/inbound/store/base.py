@@ -50,6 +50,9 @@ class StoreBase(abc.ABC):
     # The dialect, set by each backend.
     placeholder: ClassVar[str]  # how the driver marks a parameter; the SQL here is written with `?`
     timestamp_type: ClassVar[str]  # the column type of timestamps; "TEXT" keeps ISO-8601 text
+    # Serializes rebuilding the one read-contract view across integrations' concurrent writes
+    # (None: the database has one writer at a time anyway, as SQLite).
+    view_lock_sql: ClassVar[str | None] = None
     id_column: ClassVar[str]  # an auto-numbered primary key
     number_casts: ClassVar[tuple[str, str]]  # the types integers and numbers compare as
     substring_position: ClassVar[str]  # SQL function (text, part) -> 1-based position or 0: `contains`

@@ -64,6 +64,9 @@ class PostgresStore(AttributeStore):
     id_column = "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
     number_casts = ("BIGINT", "DOUBLE PRECISION")
     substring_position = "strpos"
+    # Two integrations' first writes both rebuild the view: without it, CREATE VIEW races
+    # (UniqueViolation on pg_type). Taken after the integration's own lock, never before.
+    view_lock_sql = "SELECT pg_advisory_xact_lock(hashtextextended('inbound: the contract view', 0))"
 
     def __init__(self, url: str) -> None:
         self.url = url

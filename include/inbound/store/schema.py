@@ -177,6 +177,8 @@ class Schema(StoreBase):
 
     def _drop_table(self, cur: Cursor, integration: str, table: str) -> None:
         """Remove an integration's table and its entry (the view goes first: it names the table)."""
+        if self.view_lock_sql:
+            cur.execute(self.view_lock_sql)
         cur.execute(f"DROP VIEW IF EXISTS {VIEW}")
         cur.execute(f"DROP TABLE {table}")
         cur.execute(self._sql(f"DELETE FROM {INTEGRATION_TABLE} WHERE integration = ?"), (integration,))
@@ -197,6 +199,8 @@ class Schema(StoreBase):
 
         Values are canonical text; their types are the configs' declared types.
         """
+        if self.view_lock_sql:
+            cur.execute(self.view_lock_sql)
         cur.execute(f"DROP VIEW IF EXISTS {VIEW}")
         # One SELECT per integration, its attributes unpivoted through a VALUES list: a UNION of one
         # SELECT per attribute passed SQLite's limit of 500 compound terms with many attributes.
