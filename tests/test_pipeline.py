@@ -15,6 +15,7 @@ from inbound.pipeline import Identity, finalize, upsert_attributes, validate_and
 from inbound.results import FileResult
 from inbound.run import Run
 from inbound.source import head_file, list_new_files
+from inbound.staging import Staging
 
 GOOD = "Email,Plan,Open Tickets,Extra\nada@x,premium,3,z\nbob@x,free,0,z\n"
 
@@ -202,7 +203,7 @@ def test_a_run_that_died_after_the_commit_and_before_the_move_is_finished_withou
     """The idempotency record (key, ETag, config version) even when a newer file was imported since."""
     put(s3, "crm/users_a.csv", "Email,Plan,Open Tickets\nada@x,old,1\n")
     (file,) = list_new_files(s3, BUCKET, crm.source.key)
-    staged = validate_and_map(s3, crm, file, staging_dir())
+    staged = validate_and_map(s3, crm, file, Staging.folder(staging_dir()))
     written = upsert_attributes(store, Identity(crm, "test"), staged)
     assert written.write.rows_written == 1  # committed; the process dies before finalize
     time.sleep(1.1)
@@ -221,7 +222,7 @@ def test_a_run_that_died_after_the_commit_and_before_the_move_is_finished_withou
 def test_a_file_overwritten_while_it_is_processed_stays_for_the_next_run(s3, store, crm) -> None:
     put(s3, "crm/users_1.csv", "Email,Plan,Open Tickets\nada@x,v1,1\n")
     (file,) = list_new_files(s3, BUCKET, crm.source.key)
-    staged = validate_and_map(s3, crm, file, staging_dir())
+    staged = validate_and_map(s3, crm, file, Staging.folder(staging_dir()))
     put(s3, "crm/users_1.csv", "Email,Plan,Open Tickets\nada@x,v2,2\n")  # the producer rewrites it
     who = Identity(crm, "test")
     done = finalize(s3, store, who, upsert_attributes(store, who, staged))

@@ -14,7 +14,6 @@ retries the task; a file whose run never got that far stays where it is.
 from __future__ import annotations
 
 import logging
-import re
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,7 +30,7 @@ from inbound.outcome import Outcome
 from inbound.reading import read_table
 from inbound.results import FileResult
 from inbound.source import move_file, read_file, write_text, write_text_file
-from inbound.staging import Staging
+from inbound.staging import Staging, read_staged
 from inbound.store import AttributeStore, FileImport, ImportRecord, WriteResult
 
 if TYPE_CHECKING:
@@ -53,7 +52,7 @@ class Identity:
 
     def staged(self, url: str) -> pl.DataFrame:
         """A set this run staged, from wherever it was staged (another worker's S3 prefix, say)."""
-        return (self.staging or Staging(root="file:///", dag_id="", run_id="")).get(url)
+        return read_staged(url, self.staging.client if self.staging else None)
 
     def of(self, result: FileResult) -> FileImport:
         """The import-log identity of one file of this run."""
@@ -77,10 +76,6 @@ def internal_error(step: str, file: S3File, exc: Exception) -> str:
         "The store is unchanged for this file. This is a bug or an input the importer does not handle: "
         "report it with the file; once fixed, re-import the file with the key param"
     )
-
-
-def _stage_name(file: S3File) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{file.key}.{file.etag}")
 
 
 def earlier_import(store: AttributeStore, integration: Integration, file: S3File) -> ImportRecord | None:
@@ -111,9 +106,8 @@ def skip_as_repeat(store: AttributeStore, previous: ImportRecord, result: FileRe
     return replace(result, rows_read=previous.rows_read, rows_rejected=previous.rows_rejected, write=skipped)
 
 
-def validate_and_map(client: S3Client, integration: Integration, file: S3File, staging: Staging | Path) -> FileResult:
+def validate_and_map(client: S3Client, integration: Integration, file: S3File, staging: Staging) -> FileResult:
     """Read, check and type one file; stage the attribute set and its rejected rows."""
-    staging = Staging.folder(staging) if isinstance(staging, Path) else staging
     result = FileResult(s3_file=file)
     try:
         if file.size > integration.max_bytes:
@@ -132,7 +126,7 @@ def validate_and_map(client: S3Client, integration: Integration, file: S3File, s
     except Exception as exc:  # anything else fails this file, not the run
         return result.failed_with(internal_error("validate_and_map", file, exc), Problem.INTERNAL)
     result = replace(result, rows_read=attribute_set.rows_read, rows_rejected=attribute_set.rows_rejected)
-    name = _stage_name(file)
+    name = f"{file.key}.{file.etag}"  # `Staging.put` makes it a safe object name
     if attribute_set.rejects.height:
         result = replace(result, rejects=staging.put(f"{name}.rejects", attribute_set.rejects))
     problem = _too_many_rejected(integration, attribute_set)

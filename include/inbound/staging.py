@@ -108,13 +108,7 @@ class Staging:
 
     def get(self, url: str) -> pl.DataFrame:
         """A staged frame back, from this worker or any other."""
-        if not url.startswith("s3://"):
-            return pl.read_parquet(_local(url) if url.startswith("file://") else Path(url))
-        bucket, key = _object(url)
-        with tempfile.TemporaryDirectory(prefix="inbound-stage-") as tmp:
-            local = Path(tmp) / "set.parquet"
-            self._s3().download_file(bucket, key, str(local))
-            return pl.read_parquet(local)
+        return read_staged(url, self.client)
 
     def clear(self) -> None:
         """Remove everything this run staged (finalize; a run that never finishes expires by lifecycle)."""
@@ -132,6 +126,19 @@ class Staging:
         if self.client is None:
             raise ConfigInvalid(f"staging at {self.root} needs an S3 client (INBOUND_STAGING_CONN_ID)")
         return self.client
+
+
+def read_staged(url: str, client: S3Client | None) -> pl.DataFrame:
+    """A staged frame by its URL (`file://`, `s3://`, or a plain path from before staging URLs)."""
+    if not url.startswith("s3://"):
+        return pl.read_parquet(_local(url) if url.startswith("file://") else Path(url))
+    if client is None:
+        raise ConfigInvalid(f"reading {url} needs an S3 client (INBOUND_STAGING_CONN_ID)")
+    bucket, key = _object(url)
+    with tempfile.TemporaryDirectory(prefix="inbound-stage-") as tmp:
+        local = Path(tmp) / "set.parquet"
+        client.download_file(bucket, key, str(local))
+        return pl.read_parquet(local)
 
 
 def _local(url: str) -> Path:

@@ -21,6 +21,7 @@ from inbound.errors import SourceUnavailable
 from inbound.pipeline import Identity, finalize, validate_and_map
 from inbound.results import FileResult
 from inbound.source import S3_RETRIES, head_file, list_new_files
+from inbound.staging import Staging
 
 BUCKET = "faults-exports"
 SLOW_DOWN = (
@@ -144,7 +145,7 @@ def test_a_read_that_keeps_failing_moves_nothing(proxy, fewer_attempts, tmp_path
     crm = Integration.model_validate(integration_dict("crm", source={"bucket": BUCKET, "key": "crm/users_*.csv"}))
     proxy.fail_next = -1
     with pytest.raises(SourceUnavailable, match=r"reading s3://faults-exports/crm/users_2.csv: S3 answered SlowDown"):
-        validate_and_map(client, crm, file, tmp_path)
+        validate_and_map(client, crm, file, Staging.folder(tmp_path))
     pending = FileResult(s3_file=file)
     assert (
         finalize(client, None, Identity(crm, "test"), pending).final_key is None
