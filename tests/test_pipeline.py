@@ -264,19 +264,19 @@ def test_a_large_rejected_rows_report_streams_to_s3_in_parts(s3, store, crm, mon
 
 def test_an_unexpected_error_fails_that_file_only_and_the_run_goes_on(s3, store, crm, monkeypatch) -> None:
     """Not a data problem we know, not a service down: the file goes to failed/ as an internal error."""
-    from inbound import pipeline
+    from inbound import batches
 
     put(s3, "crm/users_a.csv", "Email,Plan,Open Tickets\nada@x,boom,1\n")
     time.sleep(1.1)
     put(s3, "crm/users_b.csv", GOOD)
-    real = pipeline.map_table
+    real = batches.map_batch
 
-    def flaky(table, integration):
+    def flaky(table, integration, **options):
         if "boom" in str(table.frame.rows()):
             raise ValueError("secret value boom")
-        return real(table, integration)
+        return real(table, integration, **options)
 
-    monkeypatch.setattr(pipeline, "map_table", flaky)
+    monkeypatch.setattr(batches, "map_batch", flaky)
     summary = run(s3, store, crm)
     failed, good = summary.files
     assert failed.outcome == "failed" and failed.problem == "internal"

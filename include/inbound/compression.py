@@ -1,6 +1,6 @@
 """The one gzip path: inflate a stream in bounded steps, every member, checked to its end.
 
-The import inflates a whole file under its size cap (`decompress`); `inbound discover`
+The import inflates a file piece by piece as it reads it (`inflate`); `inbound discover`
 inflates only the head it samples (`gunzip`). Neither ever holds more than the cap: a gzip
 bomb is refused while inflating. A stream cut short (no trailer) is never taken as whole.
 """
@@ -31,7 +31,6 @@ def _mb(n: int) -> str:
 
 
 _INFLATE_STEP = 1024 * 1024  # inflated bytes per step: what inflating holds at a time, whatever the limit
-_KEEP_WHILE_COUNTING = 64 * 1024 * 1024  # a larger gzip file is inflated twice: counted, then kept
 _INPUT_STEP = 64 * 1024  # compressed bytes fed at a time: what zlib's leftover input (copied each step) can be
 
 
@@ -108,31 +107,51 @@ def gunzip(chunks: Iterable[bytes], limit: int, keep: int | None = None) -> Infl
     return Inflated(data, over_limit=over, ended=ended and not over, counted_only=not keeping)
 
 
-def decompress(data: bytes, max_bytes: int) -> tuple[bytes, bool]:
-    """Gunzip (detected by magic bytes) without ever holding more than `max_bytes`; (bytes, was gzip).
+def _too_large(max_bytes: int) -> BadFile:
+    return BadFile(
+        f"the gzip file decompresses to more than {_mb(max_bytes)} (max_file_mb): "
+        "an export this large or a gzip bomb; split the export or raise max_file_mb",
+        Problem.TOO_LARGE,
+    )
 
-    The stream must end where a gzip stream may end (else it was cut short). What comes
-    out is kept up to `_KEEP_WHILE_COUNTING` bytes; past that it is only counted, so a gzip
-    bomb is refused as soon as it passes the limit without ever being held, and a large
-    file within the limit is inflated a second time to keep it.
+
+def inflate(chunks: Iterable[bytes], max_bytes: int) -> Iterator[bytes]:
+    """The inflated bytes of a gzip stream, in pieces of at most 1 MiB, for the streaming import.
+
+    Refuses (`BadFile`) a stream that inflates past `max_bytes` as soon as it does (a gzip
+    bomb is never held), one that is not gzip, and, after its last piece, one that ends
+    inside a member (cut short): the caller must not treat what came before as a whole file.
     """
+    size, ended = 0, False
+    try:
+        for out in _inflate(chunks, max_bytes):
+            if out is None:
+                ended = True
+                continue
+            size += len(out)
+            if size > max_bytes:
+                raise _too_large(max_bytes)
+            yield out
+    except zlib.error as exc:
+        raise BadFile(
+            f"the file starts like gzip but does not decompress ({exc}); re-export it", Problem.COMPRESSION
+        ) from None
+    if not ended:
+        raise BadFile(
+            "the file ends before the end of its gzip stream (truncated: an upload or export cut short); "
+            "nothing of it is imported: upload the whole file again",
+            Problem.COMPRESSION,
+        )
+
+
+def decompress(data: bytes, max_bytes: int) -> tuple[bytes, bool]:
+    """Gunzip (detected by magic bytes) a file held whole; (bytes, was gzip). See `inflate`."""
     if not data.startswith(GZIP_MAGIC):
         if len(data) > max_bytes:
             raise BadFile(
                 f"the file is {_mb(len(data))}, over the limit of {_mb(max_bytes)} (max_file_mb)", Problem.TOO_LARGE
             )
         return data, False
-    inflated = gunzip([data], max_bytes, keep=_KEEP_WHILE_COUNTING)
-    if inflated.over_limit:
-        raise BadFile(
-            f"the gzip file decompresses to more than {_mb(max_bytes)} (max_file_mb): "
-            "an export this large or a gzip bomb; split the export or raise max_file_mb",
-            Problem.TOO_LARGE,
-        )
-    if not inflated.ended:
-        raise BadFile(
-            "the file ends before the end of its gzip stream (truncated: an upload or export cut short); "
-            "nothing of it is imported: upload the whole file again",
-            Problem.COMPRESSION,
-        )
-    return (gunzip([data], max_bytes).data if inflated.counted_only else inflated.data), True
+    for _ in inflate([data], max_bytes):  # counted, not kept: a bomb is refused without being held
+        pass
+    return gunzip([data], max_bytes).data, True

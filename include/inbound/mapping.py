@@ -63,6 +63,9 @@ class AttributeSet:
     frame: pl.DataFrame  # `user_id` plus one typed column per attribute name
     rejects: pl.DataFrame  # line, user_id, column, value, reason (REJECT_COLUMNS)
     rows_read: int
+    # Without the duplicate check (one batch of a file): every row's user ID (`user_id`,
+    # `line`) for the file-wide check, which `inbound.batches` does on disk.
+    ids: pl.DataFrame | None = None
 
     @property
     def rows_rejected(self) -> int:
@@ -79,22 +82,34 @@ def cast_attribute(text: pl.Series, attribute: Attribute, decimal: str = ".", ti
 
 
 def map_table(table: Table, integration: Integration) -> AttributeSet:
-    """Select, check and type the columns the integration declares.
+    """Select, check and type the columns the integration declares, for a file held whole."""
+    if table.frame.height == 0:
+        _check(table, integration)
+        raise BadFile("the file has a header but no data rows", Problem.EMPTY)
+    return map_batch(table, integration, duplicates=True)
 
-    One pass computes the typed columns and a per-row `bad` flag; the reasons are worked
-    out only for the (few) bad rows.
-    """
+
+def _check(table: Table, integration: Integration) -> None:
     if any(a.attribute == USER_ID for a in integration.attributes):
         raise ConfigInvalid(
             f"integration {integration.name!r}: an attribute may not be named {USER_ID!r}, the name of the "
             "user column of every attribute set; give it another `name:`"
         )
     _check_header(table.header, integration)
-    if table.frame.height == 0:
-        raise BadFile("the file has a header but no data rows", Problem.EMPTY)
+
+
+def map_batch(table: Table, integration: Integration, *, duplicates: bool) -> AttributeSet:
+    """Select, check and type the columns the integration declares, in one batch of a file.
+
+    One pass computes the typed columns and a per-row `bad` flag; the reasons are worked
+    out only for the (few) bad rows. A user ID repeated within the table is rejected only
+    with `duplicates` (the table is the whole file); else the set carries its `ids`.
+    """
+    _check(table, integration)
     cap = max_value_bytes()
     typed, too_long = _typed(table.frame, integration, cap)
-    duplicated = _duplicated(typed)
+    duplicated = _duplicated(typed) if duplicates else pl.lit(False)
+    ids = None if duplicates else _ids(typed)
     typed_attributes = [(i, a) for i, a in enumerate(integration.attributes) if a.type != "string"]
     width = len(table.header)
     typed = typed.with_columns(
@@ -112,7 +127,7 @@ def map_table(table: Table, integration: Integration) -> AttributeSet:
     )
     bad = typed.filter(pl.col(_BAD))
     if bad.height == 0:
-        return AttributeSet(frame=good, rejects=empty_rejects(), rows_read=table.rows)
+        return AttributeSet(frame=good, rejects=empty_rejects(), rows_read=table.rows, ids=ids)
     id_column = integration.user_id.column
     id_too_long = next((flag for flag, column in too_long.items() if column == id_column), None)
     rejects = pl.concat(
@@ -125,7 +140,12 @@ def map_table(table: Table, integration: Integration) -> AttributeSet:
         ],
         how="vertical",
     ).sort("line", "column", nulls_last=False)
-    return AttributeSet(frame=good, rejects=rejects, rows_read=table.rows)
+    return AttributeSet(frame=good, rejects=rejects, rows_read=table.rows, ids=ids)
+
+
+def _ids(typed: pl.DataFrame) -> pl.DataFrame:
+    """Every row's user ID (as checked: stripped, never empty or too long) and line."""
+    return typed.select(pl.col(_ID).alias(USER_ID), pl.col(SOURCE_LINE_COLUMN).alias("line")).drop_nulls(USER_ID)
 
 
 def _check_header(header: list[str], integration: Integration) -> None:
@@ -287,14 +307,18 @@ def _empty_id_rejects(bad: pl.DataFrame, id_column: str, id_too_long: str | None
     return _reject(bad.filter(empty), id_column, None, "empty user ID", user_id=False)
 
 
-def _duplicate_rejects(duplicates: pl.DataFrame, id_column: str) -> pl.DataFrame:
-    """Every row of a repeated user ID, each naming (the first few of) all the lines it appears on."""
-    lines = pl.col(SOURCE_LINE_COLUMN).cast(pl.String)
-    times = pl.len().over(_ID)
-    reason = pl.format(
+def duplicate_reason(user_id: str, line: str) -> pl.Expr:
+    """Why each row of a repeated user ID is rejected: how often it appears, and (the first few of) its lines."""
+    lines = pl.col(line).sort().cast(pl.String)
+    times = pl.len().over(user_id)
+    return pl.format(
         "user ID appears {} times in the file (lines {}{}); all its rows are rejected",
         times,
-        lines.head(DUPLICATE_LINES_SHOWN).str.join(", ").over(_ID),
+        lines.head(DUPLICATE_LINES_SHOWN).str.join(", ").over(user_id),
         pl.when(times > DUPLICATE_LINES_SHOWN).then(pl.lit(", ...")).otherwise(pl.lit("")),
     )
-    return _reject(duplicates, id_column, pl.col(_ID), reason)
+
+
+def _duplicate_rejects(duplicates: pl.DataFrame, id_column: str) -> pl.DataFrame:
+    """Every row of a repeated user ID, each naming (the first few of) all the lines it appears on."""
+    return _reject(duplicates, id_column, pl.col(_ID), duplicate_reason(_ID, SOURCE_LINE_COLUMN))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,15 +23,14 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from inbound import layout
+from inbound.batches import map_file
 from inbound.config import Integration
 from inbound.errors import BadFile, FileChanged, Problem, Unavailable
 from inbound.layout import S3File
-from inbound.mapping import AttributeSet, map_table
 from inbound.outcome import Outcome
-from inbound.reading import read_table
 from inbound.results import FileResult
-from inbound.source import move_file, read_file, write_text, write_text_file
-from inbound.staging import Staging, read_staged
+from inbound.source import move_file, read_pieces, write_text, write_text_file
+from inbound.staging import Staging, read_staged, staged_parts
 from inbound.store import AttributeStore, FileImport, ImportRecord, WriteResult
 
 if TYPE_CHECKING:
@@ -53,6 +53,10 @@ class Identity:
     def staged(self, url: str) -> pl.DataFrame:
         """A set this run staged, from wherever it was staged (another worker's S3 prefix, say)."""
         return read_staged(url, self.staging.client if self.staging else None)
+
+    def parts(self, url: str) -> Iterator[pl.DataFrame]:
+        """A set this run staged, one part at a time (a set of any size, never held whole)."""
+        return staged_parts(url, self.staging.client if self.staging else None)
 
     def of(self, result: FileResult) -> FileImport:
         """The import-log identity of one file of this run."""
@@ -107,51 +111,51 @@ def skip_as_repeat(store: AttributeStore, previous: ImportRecord, result: FileRe
 
 
 def validate_and_map(client: S3Client, integration: Integration, file: S3File, staging: Staging) -> FileResult:
-    """Read, check and type one file; stage the attribute set and its rejected rows."""
+    """Read, check and type one file in bounded batches; stage its attribute set and rejected rows.
+
+    The file streams from S3 through a local spool (`inbound.batches`): memory stays about
+    ten batches whatever its size. Nothing is staged for a file that fails.
+    """
     result = FileResult(s3_file=file)
-    try:
-        if file.size > integration.max_bytes:
-            raise BadFile(
-                f"the file is {file.size / 1024 / 1024:.0f} MB, over the limit of "
-                f"{integration.max_file_mb} MB (max_file_mb); split the export or raise the limit",
-                Problem.TOO_LARGE,
-            )
-        table = read_table(read_file(client, file), integration.format, integration.max_bytes)
-        attribute_set = map_table(table, integration)
-    except BadFile as exc:
-        log.warning("%s: rejected: %s", file.uri, exc)
-        return result.failed_with(str(exc), exc.problem)
-    except Unavailable:
-        raise  # S3 is down: the task retries, the file stays
-    except Exception as exc:  # anything else fails this file, not the run
-        return result.failed_with(internal_error("validate_and_map", file, exc), Problem.INTERNAL)
-    result = replace(result, rows_read=attribute_set.rows_read, rows_rejected=attribute_set.rows_rejected)
-    name = f"{file.key}.{file.etag}"  # `Staging.put` makes it a safe object name
-    if attribute_set.rejects.height:
-        result = replace(result, rejects=staging.put(f"{name}.rejects", attribute_set.rejects))
-    problem = _too_many_rejected(integration, attribute_set)
-    if problem:
-        log.warning("%s: %s", file.uri, problem)
-        return result.failed_with(problem, Problem.TOO_MANY_REJECTED)
-    stage = staging.put(name, attribute_set.frame)
+    with tempfile.TemporaryDirectory(prefix="inbound-batches-") as tmp:
+        try:
+            if file.size > integration.max_bytes:
+                raise BadFile(
+                    f"the file is {file.size / 1024 / 1024:.0f} MB, over the limit of "
+                    f"{integration.max_file_mb} MB (max_file_mb); split the export or raise the limit",
+                    Problem.TOO_LARGE,
+                )
+            spool = map_file(read_pieces(client, file), integration, Path(tmp))
+        except BadFile as exc:
+            log.warning("%s: rejected: %s", file.uri, exc)
+            return result.failed_with(str(exc), exc.problem)
+        except Unavailable:
+            raise  # S3 is down: the task retries, the file stays
+        except Exception as exc:  # anything else fails this file, not the run
+            return result.failed_with(internal_error("validate_and_map", file, exc), Problem.INTERNAL)
+        result = replace(result, rows_read=spool.rows_read, rows_rejected=spool.rows_rejected)
+        name = f"{file.key}.{file.etag}"  # `Staging` makes it a safe object name
+        if spool.rejects:
+            result = replace(result, rejects=staging.put_parts(f"{name}.rejects", spool.rejects))
+        problem = _too_many_rejected(integration, spool.rows_read, spool.rows_rejected)
+        if problem:
+            log.warning("%s: %s", file.uri, problem)
+            return result.failed_with(problem, Problem.TOO_MANY_REJECTED)
+        stage = staging.put_parts(name, spool.sets)
     log.info(
-        "%s: %d rows read, %d rejected, %d users to write",
-        file.uri,
-        attribute_set.rows_read,
-        attribute_set.rows_rejected,
-        attribute_set.frame.height,
+        "%s: %d rows read, %d rejected, %d users to write", file.uri, spool.rows_read, spool.rows_rejected, spool.users
     )
     return replace(result, stage=stage)
 
 
-def _too_many_rejected(integration: Integration, attribute_set: AttributeSet) -> str | None:
-    if not attribute_set.rows_read:
+def _too_many_rejected(integration: Integration, rows_read: int, rows_rejected: int) -> str | None:
+    if not rows_read:
         return None
-    ratio = attribute_set.rows_rejected / attribute_set.rows_read
+    ratio = rows_rejected / rows_read
     if ratio <= integration.max_rejected_ratio:
         return None
     return (
-        f"{attribute_set.rows_rejected} of {attribute_set.rows_read} rows rejected "
+        f"{rows_rejected} of {rows_read} rows rejected "
         f"({ratio:.1%}), more than max_rejected_ratio {integration.max_rejected_ratio:.1%}; "
         "nothing was imported. See the .rejected.csv report beside this file for each row's reason"
     )
@@ -192,7 +196,7 @@ def upsert_attributes(
 
 def _write(store: AttributeStore, who: Identity, result: FileResult, *, force: bool, dry_run: bool) -> WriteResult:
     integration = who.integration
-    frame = who.staged(result.stage or "")
+    frame = who.parts(result.stage or "")  # read a part at a time as the store takes them
     if dry_run:
         return store.preview(
             integration=integration.name,
@@ -251,7 +255,9 @@ def write_reports(client: S3Client, who: Identity, result: FileResult, final_key
         key = layout.rejected_report_key(final_key, reader)
         with tempfile.TemporaryDirectory(prefix="inbound-report-") as tmp:
             path = Path(tmp) / "rejected.csv"
-            neutralize_formulas(who.staged(result.rejects)).write_csv(path)
+            with path.open("wb") as report:
+                for i, part in enumerate(who.parts(result.rejects)):
+                    neutralize_formulas(part).write_csv(report, include_header=i == 0)
             write_text_file(client, bucket, key, path, "text/csv")
         reports.append(key)
     if result.error:

@@ -22,11 +22,13 @@ import codecs
 import csv
 import io
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import chain
 
 import polars as pl
 
-from inbound.compression import decompress
+from inbound.compression import GZIP_MAGIC, inflate
 from inbound.config import Format
 from inbound.errors import BadFile, Problem
 
@@ -36,6 +38,10 @@ SOURCE_LINE_COLUMN = f"{SENTINEL}line"  # the physical line (1 = the first line 
 FIELD_COUNT_COLUMN = f"{SENTINEL}fields"  # how many fields the record had; -1: more than the header
 SENTINEL_COLUMN = f"{SENTINEL}end"
 DEFAULT_MAX_BYTES = 1024 * 1024 * 1024
+DEFAULT_BATCH_BYTES = 32 * 1024 * 1024  # `INBOUND_BATCH_MB`: text parsed (and mapped) at a time
+MIN_RECORD_BYTES = 16 * 1024 * 1024  # one record may always grow this long before it is refused
+_TERMINATOR = f"{SENTINEL}batch-end"  # a record after a batch's last line: swallowed if a quote is open
+_HEAD = 64 * 1024  # bytes looked at to tell what a file is
 MAX_NAME_BYTES = 1024  # a longer header field is no column name
 _NOT_CSV = {
     b"PK\x03\x04": (Problem.NOT_CSV, "a ZIP archive (an Excel .xlsx workbook?); export the sheet as CSV"),
@@ -73,11 +79,11 @@ def _not_csv(data: bytes) -> None:
         raise BadFile("the file is binary (it contains NUL bytes), not CSV text", Problem.NOT_CSV)
 
 
-def _nul(data: bytes) -> None:
+def _nul(data: bytes, first_line: int = 1) -> None:
     """Refuse text with a NUL byte anywhere: no store keeps it, and no clean text export writes it."""
     at = data.find(b"\x00")
     if at != -1:
-        line = data.count(b"\n", 0, at) + 1
+        line = data.count(b"\n", 0, at) + first_line
         raise BadFile(
             f"line {line}: the file contains a NUL byte (0x00), which text never holds: a corrupted file "
             "(a block of zeros), binary data in a value, or a wrong `format.encoding`; fix the export",
@@ -86,8 +92,8 @@ def _nul(data: bytes) -> None:
         )
 
 
-def _bad_byte(data: bytes, start: int, encoding: str) -> BadFile:
-    line = data[:start].count(b"\n") + 1
+def _bad_byte(data: bytes, start: int, encoding: str, first_line: int = 1) -> BadFile:
+    line = data[:start].count(b"\n") + first_line
     hint = "set `format.encoding` to the file's encoding"
     if encoding.replace("-", "").lower() in ("utf8", "utf8sig"):
         try:
@@ -95,9 +101,8 @@ def _bad_byte(data: bytes, start: int, encoding: str) -> BadFile:
             hint = "the file looks like Windows-1252 (Excel on Windows): set `format.encoding: cp1252`"
         except UnicodeDecodeError:
             pass
-    return BadFile(
-        f"line {line}: byte 0x{data[start]:02x} is not valid {encoding}; {hint}", Problem.ENCODING, line=line
-    )
+    what = f"byte 0x{data[start]:02x}" if start < len(data) else "the file's last bytes"
+    return BadFile(f"line {line}: {what} is not valid {encoding}; {hint}", Problem.ENCODING, line=line)
 
 
 def to_utf8(data: bytes, declared: str) -> tuple[bytes, str]:
@@ -123,12 +128,12 @@ def to_utf8(data: bytes, declared: str) -> tuple[bytes, str]:
     return text.lstrip("\ufeff").encode("utf-8"), encoding
 
 
-def utf8_problem(data: bytes, otherwise: str) -> BadFile:
-    """Where a file that claims to be UTF-8 is not (with the line), else `otherwise` as the message."""
+def utf8_problem(data: bytes, otherwise: str, first_line: int = 1) -> BadFile:
+    """Where text that claims to be UTF-8 is not (with the line), else `otherwise` as the message."""
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return _bad_byte(data, exc.start, "utf-8")
+        return _bad_byte(data, exc.start, "utf-8", first_line)
     return BadFile(otherwise, Problem.ENCODING)
 
 
@@ -140,26 +145,126 @@ def detect_delimiter(header: str) -> str:
     return delimiter if counts[delimiter] else ","
 
 
-def _text(data: bytes, fmt: Format, max_bytes: int) -> tuple[bytes, str, bool]:
-    """The file as UTF-8 text bytes: (bytes, the encoding it had, was gzip); refuses what is no CSV text."""
-    data, compressed = decompress(data, max_bytes)
-    if not data or data.isspace():  # (strip() would copy the whole file)
+@dataclass
+class _Text:
+    """A file as UTF-8 text in pieces, and what it was (its encoding, whether it was gzip)."""
+
+    pieces: Iterator[bytes]
+    encoding: str
+    compressed: bool
+
+
+def _head(pieces: Iterator[bytes], size: int) -> tuple[bytes, Iterator[bytes]]:
+    """The first `size` bytes (or all there are), and the stream again from its start."""
+    seen: list[bytes] = []
+    held = 0
+    for piece in pieces:
+        seen.append(piece)
+        held += len(piece)
+        if held >= size:
+            break
+    head = b"".join(seen)
+    return head, chain([head], pieces) if head else pieces
+
+
+def _capped(pieces: Iterable[bytes], max_bytes: int) -> Iterator[bytes]:
+    size = 0
+    for piece in pieces:
+        size += len(piece)
+        if size > max_bytes:
+            raise BadFile(
+                f"the file is over the limit of {max_bytes / 1024 / 1024:.0f} MB (max_file_mb); "
+                "split the export or raise the limit",
+                Problem.TOO_LARGE,
+            )
+        yield piece
+
+
+def _decoded(pieces: Iterator[bytes], encoding: str) -> Iterator[bytes]:
+    """Text in any encoding as UTF-8, piece by piece; a byte that is not `encoding` fails with its line."""
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)("strict")
+    except LookupError:
+        decoder = None
+    lines, first, piece = 1, True, b""
+    for piece in pieces:
+        try:
+            if decoder is None:
+                raise LookupError(encoding)
+            text = decoder.decode(piece)
+        except UnicodeDecodeError as exc:
+            raise _bad_byte(piece, exc.start, encoding, lines) from None
+        except (UnicodeError, LookupError, ValueError, TypeError):  # e.g. `rot13`, `hex`: no text encodings
+            raise BadFile(
+                f"the file cannot be decoded as {encoding!r}; set `format.encoding` to a text encoding "
+                "such as utf-8 or cp1252",
+                Problem.ENCODING,
+            ) from None
+        if first:
+            text, first = text.lstrip("\ufeff"), False
+        out = text.encode("utf-8")
+        lines += out.count(b"\n")
+        if out:
+            yield out
+    try:
+        if decoder is not None:
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise _bad_byte(piece, len(piece), encoding, lines - piece.count(b"\n")) from None
+
+
+def _text(pieces: Iterable[bytes], fmt: Format, max_bytes: int) -> _Text:
+    """The file as UTF-8 text in pieces; refuses at once what is no CSV text.
+
+    Gzip is inflated as it is read; a BOM wins over the declared encoding; UTF-8 passes
+    through as it is (polars checks it while parsing, `utf8_problem` finds the line).
+    """
+    head, raw = _head(iter(pieces), _HEAD)
+    compressed = head.startswith(GZIP_MAGIC)
+    plain = inflate(raw, max_bytes) if compressed else _capped(raw, max_bytes)
+    head, plain = _head(plain, _HEAD)
+    if not head:
         raise BadFile(_EMPTY, Problem.EMPTY)
-    if not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        _not_csv(data)
-    data, encoding = to_utf8(data, fmt.encoding)
-    _not_csv(data)
-    _nul(data)
-    if SENTINEL.encode() in data:
-        raise BadFile("the file contains control characters (byte 0x01); it is not a CSV text export", Problem.NOT_CSV)
-    return data, encoding, compressed
+    if not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        _not_csv(head)
+    if head.startswith(codecs.BOM_UTF8):
+        encoding = "utf-8"
+        plain = chain([next(plain)[len(codecs.BOM_UTF8) :]], plain)
+    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    else:
+        encoding = fmt.encoding
+    try:
+        utf8 = codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        utf8 = False
+    text = plain if utf8 else _decoded(plain, encoding)
+    head, text = _head(text, _HEAD)
+    _not_csv(head)
+    return _Text(text, "utf-8" if utf8 else encoding, compressed)
+
+
+@dataclass(frozen=True)
+class _Header:
+    """The header line as found: its names, the delimiter, its raw bytes and its line."""
+
+    names: list[str]
+    delimiter: str
+    raw: bytes  # the line as in the file, ending in a line break
+    line: int
+
+
+def _header_start(data: bytes | bytearray) -> int:
+    """Where the header line starts: after blank lines."""
+    start = 0
+    while start < len(data) and data[start : start + 1] in (b"\n", b"\r"):
+        start += 1
+    return start
 
 
 def _header(data: bytes, delimiter: str | None) -> tuple[list[str], str, int]:
     """Header names, delimiter, and the index of the header's first byte (after blank lines)."""
-    start = 0
-    while start < len(data) and data[start : start + 1] in (b"\n", b"\r"):
-        start += 1
+    start = _header_start(data)
     end = data.find(b"\n", start)
     try:
         line = data[start : end if end != -1 else len(data)].decode("utf-8").rstrip("\r")
@@ -235,7 +340,7 @@ def _has_match(data: bytes, start: int, pattern: str, step: int = 16 << 20) -> b
     return False
 
 
-def _text_after_a_closing_quote(data: bytes, start: int, delimiter: str) -> None:
+def _text_after_a_closing_quote(data: bytes, delimiter: str, first_line: int) -> None:
     """Refuse text after a quoted value's closing quote (`"ab"x`): the README leaves it no meaning.
 
     Python's csv module would append it (`abx`), polars goes back into quotes at the next
@@ -244,17 +349,15 @@ def _text_after_a_closing_quote(data: bytes, start: int, delimiter: str) -> None
     (rare: else a literal quote inside an unquoted value, `5'11"`) is checked record by record.
     """
     boundary = f'[^\\x{{{ord(delimiter):X}}}\\r\\n"]'
-    if not _has_match(data, start, f'{boundary}"{boundary}'):
+    if not _has_match(data, 0, f'{boundary}"{boundary}'):
         return
-    reader = csv.reader(
-        io.StringIO(data[start:].decode("utf-8", "replace"), newline=""), delimiter=delimiter, strict=True
-    )
+    reader = csv.reader(io.StringIO(data.decode("utf-8", "replace"), newline=""), delimiter=delimiter, strict=True)
     try:
         for _ in reader:
             pass
     except csv.Error as exc:
         if "expected after" in str(exc):
-            line = data[:start].count(b"\n") + reader.line_num
+            line = first_line - 1 + reader.line_num
             raise BadFile(
                 f"line {line}: text after the closing quote of a quoted value (a quote inside a value must be "
                 'doubled, the whole value quoted: "say ""hi"" twice"); fix the quoting of the export',
@@ -263,7 +366,7 @@ def _text_after_a_closing_quote(data: bytes, start: int, delimiter: str) -> None
             ) from None
 
 
-def _parse(data: bytes, body: bytes, delimiter: str) -> pl.DataFrame:
+def _parse(data: bytes, body: bytes, delimiter: str, first_line: int) -> pl.DataFrame:
     """The marked body as a frame of strings (the header's columns, then SENTINEL_COLUMN)."""
     try:
         frame = pl.read_csv(
@@ -277,7 +380,7 @@ def _parse(data: bytes, body: bytes, delimiter: str) -> pl.DataFrame:
         )
     except pl.exceptions.PolarsError as exc:
         if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
-            raise utf8_problem(data, "the file is not valid UTF-8; set `format.encoding`") from None
+            raise utf8_problem(data, "the file is not valid UTF-8; set `format.encoding`", first_line) from None
         raise BadFile(
             f"cannot parse the file as CSV with delimiter {delimiter!r}; check quoting "
             "(a quote that is never closed swallows the rest of the file) and `format.delimiter`",
@@ -332,43 +435,191 @@ def _tidy(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     return frame
 
 
-def _unclosed_quote(frame: pl.DataFrame, columns: list[str]) -> None:
-    """Refuse a file whose last record is short and holds line breaks: a quote that never closed."""
+def _swallowing(frame: pl.DataFrame, columns: list[str]) -> int | None:
+    """The line of the table's last record if it looks like a quote that swallowed the rest of the file.
+
+    Short (or long), and holding line breaks: a stray quote that closed only at the end, or never.
+    """
     if not frame.height or frame.get_column(FIELD_COUNT_COLUMN).tail(1).item() >= len(columns):
-        return
+        return None
     last = frame.tail(1)
-    if last.select(_line_breaks(columns)).item():
-        line = last.get_column(SOURCE_LINE_COLUMN).item()
+    return int(last.get_column(SOURCE_LINE_COLUMN).item()) if last.select(_line_breaks(columns)).item() else None
+
+
+def _unclosed_quote(line: int) -> BadFile:
+    return BadFile(
+        f"line {line}: a quote opened in this record is never closed and swallows "
+        "the rest of the file; fix the quoting of the export",
+        Problem.MALFORMED,
+        line=line,
+    )
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """A parsed batch, or where it must be cut instead (`open_line`)."""
+
+    table: Table | None
+    open_line: int | None = None  # a quoted value opened on this line goes on past the batch
+    swallowing: int | None = None  # see `_swallowing`: refused if it is the file's last record
+
+
+def _parse_batch(header: _Header, body: bytes, first_line: int, last: bool) -> _Batch:
+    """One batch of whole lines (`first_line` the first's number) as a `Table`.
+
+    Unless the batch is the `last`, a terminator record after its last line tells whether a
+    quote is still open there (it swallows the terminator): a quoted value going on in the
+    next batch. Then no table, and the line on which that record starts (where the batch must
+    be cut instead). In the last batch an open quote is the file's last record (`_swallowing`).
+    """
+    _plain_text(body, first_line)
+    delimiter = header.delimiter
+    _text_after_a_closing_quote(body, delimiter, first_line)
+    marked, lines = _mark(header.raw + body + (b"" if last else _TERMINATOR.encode() + b"\n"), delimiter)
+    try:
+        frame = _parse(body, marked, delimiter, first_line)
+    except BadFile as exc:
+        if last or exc.problem is not Problem.MALFORMED:
+            raise
+        return _Batch(None)  # polars refuses some quotes left open at the end: read on, then say
+    columns = frame.columns[:-1]
+    if len(columns) != len(header.names):  # the body's parser read the header otherwise: say so, never guess
         raise BadFile(
-            f"line {line}: a quote opened in this record is never closed and swallows "
-            "the rest of the file; fix the quoting of the export",
+            f"line {header.line}: the header does not parse as CSV (a stray quote in a column name?); "
+            "fix the export's header line",
+            Problem.HEADER,
+            line=header.line,
+        )
+    embedded = lines - 1 - frame.height  # line breaks inside quoted values
+    frame = _locate(frame, columns, delimiter, first_line, embedded)
+    if not last:
+        if frame.get_column(columns[0]).tail(1).item() != _TERMINATOR:  # swallowed: a quote is open at the end
+            return _Batch(None, open_line=int(frame.get_column(SOURCE_LINE_COLUMN).tail(1).item()))
+        frame = frame.head(frame.height - 1)
+    frame = _tidy(frame, columns)
+    swallowing = _swallowing(frame, columns) if embedded else None
+    # The header's names as Python's csv module reads them (polars keeps a name's `""` doubled);
+    # an empty name keeps the one polars gave it (`_duplicated_0`), as names must be unique.
+    frame = frame.rename({old: name or old.strip() for old, name in zip(columns, header.names)})
+    return _Batch(Table(frame, header.names, delimiter, encoding="", compressed=False), swallowing=swallowing)
+
+
+def _plain_text(data: bytes, first_line: int) -> None:
+    """Refuse NUL bytes and SENTINEL, which no text export holds (and SENTINEL marks our own columns)."""
+    _nul(data, first_line)
+    if SENTINEL.encode() in data:
+        raise BadFile("the file contains control characters (byte 0x01); it is not a CSV text export", Problem.NOT_CSV)
+
+
+def _line_start(body: bytes, lines: int) -> int:
+    """Where line `lines` (0: the first) of `body` starts."""
+    at = 0
+    for _ in range(lines):
+        at = body.index(b"\n", at) + 1
+    return at
+
+
+class _Batches:
+    """Whole lines of text, a batch at a time, each cut where no quoted value goes on."""
+
+    def __init__(self, pieces: Iterator[bytes], batch_bytes: int) -> None:
+        self.pieces, self.batch_bytes = pieces, batch_bytes
+        self.pending = bytearray()
+        self.max_record = max(2 * batch_bytes, MIN_RECORD_BYTES)
+        self.ahead = next(self.pieces, None)  # one piece read ahead: the last batch knows it is the last
+        self.ended = self.ahead is None
+
+    def more(self) -> None:
+        if self.ahead is not None:
+            self.pending += self.ahead
+            self.ahead = next(self.pieces, None)
+        self.ended = self.ahead is None
+
+    def fill(self) -> None:
+        while not self.ended and len(self.pending) < self.batch_bytes:
+            self.more()
+
+    def header(self, delimiter: str | None) -> _Header:
+        """Read and take the header line."""
+        while not self.ended and self.pending.find(b"\n", _header_start(self.pending)) == -1:
+            if len(self.pending) > self.max_record:
+                break  # no line break in sight: `_header` says the line is no header
+            self.more()
+        data = bytes(self.pending[: self.max_record])
+        names, delimiter, start = _header(data, delimiter)
+        end = data.find(b"\n", start)
+        end = len(data) if end == -1 else end + 1
+        _plain_text(data[:end], 1)
+        raw = data[start:end] if data[start:end].endswith(b"\n") else data[start:end] + b"\n"
+        del self.pending[:end]
+        return _Header(names, delimiter, raw, data[:start].count(b"\n") + 1)
+
+    def too_long(self, line: int) -> BadFile:
+        return BadFile(
+            f"line {line}: a record longer than {self.max_record / 1024 / 1024:.0f} MB: a quote opened here is "
+            "never closed, or a line without line breaks; fix the quoting of the export (or raise INBOUND_BATCH_MB)",
             Problem.MALFORMED,
             line=line,
         )
 
+    def tables(self, header: _Header) -> Iterator[Table]:
+        first_line, swallowing = header.line + 1, None
+        while True:
+            self.fill()
+            cut = len(self.pending) if self.ended else self.pending.rfind(b"\n") + 1
+            if cut == 0 and not self.ended:  # one line longer than a batch
+                if len(self.pending) > self.max_record:
+                    raise self.too_long(first_line)
+                self.more()
+                continue
+            body = bytes(self.pending[:cut])
+            batch = _parse_batch(header, body, first_line, last=self.ended)
+            if batch.table is None:  # a quoted value goes on past the cut: cut before its record
+                cut = _line_start(body, batch.open_line - first_line) if batch.open_line else 0
+                if cut == 0:  # that record is all there is: read on
+                    if len(self.pending) > self.max_record:
+                        raise self.too_long(first_line)
+                    self.more()
+                    continue
+                body = body[:cut]
+                batch = _parse_batch(header, body, first_line, last=False)
+                if batch.table is None:  # cannot be: every record before the open one is whole
+                    raise BadFile(f"line {first_line}: cannot cut the file into batches", Problem.MALFORMED)
+            if batch.table.rows:
+                swallowing = batch.swallowing
+            yield batch.table
+            first_line += body.count(b"\n")
+            del self.pending[:cut]
+            if self.ended and not self.pending:
+                break
+        if swallowing is not None:  # the file's last record
+            raise _unclosed_quote(swallowing)
+
+
+def read_batches(
+    pieces: Iterable[bytes],
+    fmt: Format,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    batch_bytes: int = DEFAULT_BATCH_BYTES,
+) -> Iterator[Table]:
+    """Parse an export as it streams in, about `batch_bytes` of text per `Table`, never the whole file.
+
+    Batches are cut between records, so a quoted value with line breaks is never split and
+    every line number is the file's. At least one table comes (empty for a header only).
+    A file that is not an export raises `BadFile`, possibly after some batches came: the
+    caller must not treat those as a file until the last one came.
+    """
+    text = _text(pieces, fmt, max_bytes)
+    batches = _Batches(text.pieces, batch_bytes)
+    header = batches.header(fmt.delimiter)
+    for table in batches.tables(header):
+        yield Table(table.frame, table.header, table.delimiter, text.encoding, text.compressed)
+
 
 def read_table(data: bytes, fmt: Format, max_bytes: int = DEFAULT_MAX_BYTES) -> Table:
-    """Parse an export into a `Table`; raises `BadFile` for a file that is not one."""
-    data, encoding, compressed = _text(data, fmt, max_bytes)
-    header, delimiter, start = _header(data, fmt.delimiter)
-    _text_after_a_closing_quote(data, start, delimiter)
-    body, lines = _mark(data[start:], delimiter)
-    frame = _parse(data, body, delimiter)
-    columns = frame.columns[:-1]
-    if len(columns) != len(header):  # the body's parser read the header otherwise: say so, never guess
-        line = data[:start].count(b"\n") + 1
-        raise BadFile(
-            f"line {line}: the header does not parse as CSV (a stray quote in a column name?); "
-            "fix the export's header line",
-            Problem.HEADER,
-            line=line,
-        )
-    embedded = lines - 1 - frame.height  # line breaks inside quoted values
-    first_line = data[:start].count(b"\n") + 2  # the line after the header
-    frame = _tidy(_locate(frame, columns, delimiter, first_line, embedded), columns)
-    if embedded:
-        _unclosed_quote(frame, columns)
-    # The header's names as Python's csv module reads them (polars keeps a name's `""` doubled);
-    # an empty name keeps the one polars gave it (`_duplicated_0`), as names must be unique.
-    frame = frame.rename({old: name or old.strip() for old, name in zip(columns, header)})
-    return Table(frame=frame, header=header, delimiter=delimiter, encoding=encoding, compressed=compressed)
+    """Parse an export held whole into one `Table`; raises `BadFile` for a file that is not one."""
+    tables = list(read_batches([data], fmt, max_bytes, batch_bytes=max(len(data), 1) * 1024))
+    if len(tables) == 1:
+        return tables[0]
+    first = tables[0]
+    return Table(pl.concat([t.frame for t in tables]), first.header, first.delimiter, first.encoding, first.compressed)

@@ -42,7 +42,7 @@ def s3_errors(what: str) -> Iterator[None]:
     """
     # Imported here, not at the top: botocore costs ~35 ms, and the DAG files, the sensor and
     # `inbound.connections` (so every CLI command that opens the store) import this module.
-    from botocore.exceptions import ClientError, HTTPClientError
+    from botocore.exceptions import ClientError, HTTPClientError, IncompleteReadError
     from botocore.exceptions import ConnectionError as BotoConnectionError
 
     try:
@@ -55,7 +55,7 @@ def s3_errors(what: str) -> Iterator[None]:
             f"{what}: S3 answered {answer} ({layout.error_message(exc)}) {layout.retry_attempts(exc) + 1} times, "
             "with back-off in between; nothing was moved or written, the task retries later"
         ) from None
-    except (BotoConnectionError, HTTPClientError) as exc:
+    except (BotoConnectionError, HTTPClientError, IncompleteReadError) as exc:
         raise SourceUnavailable(
             f"{what}: S3 could not be reached ({exc}); nothing was moved or written, the task retries later"
         ) from None
@@ -134,6 +134,23 @@ def named_file(client: S3Client, bucket: str, pattern: str, key: str) -> S3File:
                 f"aws s3 ls s3://{bucket}/{layout.home_folder(key)} --recursive)"
             ) from None
         raise
+
+
+READ_PIECE_BYTES = 8 * 1024 * 1024
+
+
+def read_pieces(client: S3Client, s3_file: S3File) -> Iterator[bytes]:
+    """The bytes of exactly the listed version as they arrive, 8 MiB at a time (never held whole).
+
+    A version rewritten since fails (IfMatch); a connection that breaks mid-file is
+    `SourceUnavailable` (the task retries), never a short file.
+    """
+    with s3_errors(f"reading {s3_file.uri}"):
+        body = client.get_object(Bucket=s3_file.bucket, Key=s3_file.key, IfMatch=s3_file.etag)["Body"]
+        try:
+            yield from body.iter_chunks(READ_PIECE_BYTES)
+        finally:
+            body.close()
 
 
 def read_file(client: S3Client, s3_file: S3File) -> bytes:

@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -106,6 +107,26 @@ class Staging:
             self._s3().upload_file(str(local), bucket, key, ExtraArgs={"ServerSideEncryption": "AES256"})
         return url
 
+    def put_parts(self, name: str, parts: Sequence[Path]) -> str:
+        """Stage Parquet files, in order, as `<name>/part-NNNNNN.parquet`; returns the folder's URL (ending in "/").
+
+        The parts are moved (a local staging folder) or uploaded one at a time: a set of any
+        size is staged without being held.
+        """
+        url = f"{self.url}/{_safe(name)}/"
+        for i, part in enumerate(parts):
+            target = f"{url}part-{i:06d}.parquet"
+            if target.startswith("file://"):
+                path = _local(target)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(part, path)
+            else:
+                bucket, key = _object(target)
+                self._s3().upload_file(str(part), bucket, key, ExtraArgs={"ServerSideEncryption": "AES256"})
+        if not parts and url.startswith("file://"):
+            _local(url).mkdir(parents=True, exist_ok=True)
+        return url
+
     def get(self, url: str) -> pl.DataFrame:
         """A staged frame back, from this worker or any other."""
         return read_staged(url, self.client)
@@ -128,8 +149,34 @@ class Staging:
         return self.client
 
 
+def staged_parts(url: str, client: S3Client | None) -> Iterator[pl.DataFrame]:
+    """A staged set one part at a time, in order: the parts of a folder URL (`put_parts`), else the one frame."""
+    if not url.endswith("/"):
+        yield read_staged(url, client)
+        return
+    if not url.startswith("s3://"):
+        for path in sorted(_local(url).glob("part-*.parquet")):
+            yield pl.read_parquet(path)
+        return
+    if client is None:
+        raise ConfigInvalid(f"reading {url} needs an S3 client (INBOUND_STAGING_CONN_ID)")
+    bucket, prefix = split_s3_url(url)
+    keys = [
+        o["Key"]
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for o in page.get("Contents", [])
+    ]
+    for key in sorted(keys):
+        with tempfile.TemporaryDirectory(prefix="inbound-stage-") as tmp:
+            local = Path(tmp) / "part.parquet"
+            client.download_file(bucket, key, str(local))
+            yield pl.read_parquet(local)
+
+
 def read_staged(url: str, client: S3Client | None) -> pl.DataFrame:
-    """A staged frame by its URL (`file://`, `s3://`, or a plain path from before staging URLs)."""
+    """A staged frame by its URL (`file://`, `s3://`, or a plain path from before staging URLs); a folder whole."""
+    if url.endswith("/"):
+        return pl.concat(list(staged_parts(url, client)))
     if not url.startswith("s3://"):
         return pl.read_parquet(_local(url) if url.startswith("file://") else Path(url))
     if client is None:

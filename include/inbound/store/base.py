@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
 if TYPE_CHECKING:  # polars is loaded by writes only: reading the store stays fast
     import polars as pl
 
-    from inbound.store.diff import Diff
+    from inbound.store.diff import Dialect
 
 # A row as the drivers hand it over: its values' types depend on the column (and driver).
 Row = tuple[Any, ...]
@@ -66,12 +66,19 @@ class StoreBase(abc.ABC):
         """Whether `table` exists (without creating anything: reading must not write)."""
 
     @abc.abstractmethod
-    def _state(self, cursor: Cursor, table: str, names: list[str]) -> pl.DataFrame:
-        """An integration's current rows: user_id, import_id, lineage and a column per name."""
+    def _copy_rows(self, cursor: Cursor, table: str, columns: list[str], rows: pl.DataFrame) -> None:
+        """Append `rows` (their columns in the order of `columns`) to `table`, in bulk."""
 
     @abc.abstractmethod
-    def _apply(self, cursor: Cursor, table: str, diff: Diff, import_id: int, bulk_insert: bool) -> None:
-        """Write a diff's deletes and upserts; `bulk_insert` when the table had no rows."""
+    def _loaded(self, cursor: Cursor, table: str) -> None:
+        """After a temporary table is filled: what the backend's planner needs to know of it."""
+
+    @property
+    @abc.abstractmethod
+    def dialect(self) -> Dialect:
+        """The spellings `inbound.store.diff` needs."""
+
+    temp_table_options: ClassVar[str] = ""  # what CREATE TEMP TABLE ends with
 
     @abc.abstractmethod
     def _lineage_sql(self, name: str) -> str:

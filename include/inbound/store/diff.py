@@ -1,20 +1,29 @@
-"""What a file changes in the store, computed in polars before anything is written.
+"""What a file changes in the store, computed where the data is: in SQL, inside the file's transaction.
 
-The store keeps one table per integration with one row per user: a text column per
-attribute (canonical text), the import that last changed the row, and, for values set
-by an earlier import, that import's id (per-value lineage, JSON). Comparing the
-file with the integration's current rows here, vectorized, means the database only ever
-receives the rows that change: an unchanged re-import writes nothing, a 1% change writes
-1% of the rows. The same code serves `preview` (dry run) and the real write.
+The file's attribute set is loaded (in parts, never whole) into a temporary table
+(`FILE_TABLE`: `_row`, `user_id`, a text column per attribute, canonical text) and
+compared with the integration's table by the statements built here, so a file of any
+size is diffed against any number of stored users without either coming into memory,
+and the database only ever rewrites the rows that change: an unchanged re-import writes
+nothing, a 1% change writes 1% of the rows. The same statements serve `preview` (dry
+run) and the real write.
+
+Per attribute `n`, with `f` the file's row and `o` the stored one:
+- the merged value `m(n)` is the file's (`blank: clear`) or the file's, else the stored one;
+- it changed, `c(n)`, when it differs from the stored one (NULL-safe);
+- a row is `empty` when no merged value is left, `changed` when a value changed and the
+  user exists or gets a value; a new user with values is inserted, an existing user left
+  without values is deleted, mirror mode deletes the stored users the file lacks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TypedDict
 
-import polars as pl
+FILE_TABLE = "inbound_file"
+ROW = "_row"  # the file's order, for a preview's sample
 
 
 class ChangedUser(TypedDict):
@@ -24,151 +33,183 @@ class ChangedUser(TypedDict):
     changes: dict[str, list[str | None]]
 
 
-def state_schema(names: list[str]) -> dict[str, pl.DataType]:
-    """The columns of an integration's current rows, as the backends hand them over.
+def state_schema(names: list[str]) -> dict[str, str]:
+    """The columns of an integration's table beside its attributes, and each attribute's.
 
     The bookkeeping columns start with "_", which no attribute name can (an attribute may be
     called `lineage` or `import_id`).
     """
-    return {
-        "user_id": pl.String(),
-        "_import_id": pl.Int64(),
-        "_lineage": pl.String(),
-        **{n: pl.String() for n in names},
-    }
-
-
-def state_frame(rows: Sequence[Sequence[object]], names: list[str]) -> pl.DataFrame:
-    """An integration's current rows (user_id, _import_id, _lineage, a column per name) as a frame."""
-    return pl.DataFrame(rows, schema=state_schema(names), orient="row")
-
-
-def widen(state: pl.DataFrame, names: list[str]) -> pl.DataFrame:
-    """`state` with an empty column for each name it lacks (an attribute new, or re-typed, in this file)."""
-    return state.with_columns(pl.lit(None, pl.String).alias(n) for n in names if n not in state.columns)
-
-
-def pivot_v1(rows: Sequence[Sequence[object]], names: list[str]) -> pl.DataFrame:
-    """Schema v1's rows (user_id, attribute, value) as one row per user with a column per name."""
-    long = pl.DataFrame(rows, schema=["user_id", "attribute", "value"], orient="row")
-    wide = long.pivot(on="attribute", index="user_id", values="value") if long.height else long.select("user_id")
-    return widen(wide, names).select("user_id", *names)
+    bookkeeping = {"_user_id": "TEXT", "_import_id": "BIGINT", "_lineage": "TEXT", "_updated_at": "", ROW: "BIGINT"}
+    return {**bookkeeping, **dict.fromkeys(names, "TEXT")}
 
 
 @dataclass(frozen=True)
-class Diff:
-    upserts: pl.DataFrame  # user_id, _lineage (JSON or null), one column per attribute: rows to write
-    deletes: pl.Series  # user IDs whose row of this integration goes
+class Dialect:
+    """The few spellings the backends differ in."""
+
+    distinct: str  # NULL-safe "differs": `IS DISTINCT FROM` (PostgreSQL), `IS NOT` (SQLite)
+    now: str  # the current timestamp
+    json_object: Callable[[Sequence[tuple[str, str]]], str]  # SQL building a JSON object text from (key, SQL) pairs
+    lineage: Callable[[str], str]  # SQL for the import id a stored lineage override gives one attribute
+    temp: str  # the schema of temporary tables: `pg_temp`, `temp`
+
+
+@dataclass(frozen=True)
+class Counts:
+    """What a file does, counted before anything is written."""
+
+    rows: int  # users in the file
     existing: int  # users the integration had before
     inserted: int
     updated: int
-    unchanged: int
     cleared: int  # values removed by empty cells (blank: clear)
     removed: int  # users dropped by mirror mode
     values_written: int
-    sample: list[ChangedUser] = field(default_factory=list)
+
+    @property
+    def unchanged(self) -> int:
+        return self.rows - self.inserted - self.updated
 
 
-def _decode(state: pl.DataFrame, names: list[str]) -> pl.DataFrame:
-    """Current rows with one `o:<name>` text column and one `l:<name>` lineage column per attribute."""
-    lineage_type = pl.Struct({n: pl.Int64 for n in names})
-    if state.get_column("_lineage").null_count() == state.height:  # the usual case: one import per row
-        lineage = [pl.lit(None, pl.Int64).alias(f"l:{n}") for n in names]
-    else:
-        lineage = [pl.col("_lineage").str.json_decode(lineage_type).struct.field(n).alias(f"l:{n}") for n in names]
-    return state.select(
-        pl.col("user_id"),
-        pl.col("_import_id").alias("o:import"),
-        *[pl.col(n).alias(f"o:{n}") for n in names],
-        *lineage,
-    )
+def _q(name: str) -> str:
+    return f'"{name}"'
 
 
-def compute_diff(
-    state: pl.DataFrame,
-    new: pl.DataFrame,
-    names: list[str],
-    *,
-    clear_blanks: bool = False,
-    mirror: bool = False,
-    sample: int = 0,
-) -> Diff:
-    """Compare a file's attribute set (`user_id` + canonical text per name) with `state`."""
-    joined = _compare(state, new, names, clear_blanks)
-    counts = joined.select(
-        (~pl.col("exists") & ~pl.col("empty")).sum().alias("inserted"),
-        (pl.col("exists") & pl.col("changed")).sum().alias("updated"),
-        pl.sum_horizontal((pl.col(f"o:{n}").is_not_null() & pl.col(f"m:{n}").is_null()).sum() for n in names).alias(
-            "cleared"
-        ),
-        pl.sum_horizontal((pl.col(f"c:{n}") & pl.col(f"m:{n}").is_not_null()).sum() for n in names).alias("values"),
-    ).row(0, named=True)
-    changed = joined.filter(pl.col("changed"))
-    deletes = changed.filter(pl.col("empty")).get_column("user_id")
-    removed = 0
-    if mirror:
-        gone = state.select("user_id").join(new.select("user_id"), on="user_id", how="anti").get_column("user_id")
-        removed = gone.len()
-        deletes = pl.concat([deletes, gone])
-    return Diff(
-        upserts=_upserts(changed, names),
-        deletes=deletes,
-        existing=state.height,
-        inserted=int(counts["inserted"]),
-        updated=int(counts["updated"]),
-        unchanged=new.height - int(counts["inserted"]) - int(counts["updated"]),
-        cleared=int(counts["cleared"]),
-        removed=removed,
-        values_written=int(counts["values"]),
-        sample=_sample(changed, names, sample) if sample else [],
-    )
+@dataclass(frozen=True)
+class DiffSql:
+    """The statements that compare `FILE_TABLE` with an integration's table and apply the difference.
 
-
-def _compare(state: pl.DataFrame, new: pl.DataFrame, names: list[str], clear_blanks: bool) -> pl.DataFrame:
-    """The file's rows beside the stored ones.
-
-    Per name the merged value `m:<name>` and whether it changed `c:<name>`; per row whether
-    the user `exists`, ends up `empty` (no value left) and `changed`.
+    :param table: the integration's table; None when it has none yet (a dry run of a new integration).
+    :param names: the file's attributes.
+    :param stored: those of `names` whose stored values count (same declared type); the others start empty.
     """
-    old = _decode(state, names)
-    joined = new.rename({n: f"n:{n}" for n in names}).join(old, on="user_id", how="left")
-    merged = {n: (pl.col(f"n:{n}") if clear_blanks else pl.coalesce(pl.col(f"n:{n}"), pl.col(f"o:{n}"))) for n in names}
-    joined = joined.with_columns(
-        *[merged[n].alias(f"m:{n}") for n in names],
-    ).with_columns(
-        *[pl.col(f"m:{n}").ne_missing(pl.col(f"o:{n}")).alias(f"c:{n}") for n in names],
-        pl.col("o:import").is_not_null().alias("exists"),
-        pl.all_horizontal(pl.col(f"m:{n}").is_null() for n in names).alias("empty"),
-    )
-    return joined.with_columns(
-        (pl.any_horizontal(pl.col(f"c:{n}") for n in names) & (pl.col("exists") | ~pl.col("empty"))).alias("changed")
-    )
 
+    dialect: Dialect
+    table: str | None
+    names: tuple[str, ...]
+    stored: frozenset[str]
+    clear_blanks: bool
 
-def _upserts(changed: pl.DataFrame, names: list[str]) -> pl.DataFrame:
-    """Rows to write: user_id, _lineage (JSON of the values kept from earlier imports, or null), the values."""
-    lineage = {
-        n: pl.when(pl.col(f"m:{n}").is_null() | pl.col(f"c:{n}"))
-        .then(None)
-        .otherwise(pl.coalesce(pl.col(f"l:{n}"), pl.col("o:import")))
-        for n in names
-    }
-    return changed.filter(~pl.col("empty")).select(
-        pl.col("user_id"),
-        pl.when(pl.any_horizontal(e.is_not_null() for e in lineage.values()))
-        .then(pl.struct([e.alias(n) for n, e in lineage.items()]).struct.json_encode())
-        .otherwise(None)
-        .alias("_lineage"),
-        *[pl.col(f"m:{n}").alias(n) for n in names],
-    )
+    @property
+    def file(self) -> str:
+        return f"{self.dialect.temp}.{FILE_TABLE}"
 
+    def old(self, n: str) -> str:
+        return f"o.{_q(n)}" if n in self.stored and self.table else "NULL"
 
-def _sample(changed: pl.DataFrame, names: list[str], n: int) -> list[ChangedUser]:
-    """A few changed users with old -> new per changed attribute (for previews)."""
-    return [
-        ChangedUser(
-            user_id=row["user_id"],
-            changes={k: [row[f"o:{k}"], row[f"m:{k}"]] for k in names if row[f"c:{k}"]},
+    def merged(self, n: str) -> str:
+        return f"f.{_q(n)}" if self.clear_blanks else f"COALESCE(f.{_q(n)}, {self.old(n)})"
+
+    def differs(self, n: str) -> str:
+        return f"({self.merged(n)} {self.dialect.distinct} {self.old(n)})"
+
+    @property
+    def exists(self) -> str:
+        return "(o._user_id IS NOT NULL)"
+
+    @property
+    def empty(self) -> str:
+        return "(" + " AND ".join(f"{self.merged(n)} IS NULL" for n in self.names) + ")" if self.names else "(1 = 1)"
+
+    @property
+    def changed(self) -> str:
+        if not self.names:
+            return "(1 = 0)"
+        some = " OR ".join(self.differs(n) for n in self.names)
+        return f"(({some}) AND ({self.exists} OR NOT {self.empty}))"
+
+    @property
+    def joined(self) -> str:
+        stored = (
+            self.table
+            if self.table
+            else "(SELECT CAST(NULL AS TEXT) AS _user_id, CAST(NULL AS BIGINT) AS _import_id, "
+            "CAST(NULL AS TEXT) AS _lineage)"
         )
-        for row in changed.head(n).iter_rows(named=True)
-    ]
+        return f"{self.file} f LEFT JOIN {stored} o ON o._user_id = f.user_id"
+
+    def counts(self) -> str:
+        """One row: users in the file, inserted, updated, values cleared, values written."""
+
+        def total(parts: list[str]) -> str:
+            return " + ".join(parts) if parts else "0"
+
+        cleared = total(
+            [f"CASE WHEN {self.old(n)} IS NOT NULL AND {self.merged(n)} IS NULL THEN 1 ELSE 0 END" for n in self.names]
+        )
+        written = total(
+            [f"CASE WHEN {self.differs(n)} AND {self.merged(n)} IS NOT NULL THEN 1 ELSE 0 END" for n in self.names]
+        )
+        return (
+            f"SELECT COUNT(*), "
+            f"COALESCE(SUM(CASE WHEN NOT {self.exists} AND NOT {self.empty} THEN 1 ELSE 0 END), 0), "
+            f"COALESCE(SUM(CASE WHEN {self.exists} AND {self.changed} THEN 1 ELSE 0 END), 0), "
+            f"COALESCE(SUM({cleared}), 0), COALESCE(SUM({written}), 0) FROM {self.joined}"
+        )
+
+    def existing(self) -> str:
+        """One row: the integration's users, and those the file lacks (what mirror mode removes)."""
+        if not self.table:
+            return "SELECT 0, 0"
+        lacks = f"SELECT COUNT(*) FROM {self.table} o WHERE NOT EXISTS (SELECT 1 FROM {self.file} f WHERE f.user_id = o._user_id)"
+        return f"SELECT (SELECT COUNT(*) FROM {self.table}), ({lacks})"
+
+    def lineage(self, n: str) -> str:
+        """The import a kept value came from; NULL for a value this file sets (or none)."""
+        return (
+            f"CASE WHEN {self.merged(n)} IS NULL OR {self.differs(n)} THEN NULL "
+            f"ELSE COALESCE({self.dialect.lineage(n)}, o._import_id) END"
+        )
+
+    def lineage_json(self) -> str:
+        pairs = [(n, self.lineage(n)) for n in self.names]
+        if not pairs:
+            return "NULL"
+        some = " OR ".join(f"({sql}) IS NOT NULL" for _, sql in pairs)
+        return f"CASE WHEN {some} THEN {self.dialect.json_object(pairs)} ELSE NULL END"
+
+    def delete_emptied(self) -> str | None:
+        """Delete the existing users the file leaves without a value (only `blank: clear` can)."""
+        if not self.clear_blanks or not self.table:
+            return None
+        empty = " AND ".join(f"f.{_q(n)} IS NULL" for n in self.names) or "1 = 1"
+        return f"DELETE FROM {self.table} WHERE _user_id IN (SELECT f.user_id FROM {self.file} f WHERE {empty})"
+
+    def upsert(self, import_id: int) -> str:
+        """Insert the new users with values, update the changed ones; nothing else is touched."""
+        if not self.table:
+            raise ValueError("an upsert needs the integration's table")
+        columns = "".join(f", {_q(n)}" for n in self.names)
+        merged = "".join(f", {self.merged(n)}" for n in self.names)
+        updates = "".join(f", {_q(n)} = excluded.{_q(n)}" for n in self.names)
+        return (
+            f"INSERT INTO {self.table} (_user_id, _lineage, _import_id{columns}) "
+            f"SELECT f.user_id, {self.lineage_json()}, {int(import_id)}{merged} FROM {self.joined} "
+            f"WHERE {self.changed} AND NOT {self.empty} "
+            f"ON CONFLICT (_user_id) DO UPDATE SET _lineage = excluded._lineage, _import_id = excluded._import_id, "
+            f"_updated_at = {self.dialect.now}{updates}"
+        )
+
+    def delete_missing(self) -> str:
+        """Mirror mode: delete the stored users the file lacks."""
+        return f"DELETE FROM {self.table} WHERE NOT EXISTS (SELECT 1 FROM {self.file} f WHERE f.user_id = {self.table}._user_id)"
+
+    def sample(self, n: int) -> str:
+        """The first `n` changed users in file order: user ID, then per attribute old, merged, changed."""
+        each = "".join(
+            f", {self.old(a)}, {self.merged(a)}, CASE WHEN {self.differs(a)} THEN 1 ELSE 0 END" for a in self.names
+        )
+        return f"SELECT f.user_id{each} FROM {self.joined} WHERE {self.changed} ORDER BY f.{ROW} LIMIT {int(n)}"
+
+
+def sample_users(rows: Sequence[Sequence[object]], names: Sequence[str]) -> list[ChangedUser]:
+    """`DiffSql.sample`'s rows as users with old -> new per changed attribute."""
+    users = []
+    for row in rows:
+        changes = {n: [_text(row[1 + 3 * i]), _text(row[2 + 3 * i])] for i, n in enumerate(names) if row[3 + 3 * i]}
+        users.append(ChangedUser(user_id=str(row[0]), changes=changes))
+    return users
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)

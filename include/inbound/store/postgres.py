@@ -10,7 +10,7 @@ by side.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import polars as pl
@@ -20,7 +20,7 @@ from psycopg.rows import TupleRow
 from inbound.errors import StoreUnavailable
 from inbound.store.attribute_store import AttributeStore
 from inbound.store.base import Cursor
-from inbound.store.diff import Diff, state_schema
+from inbound.store.diff import Dialect
 
 # What "the database is unavailable" means (retry later, the file stays): SQLSTATE classes
 # 08 (connection exception), 53 (insufficient resources) and 57P (operator intervention:
@@ -49,6 +49,18 @@ def refused(exc: psycopg.Error) -> bool:
         return not unavailable(exc)
     message = str(exc)
     return "FATAL:" in message and not any(phrase in message for phrase in _TRANSIENT_FATAL)
+
+
+JSON_PAIRS = 50  # key-value pairs per jsonb_build_object call: PostgreSQL caps a function at 100 arguments
+
+
+def _json_object(pairs: Sequence[tuple[str, str]]) -> str:
+    """A JSON object text of (key, SQL) pairs; merged in steps (`||`) beyond one call's arguments."""
+    calls = [
+        "jsonb_build_object(" + ", ".join(f"'{k}', {v}" for k, v in pairs[i : i + JSON_PAIRS]) + ")"
+        for i in range(0, len(pairs), JSON_PAIRS)
+    ]
+    return "(" + " || ".join(calls) + ")::text"
 
 
 def _copying(cursor: Cursor) -> psycopg.Cursor[TupleRow]:
@@ -93,20 +105,19 @@ class PostgresStore(AttributeStore):
         row = cursor.fetchone()
         return bool(row and row[0])
 
-    def _state(self, cursor: Cursor, table: str, names: list[str]) -> pl.DataFrame:
-        schema = state_schema(names)
-        columns = "".join(f', "{n}"' for n in names)
-        buffer = bytearray()
-        with _copying(cursor).copy(
-            f"COPY (SELECT _user_id, _import_id, _lineage{columns} FROM {table}) TO STDOUT (FORMAT csv)"
-        ) as copy:
-            for chunk in copy:
-                buffer += chunk
-        if not buffer:
-            return pl.DataFrame(schema=schema)
-        return pl.read_csv(bytes(buffer), has_header=False, new_columns=list(schema), schema=schema)
+    temp_table_options = " ON COMMIT DROP"
 
-    def _copy(self, cursor: Cursor, table: str, columns: str, rows: pl.DataFrame) -> None:
+    @property
+    def dialect(self) -> Dialect:
+        return Dialect(
+            distinct="IS DISTINCT FROM",
+            now="now()",
+            json_object=_json_object,
+            lineage=self._lineage_sql,
+            temp="pg_temp",
+        )
+
+    def _copy_rows(self, cursor: Cursor, table: str, columns: list[str], rows: pl.DataFrame) -> None:
         """COPY in PostgreSQL's text format (no quoting; backslash escapes)."""
         escaped = rows.with_columns(
             pl.col(c)
@@ -118,32 +129,12 @@ class PostgresStore(AttributeStore):
             if dtype == pl.String
         )
         payload = escaped.write_csv(include_header=False, separator="\t", quote_style="never", null_value="\\N")
-        with _copying(cursor).copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        names = ", ".join(f'"{c}"' for c in columns)
+        with _copying(cursor).copy(f"COPY {table} ({names}) FROM STDIN") as copy:
             copy.write(payload)
 
-    def _apply(self, cursor: Cursor, table: str, diff: Diff, import_id: int, bulk_insert: bool) -> None:
-        names = diff.upserts.columns[2:]
-        rows = diff.upserts.with_columns(pl.lit(import_id, pl.Int64).alias("_import_id")).select(
-            "user_id", "_lineage", "_import_id", *names
-        )
-        columns = "_user_id, _lineage, _import_id" + "".join(f', "{n}"' for n in names)
-        if diff.deletes.len():
-            cursor.execute("CREATE TEMP TABLE IF NOT EXISTS inbound_gone (user_id TEXT) ON COMMIT DROP")
-            self._copy(cursor, "inbound_gone", "user_id", diff.deletes.to_frame("user_id"))
-            cursor.execute(f"DELETE FROM {table} v USING inbound_gone g WHERE v._user_id = g.user_id")
-        if not rows.height:
-            return
-        if bulk_insert:  # the integration had no rows: nothing to conflict with
-            self._copy(cursor, table, columns, rows)
-            return
-        cursor.execute(f"CREATE TEMP TABLE inbound_stage (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
-        self._copy(cursor, "inbound_stage", columns, rows)
-        updates = "".join(f', "{n}" = excluded."{n}"' for n in names)
-        cursor.execute(
-            f"""INSERT INTO {table} ({columns}) SELECT {columns} FROM inbound_stage
-                ON CONFLICT (_user_id) DO UPDATE SET _lineage = excluded._lineage, _import_id = excluded._import_id,
-                    _updated_at = now(){updates}"""
-        )
+    def _loaded(self, cursor: Cursor, table: str) -> None:
+        cursor.execute(f"ANALYZE {table}")  # temporary tables are never analyzed by autovacuum
 
     def _lineage_sql(self, name: str) -> str:
         return f"(_lineage::json ->> '{name}')::bigint"

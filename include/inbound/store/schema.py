@@ -116,7 +116,7 @@ class Schema(StoreBase):
         if not found:  # a new store: nothing to carry
             return
         # polars takes about half a second to import: only writes (and this migration) load it.
-        from inbound.store.diff import compute_diff, pivot_v1, state_frame
+        import polars as pl
 
         for integration, types in found.items():
             table = self._ensure_table(cur, integration, types)
@@ -124,9 +124,12 @@ class Schema(StoreBase):
                 self._sql(f"SELECT user_id, attribute, value FROM {OLD_VALUE_TABLE} WHERE integration = ?"),
                 (integration,),
             )
+            long = pl.DataFrame(cur.fetchall(), schema=["user_id", "attribute", "value"], orient="row")
+            wide = long.pivot(on="attribute", index="user_id", values="value")
             names = list(types)
-            diff = compute_diff(state_frame([], names), pivot_v1(cur.fetchall(), names), names)
-            self._apply(cur, table, diff, 0, bulk_insert=True)
+            wide = wide.with_columns(pl.lit(None, pl.String).alias(n) for n in names if n not in wide.columns)
+            rows = wide.select(pl.col("user_id"), pl.lit(0, pl.Int64).alias("_import_id"), *names)
+            self._copy_rows(cur, table, ["_user_id", "_import_id", *names], rows)
 
     def _tables(self, cur: Cursor) -> dict[str, tuple[str, Types]]:
         """Every integration with values: its table and its stored attribute types."""

@@ -8,7 +8,7 @@ CLI, the UI) go on while a file is written.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,10 +16,26 @@ from typing import TYPE_CHECKING
 from inbound.errors import StoreUnavailable
 from inbound.store.attribute_store import AttributeStore
 from inbound.store.base import Cursor
+from inbound.store.diff import Dialect
 
 # SQLITE_BUSY / SQLITE_LOCKED (another writer holds the database past the busy timeout):
 # unavailable, retry later. Any other error is the file's or the code's: that file fails.
 UNAVAILABLE_CODES = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED"})
+
+
+JSON_PAIRS = 50  # key-value pairs per json_object call: SQLite caps a function's arguments
+
+
+def _json_object(pairs: Sequence[tuple[str, str]]) -> str:
+    """A JSON object of (key, SQL) pairs; merged in steps (json_patch) beyond one call's arguments."""
+    calls = [
+        "json_object(" + ", ".join(f"'{k}', {v}" for k, v in pairs[i : i + JSON_PAIRS]) + ")"
+        for i in range(0, len(pairs), JSON_PAIRS)
+    ]
+    merged = calls[0]
+    for call in calls[1:]:
+        merged = f"json_patch({merged}, {call})"
+    return merged
 
 
 def unavailable(exc: sqlite3.Error) -> bool:
@@ -30,8 +46,6 @@ def unavailable(exc: sqlite3.Error) -> bool:
 
 if TYPE_CHECKING:
     import polars as pl
-
-    from inbound.store.diff import Diff
 
 
 class SqliteStore(AttributeStore):
@@ -81,27 +95,24 @@ class SqliteStore(AttributeStore):
         cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
         return cursor.fetchone() is not None
 
-    def _state(self, cursor: Cursor, table: str, names: list[str]) -> pl.DataFrame:
-        # polars takes about half a second to import: only writes load it, reads stay fast.
-        from inbound.store.diff import state_frame
-
-        columns = "".join(f', "{n}"' for n in names)
-        cursor.execute(f"SELECT _user_id, _import_id, _lineage{columns} FROM {table}")
-        return state_frame(cursor.fetchall(), names)
-
-    def _apply(self, cursor: Cursor, table: str, diff: Diff, import_id: int, bulk_insert: bool) -> None:
-        if diff.deletes.len():
-            cursor.executemany(f"DELETE FROM {table} WHERE _user_id = ?", ((u,) for u in diff.deletes.to_list()))
-        names = diff.upserts.columns[2:]
-        columns = "".join(f', "{n}"' for n in names)
-        marks = ", ?" * len(names)
-        updates = "".join(f', "{n}" = excluded."{n}"' for n in names)
-        cursor.executemany(
-            f"""INSERT INTO {table} (_user_id, _lineage, _import_id{columns}) VALUES (?, ?, {int(import_id)}{marks})
-                ON CONFLICT (_user_id) DO UPDATE SET _lineage = excluded._lineage, _import_id = excluded._import_id,
-                    _updated_at = CURRENT_TIMESTAMP{updates}""",
-            diff.upserts.iter_rows(),
+    @property
+    def dialect(self) -> Dialect:
+        return Dialect(
+            distinct="IS NOT",
+            now="CURRENT_TIMESTAMP",
+            json_object=_json_object,
+            lineage=self._lineage_sql,
+            temp="temp",
         )
+
+    def _copy_rows(self, cursor: Cursor, table: str, columns: list[str], rows: pl.DataFrame) -> None:
+        names = ", ".join(f'"{c}"' for c in columns)
+        marks = ", ".join("?" * len(columns))
+        cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows.iter_rows())
+
+    def _loaded(self, cursor: Cursor, table: str) -> None:
+        schema, name = table.split(".")
+        cursor.execute(f"CREATE INDEX {schema}.ix_{name}_user ON {name} (user_id)")
 
     def _lineage_sql(self, name: str) -> str:
         return f"json_extract(_lineage, '$.{name}')"

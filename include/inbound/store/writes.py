@@ -1,26 +1,27 @@
 """Everything that changes values: a file's write (and its dry run), purge, erasure.
 
 Every file is written in one transaction together with its import-log entry: a failed or
-killed write leaves the store as it was. What a file changes is computed in polars first
+killed write leaves the store as it was. A file's attribute set comes in parts (a set of
+any size is never held whole): into an integration without users they go straight into its
+table; otherwise into a temporary table, compared with the stored users in SQL
 (`store.diff`), so only changed rows are written and a dry run is the same code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from inbound.errors import MirrorGuard
 from inbound.outcome import Outcome
 from inbound.store.base import Cursor, first
+from inbound.store.diff import FILE_TABLE, ROW, ChangedUser, Counts, DiffSql, sample_users
 from inbound.store.importlog import FileImport, ImportLog, ImportRecord
 from inbound.store.schema import COUNT_COLUMNS, Schema, Types
 
 if TYPE_CHECKING:  # polars (about half a second to import) is loaded by the writes themselves
     import polars as pl
-
-    from inbound.store.diff import ChangedUser, Diff
 
 
 @dataclass(frozen=True)
@@ -55,19 +56,32 @@ class WriteResult:
         return cls(**{**found, "sample": tuple(found.get("sample", ()))})
 
 
-def _result(diff: Diff, import_id: int, rows_read: int, rows_rejected: int) -> WriteResult:
+def _result(
+    counts: Counts, import_id: int, rows_read: int, rows_rejected: int, sample: Iterable[ChangedUser] = ()
+) -> WriteResult:
     return WriteResult(
         import_id=import_id,
         rows_read=rows_read,
         rows_rejected=rows_rejected,
-        inserted=diff.inserted,
-        updated=diff.updated,
-        unchanged=diff.unchanged,
-        values_written=diff.values_written,
-        cleared=diff.cleared,
-        removed=diff.removed,
-        sample=tuple(diff.sample),
+        inserted=counts.inserted,
+        updated=counts.updated,
+        unchanged=counts.unchanged,
+        values_written=counts.values_written,
+        cleared=counts.cleared,
+        removed=counts.removed,
+        sample=tuple(sample),
     )
+
+
+def _parts(frame: pl.DataFrame | Iterable[pl.DataFrame], types: Types) -> Iterator[pl.DataFrame]:
+    """A file's attribute set, a part at a time, as canonical text (`user_id` + a column per name)."""
+    # polars takes about half a second to import: only writes load it, reads stay fast.
+    import polars as pl
+
+    from inbound.casts import to_text
+
+    for part in [frame] if isinstance(frame, pl.DataFrame) else frame:
+        yield to_text(part, types).select("user_id", *types)
 
 
 def _no_file(integration: str, triggered_by: str) -> FileImport:
@@ -80,7 +94,7 @@ def _writer_lock(integration: str) -> str:
     return f"inbound_integration:{integration}"
 
 
-def _guard_mirror(diff: Diff, mirror_max_removed: float, force: bool) -> None:
+def _guard_mirror(diff: Counts, mirror_max_removed: float, force: bool) -> None:
     """Refuse a mirror file that would remove more than `mirror_max_removed` of the users."""
     if not diff.removed or force or not diff.existing:
         return
@@ -101,7 +115,7 @@ class Writes(Schema, ImportLog):
         entry: FileImport,
         *,
         types: Types,
-        frame: pl.DataFrame,
+        frame: pl.DataFrame | Iterable[pl.DataFrame],
         clear_blanks: bool = False,
         mirror: bool = False,
         mirror_max_removed: float = 1.0,
@@ -109,30 +123,95 @@ class Writes(Schema, ImportLog):
     ) -> WriteResult:
         """Write what one file changes, and its import-log entry, in one transaction.
 
-        An empty (null) value keeps the stored value, or with `clear_blanks` removes it. In
-        mirror mode users missing from the file lose this integration's values, unless
-        that would remove more than `mirror_max_removed` of its users (then `MirrorGuard`
-        is raised and nothing is written), which `force` overrides.
+        `frame` is the file's attribute set, whole or in parts. An empty (null) value keeps
+        the stored value, or with `clear_blanks` removes it. In mirror mode users missing
+        from the file lose this integration's values, unless that would remove more than
+        `mirror_max_removed` of its users (then `MirrorGuard` is raised and nothing is
+        written), which `force` overrides.
         """
-        # polars takes about half a second to import: only writes load it, reads stay fast.
-        from inbound.casts import to_text
-        from inbound.store.diff import compute_diff
-
-        new, names = to_text(frame, types), list(types)
+        names = list(types)
         with self.transaction(lock=_writer_lock(entry.integration)) as cur:
             earlier = None if force else self._imported(cur, entry)
             if earlier is not None:  # another run imported this very file while this one mapped it
                 return self._log_repeat(cur, entry, earlier)
             import_id = self._log(cur, entry, Outcome.SUCCESS, attributes=len(types))
             table = self._ensure_table(cur, entry.integration, types)
-            state = self._state(cur, table, names)
-            diff = compute_diff(state, new, names, clear_blanks=clear_blanks, mirror=mirror)
-            _guard_mirror(diff, mirror_max_removed, force)
-            self._apply(cur, table, diff, import_id, bulk_insert=state.height == 0)
-            result = _result(diff, import_id, entry.rows_read, entry.rows_rejected)
-            counts = {c: getattr(result, c) for c in ("rows_written", *COUNT_COLUMNS)}
-            self._set_counts(cur, import_id, counts)
+            if self._has_rows(cur, table):
+                diff = DiffSql(self.dialect, table, tuple(names), frozenset(names), clear_blanks)
+                self._load_file(cur, names, _parts(frame, types))
+                counts = self._count(cur, diff, mirror)
+                _guard_mirror(counts, mirror_max_removed, force)
+                self._apply(cur, diff, import_id, mirror)
+                self._drop_file(cur)
+            else:  # nothing to compare with: straight in
+                counts = self._apply_bulk(cur, table, names, _parts(frame, types), import_id)
+            result = _result(counts, import_id, entry.rows_read, entry.rows_rejected)
+            self._set_counts(cur, import_id, {c: getattr(result, c) for c in ("rows_written", *COUNT_COLUMNS)})
         return result
+
+    def _has_rows(self, cur: Cursor, table: str) -> bool:
+        cur.execute(f"SELECT 1 FROM {table} LIMIT 1")
+        return cur.fetchone() is not None
+
+    def _load_file(self, cur: Cursor, names: list[str], parts: Iterable[pl.DataFrame]) -> None:
+        """The file's attribute set into `FILE_TABLE` (replacing an earlier one of this connection)."""
+        import polars as pl
+
+        temp = self.dialect.temp
+        cur.execute(f"DROP TABLE IF EXISTS {temp}.{FILE_TABLE}")
+        columns = "".join(f', "{n}" TEXT' for n in names)
+        cur.execute(f"CREATE TEMP TABLE {FILE_TABLE} ({ROW} BIGINT, user_id TEXT{columns}){self.temp_table_options}")
+        row = 0
+        for part in parts:
+            numbered = part.select(pl.int_range(row, row + part.height, dtype=pl.Int64).alias(ROW), pl.all())
+            self._copy_rows(cur, f"{temp}.{FILE_TABLE}", [ROW, "user_id", *names], numbered)
+            row += part.height
+        self._loaded(cur, f"{temp}.{FILE_TABLE}")
+
+    def _drop_file(self, cur: Cursor) -> None:
+        cur.execute(f"DROP TABLE IF EXISTS {self.dialect.temp}.{FILE_TABLE}")
+
+    def _count(self, cur: Cursor, diff: DiffSql, mirror: bool) -> Counts:
+        cur.execute(diff.counts())
+        row = cur.fetchone() or (0, 0, 0, 0, 0)
+        existing = missing = 0
+        if mirror:  # (the guard needs both; nothing else does)
+            cur.execute(diff.existing())
+            existing, missing = cur.fetchone() or (0, 0)
+        return Counts(
+            rows=int(row[0]),
+            existing=int(existing),
+            inserted=int(row[1]),
+            updated=int(row[2]),
+            cleared=int(row[3]),
+            removed=int(missing) if mirror else 0,
+            values_written=int(row[4]),
+        )
+
+    def _apply(self, cur: Cursor, diff: DiffSql, import_id: int, mirror: bool) -> None:
+        """Write the difference: users left without values go, new and changed users are upserted."""
+        emptied = diff.delete_emptied()
+        if emptied:
+            cur.execute(emptied)
+        cur.execute(diff.upsert(import_id))
+        if mirror:
+            cur.execute(diff.delete_missing())
+
+    def _apply_bulk(
+        self, cur: Cursor, table: str, names: list[str], parts: Iterable[pl.DataFrame], import_id: int
+    ) -> Counts:
+        """A first load: the users with a value go straight into the integration's empty table."""
+        import polars as pl
+
+        rows = inserted = values = 0
+        for part in parts:
+            rows += part.height
+            kept = part.filter(pl.any_horizontal(pl.col(n).is_not_null() for n in names)) if names else part.clear()
+            inserted += kept.height
+            values += int(kept.select(pl.sum_horizontal(pl.col(n).count() for n in names)).item()) if names else 0
+            with_id = kept.select(pl.col("user_id"), pl.lit(import_id, pl.Int64).alias("_import_id"), *names)
+            self._copy_rows(cur, table, ["_user_id", "_import_id", *names], with_id)
+        return Counts(rows=rows, existing=0, inserted=inserted, updated=0, cleared=0, removed=0, values_written=values)
 
     def _log_repeat(self, cur: Cursor, entry: FileImport, earlier: ImportRecord) -> WriteResult:
         """A write that finds its file already imported: logged as a skip, nothing written."""
@@ -161,7 +240,7 @@ class Writes(Schema, ImportLog):
         *,
         integration: str,
         types: Types,
-        frame: pl.DataFrame,
+        frame: pl.DataFrame | Iterable[pl.DataFrame],
         rows_read: int,
         rows_rejected: int,
         clear_blanks: bool = False,
@@ -169,23 +248,18 @@ class Writes(Schema, ImportLog):
         sample: int = 10,
     ) -> WriteResult:
         """What `write_file` would do, with a sample of changed users; writes nothing."""
-        # polars takes about half a second to import: only writes load it, reads stay fast.
-        from inbound.casts import to_text
-        from inbound.store.diff import compute_diff, state_frame, widen
-
         names = list(types)
         with self.transaction() as cur:
             known = self._tables(cur).get(integration)
-            if known is None:
-                state = state_frame([], names)
-            else:  # the attributes stored with the file's types; the others are new to the store
-                table, stored = known
-                present = [n for n in names if stored.get(n) == types[n]]
-                state = widen(self._state(cur, table, present), names)
-        diff = compute_diff(
-            state, to_text(frame, types), names, clear_blanks=clear_blanks, mirror=mirror, sample=sample
-        )
-        return _result(diff, 0, rows_read, rows_rejected)
+            table, stored = known if known is not None else (None, {})
+            present = frozenset(n for n in names if stored.get(n) == types[n])  # re-typed or new: no value yet
+            diff = DiffSql(self.dialect, table, tuple(names), present, clear_blanks)
+            self._load_file(cur, names, _parts(frame, types))
+            counts = self._count(cur, diff, mirror)
+            cur.execute(diff.sample(sample))
+            changed: list[ChangedUser] = sample_users(cur.fetchall(), names) if sample else []
+            self._drop_file(cur)
+        return _result(counts, 0, rows_read, rows_rejected, changed)
 
     def purge(self, integration: str, triggered_by: str) -> int:
         """Remove every value an integration set (its config is gone); returns the users."""
