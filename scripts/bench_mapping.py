@@ -35,8 +35,9 @@ ATTRIBUTES = [
 ]
 
 
-def export(rows: int) -> bytes:
-    i = pl.int_range(rows, eager=True)
+def export(rows: int, start: int = 0, header: bool = True) -> bytes:
+    """`rows` users from number `start` on (the same rows, whatever chunks they are made in)."""
+    i = pl.int_range(start, start + rows, eager=True)
 
     def cycle(values: list[str]) -> pl.Series:
         return pl.Series(values).gather(i % len(values))
@@ -57,7 +58,7 @@ def export(rows: int) -> bytes:
             "Last Seen": cycle(["2026-11-01T10:00:00Z", "2026-11-02T11:12:13Z", "2026-11-03T01:02:03Z", ""]),
         }
     )
-    return frame.write_csv().encode()
+    return frame.write_csv(include_header=header).encode()
 
 
 def main() -> None:

@@ -238,7 +238,11 @@ class Integration(_Model):
     )
     timezone: str = Field("UTC", description="IANA time zone for timestamps written without a zone; stored in UTC.")
     max_file_mb: Annotated[int, Field(gt=0)] = Field(
-        1024, description="Largest file (after decompression) that is read, in MiB."
+        102400,
+        description=(
+            "Largest file (after decompression) that is read, in MiB. Memory does not grow with the file "
+            "(it is read in batches of INBOUND_BATCH_MB); local disk and staging hold about its size as Parquet."
+        ),
     )
     alerts: Alerts | None = Field(None, description="Optional alerts on failure, rejected rows and staleness.")
 
