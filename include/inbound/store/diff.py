@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TypedDict
 
 FILE_TABLE = "inbound_file"
+CHANGE_TABLE = "inbound_change"  # the file's changed rows, worked out once
 ROW = "_row"  # the file's order, for a preview's sample
 
 
@@ -128,23 +129,39 @@ class DiffSql:
         )
         return f"{self.file} f LEFT JOIN {stored} o ON o._user_id = f.user_id"
 
+    @property
+    def change(self) -> str:
+        return f"{self.dialect.temp}.{CHANGE_TABLE}"
+
+    def changes(self, options: str) -> str:
+        """Create `CHANGE_TABLE`: the changed rows only (one pass over the file), with what each needs.
+
+        `_row`, `user_id`, `_exists`, `_empty`, `_lineage`, and per attribute (by position `i`)
+        the stored value `o<i>`, the merged one `m<i>` and whether it changed `c<i>` (1/0).
+        """
+        each = "".join(
+            f", {self.old(n)} AS o{i}, {self.merged(n)} AS m{i}, CASE WHEN {self.differs(n)} THEN 1 ELSE 0 END AS c{i}"
+            for i, n in enumerate(self.names)
+        )
+        return (
+            f"CREATE TEMP TABLE {CHANGE_TABLE}{options} AS SELECT f.{ROW} AS {ROW}, f.user_id AS user_id, "
+            f"CASE WHEN {self.exists} THEN 1 ELSE 0 END AS _exists, CASE WHEN {self.empty} THEN 1 ELSE 0 END AS _empty, "
+            f"{self.lineage_json()} AS _lineage{each} FROM {self.joined} WHERE {self.changed}"
+        )
+
     def counts(self) -> str:
-        """One row: users in the file, inserted, updated, values cleared, values written."""
+        """One row: inserted, updated, values cleared, values written (from `CHANGE_TABLE`)."""
 
         def total(parts: list[str]) -> str:
             return " + ".join(parts) if parts else "0"
 
         cleared = total(
-            [f"CASE WHEN {self.old(n)} IS NOT NULL AND {self.merged(n)} IS NULL THEN 1 ELSE 0 END" for n in self.names]
+            [f"CASE WHEN o{i} IS NOT NULL AND m{i} IS NULL THEN 1 ELSE 0 END" for i in range(len(self.names))]
         )
-        written = total(
-            [f"CASE WHEN {self.differs(n)} AND {self.merged(n)} IS NOT NULL THEN 1 ELSE 0 END" for n in self.names]
-        )
+        written = total([f"CASE WHEN c{i} = 1 AND m{i} IS NOT NULL THEN 1 ELSE 0 END" for i in range(len(self.names))])
         return (
-            f"SELECT COUNT(*), "
-            f"COALESCE(SUM(CASE WHEN NOT {self.exists} AND NOT {self.empty} THEN 1 ELSE 0 END), 0), "
-            f"COALESCE(SUM(CASE WHEN {self.exists} AND {self.changed} THEN 1 ELSE 0 END), 0), "
-            f"COALESCE(SUM({cleared}), 0), COALESCE(SUM({written}), 0) FROM {self.joined}"
+            f"SELECT COALESCE(SUM(CASE WHEN _exists = 0 AND _empty = 0 THEN 1 ELSE 0 END), 0), "
+            f"COALESCE(SUM(_exists), 0), COALESCE(SUM({cleared}), 0), COALESCE(SUM({written}), 0) FROM {self.change}"
         )
 
     def existing(self) -> str:
@@ -168,24 +185,20 @@ class DiffSql:
         some = " OR ".join(f"({sql}) IS NOT NULL" for _, sql in pairs)
         return f"CASE WHEN {some} THEN {self.dialect.json_object(pairs)} ELSE NULL END"
 
-    def delete_emptied(self) -> str | None:
+    def delete_emptied(self) -> str:
         """Delete the existing users the file leaves without a value (only `blank: clear` can)."""
-        if not self.clear_blanks or not self.table:
-            return None
-        empty = " AND ".join(f"f.{_q(n)} IS NULL" for n in self.names) or "1 = 1"
-        return f"DELETE FROM {self.table} WHERE _user_id IN (SELECT f.user_id FROM {self.file} f WHERE {empty})"
+        return f"DELETE FROM {self.table} WHERE _user_id IN (SELECT user_id FROM {self.change} WHERE _empty = 1)"
 
     def upsert(self, import_id: int) -> str:
         """Insert the new users with values, update the changed ones; nothing else is touched."""
         if not self.table:
             raise ValueError("an upsert needs the integration's table")
         columns = "".join(f", {_q(n)}" for n in self.names)
-        merged = "".join(f", {self.merged(n)}" for n in self.names)
+        merged = "".join(f", m{i}" for i in range(len(self.names)))
         updates = "".join(f", {_q(n)} = excluded.{_q(n)}" for n in self.names)
         return (
             f"INSERT INTO {self.table} (_user_id, _lineage, _import_id{columns}) "
-            f"SELECT f.user_id, {self.lineage_json()}, {int(import_id)}{merged} FROM {self.joined} "
-            f"WHERE {self.changed} AND NOT {self.empty} "
+            f"SELECT user_id, _lineage, {int(import_id)}{merged} FROM {self.change} WHERE _empty = 0 "
             f"ON CONFLICT (_user_id) DO UPDATE SET _lineage = excluded._lineage, _import_id = excluded._import_id, "
             f"_updated_at = {self.dialect.now}{updates}"
         )
@@ -196,10 +209,8 @@ class DiffSql:
 
     def sample(self, n: int) -> str:
         """The first `n` changed users in file order: user ID, then per attribute old, merged, changed."""
-        each = "".join(
-            f", {self.old(a)}, {self.merged(a)}, CASE WHEN {self.differs(a)} THEN 1 ELSE 0 END" for a in self.names
-        )
-        return f"SELECT f.user_id{each} FROM {self.joined} WHERE {self.changed} ORDER BY f.{ROW} LIMIT {int(n)}"
+        each = "".join(f", o{i}, m{i}, c{i}" for i in range(len(self.names)))
+        return f"SELECT user_id{each} FROM {self.change} ORDER BY {ROW} LIMIT {int(n)}"
 
 
 def sample_users(rows: Sequence[Sequence[object]], names: Sequence[str]) -> list[ChangedUser]:

@@ -118,23 +118,14 @@ class PostgresStore(AttributeStore):
         )
 
     def _copy_rows(self, cursor: Cursor, table: str, columns: list[str], rows: pl.DataFrame) -> None:
-        """COPY in PostgreSQL's text format (no quoting; backslash escapes)."""
-        escaped = rows.with_columns(
-            pl.col(c)
-            .str.replace_all("\\", "\\\\", literal=True)
-            .str.replace_all("\t", "\\t", literal=True)
-            .str.replace_all("\n", "\\n", literal=True)
-            .str.replace_all("\r", "\\r", literal=True)
-            for c, dtype in rows.schema.items()
-            if dtype == pl.String
-        )
-        payload = escaped.write_csv(include_header=False, separator="\t", quote_style="never", null_value="\\N")
+        """COPY in CSV: every text quoted (an empty text stays text), NULL as an unquoted empty field."""
+        payload = rows.write_csv(include_header=False, null_value="", quote_style="non_numeric")
         names = ", ".join(f'"{c}"' for c in columns)
-        with _copying(cursor).copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+        with _copying(cursor).copy(f"COPY {table} ({names}) FROM STDIN (FORMAT csv)") as copy:
             copy.write(payload)
 
     def _loaded(self, cursor: Cursor, table: str) -> None:
-        cursor.execute(f"ANALYZE {table}")  # temporary tables are never analyzed by autovacuum
+        cursor.execute(f"ANALYZE {table} (user_id)")  # the join key: temporary tables are never auto-analyzed
 
     def _lineage_sql(self, name: str) -> str:
         return f"(_lineage::json ->> '{name}')::bigint"

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from inbound.errors import MirrorGuard
 from inbound.outcome import Outcome
 from inbound.store.base import Cursor, first
-from inbound.store.diff import FILE_TABLE, ROW, ChangedUser, Counts, DiffSql, sample_users
+from inbound.store.diff import CHANGE_TABLE, FILE_TABLE, ROW, ChangedUser, Counts, DiffSql, sample_users
 from inbound.store.importlog import FileImport, ImportLog, ImportRecord
 from inbound.store.schema import COUNT_COLUMNS, Schema, Types
 
@@ -169,30 +169,35 @@ class Writes(Schema, ImportLog):
         self._loaded(cur, f"{temp}.{FILE_TABLE}")
 
     def _drop_file(self, cur: Cursor) -> None:
-        cur.execute(f"DROP TABLE IF EXISTS {self.dialect.temp}.{FILE_TABLE}")
+        for table in (FILE_TABLE, CHANGE_TABLE):
+            cur.execute(f"DROP TABLE IF EXISTS {self.dialect.temp}.{table}")
 
     def _count(self, cur: Cursor, diff: DiffSql, mirror: bool) -> Counts:
+        """Work out the changed rows (`CHANGE_TABLE`, one pass over the file) and count what they do."""
+        cur.execute(f"DROP TABLE IF EXISTS {diff.change}")
+        cur.execute(diff.changes(self.temp_table_options))
+        cur.execute(f"SELECT COUNT(*) FROM {diff.file}")
+        rows = int(first(cur))
         cur.execute(diff.counts())
-        row = cur.fetchone() or (0, 0, 0, 0, 0)
+        inserted, updated, cleared, written = cur.fetchone() or (0, 0, 0, 0)
         existing = missing = 0
         if mirror:  # (the guard needs both; nothing else does)
             cur.execute(diff.existing())
             existing, missing = cur.fetchone() or (0, 0)
         return Counts(
-            rows=int(row[0]),
+            rows=rows,
             existing=int(existing),
-            inserted=int(row[1]),
-            updated=int(row[2]),
-            cleared=int(row[3]),
+            inserted=int(inserted),
+            updated=int(updated),
+            cleared=int(cleared),
             removed=int(missing) if mirror else 0,
-            values_written=int(row[4]),
+            values_written=int(written),
         )
 
     def _apply(self, cur: Cursor, diff: DiffSql, import_id: int, mirror: bool) -> None:
         """Write the difference: users left without values go, new and changed users are upserted."""
-        emptied = diff.delete_emptied()
-        if emptied:
-            cur.execute(emptied)
+        if diff.clear_blanks:
+            cur.execute(diff.delete_emptied())
         cur.execute(diff.upsert(import_id))
         if mirror:
             cur.execute(diff.delete_missing())
