@@ -23,7 +23,6 @@ class Inflated:
     data: bytes
     over_limit: bool  # more than `limit` bytes would have come out: `data` is the first `limit`
     ended: bool  # the whole stream was seen: every member inflated to its end (checked) and no bytes left
-    counted_only: bool = False  # more than `keep` bytes came out: they were counted, not kept (`data` is empty)
 
 
 def _mb(n: int) -> str:
@@ -77,34 +76,28 @@ def _inflate(chunks: Iterable[bytes], limit: int) -> Iterator[bytes | None]:
         yield None
 
 
-def gunzip(chunks: Iterable[bytes], limit: int, keep: int | None = None) -> Inflated:
-    """Inflate a gzip stream, never holding more than `limit` (+1) inflated bytes.
+def gunzip(chunks: Iterable[bytes], limit: int) -> Inflated:
+    """Inflate (the head of) a gzip stream, never holding more than `limit` (+1) inflated bytes.
 
-    The one gzip path: the import inflates a whole file under its size cap (`decompress`),
-    discovery only the head it samples. Reading stops at the limit, so a gzip bomb stays
-    small. Past `keep` bytes (if given) what comes out is only counted: `data` is then
-    empty, and `over_limit` and `ended` still tell. A stream that is not gzip after all
-    raises `BadFile` (compression).
+    Discovery samples a file's head this way, and `decompress` a small file; reading stops
+    at the limit, so a gzip bomb stays small. A stream that is not gzip after all raises
+    `BadFile` (compression).
     """
     parts: list[bytes] = []
-    size, ended, keeping = 0, False, True
+    size, ended = 0, False
     try:
         for out in _inflate(chunks, limit):
             if out is None:
                 ended = True
                 continue
             size += len(out)
-            if keeping:
-                parts.append(out)
-                if keep is not None and size > keep:  # a large file or a bomb: only count from here on
-                    parts, keeping = [], False
+            parts.append(out)
     except zlib.error as exc:
         raise BadFile(
             f"the file starts like gzip but does not decompress ({exc}); re-export it", Problem.COMPRESSION
         ) from None
     over = size > limit
-    data = b"".join(parts)[:limit] if keeping else b""
-    return Inflated(data, over_limit=over, ended=ended and not over, counted_only=not keeping)
+    return Inflated(b"".join(parts)[:limit], over_limit=over, ended=ended and not over)
 
 
 def _too_large(max_bytes: int) -> BadFile:

@@ -105,29 +105,6 @@ def _bad_byte(data: bytes, start: int, encoding: str, first_line: int = 1) -> Ba
     return BadFile(f"line {line}: {what} is not valid {encoding}; {hint}", Problem.ENCODING, line=line)
 
 
-def to_utf8(data: bytes, declared: str) -> tuple[bytes, str]:
-    """UTF-8 bytes for polars and the encoding used; a BOM wins over the declaration."""
-    if data.startswith(codecs.BOM_UTF8):
-        data, encoding = data[len(codecs.BOM_UTF8) :], "utf-8"
-    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        encoding = "utf-16"
-    else:
-        encoding = declared
-    if codecs.lookup(encoding).name == "utf-8":
-        return data, "utf-8"  # polars checks it while parsing; `utf8_problem` finds the line
-    try:
-        text = data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        raise _bad_byte(data, exc.start, encoding) from None
-    except (UnicodeError, LookupError, ValueError, TypeError):  # e.g. `rot13`, `hex`: no text encodings
-        raise BadFile(
-            f"the file cannot be decoded as {encoding!r}; set `format.encoding` to a text encoding "
-            "such as utf-8 or cp1252",
-            Problem.ENCODING,
-        ) from None
-    return text.lstrip("\ufeff").encode("utf-8"), encoding
-
-
 def utf8_problem(data: bytes, otherwise: str, first_line: int = 1) -> BadFile:
     """Where text that claims to be UTF-8 is not (with the line), else `otherwise` as the message."""
     try:
