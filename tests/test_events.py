@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import json
+from urllib.parse import quote_plus
+
+import pytest
+
+from inbound.events import MAX_MESSAGE_BYTES, Created, created, files_for
+
+
+def record(key: str, event: str = "ObjectCreated:Put", bucket: str = "acme", time: str = "2026-12-01T10:00:00.000Z"):
+    return {
+        "eventSource": "aws:s3",
+        "eventName": event,
+        "eventTime": time,
+        "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(key), "eTag": "e1", "size": 3}},
+    }
+
+
+def message(*records) -> str:
+    return json.dumps({"Records": list(records)})
+
+
+def test_a_key_with_a_space_and_a_plus_is_decoded() -> None:
+    body = message(record("crm/users 1+2.csv"))
+    assert "users+1%2B2.csv" in body  # as S3 sends it
+    assert created(body) == [Created("acme", "crm/users 1+2.csv", "2026-12-01T10:00:00.000Z", "e1")]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "acme"}),
+        message(record("crm/a.csv", event="ObjectRemoved:Delete")),
+        message({**record("crm/a.csv"), "eventSource": "aws:sqs"}),
+        message({"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": "nonsense"}),
+        "not json",
+        "[1, 2]",
+        json.dumps({"Records": "x"}),
+        json.dumps({"Records": [record("crm/a.csv")], "pad": "x" * MAX_MESSAGE_BYTES}),
+    ],
+)
+def test_test_events_other_events_and_stray_messages_say_nothing(body: str) -> None:
+    assert created(body) == []
+
+
+def test_an_sns_envelope_is_unwrapped() -> None:
+    body = json.dumps({"Type": "Notification", "Message": message(record("crm/a.csv"))})
+    assert [c.key for c in created(body)] == ["crm/a.csv"]
+
+
+def test_only_this_sources_files_oldest_first_each_once() -> None:
+    objects = created(
+        message(
+            record("crm/users_2.csv", time="2026-12-01T10:00:02Z"),
+            record("crm/users_1.csv", time="2026-12-01T10:00:01Z"),
+            record("crm/success/20261201T100000Z_users_1.csv", time="2026-12-01T10:00:03Z"),  # our move
+            record("crm/failed/20261201T100000Z_users_0.csv.error.txt", time="2026-12-01T10:00:03Z"),  # our report
+            record("crm/users_1.csv", time="2026-12-01T10:00:04Z"),  # overwritten: the latest event counts
+            record("crm/users_3.csv", bucket="other"),
+            record("hr/users_4.csv"),
+        )
+    )
+    chosen = files_for(objects, "acme", "crm/users_*.csv")
+    assert [(c.key, c.time) for c in chosen] == [
+        ("crm/users_2.csv", "2026-12-01T10:00:02Z"),
+        ("crm/users_1.csv", "2026-12-01T10:00:04Z"),
+    ]
