@@ -147,3 +147,19 @@ def smtp(monkeypatch) -> Iterator[SmtpSink]:
     )
     yield sink
     controller.stop()
+
+
+@pytest.fixture
+def crm() -> Any:
+    """The pipeline tests' integration: `Plan` as `plan`, `Open Tickets` as the integer `open_tickets`."""
+    from inbound.config import Integration
+
+    return Integration.model_validate(
+        integration_dict(
+            "crm",
+            attributes=[
+                {"column": "Plan", "name": "plan"},
+                {"column": "Open Tickets", "name": "open_tickets", "type": "integer"},
+            ],
+        )
+    )

@@ -122,19 +122,6 @@ def export(rows: list[str]) -> str:
 FILLER = [f"user{i:04d}@example.com,plan-{i % 7},{i % 5}" for i in range(300)]  # ~9 KB: several batches
 
 
-@pytest.fixture
-def crm() -> Integration:
-    return Integration.model_validate(
-        integration_dict(
-            "crm",
-            attributes=[
-                {"column": "Plan", "name": "plan"},
-                {"column": "Open Tickets", "name": "open_tickets", "type": "integer"},
-            ],
-        )
-    )
-
-
 def test_the_same_user_in_two_batches_rejects_every_row_of_it(s3, store, crm, small_batches) -> None:
     put(s3, "crm/users_1.csv", export(["twice@x,first,1", *FILLER, "twice@x,second,2"]))
     summary = run(s3, store, crm)

@@ -20,19 +20,6 @@ from inbound.staging import Staging
 GOOD = "Email,Plan,Open Tickets,Extra\nada@x,premium,3,z\nbob@x,free,0,z\n"
 
 
-@pytest.fixture
-def crm() -> Integration:
-    return Integration.model_validate(
-        integration_dict(
-            "crm",
-            attributes=[
-                {"column": "Plan", "name": "plan"},
-                {"column": "Open Tickets", "name": "open_tickets", "type": "integer"},
-            ],
-        )
-    )
-
-
 def staging_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="inbound-staging-"))
 
