@@ -1,0 +1,128 @@
+"""The event trigger of an integration in event mode: S3 notifications from an SQS queue.
+
+Every integration on one queue shares one long poll (`shared_stream_key`), so two
+integrations that read the same file both hear of it, and their watchers never compete
+for a queue's messages. The poll runs in Airflow's ack mode: a message is deleted only
+after every integration's trigger has moved past it and Airflow stored the events it
+gave (a triggerer that dies before that gets the message again after its visibility
+timeout; a repeated event imports nothing twice, as imports are idempotent). Each trigger
+fires only for its own source's files (`inbound.events`): test events, other event types
+and our own moves and reports start no DAG run.
+
+Not yet used by the DAGs (issue 14 wires it to an `AssetWatcher`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Hashable, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from airflow.triggers.base import BaseEventTrigger, TriggerEvent
+from airflow.triggers.shared_stream import AdvanceItem, SharedStreamProducer
+
+from inbound.events import created, files_for
+
+WAIT_SECONDS = 20  # one receive waits this long for a message (SQS's longest long poll)
+VISIBILITY_SECONDS = 300  # a received message stays hidden this long unless deleted, then comes again
+DELETE_BATCH = 10  # SQS deletes at most ten messages per call
+
+
+def sqs_client(aws_conn_id: str) -> Any:
+    """A boto3 SQS client from the Airflow connection (keys, role, or the default chain)."""
+    from airflow.providers.amazon.aws.hooks.sqs import SqsHook
+
+    return SqsHook(aws_conn_id=aws_conn_id).get_conn()
+
+
+def queue_url(client: Any, queue: str) -> str:
+    """The queue's URL: as given, or looked up by its name."""
+    if queue.startswith(("https://", "http://")):
+        return queue
+    return str(client.get_queue_url(QueueName=queue)["QueueUrl"])
+
+
+class QueueProducer(SharedStreamProducer):
+    """One long poll of an SQS queue; deletes the messages every subscriber is done with.
+
+    :param queue: the queue's URL or name.
+    :param aws_conn_id: the Airflow connection for SQS.
+    :param wait_seconds: how long one receive waits for a message.
+    :param client: a boto3 SQS client (default: one from `aws_conn_id`, made when the poll opens).
+    """
+
+    def __init__(self, queue: str, aws_conn_id: str, wait_seconds: int = WAIT_SECONDS, client: Any = None) -> None:
+        self.queue, self.aws_conn_id, self.wait_seconds = queue, aws_conn_id, wait_seconds
+        self.client, self.url = client, ""
+
+    async def open_stream(self) -> AsyncIterator[tuple[Any, Any]]:
+        """Yield (message body, receipt handle), for ever; boto3 runs on a thread, never on the loop."""
+        if self.client is None:
+            self.client = await asyncio.to_thread(sqs_client, self.aws_conn_id)
+        self.url = await asyncio.to_thread(queue_url, self.client, self.queue)
+        while True:
+            answer = await asyncio.to_thread(
+                self.client.receive_message,
+                QueueUrl=self.url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=self.wait_seconds,
+                VisibilityTimeout=VISIBILITY_SECONDS,
+            )
+            for message in answer.get("Messages", []):
+                yield message["Body"], message["ReceiptHandle"]
+
+    async def advance(self, batch: Sequence[AdvanceItem]) -> None:
+        """Delete what every subscriber took or refused; what failed comes back after its visibility timeout."""
+        handles = [item.broker_payload for item in batch if not item.outcome.failed]
+        for start in range(0, len(handles), DELETE_BATCH):
+            entries = [{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(handles[start : start + DELETE_BATCH])]
+            await asyncio.to_thread(self.client.delete_message_batch, QueueUrl=self.url, Entries=entries)
+
+
+class QueueEventsTrigger(BaseEventTrigger):
+    """Fires with this source's new files each time the queue announces some.
+
+    :param queue: the SQS queue's URL or name (`source.events.queue`).
+    :param aws_conn_id: the Airflow connection for SQS.
+    :param bucket: the integration's bucket.
+    :param key: the integration's key glob.
+    """
+
+    def __init__(self, *, queue: str, aws_conn_id: str, bucket: str, key: str) -> None:
+        super().__init__()
+        self.queue, self.aws_conn_id, self.bucket, self.key = queue, aws_conn_id, bucket, key
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{__name__}.QueueEventsTrigger",
+            {"queue": self.queue, "aws_conn_id": self.aws_conn_id, "bucket": self.bucket, "key": self.key},
+        )
+
+    def shared_stream_key(self) -> Hashable:
+        """Every integration on one queue (and connection) shares its one poll."""
+        return ("inbound-s3-notifications", self.queue, self.aws_conn_id)
+
+    @classmethod
+    def create_shared_stream_producer(cls, kwargs: dict[str, Any]) -> SharedStreamProducer:
+        return QueueProducer(kwargs["queue"], kwargs["aws_conn_id"])
+
+    def event(self, body: str) -> TriggerEvent | None:
+        """The event one message gives this trigger: its source's files, oldest first; None if none."""
+        files = files_for(created(body), self.bucket, self.key)
+        return TriggerEvent({"files": [asdict(f) for f in files]}) if files else None
+
+    async def filter_shared_stream(self, shared_stream: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:
+        async for body in shared_stream:
+            event = self.event(body)
+            if event is not None:
+                yield event
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Alone (the triggerer could not share the stream): the same poll, deleting each message once read."""
+        producer = QueueProducer(self.queue, self.aws_conn_id)
+        async for body, handle in producer.open_stream():
+            event = self.event(body)
+            if event is not None:
+                yield event
+            await asyncio.to_thread(producer.client.delete_message, QueueUrl=producer.url, ReceiptHandle=handle)

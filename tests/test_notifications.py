@@ -1,0 +1,109 @@
+"""The SQS event trigger against moto's SQS, with real S3 notifications where moto sends them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from airflow.triggers.shared_stream import AdvanceItem, AdvanceOutcome
+from moto import mock_aws
+
+from inbound.notifications import QueueEventsTrigger, QueueProducer
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def aws(monkeypatch) -> Iterator[tuple[Any, Any, str]]:
+    """moto's S3 and SQS in this process: (s3, sqs, queue URL); the bucket notifies the queue."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    with mock_aws():
+        s3, sqs = boto3.client("s3", region_name=REGION), boto3.client("sqs", region_name=REGION)
+        s3.create_bucket(Bucket="acme")
+        url = sqs.create_queue(QueueName="inbound-events")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        s3.put_bucket_notification_configuration(
+            Bucket="acme",
+            NotificationConfiguration={"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]},
+        )
+        yield s3, sqs, url
+
+
+def trigger(key: str) -> QueueEventsTrigger:
+    return QueueEventsTrigger(queue="inbound-events", aws_conn_id="aws_default", bucket="acme", key=key)
+
+
+async def take(stream: AsyncIterator[Any], count: int) -> list[Any]:
+    taken = []
+    async for item in stream:
+        taken.append(item)
+        if len(taken) == count:
+            break
+    return taken
+
+
+def hidden(sqs: Any, url: str) -> int:
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
+    return int(attributes["Attributes"]["ApproximateNumberOfMessagesNotVisible"])
+
+
+def test_two_integrations_on_one_queue_each_get_only_their_files(aws) -> None:
+    s3, sqs, _ = aws
+    s3.put_object(Bucket="acme", Key="crm/users 1+2.csv", Body=b"Email\n")
+    s3.put_object(Bucket="acme", Key="hr/staff.csv", Body=b"Email\n")
+    s3.put_object(Bucket="acme", Key="crm/success/20261201T100000Z_users_0.csv", Body=b"Email\n")  # our move
+    producer = QueueProducer("inbound-events", "aws_default", wait_seconds=0, client=sqs)
+    raw = asyncio.run(take(producer.open_stream(), 4))  # S3's test event first, then the three objects
+    assert json.loads(raw[0][0])["Event"] == "s3:TestEvent"
+    bodies = [body for body, _ in raw]
+
+    async def replay() -> AsyncIterator[str]:
+        for body in bodies:
+            yield body
+
+    crm = asyncio.run(take(trigger("crm/*.csv").filter_shared_stream(replay()), 1))
+    hr = asyncio.run(take(trigger("hr/*.csv").filter_shared_stream(replay()), 1))
+    assert [f["key"] for e in crm for f in e.payload["files"]] == ["crm/users 1+2.csv"]
+    assert [f["key"] for e in hr for f in e.payload["files"]] == ["hr/staff.csv"]
+    assert trigger("crm/*.csv").shared_stream_key() == trigger("hr/*.csv").shared_stream_key()
+
+
+def test_a_test_event_and_our_own_writes_fire_nothing(aws) -> None:
+    s3, sqs, url = aws
+    sqs.send_message(QueueUrl=url, MessageBody="not an S3 notification")
+    s3.put_object(Bucket="acme", Key="crm/failed/20261201T100000Z_users_0.csv.error.txt", Body=b"x")
+    events = [trigger("crm/*.csv").event(body) for body in _bodies(sqs, url, 3)]  # with S3's test event
+    assert events == [None, None, None]
+
+
+def _bodies(sqs: Any, url: str, count: int) -> list[str]:
+    producer = QueueProducer(url, "aws_default", wait_seconds=0, client=sqs)
+    return [body for body, _ in asyncio.run(take(producer.open_stream(), count))]
+
+
+def test_messages_are_deleted_only_when_every_subscriber_is_done(aws) -> None:
+    s3, sqs, url = aws
+    for i in range(3):
+        s3.put_object(Bucket="acme", Key=f"crm/users_{i}.csv", Body=b"Email\n")
+    producer = QueueProducer(url, "aws_default", wait_seconds=0, client=sqs)
+    received = asyncio.run(take(producer.open_stream(), 4))  # S3's test event and the three objects
+    assert hidden(sqs, url) == 4  # received, not deleted: a crash now gets them again
+    done = AdvanceOutcome(acked=1, failed=0, rejected=0)
+    failed = AdvanceOutcome(acked=0, failed=1, rejected=0)
+    outcomes = [done, done, failed, done]
+    asyncio.run(producer.advance([AdvanceItem(handle, o) for (_, handle), o in zip(received, outcomes)]))
+    assert hidden(sqs, url) == 1  # the failed one comes back after its visibility timeout
+
+
+def test_the_trigger_serializes_to_what_builds_it_again() -> None:
+    original = trigger("crm/users_*.csv")
+    path, kwargs = original.serialize()
+    assert path == "inbound.notifications.QueueEventsTrigger"
+    again = QueueEventsTrigger(**kwargs)
+    assert again.serialize() == original.serialize() and again.shared_stream_key() == original.shared_stream_key()
