@@ -109,6 +109,21 @@ def test_any_export_means_the_same_in_batches_of_any_size(data: bytes, batch: in
     assert batched(data, integration, batch) == whole(data, integration)
 
 
+def test_a_record_longer_than_the_bound_fails_the_file_with_its_line(monkeypatch, tmp_path) -> None:
+    """A quote opened mid-file and never closed: the batch may not grow without end (reading.MIN_RECORD_BYTES)."""
+    from inbound import reading
+
+    monkeypatch.setattr(reading, "MIN_RECORD_BYTES", 200)
+    rows = [f"user{i}@x,p,n" for i in range(5)] + ['open@x,"never closed,n']
+    rows += [f"more{i}@x,p,n" for i in range(6000)]  # past the 64 KiB looked at whole to tell what a file is
+    data = ("Email,Plan,Notes\n" + "\n".join(rows) + "\n").encode()
+    integration = Integration.model_validate(integration_dict("notes", attributes=[{"column": "Plan", "name": "plan"}]))
+    with pytest.raises(BadFile, match="line 7: a record longer than") as refused:
+        map_file(in_pieces(data), integration, tmp_path, 50)
+    assert refused.value.line == 7
+    assert whole(data, integration)[0] == "refused"  # read whole, the same file fails too
+
+
 @pytest.fixture
 def small_batches(monkeypatch) -> None:
     """About 1 KiB of text per batch (the smallest `INBOUND_BATCH_MB`), through the whole run."""

@@ -76,26 +76,30 @@ def _inflate(chunks: Iterable[bytes], limit: int) -> Iterator[bytes | None]:
         yield None
 
 
-def gunzip(chunks: Iterable[bytes], limit: int) -> Inflated:
-    """Inflate (the head of) a gzip stream, never holding more than `limit` (+1) inflated bytes.
-
-    Discovery samples a file's head this way, and `decompress` a small file; reading stops
-    at the limit, so a gzip bomb stays small. A stream that is not gzip after all raises
-    `BadFile` (compression).
-    """
-    parts: list[bytes] = []
-    size, ended = 0, False
+def _checked(chunks: Iterable[bytes], limit: int) -> Iterator[bytes | None]:
+    """`_inflate`, with a stream that is not gzip after all as `BadFile` (compression)."""
     try:
-        for out in _inflate(chunks, limit):
-            if out is None:
-                ended = True
-                continue
-            size += len(out)
-            parts.append(out)
+        yield from _inflate(chunks, limit)
     except zlib.error as exc:
         raise BadFile(
             f"the file starts like gzip but does not decompress ({exc}); re-export it", Problem.COMPRESSION
         ) from None
+
+
+def gunzip(chunks: Iterable[bytes], limit: int) -> Inflated:
+    """Inflate the head of a gzip stream, never holding more than `limit` (+1) inflated bytes.
+
+    Discovery samples a file's head this way; reading stops at the limit, so a gzip bomb
+    stays small.
+    """
+    parts: list[bytes] = []
+    size, ended = 0, False
+    for out in _checked(chunks, limit):
+        if out is None:
+            ended = True
+            continue
+        size += len(out)
+        parts.append(out)
     over = size > limit
     return Inflated(b"".join(parts)[:limit], over_limit=over, ended=ended and not over)
 
@@ -116,35 +120,17 @@ def inflate(chunks: Iterable[bytes], max_bytes: int) -> Iterator[bytes]:
     inside a member (cut short): the caller must not treat what came before as a whole file.
     """
     size, ended = 0, False
-    try:
-        for out in _inflate(chunks, max_bytes):
-            if out is None:
-                ended = True
-                continue
-            size += len(out)
-            if size > max_bytes:
-                raise _too_large(max_bytes)
-            yield out
-    except zlib.error as exc:
-        raise BadFile(
-            f"the file starts like gzip but does not decompress ({exc}); re-export it", Problem.COMPRESSION
-        ) from None
+    for out in _checked(chunks, max_bytes):
+        if out is None:
+            ended = True
+            continue
+        size += len(out)
+        if size > max_bytes:
+            raise _too_large(max_bytes)
+        yield out
     if not ended:
         raise BadFile(
             "the file ends before the end of its gzip stream (truncated: an upload or export cut short); "
             "nothing of it is imported: upload the whole file again",
             Problem.COMPRESSION,
         )
-
-
-def decompress(data: bytes, max_bytes: int) -> tuple[bytes, bool]:
-    """Gunzip (detected by magic bytes) a file held whole; (bytes, was gzip). See `inflate`."""
-    if not data.startswith(GZIP_MAGIC):
-        if len(data) > max_bytes:
-            raise BadFile(
-                f"the file is {_mb(len(data))}, over the limit of {_mb(max_bytes)} (max_file_mb)", Problem.TOO_LARGE
-            )
-        return data, False
-    for _ in inflate([data], max_bytes):  # counted, not kept: a bomb is refused without being held
-        pass
-    return gunzip([data], max_bytes).data, True

@@ -30,7 +30,7 @@ from inbound.layout import S3File
 from inbound.outcome import Outcome
 from inbound.results import FileResult
 from inbound.source import move_file, read_pieces, write_text, write_text_file
-from inbound.staging import Staging, read_staged, staged_parts
+from inbound.staging import Staging, staged_parts
 from inbound.store import AttributeStore, FileImport, ImportRecord, WriteResult
 
 if TYPE_CHECKING:
@@ -49,10 +49,6 @@ class Identity:
     integration: Integration
     triggered_by: str
     staging: Staging | None = None
-
-    def staged(self, url: str) -> pl.DataFrame:
-        """A set this run staged, from wherever it was staged (another worker's S3 prefix, say)."""
-        return read_staged(url, self.staging.client if self.staging else None)
 
     def parts(self, url: str) -> Iterator[pl.DataFrame]:
         """A set this run staged, one part at a time (a set of any size, never held whole)."""

@@ -138,8 +138,8 @@ class Writes(Schema, ImportLog):
             table = self._ensure_table(cur, entry.integration, types)
             if self._has_rows(cur, table):
                 diff = DiffSql(self.dialect, table, tuple(names), frozenset(names), clear_blanks)
-                self._load_file(cur, names, _parts(frame, types))
-                counts = self._count(cur, diff, mirror)
+                rows = self._load_file(cur, names, _parts(frame, types))
+                counts = self._count(cur, diff, rows, mirror)
                 _guard_mirror(counts, mirror_max_removed, force)
                 self._apply(cur, diff, import_id, mirror)
                 self._drop_file(cur)
@@ -153,8 +153,8 @@ class Writes(Schema, ImportLog):
         cur.execute(f"SELECT 1 FROM {table} LIMIT 1")
         return cur.fetchone() is not None
 
-    def _load_file(self, cur: Cursor, names: list[str], parts: Iterable[pl.DataFrame]) -> None:
-        """The file's attribute set into `FILE_TABLE` (replacing an earlier one of this connection)."""
+    def _load_file(self, cur: Cursor, names: list[str], parts: Iterable[pl.DataFrame]) -> int:
+        """The file's attribute set into `FILE_TABLE` (replacing an earlier one of this connection); its rows."""
         import polars as pl
 
         temp = self.dialect.temp
@@ -167,17 +167,16 @@ class Writes(Schema, ImportLog):
             self._copy_rows(cur, f"{temp}.{FILE_TABLE}", [ROW, "user_id", *names], numbered)
             row += part.height
         self._loaded(cur, f"{temp}.{FILE_TABLE}")
+        return row
 
     def _drop_file(self, cur: Cursor) -> None:
         for table in (FILE_TABLE, CHANGE_TABLE):
             cur.execute(f"DROP TABLE IF EXISTS {self.dialect.temp}.{table}")
 
-    def _count(self, cur: Cursor, diff: DiffSql, mirror: bool) -> Counts:
+    def _count(self, cur: Cursor, diff: DiffSql, rows: int, mirror: bool) -> Counts:
         """Work out the changed rows (`CHANGE_TABLE`, one pass over the file) and count what they do."""
         cur.execute(f"DROP TABLE IF EXISTS {diff.change}")
         cur.execute(diff.changes(self.temp_table_options))
-        cur.execute(f"SELECT COUNT(*) FROM {diff.file}")
-        rows = int(first(cur))
         cur.execute(diff.counts())
         inserted, updated, cleared, written = cur.fetchone() or (0, 0, 0, 0)
         existing = missing = 0
@@ -259,8 +258,8 @@ class Writes(Schema, ImportLog):
             table, stored = known if known is not None else (None, {})
             present = frozenset(n for n in names if stored.get(n) == types[n])  # re-typed or new: no value yet
             diff = DiffSql(self.dialect, table, tuple(names), present, clear_blanks)
-            self._load_file(cur, names, _parts(frame, types))
-            counts = self._count(cur, diff, mirror)
+            rows = self._load_file(cur, names, _parts(frame, types))
+            counts = self._count(cur, diff, rows, mirror)
             cur.execute(diff.sample(sample))
             changed: list[ChangedUser] = sample_users(cur.fetchall(), names) if sample else []
             self._drop_file(cur)
