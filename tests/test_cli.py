@@ -236,3 +236,27 @@ def test_a_store_that_is_down_is_one_line_not_a_traceback(env, monkeypatch, caps
     assert main(command) == 1
     err = capsys.readouterr().err
     assert "cannot reach the attribute store" in err and "Traceback" not in err and "s3cret" not in err
+
+
+def test_events_prints_then_applies_the_notification_and_queue_policy(env, s3, capsys) -> None:
+    import boto3
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="inbound-crm")["QueueUrl"]
+    config = integration_dict("crm")
+    env("crm.yaml", {**config, "source": {**config["source"], "events": {"queue": "inbound-crm"}}})
+    env("hr.yaml", integration_dict("hr"))
+    assert main(["events", "inbound_crm"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["applied"] is False and printed["queue_url"] == url
+    assert "QueueConfigurations" not in s3.get_bucket_notification_configuration(Bucket=BUCKET)
+    assert main(["events", "crm", "--apply"]) == 0
+    applied = json.loads(capsys.readouterr().out)
+    assert applied["applied"] is True and applied["notes"][0] == "queue policy set"
+    (rule,) = s3.get_bucket_notification_configuration(Bucket=BUCKET)["QueueConfigurations"]
+    assert rule["QueueArn"] == printed["queue_arn"]
+    assert main(["events", "hr"]) == 2
+    assert "is polled: add a source.events block" in capsys.readouterr().err
+    env("crm.yaml", {**config, "source": {**config["source"], "events": {"queue": "missing"}}})
+    assert main(["events", "crm"]) == 1
+    assert "reading the queue and bucket notification of 'crm' failed" in capsys.readouterr().err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -251,3 +252,49 @@ def test_echoed_values_are_short() -> None:
     for _ in range(8):
         nested = [nested] * 10
     assert len(echo(nested)) < 80
+
+
+def _with_events(events: Any) -> dict[str, Any]:
+    config = integration_dict()
+    return {**config, "source": {**config["source"], "events": events}}
+
+
+@pytest.mark.parametrize(
+    "queue",
+    ["https://sqs.eu-west-1.amazonaws.com/123456789012/inbound-crm", "inbound-crm", "http://127.0.0.1:5055/1/q_1"],
+)
+def test_an_events_block_takes_a_queue_url_or_name(queue: str) -> None:
+    integration = Integration.model_validate(_with_events({"queue": queue}))
+    assert integration.source.events is not None and integration.source.events.queue == queue
+    assert integration.start == "events" and queue in integration.start_words
+    assert integration.source.events_conn_id == integration.source.aws_conn_id  # the source's by default
+    other = Integration.model_validate(_with_events({"queue": queue, "aws_conn_id": "aws_events"}))
+    assert other.source.events_conn_id == "aws_events"
+
+
+@pytest.mark.parametrize(
+    ("queue", "hint"),
+    [
+        ("inbound-crm.fifo", "S3 cannot notify a FIFO queue"),
+        ("https://sqs.eu-west-1.amazonaws.com/123456789012/inbound.fifo", "S3 cannot notify a FIFO queue"),
+        ("inbound crm", "not an SQS queue URL or name"),
+        ("x" * 81, "not an SQS queue URL or name"),
+        ("ftp://host/q", "a queue URL starts with https://"),
+        ("", "at least 1 character"),
+    ],
+)
+def test_a_bad_queue_is_refused_with_how_to_fix_it(queue: str, hint: str) -> None:
+    with pytest.raises(ValueError, match=hint):
+        Integration.model_validate(_with_events({"queue": queue}))
+
+
+def test_an_events_block_refuses_unknown_keys_and_is_not_part_of_the_version() -> None:
+    with pytest.raises(ValueError, match="Extra inputs are not permitted"):
+        Integration.model_validate(_with_events({"queue": "q", "url": "x"}))
+    polled = Integration.model_validate(integration_dict())
+    evented = Integration.model_validate(_with_events({"queue": "inbound-crm"}))
+    assert polled.start == "polling" and "waits for a file" in polled.start_words
+    # Events change when a run starts, not what it imports: the import log sees one config.
+    assert evented.version == polled.version
+    copy = Integration.from_snapshot(json.loads(json.dumps(evented.snapshot())))
+    assert copy == evented and copy.source.events == evented.source.events

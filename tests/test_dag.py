@@ -150,3 +150,33 @@ def test_a_value_from_env_shows_as_its_variable_not_its_value(monkeypatch, write
     dag = build_dag(integration)
     assert "very-private-bucket" not in json.dumps(DagSerialization.to_dict(dag), default=str)
     assert "very-private-bucket" not in json.dumps(dag.get_task("wait_for_file").snapshot)
+
+
+def test_an_events_block_schedules_the_dag_on_its_events_asset_or_the_sweep(dagbag_for, write_config) -> None:
+    from airflow.sdk import AssetOrTimeSchedule
+
+    from inbound.notifications import QueueEventsTrigger
+
+    events = {"queue": "inbound-crm", "aws_conn_id": "aws_events"}
+    config = integration_dict("crm", schedule="PT15M")
+    write_config("a.yaml", {**config, "source": {**config["source"], "marker": "_SUCCESS", "events": events}})
+    write_config("b.yaml", integration_dict("hr", schedule="*/5 * * * *"))
+    bag = dagbag_for(write_config.folder)
+    assert bag.import_errors == {}
+    crm, hr = bag.dags["inbound_crm"], bag.dags["inbound_hr"]
+    assert isinstance(crm.timetable, AssetOrTimeSchedule)
+    assert crm.timetable.timetable.delta == timedelta(minutes=15)  # the sweep
+    asset = crm.timetable.asset_condition
+    assert asset.name == "inbound_crm_files"
+    (watcher,) = asset.watchers
+    trigger = watcher.trigger
+    assert isinstance(trigger, QueueEventsTrigger)
+    assert (trigger.queue, trigger.aws_conn_id, trigger.key, trigger.marker) == (
+        "inbound-crm",
+        "aws_events",
+        config["source"]["key"],
+        "_SUCCESS",
+    )
+    assert "**Start:** events: S3 notifications on inbound-crm" in crm.doc_md
+    # without the block nothing changes: the plain schedule, polling
+    assert hr.timetable.expression == "*/5 * * * *" and "**Start:** polling" in hr.doc_md

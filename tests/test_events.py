@@ -5,7 +5,8 @@ from urllib.parse import quote_plus
 
 import pytest
 
-from inbound.events import MAX_MESSAGE_BYTES, Created, created, files_for
+from inbound.events import MAX_MESSAGE_BYTES, Created, announced, created, files_for
+from inbound.layout import S3File
 
 
 def record(key: str, event: str = "ObjectCreated:Put", bucket: str = "acme", time: str = "2026-12-01T10:00:00.000Z"):
@@ -66,3 +67,43 @@ def test_only_this_sources_files_oldest_first_each_once() -> None:
         ("crm/users_2.csv", "2026-12-01T10:00:02Z"),
         ("crm/users_1.csv", "2026-12-01T10:00:04Z"),
     ]
+
+
+def test_a_marker_of_the_sources_folders_counts_and_others_do_not() -> None:
+    objects = created(
+        message(
+            record("exports/2026-12-01/_SUCCESS"),
+            record("exports/2026-12-01/deep/_SUCCESS"),  # not one of the pattern's folders
+            record("other/_SUCCESS"),
+            record("exports/2026-12-01/notes.txt"),
+        )
+    )
+    assert [c.key for c in files_for(objects, "acme", "exports/*/users.csv", marker="_SUCCESS")] == [
+        "exports/2026-12-01/_SUCCESS"
+    ]
+    assert files_for(objects, "acme", "exports/*/users.csv") == []  # without a marker, a marker is nothing
+
+
+def _listed(*keys: str) -> list[S3File]:
+    return [S3File("acme", key, "e", 1, "2026-12-01T10:00:00+00:00") for key in keys]
+
+
+def test_a_run_takes_exactly_the_listed_files_its_events_named() -> None:
+    listed = _listed("crm/users_1.csv", "crm/users_2.csv", "crm/users 3+4.csv")
+    payloads = [
+        {"files": [{"bucket": "acme", "key": "crm/users_1.csv"}]},
+        {"files": [{"bucket": "acme", "key": "crm/users 3+4.csv"}, {"bucket": "acme", "key": "crm/gone.csv"}]},
+        {"files": [{"bucket": "other", "key": "crm/users_2.csv"}]},  # another bucket's object of that name
+        None,
+        {"files": "nonsense"},
+        {"files": [{"key": 3}, "x"]},
+    ]
+    assert [f.key for f in announced(listed, payloads)] == ["crm/users_1.csv", "crm/users 3+4.csv"]
+    assert announced(listed, []) == []  # a done file's event: nothing listed is named, nothing to do
+
+
+def test_a_markers_event_takes_the_complete_files_of_its_folder() -> None:
+    listed = _listed("exports/a/users.csv", "exports/b/users.csv")
+    payloads = [{"files": [{"bucket": "acme", "key": "exports/a/_SUCCESS"}]}]
+    assert [f.key for f in announced(listed, payloads, marker="_SUCCESS")] == ["exports/a/users.csv"]
+    assert announced(listed, payloads) == []

@@ -251,3 +251,48 @@ def test_waiting_only_looks_s3_reads_and_the_import_log_nothing_written(s3, stor
     assert found["files"] == [] and [f["key"] for f in found["due"]] == ["exports/people.csv"]
     assert calls and set(calls) <= {"ListObjectsV2", "HeadObject", "GetObject"}, calls
     assert writes == []
+
+
+class _Event:
+    def __init__(self, payload: Any) -> None:
+        self.extra = {"from_trigger": True, "payload": payload}
+
+
+class _AssetRun:
+    run_type = "asset_triggered"
+
+
+def _evented_sensor() -> NewFilesSensor:
+    config = integration_dict("crm")
+    integration = Integration.model_validate({**config, "source": {**config["source"], "events": {"queue": "q"}}})
+    return NewFilesSensor(
+        task_id="wait_for_file", snapshot=integration.snapshot(), timeout=60, poke_interval=30, deferrable=True
+    )
+
+
+def _asset_context(*payloads: Any) -> dict[str, Any]:
+    return {"dag_run": _AssetRun(), "triggering_asset_events": {"inbound_crm_files": [_Event(p) for p in payloads]}}
+
+
+def test_a_run_from_events_imports_exactly_the_files_they_named(s3) -> None:
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    for key in ("crm/users_1.csv", "crm/users_2 +3.csv", "crm/users_4.csv"):
+        s3.put_object(Bucket=BUCKET, Key=key, Body=b"Email\n")
+    named = [{"bucket": BUCKET, "key": "crm/users_2 +3.csv"}, {"bucket": BUCKET, "key": "crm/users_1.csv"}]
+    found = _evented_sensor().execute(_asset_context({"files": named[:1]}, {"files": named[1:]}))
+    assert [f["key"] for f in found["files"]] == ["crm/users_1.csv", "crm/users_2 +3.csv"]  # oldest first
+    # an event whose file a run already moved (or that names nothing of ours): skipped, nothing done
+    s3.delete_object(Bucket=BUCKET, Key="crm/users_1.csv")
+    with pytest.raises(AirflowSkipException, match="imported already"):
+        _evented_sensor().execute(_asset_context({"files": [{"bucket": BUCKET, "key": "crm/users_1.csv"}]}))
+
+
+def test_the_sweep_of_event_mode_looks_once_and_never_defers(s3) -> None:
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    sensor = _evented_sensor()
+    with pytest.raises(AirflowSkipException, match="the sweep looks once"):
+        sensor.execute({})  # a scheduled run: no TaskDeferred, the run slot is free at once
+    s3.put_object(Bucket=BUCKET, Key="crm/users_9.csv", Body=b"Email\n")  # an event was lost
+    assert [f["key"] for f in sensor.execute({})["files"]] == ["crm/users_9.csv"]

@@ -129,6 +129,8 @@ class Detail(TypedDict):
     source: SourceView
     schedule: str
     schedule_words: str
+    start: str  # events | polling
+    start_words: str
     mode: str
     blank: str
     max_rejected_ratio: float
@@ -317,6 +319,8 @@ def describe(integration: Integration) -> Detail:
         ),
         "schedule": integration.schedule,
         "schedule_words": schedule_in_words(integration.schedule),
+        "start": integration.start,
+        "start_words": integration.start_words,
         "mode": integration.mode,
         "blank": integration.blank,
         "max_rejected_ratio": integration.max_rejected_ratio,

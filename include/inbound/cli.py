@@ -257,6 +257,27 @@ def cmd_discover(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_events(args: argparse.Namespace, out: TextIO) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from inbound.connections import s3_client
+    from inbound.event_setup import setup
+    from inbound.notifications import sqs_client
+
+    integration = _integration(load_folder(), args.name)
+    if integration is None:
+        return EXIT_USAGE
+    source = integration.source
+    try:
+        found = setup(integration, s3_client(source.aws_conn_id), sqs_client(source.events_conn_id), apply=args.apply)
+    except (BotoCoreError, ClientError) as exc:
+        step = "setting" if args.apply else "reading"
+        print(f"{step} the queue and bucket notification of {integration.name!r} failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(json.dumps(found.to_json(), indent=2), file=out)
+    return EXIT_OK
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="inbound", description="Inbound S3 CSV -> user attributes, on Airflow.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -341,6 +362,17 @@ def _authoring_commands(sub: Subparsers) -> None:
         "--bytes", type=int, default=1024 * 1024, help="how many bytes of the file to sample (default: 1 MiB)"
     )
     d.set_defaults(func=cmd_discover)
+
+    ev = sub.add_parser(
+        "events", help="the bucket notification and queue policy an event-mode integration needs (JSON)"
+    )
+    ev.add_argument("name", help="integration name (or its DAG id)")
+    ev.add_argument(
+        "--apply",
+        action="store_true",
+        help="set them: the queue policy first, then the notification merged into the bucket's (idempotent)",
+    )
+    ev.set_defaults(func=cmd_events)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -43,6 +43,40 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+
+
+class Events(_Model):
+    """Event mode: S3 event notifications on an SQS queue start a run the moment a file lands.
+
+    The schedule stays as the sweep that imports what an event missed.
+    """
+
+    queue: Annotated[str, StringConstraints(min_length=1, max_length=512)] = Field(
+        description="The SQS queue the bucket notifies: its URL (https://sqs.eu-west-1.amazonaws.com/123456789012/"
+        "inbound-crm) or its name. Integrations on one queue share one poll. `inbound events NAME` prints (and "
+        "with --apply sets) the bucket notification and queue policy it needs."
+    )
+    aws_conn_id: str | None = Field(
+        None, description="Airflow connection for SQS; default: the source's `aws_conn_id`."
+    )
+
+    @field_validator("queue")
+    @classmethod
+    def _queue(cls, value: str) -> str:
+        name = value.rstrip("/").rsplit("/", 1)[-1] if "://" in value else value
+        if "://" in value and not value.startswith(("https://", "http://")):
+            raise ValueError(f"a queue URL starts with https:// (got {echo(value)})")
+        if name.endswith(".fifo"):
+            raise ValueError("S3 cannot notify a FIFO queue: give a standard queue (a name without .fifo)")
+        if not QUEUE_NAME.match(name):
+            raise ValueError(
+                f"not an SQS queue URL or name: {echo(value)}; a name is 1-80 letters, digits, - or _, "
+                "a URL looks like https://sqs.eu-west-1.amazonaws.com/123456789012/inbound-crm"
+            )
+        return value
+
+
 class Source(_Model):
     """Where the files are. Credentials live in the Airflow connection, never here."""
 
@@ -61,6 +95,11 @@ class Source(_Model):
         description="Completion marker: the name of an object (e.g. `_SUCCESS`) the producer writes into "
         "the files' folder after the last file of an export. A file is read only when the marker exists "
         "and is at least as new as the file, so half-written exports wait.",
+    )
+    events: Events | None = Field(
+        None,
+        description="Event mode: import a file seconds after it lands, from the bucket's S3 event "
+        "notifications on an SQS queue; `schedule` stays as the sweep. Left out, the source is polled.",
     )
 
     @field_validator("key")
@@ -83,6 +122,11 @@ class Source(_Model):
     @property
     def uri(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def events_conn_id(self) -> str:
+        """The connection SQS is read with: the events block's, else the source's."""
+        return (self.events.aws_conn_id if self.events else None) or self.aws_conn_id
 
 
 class Format(_Model):
@@ -339,13 +383,30 @@ class Integration(_Model):
     @property
     def version(self) -> str:
         """A short hash of the effective config: what the run used and the import log records."""
-        # Alerts change who hears about a run, not what it imports.
-        canonical = json.dumps(self.model_dump(mode="json", exclude={"alerts"}), sort_keys=True)
+        # Alerts change who hears about a run, and events when it starts, not what it imports.
+        config = self.model_dump(mode="json", exclude={"alerts": True, "source": {"events"}})
+        canonical = json.dumps(config, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
     @property
     def interval(self) -> timedelta:
         return schedule_interval(self.schedule)
+
+    @property
+    def start(self) -> Literal["events", "polling"]:
+        """How runs start: from S3 event notifications (`source.events`), or by polling on the schedule."""
+        return "polling" if self.source.events is None else "events"
+
+    @property
+    def start_words(self) -> str:
+        """How runs start, in words, as the DAG docs and the management pages show it."""
+        events = self.source.events
+        if events is None:
+            return f"polling: each scheduled run ({self.schedule}) waits for a file"
+        return (
+            f"events: S3 notifications on {events.queue} (connection {self.source.events_conn_id}) start a run; "
+            f"the schedule ({self.schedule}) sweeps up what an event missed"
+        )
 
     @property
     def attribute_types(self) -> dict[str, str]:

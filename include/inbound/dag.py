@@ -17,7 +17,19 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, Asset, AssetAlias, Param, get_current_context, get_parsing_context, task
+from airflow.sdk import (
+    DAG,
+    Asset,
+    AssetAlias,
+    AssetOrTimeSchedule,
+    AssetWatcher,
+    CronTriggerTimetable,
+    DeltaTriggerTimetable,
+    Param,
+    get_current_context,
+    get_parsing_context,
+    task,
+)
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from inbound import alerts
@@ -26,6 +38,7 @@ from inbound.config import Integration
 from inbound.connections import s3_client, staging_client, store
 from inbound.errors import ConfigInvalid, Unavailable
 from inbound.layout import S3File
+from inbound.notifications import QueueEventsTrigger
 from inbound.results import COUNTS, FileResult, RunSummary
 from inbound.run import Run
 from inbound.sensor import NewFilesSensor
@@ -74,9 +87,40 @@ def _writes_alias(integration: Integration) -> AssetAlias:
     return AssetAlias(f"inbound_{integration.name}_writes")
 
 
+def events_asset(integration: Integration) -> Asset | None:
+    """In event mode, the asset the queue's S3 events update for this integration; None when polled.
+
+    Its watcher runs `QueueEventsTrigger` in the triggerer; each event it fires (the source's
+    new files) becomes an asset event that starts (or joins) a run of the integration's DAG.
+    """
+    source = integration.source
+    if source.events is None:
+        return None
+    trigger = QueueEventsTrigger(
+        queue=source.events.queue,
+        aws_conn_id=source.events_conn_id,
+        bucket=source.bucket,
+        key=source.key,
+        marker=source.marker,
+    )
+    return Asset(
+        name=f"inbound_{integration.name}_files",
+        uri=f"inbound://files/{integration.name}",
+        watchers=[AssetWatcher(name=f"inbound_{integration.name}_queue", trigger=trigger)],
+    )
+
+
 def _schedule(integration: Integration) -> Any:
+    """The config's schedule; in event mode, the integration's events *or* that schedule (the sweep)."""
     schedule = integration.schedule.strip()
-    return integration.interval if schedule.upper().startswith("P") else schedule
+    plain: Any = integration.interval if schedule.upper().startswith("P") else schedule
+    asset = events_asset(integration)
+    if asset is None:
+        return plain
+    timetable = (
+        DeltaTriggerTimetable(plain) if isinstance(plain, timedelta) else CronTriggerTimetable(plain, timezone="UTC")
+    )
+    return AssetOrTimeSchedule(timetable=timetable, assets=asset)
 
 
 def _poke_interval(interval: timedelta) -> float:
@@ -97,6 +141,7 @@ def doc_md(integration: Integration) -> str:
         f"### Inbound integration `{integration.name}`\n\n{description}"
         f"- **Source:** `{integration.shown_source}` (connection `{integration.source.aws_conn_id}`)\n"
         f"- **Schedule:** `{integration.schedule}`\n"
+        f"- **Start:** {integration.start_words}\n"
         f"- **User ID column:** `{integration.user_id.column}`\n"
         f"- **Config:** `{integration.file}` (version `{integration.version}`)\n\n"
         f"| column | attribute | type |\n|---|---|---|\n{rows}\n\n"

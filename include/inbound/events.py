@@ -13,12 +13,14 @@ too, never an error: the queue is shared with whatever else its owner sends.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
 from inbound import layout
+from inbound.layout import S3File
 
 MAX_MESSAGE_BYTES = 256 * 1024  # SQS's own limit: a longer body is not one of its messages
 
@@ -31,6 +33,13 @@ class Created:
     key: str
     time: str  # the event's time (ISO 8601), to take files oldest first
     etag: str | None = None
+
+
+def queue_url(sqs: Any, queue: str) -> str:
+    """The queue's URL: as given, or looked up by its name (`sqs` is a boto3 SQS client)."""
+    if queue.startswith(("https://", "http://")):
+        return queue
+    return str(sqs.get_queue_url(QueueName=queue)["QueueUrl"])
 
 
 def created(body: str) -> list[Created]:
@@ -65,15 +74,43 @@ def _created(record: Any) -> Created | None:
     return Created(bucket, key, str(record.get("eventTime", "")), etag if isinstance(etag, str) else None)
 
 
-def files_for(objects: Iterable[Created], bucket: str, pattern: str) -> list[Created]:
+def files_for(objects: Iterable[Created], bucket: str, pattern: str, marker: str | None = None) -> list[Created]:
     """The objects that are this source's files: its bucket, its key pattern, never a done folder.
 
-    Each key once (its latest event), oldest first, as a run takes files.
+    With a completion `marker`, the marker objects of the pattern's folders count too: a
+    marker is what makes the files before it readable. Each key once (its latest event),
+    oldest first, as a run takes files.
     """
     regex = layout.key_pattern(pattern)
+    folders = re.compile(layout.glob_regex(pattern[: pattern.rfind("/") + 1]) + r"\Z")
     latest: dict[str, Created] = {}
     for obj in objects:
-        ours = obj.bucket == bucket and not layout.is_done(obj.key) and regex.match(obj.key)
+        if obj.bucket != bucket or layout.is_done(obj.key):
+            continue
+        folder, name = obj.key[: obj.key.rfind("/") + 1], obj.key.rsplit("/", 1)[-1]
+        ours = regex.match(obj.key) or (marker is not None and name == marker and folders.match(folder))
         if ours and (obj.key not in latest or obj.time >= latest[obj.key].time):
             latest[obj.key] = obj
     return sorted(latest.values(), key=lambda c: (c.time, c.key))
+
+
+def announced(files: Sequence[S3File], payloads: Iterable[Any], marker: str | None = None) -> list[S3File]:
+    """The listed files that events named: exactly their keys, and a marker's whole folder.
+
+    `payloads` are the triggers' event payloads (`{"files": [Created as a dict, ...]}`) as
+    the run's triggering asset events carry them; anything else in them is ignored. A file
+    the events named that is no longer listed (imported and moved already, or deleted) is
+    simply not there: an event for a done file imports nothing.
+    """
+    keys: set[tuple[str, str]] = set()
+    for payload in payloads:
+        named = payload.get("files") if isinstance(payload, Mapping) else None
+        for entry in named if isinstance(named, list) else []:
+            if (
+                isinstance(entry, Mapping)
+                and isinstance(entry.get("bucket"), str)
+                and isinstance(entry.get("key"), str)
+            ):
+                keys.add((entry["bucket"], entry["key"]))
+    marked = {(bucket, key[: key.rfind("/") + 1]) for bucket, key in keys if key.rsplit("/", 1)[-1] == marker}
+    return [f for f in files if (f.bucket, f.key) in keys or (f.bucket, f.folder) in marked]

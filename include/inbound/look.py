@@ -7,17 +7,22 @@ finalize task's work (`inbound.run.Run.settle_due`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from inbound import shared
+from inbound import events, shared
 from inbound.catalog import current_catalog
 from inbound.config import Integration
 from inbound.connections import s3_client, store
 from inbound.source import list_new_files
 
 
-def look(snapshot: dict[str, Any]) -> dict[str, Any]:
+def look(snapshot: dict[str, Any], announced: Iterable[Any] | None = None) -> dict[str, Any]:
     """What the integration has to do now, as JSON: `{"files": [...], "due": [...]}`.
+
+    A run started by S3 events passes their payloads as `announced`: it takes only the files
+    they name (still listed, so a done file is a no-op and the read is pinned to the listed
+    ETag).
 
     The import log is read only when another integration reads the same bucket: only then
     can a file be one this integration already did its part of.
@@ -25,6 +30,8 @@ def look(snapshot: dict[str, Any]) -> dict[str, Any]:
     integration = Integration.from_snapshot(snapshot)
     source = integration.source
     files = list_new_files(s3_client(source.aws_conn_id), source.bucket, source.key, source.marker)
+    if announced is not None:
+        files = events.announced(files, announced, source.marker)
     found = shared.Look(new=tuple(files))
     if files:
         catalog = current_catalog()

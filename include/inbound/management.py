@@ -80,6 +80,8 @@ class IntegrationRow:
     enabled: bool | None
     error: str | None = None
     file: str | None = None
+    start: str | None = None  # events | polling (how runs start; None: config error)
+    start_words: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -159,6 +161,8 @@ def _row(
         ready_for_targeting=success is not None,
         enabled=is_enabled(integration, state),
         file=integration.file,
+        start=integration.start,
+        start_words=integration.start_words,
     )
 
 
@@ -174,7 +178,7 @@ SYMBOLS = {
 
 def render(table: list[IntegrationRow]) -> str:
     """The table as aligned text for a terminal."""
-    headers = ["name", "source", "attributes", "users", "schedule", "last run", "result", "enabled"]
+    headers = ["name", "source", "attributes", "users", "schedule", "start", "last run", "result", "enabled"]
     lines = [
         [
             row.name,
@@ -182,6 +186,7 @@ def render(table: list[IntegrationRow]) -> str:
             "-" if row.attributes_imported is None else str(row.attributes_imported),
             "-" if row.users is None else str(row.users),
             row.schedule_words or "-",
+            row.start or "-",
             (row.last_run_at or "-")[:19].replace("T", " "),
             f"{SYMBOLS.get(row.last_run_result, '?')} {row.last_run_result}",
             "-" if row.enabled is None else ("on" if row.enabled else "off"),

@@ -9,7 +9,7 @@ timeout; a repeated event imports nothing twice, as imports are idempotent). Eac
 fires only for its own source's files (`inbound.events`): test events, other event types
 and our own moves and reports start no DAG run.
 
-Not yet used by the DAGs (issue 14 wires it to an `AssetWatcher`).
+`inbound.dag` attaches one to each event-mode integration's asset (`AssetWatcher`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 from airflow.triggers.shared_stream import AdvanceItem, SharedStreamProducer
 
-from inbound.events import created, files_for
+from inbound.events import created, files_for, queue_url
 
 WAIT_SECONDS = 20  # one receive waits this long for a message (SQS's longest long poll)
 VISIBILITY_SECONDS = 300  # a received message stays hidden this long unless deleted, then comes again
@@ -34,13 +34,6 @@ def sqs_client(aws_conn_id: str) -> Any:
     from airflow.providers.amazon.aws.hooks.sqs import SqsHook
 
     return SqsHook(aws_conn_id=aws_conn_id).get_conn()
-
-
-def queue_url(client: Any, queue: str) -> str:
-    """The queue's URL: as given, or looked up by its name."""
-    if queue.startswith(("https://", "http://")):
-        return queue
-    return str(client.get_queue_url(QueueName=queue)["QueueUrl"])
 
 
 class QueueProducer(SharedStreamProducer):
@@ -87,17 +80,16 @@ class QueueEventsTrigger(BaseEventTrigger):
     :param aws_conn_id: the Airflow connection for SQS.
     :param bucket: the integration's bucket.
     :param key: the integration's key glob.
+    :param marker: the source's completion marker, whose own events count too.
     """
 
-    def __init__(self, *, queue: str, aws_conn_id: str, bucket: str, key: str) -> None:
+    def __init__(self, *, queue: str, aws_conn_id: str, bucket: str, key: str, marker: str | None = None) -> None:
         super().__init__()
-        self.queue, self.aws_conn_id, self.bucket, self.key = queue, aws_conn_id, bucket, key
+        self.queue, self.aws_conn_id, self.bucket, self.key, self.marker = queue, aws_conn_id, bucket, key, marker
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{__name__}.QueueEventsTrigger",
-            {"queue": self.queue, "aws_conn_id": self.aws_conn_id, "bucket": self.bucket, "key": self.key},
-        )
+        kwargs = {"queue": self.queue, "aws_conn_id": self.aws_conn_id, "bucket": self.bucket, "key": self.key}
+        return f"{__name__}.QueueEventsTrigger", {**kwargs, "marker": self.marker}
 
     def shared_stream_key(self) -> Hashable:
         """Every integration on one queue (and connection) shares its one poll."""
@@ -109,7 +101,7 @@ class QueueEventsTrigger(BaseEventTrigger):
 
     def event(self, body: str) -> TriggerEvent | None:
         """The event one message gives this trigger: its source's files, oldest first; None if none."""
-        files = files_for(created(body), self.bucket, self.key)
+        files = files_for(created(body), self.bucket, self.key, self.marker)
         return TriggerEvent({"files": [asdict(f) for f in files]}) if files else None
 
     async def filter_shared_stream(self, shared_stream: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:

@@ -53,7 +53,7 @@ code {{ font-size: .85rem; }}
 <h1>Integrations</h1>
 <table id="integrations">
 <thead><tr><th>name</th><th>source</th><th>attributes imported</th><th>users</th><th>schedule</th>
-<th>last run</th><th>result</th><th>ready for targeting</th><th>on/off</th></tr></thead>
+<th>runs start</th><th>last run</th><th>result</th><th>ready for targeting</th><th>on/off</th></tr></thead>
 <tbody>
 {rows}
 </tbody></table>
@@ -91,7 +91,7 @@ def _html_row(row: IntegrationRow, airflow_base: str, own: str = "") -> str:
     if row.dag_id is None:  # a broken config: its name, file and error
         return (
             f'<tr class="broken" data-name="{e(row.name)}"><td>{e(row.name)}</td>'
-            f'<td colspan="6" class="error">{e(row.error or "")}</td><td>{result}</td><td>&ndash;</td></tr>'
+            f'<td colspan="7" class="error">{e(row.error or "")}</td><td>{result}</td><td>&ndash;</td></tr>'
         )
     link = (
         f'<a href="{e(own)}/integrations/{e(row.name)}" class="name">{e(row.name)}</a>'
@@ -107,7 +107,8 @@ def _html_row(row: IntegrationRow, airflow_base: str, own: str = "") -> str:
     return (
         f'<tr data-name="{e(row.name)}"><td>{link}</td><td><code>{_cell(row.source)}</code></td>'
         f"<td>{_cell(row.attributes_imported)}</td><td>{_cell(row.users)}</td>"
-        f'<td title="{_cell(row.schedule)}">{_cell(row.schedule_words)}</td><td>{_cell(last)}</td>'
+        f'<td title="{_cell(row.schedule)}">{_cell(row.schedule_words)}</td>'
+        f'<td title="{_cell(row.start_words)}">{_cell(row.start)}</td><td>{_cell(last)}</td>'
         f"<td>{result}</td><td>{ready}</td><td>{toggle}</td></tr>"
     )
 
@@ -118,7 +119,7 @@ def page(request: Request, caller: ReaderDep) -> HTMLResponse:
     own, airflow_base = _own(request)
     body = (
         "\n".join(_html_row(row, airflow_base, own) for row in visible_table(caller))
-        or '<tr><td colspan="9">no integration configs</td></tr>'
+        or '<tr><td colspan="10">no integration configs</td></tr>'
     )
     return HTMLResponse(PAGE.format(rows=body, api=json.dumps(own)[1:-1]))
 
@@ -220,6 +221,7 @@ def _facts(detail: Detail) -> list[tuple[str, str]]:
     return [
         ("source", f"<code>{e(source['uri'])}</code> (connection <code>{e(source['aws_conn_id'])}</code>)"),
         ("schedule", f"{e(detail['schedule_words'])} <code>{e(detail['schedule'])}</code>"),
+        ("runs start", e(detail["start_words"])),
         (
             "mode",
             e(detail["mode"])

@@ -10,6 +10,10 @@ The sensor looks once on the worker and then defers (`deferrable`, default Airfl
 deadline passes, holding no worker slot. Without a triggerer, `deferrable=False` falls back
 to reschedule mode. A manual run never waits: with the `key` param it takes that file, and
 without it it looks once ("import what is waiting now") and is skipped when nothing is.
+
+In event mode (`source.events`) a run started by S3 events takes exactly the files they
+name, and a scheduled run (the sweep, for what an event missed) looks once and ends: it
+never waits across the interval, so it never holds a run slot an event's run needs.
 """
 
 from __future__ import annotations
@@ -30,9 +34,18 @@ from inbound.source import named_file
 from inbound.trigger import NewFilesTrigger
 
 
+def _run_type(context: Any) -> str:
+    return str(getattr(context.get("dag_run"), "run_type", ""))
+
+
 def _manual(context: Any) -> bool:
-    dag_run = context.get("dag_run")
-    return str(getattr(dag_run, "run_type", "")) == "manual"
+    return _run_type(context) == "manual"
+
+
+def _payloads(context: Any) -> list[Any]:
+    """The payloads of the S3 events that started this run (one per trigger event folded into it)."""
+    events = context.get("triggering_asset_events") or {}
+    return [(event.extra or {}).get("payload") for asset_events in events.values() for event in asset_events]
 
 
 class NewFilesSensor(BaseSensorOperator):
@@ -90,6 +103,14 @@ class NewFilesSensor(BaseSensorOperator):
             if not found.is_done:
                 raise AirflowSkipException("no new file waiting (a manual run looks once)")
             return found.xcom_value
+        if _run_type(context) == "asset_triggered":
+            return self._announced(_payloads(context))
+        if self.integration.source.events is not None:  # the sweep of event mode: one look
+            found = self.poke(context)
+            if not found.is_done:
+                self._check_stale(context)
+                raise AirflowSkipException("no file the events missed (in event mode the sweep looks once)")
+            return found.xcom_value
         if not self.deferrable:
             try:
                 return super().execute(context)
@@ -129,6 +150,20 @@ class NewFilesSensor(BaseSensorOperator):
         if last is not None and last.tzinfo is None:
             last = last.replace(tzinfo=UTC)
         alerts.send(integration, alerts.stale_alert(integration, last, datetime.now(UTC)), context)
+
+    def _announced(self, payloads: list[Any]) -> dict[str, Any]:
+        """A run started by S3 events: the files they name that are still there to import."""
+        named = [f.get("key") for p in payloads if isinstance(p, dict) for f in p.get("files", [])]
+        found = look(self.snapshot, announced=payloads)
+        self.log.info(
+            "%d event(s) named %s; %d to import",
+            len(payloads),
+            ", ".join(map(str, named)) or "nothing",
+            len(found["files"]),
+        )
+        if not (found["files"] or found["due"]):
+            raise AirflowSkipException("the files the events named are imported already (or not this source's)")
+        return self._found(found)
 
     def _named(self, key: str) -> dict[str, Any]:
         source = self.integration.source
