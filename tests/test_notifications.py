@@ -107,3 +107,27 @@ def test_the_trigger_serializes_to_what_builds_it_again() -> None:
     assert path == "inbound.notifications.QueueEventsTrigger"
     again = QueueEventsTrigger(**kwargs)
     assert again.serialize() == original.serialize() and again.shared_stream_key() == original.shared_stream_key()
+
+
+def test_the_poll_outlives_a_queue_that_does_not_exist_yet(aws, monkeypatch, caplog) -> None:
+    from inbound import notifications
+
+    monkeypatch.setattr(notifications, "MAX_BACKOFF_SECONDS", 0.05)
+    _, sqs, _ = aws
+    producer = QueueProducer("created-later", "aws_default", wait_seconds=0, client=sqs)
+
+    async def scenario() -> list[Any]:
+        async def create_later() -> None:
+            await asyncio.sleep(0.3)
+            await asyncio.to_thread(sqs.create_queue, QueueName="created-later")
+            await asyncio.to_thread(
+                sqs.send_message, QueueUrl=sqs.get_queue_url(QueueName="created-later")["QueueUrl"], MessageBody="hello"
+            )
+
+        creator = asyncio.create_task(create_later())
+        taken = await asyncio.wait_for(take(producer.open_stream(), 1), timeout=30)
+        await creator
+        return taken
+
+    assert [body for body, _ in asyncio.run(scenario())] == ["hello"]
+    assert "receiving S3 notifications from SQS queue created-later failed" in caplog.text

@@ -15,6 +15,7 @@ and our own moves and reports start no DAG run.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Hashable, Sequence
 from dataclasses import asdict
 from typing import Any
@@ -27,6 +28,8 @@ from inbound.events import created, files_for, queue_url
 WAIT_SECONDS = 20  # one receive waits this long for a message (SQS's longest long poll)
 VISIBILITY_SECONDS = 300  # a received message stays hidden this long unless deleted, then comes again
 DELETE_BATCH = 10  # SQS deletes at most ten messages per call
+MAX_BACKOFF_SECONDS = 60.0  # the longest pause between two receives that failed
+log = logging.getLogger(__name__)
 
 
 def sqs_client(aws_conn_id: str) -> Any:
@@ -50,20 +53,44 @@ class QueueProducer(SharedStreamProducer):
         self.client, self.url = client, ""
 
     async def open_stream(self) -> AsyncIterator[tuple[Any, Any]]:
-        """Yield (message body, receipt handle), for ever; boto3 runs on a thread, never on the loop."""
-        if self.client is None:
-            self.client = await asyncio.to_thread(sqs_client, self.aws_conn_id)
-        self.url = await asyncio.to_thread(queue_url, self.client, self.queue)
+        """Yield (message body, receipt handle), for ever; boto3 runs on a thread, never on the loop.
+
+        An SQS error (no such queue yet, no right to it, an outage) never ends the poll: it is
+        logged and retried with back-off up to `MAX_BACKOFF_SECONDS`, and the sweep imports
+        what lands meanwhile.
+        """
+        failures = 0
         while True:
-            answer = await asyncio.to_thread(
-                self.client.receive_message,
+            try:
+                answer = await asyncio.to_thread(self._receive)
+            except Exception as exc:  # boto3's and botocore's errors, and a connection that cannot be made
+                failures += 1
+                delay = min(2.0**failures, MAX_BACKOFF_SECONDS)
+                log.error(
+                    "receiving S3 notifications from SQS queue %s failed (%s); retrying in %.0f s",
+                    self.queue,
+                    exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                continue
+            failures = 0
+            for message in answer.get("Messages", []):
+                yield message["Body"], message["ReceiptHandle"]
+
+    def _receive(self) -> dict[str, Any]:
+        if self.client is None:
+            self.client = sqs_client(self.aws_conn_id)
+        if not self.url:
+            self.url = queue_url(self.client, self.queue)
+        return dict(
+            self.client.receive_message(
                 QueueUrl=self.url,
                 MaxNumberOfMessages=10,
                 WaitTimeSeconds=self.wait_seconds,
                 VisibilityTimeout=VISIBILITY_SECONDS,
             )
-            for message in answer.get("Messages", []):
-                yield message["Body"], message["ReceiptHandle"]
+        )
 
     async def advance(self, batch: Sequence[AdvanceItem]) -> None:
         """Delete what every subscriber took or refused; what failed comes back after its visibility timeout."""

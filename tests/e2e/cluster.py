@@ -99,6 +99,21 @@ class Cluster:
             aws_secret_access_key="e2e-secret",
         )
 
+    def sqs(self) -> Any:
+        import boto3
+
+        return boto3.client(
+            "sqs",
+            endpoint_url=self.moto_url,
+            region_name="us-east-1",
+            aws_access_key_id="e2e",
+            aws_secret_access_key="e2e-secret",
+        )
+
+    def inbound(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """The `inbound` command with the deployment's environment (its connections and configs)."""
+        return subprocess.run([str(BIN / "inbound"), *args], env=self.env, capture_output=True, text=True, timeout=120)
+
     def api(self, method: str, path: str, data: Any = None) -> Any:
         body = json.dumps(data).encode() if data is not None else None
         request = urllib.request.Request(
