@@ -82,3 +82,14 @@ def test_toggle_state_comes_from_airflow_and_counts_from_the_import_log() -> Non
     assert hr.last_run_result == "config error" and hr.error == "hr.yaml:3: schedule: bad"
     text = render([crm, hr])
     assert "✔ success" in text and "off" in text and "config error: hr.yaml:3" in text
+
+
+def test_the_table_says_how_runs_start() -> None:
+    config = integration_dict("crm")
+    evented = Integration.model_validate({**config, "source": {**config["source"], "events": {"queue": "inbound-crm"}}})
+    catalog = Catalog(integrations={"crm": evented, "hr": Integration.model_validate(integration_dict("hr"))})
+    crm, hr = rows(catalog, {}, {})
+    assert (crm.start, hr.start) == ("events", "polling")
+    assert crm.start_words and "S3 notifications on inbound-crm" in crm.start_words
+    text = render([crm, hr])
+    assert text.splitlines()[0].split()[5] == "start" and " events " in text.splitlines()[1]

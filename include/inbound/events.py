@@ -94,23 +94,30 @@ def files_for(objects: Iterable[Created], bucket: str, pattern: str, marker: str
     return sorted(latest.values(), key=lambda c: (c.time, c.key))
 
 
-def announced(files: Sequence[S3File], payloads: Iterable[Any], marker: str | None = None) -> list[S3File]:
-    """The listed files that events named: exactly their keys, and a marker's whole folder.
+def named(payloads: Iterable[Any]) -> list[tuple[str, str]]:
+    """The (bucket, key) pairs the triggers' event payloads (`{"files": [Created as a dict, ...]}`) name.
 
-    `payloads` are the triggers' event payloads (`{"files": [Created as a dict, ...]}`) as
-    the run's triggering asset events carry them; anything else in them is ignored. A file
-    the events named that is no longer listed (imported and moved already, or deleted) is
-    simply not there: an event for a done file imports nothing.
+    They come from the run's triggering asset events; anything else in them is ignored.
     """
-    keys: set[tuple[str, str]] = set()
+    pairs: dict[tuple[str, str], None] = {}
     for payload in payloads:
-        named = payload.get("files") if isinstance(payload, Mapping) else None
-        for entry in named if isinstance(named, list) else []:
+        files = payload.get("files") if isinstance(payload, Mapping) else None
+        for entry in files if isinstance(files, list) else []:
             if (
                 isinstance(entry, Mapping)
                 and isinstance(entry.get("bucket"), str)
                 and isinstance(entry.get("key"), str)
             ):
-                keys.add((entry["bucket"], entry["key"]))
+                pairs[(entry["bucket"], entry["key"])] = None
+    return list(pairs)
+
+
+def announced(files: Sequence[S3File], payloads: Iterable[Any], marker: str | None = None) -> list[S3File]:
+    """The listed files that events named: exactly their keys, and a marker's whole folder.
+
+    A file the events named that is no longer listed (imported and moved already, or
+    deleted) is simply not there: an event for a done file imports nothing.
+    """
+    keys = set(named(payloads))
     marked = {(bucket, key[: key.rfind("/") + 1]) for bucket, key in keys if key.rsplit("/", 1)[-1] == marker}
     return [f for f in files if (f.bucket, f.key) in keys or (f.bucket, f.folder) in marked]

@@ -29,6 +29,7 @@ from inbound import alerts
 from inbound.config import Integration
 from inbound.connections import s3_client, store
 from inbound.errors import SourceUnavailable, UnknownKey
+from inbound.events import named
 from inbound.look import look
 from inbound.source import named_file
 from inbound.trigger import NewFilesTrigger
@@ -153,14 +154,10 @@ class NewFilesSensor(BaseSensorOperator):
 
     def _announced(self, payloads: list[Any]) -> dict[str, Any]:
         """A run started by S3 events: the files they name that are still there to import."""
-        named = [f.get("key") for p in payloads if isinstance(p, dict) for f in p.get("files", [])]
+        keys = [key for _, key in named(payloads)]
         found = look(self.snapshot, announced=payloads)
-        self.log.info(
-            "%d event(s) named %s; %d to import",
-            len(payloads),
-            ", ".join(map(str, named)) or "nothing",
-            len(found["files"]),
-        )
+        shown = ", ".join(keys[:10]) + (f" and {len(keys) - 10} more" if len(keys) > 10 else "")
+        self.log.info("%d event(s) named %s; %d to import", len(payloads), shown or "nothing", len(found["files"]))
         if not (found["files"] or found["due"]):
             raise AirflowSkipException("the files the events named are imported already (or not this source's)")
         return self._found(found)
