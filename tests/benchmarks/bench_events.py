@@ -12,10 +12,10 @@ bucket:
 - `polling`: the fastest polling the config allows: schedule PT1M, so the deferrable sensor
   looks every 30 s (its floor) and a run starts every minute.
 
-Each round uploads one file to each at the same moment, a new value per round, then reads
+Each upload puts one file into each at the same moment, for a user of its own, and reads
 the store (what `inbound user` reads: `user_attributes`) every 0.2 s until both values are
-there. Rounds are --spacing seconds apart, plus a random part so uploads do not line up
-with the polling clock. It prints p50/p95/max per mode, and for event mode where the time
+there. Uploads are --spacing seconds apart plus a random 0-10 s, on their own clock (never
+waiting for the last one to be read), so they fall at random points of the polling cycle. It prints p50/p95/max per mode, and for event mode where the time
 went, from Airflow's own records: put -> asset event (the trigger's receive loop), asset
 event -> run started (the scheduler), run started -> `upsert_attributes` ended (task
 start-ups and the import), that end -> readable (the rest of the wait). Peak RSS of the
@@ -47,6 +47,7 @@ from inbound.store import open_store  # noqa: E402
 
 BUCKET = "latency-exports"
 QUEUE = "inbound-latency"
+ATTRIBUTES = ("events_plan", "polling_plan")
 
 
 def _configs(folder: Path) -> None:
@@ -68,10 +69,10 @@ def _configs(folder: Path) -> None:
         (folder / f"{config['name']}.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
 
 
-def _readable(cluster: Cluster, attribute: str, value: str, started: float, out: dict[str, float]) -> None:
+def _readable(cluster: Cluster, user: str, attribute: str, value: str, started: float, out: dict[str, float]) -> None:
     with open_store(cluster.store_url) as store:
         while time.monotonic() - started < 300:
-            attributes = store.user_attributes("ada@example.com")["attributes"] if store.schema_version() else {}
+            attributes = store.user_attributes(user)["attributes"] if store.schema_version() else {}
             if attributes.get(attribute) == value:
                 out[attribute] = time.monotonic() - started
                 return
@@ -151,31 +152,34 @@ def main() -> None:
                 "both DAGs", lambda: all(cluster.dag_runs(f"inbound_{n}") for n in ("events", "polling")), timeout=300
             )
             time.sleep(15)
-            latencies: dict[str, list[float]] = {"events_plan": [], "polling_plan": []}
+            results: list[dict[str, float]] = []
             puts: list[float] = []
+            waiters: list[threading.Thread] = []
             for i in range(args.uploads):
-                value = f"plan-{i}"
-                body = f"Email,Plan\nada@example.com,{value}\n".encode()
+                # One user per upload, and uploads on their own clock (never waiting for the last
+                # to be read), so the uploads fall at random points of the polling cycle.
+                user, value = f"u{i}@example.com", f"plan-{i}"
+                body = f"Email,Plan\n{user},{value}\n".encode()
                 out: dict[str, float] = {}
+                results.append(out)
                 started = time.monotonic()
                 puts.append(time.time())
                 s3.put_object(Bucket=BUCKET, Key=f"events/export_{i}.csv", Body=body)
                 s3.put_object(Bucket=BUCKET, Key=f"polling/export_{i}.csv", Body=body)
-                waiters = [
-                    threading.Thread(target=_readable, args=(cluster, a, value, started, out)) for a in latencies
-                ]
-                for w in waiters:
-                    w.start()
-                for w in waiters:
-                    w.join()
-                for attribute, values in latencies.items():
-                    values.append(out.get(attribute, math.nan))
+                for attribute in ATTRIBUTES:
+                    waiter = threading.Thread(target=_readable, args=(cluster, user, attribute, value, started, out))
+                    waiter.start()
+                    waiters.append(waiter)
+                print(f"upload {i + 1:>2} at {datetime.now(UTC):%H:%M:%S}", flush=True)
+                time.sleep(args.spacing + random.uniform(0, 10))
+            for waiter in waiters:
+                waiter.join()
+            latencies = {a: [r.get(a, math.nan) for r in results] for a in ATTRIBUTES}
+            for i, r in enumerate(results):
                 print(
-                    f"upload {i + 1:>2}: events {out.get('events_plan', float('nan')):5.1f} s, "
-                    f"polling {out.get('polling_plan', float('nan')):5.1f} s",
-                    flush=True,
+                    f"upload {i + 1:>2}: events {r.get('events_plan', math.nan):5.1f} s, "
+                    f"polling {r.get('polling_plan', math.nan):5.1f} s"
                 )
-                time.sleep(max(0.0, args.spacing + random.uniform(0, 10) - (time.monotonic() - started)))
             parts = _breakdown(cluster, puts)
             triggerer_rss = _rss_mb(cluster.processes["triggerer"].pid)
         print()
