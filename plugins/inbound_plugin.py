@@ -1,9 +1,11 @@
-"""The inbound Airflow plugin: the "Integrations" page in the Airflow UI and its JSON API.
+"""The inbound Airflow plugin: the "Integrations" pages in the Airflow UI and their JSON API.
 
 Airflow's API server mounts the plugin's FastAPI app under /inbound: the JSON API of
-`inbound.api` and the HTML pages of `inbound.pages`. The external view puts the page in
-the UI's navigation, shown inside the UI. Every route checks the caller through Airflow's
-auth manager (see inbound.api); Airflow does not do it for plugin apps.
+`inbound.api` and the built React app (`ui/`, served from `include/inbound/static`). Two
+React app entries show it inside Airflow's own UI, on its React, Chakra theme and color
+mode: "Integrations" in the navigation and an "Integration" tab on every DAG page. Every
+API route checks the caller through Airflow's auth manager (see inbound.api); Airflow does
+not do it for plugin apps. The bundle itself is code, served to anyone, like Airflow's own.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
 
 PREFIX = "/inbound"  # the same as inbound.api.PREFIX (checked in tests/test_api.py)
+# Relative to Airflow's base URL (the loader resolves it against the page), so a deployment
+# under a path prefix works too.
+BUNDLE = f"{PREFIX.lstrip('/')}/static/inbound-ui.js"
 
 
 class LazyApp:
@@ -34,9 +39,8 @@ class LazyApp:
         """The JSON API and the pages in one app (built once)."""
         if self._app is None:
             from inbound.api import create_app  # here, not at the top: see the class docstring
-            from inbound.pages import router as pages
 
-            self._app = create_app(pages)
+            self._app = create_app()
         return self._app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -49,12 +53,18 @@ app = LazyApp()
 class InboundPlugin(AirflowPlugin):
     name = "inbound"
     fastapi_apps = [{"app": app, "url_prefix": PREFIX, "name": "inbound"}]
-    external_views = [
+    react_apps = [
         {
             "name": "Integrations",
-            "href": f"{PREFIX}/",
+            "bundle_url": BUNDLE,
             "destination": "nav",
             "url_route": "integrations",  # the page is /plugin/integrations in the UI
             "nav_top_level": True,  # a button of its own, not under "Plugins"
-        }
+        },
+        {
+            "name": "Integration",
+            "bundle_url": BUNDLE,
+            "destination": "dag",  # a tab on every DAG page; on a DAG that is no integration it says so
+            "url_route": "integration",
+        },
     ]

@@ -24,16 +24,15 @@ PLUGINS = ROOT / "plugins"
 RULE = {"attribute": "crm_plan", "op": "eq", "value": "premium"}
 # Every route of the plugin app, with a request that would succeed for an admin.
 ROUTES: list[tuple[str, str, Any]] = [
-    ("GET", "/inbound/", None),
     ("GET", "/inbound/api/integrations", None),
+    ("GET", "/inbound/api/attributes", None),
     ("GET", "/inbound/api/users/ada@x", None),
     ("POST", "/inbound/api/segments/evaluate", RULE),
     ("POST", "/inbound/api/integrations/crm/enabled", {"enabled": True}),
-    ("GET", "/inbound/integrations/crm", None),
     ("GET", "/inbound/api/integrations/crm", None),
     ("GET", "/inbound/api/integrations/crm/reports?key=crm/failed/20260101T000000Z_users_2.csv.error.txt", None),
-    ("GET", "/inbound/targeting", None),
 ]
+PUBLIC = {("GET", "/inbound/static/inbound-ui.js")}  # the React app's code: no data, served like Airflow's own
 FAILED_KEY = "crm/failed/20260102T000000Z_users_2.csv"
 SUCCESS_KEY = "crm/success/20260101T000000Z_users_1.csv"
 
@@ -173,47 +172,49 @@ def _call(client: Any, method: str, path: str, body: Any, **kw: Any) -> Any:
 
 
 # -- mounting -----------------------------------------------------------------------
-def test_plugin_is_loaded_with_its_nav_entry(airflow_app) -> None:
+def test_plugin_is_loaded_with_its_nav_entry_and_dag_tab(airflow_app) -> None:
     from airflow import plugins_manager
 
     plugins = {p.name: p for p in plugins_manager._get_plugins()[0]}
     plugin = plugins["inbound"]
-    (view,) = plugin.external_views
-    assert view["name"] == "Integrations" and view["destination"] == "nav" and view["url_route"] == "integrations"
-    assert view["nav_top_level"] is True
-    assert view["href"] == "/inbound/"
+    assert plugin.external_views == []  # the old iframe page is gone
+    nav, tab = plugin.react_apps
+    assert (nav["name"], nav["destination"], nav["url_route"], nav["nav_top_level"]) == (
+        "Integrations",
+        "nav",
+        "integrations",
+        True,
+    )
+    assert (tab["name"], tab["destination"]) == ("Integration", "dag")
+    assert nav["bundle_url"] == tab["bundle_url"] == "inbound/static/inbound-ui.js"  # relative: a base path works
     mounts = {getattr(route, "path", None) for route in airflow_app.routes}
     assert "/inbound" in mounts
 
 
 def test_the_plugin_imports_the_app_only_when_served() -> None:
-    """Task processes load plugins too; they must not pay for FastAPI, inbound.api and inbound.pages.
-
-    The JSON API stands alone: importing it does not bring the pages along.
-    """
+    """Task processes load plugins too; they must not pay for FastAPI and inbound.api."""
     import subprocess
     import sys
 
     probe = (
         "import sys; sys.path.insert(0, sys.argv[1]); import inbound_plugin; "
-        "from inbound.api import PREFIX; assert inbound_plugin.PREFIX == PREFIX; "
-        "assert 'inbound.pages' not in sys.modules"
+        "from inbound.api import PREFIX; assert inbound_plugin.PREFIX == PREFIX"
     )
     lazy = (
         "import sys; sys.path.insert(0, sys.argv[1]); import inbound_plugin; "
-        "print('inbound.api' in sys.modules, 'inbound.pages' in sys.modules, 'fastapi' in sys.modules)"
+        "print('inbound.api' in sys.modules, 'fastapi' in sys.modules)"
     )
     assert (
         subprocess.run(
             [sys.executable, "-c", lazy, str(ROOT / "plugins")], capture_output=True, text=True, check=True
         ).stdout.strip()
-        == "False False False"
+        == "False False"
     )
     subprocess.run([sys.executable, "-c", probe, str(ROOT / "plugins")], check=True)
 
 
 def _served_app() -> Any:
-    """The app the plugin mounts: the JSON API and the pages."""
+    """The app the plugin mounts: the JSON API and the React app's bundle."""
     from airflow import plugins_manager
 
     plugins = {p.name: p for p in plugins_manager._get_plugins()[0]}
@@ -233,7 +234,7 @@ def test_every_route_of_the_plugin_is_in_the_auth_tests(airflow_app) -> None:
         (method, re.sub(r"/crm(?=/|$)", "/{name}", path.split("?")[0].replace("ada@x", "{user_id:path}")))
         for method, path, _ in ROUTES
     }
-    assert declared == tested
+    assert declared == tested | PUBLIC
 
 
 # -- auth -----------------------------------------------------------------------------
@@ -309,25 +310,26 @@ def test_table_json(client, env) -> None:
     assert "AKIDSECRETLOGIN" not in text and "s3cr3t-password" not in text
 
 
-def test_page_with_the_ui_cookie(client, env) -> None:
+def test_the_api_takes_the_ui_cookie(client, env) -> None:
+    """The React app calls the API with the session Airflow's UI keeps in the `_token` cookie."""
     client.cookies.set("_token", token("viewer"))
     try:
-        response = client.get("/inbound/")
+        response = client.get("/inbound/api/integrations")
     finally:
         client.cookies.clear()
     assert response.status_code == 200, response.text
-    page = response.text
-    assert response.headers["content-type"].startswith("text/html")
-    assert '<a href="/inbound/integrations/crm" class="name">crm</a>' in page  # the integration page
-    assert (
-        '<a href="/dags/inbound_crm" target="_top" class="dag" title="the DAG in Airflow">DAG</a>' in page
-    )  # the grid
-    assert "s3://acme-exports/crm/users_*.csv" in page and "every 30 minutes" in page
-    assert 'data-name="crm" checked' in page and 'data-name="hr"' in page
-    assert "did you mean &#x27;schedule&#x27;?" in page or "did you mean 'schedule'?" in page
-    assert 'data-result="config error"' in page and 'data-result="never run"' in page
-    assert "/inbound/api/integrations/" in page and 'credentials: "same-origin"' in page
-    assert "s3cr3t-password" not in page
+    rows = {row["name"]: row for row in response.json()}
+    assert rows["crm"]["start"] == "polling" and "waits for a file" in rows["crm"]["start_words"]
+    assert rows["crm"]["last_run_reason"] is None
+    assert "s3cr3t-password" not in response.text
+
+
+def test_the_react_bundle_is_served_without_login(client) -> None:
+    response = client.get("/inbound/static/inbound-ui.js")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/javascript")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "Integrations" in response.text and "/inbound/api/integrations" in response.text
 
 
 # -- the toggle -----------------------------------------------------------------------
@@ -459,41 +461,27 @@ def test_integration_json(client, runs) -> None:
     assert "AKIDSECRETLOGIN" not in response.text and "s3cr3t-password" not in response.text
 
 
-def test_integration_page(client, runs) -> None:
-    client.cookies.set("_token", token("viewer"))
-    try:
-        response = client.get("/inbound/integrations/crm")
-    finally:
-        client.cookies.clear()
-    assert response.status_code == 200, response.text
-    page = response.text
-    assert response.headers["content-type"].startswith("text/html")
-    assert '<tr class="mapping"><td><code>Plan</code></td><td><code>crm_plan</code></td><td>string</td>' in page
-    assert "<code>Open Tickets</code></td><td><code>crm_open_tickets</code></td><td>integer</td>" in page
-    assert page.count('<tr class="run"') == 2 and 'data-outcome="failed"' in page
-    assert '<td class="n">40</td><td class="n">0</td><td class="n">12</td>' in page  # read, written, rejected
-    assert '<td class="n">3</td><td class="n">3</td><td class="n">0</td><td>inserted 3</td>' in page
-    assert (
-        f"s3://acme-exports/{FAILED_KEY}.rejected.csv" in page and f"s3://acme-exports/{FAILED_KEY}.error.txt" in page
-    )
-    assert f"/inbound/api/integrations/crm/reports?key={FAILED_KEY}.error.txt" in page
-    assert '<svg class="chart" id="rows-chart"' in page and page.count('<g class="run">') == 2
-    assert '<a href="/dags/inbound_crm" target="_top">' in page
-    assert "s3cr3t-password" not in page and "AKIDSECRETLOGIN" not in page
+def test_an_integrations_history_comes_in_pages_with_the_callers_rights(client, runs) -> None:
+    viewer = client.get("/inbound/api/integrations/crm?runs_limit=1", headers=auth("viewer")).json()
+    assert viewer["runs_total"] == 2 and len(viewer["runs"]) == 1
+    older = client.get("/inbound/api/integrations/crm?runs_limit=1&runs_offset=1", headers=auth("viewer")).json()
+    assert older["runs"][0]["id"] < viewer["runs"][0]["id"]  # newest first, page by page
+    assert (viewer["can_edit"], viewer["can_trigger"]) == (False, False)  # a viewer's re-import is disabled
+    admin = client.get("/inbound/api/integrations/crm", headers=auth("admin")).json()
+    assert (admin["can_edit"], admin["can_trigger"]) == (True, True) and len(admin["runs"]) == 2
+    assert client.get("/inbound/api/integrations/crm?runs_limit=0", headers=auth("admin")).status_code == 422
 
 
-def test_table_links_to_the_integration_page(client, env) -> None:
-    page = client.get("/inbound/", headers=auth("viewer")).text
-    assert '<a href="/inbound/integrations/crm" class="name">crm</a>' in page
-    assert '<a href="/dags/inbound_crm" target="_top" class="dag"' in page
-    assert 'href="/inbound/targeting"' in page
+def test_attributes_for_the_rule_builder_are_those_the_caller_may_read(client, env) -> None:
+    found = client.get("/inbound/api/attributes", headers=auth("viewer")).json()
+    assert {"attribute": "crm_plan", "type": "string", "integration": "crm"} in found
+    assert {a["integration"] for a in found} == {"crm", "hr"}
 
 
 def test_integration_unknown_and_unreadable(client, env, monkeypatch) -> None:
     viewer = auth("viewer")
     for path in (
         "/inbound/api/integrations/nope",
-        "/inbound/integrations/nope",
         "/inbound/api/integrations/nope/reports?key=nope/failed/x.csv.error.txt",
         "/inbound/api/integrations/zz_broken",
     ):
@@ -572,25 +560,6 @@ def test_report_is_streamed_from_s3(client, runs, s3) -> None:
         headers=auth("viewer"),
     )
     assert other.status_code == 400 and "hr's error" not in other.text
-
-
-# -- the targeting page -----------------------------------------------------------------
-def test_targeting_page(client, env) -> None:
-    client.cookies.set("_token", token("viewer"))
-    try:
-        response = client.get("/inbound/targeting")
-    finally:
-        client.cookies.clear()
-    assert response.status_code == 200, response.text
-    page = response.text
-    assert response.headers["content-type"].startswith("text/html")
-    assert '<form id="user-form"' in page and '<textarea id="rule"' in page
-    assert (
-        "{&quot;attribute&quot;: &quot;plan&quot;, &quot;op&quot;: &quot;eq&quot;, &quot;value&quot;: &quot;premium&quot;}"
-        in page
-    )
-    assert 'API + "/users/"' in page and 'API + "/segments/evaluate' in page and 'const API = "/inbound/api"' in page
-    assert 'credentials: "same-origin"' in page
 
 
 def test_config_changes_are_seen_at_once(client, env) -> None:
@@ -765,7 +734,6 @@ def test_user_id_with_a_slash(client, env, tmp_path) -> None:
     ("method", "path", "body"),
     [
         ("GET", "/inbound/api/integrations/{name}", None),
-        ("GET", "/inbound/integrations/{name}", None),
         ("GET", f"/inbound/api/integrations/{{name}}/reports?key={{name}}/failed/{STAMP}_users_1.csv.error.txt", None),
         ("POST", "/inbound/api/integrations/{name}/enabled", {"enabled": False}),
     ],

@@ -20,8 +20,9 @@ declares its own check:
   integration's own report or the readers' outcomes;
 - the on/off toggle needs the right to edit that integration's DAG.
 
-Responses carry config data and attribute values, never connection secrets. The HTML
-pages live in `inbound.pages` and use the builders here; `create_app` puts both together.
+Responses carry config data and attribute values, never connection secrets. The pages are
+the React app in `ui/` (its built bundle is served from `static/`); they call these routes
+and, for a re-import, Airflow's own REST API with the caller's session.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
 from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Query, Request, status
-from fastapi.responses import StreamingResponse
+from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, JsonValue, StrictBool
 from typing_extensions import TypedDict  # pydantic reads typing's TypedDict only from Python 3.12
 
@@ -81,8 +82,8 @@ _READER = re.compile(r"\.(" + NAME_PATTERN.strip("^$") + r")\Z")
 RUNS_SHOWN = 20
 
 
-def create_app(*routers: APIRouter) -> FastAPI:
-    """The app the plugin mounts under `PREFIX`: this JSON API and the given routers (the pages)."""
+def create_app() -> FastAPI:
+    """The app the plugin mounts under `PREFIX`: this JSON API and the React app's bundle."""
     app = FastAPI(
         title="inbound",
         description="Inbound S3 CSV integrations: management table, user lookup, segments.",
@@ -90,9 +91,26 @@ def create_app(*routers: APIRouter) -> FastAPI:
         redoc_url=None,
         openapi_url=None,
     )
-    for each in (router, *routers):
-        app.include_router(each)
+    app.include_router(router)
+    app.include_router(assets)
     return app
+
+
+# The built React app (ui/, `npm run build`): code, not data, so like Airflow's own assets it is
+# served without a login; everything it shows comes from the guarded routes below.
+STATIC = Path(__file__).resolve().parent / "static"
+BUNDLE = "inbound-ui.js"
+assets = APIRouter()
+
+
+@assets.get(f"/static/{BUNDLE}", include_in_schema=False)
+def bundle() -> FileResponse:
+    """The plugin's React app (Airflow's UI imports it for the "Integrations" pages and the DAG tab)."""
+    return FileResponse(
+        STATIC / BUNDLE,
+        media_type="text/javascript",
+        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 class EnabledBody(BaseModel):
@@ -140,6 +158,9 @@ class Detail(TypedDict):
     user_id_column: str
     mapping: list[MappingView]
     runs: list[dict[str, Any]]  # import-log entries, newest first (no ETag), each with its `reports`
+    runs_total: int  # entries in the whole import log of the integration (for paging)
+    can_edit: bool  # the caller may edit the DAG (the on/off toggle)
+    can_trigger: bool  # the caller may trigger the DAG (a re-import)
 
 
 # -- who may see what ---------------------------------------------------------------
@@ -222,6 +243,22 @@ def user_attributes(user_id: str, caller: ReaderDep) -> UserAttributes:
     )
 
 
+class AttributeView(TypedDict):
+    attribute: str
+    type: str
+    integration: str
+
+
+@router.get("/api/attributes")
+def attributes(caller: ReaderDep) -> list[AttributeView]:
+    """The attributes a rule may use: those of the integrations the caller may read, with their types."""
+    return [
+        AttributeView(attribute=a.attribute, type=a.type, integration=integration.name)
+        for integration in sorted(caller.catalog.integrations.values(), key=lambda i: i.name)
+        for a in integration.attributes
+    ]
+
+
 @router.post("/api/segments/evaluate")
 def evaluate_segment(
     caller: ReaderDep,
@@ -300,10 +337,16 @@ def report_key_allowed(integration: Integration, key: str, others: Collection[st
     return _moved_file_of(integration, file)
 
 
-def describe(integration: Integration) -> Detail:
-    """What the integration page shows: config (no secrets), state, last imports with reports."""
+def describe(
+    integration: Integration, offset: int = 0, limit: int = RUNS_SHOWN, rights: tuple[bool, bool] = (False, False)
+) -> Detail:
+    """What the integration page shows: config (no secrets), state, a page of imports with reports.
+
+    `rights`: whether the caller may edit the DAG (the toggle) and trigger it (a re-import).
+    """
     with store() as s:
-        records = s.imports(integration.name, limit=RUNS_SHOWN)
+        records = s.imports(integration.name, limit=limit, offset=offset)
+        total = s.import_count(integration.name)
         users = s.user_count(integration.name)
     source = integration.public_config()["source"]  # a value from `!env` shows as its variable's name
     return {
@@ -336,13 +379,32 @@ def describe(integration: Integration) -> Detail:
             {**{k: v for k, v in record.to_dict().items() if k != "etag"}, "reports": _reports(integration, record)}
             for record in records
         ],
+        "runs_total": total,
+        "can_edit": rights[0],
+        "can_trigger": rights[1],
     }
 
 
 @router.get("/api/integrations/{name}")
-def integration_detail(name: str, caller: ReaderDep) -> Detail:
-    """One integration: its mapping, source, schedule, mode and its last imports (newest first)."""
-    return describe(caller.integration(name))
+def integration_detail(
+    name: str,
+    caller: ReaderDep,
+    runs_offset: Annotated[int, Query(ge=0)] = 0,
+    runs_limit: Annotated[int, Query(ge=1, le=200)] = RUNS_SHOWN,
+) -> Detail:
+    """One integration: mapping, source, schedule, mode, a page of its imports (newest first), the caller's rights."""
+    integration = caller.integration(name)
+    return describe(integration, runs_offset, runs_limit, _rights(caller.user, integration.dag_id))
+
+
+def _rights(user: BaseUser, dag_id: str) -> tuple[bool, bool]:
+    """May the caller edit the DAG (pause it) and trigger a run of it? Asked of the auth manager."""
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+
+    manager, details = get_auth_manager(), DagDetails(id=dag_id)
+    edit = manager.is_authorized_dag(method="PUT", details=details, user=user)
+    trigger = manager.is_authorized_dag(method="POST", access_entity=DagAccessEntity.RUN, details=details, user=user)
+    return bool(edit), bool(trigger)
 
 
 @router.get("/api/integrations/{name}/reports")

@@ -82,6 +82,7 @@ class IntegrationRow:
     file: str | None = None
     start: str | None = None  # events | polling (how runs start; None: config error)
     start_words: str | None = None
+    last_run_reason: str | None = None  # why the last run failed: its last import's error
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -97,11 +98,12 @@ def current_table(catalog: Catalog) -> Table:
     """The management table of `catalog` now: the import log from the store, the runs from Airflow."""
     with store() as s:
         last_success = s.last_success()
+        last = s.last_imports()
         held = s.integrations()
     users = {name: held.get(name, 0) for name in catalog.integrations}
     orphans = {name: n for name, n in held.items() if name not in catalog.integrations}
     states = dag_states([i.dag_id for i in catalog.integrations.values()])
-    return Table(rows(catalog, states, last_success, users), orphans)
+    return Table(rows(catalog, states, last_success, users, last), orphans)
 
 
 def _result(state: DagState | None) -> Outcome:
@@ -119,9 +121,10 @@ def rows(
     states: dict[str, DagState],
     last_success: dict[str, ImportRecord],
     users: dict[str, int] | None = None,
+    last: dict[str, ImportRecord] | None = None,
 ) -> list[IntegrationRow]:
     found = [
-        _row(integration, states.get(integration.dag_id), last_success.get(integration.name), users)
+        _row(integration, states.get(integration.dag_id), last_success.get(integration.name), users, last)
         for integration in sorted(catalog.integrations.values(), key=lambda i: i.name)
     ]
     for error in catalog.errors:
@@ -146,8 +149,21 @@ def rows(
 
 
 def _row(
-    integration: Integration, state: DagState | None, success: ImportRecord | None, users: dict[str, int] | None
+    integration: Integration,
+    state: DagState | None,
+    success: ImportRecord | None,
+    users: dict[str, int] | None,
+    last: dict[str, ImportRecord] | None = None,
 ) -> IntegrationRow:
+    result = _result(state)
+    latest = (last or {}).get(integration.name)
+    failed_import = latest is not None and latest.outcome == Outcome.FAILED
+    if result == Outcome.FAILED:
+        reason = (
+            latest.error if failed_import and latest else "the run failed before a file was imported: see its task log"
+        )
+    else:
+        reason = None
     return IntegrationRow(
         name=integration.name,
         dag_id=integration.dag_id,
@@ -157,12 +173,13 @@ def _row(
         schedule=integration.schedule,
         schedule_words=schedule_in_words(integration.schedule),
         last_run_at=state.last_run_at if state else None,
-        last_run_result=_result(state),
+        last_run_result=result,
         ready_for_targeting=success is not None,
         enabled=is_enabled(integration, state),
         file=integration.file,
         start=integration.start,
         start_words=integration.start_words,
+        last_run_reason=reason,
     )
 
 

@@ -14,7 +14,7 @@ temporary AIRFLOW_HOME), with
   or on PostgreSQL (INBOUND_BENCH_POSTGRES_URL, default the local one, in its own schema);
 
 then times, through the app with an admin's token (median of --repeat requests after a
-warm-up): `GET /inbound/api/integrations`, `GET /inbound/`, one integration page, one
+warm-up): `GET /inbound/api/integrations`, one integration's detail, one
 user lookup and one segment count, and prints a table.
 """
 
@@ -243,16 +243,8 @@ def run(home: Path, url: str, args: argparse.Namespace) -> None:
                 f"{len(table)} rows, {sum(r['users'] or 0 for r in table):,} users",
             )
         )
-        seconds, response = median_time(get("/inbound/"), args.repeat)
-        rows.append(
-            (
-                "GET /inbound/ (the page)",
-                seconds,
-                f"{response.text.count('<tr data-name=')} rows, {len(response.content) // 1024} KiB",
-            )
-        )
-        seconds, response = median_time(get(f"/inbound/integrations/{name_of(0)}"), args.repeat)
-        rows.append((f"GET /inbound/integrations/{name_of(0)}", seconds, f"{args.users:,} users"))
+        seconds, response = median_time(get(f"/inbound/api/integrations/{name_of(0)}"), args.repeat)
+        rows.append((f"GET /inbound/api/integrations/{name_of(0)}", seconds, f"{args.users:,} users"))
         for user_id, what in ((f"user{args.users // 2:07d}@x", "in 1 integration"), ("user0000042@x", "in all")):
             seconds, response = median_time(get(f"/inbound/api/users/{user_id}"), args.repeat)
             rows.append(

@@ -1,40 +1,44 @@
-"""The Integrations page in a real browser: the real Airflow API server with the plugin, headless Chromium.
+"""The Integrations pages in a real browser, inside Airflow's own UI, on the whole deployment.
 
-The API server runs as a subprocess on a free loopback port, on a temp AIRFLOW_HOME with a
-migrated SQLite metadata DB, the simple auth manager (user admin, password from a
-passwords file written here) and three integration configs. Playwright drives Debian's
-`chromium` (`/usr/bin/chromium`, installed by `.ci/run`; Playwright's own browser
-download is never used). The test logs in through the real login page, opens the page
-inside the UI (`/plugin/integrations`, an iframe of `/inbound/`), checks the rows against
-the configs, flips one toggle and checks the DAG's pause state through the REST API, and
-saves `docs/integrations.png` (shown in the README).
+Every Airflow process runs (`cluster.py`: scheduler, DAG processor, triggerer, API server with
+the plugin, a Celery worker; PostgreSQL, Redis, a moto S3 server). Playwright drives Debian's
+`chromium` (`/usr/bin/chromium`, installed by `.ci/run`; Playwright's own browser download is
+never used). The test logs in through Airflow's login page and checks, in the plugin's React
+app (no iframe: Airflow's React, Chakra theme and color mode):
+
+- the table: a green row (crm imported its file), a red row with the failure's reason on hover
+  (support's manual run failed on its file) and a never-run row (billing, created paused);
+  the toggle flips the DAG's pause state;
+- the DAG tab on an integration's DAG and on another DAG;
+- re-import from support's page after fixing its config: a dry run first (its counts), then the
+  import, which starts within 10 s although support's @hourly scheduled run is deferred,
+  waiting for a file, and ends green;
+- the rule builder: the brief's three segments with the right counts;
+- dark mode; no console errors on any page; axe-core (axe-playwright-python) finds no serious or
+  critical violation in the plugin's content on any page.
+
+Screenshots of the table, an integration page and the rule builder, light and dark, go to docs/.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import secrets
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from conftest import integration_dict
-from e2e.cluster import free_port, stop_group
+from e2e.cluster import PASSWORD, USER, Cluster, celery_cluster
+from inbound.config import Integration
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
+DOCS = ROOT / "docs"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -45,93 +49,44 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
-SCREENSHOT = ROOT / "docs" / "integrations.png"
-USER, PASSWORD = "admin", "admin"
-NAMES = ["crm_users", "billing_accounts", "support_tickets"]
-DISABLED = "billing_accounts"  # `enabled: false` in its config: its DAG is created paused
+BUCKET = "ui-exports"
 
 
-def _config(name: str) -> dict[str, Any]:
-    return integration_dict(name, enabled=False) if name == DISABLED else integration_dict(name)
-
-
-def _request(url: str, *, data: dict[str, Any] | None = None, token: str | None = None) -> tuple[int, Any]:
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    body = json.dumps(data).encode() if data is not None else None
-    req = urllib.request.Request(url, data=body, headers=headers, method="POST" if body is not None else "GET")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as response:
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode(errors="replace")
-
-
-@pytest.fixture(scope="module")
-def airflow_server(tmp_path_factory) -> Iterator[dict[str, Any]]:
-    """The real Airflow API server with the inbound plugin, on loopback; stopped at teardown."""
-    tmp = tmp_path_factory.mktemp("browser")
-    home, configs = tmp / "airflow_home", tmp / "integrations"
-    home.mkdir()
-    configs.mkdir()
-    for name in NAMES:
-        (configs / f"{name}.yaml").write_text(yaml.safe_dump(_config(name), sort_keys=False))
-    passwords = home / "simple_auth_manager_passwords.json"
-    passwords.write_text(json.dumps({USER: PASSWORD}))
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
-        "AIRFLOW__API__BASE_URL": base,
-        "INBOUND_CONFIG_DIR": str(configs),
-        "INBOUND_STAGING_DIR": str(tmp / "staging"),
-        "AIRFLOW_CONN_INBOUND_STORE": json.dumps({"conn_type": "sqlite", "host": str(tmp / "store.db")}),
+def _config(name: str, column: str, *, enabled: bool = True, attribute: str | None = None) -> dict[str, Any]:
+    return {
+        "name": name,
+        "description": f"{name.upper()} export: plan, department and open tickets per user",
+        "schedule": "@hourly",
+        "enabled": enabled,
+        "source": {"bucket": BUCKET, "key": f"{name}/export_*.csv"},
+        "user_id": {"column": "Email"},
+        "attributes": [
+            {"column": column, "name": attribute or f"{name}_plan"},
+            *(
+                [
+                    {"column": "Department", "name": "department"},
+                    {"column": "Open Tickets", "name": "open_tickets", "type": "integer"},
+                ]
+                if name == "crm"
+                else []
+            ),
+        ],
     }
-    env.pop("AWS_ENDPOINT_URL", None)
-    airflow = str(BIN / "airflow")
-    for command in (["db", "migrate"], ["dags", "reserialize"]):
-        done = subprocess.run([airflow, *command], env=env, capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, f"airflow {' '.join(command)}:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
 
-    log_path = tmp / "api-server.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [airflow, "api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: teardown stops the workers too
-        )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the API server exited ({proc.returncode}):\n{log_path.read_text()[-4000:]}")
-            try:
-                with urllib.request.urlopen(f"{base}/api/v2/monitor/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the API server did not answer in 120 s:\n{log_path.read_text()[-4000:]}")
-            time.sleep(0.5)
-        status, answer = _request(f"{base}/auth/token", data={"username": USER, "password": PASSWORD})
-        assert status in (200, 201), answer
-        yield {"base": base, "token": answer["access_token"], "configs": configs, "log": log_path}
-    finally:
-        stop_group(proc)
+
+CRM_CSV = (
+    b"Email,Plan,Department,Open Tickets\n"
+    b"ada@example.com,premium,Sales,3\n"
+    b"grace@example.com,premium,Engineering,0\n"
+    b"linus@example.com,basic,Sales,5\n"
+    b"margaret@example.com,basic,Support,1\n"
+    b"alan@example.com,premium,Sales,2\n"
+)
+SUPPORT_CSV = b"Email,Tier\nada@example.com,gold\ngrace@example.com,silver\n"
+
+
+def _write(folder: Path, config: dict[str, Any]) -> None:
+    (folder / f"{config['name']}.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
 
 
 @contextmanager
@@ -147,84 +102,194 @@ def _chromium() -> Iterator[Any]:
             chromium.close()
 
 
-def _dag(server: dict[str, Any], dag_id: str) -> dict[str, Any]:
-    status, dag = _request(f"{server['base']}/api/v2/dags/{dag_id}", token=server["token"])
-    assert status == 200, dag
-    return dag
+def _finished(cluster: Cluster, dag_id: str, run_type: str) -> list[dict[str, Any]] | None:
+    runs = [r for r in cluster.dag_runs(dag_id) if r["run_type"] == run_type]
+    return runs if runs and all(r["state"] in ("success", "failed") for r in runs) else None
 
 
-def test_integrations_page_in_the_airflow_ui(airflow_server) -> None:
-    # A missing browser fails the test, it never skips it.
+def _a11y(page: Any, where: str) -> None:
+    """axe-core on the plugin's content: no serious or critical violation."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, context="#inbound")
+    bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    assert not bad, f"{where}: " + "; ".join(
+        f"{v['id']}: {v['help']}: "
+        + ", ".join(f"{n['target']} {n.get('failureSummary', '')[:200]}" for n in v["nodes"][:5])
+        for v in bad
+    )
+
+
+def _shot(page: Any, name: str) -> None:
+    DOCS.mkdir(exist_ok=True)
+    path = DOCS / f"{name}.png"
+    page.screenshot(path=str(path))
+    assert path.stat().st_size < 400_000
+
+
+def _set_dark(page: Any, dark: bool) -> None:
+    """Airflow's color mode (next-themes): the `theme` in local storage, applied on reload."""
+    page.evaluate(f"localStorage.setItem('theme', '{'dark' if dark else 'light'}')")
+    page.reload()
+
+
+def test_the_integrations_app_inside_airflow(tmp_path: Path) -> None:
     assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install -y chromium chromium-driver (.ci/run does it)"
-    with _chromium() as browser:
-        _check_page(airflow_server, browser)
+    configs = tmp_path / "integrations"
+    configs.mkdir()
+    _write(configs, _config("crm", "Plan"))
+    _write(configs, _config("support", "Plan"))  # the file says Tier: it fails until the config is fixed
+    _write(configs, _config("billing", "Plan", enabled=False))
+    with celery_cluster(tmp_path / "airflow", configs) as cluster:
+        s3 = cluster.s3()
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_object(Bucket=BUCKET, Key="crm/export_1.csv", Body=CRM_CSV)
+        cluster.wait_for("crm's scheduled run", lambda: _finished(cluster, "inbound_crm", "scheduled"), timeout=300)
+
+        # support's scheduled run waits deferred (no file); a file that lands then is imported by a
+        # manual run, which fails on it (the column is Tier, the config says Plan).
+        def deferred() -> bool:
+            runs = [r for r in cluster.dag_runs("inbound_support") if r["run_type"] == "scheduled"]
+            return (
+                bool(runs)
+                and cluster.task_states("inbound_support", runs[0]["dag_run_id"]).get("wait_for_file") == "deferred"
+            )
+
+        cluster.wait_for("support's scheduled run to defer", deferred, timeout=240)
+        s3.put_object(Bucket=BUCKET, Key="support/export_1.csv", Body=SUPPORT_CSV)
+        cluster.trigger("inbound_support")
+        (failed,) = cluster.wait_for(
+            "support's manual run", lambda: _finished(cluster, "inbound_support", "manual"), timeout=240
+        )
+        assert failed["state"] == "failed"
+        failed_key = next(
+            o["Key"]
+            for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="support/failed/")["Contents"]
+            if o["Key"].endswith(".csv")
+        )
+        with _chromium() as browser:
+            _browse(cluster, browser, configs, failed_key)
 
 
-def _check_page(airflow_server: dict[str, Any], browser: Any) -> None:
-    base = airflow_server["base"]
-    # The DAGs are in the metadata DB, paused at creation only where the config says `enabled: false`.
-    paused = {name: name == DISABLED for name in NAMES}
-    for name in NAMES:
-        assert _dag(airflow_server, f"inbound_{name}")["is_paused"] is paused[name]
-
-    context = browser.new_context(viewport={"width": 1280, "height": 560})
+def _browse(cluster: Cluster, browser: Any, configs: Path, failed_key: str) -> None:
+    base = cluster.base_url
+    context = browser.new_context(viewport={"width": 1400, "height": 760})
+    errors: list[str] = []
     try:
         page = context.new_page()
-        # Log in through the simple auth manager's real login page; it sets the `_token` cookie.
+        page.on("console", lambda m: errors.append(f"{page.url}: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
         page.goto(f"{base}/auth/login?next={base}/plugin/integrations")
         page.locator("input[name='username'], input#username").first.fill(USER)
         page.locator("input[type='password']").first.fill(PASSWORD)
         page.locator("button[type='submit']").first.click()
         page.wait_for_url(f"{base}/plugin/integrations", timeout=30_000)
-        assert any(c["name"] == "_token" for c in context.cookies()), context.cookies()
+        _set_dark(page, False)
 
-        # The UI's own navigation has the Integrations button; the page is an iframe of /inbound/.
-        frame = page.frame_locator("iframe")
-        table = frame.locator("table#integrations")
-        table.wait_for(timeout=30_000)
-        rows = frame.locator("table#integrations tbody tr")
-        expected = {name: _config(name) for name in NAMES}
-        assert rows.count() == len(expected)
-        seen = {}
-        for i in range(rows.count()):
-            row = rows.nth(i)
-            cells = row.locator("td")
-            name = cells.nth(0).locator("a").first.inner_text().strip()  # the name (a link)
-            seen[row.get_attribute("data-name")] = (name, cells.nth(1).inner_text().strip())
-            # and a link to the DAG in Airflow (its grid view)
-            assert row.locator(f"a[href$='/dags/inbound_{name}']").count() == 1
-        assert seen == {
-            name: (name, f"s3://{c['source']['bucket']}/{c['source']['key']}") for name, c in expected.items()
-        }
-        for name in NAMES:  # every toggle shows the DAG's state: paused = off
-            assert frame.locator(f"tr[data-name='{name}'] input.toggle").is_checked() is not paused[name]
-        SCREENSHOT.parent.mkdir(exist_ok=True)
-        page.screenshot(path=str(SCREENSHOT))  # the README shows it; kept small (one viewport)
-        assert SCREENSHOT.stat().st_size < 300_000
+        # -- the table: green, red (with its reason), never run; no iframe
+        assert page.locator("iframe").count() == 0
+        page.locator("#inbound table#integrations").wait_for(timeout=30_000)
+        result = {n: page.locator(f"tr[data-name='{n}'] [data-result]") for n in ("crm", "support", "billing")}
+        assert result["crm"].get_attribute("data-result") == "success"
+        assert result["support"].get_attribute("data-result") == "failed"
+        assert "Tier" in (result["support"].get_attribute("title") or "") or "Plan" in (
+            result["support"].get_attribute("title") or ""
+        )
+        assert result["billing"].get_attribute("data-result") == "never run"
+        page.get_by_label("Search integrations").fill("supp")
+        assert page.locator("table#integrations tbody tr").count() == 1
+        page.get_by_label("Search integrations").fill("")
+        _a11y(page, "table")
+        _shot(page, "integrations")
 
-        # Flip the disabled integration on in the page: its DAG is unpaused in Airflow.
-        flipped = DISABLED
-        box = frame.locator(f"tr[data-name='{flipped}'] input.toggle")
-        with page.expect_response(lambda r: r.url.endswith(f"/inbound/api/integrations/{flipped}/enabled")) as answer:
-            box.check()
+        # the toggle is the DAG's pause state
+        with page.expect_response(lambda r: r.url.endswith("/inbound/api/integrations/billing/enabled")) as answer:
+            page.locator("tr[data-name='billing'] [data-part='control']").click()
         assert answer.value.status == 200, answer.value.text()
-        assert answer.value.json() == {"name": flipped, "dag_id": f"inbound_{flipped}", "enabled": True}
-        assert _dag(airflow_server, f"inbound_{flipped}")["is_paused"] is False
-        for name in NAMES:
-            if name != flipped:
-                assert _dag(airflow_server, f"inbound_{name}")["is_paused"] is paused[name]
+        assert cluster.api("GET", "/api/v2/dags/inbound_billing")["is_paused"] is False
+        with page.expect_response(lambda r: r.url.endswith("/inbound/api/integrations/billing/enabled")):
+            page.locator("tr[data-name='billing'] [data-part='control']").click()
+        assert cluster.api("GET", "/api/v2/dags/inbound_billing")["is_paused"] is True
 
-        # A reload shows the new state from Airflow (the toggle *is* the pause state).
-        page.reload()
-        frame = page.frame_locator("iframe")
-        frame.locator("table#integrations").wait_for(timeout=30_000)
-        assert frame.locator(f"tr[data-name='{flipped}'] input.toggle").is_checked()
+        # -- the rule builder: the brief's three segments
+        page.get_by_role("button", name="Targeting").click()
+        builder = page.locator("#rule-builder")
+        builder.wait_for(timeout=30_000)
+        _segment(page, "crm_plan", "eq", "premium", 3)
+        _segment(page, "department", "eq", "Sales", 3)
+        _segment(page, "open_tickets", "gt", "2", 2)
+        _a11y(page, "targeting")
+        _shot(page, "targeting")
 
-        # And back off from the page: paused again.
-        box = frame.locator(f"tr[data-name='{flipped}'] input.toggle")
-        with page.expect_response(lambda r: r.url.endswith(f"/inbound/api/integrations/{flipped}/enabled")) as answer:
-            box.uncheck()
-        assert answer.value.status == 200, answer.value.text()
-        assert _dag(airflow_server, f"inbound_{flipped}")["is_paused"] is True
+        # -- support's page: fix the config, re-import the failed file (dry run, then the import)
+        _write(configs, _config("support", "Tier"))
+        fixed = Integration.model_validate(_config("support", "Tier")).version
+        cluster.wait_for(
+            "the DAG processor to parse the fixed config",
+            lambda: fixed in (cluster.api("GET", "/api/v2/dags/inbound_support/details").get("doc_md") or ""),
+            timeout=120,
+        )
+        page.goto(f"{base}/plugin/integrations?view=integration&name=support")
+        page.locator("#runs").wait_for(timeout=30_000)
+        assert page.get_by_label("Object key to re-import").input_value() == failed_key
+        page.locator("#runs tr[data-outcome='failed']").first.wait_for()
+        page.get_by_role("button", name="Re-import (dry run first)").click()
+        preview = page.get_by_test_id("preview")
+        preview.wait_for(timeout=120_000)
+        assert preview.locator("[data-count='add'] b").inner_text() == "2"
+        clicked = datetime.now(UTC)
+        page.get_by_role("button", name="Import now").click()
+
+        def started() -> float | None:
+            runs = [r for r in cluster.dag_runs("inbound_support") if r["run_type"] == "manual" and r.get("start_date")]
+            latest = max(runs, key=lambda r: r["start_date"]) if runs else None
+            when = datetime.fromisoformat(latest["start_date"].replace("Z", "+00:00")) if latest else None
+            return (when - clicked).total_seconds() if when and when >= clicked else None
+
+        delay = cluster.wait_for("the re-import to start", started, timeout=60, every=0.5)
+        assert delay <= 10, f"the re-import started {delay:.1f} s after the click"
+        scheduled = [r for r in cluster.dag_runs("inbound_support") if r["run_type"] == "scheduled"]
+        assert scheduled[0]["state"] == "running"  # still waiting for a file, deferred
+        page.get_by_role("status").filter(has_text="The import succeeded").wait_for(timeout=120_000)
+        _a11y(page, "integration page")
+        _shot(page, "integration")
+
+        # -- the DAG tab: on an integration's DAG, and on a DAG that is none
+        page.goto(f"{base}/dags/inbound_crm/plugin/integration")
+        page.locator("#inbound #mapping").wait_for(timeout=30_000)
+        assert page.locator("#inbound h1").inner_text() == "crm"
+
+        # -- dark mode: the same pages in Airflow's dark theme
+        page.goto(f"{base}/plugin/integrations")
+        _set_dark(page, True)
+        page.locator("#inbound table#integrations").wait_for(timeout=30_000)
+        assert page.evaluate("document.documentElement.classList.contains('dark')")
+        assert page.locator("tr[data-name='support'] [data-result]").get_attribute("data-result") == "success"
+        _a11y(page, "table, dark")
+        _shot(page, "integrations-dark")
+        page.goto(f"{base}/plugin/integrations?view=integration&name=crm")
+        page.locator("#runs").wait_for(timeout=30_000)
+        _a11y(page, "integration page, dark")
+        _shot(page, "integration-dark")
+        page.goto(f"{base}/plugin/integrations?view=targeting")
+        page.locator("#rule-builder").wait_for(timeout=30_000)
+        _segment(page, "crm_plan", "eq", "premium", 3)
+        _a11y(page, "targeting, dark")
+        _shot(page, "targeting-dark")
+        _set_dark(page, False)
+        time.sleep(0.5)
+        assert not errors, errors
     finally:
         context.close()
+
+
+def _segment(page: Any, attribute: str, op: str, value: str, count: int) -> None:
+    """Build a one-condition rule in the builder and wait for its count."""
+    builder = page.locator("#rule-builder")
+    while builder.get_by_role("button", name="Remove condition").count():
+        builder.get_by_role("button", name="Remove condition").first.click()
+    builder.get_by_role("button", name="+ condition").click()
+    builder.get_by_label("Attribute").last.select_option(attribute)
+    builder.get_by_label("Operator").last.select_option(op)
+    builder.get_by_label("Value").last.fill(value)
+    page.locator("#segment-count b").filter(has_text=str(count)).wait_for(timeout=30_000)

@@ -190,15 +190,32 @@ class ImportLog(StoreBase):
             rows = cur.fetchall()
         return {row[1]: _record(row) for row in rows}
 
-    def imports(self, integration: str | None = None, limit: int = 50) -> list[ImportRecord]:
-        """The import log, newest first."""
+    def imports(self, integration: str | None = None, limit: int = 50, offset: int = 0) -> list[ImportRecord]:
+        """The import log, newest first; `offset` entries skipped (a page of it)."""
         where, params = ("WHERE integration = ?", (integration,)) if integration else ("", ())
+        page = f"LIMIT {int(limit)} OFFSET {int(offset)}"
         with self.transaction() as cur:
-            cur.execute(
-                self._sql(f"SELECT {LOG_COLUMNS} FROM {LOG_TABLE} {where} ORDER BY id DESC LIMIT {int(limit)}"), params
-            )
+            cur.execute(self._sql(f"SELECT {LOG_COLUMNS} FROM {LOG_TABLE} {where} ORDER BY id DESC {page}"), params)
             rows = cur.fetchall()
         return [_record(row) for row in rows]
+
+    def import_count(self, integration: str) -> int:
+        """How many entries the integration's import log holds (the history's length)."""
+        with self.transaction() as cur:
+            cur.execute(self._sql(f"SELECT COUNT(*) FROM {LOG_TABLE} WHERE integration = ?"), (integration,))
+            row = cur.fetchone()
+        return int(row[0]) if row else 0
+
+    def last_imports(self) -> dict[str, ImportRecord]:
+        """Per integration, its latest import-log entry (the reason beside a failed last run)."""
+        with self.transaction() as cur:
+            cur.execute(
+                self._sql(
+                    f"SELECT {LOG_COLUMNS} FROM {LOG_TABLE} WHERE id IN (SELECT MAX(id) FROM {LOG_TABLE} GROUP BY integration)"
+                )
+            )
+            rows = cur.fetchall()
+        return {record.integration: record for record in map(_record, rows)}
 
     def last_success(self) -> dict[str, ImportRecord]:
         """Per integration, its last successful import (what "attributes imported" shows)."""

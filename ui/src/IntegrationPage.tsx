@@ -1,0 +1,241 @@
+import { Badge, Box, Button, Code, Grid, HStack, Heading, Link, Spinner, Table, Text } from "@chakra-ui/react";
+import { useCallback, useEffect, useState } from "react";
+
+import { api, type Detail, type ImportEntry, runLinks } from "./api";
+import { ImportsChart } from "./Chart";
+import { isSkip, number, outcomeOf, resultPalette, when } from "./format";
+import type { Go } from "./main";
+import { Reimport } from "./Reimport";
+
+const PAGE = 20;
+
+const Fact = ({ label, children }: { readonly label: string; readonly children: React.ReactNode }) => (
+  <>
+    <Text color="fg.muted" fontSize="sm">
+      {label}
+    </Text>
+    <Box fontSize="sm">{children}</Box>
+  </>
+);
+
+const ImportRow = ({ entry, name, onReimport }: { readonly entry: ImportEntry; readonly name: string; readonly onReimport: (key: string) => void }) => {
+  const links = runLinks(entry.triggered_by);
+  const outcome = outcomeOf(entry);
+  const counts = [
+    ["added", entry.inserted],
+    ["changed", entry.updated],
+    ["cleared", entry.cleared],
+    ["removed", entry.removed],
+  ].filter(([, n]) => Number(n) > 0);
+  return (
+    <Table.Row data-outcome={outcome}>
+      <Table.Cell whiteSpace="nowrap">{when(entry.finished_at)}</Table.Cell>
+      <Table.Cell fontFamily="mono" fontSize="xs" wordBreak="break-all">
+        {entry.final_key ?? entry.source_file}
+      </Table.Cell>
+      <Table.Cell>
+        <Badge colorPalette={isSkip(entry) ? "gray" : resultPalette(entry.outcome)} title={entry.error ?? outcome}>
+          {outcome}
+        </Badge>
+        {entry.error && !isSkip(entry) ? (
+          <Text fontSize="xs" color="fg.error" mt={1}>
+            {entry.error}
+          </Text>
+        ) : null}
+        {isSkip(entry) ? (
+          <Text fontSize="xs" color="fg.muted" mt={1}>
+            {entry.error}
+          </Text>
+        ) : null}
+      </Table.Cell>
+      <Table.Cell textAlign="end">{number(entry.rows_read)}</Table.Cell>
+      <Table.Cell textAlign="end">{number(entry.rows_written)}</Table.Cell>
+      <Table.Cell textAlign="end">{number(entry.rows_rejected)}</Table.Cell>
+      <Table.Cell fontSize="xs">{counts.map(([k, n]) => `${String(n)} ${String(k)}`).join(", ") || "–"}</Table.Cell>
+      <Table.Cell fontSize="xs">
+        {links ? (
+          <HStack gap={2}>
+            <Link href={links.run} colorPalette="blue">
+              run
+            </Link>
+            <Link href={links.log} colorPalette="blue">
+              log
+            </Link>
+          </HStack>
+        ) : (
+          entry.triggered_by
+        )}
+      </Table.Cell>
+      <Table.Cell fontSize="xs">
+        <HStack gap={2} wrap="wrap">
+          {entry.reports.map((r) => (
+            <Link key={r.key} href={api.reportUrl(name, r.key)} colorPalette="blue">
+              {r.kind}
+            </Link>
+          ))}
+          {entry.final_key ? (
+            <Button size="2xs" variant="outline" onClick={() => onReimport(entry.final_key ?? "")}>
+              re-import
+            </Button>
+          ) : null}
+        </HStack>
+      </Table.Cell>
+    </Table.Row>
+  );
+};
+
+/** One integration: its settings, mapping, import history with a chart, reports, and re-import. */
+export const IntegrationPage = ({ name, go }: { readonly name: string; readonly go?: Go }) => {
+  const [detail, setDetail] = useState<Detail | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [offset, setOffset] = useState(0);
+  const [reimportKey, setReimportKey] = useState<string | null>(null);
+
+  const load = useCallback(() => {
+    api
+      .integration(name, offset, PAGE)
+      .then((d) => {
+        setDetail(d);
+        setError(null);
+      })
+      .catch((e: Error) => setError(e.message));
+  }, [name, offset]);
+  useEffect(load, [load]);
+
+  if (error) {
+    return (
+      <Box p={4}>
+        <Text color="fg.error" role="alert">
+          {error}
+        </Text>
+      </Box>
+    );
+  }
+  if (!detail) return <Spinner m={4} />;
+  const failed = detail.runs.find((r) => r.outcome === "failed" && r.final_key);
+  return (
+    <Box p={4}>
+      <HStack justify="space-between" mb={2} wrap="wrap">
+        <Heading size="lg" as="h1">
+          {detail.name}
+        </Heading>
+        <HStack gap={2}>
+          {go ? (
+            <Button size="sm" variant="outline" onClick={() => go({ view: "table" })}>
+              All integrations
+            </Button>
+          ) : null}
+          <Link href={`${document.baseURI}dags/${detail.dag_id}`} colorPalette="blue" fontSize="sm">
+            DAG {detail.dag_id}
+          </Link>
+        </HStack>
+      </HStack>
+      {detail.description ? <Text mb={3}>{detail.description}</Text> : null}
+      <Grid templateColumns="max-content 1fr" columnGap={4} rowGap={1} mb={4}>
+        <Fact label="Source">
+          <Code>{detail.source.uri}</Code> (connection <Code>{detail.source.aws_conn_id}</Code>)
+        </Fact>
+        <Fact label="Schedule">
+          {detail.schedule_words} <Code>{detail.schedule}</Code>
+        </Fact>
+        <Fact label="Runs start">{detail.start_words}</Fact>
+        <Fact label="Mode">
+          {detail.mode}
+          {detail.mirror_max_removed !== null ? ` (at most ${Math.round(detail.mirror_max_removed * 100)}% of users removed per file)` : ""}
+        </Fact>
+        <Fact label="Empty cells">{detail.blank}</Fact>
+        <Fact label="Rejected rows allowed">{Math.round(detail.max_rejected_ratio * 100)}%</Fact>
+        <Fact label="User ID column">
+          <Code>{detail.user_id_column}</Code>
+        </Fact>
+        <Fact label="Users">{number(detail.users)}</Fact>
+        <Fact label="Config">
+          <Code>{detail.file ?? "–"}</Code>
+        </Fact>
+      </Grid>
+
+      <Heading size="md" as="h2" mt={4} mb={2}>
+        Mapping
+      </Heading>
+      <Table.Root size="sm" id="mapping" mb={4}>
+        <Table.Header>
+          <Table.Row>
+            <Table.ColumnHeader>Column</Table.ColumnHeader>
+            <Table.ColumnHeader>Attribute</Table.ColumnHeader>
+            <Table.ColumnHeader>Type</Table.ColumnHeader>
+            <Table.ColumnHeader>Format</Table.ColumnHeader>
+          </Table.Row>
+        </Table.Header>
+        <Table.Body>
+          {detail.mapping.map((m) => (
+            <Table.Row key={m.attribute}>
+              <Table.Cell fontFamily="mono">{m.column}</Table.Cell>
+              <Table.Cell fontFamily="mono">{m.attribute}</Table.Cell>
+              <Table.Cell>{m.type}</Table.Cell>
+              <Table.Cell>{m.format ?? "–"}</Table.Cell>
+            </Table.Row>
+          ))}
+        </Table.Body>
+      </Table.Root>
+
+      <Heading size="md" as="h2" mt={4} mb={2}>
+        Re-import a file
+      </Heading>
+      <Reimport
+        key={reimportKey ?? failed?.final_key ?? ""}
+        dagId={detail.dag_id}
+        initialKey={reimportKey ?? failed?.final_key ?? ""}
+        canTrigger={detail.can_trigger}
+        onDone={load}
+      />
+
+      <Heading size="md" as="h2" mt={6} mb={2}>
+        Imports
+      </Heading>
+      <ImportsChart runs={detail.runs} />
+      <Table.Root size="sm" id="runs" mt={2}>
+        <Table.Header>
+          <Table.Row>
+            <Table.ColumnHeader>Finished</Table.ColumnHeader>
+            <Table.ColumnHeader>File</Table.ColumnHeader>
+            <Table.ColumnHeader>Outcome</Table.ColumnHeader>
+            <Table.ColumnHeader textAlign="end">Read</Table.ColumnHeader>
+            <Table.ColumnHeader textAlign="end">Written</Table.ColumnHeader>
+            <Table.ColumnHeader textAlign="end">Rejected</Table.ColumnHeader>
+            <Table.ColumnHeader>Users</Table.ColumnHeader>
+            <Table.ColumnHeader>Airflow</Table.ColumnHeader>
+            <Table.ColumnHeader>Reports</Table.ColumnHeader>
+          </Table.Row>
+        </Table.Header>
+        <Table.Body>
+          {detail.runs.length === 0 ? (
+            <Table.Row>
+              <Table.Cell colSpan={9} color="fg.muted">
+                no imports yet
+              </Table.Cell>
+            </Table.Row>
+          ) : null}
+          {detail.runs.map((entry) => (
+            <ImportRow key={entry.id} entry={entry} name={detail.name} onReimport={setReimportKey} />
+          ))}
+        </Table.Body>
+      </Table.Root>
+      <HStack mt={2} gap={2}>
+        <Button size="xs" variant="outline" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>
+          Newer
+        </Button>
+        <Text fontSize="sm" color="fg.muted">
+          {detail.runs_total ? `${offset + 1}–${offset + detail.runs.length} of ${detail.runs_total}` : ""}
+        </Text>
+        <Button
+          size="xs"
+          variant="outline"
+          disabled={offset + PAGE >= detail.runs_total}
+          onClick={() => setOffset(offset + PAGE)}
+        >
+          Older
+        </Button>
+      </HStack>
+    </Box>
+  );
+};

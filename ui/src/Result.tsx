@@ -1,0 +1,12 @@
+import { Badge } from "@chakra-ui/react";
+
+import type { Result } from "./api";
+import { resultPalette } from "./format";
+
+/** A run's result as a badge; the reason (a failure's error) on hover and for screen readers. */
+export const ResultBadge = ({ result, reason }: { readonly result: Result | string; readonly reason?: string | null }) => (
+  <Badge colorPalette={resultPalette(result)} title={reason ?? result} variant="subtle" data-result={result}>
+    {result}
+    {reason ? <span style={{ position: "absolute", left: "-10000px" }}>: {reason}</span> : null}
+  </Badge>
+);

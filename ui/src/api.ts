@@ -1,0 +1,164 @@
+// The plugin's JSON API (include/inbound/api.py) and the two Airflow REST calls a re-import needs.
+// Every call is same-origin with the caller's own session (the `_token` cookie Airflow's UI
+// sets), so the plugin can never do more than its user may.
+
+export type Result = "success" | "failed" | "running" | "no new file" | "never run" | "config error";
+
+export interface IntegrationRow {
+  name: string;
+  dag_id: string | null;
+  source: string | null;
+  attributes_imported: number | null;
+  users: number | null;
+  schedule: string | null;
+  schedule_words: string | null;
+  last_run_at: string | null;
+  last_run_result: Result;
+  last_run_reason: string | null;
+  ready_for_targeting: boolean;
+  enabled: boolean | null;
+  error: string | null;
+  file: string | null;
+  start: string | null;
+  start_words: string | null;
+}
+
+export interface Report {
+  kind: string;
+  key: string;
+  uri: string;
+}
+
+export interface ImportEntry {
+  id: number;
+  integration: string;
+  source_file: string;
+  config_version: string | null;
+  outcome: string;
+  rows_read: number;
+  rows_written: number;
+  rows_rejected: number;
+  attributes: number;
+  error: string | null;
+  triggered_by: string;
+  finished_at: string;
+  final_key: string | null;
+  inserted: number;
+  updated: number;
+  unchanged: number;
+  cleared: number;
+  removed: number;
+  reports: Report[];
+}
+
+export interface Detail {
+  name: string;
+  dag_id: string;
+  description: string | null;
+  file: string | null;
+  source: { uri: string; bucket: string; key: string; aws_conn_id: string };
+  schedule: string;
+  schedule_words: string;
+  start: string;
+  start_words: string;
+  mode: string;
+  blank: string;
+  max_rejected_ratio: number;
+  mirror_max_removed: number | null;
+  enabled: boolean;
+  users: number;
+  user_id_column: string;
+  mapping: { column: string; attribute: string; type: string; format: string | null }[];
+  runs: ImportEntry[];
+  runs_total: number;
+  can_edit: boolean;
+  can_trigger: boolean;
+}
+
+export interface Attribute {
+  attribute: string;
+  type: string;
+  integration: string;
+}
+
+export interface Segment {
+  count: number;
+  sample: string[];
+}
+
+export interface UserAttributes {
+  user_id: string;
+  attributes: Record<string, unknown>;
+  sources: Record<string, { integration: string; file: string; updated_at: string }>;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A URL under Airflow's base (Airflow may be served under a path prefix). */
+export const airflowUrl = (path: string): string => new URL(path.replace(/^\//, ""), document.baseURI).href;
+
+const call = async <T>(path: string, init?: RequestInit): Promise<T> => {
+  const response = await fetch(airflowUrl(path), {
+    credentials: "same-origin",
+    ...init,
+    headers: { Accept: "application/json", "Content-Type": "application/json", ...init?.headers },
+  });
+  const text = await response.text();
+  if (!response.ok) {
+    let message = text;
+    try {
+      const parsed = JSON.parse(text) as { detail?: unknown };
+      message = typeof parsed.detail === "string" ? parsed.detail : JSON.stringify(parsed.detail ?? parsed);
+    } catch {
+      // not JSON: the text as it came
+    }
+    throw new ApiError(response.status, message || response.statusText);
+  }
+  return (text ? JSON.parse(text) : null) as T;
+};
+
+const enc = encodeURIComponent;
+
+export const api = {
+  integrations: () => call<IntegrationRow[]>("/inbound/api/integrations"),
+  integration: (name: string, offset = 0, limit = 20) =>
+    call<Detail>(`/inbound/api/integrations/${enc(name)}?runs_offset=${offset}&runs_limit=${limit}`),
+  setEnabled: (name: string, enabled: boolean) =>
+    call<{ enabled: boolean }>(`/inbound/api/integrations/${enc(name)}/enabled`, {
+      method: "POST",
+      body: JSON.stringify({ enabled }),
+    }),
+  attributes: () => call<Attribute[]>("/inbound/api/attributes"),
+  segment: (rule: unknown, sample = 10) =>
+    call<Segment>(`/inbound/api/segments/evaluate?sample=${sample}`, { method: "POST", body: JSON.stringify(rule) }),
+  user: (userId: string) => call<UserAttributes>(`/inbound/api/users/${enc(userId)}`),
+  reportUrl: (name: string, key: string) => airflowUrl(`/inbound/api/integrations/${enc(name)}/reports?key=${enc(key)}`),
+  // Airflow's own REST API, with the caller's rights: a re-import is a DAG run with params.
+  trigger: (dagId: string, conf: Record<string, unknown>) =>
+    call<{ dag_run_id: string }>(`/api/v2/dags/${enc(dagId)}/dagRuns`, {
+      method: "POST",
+      body: JSON.stringify({ logical_date: null, conf }),
+    }),
+  dagRun: (dagId: string, runId: string) =>
+    call<{ state: string }>(`/api/v2/dags/${enc(dagId)}/dagRuns/${enc(runId)}`),
+  finalized: (dagId: string, runId: string) =>
+    call<{ value: unknown }>(
+      `/api/v2/dags/${enc(dagId)}/dagRuns/${enc(runId)}/taskInstances/finalize/xcomEntries/return_value`,
+    ),
+};
+
+/** Airflow's pages for a run and for the task that wrote the store, from an import's `triggered_by`. */
+export const runLinks = (triggeredBy: string): { run: string; log: string } | null => {
+  const match = /^airflow:([^/]+)\/(.+)$/.exec(triggeredBy);
+  if (!match) return null;
+  const [, dagId, runId] = match;
+  const run = airflowUrl(`/dags/${enc(dagId)}/runs/${enc(runId)}`);
+  return { run, log: `${run}/tasks/upsert_attributes` };
+};

@@ -1,0 +1,59 @@
+// The inbound plugin's React app: the Integrations pages inside Airflow's UI.
+//
+// Airflow's react_apps loader imports this bundle and renders the component it finds on
+// globalThis under the app's name (or `AirflowPlugin`), inside the host's own React tree:
+// Chakra UI, its theme and color mode, and React Router are the host's (see vite.config.ts).
+import { Box, Text } from "@chakra-ui/react";
+import { useSearchParams } from "react-router-dom";
+
+import { IntegrationPage } from "./IntegrationPage";
+import { IntegrationsTable } from "./IntegrationsTable";
+import { NewIntegration } from "./NewIntegration";
+import { Targeting } from "./Targeting";
+
+export type Place = { view: "table" } | { view: "integration"; name: string } | { view: "targeting" } | { view: "new" };
+export type Go = (place: Place) => void;
+
+export interface PluginProps {
+  readonly dagId?: string;
+}
+
+/** The nav page: the table, an integration, targeting or the wizard, kept in the URL's query. */
+const Pages = () => {
+  const [params, setParams] = useSearchParams();
+  const go: Go = (place) => {
+    const next = new URLSearchParams();
+    if (place.view !== "table") next.set("view", place.view);
+    if (place.view === "integration") next.set("name", place.name);
+    setParams(next);
+  };
+  const view = params.get("view");
+  const name = params.get("name");
+  if (view === "integration" && name) return <IntegrationPage name={name} go={go} />;
+  if (view === "targeting") return <Targeting go={go} />;
+  if (view === "new") return <NewIntegration go={go} />;
+  return <IntegrationsTable go={go} />;
+};
+
+/** The DAG tab: the integration a DAG imports, or one line on any other DAG. */
+const DagTab = ({ dagId }: { readonly dagId: string }) =>
+  dagId.startsWith("inbound_") ? (
+    <IntegrationPage name={dagId.slice("inbound_".length)} />
+  ) : (
+    <Box p={4}>
+      <Text color="fg.muted">{dagId} is not an inbound integration.</Text>
+    </Box>
+  );
+
+const InboundApp = ({ dagId }: PluginProps) => (
+  <Box id="inbound" data-testid="inbound">
+    {dagId ? <DagTab dagId={dagId} /> : <Pages />}
+  </Box>
+);
+
+// The loader looks for the component under the app's name first: one bundle serves both entries.
+for (const name of ["Integrations", "Integration"]) {
+  Reflect.set(globalThis, name, InboundApp);
+}
+
+export default InboundApp;
