@@ -115,7 +115,9 @@ def _a11y(page: Any, where: str) -> None:
     bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
     assert not bad, f"{where}: " + "; ".join(
         f"{v['id']}: {v['help']}: "
-        + ", ".join(f"{n['target']} {n.get('failureSummary', '')[:200]}" for n in v["nodes"][:5])
+        + ", ".join(
+            f"{n['target']} {n.get('html', '')[:160]} {n.get('failureSummary', '')[-160:]}" for n in v["nodes"][:5]
+        )
         for v in bad
     )
 

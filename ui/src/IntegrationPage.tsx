@@ -38,7 +38,7 @@ const ImportRow = ({ entry, name, onReimport }: { readonly entry: ImportEntry; r
           {outcome}
         </Badge>
         {entry.error && !isSkip(entry) ? (
-          <Text fontSize="xs" color="fg.error" mt={1}>
+          <Text fontSize="xs" color="red.fg" mt={1}>
             {entry.error}
           </Text>
         ) : null}
@@ -105,7 +105,7 @@ export const IntegrationPage = ({ name, go }: { readonly name: string; readonly 
   if (error) {
     return (
       <Box p={4}>
-        <Text color="fg.error" role="alert">
+        <Text color="red.fg" role="alert">
           {error}
         </Text>
       </Box>

@@ -55,7 +55,7 @@ const Toggle = ({ row, onChange }: { readonly row: IntegrationRow; readonly onCh
         <Switch.Label>{row.enabled ? "on" : "off"}</Switch.Label>
       </Switch.Root>
       {error ? (
-        <Text color="fg.error" fontSize="xs" role="alert">
+        <Text color="red.fg" fontSize="xs" role="alert">
           {error}
         </Text>
       ) : null}
@@ -112,7 +112,7 @@ export const IntegrationsTable = ({ go }: { readonly go: Go }) => {
         </HStack>
       </HStack>
       {error ? (
-        <Text color="fg.error" role="alert">
+        <Text color="red.fg" role="alert">
           {error}
         </Text>
       ) : null}
@@ -139,8 +139,12 @@ export const IntegrationsTable = ({ go }: { readonly go: Go }) => {
                   </Button>
                 </Table.ColumnHeader>
               ))}
-              <Table.ColumnHeader>Ready for targeting</Table.ColumnHeader>
-              <Table.ColumnHeader>On/off</Table.ColumnHeader>
+              <Table.ColumnHeader fontSize="xs" fontWeight="semibold">
+                Ready for targeting
+              </Table.ColumnHeader>
+              <Table.ColumnHeader fontSize="xs" fontWeight="semibold">
+                On/off
+              </Table.ColumnHeader>
             </Table.Row>
           </Table.Header>
           <Table.Body>
@@ -155,7 +159,7 @@ export const IntegrationsTable = ({ go }: { readonly go: Go }) => {
               row.dag_id === null ? (
                 <Table.Row key={`broken-${row.file ?? row.name}`} data-name={row.name} className="broken">
                   <Table.Cell>{row.name}</Table.Cell>
-                  <Table.Cell colSpan={6} color="fg.error" whiteSpace="pre-wrap">
+                  <Table.Cell colSpan={6} color="red.fg" whiteSpace="pre-wrap">
                     {row.error}
                   </Table.Cell>
                   <Table.Cell>

@@ -1,4 +1,4 @@
-import { Box, Button, HStack, Input, Text } from "@chakra-ui/react";
+import { Badge, Box, Button, HStack, Input, Link, Text } from "@chakra-ui/react";
 import { useState } from "react";
 
 import { api, runLinks } from "./api";
@@ -51,7 +51,7 @@ const Counts = ({ summary }: { readonly summary: unknown }) => {
         ))}
       </HStack>
       {errors.map((r, i) => (
-        <Text key={i} fontSize="sm" color="fg.error">
+        <Text key={i} fontSize="sm" color="red.fg">
           {r.file?.key}: {r.error}
         </Text>
       ))}
@@ -133,13 +133,16 @@ export const Reimport = ({
         </Box>
       ) : null}
       {stage.step === "done" ? (
-        <Text mt={2} color={stage.state === "success" ? "fg.success" : "fg.error"} role="status">
-          The import {stage.state === "success" ? "succeeded" : "failed"}.{" "}
-          <a href={runLinks(`airflow:${dagId}/${stage.runId}`)?.run}>See the run</a>
-        </Text>
+        <HStack mt={2} gap={2} role="status">
+          <Badge colorPalette={stage.state === "success" ? "green" : "red"}>{stage.state}</Badge>
+          <Text>The import {stage.state === "success" ? "succeeded" : "failed"}.</Text>
+          <Link href={runLinks(`airflow:${dagId}/${stage.runId}`)?.run} colorPalette="blue">
+            See the run
+          </Link>
+        </HStack>
       ) : null}
       {stage.step === "error" ? (
-        <Text mt={2} color="fg.error" role="alert">
+        <Text mt={2} color="red.fg" role="alert">
           {stage.message}
         </Text>
       ) : null}

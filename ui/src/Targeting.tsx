@@ -253,7 +253,7 @@ const UserLookup = () => {
           Look up
         </Button>
       </HStack>
-      {error ? <Text color="fg.error" role="alert">{error}</Text> : null}
+      {error ? <Text color="red.fg" role="alert">{error}</Text> : null}
       {found ? (
         <Table.Root size="sm" mt={2} id="user-attributes">
           <Table.Header>
@@ -336,7 +336,7 @@ export const Targeting = ({ go }: { readonly go: Go }) => {
       <Heading size="md" as="h2" mb={2}>
         Segment
       </Heading>
-      {loadError ? <Text color="fg.error" role="alert">{loadError}</Text> : null}
+      {loadError ? <Text color="red.fg" role="alert">{loadError}</Text> : null}
       {attributes === null && !loadError ? <Spinner /> : null}
       {attributes !== null ? (
         <Box id="rule-builder">
@@ -348,7 +348,7 @@ export const Targeting = ({ go }: { readonly go: Go }) => {
                 {segment.sample.length ? `, e.g. ${segment.sample.join(", ")}` : ""}
               </Text>
             ) : null}
-            {error ? <Text color="fg.error" role="alert">{error}</Text> : null}
+            {error ? <Text color="red.fg" role="alert">{error}</Text> : null}
           </Box>
           <details>
             <summary>The rule as JSON</summary>
