@@ -16,6 +16,7 @@ from typing import Any
 import jwt
 import polars as pl
 import pytest
+import yaml
 
 from conftest import ROOT, integration_dict
 
@@ -31,6 +32,9 @@ ROUTES: list[tuple[str, str, Any]] = [
     ("POST", "/inbound/api/integrations/crm/enabled", {"enabled": True}),
     ("GET", "/inbound/api/integrations/crm", None),
     ("GET", "/inbound/api/integrations/crm/reports?key=crm/failed/20260101T000000Z_users_2.csv.error.txt", None),
+    ("GET", "/inbound/api/discover/connections", None),
+    ("POST", "/inbound/api/discover", {"uri": "s3://acme-exports/crm/users_1.csv", "aws_conn_id": "aws_default"}),
+    ("POST", "/inbound/api/configs/check", {"config": "name: x"}),
 ]
 PUBLIC = {("GET", "/inbound/static/inbound-ui.js")}  # the React app's code: no data, served like Airflow's own
 FAILED_KEY = "crm/failed/20260102T000000Z_users_2.csv"
@@ -765,3 +769,39 @@ def test_not_exists_counts_only_users_of_readable_integrations(client, env, monk
         "count": 1,
         "sample": ["cy@x"],
     }
+
+
+# -- the new-integration wizard ----------------------------------------------------------
+def test_discovery_samples_an_export_for_an_editor_with_a_connection_in_use(client, env, s3) -> None:
+    s3.put_object(
+        Bucket="acme-exports", Key="billing/accounts.csv", Body=b"Email,Tier,Seats\nada@x,gold,3\ngrace@x,silver,5\n"
+    )
+    editor = auth("user")
+    assert client.get("/inbound/api/discover/connections", headers=editor).json() == ["aws_default"]
+    body = {"uri": "s3://acme-exports/billing/accounts.csv", "aws_conn_id": "aws_default"}
+    found = client.post("/inbound/api/discover", json=body, headers=editor)
+    assert found.status_code == 200, found.text
+    report = found.json()
+    assert [c["name"] for c in report["columns"]] == ["Email", "Tier", "Seats"]
+    assert report["user_id_candidates"][0] == "Email" and "\nname: " in report["config"]
+    assert {c["name"]: c["type"] for c in report["columns"]}["Seats"] == "integer"
+    # a viewer may not read other people's exports; a connection no integration uses is refused
+    assert client.post("/inbound/api/discover", json=body, headers=auth("viewer")).status_code == 403
+    other = client.post("/inbound/api/discover", json={**body, "aws_conn_id": "aws_prod"}, headers=editor)
+    assert other.status_code == 403 and "not one of those your integrations use: aws_default" in other.text
+    bad = client.post("/inbound/api/discover", json={**body, "uri": "acme-exports/x.csv"}, headers=editor)
+    assert bad.status_code == 400 and "is not s3://BUCKET/KEY" in bad.text
+    missing = client.post("/inbound/api/discover", json={**body, "uri": "s3://acme-exports/nope.csv"}, headers=editor)
+    assert missing.status_code == 400
+
+
+def test_a_new_config_is_checked_against_the_current_ones_and_writes_nothing(client, env, write_config) -> None:
+    good = yaml.safe_dump(integration_dict("billing", attributes=[{"column": "Tier", "name": "tier"}]))
+    answer = client.post("/inbound/api/configs/check", json={"config": good}, headers=auth("viewer")).json()
+    assert answer == {"ok": True, "name": "billing", "problems": []}
+    assert not (write_config.folder / "billing.yaml").exists()
+    clash = yaml.safe_dump(integration_dict("billing", attributes=[{"column": "Plan", "name": "crm_plan"}]))
+    answer = client.post("/inbound/api/configs/check", json={"config": clash}, headers=auth("viewer")).json()
+    assert answer["ok"] is False and "already used by integration 'crm'" in answer["problems"][0]["message"]
+    broken = client.post("/inbound/api/configs/check", json={"config": "name: [x"}, headers=auth("viewer")).json()
+    assert broken["ok"] is False and isinstance(broken["problems"][0]["line"], int)

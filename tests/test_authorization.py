@@ -34,6 +34,7 @@ from test_api import (
 )
 
 A, B = "crm", "hr"
+NEW_CONFIG = yaml.safe_dump(integration_dict("{name}_new", attributes=[{"column": "Tier", "name": "{name}_tier"}]))
 FAILED = "{name}/failed/20260102T000000Z_users_2.csv"
 
 
@@ -55,6 +56,14 @@ ROUTES = [
     Route("GET", "/inbound/api/integrations/{name}", "read"),
     Route("GET", "/inbound/api/integrations/{name}/reports?key=" + FAILED + ".error.txt", "read"),
     Route("POST", "/inbound/api/integrations/{name}/enabled", "edit", {"enabled": True}),
+    Route("GET", "/inbound/api/discover/connections", "editor"),
+    Route(
+        "POST",
+        "/inbound/api/discover",
+        "editor",
+        {"uri": "s3://" + BUCKET + "/{name}/new.csv", "aws_conn_id": "aws_default"},
+    ),
+    Route("POST", "/inbound/api/configs/check", "any", {"config": NEW_CONFIG}),
 ]
 
 
@@ -98,6 +107,10 @@ def expected(route: Route, rights: Rights | None, name: str) -> tuple[int, bool 
         return 200, readable
     if route.kind == "segment":
         return (200 if readable else 400), None  # B's attribute is unknown to a reader of A only
+    if route.kind == "any":
+        return 200, None
+    if route.kind == "editor":  # the wizard's discovery: the right to edit some integration's DAG
+        return (200 if rights.edits else 403), None
     if not readable:
         return 404, None  # alike for missing and unreadable
     if route.kind == "edit" and name not in rights.edits:
@@ -145,6 +158,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         s3.create_bucket(Bucket=BUCKET)
         for name in (A, B):
             s3.put_object(Bucket=BUCKET, Key=FAILED.format(name=name) + ".error.txt", Body=f"{name}'s error".encode())
+            s3.put_object(Bucket=BUCKET, Key=f"{name}/new.csv", Body=b"Email,Tier\nada@x,gold\ngrace@x,silver\n")
         yield
     mp.undo()
 

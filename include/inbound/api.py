@@ -464,3 +464,96 @@ def attachment(filename: str) -> str:
     """`Content-Disposition` for a download: an ASCII fallback name and the exact one (RFC 6266, RFC 5987)."""
     fallback = "".join(c if " " <= c <= "~" and c not in '"\\%' else "_" for c in filename)
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+# -- the new-integration wizard --------------------------------------------------------
+def editor(caller: ReaderDep) -> Reader:
+    """Discovery reads other people's exports: only a caller who may edit some integration's DAG."""
+    manager = get_auth_manager()
+    dag_ids = {i.dag_id for i in caller.catalog.integrations.values()}
+    if not dag_ids or not manager.filter_authorized_dag_ids(dag_ids=dag_ids, user=caller.user, method="PUT"):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "discovery needs the right to edit an integration's DAG")
+    return caller
+
+
+EditorDep = Annotated[Reader, Depends(editor)]
+
+
+def _connections(caller: Reader) -> list[str]:
+    """The AWS connections discovery may use: those of the integrations whose DAG the caller may edit."""
+    manager = get_auth_manager()
+    editable = manager.filter_authorized_dag_ids(
+        dag_ids={i.dag_id for i in caller.catalog.integrations.values()}, user=caller.user, method="PUT"
+    )
+    return sorted({i.source.aws_conn_id for i in caller.catalog.integrations.values() if i.dag_id in editable})
+
+
+class DiscoverBody(BaseModel):
+    uri: str
+    aws_conn_id: str
+    bytes: int = 1024 * 1024
+
+
+@router.get("/api/discover/connections")
+def discover_connections(caller: EditorDep) -> list[str]:
+    """The connection ids the wizard offers: those integrations the caller may edit already use."""
+    return _connections(caller)
+
+
+@router.post("/api/discover")
+def discover_export(body: DiscoverBody, caller: EditorDep) -> dict[str, Any]:
+    """What `inbound discover` finds in an export: format, columns, types, samples, user-ID candidates, a config.
+
+    The answer holds sample values (personal data) for the caller's eyes; nothing of it is logged.
+    """
+    from inbound.discovery import discover
+    from inbound.errors import DiscoveryError
+
+    if body.aws_conn_id not in _connections(caller):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"connection {body.aws_conn_id!r} is not one of those your integrations use: "
+            f"{', '.join(_connections(caller)) or 'none'}",
+        )
+    bucket, _, key = body.uri.removeprefix("s3://").partition("/")
+    if not body.uri.startswith("s3://") or not bucket or not key:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"{body.uri[:200]!r} is not s3://BUCKET/KEY")
+    if not 1 <= body.bytes <= 16 * 1024 * 1024:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "bytes must be between 1 and 16 MiB")
+    try:
+        report = discover(s3_client(body.aws_conn_id), bucket, key, max_bytes=body.bytes, aws_conn_id=body.aws_conn_id)
+    except DiscoveryError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
+    return report.to_dict()
+
+
+class CheckBody(BaseModel):
+    config: str
+
+
+@router.post("/api/configs/check")
+def check_config(body: CheckBody, caller: ReaderDep) -> dict[str, Any]:
+    """A new config's problems, as `inbound validate` would report them with it added to the folder.
+
+    Nothing is written. The rules across files are checked against every loaded config; an
+    integration the caller may not read is named only as "another integration".
+    """
+    from inbound.catalog import check_new
+
+    full = current_catalog()
+    integration, problems = check_new(body.config, full, "new integration")
+    hidden = [i for name, i in full.integrations.items() if name not in caller.catalog.integrations]
+
+    def redacted(text: str) -> str:
+        for other in hidden:
+            text = text.replace(repr(other.name), "another integration").replace(str(other.file), "its config")
+        return text
+
+    return {
+        "ok": integration is not None,
+        "name": integration.name if integration else None,
+        "problems": [
+            {"line": p.line, "setting": p.path, "message": redacted(p.message), "context": redacted(p.context)}
+            for p in problems
+        ],
+    }

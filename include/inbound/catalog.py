@@ -90,6 +90,15 @@ def load_file(path: Path | str) -> tuple[Integration | None, list[ConfigProblem]
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         return None, [ConfigProblem(file, f"cannot read the file: not UTF-8 (byte {exc.start + 1})", line)]
+    return load_text(file, text)
+
+
+def load_text(file: str, text: str) -> tuple[Integration | None, list[ConfigProblem]]:
+    """Parse and validate one config's text (`file`: the name its problems carry); never raises."""
+    if len(text.encode()) > max_yaml_bytes():
+        return None, [
+            ConfigProblem(file, f"the config is larger than {max_yaml_bytes()} bytes (INBOUND_YAML_MAX_BYTES)")
+        ]
     parsed = parse_yaml(file, text)
     if isinstance(parsed, ConfigProblem):
         return None, [parsed]
@@ -124,6 +133,18 @@ def load_folder(directory: Path | str | None = None, cap: int | None = None) -> 
         catalog.integrations[integration.name] = integration
         owners.update({a.attribute.lower(): integration.name for a in integration.attributes})
     return catalog
+
+
+def check_new(
+    text: str, catalog: Catalog, file: str, cap: int | None = None
+) -> tuple[Integration | None, list[ConfigProblem]]:
+    """A new config, as if added to `catalog`'s folder as `file`: its own problems and the rules across files."""
+    integration, problems = load_text(file, text)
+    if integration is None:
+        return None, problems
+    owners = {a.attribute.lower(): i.name for i in catalog.integrations.values() for a in i.attributes}
+    problem = _cross_file_problem(integration, catalog, owners, max_attributes() if cap is None else cap, text)
+    return (None, [problem]) if problem else (integration, [])
 
 
 _CATALOG_CACHE: dict[tuple[object, ...], Catalog] = {}
@@ -166,9 +187,11 @@ def current_catalog(directory: Path | str | None = None) -> Catalog:
 class _Source:
     """A loaded integration's file text, to point a cross-file problem at a line."""
 
-    def __init__(self, integration: Integration) -> None:
+    def __init__(self, integration: Integration, text: str | None = None) -> None:
         self.file = integration.file or "?"
-        self.lines = Path(self.file).read_text(encoding="utf-8").splitlines() if integration.file else []
+        if text is None:
+            text = Path(self.file).read_text(encoding="utf-8") if integration.file else ""
+        self.lines = text.splitlines()
 
     def problem(self, message: str, pattern: str, path: str) -> ConfigProblem:
         """A problem at the first line that matches `pattern` (the file itself when none does)."""
@@ -177,10 +200,10 @@ class _Source:
 
 
 def _cross_file_problem(
-    integration: Integration, catalog: Catalog, owners: dict[str, str], cap: int
+    integration: Integration, catalog: Catalog, owners: dict[str, str], cap: int, text: str | None = None
 ) -> ConfigProblem | None:
-    """The first rule across files this integration breaks, given those loaded before it."""
-    source = _Source(integration)
+    """The first rule across files this integration breaks, given those loaded before it (`text`: its file's)."""
+    source = _Source(integration, text)
     earlier = catalog.integrations.get(integration.name)
     if earlier is not None:
         message = f"name {integration.name!r} is already used by {earlier.file}; names must be unique"

@@ -54,6 +54,13 @@ def evaluate(
     located = {a.name: a.table for a in stored}
     compiler = Compiler(declared, located, *store.number_casts, substring_position=store.substring_position)
     condition = compiler.compile(rule)
+    if len(compiler.tables) == 1 and not compiler.needs_everyone:
+        # One table, one row per user: each condition is a test on that row, no join at all.
+        (table,) = compiler.tables
+        inline = Compiler(
+            declared, located, *store.number_casts, substring_position=store.substring_position, inline=table
+        )
+        return store.match_rows(table, inline.compile(rule), inline.params, sample)
     # The candidates: users of the tables the rule reads (everyone only for not_exists).
     # not_exists matches users outside the rule's tables: take them only from the tables that hold
     # a declared attribute (the API declares only what the caller may read), never every table.
@@ -77,6 +84,8 @@ class Compiler:
 
     :param declared: attribute name -> declared type (what a rule may name).
     :param located: attribute name -> the store table that holds it (with its declared type).
+    :param inline: the one table a rule reads (and no `not_exists`): conditions become tests on
+        its rows instead of `user_id IN (...)` subqueries (see `evaluate`).
     """
 
     def __init__(
@@ -87,8 +96,10 @@ class Compiler:
         real_type: str = "REAL",
         *,
         substring_position: str = "instr",
+        inline: str | None = None,
     ) -> None:
         self.declared = declared
+        self.inline = inline  # the one table the rule reads: conditions test its row directly
         self.located = located
         self.casts = {"integer": integer_type, "number": real_type}
         self.substring_position = substring_position
@@ -136,6 +147,8 @@ class Compiler:
             del self.params[bound:]
             return "1 = 0"
         self.tables.add(table)
+        if self.inline == table:
+            return f'("{name}" IS NOT NULL AND {test})'
         return f'user_id IN (SELECT _user_id FROM {table} WHERE "{name}" IS NOT NULL AND {test})'
 
     def _check(self, rule: dict[str, object], where: str) -> tuple[str, str, str]:
@@ -162,6 +175,8 @@ class Compiler:
         if table is None:
             return "1 = 0" if op == "exists" else "1 = 1"
         self.tables.add(table)
+        if self.inline == table and op == "exists":
+            return f'"{name}" IS NOT NULL'
         inner = f'SELECT _user_id FROM {table} WHERE "{name}" IS NOT NULL'
         return f"user_id {'IN' if op == 'exists' else 'NOT IN'} ({inner})"
 

@@ -14,6 +14,8 @@ app (no iframe: Airflow's React, Chakra theme and color mode):
   import, which starts within 10 s although support's @hourly scheduled run is deferred,
   waiting for a file, and ends green;
 - the rule builder: the brief's three segments with the right counts;
+- the new-integration wizard: discovery of an export, the user ID, attributes, a rename, and a
+  YAML that `inbound validate` accepts beside the other configs;
 - dark mode; no console errors on any page; axe-core (axe-playwright-python) finds no serious or
   critical violation in the plugin's content on any page.
 
@@ -83,6 +85,7 @@ CRM_CSV = (
     b"alan@example.com,premium,Sales,2\n"
 )
 SUPPORT_CSV = b"Email,Tier\nada@example.com,gold\ngrace@example.com,silver\n"
+ACCOUNTS_CSV = b"Email,Tier,Seats\nada@example.com,gold,3\ngrace@example.com,silver,5\n"
 
 
 def _write(folder: Path, config: dict[str, Any]) -> None:
@@ -170,10 +173,10 @@ def test_the_integrations_app_inside_airflow(tmp_path: Path) -> None:
             if o["Key"].endswith(".csv")
         )
         with _chromium() as browser:
-            _browse(cluster, browser, configs, failed_key)
+            _browse(cluster, browser, configs, failed_key, tmp_path)
 
 
-def _browse(cluster: Cluster, browser: Any, configs: Path, failed_key: str) -> None:
+def _browse(cluster: Cluster, browser: Any, configs: Path, failed_key: str, tmp: Path) -> None:
     base = cluster.base_url
     context = browser.new_context(viewport={"width": 1400, "height": 760})
     errors: list[str] = []
@@ -222,6 +225,30 @@ def _browse(cluster: Cluster, browser: Any, configs: Path, failed_key: str) -> N
         _segment(page, "open_tickets", "gt", "2", 2)
         _a11y(page, "targeting")
         _shot(page, "targeting")
+
+        # -- the wizard: discovery, choices, a YAML that `inbound validate` accepts with the others
+        cluster.s3().put_object(Bucket=BUCKET, Key="billing/accounts_1.csv", Body=ACCOUNTS_CSV)
+        page.goto(f"{base}/plugin/integrations?view=new")
+        page.get_by_label("S3 location").fill(f"s3://{BUCKET}/billing/accounts_*.csv")
+        page.get_by_label("AWS connection").locator("option[value='aws_default']").wait_for(state="attached")
+        assert page.get_by_label("AWS connection").input_value() == "aws_default"  # the only one in use
+        page.get_by_role("button", name="Discover").click()
+        page.locator("#columns").wait_for(timeout=30_000)
+        assert page.get_by_label("User ID column").input_value() == "Email"
+        page.get_by_label("Integration name").fill("accounts")
+        page.get_by_label("Attribute name for Tier").fill("account_tier")
+        page.get_by_label("Import Seats").uncheck(force=True)
+        page.locator("#config-check").filter(has_text="Valid").wait_for(timeout=30_000)
+        config = page.locator("#config-yaml").inner_text()
+        assert "name: account_tier" in config and "Seats" not in config
+        _a11y(page, "wizard")
+        check = tmp / "validate"
+        check.mkdir()
+        for existing in configs.glob("*.yaml"):
+            (check / existing.name).write_text(existing.read_text())
+        (check / "accounts.yaml").write_text(config)
+        validated = cluster.inbound("validate", str(check))
+        assert validated.returncode == 0, validated.stdout + validated.stderr
 
         # -- support's page: fix the config, re-import the failed file (dry run, then the import)
         _write(configs, _config("support", "Tier"))

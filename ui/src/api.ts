@@ -92,6 +92,40 @@ export interface UserAttributes {
   sources: Record<string, { integration: string; file: string; updated_at: string }>;
 }
 
+export interface ColumnProfile {
+  name: string;
+  type: string;
+  format: string | null;
+  samples: string[];
+  empty: number;
+  distinct: number;
+  attribute: string;
+}
+
+export interface Discovery {
+  bucket: string;
+  key: string;
+  uri: string;
+  aws_conn_id: string;
+  encoding: string;
+  delimiter: string;
+  decimal: string;
+  rows: number;
+  complete: boolean;
+  compressed: boolean;
+  columns: ColumnProfile[];
+  user_id_candidates: string[];
+  notes: string[];
+  pattern: string | null;
+  config: string;
+}
+
+export interface ConfigCheck {
+  ok: boolean;
+  name: string | null;
+  problems: { line: number | null; setting: string; message: string; context: string }[];
+}
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -138,6 +172,11 @@ export const api = {
   attributes: () => call<Attribute[]>("/inbound/api/attributes"),
   segment: (rule: unknown, sample = 10) =>
     call<Segment>(`/inbound/api/segments/evaluate?sample=${sample}`, { method: "POST", body: JSON.stringify(rule) }),
+  connections: () => call<string[]>("/inbound/api/discover/connections"),
+  discover: (uri: string, awsConnId: string) =>
+    call<Discovery>("/inbound/api/discover", { method: "POST", body: JSON.stringify({ uri, aws_conn_id: awsConnId }) }),
+  check: (config: string) =>
+    call<ConfigCheck>("/inbound/api/configs/check", { method: "POST", body: JSON.stringify({ config }) }),
   user: (userId: string) => call<UserAttributes>(`/inbound/api/users/${enc(userId)}`),
   reportUrl: (name: string, key: string) => airflowUrl(`/inbound/api/integrations/${enc(name)}/reports?key=${enc(key)}`),
   // Airflow's own REST API, with the caller's rights: a re-import is a DAG run with params.

@@ -131,7 +131,13 @@ class Contract(Schema, ImportLog):
         return {name: n for name, n in counts.items() if n}
 
     def user_count(self, integration: str) -> int:
-        return self.integrations().get(integration, 0)
+        """One integration's users: its own table counted, not every integration's."""
+        with self.transaction() as cur:
+            found = self._tables(cur).get(integration)
+            if found is None:
+                return 0
+            cur.execute(f"SELECT COUNT(*) FROM {found[0]}")
+            return int(first(cur))
 
     def stored_attributes(self) -> list[StoredAttribute]:
         """Every attribute column that holds values, by integration name then attribute."""
@@ -142,6 +148,18 @@ class Contract(Schema, ImportLog):
             for integration, (table, types) in tables.items()
             for name, kind in types.items()
         ]
+
+    def match_rows(self, table: str, condition: str, params: Sequence[str], sample: int) -> Segment:
+        """Users of one table whose row satisfies `condition` (SQL over its columns), counted, and the first few.
+
+        The sample walks the table in user order (its primary key) and stops at `sample` matches.
+        """
+        where = f" FROM {table} WHERE {condition}"
+        with self.transaction() as cur:
+            cur.execute(self._sql("SELECT COUNT(*)" + where), tuple(params))
+            count = int(first(cur))
+            cur.execute(self._sql("SELECT _user_id" + where + f" ORDER BY _user_id LIMIT {int(sample)}"), tuple(params))
+            return Segment(count, [row[0] for row in cur.fetchall()])
 
     def match_users(self, condition: str, params: Sequence[str], tables: Collection[str], sample: int) -> Segment:
         """Users of `tables` for whom `condition` holds, counted, with the first `sample` of them.
