@@ -39,7 +39,7 @@ from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
 from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Query, Request, status
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, JsonValue, StrictBool
 from typing_extensions import TypedDict  # pydantic reads typing's TypedDict only from Python 3.12
 
@@ -220,10 +220,14 @@ def visible_table(caller: Reader) -> list[IntegrationRow]:
 
 
 # -- the table, the toggle, targeting -------------------------------------------------
-@router.get("/api/integrations")
-def list_integrations(caller: ReaderDep) -> list[IntegrationRow]:
-    """The management table: one row per config (broken ones with their error)."""
-    return visible_table(caller)
+@router.get("/api/integrations", response_model=None)
+def list_integrations(caller: ReaderDep) -> JSONResponse:
+    """The management table: one row per config (broken ones with their error).
+
+    Plain JSON of the rows' dicts: validating 500 rows through a response model cost more
+    than building them.
+    """
+    return JSONResponse([row.to_dict() for row in visible_table(caller)])
 
 
 # response_model=None: FastAPI would build a pydantic model of the store's `UserAttributes`, a

@@ -171,6 +171,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=1_000_000)
     parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--profile", action="store_true", help="print where the table request spends its time")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="inbound-bench-plugin-") as tmp:
@@ -195,6 +196,59 @@ def main() -> None:
 
                 with psycopg.connect(PG_URL, autocommit=True) as conn:
                     conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def general_segment(rule: dict[str, object], *, general: bool) -> int:
+    """The rule evaluated in the store: as `evaluate` does now, or (`general`) in the form every rule
+    had before one-table rules tested rows directly: each condition a `user_id IN (subquery)`."""
+    from inbound.catalog import current_catalog
+    from inbound.connections import store
+    from inbound.rules import Compiler, evaluate
+
+    catalog = current_catalog()
+    with store() as s:
+        if not general:
+            return evaluate(s, rule, catalog.declared_types, sample=20, owners=catalog.owners).count
+        located = {a.name: a.table for a in s.stored_attributes()}
+        compiler = Compiler(catalog.declared_types, located, *s.number_casts, substring_position=s.substring_position)
+        condition = compiler.compile(rule)
+        return s.match_users(condition, compiler.params, compiler.tables, 20).count
+
+
+def profile_table() -> None:
+    """Where the management table's time goes, step by step (median of 5 each), in this process."""
+    from inbound.catalog import current_catalog
+    from inbound.connections import store
+    from inbound.management import rows
+    from inbound.runs import dag_states
+
+    catalog = current_catalog()
+    steps = {
+        "configs (cached catalog)": current_catalog,
+        "store: open": lambda: store().__enter__(),
+    }
+    with store() as s:
+        steps |= {
+            "store: last_success": s.last_success,
+            "store: last_imports": s.last_imports,
+            "store: integrations (user counts)": s.integrations,
+        }
+        steps["airflow: dag_states"] = lambda: dag_states([i.dag_id for i in catalog.integrations.values()])
+        states, last, held = (
+            dag_states([i.dag_id for i in catalog.integrations.values()]),
+            s.last_imports(),
+            s.integrations(),
+        )
+        steps["rows"] = lambda: rows(catalog, states, s.last_success(), held, last)
+        for label, step in steps.items():
+            seconds, _ = median_time(step, 5)
+            print(f"  {label:<36} {seconds * 1000:7.1f}ms")
+
+
+def peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run(home: Path, url: str, args: argparse.Namespace) -> None:
@@ -224,6 +278,7 @@ def run(home: Path, url: str, args: argparse.Namespace) -> None:
     big_attribute = f"{name_of(0)}_plan"
     rule = {"attribute": big_attribute, "op": "eq", "value": "premium"}
     rows: list[tuple[str, float, str]] = []
+    ratios: list[str] = []
     with TestClient(app) as client:
 
         def get(path: str):
@@ -243,6 +298,8 @@ def run(home: Path, url: str, args: argparse.Namespace) -> None:
                 f"{len(table)} rows, {sum(r['users'] or 0 for r in table):,} users",
             )
         )
+        if args.profile:
+            profile_table()
         seconds, response = median_time(get(f"/inbound/api/integrations/{name_of(0)}"), args.repeat)
         rows.append((f"GET /inbound/api/integrations/{name_of(0)}", seconds, f"{args.users:,} users"))
         for user_id, what in ((f"user{args.users // 2:07d}@x", "in 1 integration"), ("user0000042@x", "in all")):
@@ -258,6 +315,14 @@ def run(home: Path, url: str, args: argparse.Namespace) -> None:
 
         seconds, response = median_time(segment, args.repeat)
         rows.append(("POST /inbound/api/segments/evaluate", seconds, f"count {response.json()['count']:,}"))
+        # The baseline, same process, same store: the general form of the same rule (every
+        # condition a `user_id IN (subquery)` over the rule's users), which a one-table rule used
+        # before it tested rows directly.
+        direct, count = median_time(lambda: general_segment(rule, general=False), args.repeat)
+        rows.append(("  the rule in the store, one-table form (now)", direct, f"count {count:,}"))
+        baseline, count = median_time(lambda: general_segment(rule, general=True), args.repeat)
+        rows.append(("  the rule in the store, IN-subquery form (baseline)", baseline, f"count {count:,}"))
+        ratios.append(f"segment in the store: baseline / now = {baseline / direct:.1f}")
 
     backend = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
     print(
@@ -268,6 +333,9 @@ def run(home: Path, url: str, args: argparse.Namespace) -> None:
     print(f"{'request':<{width}}  {'median':>9}  answer")
     for label, seconds, note in rows:
         print(f"{label:<{width}}  {seconds * 1000:>7.1f}ms  {note}")
+    for ratio in ratios:
+        print(f"\n{ratio}")
+    print(f"peak RSS of this process (the API app and the store client): {peak_rss_mb():.0f} MB")
     print("\nsetup (not timed above):")
     for label, seconds in setup.items():
         print(f"  {label}: {seconds:.1f}s")

@@ -24,6 +24,7 @@ Screenshots of the table, an integration page and the rule builder, light and da
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -85,6 +86,11 @@ CRM_CSV = (
     b"alan@example.com,premium,Sales,2\n"
 )
 SUPPORT_CSV = b"Email,Tier\nada@example.com,gold\ngrace@example.com,silver\n"
+OTHER_DAG = """from airflow.sdk import DAG
+
+with DAG(dag_id="some_other_dag", schedule=None):
+    pass
+"""
 ACCOUNTS_CSV = b"Email,Tier,Seats\nada@example.com,gold,3\ngrace@example.com,silver,5\n"
 
 
@@ -145,7 +151,13 @@ def test_the_integrations_app_inside_airflow(tmp_path: Path) -> None:
     _write(configs, _config("crm", "Plan"))
     _write(configs, _config("support", "Plan"))  # the file says Tier: it fails until the config is fixed
     _write(configs, _config("billing", "Plan", enabled=False))
-    with celery_cluster(tmp_path / "airflow", configs) as cluster:
+    # The DAGs folder: inbound's two files and one DAG that is no integration (for the DAG tab).
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    for name in ("inbound_integrations.py", "inbound_config_errors.py"):
+        shutil.copy(ROOT / "dags" / name, dags / name)
+    (dags / "other_dag.py").write_text(OTHER_DAG)
+    with celery_cluster(tmp_path / "airflow", configs, extra_env={"AIRFLOW__CORE__DAGS_FOLDER": str(dags)}) as cluster:
         s3 = cluster.s3()
         s3.create_bucket(Bucket=BUCKET)
         s3.put_object(Bucket=BUCKET, Key="crm/export_1.csv", Body=CRM_CSV)
@@ -287,6 +299,11 @@ def _browse(cluster: Cluster, browser: Any, configs: Path, failed_key: str, tmp:
         page.goto(f"{base}/dags/inbound_crm/plugin/integration")
         page.locator("#inbound #mapping").wait_for(timeout=30_000)
         assert page.locator("#inbound h1").inner_text() == "crm"
+        _a11y(page, "DAG tab")
+        page.goto(f"{base}/dags/some_other_dag/plugin/integration")
+        page.locator("#inbound").filter(has_text="some_other_dag is not an inbound integration.").wait_for(
+            timeout=30_000
+        )
 
         # -- dark mode: the same pages in Airflow's dark theme
         page.goto(f"{base}/plugin/integrations")
