@@ -63,6 +63,21 @@ def write_config(tmp_path: Path) -> Callable[..., Path]:
 
 
 @pytest.fixture
+def queue(monkeypatch) -> Iterator[tuple[Any, Any, str]]:
+    """moto's S3 and SQS in this process: (s3, sqs, queue URL) with bucket `acme` and queue `inbound-events`."""
+    import boto3
+    from moto import mock_aws
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    with mock_aws():
+        s3, sqs = boto3.client("s3", region_name="us-east-1"), boto3.client("sqs", region_name="us-east-1")
+        s3.create_bucket(Bucket="acme")
+        yield s3, sqs, sqs.create_queue(QueueName="inbound-events")["QueueUrl"]
+
+
+@pytest.fixture
 def s3() -> Iterator[Any]:
     """moto's in-process S3 with the example bucket."""
     import boto3

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from conftest import integration_dict
 from inbound.config import Integration
@@ -25,15 +23,9 @@ def evented(name: str = "crm", key: str = "crm/users_*.csv", queue: str = "inbou
 
 
 @pytest.fixture
-def aws(monkeypatch) -> Iterator[tuple[Any, Any, str]]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    with mock_aws():
-        s3, sqs = boto3.client("s3", region_name=REGION), boto3.client("sqs", region_name=REGION)
-        s3.create_bucket(Bucket="acme")
-        url = sqs.create_queue(QueueName="inbound-events")["QueueUrl"]
-        yield s3, sqs, url
+def aws(queue) -> tuple[Any, Any, str]:
+    """moto's S3 and SQS (`queue` in conftest), no notification set yet."""
+    return queue
 
 
 def _bodies(sqs: Any, url: str) -> list[str]:

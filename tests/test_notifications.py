@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
-import boto3
 import pytest
 from airflow.triggers.shared_stream import AdvanceItem, AdvanceOutcome
-from moto import mock_aws
 
 from inbound.notifications import QueueEventsTrigger, QueueProducer
 
@@ -18,21 +16,15 @@ REGION = "us-east-1"
 
 
 @pytest.fixture
-def aws(monkeypatch) -> Iterator[tuple[Any, Any, str]]:
-    """moto's S3 and SQS in this process: (s3, sqs, queue URL); the bucket notifies the queue."""
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    with mock_aws():
-        s3, sqs = boto3.client("s3", region_name=REGION), boto3.client("sqs", region_name=REGION)
-        s3.create_bucket(Bucket="acme")
-        url = sqs.create_queue(QueueName="inbound-events")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        s3.put_bucket_notification_configuration(
-            Bucket="acme",
-            NotificationConfiguration={"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]},
-        )
-        yield s3, sqs, url
+def aws(queue) -> tuple[Any, Any, str]:
+    """moto's S3 and SQS (`queue` in conftest), the bucket notifying the queue."""
+    s3, sqs, url = queue
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    s3.put_bucket_notification_configuration(
+        Bucket="acme",
+        NotificationConfiguration={"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]},
+    )
+    return s3, sqs, url
 
 
 def trigger(key: str) -> QueueEventsTrigger:

@@ -89,21 +89,17 @@ class Cluster:
 
     # -- S3 and REST API -------------------------------------------------------------------
     def s3(self) -> Any:
-        import boto3
-
-        return boto3.client(
-            "s3",
-            endpoint_url=self.moto_url,
-            region_name="us-east-1",
-            aws_access_key_id="e2e",
-            aws_secret_access_key="e2e-secret",
-        )
+        return self._client("s3")
 
     def sqs(self) -> Any:
+        return self._client("sqs")
+
+    def _client(self, service: str) -> Any:
+        """A boto3 client of the moto server (S3, SQS) with the deployment's keys."""
         import boto3
 
         return boto3.client(
-            "sqs",
+            service,
             endpoint_url=self.moto_url,
             region_name="us-east-1",
             aws_access_key_id="e2e",

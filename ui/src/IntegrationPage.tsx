@@ -5,6 +5,7 @@ import { api, type Detail, type ImportEntry, runLinks } from "./api";
 import { ImportsChart } from "./Chart";
 import { isSkip, number, outcomeOf, resultPalette, when } from "./format";
 import type { Go } from "./main";
+import { PageHeader } from "./PageHeader";
 import { Reimport } from "./Reimport";
 
 const PAGE = 20;
@@ -115,21 +116,11 @@ export const IntegrationPage = ({ name, go }: { readonly name: string; readonly 
   const failed = detail.runs.find((r) => r.outcome === "failed" && r.final_key);
   return (
     <Box p={4}>
-      <HStack justify="space-between" mb={2} wrap="wrap">
-        <Heading size="lg" as="h1">
-          {detail.name}
-        </Heading>
-        <HStack gap={2}>
-          {go ? (
-            <Button size="sm" variant="outline" onClick={() => go({ view: "table" })}>
-              All integrations
-            </Button>
-          ) : null}
-          <Link href={`${document.baseURI}dags/${detail.dag_id}`} colorPalette="blue" fontSize="sm">
-            DAG {detail.dag_id}
-          </Link>
-        </HStack>
-      </HStack>
+      <PageHeader title={detail.name} go={go}>
+        <Link href={`${document.baseURI}dags/${detail.dag_id}`} colorPalette="blue" fontSize="sm">
+          DAG {detail.dag_id}
+        </Link>
+      </PageHeader>
       {detail.description ? <Text mb={3}>{detail.description}</Text> : null}
       <Grid templateColumns="max-content 1fr" columnGap={4} rowGap={1} mb={4}>
         <Fact label="Source">

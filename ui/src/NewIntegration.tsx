@@ -3,6 +3,7 @@ import { useEffect, useMemo, useState } from "react";
 
 import { api, type ConfigCheck, type Discovery } from "./api";
 import type { Go } from "./main";
+import { PageHeader } from "./PageHeader";
 
 const TYPES = ["string", "integer", "number", "boolean", "date", "timestamp"];
 
@@ -116,14 +117,7 @@ export const NewIntegration = ({ go }: { readonly go: Go }) => {
 
   return (
     <Box p={4}>
-      <HStack justify="space-between" mb={4}>
-        <Heading size="lg" as="h1">
-          New integration
-        </Heading>
-        <Button size="sm" variant="outline" onClick={() => go({ view: "table" })}>
-          All integrations
-        </Button>
-      </HStack>
+      <PageHeader title={"New integration"} go={go} />
       <Heading size="md" as="h2" mb={2}>
         1. Where is the export?
       </Heading>

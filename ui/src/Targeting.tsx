@@ -3,6 +3,7 @@ import { useEffect, useMemo, useState } from "react";
 
 import { api, type Attribute, type Segment, type UserAttributes } from "./api";
 import type { Go } from "./main";
+import { PageHeader } from "./PageHeader";
 
 // The rule JSON `inbound.rules` takes: {"all"|"any": [...]} groups of {"attribute", "op", "value"}.
 export type Condition = { attribute: string; op: string; value?: unknown };
@@ -325,14 +326,7 @@ export const Targeting = ({ go }: { readonly go: Go }) => {
 
   return (
     <Box p={4}>
-      <HStack justify="space-between" mb={4}>
-        <Heading size="lg" as="h1">
-          Targeting
-        </Heading>
-        <Button size="sm" variant="outline" onClick={() => go({ view: "table" })}>
-          All integrations
-        </Button>
-      </HStack>
+      <PageHeader title={"Targeting"} go={go} />
       <Heading size="md" as="h2" mb={2}>
         Segment
       </Heading>
