@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pendulum
@@ -32,7 +32,7 @@ from airflow.sdk import (
 )
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from inbound import alerts
+from inbound import alerts, metrics
 from inbound.catalog import Catalog, load_folder
 from inbound.config import Integration
 from inbound.connections import s3_client, staging_client, store
@@ -270,6 +270,7 @@ def _finalize(integration: Integration) -> dict[str, Any]:
         summary = run.finalize(results)
     for line in summary.lines(values=False):
         log.info("%s", line)
+    _emit_metrics(integration, summary, context)
     run_id = context["run_id"]
     alerts.send(
         integration, alerts.rejected_alert(integration, run_id, summary.rows_read, summary.rows_rejected), context
@@ -292,12 +293,28 @@ def _settle_only(integration: Integration) -> dict[str, Any]:
     except Unavailable as exc:  # the wait failed on it already (and alerted); the next run settles
         log.warning("shared files not settled: %s", exc)
         settled = []
+    summary = RunSummary(integration.name, (), tuple(settled))
+    _emit_metrics(integration, summary, get_current_context())
     if not settled:
         raise AirflowSkipException("no new file")
-    summary = RunSummary(integration.name, (), tuple(settled))
     for line in summary.lines():
         log.info("%s", line)
     return summary.to_json()
+
+
+def _emit_metrics(integration: Integration, summary: RunSummary, context: Any) -> None:
+    """The run's metrics (`inbound.metrics`), on every run; a metrics problem never fails the run."""
+    try:
+        started = getattr(context.get("dag_run"), "start_date", None)
+        duration = datetime.now(UTC) - started if started else None
+        with store(migrate=False) as attribute_store:
+            latest = attribute_store.last_success().get(integration.name) if attribute_store.schema_version() else None
+        last = datetime.fromisoformat(latest.finished_at.replace("Z", "+00:00")) if latest else None
+        if last is not None and last.tzinfo is None:
+            last = last.replace(tzinfo=UTC)
+        metrics.emit(metrics.of_run(summary, duration, last))
+    except Exception:
+        log.warning("metrics for %s not sent", integration.name, exc_info=True)
 
 
 def build_dags(catalog: Catalog | None = None) -> dict[str, DAG]:

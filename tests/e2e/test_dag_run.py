@@ -7,6 +7,7 @@ import os
 import sqlite3
 import subprocess
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -284,3 +285,41 @@ def test_a_run_that_finds_no_new_file_still_moves_a_shared_file_once_its_absent_
     assert f"- {name}: success: 1 rows read, 1 written" in report
     with open_store(integration["store"]) as store:
         assert len(store.imports(name)) == 1  # moved, not imported a second time
+
+
+def test_a_run_sends_its_metrics_to_statsd(integration, s3_server) -> None:
+    """A real DAG run with Airflow's StatsD on, read back from a UDP socket on loopback."""
+    import socket
+
+    name = integration["name"]
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind(("127.0.0.1", 0))
+    sink.settimeout(1)
+    env = {
+        **integration["env"],
+        "AIRFLOW__METRICS__STATSD_ON": "True",
+        "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
+        "AIRFLOW__METRICS__STATSD_PORT": str(sink.getsockname()[1]),
+    }
+    good = "".join(f"user{i}@x,premium,{i}\n" for i in range(20))  # and one bad row: 1 of 21 is under 5%
+    body = f"Email,Plan,Open Tickets\n{good}bob@x,free,x\n".encode()
+    s3_server.put_object(Bucket=BUCKET, Key=f"{name}/users_1.csv", Body=body)
+    dags_test({**integration, "env": env})
+    got: dict[str, str] = {}
+    try:
+        while True:
+            for line in sink.recv(65535).decode().splitlines():
+                stat, _, value = line.partition(":")
+                got.setdefault(stat, value)
+    except TimeoutError:
+        pass
+    finally:
+        sink.close()
+    prefix = f"airflow.inbound.{name}."
+    assert got.get(prefix + "rows_read") == "21|c", sorted(k for k in got if "inbound" in k)
+    assert got[prefix + "rows_written"] == "20|c" and got[prefix + "rows_rejected"] == "1|c"
+    assert got[prefix + "files_imported"] == "1|c" and got[prefix + "files_failed"] == "0|c"
+    assert float(got[prefix + "import_duration"].split("|")[0]) > 0
+    stamp = float(got[prefix + "last_import_timestamp"].split("|")[0])
+    (entry,) = open_store(integration["store"]).imports(name)
+    assert abs(stamp - datetime.fromisoformat(entry.finished_at.replace("Z", "+00:00")).timestamp()) < 1
