@@ -596,3 +596,12 @@ print(count)
 def test_fuzz_arbitrary_yaml_is_a_result_or_problems_in_bounded_memory() -> None:
     out = _run_limited("MAX_EXAMPLES = 1000\n" + FUZZ, timeout=300)
     assert int(out.strip()) >= 1000
+
+
+@pytest.mark.parametrize("text", ["{" + "x" * 70_000 + "}", "? " + "x" * 70_000, "!env " + "x" * 70_000])
+def test_a_huge_key_or_variable_name_never_makes_a_huge_message(write_config, text: str) -> None:
+    """Found by the fuzz above: a setting path and an `!env` name came back whole."""
+    path = write_config.folder / "a.yaml"
+    path.write_text(text)
+    _, errors = load_file(path)
+    assert errors and all(len(str(e)) < 2000 for e in errors), max(len(str(e)) for e in errors)

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from pydantic_core import ErrorDetails
 
 
+MAX_PATH_CHARS = 120  # of a setting's path as a problem shows it
+
+
 @dataclass(frozen=True)
 class ConfigProblem:
     """One problem in one config file, with everything needed to fix it."""
@@ -33,6 +36,11 @@ class ConfigProblem:
     line: int | None = None
     path: str = ""  # the setting, e.g. "attributes[0].type"
     context: str = ""  # the lines around `line`, the offending one marked with ">"
+
+    def __post_init__(self) -> None:
+        # A setting's path is built from the file's keys: a 70 kB key must not make a 70 kB message.
+        if len(self.path) > MAX_PATH_CHARS:
+            object.__setattr__(self, "path", self.path[: MAX_PATH_CHARS - 3] + "...")
 
     def one_line(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file

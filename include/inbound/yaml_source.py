@@ -83,10 +83,11 @@ def _env_refusal(name: str) -> str:
             f"!env {name}: that is a setting of inbound itself, not a value for configs; a config reads only "
             f"variables named {ENV_PREFIX}... or listed in INBOUND_ENV_ALLOWLIST"
         )
+    shown = name if len(name) <= 60 else echo(name)  # a message never grows with the file
     return (
-        f"!env {name}: a config reads only variables meant for configs, named {ENV_PREFIX}... or listed "
-        f"in INBOUND_ENV_ALLOWLIST (comma-separated names). If {name} is meant for configs (never a secret: "
-        f"a config's values are shown), add {name} to INBOUND_ENV_ALLOWLIST in the environment of every "
+        f"!env {shown}: a config reads only variables meant for configs, named {ENV_PREFIX}... or listed "
+        f"in INBOUND_ENV_ALLOWLIST (comma-separated names). If {shown} is meant for configs (never a secret: "
+        f"a config's values are shown), add it to INBOUND_ENV_ALLOWLIST in the environment of every "
         f"Airflow component, or name it {ENV_PREFIX}..."
     )
 
