@@ -13,12 +13,13 @@ COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /usr/local/bin/uv
 
 # 1. Dependencies first (this layer is cached while pyproject.toml/uv.lock do not change).
 #    --no-dev drops the test tools, --extra postgres brings psycopg for the attribute store,
-#    --extra celery the Celery provider at the version the end-to-end test ran.
+#    --extra celery the Celery provider at the version the end-to-end test ran, --extra
+#    openlineage the OpenLineage provider (off until a transport is set: README, Lineage).
 #    --compile (pip's default, stated because it matters): the image holds bytecode, so no
 #    process compiles Airflow from source, even where PYTHONDONTWRITEBYTECODE=1 is set.
 COPY --chown=airflow:0 pyproject.toml uv.lock README.md /tmp/inbound/
 RUN cd /tmp/inbound \
- && uv export --frozen --no-dev --no-hashes --no-emit-project --extra postgres --extra celery \
+ && uv export --frozen --no-dev --no-hashes --no-emit-project --extra postgres --extra celery --extra openlineage \
       --output-file /tmp/inbound/requirements.txt \
  && pip install --no-cache-dir --compile -r /tmp/inbound/requirements.txt
 

@@ -21,7 +21,7 @@ from corpus import ATTRIBUTES, Case, cases
 from inbound.batches import map_file
 from inbound.config import Integration
 from inbound.errors import BadFile
-from inbound.mapping import map_table
+from inbound.mapping import map_table, rejected_by_kind
 from inbound.reading import read_table
 from test_pipeline import keys, make_run, put, run
 
@@ -54,7 +54,8 @@ def whole(data: bytes, integration: Integration) -> tuple:
         mapped = map_table(read_table(data, integration.format, integration.max_bytes), integration)
     except BadFile as exc:
         return ("refused", exc.problem, exc.line, str(exc))
-    return (mapped.frame.rows(), canonical(mapped.rejects), mapped.rows_read, mapped.rows_rejected)
+    by_kind = tuple(rejected_by_kind(mapped.rejects.lazy())) if mapped.rejects.height else ()
+    return (mapped.frame.rows(), canonical(mapped.rejects), mapped.rows_read, mapped.rows_rejected, by_kind)
 
 
 def batched(data: bytes, integration: Integration, batch: int) -> tuple:
@@ -67,7 +68,7 @@ def batched(data: bytes, integration: Integration, batch: int) -> tuple:
         rejects = pl.concat([pl.read_parquet(p) for p in spool.rejects]) if spool.rejects else pl.DataFrame()
         lines = rejects.get_column("line").to_list() if rejects.height else []
         assert lines == sorted(lines), "rejected rows are in line order across batches"
-        return (rows, canonical(rejects), spool.rows_read, spool.rows_rejected)
+        return (rows, canonical(rejects), spool.rows_read, spool.rows_rejected, spool.rejected_by)
 
 
 @pytest.mark.parametrize("batch", BATCHES)

@@ -129,6 +129,26 @@ def test_upsert_emits_the_integrations_asset_through_an_alias(dagbag_for) -> Non
     assert alias.name == "inbound_crm_users_writes"
 
 
+def test_only_upsert_reports_lineage_and_nothing_loads_for_it_without_openlineage(tmp_path) -> None:
+    """Parsing the DAGs (as a scheduler or a worker does) imports no lineage code: without the
+    OpenLineage provider configured, nothing changes and nothing slows."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from inbound.catalog import load_folder\n"
+        "from inbound.dag import build_dags\n"
+        f"dags = build_dags(load_folder({str(EXAMPLES)!r}))\n"
+        "dag = dags['inbound_crm_users']\n"
+        "reporting = sorted(t.task_id for t in dag.tasks if hasattr(t, 'get_openlineage_facets_on_complete'))\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('openlineage') or m == 'inbound.lineage')\n"
+        "print(reporting, loaded)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=tmp_path)
+    assert out.stdout.strip().splitlines()[-1] == "['upsert_attributes'] []"
+
+
 def test_a_value_from_env_shows_as_its_variable_not_its_value(monkeypatch, write_config) -> None:
     """The DAG's docs and the management table show `!env NAME`; the run itself uses the value."""
     from inbound.catalog import load_folder

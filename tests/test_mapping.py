@@ -8,7 +8,7 @@ import pytest
 from conftest import integration_dict
 from inbound.config import Format, Integration
 from inbound.errors import BadFile, ConfigInvalid, Problem
-from inbound.mapping import map_table
+from inbound.mapping import REJECT_KINDS, map_table, rejected_by_kind
 from inbound.reading import read_table
 
 
@@ -207,3 +207,29 @@ def test_a_first_line_of_values_is_never_shown(first_line: str) -> None:
     for value in first_line.split(","):
         assert value not in message
     assert refused.value.problem in (Problem.HEADER, Problem.MISSING_COLUMN)
+
+
+def test_every_kind_of_rejected_row_is_counted_by_its_kind_and_column(monkeypatch) -> None:
+    """What lineage reports as rejected rows by reason: each kind the mapping rejects for, none lost."""
+    monkeypatch.setenv("INBOUND_MAX_VALUE_BYTES", "20")
+    long = "x" * 21
+    result = mapped(
+        "a@x,p,three,,,,,\n"  # invalid integer
+        "b@x,p,1,,maybe,,,\n"  # invalid boolean
+        ",p,1,,,,,\n"  # empty user ID
+        "d@x,p,1,,,,,\n"
+        "d@x,p,2,,,,,\n"  # d@x twice: both rows
+        "e@x,p,1\n"  # 3 fields of 8
+        f"f@x,{long},1,,,,,\n"  # too long
+        "g@x,p,four,,nope,,,\n"  # two reasons, one row
+    )
+    assert rejected_by_kind(result.rejects.lazy()) == [
+        ("duplicate_user_id", "Email", 2),
+        ("empty_user_id", "Email", 1),
+        ("invalid_value", "Open Tickets", 2),
+        ("invalid_value", "VIP", 2),
+        ("value_too_long", "Plan", 1),
+        ("wrong_field_count", None, 1),
+    ]
+    assert {kind for kind, _, _ in rejected_by_kind(result.rejects.lazy())} == set(REJECT_KINDS)
+    assert result.rows_rejected == 8  # a row rejected for two reasons counts once here, in each kind there

@@ -70,3 +70,53 @@ def test_a_run_without_files_still_reports_freshness_and_a_dry_run_counts_nothin
 def test_with_tags_the_integration_is_a_tag_not_part_of_the_name() -> None:
     assert metrics.name("rows_written", "crm", True) == ("inbound.rows_written", {"integration": "crm"})
     assert metrics.name("rows_written", "crm", False) == ("inbound.crm.rows_written", None)
+
+
+def _exporter_name(stat: str, rules: list[dict]) -> tuple[str, dict[str, str], str | None] | None:
+    """What statsd_exporter makes of a StatsD name under glob mapping rules (first match wins;
+    `*` is one dot-separated part; `$n` / `${n}` the n-th capture)."""
+    import re
+
+    for rule in rules:
+        pattern = "^" + re.escape(rule["match"]).replace(r"\*", "([^.]+)") + "$"
+        found = re.match(pattern, stat)
+        if found:
+
+            def expand(text: str, found: re.Match[str] = found) -> str:
+                return re.sub(r"\$\{?(\d+)\}?", lambda m: found.group(int(m.group(1))), text)
+
+            labels = {k: expand(v) for k, v in rule.get("labels", {}).items()}
+            return expand(rule["name"]), labels, rule.get("observer_type")
+    return None
+
+
+def test_the_grafana_dashboard_queries_what_the_statsd_mapping_makes_of_every_metric() -> None:
+    """docs/grafana: each metric inbound sends maps to a Prometheus name with its integration as a
+    label, and every metric the ready dashboard queries is one of those."""
+    import json
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    docs = Path(__file__).resolve().parents[1] / "docs" / "grafana"
+    rules = yaml.safe_load((docs / "statsd_mapping.yml").read_text())["mappings"]
+    made: set[str] = set()
+    for metric in (*metrics.COUNTERS, metrics.TIMER, metrics.GAUGE):
+        stat, _ = metrics.name(metric, "crm_users", with_tags=False)
+        mapped = _exporter_name(f"airflow.{stat}", rules)  # Airflow's StatsD prefix
+        assert mapped is not None, metric
+        name, labels, observer = mapped
+        assert labels == {"integration": "crm_users"} and re.fullmatch(r"[a-z_]+", name), (metric, name)
+        made |= {name, f"{name}_bucket", f"{name}_sum", f"{name}_count"} if observer == "histogram" else {name}
+    assert {n for n in made if n.endswith("_total")} == {f"inbound_{c}_total" for c in metrics.COUNTERS}
+    dashboard = json.loads((docs / "inbound-dashboard.json").read_text())
+    queried = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\binbound_[a-z_]+", target["expr"])
+    }
+    queried |= set(re.findall(r"\binbound_[a-z_]+", json.dumps(dashboard["templating"])))
+    assert queried and queried <= made, queried - made
+    assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])

@@ -564,3 +564,31 @@ def test_first_writes_of_many_integrations_at_once_all_reach_the_view(store_url:
     with open_store(store_url) as store:
         found = store.user_attributes("ada@x", {f"{n}_plan": "string" for n in names})["attributes"]
     assert found == {f"{n}_plan": "pro" for n in names}
+
+
+def test_the_store_says_where_an_integrations_values_live(store, store_url) -> None:
+    """For lineage: the database, the schema the tables are in, the table (once written) and the view."""
+    before = store.location("crm")
+    assert before.table is None and before.view == "inbound_attributes_v1"
+    write(store, pl.DataFrame({"user_id": ["ada@x"], "plan": ["premium"]}), types={"plan": "string"})
+    where = store.location("crm")
+    assert where.table is not None and where.table.startswith("inbound_values_")
+    if store_url.startswith("sqlite"):
+        path = str(Path(store_url.removeprefix("sqlite:///")).resolve())
+        assert (where.kind, where.host, where.port, where.database, where.schema) == (
+            "sqlite",
+            None,
+            None,
+            path,
+            "main",
+        )
+    else:
+        schema = store_url.rsplit("search_path%3D", 1)[1]
+        assert (where.kind, where.host, where.port, where.database, where.schema) == (
+            "postgresql",
+            "127.0.0.1",
+            5432,
+            "test",
+            schema,
+        )
+    assert store.location("billing").table is None  # another integration: no table yet

@@ -26,7 +26,7 @@ import polars as pl
 
 from inbound.config import Integration
 from inbound.errors import BadFile, Problem
-from inbound.mapping import REJECT_COLUMNS, USER_ID, duplicate_reason, map_batch
+from inbound.mapping import REJECT_COLUMNS, USER_ID, duplicate_reason, map_batch, rejected_by_kind
 from inbound.reading import read_batches
 from inbound.settings import number_setting
 
@@ -53,6 +53,7 @@ class Spool:
     rows_read: int
     rows_rejected: int
     users: int  # rows in the attribute set
+    rejected_by: tuple[tuple[str, str | None, int], ...] = ()  # rows per (kind, column): `rejected_by_kind`
 
 
 def map_file(pieces: Iterable[bytes], integration: Integration, folder: Path, batch: int | None = None) -> Spool:
@@ -76,10 +77,11 @@ def map_file(pieces: Iterable[bytes], integration: Integration, folder: Path, ba
         repeated = repeated.with_columns(duplicate_reason(USER_ID, "line").alias("reason"))
         for i in repeated.get_column(_BATCH).unique():
             _reject_repeated(folder, i, repeated.filter(pl.col(_BATCH) == i), integration.user_id.column)
-    rejects = [_part(folder, "rejects", i) for i in range(len(read))]
+    rejects = [p for p in (_part(folder, "rejects", i) for i in range(len(read))) if _rows(p)]
     return Spool(
         sets=tuple(_part(folder, "set", i) for i in range(len(read))),
-        rejects=tuple(p for p in rejects if _rows(p)),
+        rejects=tuple(rejects),
+        rejected_by=tuple(rejected_by_kind(pl.scan_parquet(rejects))) if rejects else (),
         rows_read=sum(read),
         rows_rejected=sum(_rows(p, "line") for p in rejects),
         users=sum(_rows(_part(folder, "set", i)) for i in range(len(read))),

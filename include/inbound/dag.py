@@ -2,6 +2,9 @@
 
     wait_for_file >> validate_and_map >> upsert_attributes >> finalize
 
+`upsert_attributes` is an operator of its own (`UpsertAttributesOperator`): it is the task
+that reports lineage to OpenLineage when the provider is configured.
+
 Each task rebuilds the run from the config snapshot `wait_for_file` pushed, so the whole
 run uses one config version (a change takes effect at the next run), and calls one method
 of it; results travel between tasks as JSON. A failed run and a high rejected share alert
@@ -23,6 +26,7 @@ from airflow.sdk import (
     AssetAlias,
     AssetOrTimeSchedule,
     AssetWatcher,
+    BaseOperator,
     CronTriggerTimetable,
     DeltaTriggerTimetable,
     Param,
@@ -42,6 +46,7 @@ from inbound.notifications import QueueEventsTrigger
 from inbound.results import COUNTS, FileResult, RunSummary
 from inbound.run import Run
 from inbound.sensor import NewFilesSensor
+from inbound.store import Location
 
 log = logging.getLogger(__name__)
 START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
@@ -210,20 +215,84 @@ def build_dag(integration: Integration) -> DAG:
             with _run(found["snapshot"]) as run:
                 return _payload(found["snapshot"], run.map([S3File.from_dict(f) for f in found["files"]]))
 
-        @task(task_id="upsert_attributes", outlets=[_writes_alias(integration)])
-        def upsert_attributes(mapped: dict[str, Any]) -> dict[str, Any]:
-            with _run(mapped["snapshot"]) as run:
-                results = run.write(_results(mapped))
-            _emit_asset_event(integration, results)
-            return _payload(mapped["snapshot"], results)
-
         @task(task_id="finalize", trigger_rule="all_done", on_failure_callback=on_failure)
         def finalize() -> dict[str, Any]:
             return _finalize(integration)
 
-        written = upsert_attributes(validate_and_map(wait.output))  # type: ignore[arg-type]
+        written = UpsertAttributesOperator(
+            task_id="upsert_attributes",
+            mapped=validate_and_map(wait.output),  # type: ignore[arg-type]
+            outlets=[_writes_alias(integration)],
+        )
         written >> finalize()
     return dag
+
+
+class UpsertAttributesOperator(BaseOperator):
+    """`upsert_attributes`: the run's mapped files into the store, each file in one transaction.
+
+    The one task that writes, so the one that reports lineage: with the OpenLineage provider
+    configured, its START, COMPLETE and FAIL events carry each imported S3 object in and the
+    integration's table and the read-contract view out (`inbound.lineage`). Without it these
+    methods are never called and nothing is imported for them.
+
+    :param mapped: `validate_and_map`'s result (an XComArg): the run's config snapshot and its
+        files, mapped and staged.
+    """
+
+    template_fields = ("mapped",)
+
+    def __init__(self, *, mapped: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.mapped = mapped
+        self._written: list[FileResult] | None = None
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        snapshot = self.mapped["snapshot"]
+        with _run(snapshot) as run:
+            results = run.write(_results(self.mapped))
+        self._written = results
+        _emit_asset_event(Integration.from_snapshot(snapshot), results)
+        return _payload(snapshot, results)
+
+    def _integration(self) -> Integration:
+        return Integration.from_snapshot(self.mapped["snapshot"])
+
+    def get_openlineage_facets_on_start(self) -> Any:
+        from inbound import lineage
+
+        return _operator_lineage(lineage.of_start(self._integration(), _results(self.mapped)))
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        from inbound import lineage
+
+        integration = self._integration()
+        results = self._written if self._written is not None else _results(self.mapped)
+        return _operator_lineage(lineage.of_write(integration, results, _store_location(integration)))
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        from inbound import lineage
+
+        return _operator_lineage(lineage.of_failure(self._integration(), _results(self.mapped)))
+
+
+def _store_location(integration: Integration) -> Location | None:
+    """Where the integration's values are, for its lineage; None (and a warning) if the store cannot say."""
+    try:
+        with store(migrate=False) as attribute_store:
+            return attribute_store.location(integration.name)
+    except Exception:
+        log.warning(
+            "lineage for %s: the store's location is unknown; no outputs reported", integration.name, exc_info=True
+        )
+        return None
+
+
+def _operator_lineage(found: Any) -> Any:
+    """`inbound.lineage.Lineage` as the provider's `OperatorLineage` (imported only when lineage is on)."""
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
+    return OperatorLineage(inputs=found.inputs, outputs=found.outputs, run_facets=found.run_facets)
 
 
 def _failure_callback(integration: Integration) -> list[Any]:

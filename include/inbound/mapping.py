@@ -50,6 +50,40 @@ DEFAULT_MAX_VALUE_BYTES = 64 * 1024
 MAX_VALUE_BYTES_ENV = "INBOUND_MAX_VALUE_BYTES"
 DUPLICATE_LINES_SHOWN = 10  # a reason names at most this many of a repeated user ID's lines
 
+# Why a row was rejected, as a fixed word (the reason text names lines and counts): what
+# lineage and metrics group rejected rows by. Each is recognised by how its reason begins.
+EMPTY_ID_REASON = "empty user ID"
+_DUPLICATE_START = "user ID appears "
+_RAGGED_START = "row has "
+_LONG_START = "value longer than "
+REJECT_KINDS = ("empty_user_id", "duplicate_user_id", "wrong_field_count", "value_too_long", "invalid_value")
+
+
+def reject_kind(reason: pl.Expr) -> pl.Expr:
+    """The kind (`REJECT_KINDS`) of each rejected row, from its reason; a type misfit is `invalid_value`."""
+    return (
+        pl.when(reason == EMPTY_ID_REASON)
+        .then(pl.lit("empty_user_id"))
+        .when(reason.str.starts_with(_DUPLICATE_START))
+        .then(pl.lit("duplicate_user_id"))
+        .when(reason.str.starts_with(_LONG_START))
+        .then(pl.lit("value_too_long"))
+        .when(reason.str.starts_with(_RAGGED_START))
+        .then(pl.lit("wrong_field_count"))
+        .otherwise(pl.lit("invalid_value"))
+    )
+
+
+def rejected_by_kind(rejects: pl.LazyFrame) -> list[tuple[str, str | None, int]]:
+    """Rejected rows per (kind, column), in a fixed order: a row rejected twice counts in both."""
+    counts = (
+        rejects.group_by(reject_kind(pl.col("reason")).alias("kind"), pl.col("column"))
+        .agg(pl.col("line").n_unique().alias("rows"))
+        .sort("kind", "column", nulls_last=False)
+        .collect()
+    )
+    return [(str(k), c, int(n)) for k, c, n in counts.iter_rows()]
+
 
 def max_value_bytes() -> int:
     """`INBOUND_MAX_VALUE_BYTES` (default 65536): the longest value (and user ID) a row may hold, in bytes."""
@@ -285,7 +319,7 @@ def _cast_rejects(bad: pl.DataFrame, i: int, attribute: Attribute) -> pl.DataFra
 def _long_rejects(bad: pl.DataFrame, flag: str, column: str, cap: int) -> pl.DataFrame:
     """Rows with a value longer than the cap: the column and the limit, never the value."""
     reason = (
-        f"value longer than {cap} bytes ({MAX_VALUE_BYTES_ENV}); not imported and not shown: "
+        f"{_LONG_START}{cap} bytes ({MAX_VALUE_BYTES_ENV}); not imported and not shown: "
         "shorten it in the export or raise the setting"
     )
     return _reject(bad.filter(pl.col(flag)), column, None, reason)
@@ -296,15 +330,15 @@ def _ragged_rejects(bad: pl.DataFrame, width: int) -> pl.DataFrame:
     fields = pl.col(FIELD_COUNT_COLUMN)
     reason = (
         pl.when(fields < 0)
-        .then(pl.format("row has more fields than the header ({})", pl.lit(width)))
-        .otherwise(pl.format("row has {} fields, the header has {}", fields, pl.lit(width)))
+        .then(pl.format(_RAGGED_START + "more fields than the header ({})", pl.lit(width)))
+        .otherwise(pl.format(_RAGGED_START + "{} fields, the header has {}", fields, pl.lit(width)))
     )
     return _reject(bad.filter(fields != width), None, None, reason)
 
 
 def _empty_id_rejects(bad: pl.DataFrame, id_column: str, id_too_long: str | None) -> pl.DataFrame:
     empty = pl.col(_ID).is_null() if id_too_long is None else pl.col(_ID).is_null() & ~pl.col(id_too_long)
-    return _reject(bad.filter(empty), id_column, None, "empty user ID", user_id=False)
+    return _reject(bad.filter(empty), id_column, None, EMPTY_ID_REASON, user_id=False)
 
 
 def duplicate_reason(user_id: str, line: str) -> pl.Expr:
@@ -312,7 +346,7 @@ def duplicate_reason(user_id: str, line: str) -> pl.Expr:
     lines = pl.col(line).sort().cast(pl.String)
     times = pl.len().over(user_id)
     return pl.format(
-        "user ID appears {} times in the file (lines {}{}); all its rows are rejected",
+        _DUPLICATE_START + "{} times in the file (lines {}{}); all its rows are rejected",
         times,
         lines.head(DUPLICATE_LINES_SHOWN).str.join(", ").over(user_id),
         pl.when(times > DUPLICATE_LINES_SHOWN).then(pl.lit(", ...")).otherwise(pl.lit("")),

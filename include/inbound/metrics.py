@@ -26,6 +26,9 @@ from inbound.outcome import Outcome
 from inbound.results import RunSummary
 
 PREFIX = "inbound"
+COUNTERS = ("rows_read", "rows_written", "rows_rejected", "files_imported", "files_failed")
+TIMER = "import_duration"
+GAUGE = "last_import_timestamp"
 
 
 @dataclass(frozen=True)
@@ -84,9 +87,9 @@ def emit(run: RunMetrics, backend: Any = None, with_tags: bool | None = None) ->
         stat, tags = name(metric, run.integration, with_tags)
         kind(stat, value, tags=tags)
 
-    for metric in ("rows_read", "rows_written", "rows_rejected", "files_imported", "files_failed"):
+    for metric in COUNTERS:
         send(backend.incr, metric, getattr(run, metric))
     if run.duration is not None and run.files_imported + run.files_failed:
-        send(backend.timing, "import_duration", run.duration)
+        send(backend.timing, TIMER, run.duration)
     if run.last_import is not None:
-        send(backend.gauge, "last_import_timestamp", run.last_import.timestamp())
+        send(backend.gauge, GAUGE, run.last_import.timestamp())

@@ -129,7 +129,9 @@ def validate_and_map(client: S3Client, integration: Integration, file: S3File, s
             raise  # S3 is down: the task retries, the file stays
         except Exception as exc:  # anything else fails this file, not the run
             return result.failed_with(internal_error("validate_and_map", file, exc), Problem.INTERNAL)
-        result = replace(result, rows_read=spool.rows_read, rows_rejected=spool.rows_rejected)
+        result = replace(
+            result, rows_read=spool.rows_read, rows_rejected=spool.rows_rejected, rejected_by=spool.rejected_by
+        )
         name = f"{file.key}.{file.etag}"  # `Staging` makes it a safe object name
         if spool.rejects:
             result = replace(result, rejects=staging.put_parts(f"{name}.rejects", spool.rejects))

@@ -32,6 +32,7 @@ class FileResult:
     rejects: str | None = None  # staged rejected rows (Parquet), until finalize
     rows_read: int = 0
     rows_rejected: int = 0
+    rejected_by: tuple[tuple[str, str | None, int], ...] = ()  # rows per (kind, column), `mapping.REJECT_KINDS`
     error: str | None = None
     problem: Problem | None = None
     write: WriteResult | None = None
@@ -65,6 +66,7 @@ class FileResult:
             "rejects": self.rejects,
             "rows_read": self.rows_read,
             "rows_rejected": self.rows_rejected,
+            "rejected_by": [{"kind": k, "column": c, "rows": n} for k, c, n in self.rejected_by],
             "error": self.error,
             "problem": None if self.problem is None else str(self.problem),
             "write": None if self.write is None else {**self.write.to_dict(), "dry_run": self.previewed},
@@ -82,6 +84,7 @@ class FileResult:
             rejects=data.get("rejects"),
             rows_read=int(data.get("rows_read", 0)),
             rows_rejected=int(data.get("rows_rejected", 0)),
+            rejected_by=tuple((r["kind"], r["column"], int(r["rows"])) for r in data.get("rejected_by", ())),
             error=data.get("error"),
             problem=Problem(data["problem"]) if data.get("problem") else None,
             write=None if write is None else WriteResult.from_dict(write),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import uuid
@@ -323,3 +324,114 @@ def test_a_run_sends_its_metrics_to_statsd(integration, s3_server) -> None:
     stamp = float(got[prefix + "last_import_timestamp"].split("|")[0])
     (entry,) = open_store(integration["store"]).imports(name)
     assert abs(stamp - datetime.fromisoformat(entry.finished_at.replace("Z", "+00:00")).timestamp()) < 1
+
+
+def _lineage_events(integration, tmp_path: Path, conf: dict | None = None) -> tuple[list[dict], str]:
+    """A real DAG run with the OpenLineage provider's file transport: its events, and the run's output."""
+    events = tmp_path / "openlineage.jsonl"
+    env = {
+        **integration["env"],
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "file", "log_file_path": str(events), "append": True}),
+        "AIRFLOW__OPENLINEAGE__NAMESPACE": "inbound-e2e",
+    }
+    output = dags_test({**integration, "env": env}, conf)
+    lines = events.read_text().splitlines() if events.exists() else []
+    return [json.loads(line) for line in lines], output
+
+
+def _task_events(events: list[dict], integration, task_id: str) -> dict[str, dict]:
+    job = f"inbound_{integration['name']}.{task_id}"
+    return {e["eventType"]: e for e in events if e["job"]["name"] == job}
+
+
+def _datasets(event: dict, kind: str) -> set[tuple[str, str]]:
+    return {(d["namespace"], d["name"]) for d in event.get(kind) or []}
+
+
+def test_a_run_reports_its_import_to_openlineage(integration, s3_server, tmp_path) -> None:
+    """START and COMPLETE of `upsert_attributes`: the S3 object in, the store's table and view out,
+    with schema, counts, rejected rows by reason and the config version; no other task reports a dataset."""
+    name = integration["name"]
+    key = f"{name}/users_1.csv"
+    good = "".join(f"user{i}@x,premium,{i}\n" for i in range(20))
+    s3_server.put_object(Bucket=BUCKET, Key=key, Body=f"Email,Plan,Open Tickets\n{good}bob@x,free,x\n".encode())
+    events, output = _lineage_events(integration, tmp_path)
+    assert run_state(integration) == "success", output[-3000:]
+    upsert = _task_events(events, integration, "upsert_attributes")
+    assert {"START", "COMPLETE"} <= set(upsert), [(e["job"]["name"], e["eventType"]) for e in events]
+    etag = s3_server.head_object(Bucket=BUCKET, Key=keys(s3_server, f"{name}/success/")[0])["ETag"].strip('"')
+    start, complete = upsert["START"], upsert["COMPLETE"]
+    source = ("s3://" + BUCKET, key)
+    assert _datasets(start, "inputs") == {source} and _datasets(start, "outputs") == set()
+
+    with open_store(integration["store"]) as store:
+        (entry,) = store.imports(name)
+        table = store.location(name).table
+    namespace = f"sqlite://{socket.gethostname()}{Path(integration['store'].removeprefix('sqlite:///')).resolve()}"
+    assert _datasets(complete, "inputs") == {source}
+    assert _datasets(complete, "outputs") == {(namespace, f"main.{table}"), (namespace, "main.inbound_attributes_v1")}
+
+    (read,) = complete["inputs"]
+    assert [(f["name"], f["type"]) for f in read["facets"]["schema"]["fields"]] == [
+        ("Email", "string"),
+        ("Plan", "string"),
+        ("Open Tickets", "integer"),
+    ]
+    assert read["facets"]["version"]["datasetVersion"] == etag
+    assert read["inputFacets"]["dataQualityMetrics"]["rowCount"] == 21
+    assert read["inputFacets"]["inboundRejections"] == {
+        **{k: v for k, v in read["inputFacets"]["inboundRejections"].items() if k.startswith("_")},
+        "rowsRead": 21,
+        "rowsRejected": 1,
+        "byReason": [{"kind": "invalid_value", "column": "Open Tickets", "rows": 1}],
+    }
+    failed = [a for a in read["inputFacets"]["dataQualityAssertions"]["assertions"] if not a["success"]]
+    assert [(a["assertion"], a["column"], a["actual"]) for a in failed] == [("type", "Open Tickets", "1")]
+    stored = next(o for o in complete["outputs"] if o["name"] == f"main.{table}")
+    assert stored["outputFacets"]["outputStatistics"]["rowCount"] == 20
+    assert stored["outputFacets"]["inboundWrite"]["inserted"] == 20
+    assert [(f["name"], f["type"]) for f in stored["facets"]["schema"]["fields"]] == [
+        ("user_id", "string"),
+        (f"{name}_plan", "string"),
+        (f"{name}_open_tickets", "integer"),
+    ]
+    plan = stored["facets"]["columnLineage"]["fields"][f"{name}_plan"]["inputFields"]
+    assert [(f["namespace"], f["name"], f["field"]) for f in plan] == [(*source, "Plan")]
+    run = complete["run"]["facets"]["inbound"]
+    assert (run["integration"], run["configVersion"], run["dryRun"]) == (name, entry.config_version, False)
+    assert [(f["uri"], f["outcome"], f["rowsWritten"]) for f in run["files"]] == [
+        (f"s3://{BUCKET}/{key}", "success", 20)
+    ]
+
+    for task_id in ("wait_for_file", "validate_and_map", "finalize"):  # no staged parts, no move to success/
+        task_events = _task_events(events, integration, task_id)
+        assert task_events, task_id
+        for event in task_events.values():
+            assert _datasets(event, "inputs") == _datasets(event, "outputs") == set(), (task_id, event["eventType"])
+
+
+def test_a_failed_file_gives_a_fail_event_with_its_reason_and_a_dry_run_writes_nothing(
+    integration, s3_server, tmp_path
+) -> None:
+    name = integration["name"]
+    s3_server.put_object(Bucket=BUCKET, Key=f"{name}/users_1.csv", Body=b"Mail,Plan,Open Tickets\nada@x,premium,3\n")
+    events, output = _lineage_events(integration, tmp_path)
+    assert run_state(integration) == "failed", output[-3000:]
+    finalize = _task_events(events, integration, "finalize")
+    reason = finalize["FAIL"]["run"]["facets"]["errorMessage"]["message"]
+    assert (
+        f"s3://{BUCKET}/{name}/users_1.csv" in reason and "user-ID column 'Email' is not in the file's header" in reason
+    )
+    complete = _task_events(events, integration, "upsert_attributes")["COMPLETE"]
+    assert _datasets(complete, "inputs") == _datasets(complete, "outputs") == set()  # it fed nothing
+    (file,) = complete["run"]["facets"]["inbound"]["files"]
+    assert file["outcome"] == "failed" and "is not in the file's header" in file["reason"]
+
+    key = f"{name}/users_2.csv"
+    s3_server.put_object(Bucket=BUCKET, Key=key, Body=b"Email,Plan,Open Tickets\nada@x,premium,3\n")
+    (tmp_path / "openlineage.jsonl").unlink()
+    events, output = _lineage_events(integration, tmp_path, {"dry_run": True})
+    complete = _task_events(events, integration, "upsert_attributes")["COMPLETE"]
+    assert _datasets(complete, "inputs") == {("s3://" + BUCKET, key)} and _datasets(complete, "outputs") == set()
+    assert complete["inputs"][0]["inputFacets"]["dataQualityMetrics"]["rowCount"] == 1
+    assert complete["run"]["facets"]["inbound"]["dryRun"] is True

@@ -28,7 +28,7 @@ from urllib.parse import quote, urlencode, urlparse
 
 from inbound.errors import ConfigInvalid, StoreUnavailable
 from inbound.store.attribute_store import AttributeStore
-from inbound.store.contract import Segment, StoredAttribute, UserAttributes
+from inbound.store.contract import Location, Segment, StoredAttribute, UserAttributes
 from inbound.store.importlog import FileImport, ImportRecord
 from inbound.store.sqlite import SqliteStore
 from inbound.store.writes import WriteResult
@@ -37,6 +37,7 @@ __all__ = [
     "AttributeStore",
     "FileImport",
     "ImportRecord",
+    "Location",
     "Segment",
     "StoreSettings",
     "StoredAttribute",

@@ -85,6 +85,10 @@ class StoreBase(abc.ABC):
         """SQL for the import id a lineage override gives one attribute."""
 
     @abc.abstractmethod
+    def _where(self, cursor: Cursor) -> tuple[str, str | None, int | None, str, str]:
+        """This database: its kind, host, port, name (SQLite: the file's path) and the tables' schema."""
+
+    @abc.abstractmethod
     def close(self) -> None:
         """Close the connection."""
 

@@ -15,7 +15,7 @@ from typing import Any, TypedDict
 
 from inbound.store.base import Cursor, first
 from inbound.store.importlog import ImportLog
-from inbound.store.schema import Schema, Types
+from inbound.store.schema import INTEGRATION_TABLE, VIEW, Schema, Types
 from inbound.values import JsonValue, from_text
 
 
@@ -49,6 +49,24 @@ class StoredAttribute:
     name: str
     type: str  # the declared type it was stored as
     integration: str = ""  # the integration whose table holds it
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where an integration's values live, for those who name datasets (OpenLineage).
+
+    `database` is PostgreSQL's database, or the SQLite file's absolute path; `schema` is the
+    schema the store's tables are created in (PostgreSQL's current schema, SQLite's `main`).
+    `table` is None before the integration's first write created it.
+    """
+
+    kind: str  # "postgresql" or "sqlite"
+    host: str | None
+    port: int | None
+    database: str
+    schema: str
+    table: str | None
+    view: str = VIEW
 
 
 @dataclass(frozen=True)
@@ -129,6 +147,13 @@ class Contract(Schema, ImportLog):
             )
             counts = {tables[int(i)][0]: int(n) for i, n in cur.fetchall()}
         return {name: n for name, n in counts.items() if n}
+
+    def location(self, integration: str) -> Location:
+        """The database, schema, table and view that hold `integration`'s values; reads only."""
+        with self.transaction() as cur:
+            found = self._tables(cur).get(integration) if self._table_exists(cur, INTEGRATION_TABLE) else None
+            kind, host, port, database, schema = self._where(cur)
+        return Location(kind, host, port, database, schema, found[0] if found else None)
 
     def user_count(self, integration: str) -> int:
         """One integration's users: its own table counted, not every integration's."""

@@ -130,5 +130,12 @@ class PostgresStore(AttributeStore):
     def _lineage_sql(self, name: str) -> str:
         return f"(_lineage::json ->> '{name}')::bigint"
 
+    def _where(self, cursor: Cursor) -> tuple[str, str | None, int | None, str, str]:
+        cursor.execute("SELECT current_database(), current_schema()")
+        row = cursor.fetchone()
+        database, schema = (str(row[0]), str(row[1])) if row else ("", "public")
+        info = self._conn.info  # as connected: the URL's host, or libpq's default (a socket's directory)
+        return "postgresql", info.host, int(info.port), database, schema
+
     def close(self) -> None:
         self._conn.close()

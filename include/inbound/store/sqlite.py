@@ -117,5 +117,9 @@ class SqliteStore(AttributeStore):
     def _lineage_sql(self, name: str) -> str:
         return f"json_extract(_lineage, '$.{name}')"
 
+    def _where(self, cursor: Cursor) -> tuple[str, str | None, int | None, str, str]:
+        path = self.path if self.path == ":memory:" else str(Path(self.path).resolve())
+        return "sqlite", None, None, path, "main"
+
     def close(self) -> None:
         self._conn.close()
