@@ -149,6 +149,29 @@ def test_only_upsert_reports_lineage_and_nothing_loads_for_it_without_openlineag
     assert out.stdout.strip().splitlines()[-1] == "['upsert_attributes'] []"
 
 
+def test_with_openlineage_on_no_task_reports_what_hooks_collected(tmp_path) -> None:
+    """One clean edge per import: hook lineage (staged parts, the move to success/) is off for
+    every task of an integration, as the provider resolves the task's emission policy."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "from airflow.providers.openlineage.utils.emission_policy import resolve_task_emission_policy\n"
+        "from inbound.catalog import load_folder\n"
+        "from inbound.dag import build_dags\n"
+        f"dag = build_dags(load_folder({str(EXAMPLES)!r}))['inbound_crm_users']\n"
+        "print(sorted((t.task_id, resolve_task_emission_policy(t, dag.dag_id, t.task_id).hook_lineage) "
+        "for t in dag.tasks))\n"
+    )
+    transport = '{"type": "file", "log_file_path": "' + str(tmp_path / "events") + '"}'
+    env = {**os.environ, "AIRFLOW__OPENLINEAGE__TRANSPORT": transport}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    tasks = ("finalize", "upsert_attributes", "validate_and_map", "wait_for_file")
+    assert out.stdout.strip().splitlines()[-1] == str([(t, False) for t in tasks])
+
+
 def test_a_value_from_env_shows_as_its_variable_not_its_value(monkeypatch, write_config) -> None:
     """The DAG's docs and the management table show `!env NAME`; the run itself uses the value."""
     from inbound.catalog import load_folder

@@ -7,6 +7,7 @@ import socket
 from typing import Any
 
 import jsonschema
+import pytest
 from openlineage.client.serde import Serde
 
 from conftest import ROOT
@@ -192,3 +193,18 @@ def test_custom_facets_follow_their_documented_schema_and_never_carry_a_value(cr
         jsonschema.validate(facet, {**FACETS, "$ref": f"#/$defs/{name}"})
     text = json.dumps(found)
     assert "ada@secret.example" not in text and "premium" not in text  # the dry-run sample stays out
+
+
+def test_an_event_lists_at_most_the_configured_number_of_files(crm: Integration, monkeypatch) -> None:
+    """A backlog of files in one run: the event stays bounded; the counts still cover every file."""
+    monkeypatch.setenv(lineage.MAX_FILES_ENV, "2")
+    results = [written(f"crm/users_{i}.csv", 1) for i in range(5)]
+    found = as_json(lineage.of_write(crm, results, POSTGRES))
+    assert [name for _, name in names(found["inputs"])] == ["crm/users_0.csv", "crm/users_1.csv"]
+    assert found["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] == 5
+    run = found["run"]["inbound"]
+    assert len(run["files"]) == 2 and run["filesNotListed"] == 3
+    jsonschema.validate(run, {**FACETS, "$ref": "#/$defs/InboundRunFacet"})
+    monkeypatch.setenv(lineage.MAX_FILES_ENV, "0")
+    with pytest.raises(ValueError, match="INBOUND_LINEAGE_MAX_FILES=.*0.* is not a whole number of at least 1"):
+        lineage.of_write(crm, results, POSTGRES)

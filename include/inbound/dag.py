@@ -225,7 +225,26 @@ def build_dag(integration: Integration) -> DAG:
             outlets=[_writes_alias(integration)],
         )
         written >> finalize()
+    _without_hook_lineage(dag)
     return dag
+
+
+def _without_hook_lineage(dag: DAG) -> None:
+    """One clean edge per import: no task reports what Airflow's hooks collected on the way
+    (a staged part, a copy to `success/`), only what `upsert_attributes` says it read and wrote.
+
+    Only when the OpenLineage provider is installed and on: otherwise nothing is imported or set.
+    """
+    try:
+        from airflow.providers.openlineage import conf
+    except ImportError:
+        return
+    if conf.is_disabled():
+        return
+    from airflow.providers.openlineage.api.emission_policy import extend_global_openlineage_emission_policy
+
+    for task_ in dag.tasks:
+        extend_global_openlineage_emission_policy(task_, hook_lineage=False)
 
 
 class UpsertAttributesOperator(BaseOperator):

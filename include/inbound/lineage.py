@@ -21,6 +21,11 @@ import and not the staged parts or the move to `success/`.
 - **Run facet** `inbound`: the integration, the config version, dry run or not, and every
   file of the run with its outcome, counts and reason.
 
+An event's size is bounded: it lists at most `INBOUND_LINEAGE_MAX_FILES` (default 100)
+files, as inputs and in the run facet; the run facet counts the rest (`filesNotListed`).
+A run with more (a backlog after an outage) still writes them all; its lineage names the
+first ones.
+
 Custom facets follow `docs/openlineage-facets.json` (JSON Schema); their `_schemaURL` names
 it as a URN, since it is not published anywhere.
 """
@@ -50,9 +55,12 @@ from openlineage.client.facet_v2 import (
 from inbound.config import Integration
 from inbound.mapping import REJECT_KINDS
 from inbound.results import COUNTS, FileResult
+from inbound.settings import number_setting
 from inbound.store import Location
 
 SCHEMA_URN = "urn:inbound:openlineage-facets:1-0-0"  # docs/openlineage-facets.json
+MAX_FILES_ENV = "INBOUND_LINEAGE_MAX_FILES"
+DEFAULT_MAX_FILES = 100
 SQLITE_SCHEMA = "main"
 VIEW_COLUMNS = (("user_id", "string"), ("integration", "string"), ("attribute", "string"), ("value", "string"))
 VIEW_COLUMNS_TAIL = (("import_id", "integer"),)
@@ -75,6 +83,7 @@ class InboundRunFacet(RunFacet):
     configVersion: str  # OpenLineage facets are camelCase
     dryRun: bool
     files: list[dict[str, Any]]
+    filesNotListed: int = 0  # files of the run past INBOUND_LINEAGE_MAX_FILES
 
     @staticmethod
     def _get_schema() -> str:
@@ -119,6 +128,11 @@ class Lineage:
     run_facets: dict[str, RunFacet] = field(default_factory=dict)
 
 
+def max_files() -> int:
+    """`INBOUND_LINEAGE_MAX_FILES` (default 100): the most files one lineage event lists."""
+    return int(number_setting(MAX_FILES_ENV, DEFAULT_MAX_FILES, minimum=1))
+
+
 def fed_the_store(result: FileResult) -> bool:
     """Whether the file's rows went to the store (or would have, in a dry run): an import's edge."""
     return result.write is not None and not result.error and not result.skipped
@@ -131,13 +145,15 @@ def about_to_write(result: FileResult) -> bool:
 
 def of_start(integration: Integration, results: Sequence[FileResult]) -> Lineage:
     """The START event: the files the task is about to write (their schema; counts come at the end)."""
-    return Lineage(inputs=[_input(integration, r, counts=False) for r in results if about_to_write(r)])
+    staged = [r for r in results if about_to_write(r)][: max_files()]
+    return Lineage(inputs=[_input(integration, r, counts=False) for r in staged])
 
 
 def of_failure(integration: Integration, results: Sequence[FileResult]) -> Lineage:
     """The task failed (the store unreachable, say): what it was reading, nothing written."""
+    staged = [r for r in results if about_to_write(r)][: max_files()]
     return Lineage(
-        inputs=[_input(integration, r, counts=False) for r in results if about_to_write(r)],
+        inputs=[_input(integration, r, counts=False) for r in staged],
         run_facets={"inbound": _run_facet(integration, results, dry_run=False)},
     )
 
@@ -149,8 +165,8 @@ def of_write(integration: Integration, results: Sequence[FileResult], location: 
     """
     fed = [r for r in results if fed_the_store(r)]
     dry_run = bool(fed) and all(r.previewed for r in fed)
-    inputs = [_input(integration, r, counts=True) for r in fed]
-    written = [r for r in fed if not r.previewed]
+    inputs = [_input(integration, r, counts=True) for r in fed[: max_files()]]
+    written = [r for r in fed if not r.previewed]  # the counts: every file
     outputs = _outputs(integration, written, inputs, location) if written and location is not None else []
     return Lineage(inputs, outputs, {"inbound": _run_facet(integration, results, dry_run=dry_run)})
 
@@ -297,11 +313,13 @@ def _column_lineage(
 
 
 def _run_facet(integration: Integration, results: Sequence[FileResult], *, dry_run: bool) -> InboundRunFacet:
+    listed = max_files()
     return InboundRunFacet(
         integration=integration.name,
         configVersion=integration.version,
         dryRun=dry_run,
-        files=[_file(r) for r in results],
+        files=[_file(r) for r in results[:listed]],
+        filesNotListed=max(len(results) - listed, 0),
     )
 
 
