@@ -206,5 +206,5 @@ def test_an_event_lists_at_most_the_configured_number_of_files(crm: Integration,
     assert len(run["files"]) == 2 and run["filesNotListed"] == 3
     jsonschema.validate(run, {**FACETS, "$ref": "#/$defs/InboundRunFacet"})
     monkeypatch.setenv(lineage.MAX_FILES_ENV, "0")
-    with pytest.raises(ValueError, match="INBOUND_LINEAGE_MAX_FILES=.*0.* is not a whole number of at least 1"):
+    with pytest.raises(ValueError, match=r"INBOUND_LINEAGE_MAX_FILES=.*0.* is not a whole number of at least 1"):
         lineage.of_write(crm, results, POSTGRES)

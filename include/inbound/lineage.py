@@ -21,7 +21,7 @@ import and not the staged parts or the move to `success/`.
 - **Run facet** `inbound`: the integration, the config version, dry run or not, and every
   file of the run with its outcome, counts and reason.
 
-An event's size is bounded: it lists at most `INBOUND_LINEAGE_MAX_FILES` (default 100)
+An event's size is bounded: it lists at most `INBOUND_LINEAGE_MAX_FILES` (default 20)
 files, as inputs and in the run facet; the run facet counts the rest (`filesNotListed`).
 A run with more (a backlog after an outage) still writes them all; its lineage names the
 first ones.
@@ -60,7 +60,7 @@ from inbound.store import Location
 
 SCHEMA_URN = "urn:inbound:openlineage-facets:1-0-0"  # docs/openlineage-facets.json
 MAX_FILES_ENV = "INBOUND_LINEAGE_MAX_FILES"
-DEFAULT_MAX_FILES = 100
+DEFAULT_MAX_FILES = 20  # an event at 20 files x 100 attributes is about 680 KiB
 SQLITE_SCHEMA = "main"
 VIEW_COLUMNS = (("user_id", "string"), ("integration", "string"), ("attribute", "string"), ("value", "string"))
 VIEW_COLUMNS_TAIL = (("import_id", "integer"),)
@@ -129,7 +129,7 @@ class Lineage:
 
 
 def max_files() -> int:
-    """`INBOUND_LINEAGE_MAX_FILES` (default 100): the most files one lineage event lists."""
+    """`INBOUND_LINEAGE_MAX_FILES` (default 20): the most files one lineage event lists."""
     return int(number_setting(MAX_FILES_ENV, DEFAULT_MAX_FILES, minimum=1))
 
 
@@ -227,12 +227,10 @@ def _assertions(
         ("empty_user_id", user_id),
         ("duplicate_user_id", user_id),
         ("wrong_field_count", None),
-        ("value_too_long", user_id),
     ]
-    for attribute in integration.attributes:
-        checks.append(("value_too_long", attribute.column))
-        if attribute.type != "string":
-            checks.append(("invalid_value", attribute.column))
+    if not any(kind == "value_too_long" for kind, _ in rejected):  # else one failed entry per column
+        checks.append(("value_too_long", None))
+    checks.extend(("invalid_value", a.column) for a in integration.attributes if a.type != "string")
     checks.extend(key for key in rejected if key not in checks)  # never drop a count
     return data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet(
         assertions=[
