@@ -44,6 +44,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from conftest import integration_dict  # noqa: E402
 from e2e.cluster import start_moto, stop_group  # noqa: E402
 
 BUCKET = "bench-lineage"
@@ -122,16 +123,8 @@ def dag_runs(repeat: int, rows: int, baseline: str, tmp: Path) -> dict[str, list
                 name = f"bench_{variant}_{uuid.uuid4().hex[:6]}"
                 folder = tmp / f"configs_{name}"
                 folder.mkdir()
-                config = {
-                    "name": name,
-                    "schedule": "@daily",
-                    "source": {"bucket": BUCKET, "key": f"{name}/users_*.csv"},
-                    "user_id": {"column": "Email"},
-                    "attributes": [
-                        {"column": "Plan", "name": f"{name}_plan"},
-                        {"column": "Open Tickets", "name": f"{name}_open_tickets", "type": "integer"},
-                    ],
-                }
+                source = {"bucket": BUCKET, "key": f"{name}/users_*.csv"}
+                config = integration_dict(name, schedule="@daily", source=source)
                 (folder / f"{name}.yaml").write_text(yaml.safe_dump(config))
                 s3.put_object(Bucket=BUCKET, Key=f"{name}/users_1.csv", Body=body.encode())
                 code = before if variant == "before" else ROOT
@@ -164,15 +157,7 @@ def event_cost(repeat: int) -> tuple[float, float, int, int]:
     from inbound.store import Location, WriteResult
 
     attributes = [{"column": f"Col {i}", "name": f"attr_{i}", "type": "integer"} for i in range(100)]
-    integration = Integration.model_validate(
-        {
-            "name": "bench",
-            "schedule": "@daily",
-            "source": {"bucket": BUCKET, "key": "bench/*.csv"},
-            "user_id": {"column": "Email"},
-            "attributes": attributes,
-        }
-    )
+    integration = Integration.model_validate(integration_dict("bench", attributes=attributes))
     results = [
         FileResult(
             S3File(BUCKET, f"bench/users_{i}.csv", f"etag{i}", 10**6, "2026-12-01T00:00:00Z"),
