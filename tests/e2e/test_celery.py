@@ -11,6 +11,7 @@ named files) have their writes serialized by the store's lock.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -150,17 +151,25 @@ def test_a_set_staged_by_one_worker_is_written_by_another_that_shares_no_disk(tm
     """Two workers as on two hosts (own AIRFLOW_HOME, logs, temp and staging folders), staging in S3.
 
     A cluster policy routes `upsert_attributes` to host b's queue, so the set host a staged
-    in `validate_and_map` can only reach the store through S3.
+    in `validate_and_map` can only reach the store through S3. OpenLineage is on (the file
+    transport): the import's one edge runs from the export to the PostgreSQL store, and the
+    staging bucket shows in no event.
     """
     configs = tmp_path / "integrations"
     configs.mkdir()
     (configs / "crm.yaml").write_text(yaml.safe_dump(_config("crm", "@daily"), sort_keys=False))
     staging = "celery-staging"
+    events = tmp_path / "openlineage.jsonl"
     with celery_cluster(
         tmp_path / "airflow",
         configs,
         concurrency=2,
-        extra_env={"INBOUND_STAGING_URL": f"s3://{staging}/runs"},
+        extra_env={
+            "INBOUND_STAGING_URL": f"s3://{staging}/runs",
+            "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
+                {"type": "file", "log_file_path": str(events), "append": True}
+            ),
+        },
         hosts={"a": (), "b": ("upsert_attributes",)},
     ) as cluster:
         s3 = cluster.s3()
@@ -179,6 +188,19 @@ def test_a_set_staged_by_one_worker_is_written_by_another_that_shares_no_disk(tm
             assert store.user_attributes("ada@example.com")["attributes"]["crm_plan"] == "pro"
             (entry,) = store.imports("crm")
             assert entry.outcome == "success" and entry.rows_written == 2
+            where = store.location("crm")
+        lineage = [json.loads(line) for line in events.read_text().splitlines()]
+    (complete,) = [
+        e for e in lineage if e["job"]["name"] == "inbound_crm.upsert_attributes" and e["eventType"] == "COMPLETE"
+    ]
+    namespace = f"postgres://{where.host}:{where.port}"
+    assert [(d["namespace"], d["name"]) for d in complete["inputs"]] == [(f"s3://{BUCKET}", "crm/export_1.csv")]
+    assert [(d["namespace"], d["name"]) for d in complete["outputs"]] == [
+        (namespace, f"{where.database}.{where.schema}.{where.table}"),
+        (namespace, f"{where.database}.{where.schema}.inbound_attributes_v1"),
+    ]
+    assert where.database.startswith("inbound_e2e_store_") and where.schema == "public"
+    assert staging not in json.dumps([(e.get("inputs"), e.get("outputs")) for e in lineage])
     # Each task's log lies on the host that ran it: mapped on a, written on b.
     home = tmp_path / "airflow"
 
