@@ -208,3 +208,10 @@ def test_an_event_lists_at_most_the_configured_number_of_files(crm: Integration,
     monkeypatch.setenv(lineage.MAX_FILES_ENV, "0")
     with pytest.raises(ValueError, match=r"INBOUND_LINEAGE_MAX_FILES=.*0.* is not a whole number of at least 1"):
         lineage.of_write(crm, results, POSTGRES)
+
+
+def test_a_long_reason_is_cut_in_the_event(crm: Integration) -> None:
+    """A reason may quote header names of a hostile file; the event keeps it short (the report has it all)."""
+    failed = FileResult(file("crm/users_1.csv")).failed_with("x" * 100_000, Problem.MISSING_COLUMN)
+    (listed,) = as_json(lineage.of_write(crm, [failed], POSTGRES))["run"]["inbound"]["files"]
+    assert len(listed["reason"]) == lineage.MAX_REASON_CHARS and listed["reason"].endswith("…")

@@ -59,6 +59,7 @@ from inbound.settings import number_setting
 from inbound.store import Location
 
 SCHEMA_URN = "urn:inbound:openlineage-facets:1-0-0"  # docs/openlineage-facets.json
+MAX_REASON_CHARS = 1000  # a reason in an event; the whole one is in the file's .error.txt
 MAX_FILES_ENV = "INBOUND_LINEAGE_MAX_FILES"
 DEFAULT_MAX_FILES = 20  # an event at 20 files x 100 attributes is about 680 KiB
 SQLITE_SCHEMA = "main"
@@ -330,5 +331,11 @@ def _file(result: FileResult) -> dict[str, Any]:
         "rowsRead": result.rows_read,
         "rowsRejected": result.rows_rejected,
         "rowsWritten": 0 if write is None or result.previewed else write.rows_written,
-        "reason": result.error,
+        "reason": _cut(result.error),
     }
+
+
+def _cut(reason: str | None) -> str | None:
+    if reason is None or len(reason) <= MAX_REASON_CHARS:
+        return reason
+    return reason[: MAX_REASON_CHARS - 1] + "…"
