@@ -382,9 +382,30 @@ def test_sensors_wait_in_the_triggerer_not_on_workers(compose: dict) -> None:
 
 def test_image_installs_the_celery_provider_from_the_lock(dockerfile: list) -> None:
     runs = " ".join(args for keyword, args in dockerfile if keyword == "RUN")
-    assert "--extra celery" in runs and "--extra postgres" in runs
+    assert "--extra celery" in runs and "--extra postgres" in runs and "--extra openlineage" in runs
     lock = (ROOT / "uv.lock").read_text(encoding="utf-8")
     assert 'name = "apache-airflow-providers-celery"' in lock
+
+
+def test_lineage_and_statsd_are_off_unless_the_env_turns_them_on(compose: dict, tmp_path) -> None:
+    """With .env.example as it is, the OpenLineage provider sees no transport and StatsD is off."""
+    import os
+    import subprocess
+    import sys
+
+    env = compose["services"]["airflow-worker"]["environment"]
+    assert env["OPENLINEAGE_URL"] == "" and env["AIRFLOW__METRICS__STATSD_ON"] == "false"
+    assert env["INBOUND_LINEAGE_MAX_FILES"] == "20"
+    script = "from airflow.providers.openlineage import conf; print(conf.is_disabled())"
+    run_env = {k: v for k, v in os.environ.items() if "OPENLINEAGE" not in k}
+    checked = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**run_env, **{k: str(v) for k, v in env.items() if "OPENLINEAGE" in k}, "AIRFLOW_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert checked.stdout.strip().splitlines()[-1] == "True"
 
 
 def test_shared_secrets_are_the_same_on_every_airflow_service(compose: dict) -> None:
