@@ -15,6 +15,7 @@ from inbound import lineage
 from inbound.config import Integration
 from inbound.errors import Problem
 from inbound.layout import S3File
+from inbound.mapping import REJECT_KINDS
 from inbound.results import FileResult
 from inbound.store import Location, WriteResult
 
@@ -166,7 +167,7 @@ def test_input_facets_carry_schema_version_counts_and_rejections_by_reason(crm: 
     )
     assert assertions["wrong_field_count", None]["success"]
     assert not assertions["invalid_value", "Plan"]["success"]
-    assert {kind for kind, _ in assertions} == set(lineage.ASSERTIONS)
+    assert {kind for kind, _ in assertions} == set(lineage.ASSERTIONS) == set(REJECT_KINDS)
 
 
 def test_start_and_failure_report_the_files_about_to_be_written(crm: Integration) -> None:

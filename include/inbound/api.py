@@ -471,11 +471,17 @@ def attachment(filename: str) -> str:
 
 
 # -- the new-integration wizard --------------------------------------------------------
+def _editable(caller: Reader) -> set[str]:
+    """The integrations' DAG ids the caller may edit."""
+    dag_ids = {i.dag_id for i in caller.catalog.integrations.values()}
+    if not dag_ids:
+        return set()
+    return set(get_auth_manager().filter_authorized_dag_ids(dag_ids=dag_ids, user=caller.user, method="PUT"))
+
+
 def editor(caller: ReaderDep) -> Reader:
     """Discovery reads other people's exports: only a caller who may edit some integration's DAG."""
-    manager = get_auth_manager()
-    dag_ids = {i.dag_id for i in caller.catalog.integrations.values()}
-    if not dag_ids or not manager.filter_authorized_dag_ids(dag_ids=dag_ids, user=caller.user, method="PUT"):
+    if not _editable(caller):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "discovery needs the right to edit an integration's DAG")
     return caller
 
@@ -485,10 +491,7 @@ EditorDep = Annotated[Reader, Depends(editor)]
 
 def _connections(caller: Reader) -> list[str]:
     """The AWS connections discovery may use: those of the integrations whose DAG the caller may edit."""
-    manager = get_auth_manager()
-    editable = manager.filter_authorized_dag_ids(
-        dag_ids={i.dag_id for i in caller.catalog.integrations.values()}, user=caller.user, method="PUT"
-    )
+    editable = _editable(caller)
     return sorted({i.source.aws_conn_id for i in caller.catalog.integrations.values() if i.dag_id in editable})
 
 
@@ -513,11 +516,11 @@ def discover_export(body: DiscoverBody, caller: EditorDep) -> dict[str, Any]:
     from inbound.discovery import discover
     from inbound.errors import DiscoveryError
 
-    if body.aws_conn_id not in _connections(caller):
+    allowed = _connections(caller)
+    if body.aws_conn_id not in allowed:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
-            f"connection {body.aws_conn_id!r} is not one of those your integrations use: "
-            f"{', '.join(_connections(caller)) or 'none'}",
+            f"connection {body.aws_conn_id!r} is not one of those your integrations use: {', '.join(allowed) or 'none'}",
         )
     bucket, _, key = body.uri.removeprefix("s3://").partition("/")
     if not body.uri.startswith("s3://") or not bucket or not key:
@@ -550,7 +553,9 @@ def check_config(body: CheckBody, caller: ReaderDep) -> dict[str, Any]:
 
     def redacted(text: str) -> str:
         for other in hidden:
-            text = text.replace(repr(other.name), "another integration").replace(str(other.file), "its config")
+            text = text.replace(repr(other.name), "another integration")
+            if other.file:
+                text = text.replace(other.file, "its config")
         return text
 
     return {

@@ -13,6 +13,7 @@ through `inbound.alerts`. Nothing here touches the network or a database at pars
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -235,16 +236,24 @@ def _without_hook_lineage(dag: DAG) -> None:
 
     Only when the OpenLineage provider is installed and on: otherwise nothing is imported or set.
     """
+    extend = _lineage_policy()
+    for task_ in dag.tasks if extend else ():
+        extend(task_, hook_lineage=False)
+
+
+@functools.cache
+def _lineage_policy() -> Any:
+    """The provider's `extend_global_openlineage_emission_policy` when lineage is on, else None;
+    decided once per process (a DAG processor builds hundreds of DAGs)."""
     try:
         from airflow.providers.openlineage import conf
     except ImportError:
-        return
+        return None
     if conf.is_disabled():
-        return
+        return None
     from airflow.providers.openlineage.api.emission_policy import extend_global_openlineage_emission_policy
 
-    for task_ in dag.tasks:
-        extend_global_openlineage_emission_policy(task_, hook_lineage=False)
+    return extend_global_openlineage_emission_policy
 
 
 class UpsertAttributesOperator(BaseOperator):
@@ -285,9 +294,8 @@ class UpsertAttributesOperator(BaseOperator):
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         from inbound import lineage
 
-        integration = self._integration()
-        results = self._written if self._written is not None else _results(self.mapped)
-        return _operator_lineage(lineage.of_write(integration, results, _store_location(integration)))
+        integration = self._integration()  # COMPLETE follows `execute`, which set `_written`
+        return _operator_lineage(lineage.of_write(integration, self._written or [], _store_location(integration)))
 
     def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
         from inbound import lineage
