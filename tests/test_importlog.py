@@ -52,10 +52,23 @@ def test_a_skip_repeats_the_earlier_import_without_writing(store) -> None:
     first = write(store, crm_file(rows=3), users=("a", "b", "c"))
     previous = store.already_imported("crm", "e1", "v1")
     assert previous is not None and previous.id == first.import_id
-    skip_id = store.log_skip(previous, "s3://b/crm/again.csv", triggered_by="scheduled__2")
+    again = FileImport("crm", "s3://b/crm/again.csv", "e1", "v1", "airflow:inbound_crm/scheduled__2", 3)
+    skip_id = store.log_skip(previous.id, again)
     skipped = store.imports("crm")[0]
     assert (skipped.id, skipped.outcome, skipped.rows_written, skipped.unchanged) == (skip_id, Outcome.SUCCESS, 0, 3)
     assert skipped.error == f"skipped: same content, config and data as import {first.import_id}"
+    assert skipped.triggered_by == "airflow:inbound_crm/scheduled__2" and skipped.attributes == previous.attributes
+    assert store.log_skip(previous.id, again) == skip_id  # a retried write logs it once
+    assert store.import_count("crm") == 2
+
+
+def test_a_file_that_moved_is_found_where_it_went_last(store) -> None:
+    store.log_failure(FileImport("crm", "s3://b/crm/u.csv", "e1", "v1", "run_1"), "bad", final_key="crm/failed/T_u.csv")
+    assert store.moved_to("s3://b/crm/u.csv") == ("crm/failed/T_u.csv", "run_1")
+    entry = store.log_failure(FileImport("crm", "s3://b/crm/failed/T_u.csv", "e1", "v2", "run_2"), "x")
+    store.set_final_key(entry, "crm/success/T_u.csv")
+    assert store.moved_to("s3://b/crm/u.csv") == ("crm/success/T_u.csv", "run_2")
+    assert store.moved_to("s3://b/crm/never.csv") is None
 
 
 def test_file_outcomes_name_each_reader_of_one_object_version(store) -> None:

@@ -26,7 +26,7 @@ import polars as pl
 
 from inbound.config import Integration
 from inbound.errors import BadFile, Problem
-from inbound.mapping import REJECT_COLUMNS, USER_ID, duplicate_reason, map_batch, rejected_by_kind
+from inbound.mapping import REJECT_COLUMNS, USER_ID, duplicate_reason, map_batch, rejected_by_kind, rejected_lines
 from inbound.reading import read_batches
 from inbound.settings import number_setting
 
@@ -54,6 +54,7 @@ class Spool:
     rows_rejected: int
     users: int  # rows in the attribute set
     rejected_by: tuple[tuple[str, str | None, int], ...] = ()  # rows per (kind, column): `rejected_by_kind`
+    rejected_lines: tuple[tuple[str, str | None, int, tuple[int, ...]], ...] = ()  # and their first lines
 
 
 def map_file(pieces: Iterable[bytes], integration: Integration, folder: Path, batch: int | None = None) -> Spool:
@@ -82,6 +83,7 @@ def map_file(pieces: Iterable[bytes], integration: Integration, folder: Path, ba
         sets=tuple(_part(folder, "set", i) for i in range(len(read))),
         rejects=tuple(rejects),
         rejected_by=tuple(rejected_by_kind(pl.scan_parquet(rejects))) if rejects else (),
+        rejected_lines=tuple(rejected_lines(pl.scan_parquet(rejects))) if rejects else (),
         rows_read=sum(read),
         rows_rejected=sum(_rows(p, "line") for p in rejects),
         users=sum(_rows(_part(folder, "set", i)) for i in range(len(read))),

@@ -70,7 +70,6 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     from inbound.connections import s3_client, staging_client, store
     from inbound.errors import UnknownKey
     from inbound.run import Run
-    from inbound.source import named_file
 
     catalog = load_folder()
     integration = _integration(catalog, args.name)
@@ -91,7 +90,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
             staging_client=staging_client(),
         )
         try:
-            files = [named_file(run.client, source.bucket, source.key, args.key)] if args.key else run.look().new
+            files = [run.named(args.key)] if args.key else run.look().new
         except UnknownKey as exc:
             print(f"{integration.name}: {exc}", file=sys.stderr)
             return EXIT_USAGE

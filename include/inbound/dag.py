@@ -41,11 +41,12 @@ from inbound import alerts, metrics
 from inbound.catalog import Catalog, load_folder
 from inbound.config import Integration
 from inbound.connections import s3_client, staging_client, store
-from inbound.errors import ConfigInvalid, Unavailable
+from inbound.errors import ConfigInvalid, InboundError, ReceivedInvalid, StageGone, Unavailable
 from inbound.layout import S3File
 from inbound.notifications import QueueEventsTrigger
-from inbound.results import COUNTS, FileResult, RunSummary
-from inbound.run import Run
+from inbound.outcome import Outcome
+from inbound.results import COUNTS, ERROR_XCOM, OUTCOME_XCOM, FileResult, RunSummary
+from inbound.run import Run, received
 from inbound.sensor import NewFilesSensor
 from inbound.store import Location
 
@@ -157,10 +158,27 @@ def doc_md(integration: Integration) -> str:
 
 
 @contextmanager
-def _run(snapshot: dict[str, Any]) -> Iterator[Run]:
-    """This task's view of the run: the snapshot's config, the run's params, an open store."""
+def _reported() -> Iterator[None]:
+    """A task that fails for a reason of ours leaves the reason for `finalize` (and the UI) to tell.
+
+    Retrying cannot help a staged set that is gone or a handed-over XCom that is not this
+    run's: those fail the task at once. A service that is down raises as it is (retries).
+    """
+    try:
+        yield
+    except InboundError as exc:
+        get_current_context()["ti"].xcom_push(key=ERROR_XCOM, value=str(exc))
+        if isinstance(exc, StageGone | ReceivedInvalid) or not isinstance(exc, Unavailable):
+            raise AirflowFailException(str(exc)) from None
+        raise
+
+
+@contextmanager
+def _run(own: Integration, snapshot: Any) -> Iterator[Run]:
+    """This task's view of the run: the snapshot's config (checked to be its DAG's), the run's
+    params, an open store."""
     context = get_current_context()
-    integration = Integration.from_snapshot(snapshot)
+    integration = received(own, snapshot)
     params = context["params"]
     with store() as attribute_store:
         yield Run(
@@ -213,7 +231,7 @@ def build_dag(integration: Integration) -> DAG:
 
         @task(task_id="validate_and_map")
         def validate_and_map(found: dict[str, Any]) -> dict[str, Any]:
-            with _run(found["snapshot"]) as run:
+            with _reported(), _run(integration, found.get("snapshot")) as run:
                 return _payload(found["snapshot"], run.map([S3File.from_dict(f) for f in found["files"]]))
 
         @task(task_id="finalize", trigger_rule="all_done", on_failure_callback=on_failure)
@@ -222,6 +240,7 @@ def build_dag(integration: Integration) -> DAG:
 
         written = UpsertAttributesOperator(
             task_id="upsert_attributes",
+            integration_snapshot=integration.snapshot(),
             mapped=validate_and_map(wait.output),  # type: ignore[arg-type]
             outlets=[_writes_alias(integration)],
         )
@@ -270,18 +289,19 @@ class UpsertAttributesOperator(BaseOperator):
 
     template_fields = ("mapped",)
 
-    def __init__(self, *, mapped: Any, **kwargs: Any) -> None:
+    def __init__(self, *, mapped: Any, integration_snapshot: dict[str, Any], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.mapped = mapped
+        self.integration_snapshot = integration_snapshot  # the DAG's own config, what `mapped` must be of
         self._written: list[FileResult] | None = None
 
     def execute(self, context: Any) -> dict[str, Any]:
-        snapshot = self.mapped["snapshot"]
-        with _run(snapshot) as run:
+        own = Integration.from_snapshot(self.integration_snapshot)
+        with _reported(), _run(own, self.mapped.get("snapshot")) as run:
             results = run.write(_results(self.mapped))
         self._written = results
-        _emit_asset_event(Integration.from_snapshot(snapshot), results)
-        return _payload(snapshot, results)
+        _emit_asset_event(run.integration, results)
+        return _payload(self.mapped["snapshot"], results)
 
     def _integration(self) -> Integration:
         return Integration.from_snapshot(self.mapped["snapshot"])
@@ -329,6 +349,8 @@ def _failure_callback(integration: Integration) -> list[Any]:
         return []
 
     def alert(context: Any) -> None:
+        if (context.get("params") or {}).get("dry_run"):
+            return  # a dry run that would fail changed nothing: its answer is for the person who asked
         reason = str(context.get("exception") or "see the task log")
         alerts.send(integration, alerts.failure_alert(integration, context["run_id"], reason.split("; ")), context)
 
@@ -351,40 +373,86 @@ def _emit_asset_event(integration: Integration, results: list[FileResult]) -> No
 
 
 def _finalize(integration: Integration) -> dict[str, Any]:
-    """Move every file the run saw and settle the due shared files; fail the run if any file failed."""
+    """Move every file the run saw and settle the due shared files; end the run as it went.
+
+    The one task that says how the run ended: its `inbound_outcome` XCom (pushed also when
+    it fails or skips) holds the outcome, a sentence and the summary. A run fails when a file
+    failed (a dry run: would fail), when a file was left unprocessed, and when the named key
+    was refused; it is skipped when nothing was waiting.
+    """
     context = get_current_context()
     ti = context["ti"]
+    dry_run = bool(context["params"].get("dry_run"))
     found = ti.xcom_pull(task_ids="wait_for_file")
-    if not found:  # no new file (or S3 could not be listed): still settle what is due
-        return _settle_only(integration)
+    if not found:  # no new file, or the wait failed (a refused key, S3 down)
+        refused = _wait_failed(context)
+        if refused is not None:
+            _conclude(Outcome.FAILED, "failed", refused, None, dry_run)
+            raise AirflowFailException(refused)
+        return _settle_only(integration, dry_run)
     latest = ti.xcom_pull(task_ids="upsert_attributes") or ti.xcom_pull(task_ids="validate_and_map")
-    if latest:
-        results = _results(latest)
-    else:  # an earlier task failed: the files stay for the next run
-        results = [FileResult(s3_file=S3File.from_dict(f)) for f in found["files"]]
-    with _run(found["snapshot"]) as run:
-        summary = run.finalize(results)
+    try:
+        if latest:
+            results = _results(latest)
+        else:  # an earlier task failed: the files stay for the next run
+            results = [FileResult(s3_file=S3File.from_dict(f)) for f in found["files"]]
+        with _run(integration, found.get("snapshot")) as run:
+            summary = run.finalize(results)
+    except InboundError as exc:
+        _conclude(Outcome.FAILED, "failed", str(exc), None, dry_run)
+        raise AirflowFailException(str(exc)) from None
     for line in summary.lines(values=False):
         log.info("%s", line)
     _emit_metrics(integration, summary, context)
-    run_id = context["run_id"]
-    alerts.send(
-        integration, alerts.rejected_alert(integration, run_id, summary.rows_read, summary.rows_rejected), context
-    )
-    if summary.failed:
-        raise AirflowFailException(
-            "; ".join(
-                f"{f.s3_file.uri}: {f.error or 'not processed (an earlier task failed; the file stays for the next run)'}"
-                for f in summary.failed
-            )
+    if not dry_run:
+        alerts.send(
+            integration,
+            alerts.rejected_alert(integration, context["run_id"], summary.rows_read, summary.rows_rejected),
+            context,
         )
+    if summary.failed:
+        why = _upstream_errors(context)
+        message = summary.message() + (f" ({why})" if why else "")
+        _conclude(summary.outcome, "failed", message, summary, dry_run)
+        raise AirflowFailException(message)
+    _conclude(summary.outcome, "success", summary.message(), summary, dry_run)
     return summary.to_json()
 
 
-def _settle_only(integration: Integration) -> dict[str, Any]:
+def _conclude(outcome: Outcome, state: str, message: str, summary: RunSummary | None, dry_run: bool) -> None:
+    """finalize's `inbound_outcome` XCom: what the run did, whatever its end (the UI's answer)."""
+    value = {
+        "outcome": str(outcome),
+        "state": state,
+        "dry_run": dry_run,
+        "message": message,
+        "summary": None if summary is None else summary.to_json(),
+    }
+    get_current_context()["ti"].xcom_push(key=OUTCOME_XCOM, value=value)
+
+
+def _wait_failed(context: Any) -> str | None:
+    """Why `wait_for_file` failed (a refused key, S3 unreachable), or None if it did not fail."""
+    ti, dag_run = context["ti"], context["dag_run"]
+    states = ti.get_task_states(dag_id=dag_run.dag_id, task_ids=["wait_for_file"], run_ids=[dag_run.run_id])
+    state = str(states.get(dag_run.run_id, {}).get("wait_for_file") or "")
+    if state not in ("failed", "upstream_failed"):
+        return None
+    said = ti.xcom_pull(task_ids="wait_for_file", key=ERROR_XCOM)
+    return str(said) if said else "wait_for_file failed (S3 could not be listed, or it broke): see its task log"
+
+
+def _upstream_errors(context: Any) -> str:
+    """The reasons the mapping or the write task left (a staged set gone, the store down, ...)."""
+    ti = context["ti"]
+    said = [ti.xcom_pull(task_ids=task_id, key=ERROR_XCOM) for task_id in ("validate_and_map", "upsert_attributes")]
+    return "; ".join(str(s) for s in said if s)
+
+
+def _settle_only(integration: Integration, dry_run: bool) -> dict[str, Any]:
     """A run that found no new file still moves the shared files that became due."""
     try:
-        with _run(integration.snapshot()) as run:
+        with _run(integration, integration.snapshot()) as run:
             settled = [] if run.dry_run else run.settle_due()
     except Unavailable as exc:  # the wait failed on it already (and alerted); the next run settles
         log.warning("shared files not settled: %s", exc)
@@ -392,9 +460,13 @@ def _settle_only(integration: Integration) -> dict[str, Any]:
     summary = RunSummary(integration.name, (), tuple(settled))
     _emit_metrics(integration, summary, get_current_context())
     if not settled:
+        _conclude(
+            Outcome.NO_NEW_FILE, "skipped", "no new file: nothing was waiting; nothing was imported", None, dry_run
+        )
         raise AirflowSkipException("no new file")
     for line in summary.lines():
         log.info("%s", line)
+    _conclude(Outcome.NO_NEW_FILE, "success", summary.message(), summary, dry_run)
     return summary.to_json()
 
 

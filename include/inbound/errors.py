@@ -5,11 +5,14 @@
     │   └── MirrorGuard    a mirror file would remove too many users (`force` overrides)
     ├── Unavailable        a service failed after its own retries: the task retries, the file stays
     │   ├── SourceUnavailable   S3
-    │   └── StoreUnavailable    the attribute store's database
+    │   ├── StoreUnavailable    the attribute store's database
+    │   └── StageGone           a run's staged set is missing or not whole: re-run the whole run
     ├── FileChanged        the object changed after it was read: left for the next run
     ├── ConfigInvalid      a config breaks a rule (file, line, field, how to fix)
+    ├── ReceivedInvalid    what a task received (XCom) is not of its integration and run
     └── UsageError         a command or request asks for something that cannot be
         ├── UnknownKey     a key that is not one of the source's files
+        │   └── MissingKey a key with no object (it may have moved: the import log says where)
         ├── RuleError      a segment rule that cannot be evaluated
         └── DiscoveryError an export that cannot be sampled
 
@@ -81,6 +84,14 @@ class StoreUnavailable(Unavailable):
     """The store's database could not be reached, even after retries with back-off."""
 
 
+class StageGone(Unavailable):
+    """A run's staged set is gone or not what was staged (expired, wiped, cleared, tampered with).
+
+    Retrying the task cannot bring it back: only a new run of the whole DAG run maps the file
+    again. Nothing was written and the file stays where it is.
+    """
+
+
 class FileChanged(InboundError):
     """The object was rewritten or removed after it was read: it is left for the next run."""
 
@@ -89,12 +100,21 @@ class ConfigInvalid(InboundError):
     """One or more config files break a rule; `str()` lists each with file, line and fix."""
 
 
+class ReceivedInvalid(InboundError):
+    """A task received (through XCom, which users may edit) a config, a file or a staged set that
+    is not of its own integration and run: it writes nothing and fails."""
+
+
 class UsageError(InboundError):
     """A command, a parameter or a request asks for something that cannot be done."""
 
 
 class UnknownKey(UsageError):
     """A key asked for by name (a re-import) that is not one of the source's files."""
+
+
+class MissingKey(UnknownKey):
+    """A key asked for by name that has no object (never was, or moved since)."""
 
 
 class RuleError(UsageError):

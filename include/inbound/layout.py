@@ -163,6 +163,16 @@ def belongs_to(pattern: str, key: str) -> bool:
     return bool(key_pattern(pattern).match(original_key(key)))
 
 
+def is_report(key: str) -> bool:
+    """A report a run wrote beside a moved file (its own, a reader's, the readers' outcomes)."""
+    return key.endswith((*REPORT_SUFFIXES, READERS_SUFFIX))
+
+
+def is_export_of(pattern: str, key: str) -> bool:
+    """Whether `key` names an export of a source: one of its files (also moved), never a report or a folder."""
+    return bool(key) and not key.endswith("/") and not is_report(key) and belongs_to(pattern, key)
+
+
 def done_key(s3_file: S3File, outcome: Outcome) -> str:
     """Where a processed file goes: `<home folder><outcome>/<upload time>_<original name>`.
 

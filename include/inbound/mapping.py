@@ -85,6 +85,22 @@ def rejected_by_kind(rejects: pl.LazyFrame) -> list[tuple[str, str | None, int]]
     return [(str(k), c, int(n)) for k, c, n in counts.iter_rows()]
 
 
+LINES_SHOWN = 20  # line numbers per (kind, column) in a result: enough to find the rows, bounded for XCom
+
+
+def rejected_lines(
+    rejects: pl.LazyFrame, limit: int = LINES_SHOWN
+) -> list[tuple[str, str | None, int, tuple[int, ...]]]:
+    """`rejected_by_kind` with the first `limit` line numbers of each group: where to look, never the values."""
+    groups = (
+        rejects.group_by(reject_kind(pl.col("reason")).alias("kind"), pl.col("column"))
+        .agg(pl.col("line").n_unique().alias("rows"), pl.col("line").unique().sort().head(limit).alias("lines"))
+        .sort("kind", "column", nulls_last=False)
+        .collect()
+    )
+    return [(str(k), c, int(n), tuple(int(x) for x in lines)) for k, c, n, lines in groups.iter_rows()]
+
+
 def max_value_bytes() -> int:
     """`INBOUND_MAX_VALUE_BYTES` (default 65536): the longest value (and user ID) a row may hold, in bytes."""
     return int(number_setting(MAX_VALUE_BYTES_ENV, DEFAULT_MAX_VALUE_BYTES, minimum=1))

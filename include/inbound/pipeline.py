@@ -50,9 +50,10 @@ class Identity:
     triggered_by: str
     staging: Staging | None = None
 
-    def parts(self, url: str) -> Iterator[pl.DataFrame]:
-        """A set this run staged, one part at a time (a set of any size, never held whole)."""
-        return staged_parts(url, self.staging.client if self.staging else None)
+    def parts(self, url: str, rows: int | None = None) -> Iterator[pl.DataFrame]:
+        """A set this run staged, one part at a time (a set of any size, never held whole), checked
+        whole against its manifest (and `rows`, what the mapping staged)."""
+        return staged_parts(url, self.staging.client if self.staging else None, rows)
 
     def of(self, result: FileResult) -> FileImport:
         """The import-log identity of one file of this run."""
@@ -91,19 +92,29 @@ def earlier_import(store: AttributeStore, integration: Integration, file: S3File
     return store.already_imported(integration.name, file.etag, integration.version)
 
 
-def skip_as_repeat(store: AttributeStore, previous: ImportRecord, result: FileResult) -> FileResult:
-    log.info("%s: already imported (import %d, same content and config): skipped", result.s3_file.uri, previous.id)
-    skipped = WriteResult(
-        import_id=store.log_skip(previous, result.s3_file.uri),
-        rows_read=previous.rows_read,
-        rows_rejected=previous.rows_rejected,
+def as_repeat(previous: ImportRecord, result: FileResult) -> FileResult:
+    """A file that repeats an earlier import: not read, nothing staged; the write step logs the skip."""
+    log.info(
+        "%s: already imported (import %d, same content and config): not read again", result.s3_file.uri, previous.id
+    )
+    return replace(result, rows_read=previous.rows_read, rows_rejected=previous.rows_rejected, repeat_of=previous.id)
+
+
+def _skip(store: AttributeStore, who: Identity, result: FileResult, *, dry_run: bool) -> WriteResult:
+    """The write of a repeated file: one skip in the import log per run and file (a retried task
+    finds its own), none for a dry run."""
+    repeat_of = result.repeat_of or 0
+    import_id = 0 if dry_run else store.log_skip(repeat_of, who.of(result))
+    return WriteResult(
+        import_id=import_id,
+        rows_read=result.rows_read,
+        rows_rejected=result.rows_rejected,
         inserted=0,
         updated=0,
-        unchanged=previous.rows_read - previous.rows_rejected,
+        unchanged=result.rows_read - result.rows_rejected,
         values_written=0,
         skipped=True,
     )
-    return replace(result, rows_read=previous.rows_read, rows_rejected=previous.rows_rejected, write=skipped)
 
 
 def validate_and_map(client: S3Client, integration: Integration, file: S3File, staging: Staging) -> FileResult:
@@ -130,7 +141,11 @@ def validate_and_map(client: S3Client, integration: Integration, file: S3File, s
         except Exception as exc:  # anything else fails this file, not the run
             return result.failed_with(internal_error("validate_and_map", file, exc), Problem.INTERNAL)
         result = replace(
-            result, rows_read=spool.rows_read, rows_rejected=spool.rows_rejected, rejected_by=spool.rejected_by
+            result,
+            rows_read=spool.rows_read,
+            rows_rejected=spool.rows_rejected,
+            rejected_by=spool.rejected_by,
+            rejected_lines=spool.rejected_lines,
         )
         name = f"{file.key}.{file.etag}"  # `Staging` makes it a safe object name
         if spool.rejects:
@@ -143,7 +158,7 @@ def validate_and_map(client: S3Client, integration: Integration, file: S3File, s
     log.info(
         "%s: %d rows read, %d rejected, %d users to write", file.uri, spool.rows_read, spool.rows_rejected, spool.users
     )
-    return replace(result, stage=stage)
+    return replace(result, stage=stage, staged_rows=spool.users)
 
 
 def _too_many_rejected(integration: Integration, rows_read: int, rows_rejected: int) -> str | None:
@@ -165,19 +180,27 @@ def upsert_attributes(
     """Write one staged attribute set in one transaction; failed and skipped files pass through.
 
     With `dry_run` nothing is written: the result says what the file would do, and
-    `finalize` leaves the file where it is.
+    `finalize` leaves the file where it is. A staged set that is gone or not whole raises
+    `StageGone` (nothing written, the file stays).
     """
-    if result.error or result.stage is None or result.write is not None:
+    if dry_run and result.error:
+        return replace(result, previewed=True)
+    if result.error or result.write is not None:
+        return result
+    if result.repeat_of is not None:
+        return replace(result, write=_skip(store, who, result, dry_run=dry_run), previewed=dry_run)
+    if result.stage is None:
         return result
     try:
         written = _write(store, who, result, force=force, dry_run=dry_run)
     except BadFile as exc:  # the mirror guard
         log.warning("%s: %s", result.s3_file.uri, exc)
-        return result.failed_with(str(exc), exc.problem)
+        return replace(result.failed_with(str(exc), exc.problem), previewed=dry_run)
     except Unavailable:
-        raise  # the database is down: the task retries, the file stays
+        raise  # the database is down (the task retries) or the staged set is gone: the file stays
     except Exception as exc:  # the transaction rolled back; this file fails, the others go on
-        return result.failed_with(internal_error("upsert_attributes", result.s3_file, exc), Problem.INTERNAL)
+        failed = result.failed_with(internal_error("upsert_attributes", result.s3_file, exc), Problem.INTERNAL)
+        return replace(failed, previewed=dry_run)
     if not dry_run:
         log.info(
             "%s: %d users inserted, %d updated, %d unchanged, %d removed (%d values written, %d cleared)",
@@ -194,7 +217,9 @@ def upsert_attributes(
 
 def _write(store: AttributeStore, who: Identity, result: FileResult, *, force: bool, dry_run: bool) -> WriteResult:
     integration = who.integration
-    frame = who.parts(result.stage or "")  # read a part at a time as the store takes them
+    frame = who.parts(result.stage or "", result.staged_rows)  # a part at a time as the store takes them
+    # Mirror mode: a user whose rows were all rejected is still in the file; it keeps its values.
+    keep = who.parts(result.rejects) if result.rejects and integration.mode == "mirror" else None
     if dry_run:
         return store.preview(
             integration=integration.name,
@@ -204,6 +229,7 @@ def _write(store: AttributeStore, who: Identity, result: FileResult, *, force: b
             rows_rejected=result.rows_rejected,
             clear_blanks=integration.blank == "clear",
             mirror=integration.mode == "mirror",
+            keep=keep,
         )
     return store.write_file(
         who.of(result),
@@ -213,6 +239,7 @@ def _write(store: AttributeStore, who: Identity, result: FileResult, *, force: b
         mirror=integration.mode == "mirror",
         mirror_max_removed=integration.mirror_max_removed,
         force=force,
+        keep=keep,
     )
 
 
@@ -268,10 +295,10 @@ def write_reports(client: S3Client, who: Identity, result: FileResult, final_key
 def finalize(client: S3Client, store: AttributeStore, who: Identity, result: FileResult) -> FileResult:
     """Move one file (read by this integration only) to success/ or failed/, reports beside it.
 
-    A file that has neither an error nor a store write (its run broke off), and a previewed
-    one, stay in place.
+    A file that has neither an error nor a store write (its run broke off), and any file of
+    a dry run, stay in place: nothing is moved, reported or logged.
     """
-    if not result.outcome.settled:
+    if not result.moves:
         return result
     file = result.s3_file
     try:
@@ -293,7 +320,7 @@ def record_shared_part(client: S3Client, store: AttributeStore, who: Identity, r
 
     The file itself moves when every reader is done (`inbound.shared.settle`).
     """
-    if not result.outcome.settled:
+    if not result.moves:
         return result
     if result.error:
         store.log_failure(who.of(result), result.error)

@@ -16,6 +16,10 @@ from inbound.outcome import Outcome
 from inbound.store import WriteResult
 
 COUNTS = ("inserted", "updated", "unchanged", "cleared", "removed")
+# The XCom keys of a DAG run's answer: finalize's `inbound_outcome` (outcome, state, message,
+# summary: how the run ended, whatever its end) and a failed task's `inbound_error` (its reason).
+OUTCOME_XCOM = "inbound_outcome"
+ERROR_XCOM = "inbound_error"
 
 
 @dataclass(frozen=True)
@@ -33,10 +37,14 @@ class FileResult:
     rows_read: int = 0
     rows_rejected: int = 0
     rejected_by: tuple[tuple[str, str | None, int], ...] = ()  # rows per (kind, column), `mapping.REJECT_KINDS`
+    # the same groups with their first line numbers (`mapping.rejected_lines`): where to look, no values
+    rejected_lines: tuple[tuple[str, str | None, int, tuple[int, ...]], ...] = ()
+    staged_rows: int | None = None  # rows in the staged set: what the write must find there
+    repeat_of: int | None = None  # the earlier import this file repeats: the write logs a skip
     error: str | None = None
     problem: Problem | None = None
     write: WriteResult | None = None
-    previewed: bool = False  # a dry run: `write` says what the file would do
+    previewed: bool = False  # a dry run: nothing was written or moved; `write`/`error` say what would happen
     final_key: str | None = None
     report_keys: tuple[str, ...] = ()
     waiting_for: tuple[str, ...] = ()  # a shared file: readers still to go
@@ -48,6 +56,11 @@ class FileResult:
         if self.write is None:
             return Outcome.PENDING
         return Outcome.PREVIEWED if self.previewed else Outcome.SUCCESS
+
+    @property
+    def moves(self) -> bool:
+        """Whether finalize moves the file: a settled outcome of a real run (never a dry run)."""
+        return self.outcome.settled and not self.previewed
 
     @property
     def skipped(self) -> bool:
@@ -67,6 +80,12 @@ class FileResult:
             "rows_read": self.rows_read,
             "rows_rejected": self.rows_rejected,
             "rejected_by": [{"kind": k, "column": c, "rows": n} for k, c, n in self.rejected_by],
+            "rejected_lines": [
+                {"kind": k, "column": c, "rows": n, "lines": list(lines)} for k, c, n, lines in self.rejected_lines
+            ],
+            "staged_rows": self.staged_rows,
+            "repeat_of": self.repeat_of,
+            "dry_run": self.previewed,
             "error": self.error,
             "problem": None if self.problem is None else str(self.problem),
             "write": None if self.write is None else {**self.write.to_dict(), "dry_run": self.previewed},
@@ -85,10 +104,16 @@ class FileResult:
             rows_read=int(data.get("rows_read", 0)),
             rows_rejected=int(data.get("rows_rejected", 0)),
             rejected_by=tuple((r["kind"], r["column"], int(r["rows"])) for r in data.get("rejected_by", ())),
+            rejected_lines=tuple(
+                (r["kind"], r["column"], int(r["rows"]), tuple(int(x) for x in r["lines"]))
+                for r in data.get("rejected_lines", ())
+            ),
+            staged_rows=None if data.get("staged_rows") is None else int(data["staged_rows"]),
+            repeat_of=None if data.get("repeat_of") is None else int(data["repeat_of"]),
             error=data.get("error"),
             problem=Problem(data["problem"]) if data.get("problem") else None,
             write=None if write is None else WriteResult.from_dict(write),
-            previewed=bool(write and write.get("dry_run")),
+            previewed=bool(data.get("dry_run") or (write and write.get("dry_run"))),
             final_key=data.get("final_key"),
             report_keys=tuple(data.get("report_keys", ())),
             waiting_for=tuple(data.get("waiting_for", ())),
@@ -130,10 +155,41 @@ class RunSummary:
             return Outcome.FAILED
         return Outcome.PREVIEWED if all(f.previewed for f in self.files) else Outcome.SUCCESS
 
+    @property
+    def dry_run(self) -> bool:
+        return bool(self.files) and all(f.previewed for f in self.files)
+
+    def message(self) -> str:
+        """The run's outcome in one sentence (the CLI's last line, the UI's answer, the task's log)."""
+        if not self.files:
+            moved = f"; {len(self.settled)} shared file(s) moved" if self.settled else ""
+            return f"no new file{moved}"
+        names = ", ".join(f.s3_file.key for f in self.files[:3]) + (
+            f" and {len(self.files) - 3} more" if len(self.files) > 3 else ""
+        )
+        if self.failed:
+            reasons = "; ".join(f"{f.s3_file.uri}: {f.error or _NOT_PROCESSED}" for f in self.failed)
+            if self.dry_run:
+                return f"dry run: would fail: {reasons}. Nothing was written or moved"
+            return f"failed: {reasons}"
+        imported = self.rows_read - self.rows_rejected
+        if all(f.skipped for f in self.files):
+            verb = "would skip" if self.dry_run else "skipped"
+            return f"{verb} {names}: identical to an earlier import, nothing to write"
+        rejected = f" ({self.rows_rejected} rejected)" if self.rows_rejected else ""
+        changes = ", ".join(f"{self.total(c)} {c}" for c in COUNTS if self.total(c)) or "no change"
+        if self.dry_run:
+            return (
+                f"dry run: would import {imported} rows from {names}{rejected}: {changes}. Nothing was written or moved"
+            )
+        return f"imported {imported} rows from {names}{rejected}: {changes}"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "integration": self.integration,
             "outcome": str(self.outcome),
+            "dry_run": self.dry_run,
+            "message": self.message(),
             "files": len(self.files),
             "rows_read": self.rows_read,
             "rows_written": self.rows_written,
@@ -146,25 +202,36 @@ class RunSummary:
     def lines(self, *, values: bool = True) -> list[str]:
         """The summary as the CLI prints it; `values=False` (what the task log gets) leaves out the
         dry run's sample of changed users: logs carry counts, lines and column names, never values."""
+        dry = " (dry run)" if self.dry_run else ""
         out = [
-            f"{self.integration}: {self.outcome}: {len(self.files)} file(s), {self.rows_read} rows read, "
+            f"{self.integration}: {self.outcome}{dry}: {len(self.files)} file(s), {self.rows_read} rows read, "
             f"{self.rows_written} written, {self.rows_rejected} rejected"
         ]
         for result in self.files:
             out.extend(_file_lines(result, values=values))
         out.extend(f"  settled   {key} (every reader is done; moved)" for key in self.settled)
+        out.append(f"{self.integration}: {self.message()}")
         return out
+
+
+_NOT_PROCESSED = "not processed (an earlier task failed; the file stays for the next run)"
 
 
 def _file_lines(result: FileResult, *, values: bool) -> list[str]:
     if result.previewed:
-        where = " (dry run: nothing written, the file stays)"
+        would = "would fail" if result.error else "would skip" if result.skipped else "would import"
+        where = f" (dry run: {would}; nothing written or moved, the file stays)"
     elif result.waiting_for:
         where = f" (done here; it stays until {', '.join(result.waiting_for)} read it)"
     else:
         where = f" -> {result.final_key}" if result.final_key else " (left in place for the next run)"
     reason = f": {result.error}" if result.error else ""
     out = [f"  {result.outcome!s:9s} {result.s3_file.uri}{where}{reason}"]
+    for kind, column, rows, lines in result.rejected_lines:
+        more = ", ..." if rows > len(lines) else ""
+        place = f" in {column!r}" if column else ""
+        shown = ", ".join(str(x) for x in lines)
+        out.append(f"            rejected: {rows} row(s) {kind}{place}, line(s) {shown}{more}")
     write = result.write
     if write is not None:
         note = " (skipped: identical to an earlier import)" if write.skipped else ""

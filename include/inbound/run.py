@@ -14,14 +14,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from inbound import pipeline, settings, shared
+from inbound import layout, pipeline, settings, shared
 from inbound.catalog import Catalog, current_catalog
 from inbound.config import Integration
+from inbound.errors import ConfigInvalid, MissingKey, ReceivedInvalid, UnknownKey
 from inbound.layout import S3File
+from inbound.outcome import Outcome
 from inbound.results import FileResult, RunSummary
-from inbound.source import list_new_files
+from inbound.source import list_new_files, named_file
 from inbound.staging import Staging, check_url
 from inbound.store import AttributeStore
 
@@ -71,40 +73,97 @@ class Run:
         files = list_new_files(self.client, source.bucket, source.key, source.marker)
         return shared.look(self.store, self.catalog, self.integration, files)
 
+    def named(self, key: str) -> S3File:
+        """The file a re-import names by key: one of this source's exports, or `UnknownKey` saying
+        why not and, for a file that was imported and moved since, where it is now."""
+        source = self.integration.source
+        try:
+            return named_file(self.client, source.bucket, source.key, key)
+        except MissingKey:
+            try:
+                moved = self.store.moved_to(f"s3://{source.bucket}/{key}") if self.store.schema_version() else None
+            except Exception:  # the answer stays "does not exist"; where it went is a courtesy
+                log.warning("the import log could not say where %s went", key, exc_info=True)
+                moved = None
+            if moved is None:
+                raise
+            final_key, by = moved
+            raise UnknownKey(
+                f"s3://{source.bucket}/{key} does not exist: it was processed before ({by}) and is now "
+                f"s3://{source.bucket}/{final_key}. To import it again, re-import that key: "
+                f"`inbound run {self.integration.name} --key {final_key}` or the DAG's key param"
+            ) from None
+
     def map(self, files: Sequence[S3File]) -> list[FileResult]:
-        """Extract and map each file, oldest first; a file repeating an earlier import is not read."""
+        """Extract and map each file, oldest first; a file repeating an earlier import is not read
+        (the write step logs the skip; a dry run says it would skip)."""
+        self.check_files(files)
         results = []
         for file in files:
-            previous = (
-                None if (self.force or self.dry_run) else pipeline.earlier_import(self.store, self.integration, file)
-            )
+            previous = None if self.force else pipeline.earlier_import(self.store, self.integration, file)
             if previous is not None:
-                results.append(pipeline.skip_as_repeat(self.store, previous, FileResult(s3_file=file)))
+                results.append(pipeline.as_repeat(previous, FileResult(s3_file=file)))
             else:
                 results.append(pipeline.validate_and_map(self.client, self.integration, file, self.staging))
         return results
 
     def write(self, results: Sequence[FileResult]) -> list[FileResult]:
-        """Load each mapped file into the store, one transaction per file."""
+        """Load each mapped file into the store, one transaction per file (a dry run: what it would do)."""
+        self.check_results(results)
         return [
             pipeline.upsert_attributes(self.store, self.who, r, force=self.force, dry_run=self.dry_run) for r in results
         ]
 
     def finalize(self, results: Sequence[FileResult]) -> RunSummary:
-        """Move the files, write their reports, settle the shared files that are due, clean up."""
+        """Move the files, write their reports, settle the shared files that are due, clean up.
+
+        A dry run moves, reports and logs nothing. The staged sets are removed once no file
+        waits for its write: a file whose write did not happen (the store was down) keeps
+        its set, so clearing `upsert_attributes` can still write it.
+        """
+        self.check_results(results)
         try:
-            done = [self._finalize_one(r) for r in results]
-            settled = [] if self.dry_run else self.settle_due()
+            if self.dry_run:
+                done = [
+                    r if r.previewed or r.outcome == Outcome.PENDING else replace(r, previewed=True) for r in results
+                ]
+                settled: list[str] = []
+            else:
+                done = [self._finalize_one(r) for r in results]
+                settled = self.settle_due()
         finally:
-            self.staging.clear()
+            if not any(r.stage and r.outcome == Outcome.PENDING for r in results):
+                self.staging.clear()
         return RunSummary(self.integration.name, tuple(done), tuple(settled))
+
+    def check_files(self, files: Sequence[S3File]) -> None:
+        """Every file a task was handed is an export of this source (XCom can be edited)."""
+        source = self.integration.source
+        for file in files:
+            if file.bucket != source.bucket or not layout.is_export_of(source.key, file.key):
+                raise ReceivedInvalid(
+                    f"{self.integration.dag_id}: was handed {file.uri}, which is not an export of its source "
+                    f"s3://{source.bucket}/{source.key}; nothing was read or written (was the XCom edited?)"
+                )
+
+    def check_results(self, results: Sequence[FileResult]) -> None:
+        """Every file is this source's, and every staged set lies in this run's staging."""
+        self.check_files([r.s3_file for r in results])
+        staging = self.staging
+        for result in results:
+            for url in (result.stage, result.rejects):
+                if url is not None and not staging.holds(url):
+                    raise ReceivedInvalid(
+                        f"{self.integration.dag_id}: the staged set {url} of {result.s3_file.uri} is not in this "
+                        f"run's staging ({staging.url}/); nothing was written (was the XCom edited?)"
+                    )
 
     def _finalize_one(self, result: FileResult) -> FileResult:
         readers = shared.readers_of(self.catalog, result.s3_file, self.integration)
         if len(readers) < 2:
             return pipeline.finalize(self.client, self.store, self.who, result)
         recorded = pipeline.record_shared_part(self.client, self.store, self.who, result)
-        if not recorded.outcome.settled:
+        if not recorded.moves:
             return recorded
         settlement = shared.settle(self.client, self.store, readers, recorded.s3_file)
         if settlement.waiting_for:
@@ -131,3 +190,29 @@ class Run:
     def __call__(self, files: Sequence[S3File]) -> RunSummary:
         """Every step for the given files, in this process (the CLI's path)."""
         return self.finalize(self.write(self.map(files)))
+
+
+def received(own: Integration, snapshot: Any) -> Integration:
+    """The integration a task of `own`'s DAG was handed (a config snapshot through XCom), if it is `own`.
+
+    Users may edit XCom: a snapshot of another integration (to write its table), another
+    source (to read what the connection reaches) or a config the DAG does not have is refused.
+    A config changed during the run is refused too: the run fails and its files stay for the next.
+    """
+    try:
+        integration = Integration.from_snapshot(snapshot)
+    except (ConfigInvalid, KeyError, TypeError, ValueError) as exc:
+        raise ReceivedInvalid(
+            f"{own.dag_id}: the run's config snapshot cannot be read ({exc}); nothing was written"
+        ) from None
+    if integration.name != own.name:
+        raise ReceivedInvalid(
+            f"{own.dag_id}: was handed the config of {integration.name!r}; nothing was written (was the XCom edited?)"
+        )
+    if integration.version != own.version:
+        raise ReceivedInvalid(
+            f"{own.dag_id}: the run's config (version {integration.version}) is not the DAG's (version {own.version}): "
+            "the config changed during the run, or the XCom was edited. Nothing was written and the files stay; "
+            "the next run imports them with the new config"
+        )
+    return integration

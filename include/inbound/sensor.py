@@ -26,12 +26,14 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from inbound import alerts
+from inbound.catalog import Catalog
 from inbound.config import Integration
 from inbound.connections import s3_client, store
 from inbound.errors import SourceUnavailable, UnknownKey
 from inbound.events import named
 from inbound.look import look
-from inbound.source import named_file
+from inbound.results import ERROR_XCOM
+from inbound.run import Run
 from inbound.trigger import NewFilesTrigger
 
 
@@ -98,7 +100,7 @@ class NewFilesSensor(BaseSensorOperator):
     def execute(self, context: Any) -> Any:
         key = (context.get("params") or {}).get("key")
         if key:  # a re-import of one named file: no waiting
-            return self._named(key)
+            return self._named(str(key), context)
         if _manual(context):  # "import what is waiting now": one look, never a wait
             found = self.poke(context)
             if not found.is_done:
@@ -162,11 +164,23 @@ class NewFilesSensor(BaseSensorOperator):
             raise AirflowSkipException("the files the events named are imported already (or not this source's)")
         return self._found(found)
 
-    def _named(self, key: str) -> dict[str, Any]:
-        source = self.integration.source
+    def _named(self, key: str, context: Any) -> dict[str, Any]:
+        """The one file the `key` param names, or a failed task (and run) saying why not and,
+        for a file imported and moved since, where it is now."""
+        integration = self.integration
         try:
-            file = named_file(s3_client(source.aws_conn_id), source.bucket, source.key, key)
+            with store(migrate=False) as attribute_store:
+                run = Run(
+                    integration,
+                    s3_client(integration.source.aws_conn_id),
+                    attribute_store,
+                    run_id=context["run_id"],
+                    triggered_by="",
+                    catalog=Catalog(),
+                )
+                file = run.named(key)
         except UnknownKey as exc:
+            context["ti"].xcom_push(key=ERROR_XCOM, value=str(exc))
             raise AirflowFailException(str(exc)) from None
         self.log.info("importing the named file %s", file.uri)
         return self._found({"files": [file.to_dict()], "due": []})

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from boto3.s3.transfer import TransferConfig
 
 from inbound import layout
-from inbound.errors import FileChanged, SourceUnavailable, UnknownKey
+from inbound.errors import FileChanged, MissingKey, SourceUnavailable, UnknownKey
 from inbound.layout import S3File
 from inbound.outcome import Outcome
 
@@ -118,18 +118,27 @@ def named_file(client: S3Client, bucket: str, pattern: str, key: str) -> S3File:
     """One file asked for by key (`inbound run --key`, the DAG's `key` param).
 
     It may sit in `failed/` or `success/` (a re-import after a fix); it must be one of
-    this source's files, so a typo never imports another integration's export.
+    this source's exports, so a typo never imports another integration's export, and a
+    report beside a moved file (or a folder) is never read as one.
     """
+    if key.endswith("/") or not key:
+        raise UnknownKey(f"s3://{bucket}/{key} is a folder, not a file: name one export of source.key {pattern!r}")
+    if layout.is_report(key):
+        raise UnknownKey(
+            f"s3://{bucket}/{key} is a report a run wrote beside a moved file, not an export: re-import the file "
+            "it belongs to (the key without the report's suffix)"
+        )
     if not layout.belongs_to(pattern, key):
         raise UnknownKey(
             f"s3://{bucket}/{key} is not a file of this source: {layout.original_key(key)!r} does not match "
             f"source.key {pattern!r}"
         )
     try:
-        return head_file(client, bucket, key)
+        with s3_errors(f"looking up s3://{bucket}/{key}"):
+            return head_file(client, bucket, key)
     except Exception as exc:
         if layout.is_not_found(exc):
-            raise UnknownKey(
+            raise MissingKey(
                 f"s3://{bucket}/{key} does not exist (list the folder: "
                 f"aws s3 ls s3://{bucket}/{layout.home_folder(key)} --recursive)"
             ) from None

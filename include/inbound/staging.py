@@ -16,6 +16,8 @@ written by polars there, and boto3's transfer manager streams it in parts.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -23,12 +25,13 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 import polars as pl
 
-from inbound.errors import ConfigInvalid
+from inbound.errors import ConfigInvalid, StageGone
+from inbound.layout import is_not_found
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
@@ -64,8 +67,33 @@ def check_url(url: str) -> str:
     return url
 
 
+MANIFEST = "manifest.json"
+GONE = (
+    "the staged set of this run is gone or not whole ({why}): re-run the whole DAG run (clear it from its first task)"
+)
+
+
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+
+
+def run_folder(run_id: str) -> str:
+    """A run's own folder name: readable, and without loss (a hash of the exact run ID beside it).
+
+    Airflow allows run IDs such as `.`, `..`, `scheduled:_x` and `scheduled__x`: cleaned alone
+    they would meet in one folder (or climb out of it), and one run's finalize would remove
+    another's staged sets.
+    """
+    readable = re.sub(r"[^A-Za-z0-9_-]+", "_", run_id)[:60]
+    return f"{readable}-{hashlib.sha256(run_id.encode()).hexdigest()[:16]}"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -85,7 +113,15 @@ class Staging:
 
     @property
     def url(self) -> str:
-        return "/".join([self.root.rstrip("/"), *(_safe(part) for part in (self.dag_id, self.run_id) if part)])
+        parts = [_safe(self.dag_id)] if self.dag_id else []
+        if self.run_id:
+            parts.append(run_folder(self.run_id))
+        return "/".join([self.root.rstrip("/"), *parts])
+
+    def holds(self, url: str) -> bool:
+        """Whether `url` names something this run staged (a task checks the URLs XCom hands it)."""
+        inside = url.removeprefix(f"{self.url}/")
+        return inside != url and bool(inside) and ".." not in inside.split("/") and "\\" not in inside
 
     @classmethod
     def folder(cls, path: Path) -> Staging:
@@ -111,21 +147,36 @@ class Staging:
         """Stage Parquet files, in order, as `<name>/part-NNNNNN.parquet`; returns the folder's URL (ending in "/").
 
         The parts are moved (a local staging folder) or uploaded one at a time: a set of any
-        size is staged without being held.
+        size is staged without being held. A manifest (`manifest.json`: each part's rows and
+        SHA-256), written last, lets the reader take the set whole or not at all.
         """
         url = f"{self.url}/{_safe(name)}/"
+        listed = []
         for i, part in enumerate(parts):
             target = f"{url}part-{i:06d}.parquet"
-            if target.startswith("file://"):
-                path = _local(target)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                shutil.move(part, path)
-            else:
-                bucket, key = _object(target)
-                self._s3().upload_file(str(part), bucket, key, ExtraArgs={"ServerSideEncryption": "AES256"})
-        if not parts and url.startswith("file://"):
-            _local(url).mkdir(parents=True, exist_ok=True)
+            listed.append(
+                {
+                    "name": target.rsplit("/", 1)[1],
+                    "rows": pl.scan_parquet(part).select(pl.len()).collect().item(),
+                    "sha256": _sha256(Path(part)),
+                }
+            )
+            self._place(Path(part), target)
+        manifest = {"parts": listed, "rows": sum(int(p["rows"]) for p in listed)}
+        with tempfile.TemporaryDirectory(prefix="inbound-stage-") as tmp:
+            local = Path(tmp) / MANIFEST
+            local.write_text(json.dumps(manifest))
+            self._place(local, f"{url}{MANIFEST}")
         return url
+
+    def _place(self, path: Path, target: str) -> None:
+        if target.startswith("file://"):
+            local = _local(target)
+            local.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(path, local)
+        else:
+            bucket, key = _object(target)
+            self._s3().upload_file(str(path), bucket, key, ExtraArgs={"ServerSideEncryption": "AES256"})
 
     def get(self, url: str) -> pl.DataFrame:
         """A staged frame back, from this worker or any other."""
@@ -149,28 +200,77 @@ class Staging:
         return self.client
 
 
-def staged_parts(url: str, client: S3Client | None) -> Iterator[pl.DataFrame]:
-    """A staged set one part at a time, in order: the parts of a folder URL (`put_parts`), else the one frame."""
+def staged_parts(url: str, client: S3Client | None, rows: int | None = None) -> Iterator[pl.DataFrame]:
+    """A staged set one part at a time, in order: whole or not at all.
+
+    A folder URL (`put_parts`) is read against its manifest: the parts it lists and no other,
+    each with its SHA-256 and rows, and (`rows`) the rows the mapping step said it staged.
+    Anything missing or different raises `StageGone` before the part concerned is yielded; a
+    writer consuming the parts inside one transaction then rolls back. A plain file URL (one
+    frame, `put`) is read as it is.
+    """
     if not url.endswith("/"):
         yield read_staged(url, client)
         return
-    if not url.startswith("s3://"):
-        for path in sorted(_local(url).glob("part-*.parquet")):
-            yield pl.read_parquet(path)
-        return
-    if client is None:
+    if url.startswith("s3://") and client is None:
         raise ConfigInvalid(f"reading {url} needs an S3 client (INBOUND_STAGING_CONN_ID)")
+    with tempfile.TemporaryDirectory(prefix="inbound-stage-") as tmp:
+        manifest = _manifest(url, client, Path(tmp))
+        listed = [str(p["name"]) for p in manifest["parts"]]
+        found = _part_names(url, client)
+        if found != listed:
+            raise StageGone(GONE.format(why=f"{len(found)} of its {len(listed)} parts found at {url}"))
+        if rows is not None and int(manifest["rows"]) != rows:
+            raise StageGone(GONE.format(why=f"it holds {manifest['rows']} rows, the mapping staged {rows}"))
+        for part in manifest["parts"]:
+            local = _fetch(f"{url}{part['name']}", client, Path(tmp))
+            if _sha256(local) != part["sha256"]:
+                raise StageGone(GONE.format(why=f"{part['name']} is not the part that was staged"))
+            frame = pl.read_parquet(local)
+            if frame.height != int(part["rows"]):
+                raise StageGone(GONE.format(why=f"{part['name']} holds {frame.height} rows, not {part['rows']}"))
+            if url.startswith("s3://"):
+                local.unlink()  # one downloaded part at a time on disk
+            yield frame
+
+
+def _manifest(url: str, client: S3Client | None, tmp: Path) -> dict[str, Any]:
+    try:
+        local = _fetch(f"{url}{MANIFEST}", client, tmp)
+        manifest = json.loads(local.read_text())
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+        raise StageGone(GONE.format(why=f"no readable manifest at {url}")) from None
+    except Exception as exc:
+        if is_not_found(exc):
+            raise StageGone(GONE.format(why=f"nothing at {url}")) from None
+        raise
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("parts"), list):
+        raise StageGone(GONE.format(why=f"the manifest at {url} is not one this version wrote"))
+    return manifest
+
+
+def _part_names(url: str, client: S3Client | None) -> list[str]:
+    if not url.startswith("s3://"):
+        return sorted(p.name for p in _local(url).glob("part-*.parquet"))
+    assert client is not None
     bucket, prefix = split_s3_url(url)
     keys = [
         o["Key"]
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
         for o in page.get("Contents", [])
     ]
-    for key in sorted(keys):
-        with tempfile.TemporaryDirectory(prefix="inbound-stage-") as tmp:
-            local = Path(tmp) / "part.parquet"
-            client.download_file(bucket, key, str(local))
-            yield pl.read_parquet(local)
+    return sorted(k[len(prefix) :] for k in keys if k[len(prefix) :].startswith("part-"))
+
+
+def _fetch(url: str, client: S3Client | None, tmp: Path) -> Path:
+    """A staged object as a local file (a local one as it is; one in S3 downloaded into `tmp`)."""
+    if not url.startswith("s3://"):
+        return _local(url)
+    assert client is not None
+    bucket, key = _object(url)
+    local = tmp / key.rsplit("/", 1)[-1]
+    client.download_file(bucket, key, str(local))
+    return local
 
 
 def read_staged(url: str, client: S3Client | None) -> pl.DataFrame:

@@ -24,6 +24,7 @@ from typing import TypedDict
 
 FILE_TABLE = "inbound_file"
 CHANGE_TABLE = "inbound_change"  # the file's changed rows, worked out once
+KEEP_TABLE = "inbound_keep"  # mirror mode: users in the file whose every row was rejected (they stay)
 ROW = "_row"  # the file's order, for a preview's sample
 
 
@@ -90,6 +91,7 @@ class DiffSql:
     names: tuple[str, ...]
     stored: frozenset[str]
     clear_blanks: bool
+    keep: bool = False  # mirror mode: `KEEP_TABLE` lists users present in the file but rejected
 
     @property
     def file(self) -> str:
@@ -168,8 +170,16 @@ class DiffSql:
         """One row: the integration's users, and those the file lacks (what mirror mode removes)."""
         if not self.table:
             return "SELECT 0, 0"
-        lacks = f"SELECT COUNT(*) FROM {self.table} o WHERE NOT EXISTS (SELECT 1 FROM {self.file} f WHERE f.user_id = o._user_id)"
+        lacks = f"SELECT COUNT(*) FROM {self.table} o WHERE {self._lacks('o')}"
         return f"SELECT (SELECT COUNT(*) FROM {self.table}), ({lacks})"
+
+    def _lacks(self, stored: str) -> str:
+        """A stored user the file does not hold, neither as a row nor (`keep`) as a rejected row."""
+        lacks = f"NOT EXISTS (SELECT 1 FROM {self.file} f WHERE f.user_id = {stored}._user_id)"
+        if self.keep:
+            keep = f"{self.dialect.temp}.{KEEP_TABLE}"
+            lacks += f" AND NOT EXISTS (SELECT 1 FROM {keep} k WHERE k.user_id = {stored}._user_id)"
+        return lacks
 
     def lineage(self, n: str) -> str:
         """The import a kept value came from; NULL for a value this file sets (or none)."""
@@ -205,7 +215,7 @@ class DiffSql:
 
     def delete_missing(self) -> str:
         """Mirror mode: delete the stored users the file lacks."""
-        return f"DELETE FROM {self.table} WHERE NOT EXISTS (SELECT 1 FROM {self.file} f WHERE f.user_id = {self.table}._user_id)"
+        return f"DELETE FROM {self.table} WHERE {self._lacks(str(self.table))}"
 
     def sample(self, n: int) -> str:
         """The first `n` changed users in file order: user ID, then per attribute old, merged, changed."""

@@ -112,26 +112,59 @@ class ImportLog(StoreBase):
         )
         return int(first(cur))
 
-    def log_skip(self, previous: ImportRecord, source_file: str, triggered_by: str = "skip") -> int:
-        """Log a file skipped as identical to `previous` (it changes nothing)."""
-        entry = FileImport(
-            integration=previous.integration,
-            source_file=source_file,
-            etag=previous.etag,
-            config_version=previous.config_version,
-            triggered_by=triggered_by,
-            rows_read=previous.rows_read,
-            rows_rejected=previous.rows_rejected,
-        )
+    def log_skip(self, repeat_of: int, entry: FileImport) -> int:
+        """Log a file of a run skipped as identical to import `repeat_of` (it changes nothing).
+
+        Once per run and file: a retried write finds the entry its earlier try made.
+        """
+        skipped = f"skipped: same content, config and data as import {int(repeat_of)}"
         with self.transaction() as cur:
+            cur.execute(
+                self._sql(
+                    f"SELECT id FROM {LOG_TABLE} WHERE integration = ? AND source_file = ? AND etag = ? "
+                    "AND triggered_by = ? AND error = ? ORDER BY id LIMIT 1"
+                ),
+                (entry.integration, entry.source_file, entry.etag, entry.triggered_by, skipped),
+            )
+            found = cur.fetchone()
+            if found is not None:
+                return int(found[0])
+            cur.execute(self._sql(f"SELECT attributes FROM {LOG_TABLE} WHERE id = ?"), (int(repeat_of),))
+            previous = cur.fetchone()
             return self._log(
                 cur,
                 entry,
                 Outcome.SUCCESS,
-                attributes=previous.attributes,
-                error=f"skipped: same content, config and data as import {previous.id}",
-                unchanged=previous.rows_read - previous.rows_rejected,
+                attributes=int(previous[0]) if previous else 0,
+                error=skipped,
+                unchanged=entry.rows_read - entry.rows_rejected,
             )
+
+    def moved_to(self, source_file: str, limit: int = 10) -> tuple[str, str] | None:
+        """Where a file that is gone went: (its latest key, the run that moved it there last).
+
+        Follows the moves (a key in failed/ re-imported into success/) up to `limit` steps.
+        """
+        bucket = source_file.removeprefix("s3://").split("/", 1)[0]
+        found: tuple[str, str] | None = None
+        with self.transaction() as cur:
+            for _ in range(limit):
+                cur.execute(
+                    self._sql(
+                        f"SELECT final_key, triggered_by FROM {LOG_TABLE} WHERE source_file = ? "
+                        "AND final_key IS NOT NULL ORDER BY id DESC LIMIT 1"
+                    ),
+                    (source_file,),
+                )
+                row = cur.fetchone()
+                if row is None:
+                    break
+                found = (str(row[0]), str(row[1]))
+                next_file = f"s3://{bucket}/{row[0]}"
+                if next_file == source_file:
+                    break
+                source_file = next_file
+        return found
 
     def log_failure(self, entry: FileImport, error: str, *, final_key: str | None = None) -> int:
         """Record a file that was not imported (the store's attributes stay untouched)."""

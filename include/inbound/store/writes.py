@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from inbound.errors import MirrorGuard
 from inbound.outcome import Outcome
 from inbound.store.base import Cursor, first
-from inbound.store.diff import CHANGE_TABLE, FILE_TABLE, ROW, ChangedUser, Counts, DiffSql, sample_users
+from inbound.store.diff import CHANGE_TABLE, FILE_TABLE, KEEP_TABLE, ROW, ChangedUser, Counts, DiffSql, sample_users
 from inbound.store.importlog import FileImport, ImportLog, ImportRecord
 from inbound.store.schema import COUNT_COLUMNS, Schema, Types
 
@@ -120,6 +120,7 @@ class Writes(Schema, ImportLog):
         mirror: bool = False,
         mirror_max_removed: float = 1.0,
         force: bool = False,
+        keep: Iterable[pl.DataFrame] | None = None,
     ) -> WriteResult:
         """Write what one file changes, and its import-log entry, in one transaction.
 
@@ -127,7 +128,8 @@ class Writes(Schema, ImportLog):
         the stored value, or with `clear_blanks` removes it. In mirror mode users missing
         from the file lose this integration's values, unless that would remove more than
         `mirror_max_removed` of its users (then `MirrorGuard` is raised and nothing is
-        written), which `force` overrides.
+        written), which `force` overrides. `keep`: the file's rejected rows (a `user_id`
+        column); a user among them is in the file, so mirror mode never removes it.
         """
         names = list(types)
         with self.transaction(lock=_writer_lock(entry.integration)) as cur:
@@ -137,8 +139,10 @@ class Writes(Schema, ImportLog):
             import_id = self._log(cur, entry, Outcome.SUCCESS, attributes=len(types))
             table = self._ensure_table(cur, entry.integration, types)
             if self._has_rows(cur, table):
-                diff = DiffSql(self.dialect, table, tuple(names), frozenset(names), clear_blanks)
+                diff = DiffSql(self.dialect, table, tuple(names), frozenset(names), clear_blanks, keep=mirror)
                 rows = self._load_file(cur, names, _parts(frame, types))
+                if mirror:
+                    self._load_keep(cur, keep or ())
                 counts = self._count(cur, diff, rows, mirror)
                 _guard_mirror(counts, mirror_max_removed, force)
                 self._apply(cur, diff, import_id, mirror)
@@ -169,8 +173,20 @@ class Writes(Schema, ImportLog):
         self._loaded(cur, f"{temp}.{FILE_TABLE}")
         return row
 
+    def _load_keep(self, cur: Cursor, rejected: Iterable[pl.DataFrame]) -> None:
+        """`KEEP_TABLE`: the user IDs of the file's rejected rows (mirror mode leaves those users be)."""
+        import polars as pl
+
+        temp = self.dialect.temp
+        cur.execute(f"DROP TABLE IF EXISTS {temp}.{KEEP_TABLE}")
+        cur.execute(f"CREATE TEMP TABLE {KEEP_TABLE} (user_id TEXT){self.temp_table_options}")
+        for part in rejected:
+            ids = part.select(pl.col("user_id").cast(pl.String)).drop_nulls().unique()
+            self._copy_rows(cur, f"{temp}.{KEEP_TABLE}", ["user_id"], ids)
+        self._loaded(cur, f"{temp}.{KEEP_TABLE}")
+
     def _drop_file(self, cur: Cursor) -> None:
-        for table in (FILE_TABLE, CHANGE_TABLE):
+        for table in (FILE_TABLE, CHANGE_TABLE, KEEP_TABLE):
             cur.execute(f"DROP TABLE IF EXISTS {self.dialect.temp}.{table}")
 
     def _count(self, cur: Cursor, diff: DiffSql, rows: int, mirror: bool) -> Counts:
@@ -250,6 +266,7 @@ class Writes(Schema, ImportLog):
         clear_blanks: bool = False,
         mirror: bool = False,
         sample: int = 10,
+        keep: Iterable[pl.DataFrame] | None = None,
     ) -> WriteResult:
         """What `write_file` would do, with a sample of changed users; writes nothing."""
         names = list(types)
@@ -257,8 +274,10 @@ class Writes(Schema, ImportLog):
             known = self._tables(cur).get(integration)
             table, stored = known if known is not None else (None, {})
             present = frozenset(n for n in names if stored.get(n) == types[n])  # re-typed or new: no value yet
-            diff = DiffSql(self.dialect, table, tuple(names), present, clear_blanks)
+            diff = DiffSql(self.dialect, table, tuple(names), present, clear_blanks, keep=mirror)
             rows = self._load_file(cur, names, _parts(frame, types))
+            if mirror:
+                self._load_keep(cur, keep or ())
             counts = self._count(cur, diff, rows, mirror)
             cur.execute(diff.sample(sample))
             changed: list[ChangedUser] = sample_users(cur.fetchall(), names) if sample else []
