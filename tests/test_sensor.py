@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -143,14 +144,36 @@ def test_key_param_imports_one_named_file_at_once_even_from_failed(s3, sensor) -
     assert [f["key"] for f in found["files"]] == [failed]
 
 
-def test_key_param_of_another_source_or_missing_fails_without_skipping(s3, sensor) -> None:
+class _Pushed:
+    """What a task instance was asked to push (the sensor leaves finalize its reason)."""
+
+    def __init__(self) -> None:
+        self.xcom: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcom[key] = value
+
+
+@pytest.mark.parametrize(
+    ("key", "why"),
+    [
+        ("hr/users_1.csv", r"does not match source.key 'crm/users_\*.csv'"),
+        ("crm/users_9.csv", r"crm/users_9\.csv does not exist"),
+        ("crm/success/20260101T000000Z_users_1.csv.rejected.csv", "is a report a run wrote beside a moved file"),
+        ("crm/success/20260101T000000Z_users_1.csv.error.txt", "is a report"),
+        ("crm/success/", "is a folder, not a file"),
+    ],
+)
+def test_key_param_that_is_no_export_of_this_source_fails_without_skipping(s3, sensor, key, why) -> None:
     from airflow.sdk.exceptions import AirflowFailException
 
     s3.put_object(Bucket=BUCKET, Key="hr/users_1.csv", Body=b"Email\n")
-    with pytest.raises(AirflowFailException, match=r"does not match source.key 'crm/users_\*.csv'"):
-        sensor.execute({"params": {"key": "hr/users_1.csv"}})
-    with pytest.raises(AirflowFailException, match=r"crm/users_9\.csv does not exist"):
-        sensor.execute({"params": {"key": "crm/users_9.csv"}})
+    s3.put_object(Bucket=BUCKET, Key="crm/success/20260101T000000Z_users_1.csv.rejected.csv", Body=b"line\n")
+    s3.put_object(Bucket=BUCKET, Key="crm/success/20260101T000000Z_users_1.csv.error.txt", Body=b"why\n")
+    ti = _Pushed()
+    with pytest.raises(AirflowFailException, match=why):
+        sensor.execute({"params": {"key": key}, "ti": ti, "run_id": "manual__1"})
+    assert re.search(why, ti.xcom["inbound_error"])  # finalize ends the run with this reason
 
 
 def test_a_wait_that_gives_up_on_a_quiet_source_sends_the_stale_alert(s3, smtp, configs, tmp_path) -> None:

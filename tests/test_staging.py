@@ -8,10 +8,9 @@ import pytest
 from conftest import BUCKET, integration_dict
 from inbound.catalog import Catalog, load_folder
 from inbound.config import Integration
-from inbound.errors import ConfigInvalid
+from inbound.errors import ConfigInvalid, StageGone
 from inbound.run import Run
 from inbound.source import list_new_files
-from inbound.errors import StageGone
 from inbound.staging import Staging, check_url, run_folder, split_s3_url, staged_parts
 from inbound.store import open_store
 
@@ -184,5 +183,5 @@ def test_a_staged_set_gone_from_s3_is_refused(s3) -> None:
     url = staging.put_parts("crm/users_1.csv.e1", [])
     assert list(staged_parts(url, s3, rows=0)) == []
     staging.clear()
-    with pytest.raises(StageGone, match="no readable manifest|nothing at"):
+    with pytest.raises(StageGone, match=r"no readable manifest|nothing at"):
         list(staged_parts(url, s3, rows=0))

@@ -174,13 +174,14 @@ class NewFilesSensor(BaseSensorOperator):
                     integration,
                     s3_client(integration.source.aws_conn_id),
                     attribute_store,
-                    run_id=context["run_id"],
+                    run_id=str(context.get("run_id") or ""),
                     triggered_by="",
                     catalog=Catalog(),
                 )
                 file = run.named(key)
         except UnknownKey as exc:
-            context["ti"].xcom_push(key=ERROR_XCOM, value=str(exc))
+            if context.get("ti") is not None:  # for finalize, which ends the run with it
+                context["ti"].xcom_push(key=ERROR_XCOM, value=str(exc))
             raise AirflowFailException(str(exc)) from None
         self.log.info("importing the named file %s", file.uri)
         return self._found({"files": [file.to_dict()], "due": []})
