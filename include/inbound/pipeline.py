@@ -230,6 +230,8 @@ def _write(store: AttributeStore, who: Identity, result: FileResult, *, force: b
             clear_blanks=integration.blank == "clear",
             mirror=integration.mode == "mirror",
             keep=keep,
+            mirror_max_removed=integration.mirror_max_removed,
+            force=force,
         )
     return store.write_file(
         who.of(result),
@@ -309,7 +311,7 @@ def finalize(client: S3Client, store: AttributeStore, who: Identity, result: Fil
     reports = write_reports(client, who, result, final_key, reader=None)
     if result.error:
         store.log_failure(who.of(result), result.error, final_key=final_key)
-    elif result.write is not None and not result.write.skipped:
+    elif result.write is not None and result.write.import_id:
         store.set_final_key(result.write.import_id, final_key)
     log.info("%s: moved to s3://%s/%s", file.uri, file.bucket, final_key)
     return replace(result, final_key=final_key, report_keys=tuple(reports))

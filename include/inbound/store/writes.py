@@ -267,8 +267,13 @@ class Writes(Schema, ImportLog):
         mirror: bool = False,
         sample: int = 10,
         keep: Iterable[pl.DataFrame] | None = None,
+        mirror_max_removed: float = 1.0,
+        force: bool = False,
     ) -> WriteResult:
-        """What `write_file` would do, with a sample of changed users; writes nothing."""
+        """What `write_file` would do, with a sample of changed users; writes nothing.
+
+        A mirror file the guard would refuse raises `MirrorGuard` here too: a dry run says so.
+        """
         names = list(types)
         with self.transaction() as cur:
             known = self._tables(cur).get(integration)
@@ -279,6 +284,7 @@ class Writes(Schema, ImportLog):
             if mirror:
                 self._load_keep(cur, keep or ())
             counts = self._count(cur, diff, rows, mirror)
+            _guard_mirror(counts, mirror_max_removed, force)
             cur.execute(diff.sample(sample))
             changed: list[ChangedUser] = sample_users(cur.fetchall(), names) if sample else []
             self._drop_file(cur)
