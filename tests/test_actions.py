@@ -84,7 +84,7 @@ def test_every_entry_point_answers_each_outcome_truthfully(world, s3, store_url,
     assert status == expected, said
     assert (case.dry_says if dry else case.says) in said, said
     if dry and not case.refused:
-        assert "nothing written or moved" in said and "Nothing was written or moved" in said or "would skip" in said
+        assert ("nothing written or moved" in said and "Nothing was written or moved" in said) or "would skip" in said
 
 
 def test_a_preview_of_the_waiting_files_that_would_fail_moves_nothing(world, s3, store_url, capsys) -> None:
