@@ -80,6 +80,10 @@ def test_every_entry_point_answers_each_outcome_truthfully(world, s3, store_url,
         check_untouched(s3_before, s3_after, before, after)
     else:
         check_real(case, s3_before, s3_after, before, after, run="cli")
+        if case.moves_to == "failed":  # the reason, and the ways to import it again with its new key
+            (moved,) = [k for k in set(s3_after) - set(s3_before) if k.endswith("_users_1.csv")]
+            text = s3.get_object(Bucket=BUCKET, Key=f"{moved}.error.txt")["Body"].read().decode()
+            assert case.says in text and f"inbound run crm --key {moved}" in text and "Re-import" in text
     expected = 2 if case.refused else int(case.dry_fails if dry else case.fails)
     assert status == expected, said
     assert (case.dry_says if dry else case.says) in said, said

@@ -245,17 +245,21 @@ def _write(store: AttributeStore, who: Identity, result: FileResult, *, force: b
     )
 
 
-def error_report(who: Identity, result: FileResult) -> str:
-    """The `.error.txt` beside a failed file: what, why, and how to import it again."""
+def error_report(who: Identity, result: FileResult, final_key: str | None = None) -> str:
+    """The `.error.txt` beside a failed file: what, why, and the ways to import it again."""
     file, integration = result.s3_file, who.integration
+    key = final_key or file.key
     return (
         f"File:        {file.uri} (ETag {file.etag})\n"
         f"Integration: {integration.name} (config {integration.file or '?'}, version {integration.version})\n"
         f"Run:         {who.triggered_by}\n"
         f"Rows:        {result.rows_read} read, {result.rows_rejected} rejected\n\n"
         f"Reason: {result.error}\n\n"
-        "To re-import after fixing the file or the config: move the file back to its original\n"
-        "key (or run `inbound run NAME --key <this file's key>`).\n"
+        f"To re-import it after fixing the file or the config (a dry run first shows what it would do):\n"
+        f"  - Airflow UI: Integrations > {integration.name} > Re-import, pick this file;\n"
+        f"  - trigger the DAG {integration.dag_id} with the param key = {key} (and dry_run first);\n"
+        f"  - shell: inbound run {integration.name} --key {key} (inbound preview first).\n"
+        "A corrected export uploaded again under its original name is imported by the next run.\n"
     )
 
 
@@ -289,7 +293,7 @@ def write_reports(client: S3Client, who: Identity, result: FileResult, final_key
         reports.append(key)
     if result.error:
         key = layout.error_report_key(final_key, reader)
-        write_text(client, bucket, key, error_report(who, result))
+        write_text(client, bucket, key, error_report(who, result, final_key))
         reports.append(key)
     return reports
 
