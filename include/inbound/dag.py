@@ -67,13 +67,15 @@ PARAMS = {
         description="Import this one file now instead of the waiting ones: a key of this "
         "integration's source, also one in its failed/ or success/ folder (e.g. "
         "crm/failed/20261128T060000Z_users.csv after fixing the config or the file). A file that "
-        "imports well moves to the source folder's success/.",
+        "imports well moves to the source folder's success/. A key that does not exist (the run names "
+        "where a moved file is now), a report or a folder fails the run.",
     ),
     "dry_run": Param(
         False,
         type="boolean",
-        description="Only show what the waiting files would do (counts in the task log; a sample of "
-        "changed users in finalize's XCom, or `inbound preview`); nothing is written and the files stay.",
+        description="Only show what the files would do: finalize's XCom inbound_outcome says it (counts, "
+        "rejected rows by kind, column and line; `inbound preview` shows a sample of changed users). Nothing "
+        "is written, moved, reported or logged, whatever the outcome; a file that would fail fails the run.",
     ),
     "force": Param(
         False,
@@ -426,6 +428,7 @@ def _conclude(outcome: Outcome, state: str, message: str, summary: RunSummary | 
         "state": state,
         "dry_run": dry_run,
         "message": message,
+        "lines": [] if summary is None else summary.lines(values=False),  # what `inbound run` prints, no values
         "summary": None if summary is None else summary.to_json(),
     }
     get_current_context()["ti"].xcom_push(key=OUTCOME_XCOM, value=value)
