@@ -195,8 +195,25 @@ def _run(own: Integration, snapshot: Any) -> Iterator[Run]:
         )
 
 
-def _results(payload: dict[str, Any]) -> list[FileResult]:
-    return [FileResult.from_json(r) for r in payload["results"]]
+def _results(payload: Any) -> list[FileResult]:
+    """The files an upstream task handed on (XCom, which users may edit): read, or refused clearly."""
+    try:
+        return [FileResult.from_json(r) for r in payload["results"]]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ReceivedInvalid(f"the run's results in XCom cannot be read ({type(exc).__name__}: {exc})") from None
+
+
+def _snapshot(payload: Any) -> Any:
+    """The config snapshot an upstream task handed on (checked by `inbound.run.received`)."""
+    return payload.get("snapshot") if isinstance(payload, dict) else None
+
+
+def _files(found: Any) -> list[S3File]:
+    """The files `wait_for_file` handed on (XCom): read, or refused clearly."""
+    try:
+        return [S3File.from_dict(f) for f in found["files"]]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ReceivedInvalid(f"the run's files in XCom cannot be read ({type(exc).__name__}: {exc})") from None
 
 
 def _payload(snapshot: dict[str, Any], results: list[FileResult]) -> dict[str, Any]:
@@ -233,8 +250,8 @@ def build_dag(integration: Integration) -> DAG:
 
         @task(task_id="validate_and_map")
         def validate_and_map(found: dict[str, Any]) -> dict[str, Any]:
-            with _reported(), _run(integration, found.get("snapshot")) as run:
-                return _payload(found["snapshot"], run.map([S3File.from_dict(f) for f in found["files"]]))
+            with _reported(), _run(integration, _snapshot(found)) as run:
+                return _payload(_snapshot(found), run.map(_files(found)))
 
         @task(task_id="finalize", trigger_rule="all_done", on_failure_callback=on_failure)
         def finalize() -> dict[str, Any]:
@@ -299,11 +316,11 @@ class UpsertAttributesOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         own = Integration.from_snapshot(self.integration_snapshot)
-        with _reported(), _run(own, self.mapped.get("snapshot")) as run:
+        with _reported(), _run(own, _snapshot(self.mapped)) as run:
             results = run.write(_results(self.mapped))
         self._written = results
         _emit_asset_event(run.integration, results)
-        return _payload(self.mapped["snapshot"], results)
+        return _payload(_snapshot(self.mapped), results)
 
     def _integration(self) -> Integration:
         return Integration.from_snapshot(self.mapped["snapshot"])
@@ -397,8 +414,8 @@ def _finalize(integration: Integration) -> dict[str, Any]:
         if latest:
             results = _results(latest)
         else:  # an earlier task failed: the files stay for the next run
-            results = [FileResult(s3_file=S3File.from_dict(f)) for f in found["files"]]
-        with _run(integration, found.get("snapshot")) as run:
+            results = [FileResult(s3_file=f) for f in _files(found)]
+        with _run(integration, _snapshot(found)) as run:
             summary = run.finalize(results)
     except InboundError as exc:
         _conclude(Outcome.FAILED, "failed", str(exc), None, dry_run)
