@@ -188,8 +188,16 @@ class Run:
         return moved
 
     def __call__(self, files: Sequence[S3File]) -> RunSummary:
-        """Every step for the given files, in this process (the CLI's path)."""
-        return self.finalize(self.write(self.map(files)))
+        """Every step for the given files, in this process (the CLI's path).
+
+        Nothing can re-run one step of it: when a step raises (a service down), the run's
+        staged sets go with it and the files stay for the next run.
+        """
+        try:
+            return self.finalize(self.write(self.map(files)))
+        except BaseException:
+            self.staging.clear()
+            raise
 
 
 def received(own: Integration, snapshot: Any) -> Integration:
