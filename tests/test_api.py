@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from conftest import ROOT, integration_dict
 SECRET = "inbound-tests-jwt-secret-" + "x" * 64  # long enough for HS512
 PLUGINS = ROOT / "plugins"
 RULE = {"attribute": "crm_plan", "op": "eq", "value": "premium"}
+RUN_ID = "manual__2026-01-02T00:00:00+00:00"  # a run of inbound_crm in the metadata DB (`_run_row`)
 # Every route of the plugin app, with a request that would succeed for an admin.
 ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/inbound/api/integrations", None),
@@ -32,6 +34,8 @@ ROUTES: list[tuple[str, str, Any]] = [
     ("POST", "/inbound/api/integrations/crm/enabled", {"enabled": True}),
     ("GET", "/inbound/api/integrations/crm", None),
     ("GET", "/inbound/api/integrations/crm/reports?key=crm/failed/20260101T000000Z_users_2.csv.error.txt", None),
+    ("GET", "/inbound/api/integrations/crm/files", None),
+    ("GET", f"/inbound/api/integrations/crm/runs/{RUN_ID}", None),
     ("GET", "/inbound/api/discover/connections", None),
     ("POST", "/inbound/api/discover", {"uri": "s3://acme-exports/crm/users_1.csv", "aws_conn_id": "aws_default"}),
     ("POST", "/inbound/api/configs/check", {"config": "name: x"}),
@@ -163,6 +167,74 @@ def _dag_rows(paused: dict[str, bool]) -> None:
             row.is_stale = False
 
 
+def _run_row(dag_id: str, run_id: str, state: str = "running", outcome: Any = None, *, serialize: bool = False) -> None:
+    """A run of `dag_id` with its `finalize` task, and the outcome XCom that task pushes (if given).
+
+    `serialize=False` stores the value as the task SDK's push does (the execution API stores what
+    the SDK serialized); True as `XComModel.set` serializes it itself.
+    """
+    from airflow.models import DagRun, TaskInstance
+    from airflow.models.xcom import XComModel
+    from airflow.sdk.serde import serialize as sdk_serialize
+    from airflow.utils.session import create_session
+    from sqlalchemy import insert, select, update
+
+    run = DagRun.__table__
+    with create_session() as session:
+        found = session.execute(select(run.c.id).where(run.c.dag_id == dag_id, run.c.run_id == run_id)).first()
+        if found is None:
+            session.execute(
+                insert(run).values(
+                    dag_id=dag_id, run_id=run_id, run_type="manual", state=state, run_after=datetime.now(UTC)
+                )
+            )
+            session.execute(
+                insert(TaskInstance.__table__).values(
+                    dag_id=dag_id, run_id=run_id, task_id="finalize", map_index=-1, pool="default_pool"
+                )
+            )
+        else:
+            session.execute(update(run).where(run.c.id == found.id).values(state=state))
+        if outcome is not None:
+            XComModel.set(
+                "inbound_outcome",
+                outcome if serialize else sdk_serialize(outcome),
+                dag_id=dag_id,
+                task_id="finalize",
+                run_id=run_id,
+                serialize=serialize,
+                session=session,
+            )
+
+
+def _delete_runs(dag_id: str, run_ids: list[str]) -> None:
+    """Remove runs `_run_row` made (the metadata DB is shared by every test module: `inbound status`
+    tests expect DAGs that never ran)."""
+    from airflow.models import DagRun, TaskInstance
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import delete
+
+    with create_session() as session:
+        for model in (XComModel, TaskInstance, DagRun):
+            table = model.__table__
+            session.execute(delete(table).where(table.c.dag_id == dag_id, table.c.run_id.in_(run_ids)))
+
+
+@pytest.fixture
+def dag_runs() -> Iterator[Any]:
+    """`_run_row`, with every run it made removed after the test."""
+    made: list[tuple[str, str]] = []
+
+    def make(dag_id: str, run_id: str, *args: Any, **kw: Any) -> None:
+        _run_row(dag_id, run_id, *args, **kw)
+        made.append((dag_id, run_id))
+
+    yield make
+    for dag_id, run_id in made:
+        _delete_runs(dag_id, [run_id])
+
+
 def _is_paused(dag_id: str) -> bool:
     from airflow.models import DagModel
     from airflow.utils.session import create_session
@@ -235,7 +307,14 @@ def test_every_route_of_the_plugin_is_in_the_auth_tests(airflow_app) -> None:
         if method != "HEAD"
     }
     tested = {
-        (method, re.sub(r"/crm(?=/|$)", "/{name}", path.split("?")[0].replace("ada@x", "{user_id:path}")))
+        (
+            method,
+            re.sub(
+                r"/crm(?=/|$)",
+                "/{name}",
+                path.split("?")[0].replace("ada@x", "{user_id:path}").replace(RUN_ID, "{run_id}"),
+            ),
+        )
         for method, path, _ in ROUTES
     }
     assert declared == tested | PUBLIC
@@ -739,6 +818,8 @@ def test_user_id_with_a_slash(client, env, tmp_path) -> None:
     [
         ("GET", "/inbound/api/integrations/{name}", None),
         ("GET", f"/inbound/api/integrations/{{name}}/reports?key={{name}}/failed/{STAMP}_users_1.csv.error.txt", None),
+        ("GET", "/inbound/api/integrations/{name}/files", None),
+        ("GET", "/inbound/api/integrations/{name}/runs/manual__hidden", None),
         ("POST", "/inbound/api/integrations/{name}/enabled", {"enabled": False}),
     ],
 )
@@ -805,3 +886,301 @@ def test_a_new_config_is_checked_against_the_current_ones_and_writes_nothing(cli
     assert answer["ok"] is False and "already used by integration 'crm'" in answer["problems"][0]["message"]
     broken = client.post("/inbound/api/configs/check", json={"config": "name: [x"}, headers=auth("viewer")).json()
     assert broken["ok"] is False and isinstance(broken["problems"][0]["line"], int)
+
+
+# -- re-import: the files to pick from, a run's outcome (issue 23) -----------------------
+def _put(s3: Any, *keys: str) -> None:
+    for key in keys:
+        s3.put_object(Bucket="acme-exports", Key=key, Body=b"Email,Plan,Open Tickets\nada@x,premium,3\n")
+
+
+def test_files_are_the_integrations_exports_with_their_last_outcome(client, runs, s3) -> None:
+    theirs = [SUCCESS_KEY, FAILED_KEY, "crm/users_3.csv"]
+    _put(
+        s3,
+        *theirs,
+        # reports beside moved files (a shared file's too): never offered
+        f"{SUCCESS_KEY}.rejected.csv",
+        f"{SUCCESS_KEY}.readers.txt",
+        f"{SUCCESS_KEY}.crm.rejected.csv",
+        f"{FAILED_KEY}.error.txt",
+        f"{FAILED_KEY}.rejected.csv",
+        # not crm's: another name, a subfolder, a done folder in a done folder, another folder, a folder marker
+        "crm/notes.csv",
+        f"crm/success/{STAMP}_staff.csv",
+        "crm/archive/users_4.csv",
+        f"crm/success/failed/{STAMP}_users_9.csv",
+        "hr/users_1.csv",
+        "crm/failed/",
+    )
+    response = client.get("/inbound/api/integrations/crm/files", headers=auth("viewer"))
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["truncated"] is False and answer["max_files"] == 200
+    files = {f["key"]: f for f in answer["files"]}
+    assert set(files) == set(theirs)
+    assert {k: f["folder"] for k, f in files.items()} == {
+        SUCCESS_KEY: "success",
+        FAILED_KEY: "failed",
+        "crm/users_3.csv": "waiting",
+    }
+    failed, success, waiting = files[FAILED_KEY], files[SUCCESS_KEY], files["crm/users_3.csv"]
+    assert failed["last_outcome"] == "failed" and "max_rejected_ratio" in failed["reason"]
+    assert success["last_outcome"] == "success" and success["reason"] is None and success["last_import_at"]
+    assert waiting["last_outcome"] is None and waiting["reason"] is None and waiting["size"] > 0
+    order = [(f["last_modified"], f["key"]) for f in answer["files"]]
+    assert order == sorted(order, reverse=True)  # newest first
+    assert "AKIDSECRETLOGIN" not in response.text
+
+
+def test_a_waiting_file_shows_the_outcome_of_its_very_content(client, runs, s3, tmp_path) -> None:
+    """A file read before (same URI and ETag) and still waiting shows that entry; new content shows none."""
+    from inbound.store import FileImport, open_store
+
+    _put(s3, "crm/users_2.csv")
+    etag = s3.head_object(Bucket="acme-exports", Key="crm/users_2.csv")["ETag"].strip('"')
+    with open_store(f"sqlite:///{tmp_path / 'store.db'}") as store:
+        store.log_failure(FileImport("crm", "s3://acme-exports/crm/users_2.csv", etag, "v1", "t", 1, 1), "bad row")
+    (waiting,) = client.get("/inbound/api/integrations/crm/files", headers=auth("viewer")).json()["files"]
+    assert (waiting["key"], waiting["last_outcome"], waiting["reason"]) == ("crm/users_2.csv", "failed", "bad row")
+    s3.put_object(Bucket="acme-exports", Key="crm/users_2.csv", Body=b"Email,Plan\nbob@x,free\n")
+    (waiting,) = client.get("/inbound/api/integrations/crm/files", headers=auth("viewer")).json()["files"]
+    assert waiting["last_outcome"] is None
+
+
+def test_files_of_a_pattern_with_a_wildcard_folder_and_a_marker(client, env, s3) -> None:
+    env(
+        "crm.yaml",
+        integration_dict("crm", source={"bucket": "acme-exports", "key": "eu/*/users_*.csv", "marker": "_SUCCESS"}),
+    )
+    _put(
+        s3,
+        "eu/de/users_1.csv",
+        f"eu/fr/failed/{STAMP}_users_2.csv",
+        f"eu/fr/failed/{STAMP}_users_2.csv.error.txt",
+        f"eu/fr/success/{STAMP}_users_3.csv",
+        "eu/de/_SUCCESS",
+        "eu/users_0.csv",  # not in a country folder
+        "eu/de/x/users_5.csv",
+    )
+    files = client.get("/inbound/api/integrations/crm/files", headers=auth("viewer")).json()["files"]
+    assert {f["key"]: f["folder"] for f in files} == {
+        "eu/de/users_1.csv": "waiting",
+        f"eu/fr/failed/{STAMP}_users_2.csv": "failed",
+        f"eu/fr/success/{STAMP}_users_3.csv": "success",
+    }
+
+
+class FakeS3:
+    """`list_objects_v2` over a dict of keys (Prefix, Delimiter, StartAfter, MaxKeys, ContinuationToken),
+    counting the keys it hands out."""
+
+    def __init__(self, objects: dict[str, Any]) -> None:
+        self.objects = objects
+        self.listed = 0
+
+    def list_objects_v2(self, **kw: Any) -> dict[str, Any]:
+        prefix, after = kw.get("Prefix", ""), kw.get("ContinuationToken") or kw.get("StartAfter") or ""
+        keys = sorted(k for k in self.objects if k.startswith(prefix) and k > after)
+        if kw.get("Delimiter"):
+            keys = [k for k in keys if "/" not in k[len(prefix) :]]
+        page = keys[: kw["MaxKeys"]]
+        self.listed += len(page)
+        contents = [{"Key": k, "LastModified": self.objects[k], "Size": 1, "ETag": '"e"'} for k in page]
+        truncated = len(keys) > len(page)
+        return {
+            "Contents": contents,
+            "KeyCount": len(page),
+            "IsTruncated": truncated,
+            **({"NextContinuationToken": page[-1]} if truncated else {}),
+        }
+
+
+def _stamped(folder: str, start: Any, count: int, step: Any) -> dict[str, Any]:
+    """`count` moved files with their reports in `folder`, one per `step` from `start` on."""
+    found = {}
+    for i in range(count):
+        when = start + i * step
+        key = f"crm/{folder}/{when:%Y%m%dT%H%M%SZ}_users_{i}.csv"
+        found[key] = when
+        found[f"{key}.rejected.csv"] = when
+    return found
+
+
+def test_a_big_done_folder_is_read_from_its_newest_stamps_and_says_it_is_truncated(monkeypatch) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from inbound import api_files
+
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    # 3 years of hourly imports (52,000 keys with their reports), 2 failed files this week, one waiting
+    objects = {
+        **_stamped("success", now - timedelta(days=3 * 365), 3 * 365 * 24, timedelta(hours=1)),
+        **_stamped("failed", now - timedelta(days=2), 2, timedelta(hours=1)),
+        "crm/users_9.csv": now,
+    }
+    client = FakeS3(objects)
+    listing = api_files.list_files(client, _integration("crm", "crm/users_*.csv"), now=now)  # type: ignore[arg-type]
+    assert listing.complete is False  # older files exist
+    assert len(listing.files) == api_files.MAX_FILES
+    assert listing.files[0].key == "crm/users_9.csv"
+    newest_success = max(k for k in objects if k.startswith("crm/success/") and not k.endswith(".rejected.csv"))
+    assert listing.files[1].key == newest_success  # the newest of the big folder, not its oldest
+    assert {f.folder for f in listing.files} == {"waiting", "failed", "success"}
+    assert client.listed <= 1000 + 3 * api_files.MAX_KEYS_PER_LISTING + 10  # bounded, not 52,000
+
+    # a small folder: one page, complete
+    small = FakeS3({**_stamped("success", now - timedelta(days=9), 5, timedelta(days=1)), "crm/users_9.csv": now})
+    listing = api_files.list_files(small, _integration("crm", "crm/users_*.csv"), now=now)  # type: ignore[arg-type]
+    assert listing.complete is True and len(listing.files) == 6
+    monkeypatch.setattr(api_files, "MAX_FILES", 4)
+    listing = api_files.list_files(small, _integration("crm", "crm/users_*.csv"), now=now)  # type: ignore[arg-type]
+    assert listing.complete is False and len(listing.files) == 4
+
+
+def test_a_listing_reads_a_bounded_number_of_keys(monkeypatch) -> None:
+    from datetime import UTC, datetime
+
+    from inbound import api_files
+
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    monkeypatch.setattr(api_files, "MAX_KEYS_PER_LISTING", 50)
+    monkeypatch.setattr(api_files, "PAGE", 20)
+    waiting = FakeS3({f"crm/users_{i:04}.csv": now for i in range(500)})
+    listing = api_files.list_files(waiting, _integration("crm", "crm/users_*.csv"), now=now)  # type: ignore[arg-type]
+    assert listing.complete is False and len(listing.files) == 50 and waiting.listed <= 50 + 20 * 2
+    wildcard = FakeS3({f"eu/c{i:03}/users_1.csv": now for i in range(500)})
+    listing = api_files.list_files(wildcard, _integration("crm", "eu/*/users_*.csv"), now=now)  # type: ignore[arg-type]
+    assert listing.complete is False and wildcard.listed <= 3 * 50
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "start"),
+    [
+        ("endpoint", 503, "S3 is unreachable for s3://acme-exports (EndpointConnectionError); try again later"),
+        ("throttled", 503, "S3 is unavailable (SlowDown); try again later"),
+        ("source", 503, "S3 is unreachable"),
+        ("denied", 502, "S3 refused the listing: AccessDenied"),
+    ],
+)
+def test_files_when_s3_fails(client, env, monkeypatch, kind, status, start) -> None:
+    from botocore.exceptions import ClientError, EndpointConnectionError
+
+    from inbound import api_files
+    from inbound.errors import SourceUnavailable
+
+    exc = {
+        "endpoint": EndpointConnectionError(endpoint_url="https://s3.example.invalid"),
+        "throttled": ClientError(
+            {"Error": {"Code": "SlowDown"}, "ResponseMetadata": {"HTTPStatusCode": 503}}, "ListObjectsV2"
+        ),
+        "source": SourceUnavailable("s3://acme-exports: no connection"),
+        "denied": ClientError(
+            {"Error": {"Code": "AccessDenied"}, "ResponseMetadata": {"HTTPStatusCode": 403}}, "ListObjectsV2"
+        ),
+    }[kind]
+
+    class Failing:
+        def list_objects_v2(self, **kw: Any) -> Any:
+            raise exc
+
+    monkeypatch.setattr(api_files, "s3_client", lambda conn_id: Failing())
+    response = client.get("/inbound/api/integrations/crm/files", headers=auth("viewer"))
+    assert response.status_code == status, response.text
+    assert response.json()["detail"].startswith(start)
+
+
+OUTCOME = {
+    "outcome": "failed",
+    "state": "failed",
+    "dry_run": True,
+    "message": "dry run: would fail: s3://acme-exports/crm/users_3.csv: 2 of 3 rows rejected. Nothing was written or moved",
+    "summary": {
+        "integration": "crm",
+        "outcome": "failed",
+        "results": [
+            {
+                "file": {"key": "crm/users_3.csv"},
+                "outcome": "failed",
+                "rows_read": 3,
+                "rows_rejected": 2,
+                "rejected_lines": [{"kind": "not an integer", "column": "Open Tickets", "rows": 2, "lines": [2, 4]}],
+            }
+        ],
+    },
+}
+
+
+@pytest.mark.parametrize("serialize", [False, True], ids=["as the task SDK pushes it", "XComModel.set serialized"])
+def test_a_run_answers_its_state_and_then_its_outcome(client, env, dag_runs, serialize) -> None:
+    run_id = f"manual__outcome_{serialize}"
+    dag_runs("inbound_crm", run_id, "running")
+    path = f"/inbound/api/integrations/crm/runs/{run_id}"
+    response = client.get(path, headers=auth("viewer"))
+    assert response.status_code == 200, response.text
+    assert response.json() == {"run_id": run_id, "state": "running", "result": None}  # finalize has not pushed yet
+    dag_runs("inbound_crm", run_id, "failed", OUTCOME, serialize=serialize)
+    assert client.get(path, headers=auth("viewer")).json() == {"run_id": run_id, "state": "failed", "result": OUTCOME}
+
+
+def test_a_run_outcome_with_tuples_decodes_to_plain_json(client, env, dag_runs) -> None:
+    """serde wraps a tuple (`__classname__`); the answer is the plain JSON of the outcome."""
+    lines = {**OUTCOME["summary"]["results"][0]["rejected_lines"][0], "lines": (2, 4)}  # type: ignore[index]
+    outcome = {**OUTCOME, "summary": {"results": [{"rejected_lines": [lines]}]}}
+    dag_runs("inbound_crm", "manual__tuple", "failed", outcome)
+    result = client.get("/inbound/api/integrations/crm/runs/manual__tuple", headers=auth("viewer")).json()["result"]
+    assert result["summary"]["results"][0]["rejected_lines"][0]["lines"] == [2, 4]
+
+
+def test_a_run_of_another_dag_or_none_is_a_404(client, env, dag_runs) -> None:
+    dag_runs("inbound_hr", "manual__hr_only", "success", {**OUTCOME, "message": "hr's"})
+    for run_id in ("manual__hr_only", "manual__nope"):
+        response = client.get(f"/inbound/api/integrations/crm/runs/{run_id}", headers=auth("viewer"))
+        assert response.status_code == 404, response.text
+        assert response.json()["detail"] == (
+            f"no run {run_id!r} of inbound_crm: the run does not exist (or is another DAG's)"
+        )
+        assert "hr's" not in response.text
+    assert client.get("/inbound/api/integrations/hr/runs/manual__hr_only", headers=auth("viewer")).status_code == 200
+
+
+def test_outcome_values_that_are_no_outcome() -> None:
+    from types import SimpleNamespace
+
+    from inbound.runs import outcome_value
+
+    assert outcome_value(None) is None
+    assert outcome_value(SimpleNamespace(value=json.dumps({"outcome": "success"}))) == {"outcome": "success"}
+    assert outcome_value(SimpleNamespace(value={"outcome": "success"})) == {"outcome": "success"}
+    assert outcome_value(SimpleNamespace(value=json.dumps(json.dumps({"outcome": "x"})))) == {"outcome": "x"}
+    assert outcome_value(SimpleNamespace(value="not json")) is None
+    assert outcome_value(SimpleNamespace(value=[1, 2])) is None
+
+
+def test_a_report_can_be_checked_and_a_gone_one_says_where_its_file_went(client, runs, s3, tmp_path) -> None:
+    from inbound.store import FileImport, open_store
+
+    path = "/inbound/api/integrations/crm/reports"
+    s3.put_object(Bucket="acme-exports", Key=f"{FAILED_KEY}.error.txt", Body=b"why")
+    there = client.get(path, params={"key": f"{FAILED_KEY}.error.txt", "check": "true"}, headers=auth("viewer"))
+    assert there.status_code == 200
+    assert there.json() == {"key": f"{FAILED_KEY}.error.txt", "exists": True, "size": 3, "reason": None}
+    # the file was re-imported and failed again: it moved to a new stamp in failed/, its old reports were removed
+    s3.delete_object(Bucket="acme-exports", Key=f"{FAILED_KEY}.error.txt")
+    moved = "crm/failed/20260301T000000Z_users_2.csv"
+    with open_store(f"sqlite:///{tmp_path / 'store.db'}") as store:
+        entry = store.log_failure(FileImport("crm", f"s3://acme-exports/{FAILED_KEY}", "e2", "v1", "t", 1, 0), "x")
+        store.set_final_key(entry, moved)
+    gone = client.get(path, params={"key": f"{FAILED_KEY}.error.txt"}, headers=auth("viewer"))
+    why = (
+        f"s3://acme-exports/{FAILED_KEY}.error.txt does not exist: its file was imported again since (failed) "
+        f"and is now at {moved}, with its own reports"
+    )
+    assert gone.status_code == 404 and gone.json()["detail"] == why
+    checked = client.get(path, params={"key": f"{FAILED_KEY}.error.txt", "check": "true"}, headers=auth("viewer"))
+    assert checked.status_code == 200  # a question answered, not a failed request (no console error in the UI)
+    assert checked.json() == {"key": f"{FAILED_KEY}.error.txt", "exists": False, "size": None, "reason": why}
+    other = client.get(path, params={"key": f"{SUCCESS_KEY}.rejected.csv", "check": "true"}, headers=auth("viewer"))
+    assert other.json()["reason"] == f"s3://acme-exports/{SUCCESS_KEY}.rejected.csv does not exist"
+    refused = client.get(path, params={"key": "crm/users_1.csv", "check": "true"}, headers=auth("viewer"))
+    assert refused.status_code == 400  # a check never opens what a download may not

@@ -28,7 +28,9 @@ from test_api import (
     _call,
     _clear_plugin_caches,
     _dag_rows,
+    _delete_runs,
     _is_paused,
+    _run_row,
     _store_values,
     api_app_with,
 )
@@ -36,6 +38,7 @@ from test_api import (
 A, B = "crm", "hr"
 NEW_CONFIG = yaml.safe_dump(integration_dict("{name}_new", attributes=[{"column": "Tier", "name": "{name}_tier"}]))
 FAILED = "{name}/failed/20260102T000000Z_users_2.csv"
+RUN = "manual__matrix"  # a run of each integration's DAG, with its outcome
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,8 @@ ROUTES = [
     ),
     Route("GET", "/inbound/api/integrations/{name}", "read"),
     Route("GET", "/inbound/api/integrations/{name}/reports?key=" + FAILED + ".error.txt", "read"),
+    Route("GET", "/inbound/api/integrations/{name}/files", "read"),
+    Route("GET", "/inbound/api/integrations/{name}/runs/" + RUN, "read"),
     Route("POST", "/inbound/api/integrations/{name}/enabled", "edit", {"enabled": True}),
     Route("GET", "/inbound/api/discover/connections", "editor"),
     Route(
@@ -158,6 +163,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         s3.create_bucket(Bucket=BUCKET)
         for name in (A, B):
             s3.put_object(Bucket=BUCKET, Key=FAILED.format(name=name) + ".error.txt", Body=f"{name}'s error".encode())
+            s3.put_object(Bucket=BUCKET, Key=FAILED.format(name=name), Body=b"Email,Plan\n")
             s3.put_object(Bucket=BUCKET, Key=f"{name}/new.csv", Body=b"Email,Tier\nada@x,gold\ngrace@x,silver\n")
         yield
     mp.undo()
@@ -221,8 +227,12 @@ def model(request: pytest.FixtureRequest, world: None) -> Iterator[tuple[str, An
     auth_manager, tokens = MANAGERS[request.param]
     app = api_app_with(mp, auth_manager)
     _dag_rows({f"inbound_{A}": False, f"inbound_{B}": False})
+    for name in (A, B):
+        _run_row(f"inbound_{name}", RUN, "success", {"outcome": "success", "message": f"{name}'s run"})
     with TestClient(app) as client:
         yield request.param, client, tokens()
+    for name in (A, B):
+        _delete_runs(f"inbound_{name}", [RUN])
     api_app.purge_cached_app()
     _clear_plugin_caches(plugins_manager)
     mp.undo()
@@ -250,6 +260,10 @@ def test_matrix(model, caller: str, route: Route, name: str) -> None:
         assert shows(route, name, response) is visible
     if status == 200 and route.kind == "read" and "reports" in route.path:
         assert response.text == f"{name}'s error"
+    if status == 200 and "/runs/" in route.path:
+        assert response.json()["result"]["message"] == f"{name}'s run"
+    if status == 200 and route.path.endswith("/files"):
+        assert {f["key"] for f in response.json()["files"]} == {FAILED.format(name=name)}
     assert not _is_paused(f"inbound_{name}")
 
 
@@ -293,4 +307,5 @@ def test_every_route_is_in_the_matrix(model) -> None:
     }
     in_matrix = {(r.method, r.path.split("?")[0]) for r in ROUTES}
     public = {("GET", "/inbound/static/inbound-ui.js")}  # the React app's code, no data (test_api checks it)
-    assert {(m, re.sub(r"\{user_id:path\}", "ada@x", p)) for m, p in declared} == in_matrix | public
+    shown = {(m, re.sub(r"\{user_id:path\}", "ada@x", p).replace("{run_id}", RUN)) for m, p in declared}
+    assert shown == in_matrix | public

@@ -18,7 +18,9 @@ declares its own check:
 - a report is served only when the file it lies beside is one of that integration's
   files (its key pattern, not only its folder), and for a shared file only that
   integration's own report or the readers' outcomes;
-- the on/off toggle needs the right to edit that integration's DAG.
+- the on/off toggle needs the right to edit that integration's DAG;
+- the re-import's routes (an integration's files in S3, one run's outcome) live in
+  `inbound.api_files`, on a router behind the same gate.
 
 Responses carry config data and attribute values, never connection secrets. The pages are
 the React app in `ui/` (its built bundle is served from `static/`); they call these routes
@@ -91,7 +93,10 @@ def create_app() -> FastAPI:
         redoc_url=None,
         openapi_url=None,
     )
+    from inbound.api_files import router as files  # its routes use this module's gate (`reader`)
+
     app.include_router(router)
+    app.include_router(files)
     app.include_router(assets)
     return app
 
@@ -411,13 +416,19 @@ def _rights(user: BaseUser, dag_id: str) -> tuple[bool, bool]:
     return bool(edit), bool(trigger)
 
 
-@router.get("/api/integrations/{name}/reports")
+@router.get("/api/integrations/{name}/reports", response_model=None)
 def integration_report(
     name: str,
     caller: ReaderDep,
     key: Annotated[str, Query(description="the S3 key of a .rejected.csv or .error.txt report")],
-) -> StreamingResponse:
-    """A rejection or error report of this integration, streamed from S3 with its AWS connection."""
+    check: Annotated[bool, Query(description="only whether it is there: JSON, no download")] = False,
+) -> StreamingResponse | JSONResponse:
+    """A rejection or error report of this integration, streamed from S3 with its AWS connection.
+
+    With `check`, only whether it is there: `{"key", "exists", "size", "reason"}` (200 either
+    way; `reason` is what a download would answer with 404). The UI asks first, so a report that
+    is gone is said so on the page, not as a JSON 404.
+    """
     integration = caller.integration(name)
     if not report_key_allowed(integration, key, caller.others - {name}):
         raise HTTPException(
@@ -427,32 +438,26 @@ def integration_report(
         )
     bucket = integration.source.bucket
     try:
-        obj = s3_client(integration.source.aws_conn_id).get_object(Bucket=bucket, Key=key)
+        client = s3_client(integration.source.aws_conn_id)
+        if check:
+            head = client.head_object(Bucket=bucket, Key=key)
+            return JSONResponse({"key": key, "exists": True, "size": int(head["ContentLength"]), "reason": None})
+        obj = client.get_object(Bucket=bucket, Key=key)
         body = obj["Body"]
         stream = body.iter_chunks(64 * 1024)
-        head = next(stream, b"")  # an S3 that drops the connection answers 503 here, not halfway through
-    except ClientError as exc:
-        if is_not_found(exc):
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"s3://{bucket}/{key} does not exist") from None
-        if is_transient(exc):
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE,
-                f"S3 is unavailable ({error_code(exc) or 'error'}); try again later",
-            ) from None
-        raise HTTPException(
-            status.HTTP_502_BAD_GATEWAY, f"S3 refused the report: {error_code(exc) or 'error'}"
-        ) from None
-    except (BotoCoreError, SourceUnavailable) as exc:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            f"S3 is unreachable for s3://{bucket} ({type(exc).__name__}); try again later, "
-            f"or check the AWS connection {integration.source.aws_conn_id!r}",
-        ) from None
+        first = next(stream, b"")  # an S3 that drops the connection answers 503 here, not halfway through
+    except (ClientError, BotoCoreError, SourceUnavailable) as exc:
+        if isinstance(exc, ClientError) and is_not_found(exc):
+            gone = f"s3://{bucket}/{key} does not exist{_moved_on(integration, key)}"
+            if check:
+                return JSONResponse({"key": key, "exists": False, "size": None, "reason": gone})
+            raise HTTPException(status.HTTP_404_NOT_FOUND, gone) from None
+        raise s3_failure(exc, integration, "the report") from None
     media = next(m for s, (_, m) in REPORTS.items() if key.endswith(s))
 
     def chunks() -> Iterator[bytes]:
         try:
-            yield head
+            yield first
             yield from stream
         finally:
             body.close()
@@ -461,6 +466,39 @@ def integration_report(
         chunks(),
         media_type=f"{media}; charset=utf-8",
         headers={"Content-Disposition": attachment(key.rsplit("/", 1)[-1]), "X-Content-Type-Options": "nosniff"},
+    )
+
+
+def s3_failure(exc: Exception, integration: Integration, what: str) -> HTTPException:
+    """What the API answers when S3 failed it: 503 (unreachable, throttling: try later), 502 (S3 refused)."""
+    bucket = integration.source.bucket
+    if isinstance(exc, ClientError):
+        if is_transient(exc):
+            return HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                f"S3 is unavailable ({error_code(exc) or 'error'}); try again later",
+            )
+        return HTTPException(status.HTTP_502_BAD_GATEWAY, f"S3 refused {what}: {error_code(exc) or 'error'}")
+    return HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        f"S3 is unreachable for s3://{bucket} ({type(exc).__name__}); try again later, "
+        f"or check the AWS connection {integration.source.aws_conn_id!r}",
+    )
+
+
+def _moved_on(integration: Integration, report: str) -> str:
+    """Where the file a missing report was beside went since, from the import log ('' if not known)."""
+    file = next((report.removesuffix(s) for s in (*REPORT_SUFFIXES, READERS_SUFFIX) if report.endswith(s)), report)
+    uri = f"s3://{integration.source.bucket}/{file}"
+    try:
+        with store() as s:
+            later = next((r for r in s.imports(integration.name, limit=1000) if r.source_file == uri), None)
+    except Exception:  # the hint is a courtesy: a store that does not answer leaves the plain 404
+        return ""
+    if later is None or not later.final_key or later.final_key == file:
+        return ""
+    return (
+        f": its file was imported again since ({later.outcome}) and is now at {later.final_key}, with its own reports"
     )
 
 

@@ -1,7 +1,8 @@
-"""What Airflow knows about the integrations: pause state and the last run of each DAG.
+"""What Airflow knows about the integrations: pause state, the last run of each DAG, one run's outcome.
 
 Run history lives in Airflow (the management table is a view on it); this module reads
-Airflow's metadata database the way Airflow's own CLI does, and writes the one thing the
+Airflow's metadata database the way Airflow's own CLI does (also the outcome a run's
+`finalize` task pushes, which the UI's re-import shows), and writes the one thing the
 plugin changes there: a DAG's pause state (the on/off toggle). Without a migrated metadata
 database (a fresh checkout) `dag_states` answers "unknown" rather than failing.
 
@@ -11,10 +12,13 @@ table (`inbound.management`) and its tests use `DagState` without loading Airflo
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from inbound.results import OUTCOME_XCOM
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -114,3 +118,85 @@ def set_paused(dag_id: str, paused: bool) -> bool:
             return False
         dag.is_paused = paused
     return True
+
+
+# The task whose XCom `OUTCOME_XCOM` holds the run's outcome (pushed also when the run failed or
+# found nothing): `{"outcome", "state", "dry_run", "message", "summary"}` (inbound.dag).
+OUTCOME_TASK = "finalize"
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """One DAG run as the UI's re-import follows it: Airflow's state and, once `finalize` pushed it, the outcome."""
+
+    run_id: str
+    state: str  # Airflow's DagRun state: queued | running | success | failed
+    result: dict[str, Any] | None  # the `inbound_outcome` XCom of `finalize`; None until it is there
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "state": self.state, "result": self.result}
+
+
+def run_outcome(dag_id: str, run_id: str) -> RunOutcome | None:
+    """A run of `dag_id` with its outcome, from Airflow's metadata database; None if the DAG has no such run."""
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return _run_outcome(session, dag_id, run_id)
+
+
+def _run_outcome(session: Session, dag_id: str, run_id: str) -> RunOutcome | None:
+    from airflow.models import DagRun
+    from airflow.models.xcom import XComModel
+    from sqlalchemy import select
+
+    run = DagRun.__table__.c
+    found = session.execute(select(run.id, run.state).where(run.dag_id == dag_id, run.run_id == run_id)).one_or_none()
+    if found is None:
+        return None
+    xcom = XComModel.__table__.c
+    row = session.execute(
+        select(xcom.value).where(
+            xcom.dag_run_id == found.id,
+            xcom.task_id == OUTCOME_TASK,
+            xcom.key == OUTCOME_XCOM,
+            xcom.map_index == -1,
+        )
+    ).one_or_none()
+    return RunOutcome(run_id=run_id, state=str(found.state), result=outcome_value(row))
+
+
+def outcome_value(row: Any) -> dict[str, Any] | None:
+    """The outcome an XCom row holds, decoded as Airflow decodes XCom values.
+
+    The column holds what the task SDK sent (`airflow.sdk.serde.serialize`: plain JSON, with
+    `__classname__` wrappers for tuples and the like), or JSON text of it when it was set
+    through `XComModel.serialize_value`; both decode here (`XComModel.deserialize_value`, then
+    serde). A JSON string inside (a task that pushed `json.dumps(...)`) is decoded once more.
+    Anything but an object is no outcome: None.
+    """
+    if row is None:
+        return None
+    from airflow.models.xcom import XComModel
+    from airflow.sdk.serde import deserialize
+
+    value = XComModel.deserialize_value(row)
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    try:
+        value = deserialize(value)
+    except Exception:  # a class serde may not load here: the plain JSON is still the outcome
+        log.debug("the outcome XCom holds a value serde cannot load; shown as stored")
+    return _plain(value) if isinstance(value, dict) else None
+
+
+def _plain(value: Any) -> Any:
+    """JSON types only (a tuple serde restored becomes a list again)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value

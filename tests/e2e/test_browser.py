@@ -10,9 +10,15 @@ app (no iframe: Airflow's React, Chakra theme and color mode):
   (support's manual run failed on its file) and a never-run row (billing, created paused);
   the toggle flips the DAG's pause state;
 - the DAG tab on an integration's DAG and on another DAG;
-- re-import from support's page after fixing its config: a dry run first (its counts), then the
-  import, which starts within 10 s although support's @hourly scheduled run is deferred,
-  waiting for a file, and ends green;
+- re-import from support's page (issue 23): the file picker offers exactly support's files in S3
+  (its failed one preselected, never a report or another file); before the fix a dry run that
+  would fail shows its reason, one with bad rows lists them by kind and column with their line
+  numbers, and a key deleted after the list was loaded fails with "does not exist", each leaving
+  every S3 object as it was; after fixing the config a dry run first (its counts, nothing moved),
+  then the import, which starts within 10 s although support's @hourly scheduled run is deferred,
+  waiting for a file, says "imported 2 rows from <key>" and the key follows the file to
+  success/; the old failed import's report, removed by the re-import, says in the page that it
+  is gone and where its file went;
 - the rule builder: the brief's three segments with the right counts;
 - the new-integration wizard: discovery of an export, the user ID, attributes, a rename, and a
   YAML that `inbound validate` accepts beside the other configs;
@@ -37,6 +43,7 @@ import yaml
 
 from e2e.cluster import PASSWORD, USER, Cluster, celery_cluster
 from inbound.config import Integration
+from inbound.layout import is_export_of
 
 pytestmark = pytest.mark.slow
 
@@ -262,7 +269,66 @@ def _browse(cluster: Cluster, browser: Any, configs: Path, failed_key: str, tmp:
         validated = cluster.inbound("validate", str(check))
         assert validated.returncode == 0, validated.stdout + validated.stderr
 
-        # -- support's page: fix the config, re-import the failed file (dry run, then the import)
+        # -- support's page, before the fix: the picker offers exactly support's files in S3, a dry
+        # run that would fail says why and moves nothing, a key gone since the list loaded fails
+        s3 = cluster.s3()
+        s3.put_object(Bucket=BUCKET, Key="support/readme.txt", Body=b"not an export")  # not support's pattern
+        page.goto(f"{base}/plugin/integrations?view=integration&name=support")
+        page.locator("#runs").wait_for(timeout=30_000)
+        picker = page.get_by_label("File to re-import")
+        page.locator(f"#reimport option[value='{failed_key}']").wait_for(state="attached", timeout=30_000)
+        assert picker.input_value() == failed_key  # the page's failed file, preselected
+        assert _offered(page) == _exports(s3, "support") == {failed_key}
+        before = _objects(s3)
+        page.get_by_role("button", name="Re-import (dry run first)").click()
+        preview = page.get_by_test_id("preview")
+        preview.wait_for(timeout=120_000)
+        assert preview.get_attribute("data-outcome") == "failed", preview.inner_text()
+        said = preview.locator("[data-message]").inner_text()
+        assert said.startswith("dry run: would fail:") and failed_key in said and "Plan" in said, said
+        assert page.get_by_role("button", name="Import now").count() == 0
+        assert _objects(s3) == before  # nothing moved, no report written
+        _a11y(page, "integration page, a dry run that would fail")
+
+        # rows that would be rejected: by kind and column, with their line numbers (never values)
+        bad_key = failed_key.replace("_export_1.csv", "_export_8.csv")
+        s3.put_object(Bucket=BUCKET, Key=bad_key, Body=b"Email,Plan\nada@example.com,gold\n,silver\n,bronze\n")
+        page.get_by_role("button", name="Refresh files").click()
+        page.locator(f"#reimport option[value='{bad_key}']").wait_for(state="attached", timeout=30_000)
+        picker.select_option(bad_key)
+        before = _objects(s3)
+        page.get_by_role("button", name="Re-import (dry run first)").click()
+        preview.wait_for(timeout=120_000)
+        assert preview.get_attribute("data-outcome") == "failed", preview.inner_text()
+        assert preview.locator("[data-count='reject'] b").inner_text() == "2"
+        rejected = preview.locator("#rejected-rows tr[data-kind='empty_user_id']")
+        assert rejected.locator("[data-lines]").inner_text() == "3, 4", preview.inner_text()
+        assert "silver" not in preview.inner_text()  # lines, never values
+        assert page.get_by_role("button", name="Import now").count() == 0
+        assert _objects(s3) == before
+        _a11y(page, "integration page, rejected rows of a dry run")
+        s3.delete_object(Bucket=BUCKET, Key=bad_key)
+
+        gone_key = failed_key.replace("_export_1.csv", "_export_9.csv")
+        s3.put_object(Bucket=BUCKET, Key=gone_key, Body=SUPPORT_CSV)
+        page.get_by_role("button", name="Refresh files").click()
+        page.locator(f"#reimport option[value='{gone_key}']").wait_for(state="attached", timeout=30_000)
+        assert _offered(page) == _exports(s3, "support") == {failed_key, gone_key}
+        picker.select_option(gone_key)
+        s3.delete_object(Bucket=BUCKET, Key=gone_key)  # gone after the list was loaded
+        before = _objects(s3)
+        page.get_by_role("button", name="Re-import (dry run first)").click()
+        preview.wait_for(timeout=120_000)
+        assert preview.get_attribute("data-outcome") == "failed", preview.inner_text()
+        said = preview.locator("[data-message]").inner_text()
+        assert f"s3://{BUCKET}/{gone_key} does not exist" in said, said
+        assert "succeeded" not in preview.inner_text() and "would import" not in preview.inner_text()
+        assert _objects(s3) == before
+        page.get_by_role("button", name="Refresh files").click()
+        page.locator(f"#reimport option[value='{gone_key}']").wait_for(state="detached", timeout=30_000)
+        assert _offered(page) == _exports(s3, "support") == {failed_key}
+
+        # -- fix the config, re-import the failed file (dry run, then the import)
         _write(configs, _config("support", "Tier"))
         fixed = Integration.model_validate(_config("support", "Tier")).version
         cluster.wait_for(
@@ -272,12 +338,14 @@ def _browse(cluster: Cluster, browser: Any, configs: Path, failed_key: str, tmp:
         )
         page.goto(f"{base}/plugin/integrations?view=integration&name=support")
         page.locator("#runs").wait_for(timeout=30_000)
-        assert page.get_by_label("Object key to re-import").input_value() == failed_key
+        page.locator(f"#reimport option[value='{failed_key}']").wait_for(state="attached", timeout=30_000)
+        assert picker.input_value() == failed_key
         page.locator("#runs tr[data-outcome='failed']").first.wait_for()
         page.get_by_role("button", name="Re-import (dry run first)").click()
-        preview = page.get_by_test_id("preview")
         preview.wait_for(timeout=120_000)
+        assert preview.get_attribute("data-outcome") == "previewed", preview.inner_text()
         assert preview.locator("[data-count='add'] b").inner_text() == "2"
+        assert _objects(s3) == before  # a dry run that would succeed moves nothing either
         clicked = datetime.now(UTC)
         page.get_by_role("button", name="Import now").click()
 
@@ -291,7 +359,27 @@ def _browse(cluster: Cluster, browser: Any, configs: Path, failed_key: str, tmp:
         assert delay <= 10, f"the re-import started {delay:.1f} s after the click"
         scheduled = [r for r in cluster.dag_runs("inbound_support") if r["run_type"] == "scheduled"]
         assert scheduled[0]["state"] == "running"  # still waiting for a file, deferred
-        page.get_by_role("status").filter(has_text="The import succeeded").wait_for(timeout=120_000)
+        result = page.get_by_test_id("import-result")
+        result.wait_for(timeout=120_000)
+        assert result.get_attribute("data-outcome") == "success", result.inner_text()
+        said = result.locator("[data-message]").inner_text()
+        assert said.startswith(f"imported 2 rows from {failed_key}"), said
+        assert result.get_by_role("link", name="See the run").count() == 1
+        (moved,) = _exports(s3, "support")
+        assert moved.startswith("support/success/")
+        # the key follows the file to where it went; the list is what S3 holds now
+        page.locator(f"#reimport option[value='{moved}']").wait_for(state="attached", timeout=30_000)
+        page.wait_for_function(
+            "key => document.querySelector(\"select[aria-label='File to re-import']\").value === key", arg=moved
+        )
+        assert _offered(page) == {moved}
+        # the old failed import's report went with the re-import: the page says so, in place
+        old_report = page.locator(f"#runs [data-report='{failed_key}.error.txt']")
+        old_report.first.click()
+        gone = page.locator(f"[data-report-gone='{failed_key}.error.txt']").first
+        gone.wait_for(timeout=30_000)
+        assert gone.inner_text().startswith(f"this report is gone: s3://{BUCKET}/{failed_key}.error.txt does not exist")
+        assert moved in gone.inner_text()
         _a11y(page, "integration page")
         _shot(page, "integration")
 
@@ -327,6 +415,25 @@ def _browse(cluster: Cluster, browser: Any, configs: Path, failed_key: str, tmp:
         assert not errors, errors
     finally:
         context.close()
+
+
+def _objects(s3: Any) -> dict[str, str]:
+    """Every object of the bucket with its ETag: what a dry run must leave exactly as it was."""
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
+    return {o["Key"]: o["ETag"] for page in pages for o in page.get("Contents", [])}
+
+
+def _exports(s3: Any, name: str) -> set[str]:
+    """The keys in S3 that are `name`'s exports (waiting or moved), never a report or another file."""
+    return {key for key in _objects(s3) if is_export_of(f"{name}/export_*.csv", key)}
+
+
+def _offered(page: Any) -> set[str]:
+    """The keys the re-import's file picker offers."""
+    values = page.locator("#reimport select[aria-label='File to re-import'] option").evaluate_all(
+        "options => options.map(o => o.value)"
+    )
+    return {v for v in values if v}
 
 
 def _segment(page: Any, attribute: str, op: str, value: str, count: int) -> None:

@@ -7,6 +7,7 @@ import { isSkip, number, outcomeOf, resultPalette, when } from "./format";
 import type { Go } from "./main";
 import { PageHeader } from "./PageHeader";
 import { Reimport } from "./Reimport";
+import { ReportLink } from "./ReportLink";
 
 const PAGE = 20;
 
@@ -70,9 +71,9 @@ const ImportRow = ({ entry, name, onReimport }: { readonly entry: ImportEntry; r
       <Table.Cell fontSize="xs">
         <HStack gap={2} wrap="wrap">
           {entry.reports.map((r) => (
-            <Link key={r.key} href={api.reportUrl(name, r.key)} colorPalette="blue">
+            <ReportLink key={r.key} name={name} reportKey={r.key}>
               {r.kind}
-            </Link>
+            </ReportLink>
           ))}
           {entry.final_key ? (
             <Button size="2xs" variant="outline" onClick={() => onReimport(entry.final_key ?? "")}>
@@ -90,7 +91,11 @@ export const IntegrationPage = ({ name, go }: { readonly name: string; readonly 
   const [detail, setDetail] = useState<Detail | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [offset, setOffset] = useState(0);
-  const [reimportKey, setReimportKey] = useState<string | null>(null);
+  const [request, setRequest] = useState<{ key: string; n: number } | null>(null);
+  const reimport = useCallback((key: string) => {
+    setRequest((last) => ({ key, n: (last?.n ?? 0) + 1 }));
+    document.getElementById("reimport")?.scrollIntoView({ block: "nearest" });
+  }, []);
 
   const load = useCallback(() => {
     api
@@ -173,9 +178,10 @@ export const IntegrationPage = ({ name, go }: { readonly name: string; readonly 
         Re-import a file
       </Heading>
       <Reimport
-        key={reimportKey ?? failed?.final_key ?? ""}
+        name={detail.name}
         dagId={detail.dag_id}
-        initialKey={reimportKey ?? failed?.final_key ?? ""}
+        preferredKey={failed?.final_key ?? null}
+        request={request}
         canTrigger={detail.can_trigger}
         onDone={load}
       />
@@ -207,7 +213,7 @@ export const IntegrationPage = ({ name, go }: { readonly name: string; readonly 
             </Table.Row>
           ) : null}
           {detail.runs.map((entry) => (
-            <ImportRow key={entry.id} entry={entry} name={detail.name} onReimport={setReimportKey} />
+            <ImportRow key={entry.id} entry={entry} name={detail.name} onReimport={reimport} />
           ))}
         </Table.Body>
       </Table.Root>

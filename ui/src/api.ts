@@ -1,4 +1,5 @@
-// The plugin's JSON API (include/inbound/api.py) and the two Airflow REST calls a re-import needs.
+// The plugin's JSON API (include/inbound/api.py, api_files.py) and the Airflow REST call a re-import
+// needs (the trigger; the run's outcome comes from the plugin's API).
 // Every call is same-origin with the caller's own session (the `_token` cookie Airflow's UI
 // sets), so the plugin can never do more than its user may.
 
@@ -73,6 +74,75 @@ export interface Detail {
   runs_total: number;
   can_edit: boolean;
   can_trigger: boolean;
+}
+
+/** One file a re-import may name (`GET /inbound/api/integrations/{name}/files`). */
+export interface FileEntry {
+  key: string;
+  folder: "waiting" | "failed" | "success";
+  last_modified: string;
+  size: number;
+  etag: string;
+  last_outcome: string | null;
+  reason: string | null;
+  last_import_at: string | null;
+}
+
+export interface Files {
+  files: FileEntry[];
+  truncated: boolean;
+  max_files: number;
+}
+
+/** Rejected rows of one kind and column, with their first line numbers (never values). */
+export interface RejectedLines {
+  kind: string;
+  column: string | null;
+  rows: number;
+  lines: number[];
+}
+
+/** One file of a run's summary (`FileResult.to_json`), the fields the UI reads. */
+export interface FileOutcome {
+  file?: { key?: string; bucket?: string };
+  outcome?: string;
+  error?: string | null;
+  rows_read?: number;
+  rows_rejected?: number;
+  rejected_by?: { kind: string; column: string | null; rows: number }[];
+  rejected_lines?: RejectedLines[];
+  final_key?: string | null;
+  report_keys?: string[];
+}
+
+/** A run's summary (`RunSummary.to_json`). */
+export interface RunSummary {
+  outcome?: string;
+  rows_read?: number;
+  rows_written?: number;
+  rows_rejected?: number;
+  inserted?: number;
+  updated?: number;
+  unchanged?: number;
+  cleared?: number;
+  removed?: number;
+  results?: FileOutcome[];
+}
+
+/** What a run's `finalize` task pushes as `inbound_outcome`: the truth about the run. */
+export interface RunOutcome {
+  outcome: string; // success | failed | previewed | no new file
+  state: string; // success | failed | skipped
+  dry_run: boolean;
+  message: string;
+  summary: RunSummary | null;
+}
+
+/** `GET /inbound/api/integrations/{name}/runs/{run_id}`: Airflow's state, and the outcome once pushed. */
+export interface RunResult {
+  run_id: string;
+  state: string;
+  result: RunOutcome | null;
 }
 
 export interface Attribute {
@@ -179,18 +249,19 @@ export const api = {
     call<ConfigCheck>("/inbound/api/configs/check", { method: "POST", body: JSON.stringify({ config }) }),
   user: (userId: string) => call<UserAttributes>(`/inbound/api/users/${enc(userId)}`),
   reportUrl: (name: string, key: string) => airflowUrl(`/inbound/api/integrations/${enc(name)}/reports?key=${enc(key)}`),
+  /** Whether a report is still there, and why not when it is gone (answered 200 either way). */
+  checkReport: (name: string, key: string) =>
+    call<{ key: string; exists: boolean; size: number | null; reason: string | null }>(
+      `/inbound/api/integrations/${enc(name)}/reports?key=${enc(key)}&check=true`,
+    ),
+  files: (name: string) => call<Files>(`/inbound/api/integrations/${enc(name)}/files`),
+  run: (name: string, runId: string) => call<RunResult>(`/inbound/api/integrations/${enc(name)}/runs/${enc(runId)}`),
   // Airflow's own REST API, with the caller's rights: a re-import is a DAG run with params.
   trigger: (dagId: string, conf: Record<string, unknown>) =>
     call<{ dag_run_id: string }>(`/api/v2/dags/${enc(dagId)}/dagRuns`, {
       method: "POST",
       body: JSON.stringify({ logical_date: null, conf }),
     }),
-  dagRun: (dagId: string, runId: string) =>
-    call<{ state: string }>(`/api/v2/dags/${enc(dagId)}/dagRuns/${enc(runId)}`),
-  finalized: (dagId: string, runId: string) =>
-    call<{ value: unknown }>(
-      `/api/v2/dags/${enc(dagId)}/dagRuns/${enc(runId)}/taskInstances/finalize/xcomEntries/return_value`,
-    ),
 };
 
 /** Airflow's pages for a run and for the task that wrote the store, from an import's `triggered_by`. */
