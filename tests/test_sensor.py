@@ -220,7 +220,11 @@ def test_s3_clients_are_reused_per_connection_until_the_connection_changes(monke
 
 
 class _ManualRun:
-    run_type = "manual"
+    """A manual run as the Task SDK hands it: `run_type` is its `DagRunType`, whose `str()` is not "manual"."""
+
+    from airflow.sdk.api.datamodels._generated import DagRunType
+
+    run_type = DagRunType.MANUAL
 
 
 def test_a_manual_run_looks_once_and_never_waits(s3, sensor) -> None:
@@ -282,7 +286,9 @@ class _Event:
 
 
 class _AssetRun:
-    run_type = "asset_triggered"
+    from airflow.sdk.api.datamodels._generated import DagRunType
+
+    run_type = DagRunType.ASSET_TRIGGERED
 
 
 def _evented_sensor() -> NewFilesSensor:

@@ -38,7 +38,13 @@ from inbound.trigger import NewFilesTrigger
 
 
 def _run_type(context: Any) -> str:
-    return str(getattr(context.get("dag_run"), "run_type", ""))
+    """`manual`, `scheduled`, `asset_triggered`, ...: the enum's value, not its `str()`.
+
+    The Task SDK's `DagRunType` is a `(str, Enum)` whose `str()` is `DagRunType.MANUAL`:
+    comparing that with "manual" made every manual run wait like a scheduled one.
+    """
+    run_type = getattr(context.get("dag_run"), "run_type", "")
+    return str(getattr(run_type, "value", run_type))
 
 
 def _manual(context: Any) -> bool:
