@@ -167,7 +167,15 @@ def _dag_rows(paused: dict[str, bool]) -> None:
             row.is_stale = False
 
 
-def _run_row(dag_id: str, run_id: str, state: str = "running", outcome: Any = None, *, serialize: bool = False) -> None:
+def _run_row(
+    dag_id: str,
+    run_id: str,
+    state: str = "running",
+    outcome: Any = None,
+    *,
+    serialize: bool = False,
+    conf: dict[str, Any] | None = None,
+) -> None:
     """A run of `dag_id` with its `finalize` task, and the outcome XCom that task pushes (if given).
 
     `serialize=False` stores the value as the task SDK's push does (the execution API stores what
@@ -185,7 +193,7 @@ def _run_row(dag_id: str, run_id: str, state: str = "running", outcome: Any = No
         if found is None:
             session.execute(
                 insert(run).values(
-                    dag_id=dag_id, run_id=run_id, run_type="manual", state=state, run_after=datetime.now(UTC)
+                    dag_id=dag_id, run_id=run_id, run_type="manual", state=state, run_after=datetime.now(UTC), conf=conf
                 )
             )
             session.execute(
@@ -1184,3 +1192,25 @@ def test_a_report_can_be_checked_and_a_gone_one_says_where_its_file_went(client,
     assert other.json()["reason"] == f"s3://acme-exports/{SUCCESS_KEY}.rejected.csv does not exist"
     refused = client.get(path, params={"key": "crm/users_1.csv", "check": "true"}, headers=auth("viewer"))
     assert refused.status_code == 400  # a check never opens what a download may not
+
+
+def test_the_tables_last_run_is_the_last_import_with_what_it_said_never_a_dry_run(airflow_app, dag_runs) -> None:
+    """A failed run's reason is its own answer (a refused key has no import-log entry); a dry run
+    that would fail changes nothing, so it does not turn the integration red."""
+    from inbound.runs import dag_states
+
+    refused = "s3://b/crm/users_9.csv does not exist"
+    dag_runs("inbound_crm", "manual__t1", "success", {"outcome": "success", "message": "imported 2 rows"})
+    dag_runs("inbound_crm", "manual__t2", "failed", {"outcome": "failed", "message": refused})
+    dag_runs(
+        "inbound_crm",
+        "manual__t3",
+        "failed",
+        {"outcome": "failed", "message": "dry run: would fail"},
+        conf={"dry_run": True},
+    )
+    state = dag_states(["inbound_crm"])["inbound_crm"]
+    assert (state.last_run_id, state.last_run_state, state.last_run_message) == ("manual__t2", "failed", refused)
+    dag_runs("inbound_crm", "manual__t4", "success", None, conf={"key": "crm/users_1.csv", "dry_run": False})
+    state = dag_states(["inbound_crm"])["inbound_crm"]
+    assert (state.last_run_id, state.last_run_state, state.last_run_message) == ("manual__t4", "success", None)

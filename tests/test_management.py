@@ -93,3 +93,20 @@ def test_the_table_says_how_runs_start() -> None:
     assert crm.start_words and "S3 notifications on inbound-crm" in crm.start_words
     text = render([crm, hr])
     assert text.splitlines()[0].split()[5] == "start" and " events " in text.splitlines()[1]
+
+
+def test_a_failed_runs_reason_is_what_the_run_said_not_an_older_imports_error() -> None:
+    """A refused key leaves no import-log entry: the reason is the run's own answer, never the
+    error of an earlier failed import (which would be stale)."""
+    integration = Integration.model_validate(integration_dict("crm"))
+    catalog = Catalog(integrations={"crm": integration})
+    older = ImportRecord(
+        7, "crm", "s3://b/k", "e", "v", Outcome.FAILED, 1, 0, 1, 2, "an old reason", "t", "2026-11-27T05:00:00", "k"
+    )
+    said = "s3://b/crm/users_9.csv does not exist"
+    (row,) = rows(
+        catalog, {"inbound_crm": state(last_run_state="failed", last_run_message=said)}, {}, last={"crm": older}
+    )
+    assert (row.last_run_result, row.last_run_reason) == ("failed", said)
+    (row,) = rows(catalog, {"inbound_crm": state(last_run_state="failed")}, {}, last={"crm": older})
+    assert row.last_run_reason == "an old reason"  # a run from before runs said why

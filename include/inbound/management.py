@@ -85,7 +85,7 @@ class IntegrationRow:
     file: str | None = None
     start: str | None = None  # events | polling (how runs start; None: config error)
     start_words: str | None = None
-    last_run_reason: str | None = None  # why the last run failed: its last import's error
+    last_run_reason: str | None = None  # why the last run failed: its own answer, else its last import's error
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -162,7 +162,8 @@ def _row(
     latest = (last or {}).get(integration.name)
     failed_import = latest is not None and latest.outcome == Outcome.FAILED
     if result == Outcome.FAILED:
-        reason = (
+        said = state.last_run_message if state else None  # what the run itself said (`inbound_outcome`)
+        reason = said or (
             latest.error if failed_import and latest else "the run failed before a file was imported: see its task log"
         )
     else:

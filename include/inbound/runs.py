@@ -35,6 +35,7 @@ class DagState:
     last_run_skipped: bool  # the run found no new file
     last_run_id: str | None
     successful_runs: int
+    last_run_message: str | None = None  # the sentence the last run's finalize left (`inbound_outcome`)
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class _LastRun:
     run_id: str
     state: str
     at: datetime | None  # when it ended, else when it was due
+    message: str | None = None  # its outcome's sentence, once finalize pushed it
 
 
 @dataclass
@@ -63,6 +65,7 @@ class _Facts:
             last_run_skipped=run is not None and (dag_id, run.run_id) in self.skipped,
             last_run_id=run.run_id if run else None,
             successful_runs=self.successes.get(dag_id, 0),
+            last_run_message=run.message if run else None,
         )
 
 
@@ -83,19 +86,31 @@ def _read(session: Session, dag_ids: list[str]) -> _Facts:
     # The tables' Core columns, not the ORM attributes: an ORM select configures every mapper
     # of Airflow's models first (about 0.75 s of `inbound status`), and nothing here needs them.
     from airflow.models import DagModel, DagRun, TaskInstance
-    from sqlalchemy import func, select
+    from sqlalchemy import false, func, or_, select
 
     dag, run, ti = DagModel.__table__.c, DagRun.__table__.c, TaskInstance.__table__.c
     facts = _Facts()
     for dag_id, is_paused in session.execute(select(dag.dag_id, dag.is_paused).where(dag.dag_id.in_(dag_ids))):
         facts.paused[dag_id] = is_paused
+    # The last run that imported (or tried to): a dry run changes nothing, so it is not the
+    # integration's last run here, whatever it would have done.
+    imports = or_(run.conf.is_(None), func.coalesce(run.conf["dry_run"].as_boolean(), false()) == false())
     latest = (
-        select(run.dag_id, func.max(run.id).label("id")).where(run.dag_id.in_(dag_ids)).group_by(run.dag_id).subquery()
+        select(run.dag_id, func.max(run.id).label("id"))
+        .where(run.dag_id.in_(dag_ids), imports)
+        .group_by(run.dag_id)
+        .subquery()
     )
-    for dag_id, run_id, state, run_after, end_date in session.execute(
-        select(run.dag_id, run.run_id, run.state, run.run_after, run.end_date).join(latest, run.id == latest.c.id)
-    ):
-        facts.last[dag_id] = _LastRun(run_id=run_id, state=str(state), at=end_date or run_after)
+    found = session.execute(
+        select(run.id, run.dag_id, run.run_id, run.state, run.run_after, run.end_date).join(
+            latest, run.id == latest.c.id
+        )
+    ).all()
+    messages = _messages(session, [row.id for row in found])
+    for row in found:
+        facts.last[row.dag_id] = _LastRun(
+            run_id=row.run_id, state=str(row.state), at=row.end_date or row.run_after, message=messages.get(row.id)
+        )
     for dag_id, count in session.execute(
         select(run.dag_id, func.count()).where(run.dag_id.in_(dag_ids), run.state == "success").group_by(run.dag_id)
     ):
@@ -105,6 +120,29 @@ def _read(session: Session, dag_ids: list[str]) -> _Facts:
     ):
         facts.skipped.add((dag_id, run_id))
     return facts
+
+
+def _messages(session: Session, run_ids: list[int]) -> dict[int, str]:
+    """The outcome sentences of these runs (by the run's row id), where finalize pushed one."""
+    from airflow.models.xcom import XComModel
+    from sqlalchemy import select
+
+    xcom = XComModel.__table__.c
+    found: dict[int, str] = {}
+    for start in range(0, len(run_ids), 500):
+        rows = session.execute(
+            select(xcom.dag_run_id, xcom.value).where(
+                xcom.dag_run_id.in_(run_ids[start : start + 500]),
+                xcom.task_id == OUTCOME_TASK,
+                xcom.key == OUTCOME_XCOM,
+                xcom.map_index == -1,
+            )
+        )
+        for row in rows:
+            outcome = outcome_value(row)
+            if outcome and isinstance(outcome.get("message"), str):
+                found[int(row.dag_run_id)] = outcome["message"]
+    return found
 
 
 def set_paused(dag_id: str, paused: bool) -> bool:
