@@ -15,7 +15,7 @@ app (no iframe: Airflow's React, Chakra theme and color mode):
   would fail shows its reason, one with bad rows lists them by kind and column with their line
   numbers, and a key deleted after the list was loaded fails with "does not exist", each leaving
   every S3 object as it was; after fixing the config a dry run first (its counts, nothing moved),
-  then the import, which starts within 10 s although support's @hourly scheduled run is deferred,
+  then the import, which starts within 10 s although support's hourly scheduled run is deferred,
   waiting for a file, says "imported 2 rows from <key>" and the key follows the file to
   success/; the old failed import's report, removed by the re-import, says in the page that it
   is gone and where its file went;
@@ -62,11 +62,17 @@ CHROMIUM_ARGS = [
 BUCKET = "ui-exports"
 
 
+# Hourly, half an hour away from now: each DAG's first scheduled run starts at once (the latest
+# past interval) and the next one not before the test is over. With `@hourly`, a test that
+# crossed the full hour met crm's next run "running" in the table (a red CI at 20:00).
+HOURLY = f"{(datetime.now(UTC).minute + 30) % 60} * * * *"
+
+
 def _config(name: str, column: str, *, enabled: bool = True, attribute: str | None = None) -> dict[str, Any]:
     return {
         "name": name,
         "description": f"{name.upper()} export: plan, department and open tickets per user",
-        "schedule": "@hourly",
+        "schedule": HOURLY,
         "enabled": enabled,
         "source": {"bucket": BUCKET, "key": f"{name}/export_*.csv"},
         "user_id": {"column": "Email"},
@@ -231,6 +237,11 @@ def _browse(cluster: Cluster, browser: Any, configs: Path, failed_key: str, tmp:
             page.locator("tr[data-name='billing'] [data-part='control']").click()
         assert answer.value.status == 200, answer.value.text()
         assert cluster.api("GET", "/api/v2/dags/inbound_billing")["is_paused"] is False
+        # The table reloads after a toggle: click again only once the row says "on" and its switch
+        # is enabled (a click on the switch while it is busy does nothing: a 30 s wait for nothing).
+        billing = page.locator("tr[data-name='billing']")
+        billing.get_by_text("on", exact=True).wait_for(timeout=30_000)
+        billing.locator("input:not([disabled])").wait_for(state="attached", timeout=30_000)
         with page.expect_response(lambda r: r.url.endswith("/inbound/api/integrations/billing/enabled")):
             page.locator("tr[data-name='billing'] [data-part='control']").click()
         assert cluster.api("GET", "/api/v2/dags/inbound_billing")["is_paused"] is True
