@@ -108,15 +108,18 @@ def _state(s3, url):
         return keys(s3, BUCKET), store_state(store)
 
 
-# Every outcome, imported and dry-run, on SQLite; imported on PostgreSQL too. A dry run's store
-# side on PostgreSQL is the same code the CLI matrix runs there (tests/test_actions.py), and
-# what Airflow adds (the run's state, its answer) does not depend on the store: ~2 minutes saved.
+# Every outcome, imported and dry-run, on SQLite. On PostgreSQL the outcomes whose Airflow
+# path leans on the store (an import, a failed file's log entry, the skip logged by the write
+# step, the sensor's look-up of where a moved key went): the rest is the same code on both
+# stores, which the CLI matrix runs in full on each (tests/test_actions.py). A `dags test` costs
+# ~14 s here (6 of them Airflow starting its in-process execution API), so this saves ~3 minutes.
+ON_POSTGRES = {"good file", "rows rejected over the ratio", "identical content", "a moved key"}
 COMBOS = [
     pytest.param(store, case, dry_run, id=f"{store}-{'dry run' if dry_run else 'import'}-{case.name}")
     for store in ("sqlite", "postgres")
     for dry_run in (False, True)
     for case in CASES
-    if not (store == "postgres" and dry_run)
+    if store == "sqlite" or (case.name in ON_POSTGRES and not dry_run)
 ]
 STORES = pytest.mark.parametrize("world", ["sqlite", "postgres"], indirect=True)
 
@@ -156,7 +159,7 @@ def test_force_writes_past_the_mirror_guard(world, s3_server) -> None:
     assert {u for u, v in values.items() if v} == {"a@x"}
 
 
-@STORES
+@pytest.mark.parametrize("world", ["sqlite"], indirect=True)
 def test_a_run_with_nothing_waiting_is_skipped_in_neutral_words(world, s3_server) -> None:
     (case,) = [c for c in CASES if c.name == "a missing key"]
     world["start"](case)  # @daily: a manual run looks once, it never waits for the interval
