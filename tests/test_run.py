@@ -69,6 +69,7 @@ def test_a_staged_url_outside_this_runs_staging_is_refused_and_nothing_is_writte
     elsewhere = [
         other.staging.url + "/x/",  # another run's
         result.stage.replace("/manual__1-", "/../manual__1-"),
+        result.stage + "%2e%2e/%2e%2e/%2e%2e/elsewhere/",  # `..` once unquoted
         (tmp_path / "anything").as_uri() + "/",
         "s3://other-bucket/anything/",
     ]

@@ -149,6 +149,7 @@ def test_a_staged_set_is_read_back_whole(tmp_path) -> None:
         ("swap_part", "is not the part that was staged"),
         ("extra_part", "3 of its 2 parts found"),
         ("rows", "it holds 4 rows, the mapping staged 5"),
+        ("bad_manifest", "is not one this version wrote"),
     ],
 )
 def test_a_staged_set_that_is_gone_or_not_whole_is_refused_before_a_row_is_read(tmp_path, damage, why) -> None:
@@ -167,6 +168,8 @@ def test_a_staged_set_that_is_gone_or_not_whole_is_refused_before_a_row_is_read(
         (folder / "manifest.json").unlink()
     elif damage == "swap_part":
         pl.DataFrame({"user_id": ["eve@x", "mal@x"], "plan": ["x", "y"]}).write_parquet(folder / "part-000001.parquet")
+    elif damage == "bad_manifest":
+        (folder / "manifest.json").write_text('{"parts": [{"name": "../x"}], "rows": 4}')
     elif damage == "extra_part":
         FRAME.write_parquet(folder / "part-000002.parquet")
     else:

@@ -121,7 +121,10 @@ class Staging:
     def holds(self, url: str) -> bool:
         """Whether `url` names something this run staged (a task checks the URLs XCom hands it)."""
         inside = url.removeprefix(f"{self.url}/")
-        return inside != url and bool(inside) and ".." not in inside.split("/") and "\\" not in inside
+        if inside == url or not inside:
+            return False
+        plain = unquote(inside)  # a file:// URL is read unquoted: `%2e%2e` is `..` there
+        return ".." not in plain.split("/") and "\\" not in plain and "\x00" not in plain
 
     @classmethod
     def folder(cls, path: Path) -> Staging:
@@ -244,9 +247,23 @@ def _manifest(url: str, client: S3Client | None, tmp: Path) -> dict[str, Any]:
         if is_not_found(exc):
             raise StageGone(GONE.format(why=f"nothing at {url}")) from None
         raise
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("parts"), list):
+    if not isinstance(manifest, dict):
         raise StageGone(GONE.format(why=f"the manifest at {url} is not one this version wrote"))
-    return manifest
+    checked: dict[str, Any] = manifest
+    parts = checked.get("parts")
+    if not isinstance(parts, list) or not isinstance(checked.get("rows"), int) or not all(map(_listed, parts)):
+        raise StageGone(GONE.format(why=f"the manifest at {url} is not one this version wrote"))
+    return checked
+
+
+def _listed(part: Any) -> bool:
+    return (
+        isinstance(part, dict)
+        and isinstance(part.get("name"), str)
+        and part["name"].startswith("part-")
+        and isinstance(part.get("rows"), int)
+        and isinstance(part.get("sha256"), str)
+    )
 
 
 def _part_names(url: str, client: S3Client | None) -> list[str]:
