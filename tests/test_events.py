@@ -107,3 +107,39 @@ def test_a_markers_event_takes_the_complete_files_of_its_folder() -> None:
     payloads = [{"files": [{"bucket": "acme", "key": "exports/a/_SUCCESS"}]}]
     assert [f.key for f in announced(listed, payloads, marker="_SUCCESS")] == ["exports/a/users.csv"]
     assert announced(listed, payloads) == []
+
+
+def _with_object(obj: object, **fields: object) -> str:
+    """One ObjectCreated record whose `s3.object` (and any record field) is exactly what is given."""
+    rec: dict[str, object] = {**record("crm/a.csv"), **fields}
+    rec["s3"] = {"bucket": {"name": "acme"}, "object": obj}
+    return json.dumps({"Records": [rec]})
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _with_object({"key": "crm/users_\ud800.csv"}),  # a lone surrogate: no S3 key, and no UTF-8 either
+        _with_object({"key": "crm/a.csv", "eTag": "\udfff"}),
+        _with_object({"key": "crm/a.csv"}, eventTime="2026\ud800"),
+        _with_object({"key": 5}),
+        _with_object({"key": None}),
+        _with_object({"key": ["crm/a.csv"]}),
+        _with_object({"key": {"crm/a.csv": 1}}),
+        _with_object("crm/a.csv"),
+        _with_object({"key": "crm/" + "a" * 1100 + ".csv"}),  # past S3's 1,024 bytes: no S3 key
+        _with_object({"key": "crm/a.csv"}, eventName=["ObjectCreated:Put"]),
+        "[" * 100_000 + "]" * 100_000,  # json.loads -> RecursionError
+        json.dumps({"Type": "Notification", "Message": "[" * 50_000 + "]" * 50_000}),
+        "",
+        "\ud800",
+    ],
+    ids=lambda body: body[:40],
+)
+def test_a_forged_or_stray_message_is_nothing_and_never_raises(body: str) -> None:
+    assert created(body) == []
+
+
+def test_a_bad_record_does_not_hide_the_good_ones_beside_it() -> None:
+    forged = {**record("crm/x.csv"), "s3": {"bucket": {"name": "acme"}, "object": {"key": 5}}}
+    assert [c.key for c in created(message(forged, record("crm/b.csv")))] == ["crm/b.csv"]

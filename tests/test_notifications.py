@@ -52,12 +52,12 @@ def test_two_integrations_on_one_queue_each_get_only_their_files(aws) -> None:
     s3.put_object(Bucket="acme", Key="crm/success/20261201T100000Z_users_0.csv", Body=b"Email\n")  # our move
     producer = QueueProducer("inbound-events", "aws_default", wait_seconds=0, client=sqs)
     raw = asyncio.run(take(producer.open_stream(), 4))  # S3's test event first, then the three objects
-    assert json.loads(raw[0][0])["Event"] == "s3:TestEvent"
-    bodies = [body for body, _ in raw]
+    assert raw[0][0] == ()  # the test event announces nothing
+    items = [objects for objects, _ in raw]
 
-    async def replay() -> AsyncIterator[str]:
-        for body in bodies:
-            yield body
+    async def replay() -> AsyncIterator[Any]:
+        for objects in items:
+            yield objects
 
     crm = asyncio.run(take(trigger("crm/*.csv").filter_shared_stream(replay()), 1))
     hr = asyncio.run(take(trigger("hr/*.csv").filter_shared_stream(replay()), 1))
@@ -70,13 +70,13 @@ def test_a_test_event_and_our_own_writes_fire_nothing(aws) -> None:
     s3, sqs, url = aws
     sqs.send_message(QueueUrl=url, MessageBody="not an S3 notification")
     s3.put_object(Bucket="acme", Key="crm/failed/20261201T100000Z_users_0.csv.error.txt", Body=b"x")
-    events = [trigger("crm/*.csv").event(body) for body in _bodies(sqs, url, 3)]  # with S3's test event
+    events = [trigger("crm/*.csv").event(objects) for objects in _received(sqs, url, 3)]  # with S3's test event
     assert events == [None, None, None]
 
 
-def _bodies(sqs: Any, url: str, count: int) -> list[str]:
+def _received(sqs: Any, url: str, count: int) -> list[Any]:
     producer = QueueProducer(url, "aws_default", wait_seconds=0, client=sqs)
-    return [body for body, _ in asyncio.run(take(producer.open_stream(), count))]
+    return [objects for objects, _ in asyncio.run(take(producer.open_stream(), count))]
 
 
 def test_messages_are_deleted_only_when_every_subscriber_is_done(aws) -> None:
@@ -101,6 +101,20 @@ def test_the_trigger_serializes_to_what_builds_it_again() -> None:
     assert again.serialize() == original.serialize() and again.shared_stream_key() == original.shared_stream_key()
 
 
+HELLO = json.dumps(
+    {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "eventTime": "2026-12-01T10:00:00.000Z",
+                "s3": {"bucket": {"name": "acme"}, "object": {"key": "crm/hello.csv"}},
+            }
+        ]
+    }
+)
+
+
 def test_the_poll_outlives_a_queue_that_does_not_exist_yet(aws, monkeypatch, caplog) -> None:
     from inbound import notifications
 
@@ -113,7 +127,7 @@ def test_the_poll_outlives_a_queue_that_does_not_exist_yet(aws, monkeypatch, cap
             await asyncio.sleep(0.3)
             await asyncio.to_thread(sqs.create_queue, QueueName="created-later")
             await asyncio.to_thread(
-                sqs.send_message, QueueUrl=sqs.get_queue_url(QueueName="created-later")["QueueUrl"], MessageBody="hello"
+                sqs.send_message, QueueUrl=sqs.get_queue_url(QueueName="created-later")["QueueUrl"], MessageBody=HELLO
             )
 
         creator = asyncio.create_task(create_later())
@@ -121,5 +135,52 @@ def test_the_poll_outlives_a_queue_that_does_not_exist_yet(aws, monkeypatch, cap
         await creator
         return taken
 
-    assert [body for body, _ in asyncio.run(scenario())] == ["hello"]
+    assert [o.key for objects, _ in asyncio.run(scenario()) for o in objects] == ["crm/hello.csv"]
     assert "receiving S3 notifications from SQS queue created-later failed" in caplog.text
+
+
+POISON = [
+    json.dumps(
+        {
+            "Records": [
+                {
+                    "eventSource": "aws:s3",
+                    "eventName": "ObjectCreated:Put",
+                    "s3": {"bucket": {"name": "acme"}, "object": {"key": "crm/users_\ud800.csv"}},
+                }
+            ]
+        }
+    ),
+    "[" * 100_000 + "]" * 100_000,
+    json.dumps(
+        {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {"object": {"key": 5}}}]}
+    ),
+]
+
+
+def test_a_poison_message_on_the_queue_is_dropped_once_and_the_good_ones_beside_it_still_fire(aws, caplog) -> None:
+    """The messages of one receive: a forged one between two good ones (issue 24: it killed the triggerer)."""
+    from airflow.sdk.execution_time.comms import _new_encoder
+
+    s3, sqs, url = aws
+    s3.put_object(Bucket="acme", Key="crm/users_1.csv", Body=b"Email\n")
+    for body in POISON:
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    s3.put_object(Bucket="acme", Key="crm/users_2.csv", Body=b"Email\n")
+    producer = QueueProducer(url, "aws_default", wait_seconds=0, client=sqs)
+    received = asyncio.run(take(producer.open_stream(), 6))  # S3's test event, 2 files, 3 poisons
+
+    async def replay() -> AsyncIterator[Any]:
+        for item, _ in received:
+            yield item
+
+    crm, hr = trigger("crm/*.csv"), trigger("hr/*.csv")
+    events = asyncio.run(take(crm.filter_shared_stream(replay()), 2))
+    assert [f["key"] for e in events for f in e.payload["files"]] == ["crm/users_1.csv", "crm/users_2.csv"]
+    assert asyncio.run(take(hr.filter_shared_stream(replay()), 1)) == []
+    encoder = _new_encoder()  # what the triggerer sends its events to the supervisor with
+    for event in events:
+        encoder.encode(event)
+    dropped = [r.getMessage() for r in caplog.records if "is no S3 notification" in r.getMessage()]
+    assert len(dropped) == 3, dropped  # once per message, not once per subscriber
+    assert not any("\ud800" in line or "[[[" in line for line in dropped)  # never the body

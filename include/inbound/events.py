@@ -42,36 +42,105 @@ def queue_url(sqs: Any, queue: str) -> str:
     return str(sqs.get_queue_url(QueueName=queue)["QueueUrl"])
 
 
+MAX_KEY_BYTES = 1024  # S3's own limit: a longer key is no S3 object's
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What one queue message says: the objects it announces, and why any part of it was ignored.
+
+    `ignored` never holds a value from the message (its body may be anything anyone sent).
+    """
+
+    objects: tuple[Created, ...] = ()
+    ignored: str | None = None
+
+
 def created(body: str) -> list[Created]:
     """The objects one message says were created; [] for a test event, other events or other messages."""
+    return list(read(body).objects)
+
+
+def read(body: object) -> Notice:
+    """One message, whatever its shape: never raises, and every string it keeps is valid UTF-8.
+
+    The queue is anyone's who may send to it (another service, an SNS topic), and one
+    event the triggerer cannot encode (a lone surrogate such as `\\ud800`, which JSON
+    carries) once killed the whole triggerer. So every field is checked for its type and its
+    encoding here, on the way in, and a record that fails is dropped on its own.
+    """
+    if not isinstance(body, str) or not _utf8(body):
+        return Notice(ignored="its body is not UTF-8 text")
     if len(body) > MAX_MESSAGE_BYTES:
-        return []
-    try:
-        message = json.loads(body)
-    except ValueError:
-        return []
-    if isinstance(message, dict) and message.get("Type") == "Notification" and isinstance(message.get("Message"), str):
-        return created(message["Message"])  # an SNS envelope (fan-out to a queue per integration)
+        return Notice(ignored=f"it is longer than SQS's {MAX_MESSAGE_BYTES // 1024} KiB")
+    message = _json(body)
+    if isinstance(message, dict) and message.get("Type") == "Notification" and "Records" not in message:
+        inner = message.get("Message")  # an SNS envelope (fan-out to a queue per integration): one level only
+        message = _json(inner) if isinstance(inner, str) else None
+    if isinstance(message, dict) and message.get("Event") == "s3:TestEvent":
+        return Notice()  # S3 checking that it may send: nothing to do, nothing wrong
     if not isinstance(message, dict) or not isinstance(message.get("Records"), list):
-        return []  # `s3:TestEvent` and anything that is no S3 notification
-    return [c for record in message["Records"] if (c := _created(record)) is not None]
+        return Notice(ignored="it is no S3 notification (no JSON object with a list of Records)")
+    objects: list[Created] = []
+    bad: list[int] = []
+    for number, entry in enumerate(message["Records"], start=1):
+        outcome = _created(entry)
+        if isinstance(outcome, Created):
+            objects.append(outcome)
+        elif outcome is _BAD:
+            bad.append(number)
+    if bad:
+        shown = ", ".join(map(str, bad[:5])) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        reason = f"it is no S3 notification: record {shown} of {len(message['Records'])} is not one S3 writes"
+        return Notice(tuple(objects), reason)
+    return Notice(tuple(objects))
 
 
-def _created(record: Any) -> Created | None:
-    if not isinstance(record, dict) or record.get("eventSource") != "aws:s3":
-        return None
-    if not str(record.get("eventName", "")).startswith("ObjectCreated:"):
-        return None
-    s3: Any = record.get("s3")
+_BAD = object()  # a record that claims to be S3's and is not; other S3 events are simply not ours
+
+
+def _json(text: str) -> Any:
     try:
-        bucket, obj = s3["bucket"]["name"], s3["object"]
-        key = unquote_plus(obj["key"])
-    except (KeyError, TypeError):
+        return json.loads(text)
+    except (ValueError, RecursionError):  # not JSON, or nested past Python's recursion limit
         return None
-    if not isinstance(bucket, str) or not key:
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and _utf8(value) else None
+
+
+def _created(record: Any) -> Created | object | None:
+    """The object one record says was created; None for another event; `_BAD` for a forged record."""
+    if not isinstance(record, dict) or record.get("eventSource") != "aws:s3":
+        return _BAD
+    name = _text(record.get("eventName"))
+    if name is None:
+        return _BAD
+    if not name.startswith("ObjectCreated:"):
         return None
+    s3, time = record.get("s3"), record.get("eventTime", "")
+    bucket_part = s3.get("bucket") if isinstance(s3, dict) else None
+    obj = s3.get("object") if isinstance(s3, dict) else None
+    bucket = _text(bucket_part.get("name")) if isinstance(bucket_part, dict) else None
+    raw_key = _text(obj.get("key")) if isinstance(obj, dict) else None
+    if not isinstance(obj, dict) or not bucket or not raw_key or _text(time) is None:
+        return _BAD
+    key = unquote_plus(raw_key)  # invalid %-escapes decode to U+FFFD, never to a surrogate
+    if not key or len(key.encode("utf-8")) > MAX_KEY_BYTES:
+        return _BAD
     etag = obj.get("eTag")
-    return Created(bucket, key, str(record.get("eventTime", "")), etag if isinstance(etag, str) else None)
+    if etag is not None and _text(etag) is None:
+        return _BAD
+    return Created(bucket, key, str(time), etag)
 
 
 def files_for(objects: Iterable[Created], bucket: str, pattern: str, marker: str | None = None) -> list[Created]:

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Hashable, Sequence
+from collections.abc import AsyncIterator, Hashable, Iterable, Sequence
 from dataclasses import asdict
 from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 from airflow.triggers.shared_stream import AdvanceItem, SharedStreamProducer
 
-from inbound.events import created, files_for, queue_url
+from inbound.events import Created, files_for, queue_url, read
 
 WAIT_SECONDS = 20  # one receive waits this long for a message (SQS's longest long poll)
 VISIBILITY_SECONDS = 300  # a received message stays hidden this long unless deleted, then comes again
@@ -53,7 +53,11 @@ class QueueProducer(SharedStreamProducer):
         self.client, self.url = client, ""
 
     async def open_stream(self) -> AsyncIterator[tuple[Any, Any]]:
-        """Yield (message body, receipt handle), for ever; boto3 runs on a thread, never on the loop.
+        """Yield (the objects a message announces, its receipt handle), for ever; boto3 runs on a thread.
+
+        Each message is read here, once for all the queue's subscribers: a message that is no
+        S3 notification is logged once (its id and size, never its body) and announces
+        nothing, so no subscriber ever sees what it held, and it is deleted like any other.
 
         An SQS error (no such queue yet, no right to it, an outage) never ends the poll: it is
         logged and retried with back-off up to `MAX_BACKOFF_SECONDS`, and the sweep imports
@@ -76,7 +80,22 @@ class QueueProducer(SharedStreamProducer):
                 continue
             failures = 0
             for message in answer.get("Messages", []):
-                yield message["Body"], message["ReceiptHandle"]
+                yield self.objects(message), message["ReceiptHandle"]
+
+    def objects(self, message: dict[str, Any]) -> tuple[Created, ...]:
+        """The objects one received message announces; why not, logged without its body."""
+        body = message.get("Body")
+        notice = read(body)
+        if notice.ignored:
+            size = len(body.encode("utf-8", "replace")) if isinstance(body, str) else 0
+            log.warning(
+                "ignored (part of) message %s on SQS queue %s (%d bytes): %s",
+                str(message.get("MessageId", "?"))[:100],
+                self.queue,
+                size,
+                notice.ignored,
+            )
+        return notice.objects
 
     def _receive(self) -> dict[str, Any]:
         if self.client is None:
@@ -126,22 +145,30 @@ class QueueEventsTrigger(BaseEventTrigger):
     def create_shared_stream_producer(cls, kwargs: dict[str, Any]) -> SharedStreamProducer:
         return QueueProducer(kwargs["queue"], kwargs["aws_conn_id"])
 
-    def event(self, body: str) -> TriggerEvent | None:
-        """The event one message gives this trigger: its source's files, oldest first; None if none."""
-        files = files_for(created(body), self.bucket, self.key, self.marker)
+    def event(self, objects: Iterable[Created]) -> TriggerEvent | None:
+        """The event one message gives this trigger: its source's files, oldest first; None if none.
+
+        Never raises: one trigger's exception ends every subscriber of the shared poll, and the
+        messages of that receive come back only after their visibility timeout.
+        """
+        try:
+            files = files_for(objects, self.bucket, self.key, self.marker)
+        except Exception:  # a bug here must not stop the queue: drop, and say so (no message content)
+            log.exception("matching a message on SQS queue %s to s3://%s/%s failed", self.queue, self.bucket, self.key)
+            return None
         return TriggerEvent({"files": [asdict(f) for f in files]}) if files else None
 
     async def filter_shared_stream(self, shared_stream: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:
-        async for body in shared_stream:
-            event = self.event(body)
+        async for objects in shared_stream:
+            event = self.event(objects)
             if event is not None:
                 yield event
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Alone (the triggerer could not share the stream): the same poll, deleting each message once read."""
         producer = QueueProducer(self.queue, self.aws_conn_id)
-        async for body, handle in producer.open_stream():
-            event = self.event(body)
+        async for objects, handle in producer.open_stream():
+            event = self.event(objects)
             if event is not None:
                 yield event
             await asyncio.to_thread(producer.client.delete_message, QueueUrl=producer.url, ReceiptHandle=handle)

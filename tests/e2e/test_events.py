@@ -29,6 +29,25 @@ BUCKET = "event-exports"
 QUEUE = "inbound-e2e-events"
 
 
+POISON = [
+    json.dumps(
+        {
+            "Records": [
+                {
+                    "eventSource": "aws:s3",
+                    "eventName": "ObjectCreated:Put",
+                    "s3": {"bucket": {"name": BUCKET}, "object": {"key": "crm/export_\ud800.csv"}},
+                }
+            ]
+        }
+    ),
+    "[" * 5000 + "]" * 5000,
+    json.dumps(
+        {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {"object": {"key": 5}}}]}
+    ),
+]
+
+
 def _config(name: str, column: str) -> dict[str, Any]:
     return {
         "name": name,
@@ -86,14 +105,31 @@ def test_a_file_is_imported_from_its_s3_event_without_a_trigger_or_a_poll(tmp_pa
             assert sweep["state"] == "success" and _runs(cluster, name, "asset_triggered") == []
 
         time.sleep(10)  # past the watchers' start-up (one SQS client per queue, built once)
+        # Poison first (issue 24): a forged key of our pattern with a lone surrogate once killed the
+        # triggerer (every trigger in it); a nested body or a key that is no string ended every
+        # subscriber of the poll, and the good messages of that receive came back 5 minutes later.
+        queue_url = sqs.get_queue_url(QueueName=QUEUE)["QueueUrl"]
+        for body in POISON:
+            sqs.send_message(QueueUrl=queue_url, MessageBody=body)
+        cluster.wait_for(
+            "the watchers to hear the poison",
+            lambda: (cluster.home / "triggerer.log").read_text().count("it is no S3 notification") >= len(POISON),
+            timeout=60,
+            every=0.5,
+        )
         uploaded = datetime.now(UTC).isoformat()
         s3.put_object(Bucket=BUCKET, Key="crm/export_1.csv", Body=_csv("pro", 10))
+        heard = time.monotonic()
         cluster.wait_for(
             "a run of inbound_crm from the event",
             lambda: _runs(cluster, "crm", "asset_triggered"),
-            timeout=120,
+            timeout=120,  # well inside the 300 s a message waits when its receive's subscribers died
             every=0.5,
         )
+        print(f"the event after the poison started a run in {time.monotonic() - heard:.1f} s")
+        cluster.assert_alive()
+        triggerer_log = (cluster.home / "triggerer.log").read_text()
+        assert "runner process has died" not in triggerer_log and "export_\\ud800" not in triggerer_log
         s3.put_object(Bucket=BUCKET, Key="crm/export_2 +b.csv", Body=_csv("team", 20))  # during that run
 
         for name in ("crm", "billing"):
