@@ -260,3 +260,76 @@ def test_events_prints_then_applies_the_notification_and_queue_policy(env, s3, c
     env("crm.yaml", {**config, "source": {**config["source"], "events": {"queue": "missing"}}})
     assert main(["events", "crm"]) == 1
     assert "reading the queue and bucket notification of 'crm' failed" in capsys.readouterr().err
+
+
+def _evented(name: str, queue: str, key: str | None = None) -> dict[str, object]:
+    config = integration_dict(name)
+    return {**config, "source": {**config["source"], "key": key or config["source"]["key"], "events": {"queue": queue}}}
+
+
+def test_events_prints_without_any_aws_access(env, monkeypatch, capsys) -> None:
+    """A bucket owner applies the JSON: printing needs no region, no credentials (the ARN follows from the URL)."""
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    url = "https://sqs.eu-west-1.amazonaws.com/123456789012/inbound-crm"
+    env("crm.yaml", _evented("crm", url))
+    assert main(["events", "crm"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["queue_arn"] == "arn:aws:sqs:eu-west-1:123456789012:inbound-crm" and printed["applied"] is False
+    (rule,) = printed["bucket_notification"]["QueueConfigurations"]
+    assert rule["QueueArn"] == printed["queue_arn"]
+    (statement,) = printed["queue_policy"]["Statement"]
+    assert statement["Resource"] == printed["queue_arn"]
+
+
+def test_events_print_reports_a_conflict_apply_would_refuse(env, s3, capsys) -> None:
+    import boto3
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    sqs.create_queue(QueueName="inbound-crm")
+    other = sqs.get_queue_attributes(
+        QueueUrl=sqs.create_queue(QueueName="analytics")["QueueUrl"], AttributeNames=["QueueArn"]
+    )
+    theirs = {"Id": "analytics", "QueueArn": other["Attributes"]["QueueArn"], "Events": ["s3:ObjectCreated:*"]}
+    s3.put_bucket_notification_configuration(Bucket=BUCKET, NotificationConfiguration={"QueueConfigurations": [theirs]})
+    env("crm.yaml", _evented("crm", "inbound-crm"))
+    assert main(["events", "crm"]) == 1
+    captured = capsys.readouterr()
+    assert "rule 'analytics' already sends" in json.loads(captured.out)["problems"][0]
+    assert "rule 'analytics' already sends" in captured.err
+
+
+def test_events_changing_a_shared_rule_keeps_the_other_integrations_files_notified(env, s3, capsys) -> None:
+    """(b) hr shares crm's wider rule; crm changing its key must not leave hr's files notifying nothing."""
+    import boto3
+
+    from inbound.events import created
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="inbound-events")["QueueUrl"]
+    env("crm.yaml", _evented("crm", "inbound-events", "crm/users_*.csv"))
+    env("hr.yaml", _evented("hr", "inbound-events", "crm/users_hr.csv"))
+    assert main(["events", "crm", "--apply"]) == 0
+    assert main(["events", "hr", "--apply"]) == 0  # covered: it shares inbound-crm
+    env("crm.yaml", _evented("crm", "inbound-events", "crm/users_*.txt"))
+    assert main(["events", "crm", "--apply"]) == 0
+    assert "set rule inbound-hr" in capsys.readouterr().out
+    sqs.purge_queue(QueueUrl=url)
+    s3.put_object(Bucket=BUCKET, Key="crm/users_hr.csv", Body=b"Email\n")
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    assert [c.key for m in messages for c in created(m["Body"])] == ["crm/users_hr.csv"]
+
+
+def test_events_print_tells_when_no_rule_carries_the_files(env, s3, capsys) -> None:
+    """(b) After hr's files lost their rule, `inbound events hr` says so (it showed nothing wrong)."""
+    import boto3
+
+    boto3.client("sqs", region_name="us-east-1").create_queue(QueueName="inbound-events")
+    env("hr.yaml", _evented("hr", "inbound-events"))
+    assert main(["events", "hr"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["status"] == "not set"
+    assert "no rule of bucket acme-exports sends" in captured.err and "inbound events hr --apply" in captured.err

@@ -257,24 +257,37 @@ def cmd_discover(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_events(args: argparse.Namespace, out: TextIO) -> int:
+    # Clients are made at their first call: printing works with no region or credentials at all.
     from botocore.exceptions import BotoCoreError, ClientError
 
     from inbound.connections import s3_client
-    from inbound.event_setup import setup
+    from inbound.event_setup import LazyClient, setup
     from inbound.notifications import sqs_client
 
-    integration = _integration(load_folder(), args.name)
+    catalog = load_folder()
+    integration = _integration(catalog, args.name)
     if integration is None:
         return EXIT_USAGE
     source = integration.source
+    neighbours = [
+        i
+        for i in catalog.integrations.values()
+        if i.name != integration.name and i.source.events is not None and i.source.bucket == source.bucket
+    ]
+    s3 = LazyClient(lambda: s3_client(source.aws_conn_id))
+    sqs = LazyClient(lambda: sqs_client(source.events_conn_id))
     try:
-        found = setup(integration, s3_client(source.aws_conn_id), sqs_client(source.events_conn_id), apply=args.apply)
+        found = setup(integration, s3, sqs, apply=args.apply, neighbours=neighbours)
     except (BotoCoreError, ClientError) as exc:
         step = "setting" if args.apply else "reading"
-        print(f"{step} the queue and bucket notification of {integration.name!r} failed: {exc}", file=sys.stderr)
+        by_name = not args.apply and source.events is not None and "://" not in source.events.queue
+        hint = "; with the queue's URL in source.events.queue, printing needs no AWS access" if by_name else ""
+        print(f"{step} the queue and bucket notification of {integration.name!r} failed: {exc}{hint}", file=sys.stderr)
         return EXIT_FAILED
     print(json.dumps(found.to_json(), indent=2), file=out)
-    return EXIT_OK
+    for warning in found.warnings():
+        print(f"{integration.name}: {warning}", file=sys.stderr)
+    return EXIT_FAILED if found.problems else EXIT_OK
 
 
 def parser() -> argparse.ArgumentParser:
