@@ -171,3 +171,32 @@ def test_null_means_no_value_and_contains_has_one_case_rule(filled) -> None:
     assert users(filled, {"attribute": "department", "op": "contains", "value": "Sales"}) == ["ada", "cy"]
     assert users(filled, {"attribute": "department", "op": "contains", "value": "sales"}) == []
     assert users(filled, {"attribute": "department", "op": "contains", "value": "s_O"}) == ["cy"]  # no wildcards
+
+
+@pytest.mark.parametrize(("value", "problem"), [("a\x00b", "a NUL character"), ("\ud800", "a lone surrogate")])
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"attribute": "plan", "op": "eq", "value": "{}"},
+        {"attribute": "plan", "op": "in", "value": ["premium", "{}"]},
+        {"attribute": "plan", "op": "contains", "value": "{}"},
+        {"all": [{"attribute": "plan", "op": "exists"}, {"attribute": "department", "op": "ne", "value": "{}"}]},
+    ],
+)
+def test_a_value_no_store_holds_is_a_rule_error_on_both_stores(filled, rule, value, problem) -> None:
+    """A lone surrogate was a UnicodeEncodeError in either driver, a NUL a DataError on PostgreSQL
+    (and quietly nobody on SQLite): a RuleError that says which value, the same on both stores."""
+    import json
+
+    text = json.dumps(rule).replace('"{}"', json.dumps(value))
+    with pytest.raises(RuleError, match=f"^rule.*: a value contains {problem}") as caught:
+        users(filled, json.loads(text))
+    str(caught.value).encode("utf-8")  # the message itself is text an API can answer with
+
+
+def test_a_rule_error_never_echoes_text_that_is_no_utf_8(filled) -> None:
+    """A group with a second key named by a lone surrogate put it raw into the message: the API's
+    JSON answer could not encode it (a 500)."""
+    with pytest.raises(RuleError, match="exactly one key") as caught:
+        users(filled, {"all": [{"attribute": "plan", "op": "exists"}], "\ud800": 1})
+    str(caught.value).encode("utf-8")

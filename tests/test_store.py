@@ -592,3 +592,57 @@ def test_the_store_says_where_an_integrations_values_live(store, store_url) -> N
             schema,
         )
     assert store.location("billing").table is None  # another integration: no table yet
+
+
+# -- what no store can hold: a NUL character, a lone surrogate, a page past int64 ---------
+NOT_TEXT = [("a\x00b", "contains a NUL character"), ("a\ud800b", "contains a lone surrogate")]
+
+
+@pytest.mark.parametrize(("user", "problem"), NOT_TEXT)
+def test_a_user_id_no_store_holds_is_refused_clearly_on_both_stores(store, user, problem) -> None:
+    """PostgreSQL's driver refused a NUL (DataError), both drivers a lone surrogate (UnicodeEncodeError);
+    SQLite kept a NUL. Every store now says what is wrong with the ID, the same way, before any SQL."""
+    write(store, frame([ADA]))
+    with pytest.raises(ValueError, match=f"user ID {problem}"):
+        store.user_attributes(user, TYPES)
+    with pytest.raises(ValueError, match=f"user ID {problem}"):
+        store.forget(user, "test")
+    assert attrs(store, "ada@x")["plan"] == "premium" and len(store.imports("crm")) == 1
+
+
+@pytest.mark.parametrize(("value", "problem"), NOT_TEXT)
+def test_a_segment_value_no_store_holds_is_refused_clearly(store, value, problem) -> None:
+    write(store, frame([ADA]))
+    table = store.stored_attributes()[0].table
+    with pytest.raises(ValueError, match=f"a segment value {problem}"):
+        store.match_rows(table, '"plan" = ?', [value], 5)
+    with pytest.raises(ValueError, match=f"a segment value {problem}"):
+        store.match_users(f'user_id IN (SELECT _user_id FROM {table} WHERE "plan" = ?)', [value], [table], 5)
+
+
+@pytest.mark.parametrize("column", ["user_id", "plan"])
+def test_a_value_with_a_nul_is_a_clear_refusal_of_the_file_and_nothing_is_written(store, column) -> None:
+    """Reading refuses a NUL in a CSV (`inbound.reading._nul`); a frame that has one anyway (another
+    caller of the store) was a driver error halfway into PostgreSQL's COPY, and kept as is by SQLite."""
+    from inbound.errors import BadFile
+
+    write(store, frame([ADA]))
+    bad = ("bob@x\x00", "free") if column == "user_id" else ("bob@x", "fr\x00ee")
+    data = frame([("cy@x", "gold", 1, None, None, None, None), (*bad, 2, None, None, None, None)])
+    for first_load in (False, True):  # into a table with users (the diff) and into an empty one (straight in)
+        integration = "crm" if not first_load else "other"
+        with pytest.raises(BadFile, match=rf"row 2 of the attribute set: the {column} value contains a NUL character"):
+            write(store, data, integration=integration, etag="e2")
+    with pytest.raises(BadFile, match="contains a NUL character"):
+        store.preview(integration="crm", types=TYPES, frame=data, rows_read=2, rows_rejected=0)
+    assert store.integrations() == {"crm": 1} and len(store.imports()) == 1
+    assert store.user_attributes("cy@x")["attributes"] == {}
+
+
+@pytest.mark.parametrize(("limit", "offset"), [(20, 2**63), (2**63, 0), (-1, 0), (20, -1)])
+def test_a_page_of_the_import_log_past_int64_is_a_clear_error(store, limit, offset) -> None:
+    """`OFFSET 9223372036854775808` was "datatype mismatch" on SQLite, "bigint out of range" on PostgreSQL."""
+    write(store, frame([ADA]))
+    with pytest.raises(ValueError, match="must be a whole number from"):
+        store.imports("crm", limit=limit, offset=offset)
+    assert store.imports("crm", limit=20, offset=2**63 - 1) == []

@@ -45,6 +45,7 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, JsonValue, StrictBool
 from typing_extensions import TypedDict  # pydantic reads typing's TypedDict only from Python 3.12
 
+from inbound.api_guard import install
 from inbound.catalog import Catalog, current_catalog
 from inbound.config import Integration
 from inbound.config_names import NAME_PATTERN
@@ -69,6 +70,7 @@ from inbound.outcome import Outcome
 from inbound.rules import evaluate
 from inbound.runs import dag_states, set_paused
 from inbound.store import ImportRecord, UserAttributes
+from inbound.store.base import MAX_INT64, not_text
 
 PREFIX = "/inbound"  # where the plugin mounts the app (plugins/inbound_plugin.py)
 
@@ -98,6 +100,7 @@ def create_app() -> FastAPI:
     app.include_router(router)
     app.include_router(files)
     app.include_router(assets)
+    install(app)  # bodies over INBOUND_MAX_REQUEST_BYTES: 413 unread; errors as ASCII JSON
     return app
 
 
@@ -240,7 +243,13 @@ def list_integrations(caller: ReaderDep) -> JSONResponse:
 # `:path`: a user ID may contain '/' (`a/b@x`, or `a%2Fb@x` as a browser encodes it).
 @router.get("/api/users/{user_id:path}", response_model=None)
 def user_attributes(user_id: str, caller: ReaderDep) -> UserAttributes:
-    """One user's attributes, only from integrations whose DAG the caller may read."""
+    """One user's attributes, only from integrations whose DAG the caller may read.
+
+    400 for an ID no store holds (`/api/users/a%00b`: PostgreSQL refuses a NUL character).
+    """
+    problem = not_text(user_id)
+    if problem is not None:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"user ID {problem}; no user ID holds one")
     readable = caller.catalog
     with store() as s:
         found = s.user_attributes(user_id, readable.declared_types, readable.owners)
@@ -398,7 +407,7 @@ def describe(
 def integration_detail(
     name: str,
     caller: ReaderDep,
-    runs_offset: Annotated[int, Query(ge=0)] = 0,
+    runs_offset: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,  # past int64: 422, not the database's error
     runs_limit: Annotated[int, Query(ge=1, le=200)] = RUNS_SHOWN,
 ) -> Detail:
     """One integration: mapping, source, schedule, mode, a page of its imports (newest first), the caller's rights."""

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from inbound.casts import canonical
 from inbound.errors import RuleError
 from inbound.store import AttributeStore, Segment
+from inbound.store.base import not_text
 from inbound.store.contract import served
 from inbound.suggest import did_you_mean
 
@@ -69,10 +70,18 @@ def evaluate(
     return store.match_users(condition, compiler.params, scope, sample)
 
 
+def _storable(value: object, where: str) -> None:
+    """A text value no store holds (a NUL character, a lone surrogate) matches nobody: a `RuleError` says why."""
+    problem = not_text(value) if isinstance(value, str) else None
+    if problem is not None:
+        raise RuleError(f"{where}: a value {problem}, which no stored value holds")
+
+
 def _canonical(value: object, attribute: str, kind: str, where: str) -> str:
     """A rule value as the store's canonical text, through the import's own casts."""
     if isinstance(value, (dict, list)) or len(str(value)) > MAX_VALUE_CHARS:
         raise RuleError(f"{where}: a value is a string, number or boolean of at most {MAX_VALUE_CHARS} characters")
+    _storable(value, where)
     text = canonical("true" if value is True else "false" if value is False else str(value), kind)
     if text is None:
         raise RuleError(f"{where}: {value!r} is not a {kind} (attribute {attribute!r} is declared {kind})")
@@ -117,7 +126,9 @@ class Compiler:
         if not groups:
             return self._condition(rule, where)
         if len(rule) != 1:
-            raise RuleError(f"{where}: a group has exactly one key, `all` or `any`; found {', '.join(sorted(rule))}")
+            raise RuleError(
+                f"{where}: a group has exactly one key, `all` or `any`; found {', '.join(map(repr, sorted(rule)))}"
+            )
         key = groups[0]
         items = rule[key]
         if not isinstance(items, list) or not items:
@@ -196,6 +207,7 @@ class Compiler:
         if op == "contains":  # case-sensitive on both stores (LIKE is not: SQLite folds ASCII case)
             if isinstance(value, (dict, list)) or len(str(value)) > MAX_VALUE_CHARS:
                 raise RuleError(f"{where}: contains takes one text of at most {MAX_VALUE_CHARS} characters")
+            _storable(value, where)
             self.params.append(str(value))
             return f"{self.substring_position}({ref}, ?) > 0"
         if isinstance(value, list):

@@ -56,3 +56,15 @@ def grace_intervals() -> float:
     """`INBOUND_SHARED_GRACE_INTERVALS` (default 2): how many of its own schedule intervals after the
     upload a reader of a shared file may take before the file moves without it."""
     return number_setting("INBOUND_SHARED_GRACE_INTERVALS", DEFAULT_GRACE_INTERVALS, minimum=0, whole=False)
+
+
+DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024  # room for any realistic rule (the bounds of `inbound.rules`)
+
+
+def max_request_bytes() -> int:
+    """`INBOUND_MAX_REQUEST_BYTES` (default 1 MiB): the largest request body the plugin's API reads.
+
+    A larger one is answered 413 before it is parsed (`inbound.api_guard`): a segment rule's
+    own bounds (`inbound.rules`) answer only once the whole body is JSON in memory.
+    """
+    return int(number_setting("INBOUND_MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES, minimum=1))

@@ -22,6 +22,38 @@ if TYPE_CHECKING:  # polars is loaded by writes only: reading the store stays fa
 
 # A row as the drivers hand it over: its values' types depend on the column (and driver).
 Row = tuple[Any, ...]
+MAX_INT64 = 2**63 - 1  # the largest LIMIT or OFFSET both databases take (BIGINT)
+
+
+def not_text(text: str) -> str | None:
+    """Why no store holds `text` ("contains ..."), or None when it is text both stores keep.
+
+    PostgreSQL refuses a NUL character in text (SQLite would keep it: refused on both, alike);
+    a lone surrogate (JSON's `"\\ud800"`) is no Unicode text at all, so no driver encodes it.
+    """
+    if "\x00" in text:
+        return "contains a NUL character (0x00)"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"contains a lone surrogate (U+{ord(text[exc.start]):04X}), which is no Unicode text"
+    return None
+
+
+def check_text(what: str, text: str) -> str:
+    """`text` if a store can hold it; else ValueError("<what> contains ...") before any SQL sees it."""
+    problem = not_text(text)
+    if problem is not None:
+        raise ValueError(f"{what} {problem}; no store holds one")
+    return text
+
+
+def bounded(what: str, value: int) -> int:
+    """A LIMIT or OFFSET: ValueError unless a whole number from 0 to `MAX_INT64` (the drivers' BIGINT)."""
+    number = int(value)
+    if not 0 <= number <= MAX_INT64:
+        raise ValueError(f"{what} must be a whole number from 0 to {MAX_INT64}, not {number}")
+    return number
 
 
 class Cursor(Protocol):

@@ -13,7 +13,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
-from inbound.store.base import Cursor, first
+from inbound.store.base import Cursor, bounded, check_text, first
 from inbound.store.importlog import ImportLog
 from inbound.store.schema import INTEGRATION_TABLE, VIEW, Schema, Types
 from inbound.values import JsonValue, from_text
@@ -81,6 +81,11 @@ class Segment:
         return {"count": self.count, "sample": list(self.sample)}
 
 
+def _segment_params(params: Sequence[str]) -> tuple[str, ...]:
+    """A segment query's values, each one a store can hold (else a ValueError that says which is not)."""
+    return tuple(check_text("a segment value", p) for p in params)
+
+
 def _lineage(lineage: str | None) -> dict[str, int]:
     """A stored row's per-value lineage overrides (attribute -> import id)."""
     return {k: int(v) for k, v in (json.loads(lineage) if lineage else {}).items() if v is not None}
@@ -98,8 +103,10 @@ class Contract(Schema, ImportLog):
         that a current config declares, stored with that type, are served, typed as declared;
         with `owners` (attribute name -> the integration declaring it) only from that
         integration's table: a table left by a removed integration, or an attribute that moved
-        to another integration, answers nothing.
+        to another integration, answers nothing. A user ID no store holds (a NUL character, a
+        lone surrogate) is a ValueError that says so.
         """
+        check_text("user ID", user_id)
         with self.transaction() as cur:
             found = self._user_values(cur, user_id, declared, owners)
             imports = self._import_sources(cur, {import_id for *_, import_id in found})
@@ -179,11 +186,12 @@ class Contract(Schema, ImportLog):
 
         The sample walks the table in user order (its primary key) and stops at `sample` matches.
         """
+        params, sample = _segment_params(params), bounded("sample", sample)
         where = f" FROM {table} WHERE {condition}"
         with self.transaction() as cur:
-            cur.execute(self._sql("SELECT COUNT(*)" + where), tuple(params))
+            cur.execute(self._sql("SELECT COUNT(*)" + where), params)
             count = int(first(cur))
-            cur.execute(self._sql("SELECT _user_id" + where + f" ORDER BY _user_id LIMIT {int(sample)}"), tuple(params))
+            cur.execute(self._sql("SELECT _user_id" + where + f" ORDER BY _user_id LIMIT {sample}"), params)
             return Segment(count, [row[0] for row in cur.fetchall()])
 
     def match_users(self, condition: str, params: Sequence[str], tables: Collection[str], sample: int) -> Segment:
@@ -192,11 +200,12 @@ class Contract(Schema, ImportLog):
         `condition` is SQL over a `user_id` column with `?` parameters (`inbound.rules`
         compiles it from stored attributes); the candidates are the users of `tables`.
         """
+        params, sample = _segment_params(params), bounded("sample", sample)
         users = " UNION ".join(f"SELECT _user_id AS user_id FROM {table}" for table in sorted(tables))
         users = users or "SELECT CAST(NULL AS TEXT) AS user_id WHERE 1 = 0"
         prefix, where = f"WITH users AS ({users}) SELECT ", f" FROM users WHERE {condition}"
         with self.transaction() as cur:
-            cur.execute(self._sql(prefix + "COUNT(*)" + where), tuple(params))
+            cur.execute(self._sql(prefix + "COUNT(*)" + where), params)
             count = int(first(cur))
-            cur.execute(self._sql(prefix + "user_id" + where + f" ORDER BY user_id LIMIT {int(sample)}"), tuple(params))
+            cur.execute(self._sql(prefix + "user_id" + where + f" ORDER BY user_id LIMIT {sample}"), params)
             return Segment(count, [row[0] for row in cur.fetchall()])

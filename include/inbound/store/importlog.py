@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from inbound.outcome import Outcome
-from inbound.store.base import Cursor, Row, StoreBase, first
+from inbound.store.base import Cursor, Row, StoreBase, bounded, first
 from inbound.store.schema import LOG_TABLE
 
 
@@ -224,9 +224,13 @@ class ImportLog(StoreBase):
         return {row[1]: _record(row) for row in rows}
 
     def imports(self, integration: str | None = None, limit: int = 50, offset: int = 0) -> list[ImportRecord]:
-        """The import log, newest first; `offset` entries skipped (a page of it)."""
+        """The import log, newest first; `offset` entries skipped (a page of it).
+
+        `limit` and `offset` are whole numbers from 0 to 2**63 - 1 (ValueError otherwise: the
+        databases' BIGINT, which they would refuse as a driver error).
+        """
         where, params = ("WHERE integration = ?", (integration,)) if integration else ("", ())
-        page = f"LIMIT {int(limit)} OFFSET {int(offset)}"
+        page = f"LIMIT {bounded('limit', limit)} OFFSET {bounded('offset', offset)}"
         with self.transaction() as cur:
             cur.execute(self._sql(f"SELECT {LOG_COLUMNS} FROM {LOG_TABLE} {where} ORDER BY id DESC {page}"), params)
             rows = cur.fetchall()

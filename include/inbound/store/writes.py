@@ -13,9 +13,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
-from inbound.errors import MirrorGuard
+from inbound.errors import BadFile, MirrorGuard, Problem
 from inbound.outcome import Outcome
-from inbound.store.base import Cursor, first
+from inbound.store.base import Cursor, check_text, first
 from inbound.store.diff import CHANGE_TABLE, FILE_TABLE, KEEP_TABLE, ROW, ChangedUser, Counts, DiffSql, sample_users
 from inbound.store.importlog import FileImport, ImportLog, ImportRecord
 from inbound.store.schema import COUNT_COLUMNS, Schema, Types
@@ -80,8 +80,34 @@ def _parts(frame: pl.DataFrame | Iterable[pl.DataFrame], types: Types) -> Iterat
 
     from inbound.casts import to_text
 
+    row = 0
     for part in [frame] if isinstance(frame, pl.DataFrame) else frame:
-        yield to_text(part, types).select("user_id", *types)
+        text = to_text(part, types).select("user_id", *types)
+        _refuse_nul(text, row)
+        row += text.height
+        yield text
+
+
+def _refuse_nul(part: pl.DataFrame, before: int) -> None:
+    """A NUL character in a value: `BadFile` for the whole file (rolled back, nothing written).
+
+    PostgreSQL refuses it mid-COPY with a driver error, SQLite would keep it: refused on both
+    alike, with where it is. Reading a CSV refuses NUL bytes first (`inbound.reading`); this
+    holds for any other caller of the store. `before`: the rows of the set's earlier parts.
+    """
+    import polars as pl
+
+    for column in part.columns:
+        if part.schema[column] != pl.String:
+            continue
+        hits = part.get_column(column).str.contains("\x00", literal=True)
+        if hits.any():
+            row = before + int(hits.arg_true()[0]) + 1
+            raise BadFile(
+                f"row {row} of the attribute set: the {column} value contains a NUL character (0x00), "
+                "which no store holds; nothing was written",
+                Problem.NOT_CSV,
+            )
 
 
 def _no_file(integration: str, triggered_by: str) -> FileImport:
@@ -182,6 +208,7 @@ class Writes(Schema, ImportLog):
         cur.execute(f"CREATE TEMP TABLE {KEEP_TABLE} (user_id TEXT){self.temp_table_options}")
         for part in rejected:
             ids = part.select(pl.col("user_id").cast(pl.String)).drop_nulls().unique()
+            ids = ids.filter(~pl.col("user_id").str.contains("\x00", literal=True))  # no stored user has one
             self._copy_rows(cur, f"{temp}.{KEEP_TABLE}", ["user_id"], ids)
         self._loaded(cur, f"{temp}.{KEEP_TABLE}")
 
@@ -303,7 +330,11 @@ class Writes(Schema, ImportLog):
         return users
 
     def forget(self, user_id: str, triggered_by: str) -> dict[str, list[str]]:
-        """Erase one person: every value of `user_id` in every integration; says which."""
+        """Erase one person: every value of `user_id` in every integration; says which.
+
+        A user ID no store holds (a NUL character, a lone surrogate) is a ValueError that says so.
+        """
+        check_text("user ID", user_id)
         found: dict[str, list[str]] = {}
         with self.transaction(lock="inbound_forget") as cur:
             for integration, (table, types) in self._tables(cur).items():
