@@ -106,11 +106,11 @@ def test_missing_user_id_column(user_id_column: str, data: bytes, message: str) 
 
 def test_missing_attribute_column_and_header_only() -> None:
     config = Integration.model_validate(integration_dict(attributes=[{"column": "Plan"}]))
-    with pytest.raises(
-        BadFile, match="attribute 'Plan': column 'Plan' is not in the file's header; closest header names: 'Plans'"
-    ) as refused:
+    with pytest.raises(BadFile, match="attribute 'Plan': column 'Plan' is not in the file's header") as refused:
         map_table(read_table(b"Email,Plans\na,b\n", Format()), config)
     assert refused.value.column == "Plan"
+    message = str(refused.value)  # 'Plans' is no configured name: it may be a value, it is placed, not quoted
+    assert "'Plans'" not in message and "'Email' (column 1)" in message and "column 2" in message
     with pytest.raises(BadFile, match="header but no data rows") as refused:
         map_table(read_table(b"Email,Plan\n", Format()), config)
     assert refused.value.problem is Problem.EMPTY
@@ -121,6 +121,29 @@ def test_a_first_line_of_data_is_a_missing_header() -> None:
     with pytest.raises(BadFile, match="the first line looks like data") as refused:
         map_table(read_table(b"ada@example.com,premium\nbob@example.com,free\n", Format()), config)
     assert (refused.value.problem, refused.value.line) == (Problem.HEADER, 1)
+
+
+def test_a_first_line_of_values_with_one_configured_name_quotes_only_that_name() -> None:
+    """A headerless file whose first row holds a value equal to a configured column (issue 24, 6)."""
+    config = Integration.model_validate(integration_dict(attributes=[{"column": "Plan"}]))
+    with pytest.raises(BadFile, match="user-ID column 'Email' is not in the file's header") as refused:
+        map_table(read_table(b"SECRETVAL2@x.com,Plan,7\nbob@x,free,3\n", Format()), config)
+    message = str(refused.value)
+    assert "SECRETVAL2" not in message and "'7'" not in message
+    assert "'Plan' (column 2)" in message and "columns 1 and 3" in message
+    assert "does the export have a header line?" in message
+
+
+def test_a_near_miss_is_suggested_only_when_it_is_the_configured_name_written_another_way() -> None:
+    """Case, spaces, '-', '_' and '.' aside the same name: shown. One letter off ('Jane' for 'Name'): never."""
+    config = Integration.model_validate(
+        integration_dict(attributes=[{"column": "Name"}, {"column": "Open Tickets", "name": "tickets"}])
+    )
+    with pytest.raises(BadFile) as refused:
+        map_table(read_table(b"E-MAIL,Jane,open_tickets\nbob@x,x,3\n", Format()), config)
+    message = str(refused.value)
+    assert "user-ID column 'Email' is not in the file's header; closest header names: 'E-MAIL' (column 1)" in message
+    assert "Jane" not in message and "'open_tickets' (column 3)" in message
 
 
 def test_a_value_over_the_size_cap_rejects_its_row_without_showing_it(monkeypatch) -> None:

@@ -301,3 +301,12 @@ def test_a_dry_runs_task_log_lines_carry_counts_not_values(s3, store, crm) -> No
     assert any("ada@x" in line for line in summary.lines())  # the CLI shows the sample it was asked for
     logged = "\n".join(summary.lines(values=False))
     assert "ada@x" not in logged and "premium" not in logged and "2 inserted" in logged
+
+
+def test_a_dry_runs_answer_for_xcom_carries_no_values(s3, store, crm) -> None:
+    """What the DAG hands on and answers (XCom, and the log line Airflow writes of a return value)."""
+    put(s3, "crm/users_1.csv", GOOD)
+    summary = make_run(s3, store, crm, "dry", dry_run=True)(list_new_files(s3, BUCKET, crm.source.key))
+    assert "ada@x" in str(summary.to_json())  # `inbound preview --json` shows the sample it was asked for
+    handed = str(summary.to_json(values=False))
+    assert "ada@x" not in handed and "premium" not in handed and "'inserted': 2" in handed

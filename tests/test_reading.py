@@ -75,7 +75,7 @@ def test_undecodable_byte_names_its_line() -> None:
         (b"PK\x03\x04rest", "ZIP archive", Problem.NOT_CSV),
         (b"BZh91AY&SY", "bzip2-compressed", Problem.COMPRESSION),
         (b"Email,Plan\x01\na,b\n", "control characters", Problem.NOT_CSV),
-        (b"Email,Email\na,b\n", "more than once", Problem.HEADER),
+        (b"Email,Email\na,b\n", "the header repeats a name", Problem.HEADER),
         (b"\x1f\x8bnot really gzip", "does not decompress", Problem.COMPRESSION),
     ],
 )
@@ -85,8 +85,22 @@ def test_bad_files(data: bytes, reason: str, problem: Problem) -> None:
 
 
 def test_a_duplicated_header_name_is_placed() -> None:
-    error = refusal(b"\nEmail,Plan,Email\na,b,c\n")
+    with pytest.raises(BadFile) as caught:
+        read_table(b"\nEmail,Plan,Email\na,b,c\n", Format(), columns=("Email", "Plan"))
+    error = caught.value
     assert (error.problem, error.line, error.column) == (Problem.HEADER, 2, "Email")
+    assert "line 2: the header repeats a name: 'Email' is in columns 1 and 3" in str(error)
+
+
+@pytest.mark.parametrize("columns", [(), ("Email", "Plan")])
+def test_a_repeated_value_in_a_headerless_first_line_is_named_by_position_never_quoted(columns) -> None:
+    """A file without a header line: its first row is values, and a value may repeat (issue 24, 6)."""
+    with pytest.raises(BadFile) as caught:
+        read_table(b"SECRETVAL1,x,SECRETVAL1,y,y\nb@x,free,3,4,5\n", Format(), columns=columns)
+    message = str(caught.value)
+    assert "SECRETVAL1" not in message and "'y'" not in message and caught.value.column is None
+    assert "columns 1 and 3" in message and "columns 4 and 5" in message
+    assert ("does the export have a header line?" in message) is bool(columns)  # only a config can tell
 
 
 def test_a_quote_that_swallows_the_rest_is_malformed() -> None:

@@ -26,7 +26,15 @@ import polars as pl
 
 from inbound.config import Integration
 from inbound.errors import BadFile, Problem
-from inbound.mapping import REJECT_COLUMNS, USER_ID, duplicate_reason, map_batch, rejected_by_kind, rejected_lines
+from inbound.mapping import (
+    REJECT_COLUMNS,
+    USER_ID,
+    duplicate_reason,
+    map_batch,
+    read_columns,
+    rejected_by_kind,
+    rejected_lines,
+)
 from inbound.reading import read_batches
 from inbound.settings import number_setting
 
@@ -62,7 +70,7 @@ def map_file(pieces: Iterable[bytes], integration: Integration, folder: Path, ba
     size = batch_bytes() if batch is None else batch
     hashes, read = folder / "ids.u64", list[int]()
     with hashes.open("wb") as spool:
-        for table in read_batches(pieces, integration.format, integration.max_bytes, size):
+        for table in read_batches(pieces, integration.format, integration.max_bytes, size, read_columns(integration)):
             mapped = map_batch(table, integration, duplicates=False)
             i = len(read)
             ids = mapped.ids if mapped.ids is not None else pl.DataFrame(schema={USER_ID: pl.String, "line": pl.Int64})

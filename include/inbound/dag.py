@@ -217,7 +217,8 @@ def _files(found: Any) -> list[S3File]:
 
 
 def _payload(snapshot: dict[str, Any], results: list[FileResult]) -> dict[str, Any]:
-    return {"snapshot": snapshot, "results": [r.to_json() for r in results]}
+    """What a task hands on in XCom: never a value (a dry run's sample of changed users stays out)."""
+    return {"snapshot": snapshot, "results": [r.to_json(values=False) for r in results]}
 
 
 def build_dag(integration: Integration) -> DAG:
@@ -248,12 +249,15 @@ def build_dag(integration: Integration) -> DAG:
             retries=RETRY_DEFAULTS["retries"],
         )
 
-        @task(task_id="validate_and_map")
+        # A returned value is XCom; Airflow would also print it into the task log: the tasks log their own lines.
+        @task(task_id="validate_and_map", show_return_value_in_logs=False)
         def validate_and_map(found: dict[str, Any]) -> dict[str, Any]:
             with _reported(), _run(integration, _snapshot(found)) as run:
                 return _payload(_snapshot(found), run.map(_files(found)))
 
-        @task(task_id="finalize", trigger_rule="all_done", on_failure_callback=on_failure)
+        @task(
+            task_id="finalize", trigger_rule="all_done", on_failure_callback=on_failure, show_return_value_in_logs=False
+        )
         def finalize() -> dict[str, Any]:
             return _finalize(integration)
 
@@ -435,7 +439,7 @@ def _finalize(integration: Integration) -> dict[str, Any]:
         _conclude(summary.outcome, "failed", message, summary, dry_run)
         raise AirflowFailException(message)
     _conclude(summary.outcome, "success", summary.message(), summary, dry_run)
-    return summary.to_json()
+    return summary.to_json(values=False)
 
 
 def _conclude(outcome: Outcome, state: str, message: str, summary: RunSummary | None, dry_run: bool) -> None:
@@ -446,7 +450,7 @@ def _conclude(outcome: Outcome, state: str, message: str, summary: RunSummary | 
         "dry_run": dry_run,
         "message": message,
         "lines": [] if summary is None else summary.lines(values=False),  # what `inbound run` prints, no values
-        "summary": None if summary is None else summary.to_json(),
+        "summary": None if summary is None else summary.to_json(values=False),
     }
     get_current_context()["ti"].xcom_push(key=OUTCOME_XCOM, value=value)
 
@@ -484,10 +488,10 @@ def _settle_only(integration: Integration, dry_run: bool) -> dict[str, Any]:
             Outcome.NO_NEW_FILE, "skipped", "no new file: nothing was waiting; nothing was imported", None, dry_run
         )
         raise AirflowSkipException("no new file")
-    for line in summary.lines():
+    for line in summary.lines(values=False):
         log.info("%s", line)
     _conclude(Outcome.NO_NEW_FILE, "success", summary.message(), summary, dry_run)
-    return summary.to_json()
+    return summary.to_json(values=False)
 
 
 def _emit_metrics(integration: Integration, summary: RunSummary, context: Any) -> None:

@@ -31,9 +31,17 @@ import polars as pl
 from inbound.casts import cast_series
 from inbound.config import Attribute, Integration
 from inbound.errors import BadFile, ConfigInvalid, Problem
-from inbound.reading import FIELD_COUNT_COLUMN, SENTINEL, SOURCE_LINE_COLUMN, Table
+from inbound.reading import (
+    FIELD_COUNT_COLUMN,
+    NO_HEADER_LINE,
+    SENTINEL,
+    SOURCE_LINE_COLUMN,
+    Table,
+    is_configured,
+    positions,
+    shown_cell,
+)
 from inbound.settings import number_setting
-from inbound.suggest import closest
 
 USER_ID = "user_id"  # the attribute set's (and the store's) user column
 REJECT_COLUMNS = {"line": pl.Int64, USER_ID: pl.String, "column": pl.String, "value": pl.String, "reason": pl.String}
@@ -198,12 +206,21 @@ def _ids(typed: pl.DataFrame) -> pl.DataFrame:
     return typed.select(pl.col(_ID).alias(USER_ID), pl.col(SOURCE_LINE_COLUMN).alias("line")).drop_nulls(USER_ID)
 
 
+def read_columns(integration: Integration) -> list[str]:
+    """The columns the integration reads: its user-ID column, then each attribute's (config order).
+
+    The only header cells a message quotes (`inbound.reading.shown_cell`).
+    """
+    return [integration.user_id.column, *(a.column for a in integration.attributes)]
+
+
 def _check_header(header: list[str], integration: Integration) -> None:
     """Every column the integration reads is in the header, or the file is refused.
 
-    The header's names are shown only when the first line is a header for sure (it holds
-    one of the columns the config reads): a file without a header line has a row of
-    values there, and values never go into messages.
+    A header cell is quoted only when it is a column the config reads (`is_configured`);
+    the others are named by position: a file without a header line has a row of values
+    there, and values never go into messages. With no such cell at all, the first line is
+    no header of this export: only the number of fields is given.
     """
     wanted = [("user-ID", integration.user_id.column)]
     wanted += [(f"attribute {a.attribute!r}:", a.column) for a in integration.attributes]
@@ -211,9 +228,9 @@ def _check_header(header: list[str], integration: Integration) -> None:
     if not missing:
         return
     kind, column = missing[0]
-    names = {h.lower() for h in header}
-    if any(c.lower() in names for _, c in wanted):
-        raise _missing_column(kind, column, header)
+    columns = read_columns(integration)
+    if any(is_configured(h, columns) for h in header):
+        raise _missing_column(kind, column, header, columns)
     fields = f"{len(header)} field{'s' if len(header) != 1 else ''}, not shown as they may be values"
     if _looks_like_data(header):
         raise BadFile(
@@ -236,13 +253,33 @@ def _looks_like_data(header: list[str]) -> bool:
     return any("@" in h or re.fullmatch(r"[+-]?[\d.,:/ -]+", h) for h in header if h)
 
 
-def _missing_column(kind: str, column: str, header: list[str]) -> BadFile:
-    suggestions = [h for h in header if h.lower() == column.lower()] or closest(column, header, cutoff=0.5, n=3)
-    hint = f"; closest header names: {', '.join(map(repr, suggestions))}" if suggestions else ""
+SHOWN_NAMES = 20  # header names a missing column's message quotes
+
+
+def _missing_column(kind: str, column: str, header: list[str], columns: list[str]) -> BadFile:
+    """A header that holds some of the columns the config reads, but not `column`.
+
+    It quotes the cells that are configured columns (`is_configured`), and names the others
+    by position. A "closest" name is only `column` written another way (case, spaces, `-`, `_`,
+    `.`): a cell one letter off a configured name may be a value (`Jane` for `Name`).
+    """
+    near = [shown_cell(h, i, [column]) for i, h in enumerate(header, 1) if is_configured(h, [column])]
+    hint = f"; closest header names: {', '.join(near)}" if near else ""
+    found = [(i, h) for i, h in enumerate(header, 1) if is_configured(h, columns)]
+    others = [i for i, h in enumerate(header, 1) if not is_configured(h, columns)]
+    shown = ", ".join(shown_cell(h, i, columns) for i, h in found[:SHOWN_NAMES])
+    more = f" and {len(found) - SHOWN_NAMES} more" if len(found) > SHOWN_NAMES else ""
+    rest, fix = "", "Fix the export or the config's `column:`"
+    if others:
+        rest = (
+            f"; its other names (column{'s' if len(others) != 1 else ''} {positions(others)}) are not quoted, "
+            "as a name the config does not read may be a value"
+        )
+        if _looks_like_data([header[i - 1] for i in others]):
+            fix = f"{NO_HEADER_LINE[:1].upper()}{NO_HEADER_LINE[1:]} Else fix the export or the config's `column:`"
     return BadFile(
         f"{kind} column {column!r} is not in the file's header{hint}. "
-        f"The header has: {', '.join(map(repr, header[:20]))}{' ...' if len(header) > 20 else ''}. "
-        "Fix the export or the config's `column:`",
+        f"Of the columns the config reads, the header has {shown}{more}{rest}. {fix}",
         Problem.MISSING_COLUMN,
         column=column,
     )

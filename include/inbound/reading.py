@@ -14,6 +14,11 @@ They travel as two extra columns of the frame, `SOURCE_LINE_COLUMN` and
 A file that cannot be read raises `BadFile` with the kind of problem (`Problem`) and,
 where it sits at one spot, its line. Messages never quote the file's values (they end up
 in task logs); they give line numbers, column names and what to do.
+
+A header cell is a value when the export has no header line, so a message quotes a header
+cell only when it is the name of a column the config reads (`is_configured`: the same name
+but for case, spaces, `-`, `_` and `.`); any other cell it names by its position, "column 3"
+(`shown_cell`). A near miss one letter off is never quoted: `Jane` is one letter from `Name`.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
@@ -239,8 +244,72 @@ def _header_start(data: bytes | bytearray) -> int:
     return start
 
 
-def _header(data: bytes, delimiter: str | None) -> tuple[list[str], str, int]:
-    """Header names, delimiter, and the index of the header's first byte (after blank lines)."""
+def _plain_name(name: str) -> str:
+    """A column name as `is_configured` compares it: no case, spaces, `-`, `_` or `.`."""
+    return re.sub(r"[\s._-]+", "", name).casefold()
+
+
+def is_configured(cell: str, columns: Collection[str]) -> bool:
+    """Whether a header cell is one of `columns` (the config's), written the same but for case, spaces,
+    `-`, `_` and `.`: such a cell says nothing the config does not, so a message may quote it."""
+    plain = _plain_name(cell)
+    return bool(plain) and any(plain == _plain_name(column) for column in columns)
+
+
+def shown_cell(cell: str, position: int, columns: Collection[str]) -> str:
+    """A header cell (`position` from 1) as a message names it: quoted only if `is_configured`, else
+    by its position, as it may be a value (a file without a header line has a row of values there)."""
+    return f"{cell!r} (column {position})" if is_configured(cell, columns) else f"column {position}"
+
+
+def positions(found: Sequence[int]) -> str:
+    """Column positions in words, runs of three or more shortened: `1 and 3`, `1, 4-9 and 12`."""
+    runs: list[list[int]] = []
+    for position in sorted(found):
+        if runs and position == runs[-1][-1] + 1:
+            runs[-1].append(position)
+        else:
+            runs.append([position])
+    words: list[str] = []
+    for run in runs:
+        words += [f"{run[0]}-{run[-1]}"] if len(run) > 2 else [str(p) for p in run]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+NO_HEADER_LINE = "the first line looks like data, not a header: does the export have a header line?"
+
+
+def _repeated(names: list[str], columns: Collection[str], line: int) -> BadFile | None:
+    """The refusal of a header that names a column twice, each repeat by its positions; the name
+    only if the config reads it (`shown_cell`). None if every name is unique."""
+    at: dict[str, list[int]] = {}
+    for position, name in enumerate(names, 1):
+        if name:
+            at.setdefault(name, []).append(position)
+    repeats = [(name, found) for name, found in at.items() if len(found) > 1]
+    if not repeats:
+        return None
+    said = [
+        f"{name!r} is in columns {positions(found)}"
+        if is_configured(name, columns)
+        else f"columns {positions(found)} hold the same name (not quoted, as it may be a value)"
+        for name, found in repeats
+    ]
+    header = any(is_configured(name, columns) for name in names) or not columns  # no config: no telling
+    return BadFile(
+        f"line {line}: the header repeats a name: {'; '.join(said)}; column names must be unique: "
+        + ("rename the columns in the export" if header else f"{NO_HEADER_LINE} Else rename the columns in the export"),
+        Problem.HEADER,
+        line=line,
+        column=repeats[0][0] if len(repeats) == 1 and is_configured(repeats[0][0], columns) else None,
+    )
+
+
+def _header(data: bytes, delimiter: str | None, columns: Collection[str] = ()) -> tuple[list[str], str, int]:
+    """Header names, delimiter, and the index of the header's first byte (after blank lines).
+
+    `columns`: the names of the columns the config reads, the only header cells a message quotes.
+    """
     start = _header_start(data)
     end = data.find(b"\n", start)
     try:
@@ -269,14 +338,9 @@ def _header(data: bytes, delimiter: str | None) -> tuple[list[str], str, int]:
             Problem.HEADER,
             line=header_line,
         )
-    duplicated = sorted({n for n in names if names.count(n) > 1 and n})
-    if duplicated:
-        raise BadFile(
-            f"the header names {', '.join(map(repr, duplicated))} more than once; column names must be unique",
-            Problem.HEADER,
-            line=header_line,
-            column=duplicated[0] if len(duplicated) == 1 else None,
-        )
+    repeated = _repeated(names, columns, header_line)
+    if repeated is not None:
+        raise repeated
     return names, delimiter, start
 
 
@@ -529,14 +593,14 @@ class _Batches:
         while not self.ended and len(self.pending) < self.batch_bytes:
             self.more()
 
-    def header(self, delimiter: str | None) -> _Header:
-        """Read and take the header line."""
+    def header(self, delimiter: str | None, columns: Collection[str]) -> _Header:
+        """Read and take the header line (`columns`: the config's, see `_header`)."""
         while not self.ended and self.pending.find(b"\n", _header_start(self.pending)) == -1:
             if len(self.pending) > self.max_record:
                 break  # no line break in sight: `_header` says the line is no header
             self.more()
         data = bytes(self.pending[: self.max_record])
-        names, delimiter, start = _header(data, delimiter)
+        names, delimiter, start = _header(data, delimiter, columns)
         end = data.find(b"\n", start)
         end = len(data) if end == -1 else end + 1
         _plain_text(data[:end], 1)
@@ -591,24 +655,26 @@ def read_batches(
     fmt: Format,
     max_bytes: int = DEFAULT_MAX_BYTES,
     batch_bytes: int = DEFAULT_BATCH_BYTES,
+    columns: Collection[str] = (),
 ) -> Iterator[Table]:
     """Parse an export as it streams in, about `batch_bytes` of text per `Table`, never the whole file.
 
     Batches are cut between records, so a quoted value with line breaks is never split and
     every line number is the file's. At least one table comes (empty for a header only).
     A file that is not an export raises `BadFile`, possibly after some batches came: the
-    caller must not treat those as a file until the last one came.
+    caller must not treat those as a file until the last one came. `columns`: the names of
+    the columns the config reads, the only header cells a message may quote (`shown_cell`).
     """
     text = _text(pieces, fmt, max_bytes)
     batches = _Batches(text.pieces, batch_bytes)
-    header = batches.header(fmt.delimiter)
+    header = batches.header(fmt.delimiter, columns)
     for table in batches.tables(header):
         yield Table(table.frame, table.header, table.delimiter, text.encoding, text.compressed)
 
 
-def read_table(data: bytes, fmt: Format, max_bytes: int = DEFAULT_MAX_BYTES) -> Table:
+def read_table(data: bytes, fmt: Format, max_bytes: int = DEFAULT_MAX_BYTES, columns: Collection[str] = ()) -> Table:
     """Parse an export held whole into one `Table`; raises `BadFile` for a file that is not one."""
-    tables = list(read_batches([data], fmt, max_bytes, batch_bytes=max(len(data), 1) * 1024))
+    tables = list(read_batches([data], fmt, max_bytes, batch_bytes=max(len(data), 1) * 1024, columns=columns))
     if len(tables) == 1:
         return tables[0]
     first = tables[0]

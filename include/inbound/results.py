@@ -70,8 +70,9 @@ class FileResult:
     def failed_with(self, error: str, problem: Problem) -> FileResult:
         return replace(self, error=error, problem=problem)
 
-    def to_json(self) -> dict[str, Any]:
-        """The XCom and `--json` form (the keys the CLI has always printed)."""
+    def to_json(self, *, values: bool = True) -> dict[str, Any]:
+        """The XCom and `--json` form (the keys the CLI has always printed); `values=False` (what XCom
+        gets) leaves out a dry run's sample of changed users, as `RunSummary.lines` does."""
         return {
             "file": self.s3_file.to_dict(),
             "outcome": str(self.outcome),
@@ -88,7 +89,7 @@ class FileResult:
             "dry_run": self.previewed,
             "error": self.error,
             "problem": None if self.problem is None else str(self.problem),
-            "write": None if self.write is None else {**self.write.to_dict(), "dry_run": self.previewed},
+            "write": None if self.write is None else _write_json(self.write, self.previewed, values=values),
             "final_key": self.final_key,
             "report_keys": list(self.report_keys),
             "waiting_for": list(self.waiting_for),
@@ -184,7 +185,9 @@ class RunSummary:
             )
         return f"imported {imported} rows from {names}{rejected}: {changes}"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, values: bool = True) -> dict[str, Any]:
+        """The run as JSON: `inbound run --json`, and with `values=False` (no sample of changed users)
+        what the DAG answers in XCom."""
         return {
             "integration": self.integration,
             "outcome": str(self.outcome),
@@ -196,7 +199,7 @@ class RunSummary:
             "rows_rejected": self.rows_rejected,
             **{c: self.total(c) for c in COUNTS},
             "settled": list(self.settled),
-            "results": [f.to_json() for f in self.files],
+            "results": [f.to_json(values=values) for f in self.files],
         }
 
     def lines(self, *, values: bool = True) -> list[str]:
@@ -212,6 +215,12 @@ class RunSummary:
         out.extend(f"  settled   {key} (every reader is done; moved)" for key in self.settled)
         out.append(f"{self.integration}: {self.message()}")
         return out
+
+
+def _write_json(write: WriteResult, previewed: bool, *, values: bool) -> dict[str, Any]:
+    """A file's write as JSON; without `values`, its sample (user IDs, old and new values) is empty."""
+    found = {**write.to_dict(), "dry_run": previewed}
+    return found if values else {**found, "sample": []}
 
 
 _NOT_PROCESSED = "not processed (an earlier task failed; the file stays for the next run)"

@@ -118,7 +118,8 @@ def test_file_without_user_id_column_fails_the_run_and_moves_to_failed(integrati
     moved, report = keys(s3_server, f"{name}/")
     assert moved.startswith(f"{name}/failed/") and report == f"{moved}.error.txt"
     reason = s3_server.get_object(Bucket=BUCKET, Key=report)["Body"].read().decode()
-    assert "user-ID column 'Email' is not in the file's header" in reason and "Mail" in reason
+    assert "user-ID column 'Email' is not in the file's header" in reason
+    assert "'Plan' (column 2)" in reason and "(column 1)" in reason  # 'Mail' is read by no config: placed, not quoted
 
 
 def test_no_new_file_skips_the_run_instead_of_failing(integration, tmp_path) -> None:
