@@ -886,14 +886,56 @@ def test_discovery_samples_an_export_for_an_editor_with_a_connection_in_use(clie
 
 def test_a_new_config_is_checked_against_the_current_ones_and_writes_nothing(client, env, write_config) -> None:
     good = yaml.safe_dump(integration_dict("billing", attributes=[{"column": "Tier", "name": "tier"}]))
-    answer = client.post("/inbound/api/configs/check", json={"config": good}, headers=auth("viewer")).json()
+    answer = client.post("/inbound/api/configs/check", json={"config": good}, headers=auth("user")).json()
     assert answer == {"ok": True, "name": "billing", "problems": []}
     assert not (write_config.folder / "billing.yaml").exists()
     clash = yaml.safe_dump(integration_dict("billing", attributes=[{"column": "Plan", "name": "crm_plan"}]))
-    answer = client.post("/inbound/api/configs/check", json={"config": clash}, headers=auth("viewer")).json()
+    answer = client.post("/inbound/api/configs/check", json={"config": clash}, headers=auth("user")).json()
     assert answer["ok"] is False and "already used by integration 'crm'" in answer["problems"][0]["message"]
-    broken = client.post("/inbound/api/configs/check", json={"config": "name: [x"}, headers=auth("viewer")).json()
+    broken = client.post("/inbound/api/configs/check", json={"config": "name: [x"}, headers=auth("user")).json()
     assert broken["ok"] is False and isinstance(broken["problems"][0]["line"], int)
+    # checking against every config is the wizard's, as discovery is: a viewer may not probe the names in use
+    refused = client.post("/inbound/api/configs/check", json={"config": good}, headers=auth("viewer"))
+    assert refused.status_code == 403 and "edit" in refused.json()["detail"]
+
+
+def test_discovery_of_a_file_with_an_unnamed_column_proposes_the_named_ones(client, env, s3) -> None:
+    """A pandas export's unnamed index column is left out (with a note), never `column: ""` nor a 500."""
+    s3.put_object(Bucket="acme-exports", Key="shop/orders.csv", Body=b",Email,Plan\n0,ada@x,pro\n1,grace@x,free\n")
+    s3.put_object(Bucket="acme-exports", Key="shop/blank.csv", Body=b",\n1,2\n")
+    body = {"uri": "s3://acme-exports/shop/orders.csv", "aws_conn_id": "aws_default"}
+    found = client.post("/inbound/api/discover", json=body, headers=auth("user"))
+    assert found.status_code == 200, found.text
+    report = found.json()
+    assert [c["name"] for c in report["columns"]] == ["Email", "Plan"] and 'column: ""' not in report["config"]
+    assert any(n.startswith("column 1 has no name") for n in report["notes"])
+    blank = client.post(
+        "/inbound/api/discover", json={**body, "uri": "s3://acme-exports/shop/blank.csv"}, headers=auth("user")
+    )
+    assert blank.status_code == 400 and "no column has a name" in blank.json()["detail"]
+
+
+def test_discovery_reads_the_landing_prefixes_the_deployment_allows(client, env, s3, monkeypatch) -> None:
+    """INBOUND_DISCOVERY_PREFIXES opens a landing place outside the integrations' buckets, and nothing beside it."""
+    s3.create_bucket(Bucket="landing-zone")
+    for key in ("incoming/new.csv", "private/salaries.csv", "incoming/../private/salaries.csv"):
+        s3.put_object(Bucket="landing-zone", Key=key, Body=b"Email,Tier\nada@x,gold\n")
+    editor = auth("user")
+
+    def discover(uri: str) -> Any:
+        return client.post("/inbound/api/discover", json={"uri": uri, "aws_conn_id": "aws_default"}, headers=editor)
+
+    refused = discover("s3://landing-zone/incoming/new.csv")
+    assert refused.status_code == 403 and "INBOUND_DISCOVERY_PREFIXES" in refused.json()["detail"]
+    monkeypatch.setenv("INBOUND_DISCOVERY_PREFIXES", "s3://landing-zone/incoming/")
+    assert discover("s3://landing-zone/incoming/new.csv").status_code == 200
+    assert discover("s3://landing-zone/incoming/new_*.csv").status_code == 400  # a pattern: nothing matches
+    assert discover("s3://landing-zone/private/salaries.csv").status_code == 403
+    climbing = discover("s3://landing-zone/incoming/../private/salaries.csv")
+    assert climbing.status_code == 400 and "'..'" in climbing.json()["detail"]
+    monkeypatch.setenv("INBOUND_DISCOVERY_PREFIXES", "landing-zone/incoming")
+    broken = discover("s3://landing-zone/incoming/new.csv")
+    assert broken.status_code == 500 and "INBOUND_DISCOVERY_PREFIXES" in broken.json()["detail"]
 
 
 # -- re-import: the files to pick from, a run's outcome (issue 23) -----------------------

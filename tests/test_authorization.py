@@ -9,6 +9,10 @@ A is crm, B is hr; both have values in the store, a DAG row and a report in S3. 
 expected answer of each cell follows from the caller's rights alone (`expected`), so a
 route added later joins by one line in `ROUTES` (`test_every_route_is_in_the_matrix`
 fails until it does).
+
+The wizard has a matrix of its own (`test_wizard_scope`): discovery and the config check x
+an editor of A, a viewer of A, admin x A's folder, B's folder, B's done folder, another
+bucket and the staging location (`PLACES`).
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ A, B = "crm", "hr"
 NEW_CONFIG = yaml.safe_dump(integration_dict("{name}_new", attributes=[{"column": "Tier", "name": "{name}_tier"}]))
 FAILED = "{name}/failed/20260102T000000Z_users_2.csv"
 RUN = "manual__matrix"  # a run of each integration's DAG, with its outcome
+OTHER_BUCKET = "other-exports"  # a bucket no integration reads (the connection can read it)
+STAGING = "_staging"  # INBOUND_STAGING_URL is s3://BUCKET/_staging: in the integrations' bucket
 
 
 @dataclass(frozen=True)
@@ -65,10 +71,10 @@ ROUTES = [
     Route(
         "POST",
         "/inbound/api/discover",
-        "editor",
+        "discover",
         {"uri": "s3://" + BUCKET + "/{name}/new.csv", "aws_conn_id": "aws_default"},
     ),
-    Route("POST", "/inbound/api/configs/check", "any", {"config": NEW_CONFIG}),
+    Route("POST", "/inbound/api/configs/check", "editor", {"config": NEW_CONFIG}),
 ]
 
 
@@ -112,10 +118,10 @@ def expected(route: Route, rights: Rights | None, name: str) -> tuple[int, bool 
         return 200, readable
     if route.kind == "segment":
         return (200 if readable else 400), None  # B's attribute is unknown to a reader of A only
-    if route.kind == "any":
-        return 200, None
-    if route.kind == "editor":  # the wizard's discovery: the right to edit some integration's DAG
+    if route.kind == "editor":  # the wizard: the right to edit some integration's DAG
         return (200 if rights.edits else 403), None
+    if route.kind == "discover":  # ... and only in the folder of an integration the caller may edit
+        return (200 if name in rights.edits else 403), None
     if not readable:
         return 404, None  # alike for missing and unreadable
     if route.kind == "edit" and name not in rights.edits:
@@ -153,6 +159,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     mp.setenv("INBOUND_CONFIG_DIR", str(folder))
     mp.setenv("AIRFLOW_CONN_INBOUND_STORE", json.dumps({"conn_type": "sqlite", "host": str(root / "store.db")}))
     mp.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps({"conn_type": "aws", "login": "testing", "password": "testing"}))
+    mp.setenv("INBOUND_STAGING_URL", f"s3://{BUCKET}/{STAGING}")
+    mp.delenv("INBOUND_DISCOVERY_PREFIXES", raising=False)
     for name in (A, B):
         _store_values(root / "store.db", rows=[("ada@x", "pro", 1)], integration=name)
     with open_store(f"sqlite:///{root / 'store.db'}") as store:
@@ -165,6 +173,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
             s3.put_object(Bucket=BUCKET, Key=FAILED.format(name=name) + ".error.txt", Body=f"{name}'s error".encode())
             s3.put_object(Bucket=BUCKET, Key=FAILED.format(name=name), Body=b"Email,Plan\n")
             s3.put_object(Bucket=BUCKET, Key=f"{name}/new.csv", Body=b"Email,Tier\nada@x,gold\ngrace@x,silver\n")
+        # what discovery must never read for a caller: another bucket, a staged set (CSV-like on purpose)
+        s3.create_bucket(Bucket=OTHER_BUCKET)
+        s3.put_object(Bucket=OTHER_BUCKET, Key="vendor/new.csv", Body=b"Email,Salary\nada@x,100\n")
+        s3.put_object(Bucket=BUCKET, Key=f"{STAGING}/inbound_{B}/{RUN}/set.csv", Body=b"Email,Salary\nada@x,100\n")
         yield
     mp.undo()
 
@@ -309,3 +321,125 @@ def test_every_route_is_in_the_matrix(model) -> None:
     public = {("GET", "/inbound/static/inbound-ui.js")}  # the React app's code, no data (test_api checks it)
     shown = {(m, re.sub(r"\{user_id:path\}", "ada@x", p).replace("{run_id}", RUN)) for m, p in declared}
     assert shown == in_matrix | public
+
+
+# -- the wizard's scope: where discovery may read, what the config check tells ------------
+@dataclass(frozen=True)
+class Place:
+    uri: str  # what discovery is asked to sample
+    source: dict[str, str]  # a new config's `source:` there
+    readable: Callable[[Rights], bool]  # whether an editor with these rights may sample it
+
+
+PLACES = {
+    "A's folder": Place(
+        f"s3://{BUCKET}/{A}/new.csv", {"bucket": BUCKET, "key": f"{A}/new_*.csv"}, lambda r: A in r.edits
+    ),
+    "B's folder": Place(
+        f"s3://{BUCKET}/{B}/new.csv", {"bucket": BUCKET, "key": f"{B}/new_*.csv"}, lambda r: B in r.edits
+    ),
+    "B's done folder": Place(  # moved files and their reports (rejected rows: values): nobody's landing place
+        f"s3://{BUCKET}/{FAILED.format(name=B)}", {"bucket": BUCKET, "key": f"{B}/failed/new_*.csv"}, lambda r: False
+    ),
+    "another bucket": Place(
+        f"s3://{OTHER_BUCKET}/vendor/new.csv", {"bucket": OTHER_BUCKET, "key": "vendor/new_*.csv"}, lambda r: False
+    ),
+    "the staging location": Place(
+        f"s3://{BUCKET}/{STAGING}/inbound_{B}/{RUN}/set.csv",
+        {"bucket": BUCKET, "key": f"{STAGING}/new_*.csv"},
+        lambda r: False,
+    ),
+}
+CONFIG_OK = {"B's done folder": False, "the staging location": False}  # refused as configs too (no leak)
+
+
+def _wizard_call(client: Any, token: str | None, route: str, place: Place) -> Any:
+    headers = {"Authorization": f"Bearer {token}"}
+    if route == "discover":
+        body = {"uri": place.uri, "aws_conn_id": "aws_default"}
+        return client.post("/inbound/api/discover", json=body, headers=headers)
+    config = integration_dict("wizard_new", source=place.source, attributes=[{"column": "Tier", "name": "new_tier"}])
+    return client.post("/inbound/api/configs/check", json={"config": yaml.safe_dump(config)}, headers=headers)
+
+
+@pytest.mark.parametrize("place", list(PLACES))
+@pytest.mark.parametrize("route", ["discover", "configs/check"])
+@pytest.mark.parametrize("caller", ["editor", "viewer", "admin"])
+def test_wizard_scope(model, caller: str, route: str, place: str) -> None:
+    """Discovery reads only where the caller's editable integrations land files; both routes need the edit right.
+
+    Never B's folder for an editor of A only, never a done folder (moved files, reports with
+    values), another bucket or the staging location (staged sets: personal data) for anyone;
+    a refusal never names B.
+    """
+    kind, client, tokens = model
+    rights = CALLERS[kind][caller]
+    assert rights is not None
+    response = _wizard_call(client, tokens[caller], route, PLACES[place])
+    if not rights.edits:
+        status = 403
+    elif route == "discover":
+        status = 200 if PLACES[place].readable(rights) else 403
+    else:
+        status = 200
+    assert response.status_code == status, response.text[:300]
+    if status == 200 and route == "discover":
+        assert [c["name"] for c in response.json()["columns"]] == ["Email", "Tier"]
+    if status == 200 and route == "configs/check":
+        assert response.json()["ok"] is CONFIG_OK.get(place, True), response.text[:300]
+    if B not in rights.reads:
+        assert f"'{B}'" not in response.text and f"{B}.yaml" not in response.text and f"{B}_plan" not in response.text
+
+
+def test_discovery_suggests_no_key_outside_its_scope(model) -> None:
+    """A missing key's answer lists nearby keys only where the caller may discover: not B's, no report, no staged set."""
+    kind, client, tokens = model
+    for caller in ("editor", "admin"):
+        rights = CALLERS[kind][caller]
+        assert rights is not None
+        headers = {"Authorization": f"Bearer {tokens[caller]}"}
+        body = {"uri": f"s3://{BUCKET}/new.csv", "aws_conn_id": "aws_default"}  # the bucket's root: nobody's folder
+        response = client.post("/inbound/api/discover", json=body, headers=headers)
+        assert response.status_code == 400, response.text[:300]
+        assert "NoSuchKey" in response.text
+        assert STAGING not in response.text and "failed/" not in response.text
+        assert (f"{B}/new.csv" in response.text) is (B in rights.edits)
+
+
+def test_config_check_tells_an_editor_nothing_of_integrations_they_may_not_read(model) -> None:
+    """The cap's count, an attribute or a name already taken: an integration the caller may not read stays unnamed."""
+    kind, client, tokens = model
+    mp = pytest.MonkeyPatch()
+    mp.setenv("INBOUND_MAX_ATTRIBUTES", "5")  # A's 2 + B's 2 + the new config's 2 > 5
+    try:
+        for caller in ("editor", "admin"):
+            rights = CALLERS[kind][caller]
+            assert rights is not None
+            headers = {"Authorization": f"Bearer {tokens[caller]}"}
+
+            def check(config: dict[str, Any], headers: dict[str, str] = headers) -> str:
+                response = client.post(
+                    "/inbound/api/configs/check", json={"config": yaml.safe_dump(config)}, headers=headers
+                )
+                assert response.status_code == 200, response.text[:300]
+                answer = response.json()
+                assert answer["ok"] is False, answer
+                return str(answer["problems"][0]["message"])
+
+            over = check(integration_dict("wizard_new"))
+            clash = check(integration_dict("wizard_new", attributes=[{"column": "Plan", "name": "HR_Plan"}]))
+            taken = check(integration_dict(B))
+            assert "at most 5 attributes" in over and "would make 6" in over
+            assert "HR_Plan" in clash and "names are one namespace" in clash and "unique" in taken
+            if B in rights.reads:
+                assert f"{B}.yaml: 2" in over and f"'{B}_plan'" in clash
+            else:
+                assert "other integrations: 2" in over and "crm.yaml: 2" in over
+                for message in (over, clash, taken):
+                    assert (
+                        f"{B}.yaml" not in message
+                        and f"{B}_plan" not in message
+                        and f"'{B}'" not in message.replace(f"name '{B}'", "")
+                    )
+    finally:
+        mp.undo()

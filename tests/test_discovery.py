@@ -310,3 +310,55 @@ def test_not_a_csv_and_bad_uri(s3, capsys) -> None:
     assert "the file is empty" in capsys.readouterr().err
     assert main(["discover", "acme-exports/x.csv"]) == 2
     assert "give s3://BUCKET/KEY" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- unnamed columns
+
+
+@pytest.mark.parametrize(
+    ("body", "unnamed"),
+    [
+        (b",Email,Plan\n0,ada@x,pro\n1,grace@x,free\n", "column 1 has no name"),  # pandas `to_csv()`'s index
+        (b"Email,,Plan\nada@x,7,pro\ngrace@x,8,free\n", "column 2 has no name"),
+        (b"Email,Plan,\nada@x,pro,\ngrace@x,free,\n", "column 3 has no name"),  # a delimiter ending the header
+        (b",Email,,Plan,\n0,ada@x,7,pro,\n1,grace@x,8,free,\n", "columns 1, 3 and 5 have no name"),
+    ],
+    ids=["pandas index", "middle", "trailing delimiter", "several"],
+)
+def test_an_unnamed_column_is_left_out_of_the_proposal_and_the_import_takes_the_file(
+    s3, tmp_path, monkeypatch, body: bytes, unnamed: str
+) -> None:
+    """A header cell with no name cannot be mapped (a config names its columns): discovery says where it is and
+    proposes the named columns, and the proposed config imports the file as it is."""
+    put(s3, "shop/orders.csv", body)
+    report = discover(s3, BUCKET, "shop/orders.csv")
+    assert [c.name for c in report.columns] == ["Email", "Plan"]
+    (note,) = [n for n in report.notes if "no name" in n]
+    assert note.startswith(unnamed) and "left out of the proposed config" in note
+    text = to_yaml(report)
+    assert 'column: ""' not in text
+    path = tmp_path / "shop_orders.yaml"
+    path.write_text(text, encoding="utf-8")
+    integration, errors = load_file(path)
+    assert errors == [] and integration is not None
+    monkeypatch.setenv("INBOUND_STAGING_DIR", str(tmp_path / "staging"))
+    with open_store(f"sqlite:///{tmp_path / 'store.db'}") as store:
+        files = list_new_files(s3, BUCKET, integration.source.key)
+        summary = Run(integration, s3, store, f"run_{time.time_ns()}", "test", catalog=Catalog())(files)
+        assert summary.outcome == "success", summary.lines()
+        assert store.user_attributes("ada@x", integration.attribute_types)["attributes"] == {"Plan": "pro"}
+
+
+def test_a_pandas_index_is_named_as_such_and_the_cli_proposes_a_config(s3, capsys) -> None:
+    put(s3, "shop/orders.csv", b",Email,Plan\n0,ada@x,pro\n1,grace@x,free\n")
+    assert main(["discover", f"s3://{BUCKET}/shop/orders.csv"]) == 0
+    out = capsys.readouterr().out
+    assert "column 1 has no name" in out and "index=False" in out and 'column: "Email"' in out
+
+
+def test_a_header_without_a_named_column_is_a_clear_refusal(s3, capsys) -> None:
+    put(s3, "shop/blank.csv", b",\n1,2\n")
+    with pytest.raises(DiscoveryError, match=r"s3://acme-exports/shop/blank\.csv: .*no column has a name"):
+        discover(s3, BUCKET, "shop/blank.csv")
+    assert main(["discover", f"s3://{BUCKET}/shop/blank.csv"]) == 2
+    assert "no column has a name" in capsys.readouterr().err

@@ -21,6 +21,8 @@ declares its own check:
 - the on/off toggle needs the right to edit that integration's DAG;
 - the re-import's routes (an integration's files in S3, one run's outcome) live in
   `inbound.api_files`, on a router behind the same gate.
+- the new-integration wizard's routes (discovery, a config check) live in
+  `inbound.api_wizard`, behind the same gate and the right to edit an integration's DAG.
 
 Responses carry config data and attribute values, never connection secrets. The pages are
 the React app in `ui/` (its built bundle is served from `static/`); they call these routes
@@ -96,9 +98,11 @@ def create_app() -> FastAPI:
         openapi_url=None,
     )
     from inbound.api_files import router as files  # its routes use this module's gate (`reader`)
+    from inbound.api_wizard import router as wizard  # the new-integration wizard, the same gate
 
     app.include_router(router)
     app.include_router(files)
+    app.include_router(wizard)
     app.include_router(assets)
     install(app)  # bodies over INBOUND_MAX_REQUEST_BYTES: 413 unread; errors as ASCII JSON
     return app
@@ -515,101 +519,3 @@ def attachment(filename: str) -> str:
     """`Content-Disposition` for a download: an ASCII fallback name and the exact one (RFC 6266, RFC 5987)."""
     fallback = "".join(c if " " <= c <= "~" and c not in '"\\%' else "_" for c in filename)
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
-
-
-# -- the new-integration wizard --------------------------------------------------------
-def _editable(caller: Reader) -> set[str]:
-    """The integrations' DAG ids the caller may edit."""
-    dag_ids = {i.dag_id for i in caller.catalog.integrations.values()}
-    if not dag_ids:
-        return set()
-    return set(get_auth_manager().filter_authorized_dag_ids(dag_ids=dag_ids, user=caller.user, method="PUT"))
-
-
-def editor(caller: ReaderDep) -> Reader:
-    """Discovery reads other people's exports: only a caller who may edit some integration's DAG."""
-    if not _editable(caller):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "discovery needs the right to edit an integration's DAG")
-    return caller
-
-
-EditorDep = Annotated[Reader, Depends(editor)]
-
-
-def _connections(caller: Reader) -> list[str]:
-    """The AWS connections discovery may use: those of the integrations whose DAG the caller may edit."""
-    editable = _editable(caller)
-    return sorted({i.source.aws_conn_id for i in caller.catalog.integrations.values() if i.dag_id in editable})
-
-
-class DiscoverBody(BaseModel):
-    uri: str
-    aws_conn_id: str
-    bytes: int = 1024 * 1024
-
-
-@router.get("/api/discover/connections")
-def discover_connections(caller: EditorDep) -> list[str]:
-    """The connection ids the wizard offers: those integrations the caller may edit already use."""
-    return _connections(caller)
-
-
-@router.post("/api/discover")
-def discover_export(body: DiscoverBody, caller: EditorDep) -> dict[str, Any]:
-    """What `inbound discover` finds in an export: format, columns, types, samples, user-ID candidates, a config.
-
-    The answer holds sample values (personal data) for the caller's eyes; nothing of it is logged.
-    """
-    from inbound.discovery import discover
-    from inbound.errors import DiscoveryError
-
-    allowed = _connections(caller)
-    if body.aws_conn_id not in allowed:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            f"connection {body.aws_conn_id!r} is not one of those your integrations use: {', '.join(allowed) or 'none'}",
-        )
-    bucket, _, key = body.uri.removeprefix("s3://").partition("/")
-    if not body.uri.startswith("s3://") or not bucket or not key:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"{body.uri[:200]!r} is not s3://BUCKET/KEY")
-    if not 1 <= body.bytes <= 16 * 1024 * 1024:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "bytes must be between 1 and 16 MiB")
-    try:
-        report = discover(s3_client(body.aws_conn_id), bucket, key, max_bytes=body.bytes, aws_conn_id=body.aws_conn_id)
-    except DiscoveryError as exc:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
-    return report.to_dict()
-
-
-class CheckBody(BaseModel):
-    config: str
-
-
-@router.post("/api/configs/check")
-def check_config(body: CheckBody, caller: ReaderDep) -> dict[str, Any]:
-    """A new config's problems, as `inbound validate` would report them with it added to the folder.
-
-    Nothing is written. The rules across files are checked against every loaded config; an
-    integration the caller may not read is named only as "another integration".
-    """
-    from inbound.catalog import check_new
-
-    full = current_catalog()
-    integration, problems = check_new(body.config, full, "new integration")
-    hidden = [i for name, i in full.integrations.items() if name not in caller.catalog.integrations]
-
-    def redacted(text: str) -> str:
-        for other in hidden:
-            text = text.replace(repr(other.name), "another integration")
-            if other.file:
-                text = text.replace(other.file, "its config")
-        return text
-
-    return {
-        "ok": integration is not None,
-        "name": integration.name if integration else None,
-        "problems": [
-            {"line": p.line, "setting": p.path, "message": redacted(p.message), "context": redacted(p.context)}
-            for p in problems
-        ],
-    }

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -136,14 +136,20 @@ def load_folder(directory: Path | str | None = None, cap: int | None = None) -> 
 
 
 def check_new(
-    text: str, catalog: Catalog, file: str, cap: int | None = None
+    text: str, catalog: Catalog, file: str, cap: int | None = None, hidden: Collection[str] = frozenset()
 ) -> tuple[Integration | None, list[ConfigProblem]]:
-    """A new config, as if added to `catalog`'s folder as `file`: its own problems and the rules across files."""
+    """A new config, as if added to `catalog`'s folder as `file`: its own problems and the rules across files.
+
+    The rules hold across every config, also those the asker may not read (`hidden`, by name):
+    a problem with one of those says that a name or attribute is taken, never by whom, its
+    file or its spelling, and the attribute cap counts them as one "other integrations: N".
+    """
     integration, problems = load_text(file, text)
     if integration is None:
         return None, problems
     owners = {a.attribute.lower(): i.name for i in catalog.integrations.values() for a in i.attributes}
-    problem = _cross_file_problem(integration, catalog, owners, max_attributes() if cap is None else cap, text)
+    cap = max_attributes() if cap is None else cap
+    problem = _cross_file_problem(integration, catalog, owners, cap, text, frozenset(hidden))
     return (None, [problem]) if problem else (integration, [])
 
 
@@ -200,16 +206,33 @@ class _Source:
 
 
 def _cross_file_problem(
-    integration: Integration, catalog: Catalog, owners: dict[str, str], cap: int, text: str | None = None
+    integration: Integration,
+    catalog: Catalog,
+    owners: dict[str, str],
+    cap: int,
+    text: str | None = None,
+    hidden: frozenset[str] = frozenset(),
 ) -> ConfigProblem | None:
-    """The first rule across files this integration breaks, given those loaded before it (`text`: its file's)."""
+    """The first rule across files this integration breaks, given those loaded before it (`text`: its file's).
+
+    `hidden`: integrations the asker may not read, never named in a message (`check_new`).
+    """
     source = _Source(integration, text)
     earlier = catalog.integrations.get(integration.name)
     if earlier is not None:
-        message = f"name {integration.name!r} is already used by {earlier.file}; names must be unique"
+        by = "another integration's config" if earlier.name in hidden else earlier.file
+        message = f"name {integration.name!r} is already used by {by}; names must be unique, pick another"
         return source.problem(message, r"^name\s*:", "name")
     for i, attribute in enumerate(integration.attributes):
         owner = owners.get(attribute.attribute.lower())
+        if owner is not None and owner in hidden:
+            message = (
+                f"attribute name {attribute.attribute!r} is already used by another integration (compared "
+                "without case, which the store's columns ignore); attribute names are one namespace, "
+                "rename it with `name:`"
+            )
+            pattern = rf"(name|column)\s*:\s*['\"]?{re.escape(attribute.attribute)}['\"]?\s*$"
+            return source.problem(message, pattern, f"attributes[{i}]")
         if owner is not None:
             taken = next(
                 a.attribute
@@ -232,7 +255,7 @@ def _cross_file_problem(
         return source.problem(staged_here, r"^\s*key\s*:", "source.key")
     total = catalog.attribute_count + len(integration.attributes)
     if total > cap:
-        counts = _attribute_counts([*catalog.integrations.values(), integration])
+        counts = _attribute_counts([*catalog.integrations.values(), integration], hidden)
         message = (
             f"at most {cap} attributes in total across all integrations; this file's "
             f"{len(integration.attributes)} would make {total} ({', '.join(counts)}). "
@@ -259,6 +282,13 @@ def _staging_in_source(integration: Integration) -> str | None:
     )
 
 
-def _attribute_counts(integrations: Iterable[Integration]) -> list[str]:
-    """`crm.yaml: 12` per integration, for the attribute cap's message."""
-    return [f"{Path(i.file or '?').name}: {len(i.attributes)}" for i in integrations]
+def _attribute_counts(integrations: Iterable[Integration], hidden: frozenset[str] = frozenset()) -> list[str]:
+    """`crm.yaml: 12` per integration, for the attribute cap's message; those `hidden` as one
+    "other integrations: N" (the asker may not read them: no name, no file, no count of each)."""
+    shown, others = [], None
+    for i in integrations:
+        if i.name in hidden:
+            others = (others or 0) + len(i.attributes)
+        else:
+            shown.append(f"{Path(i.file or '?').name}: {len(i.attributes)}")
+    return shown if others is None else [*shown, f"other integrations: {others}"]

@@ -6,11 +6,20 @@ them with the import's own reader (`inbound.reading.read_table`) and types each 
 with the import's own casts (`discovery_infer`), so what discovery proposes is exactly
 what the import accepts. The result is a `discovery_report.Report`; `render` prints it,
 `to_yaml` gives a config that loads with `inbound.catalog.load_file`.
+
+A header cell with no name (a pandas export's index column, `Email,,Plan`, a header line
+ending with the delimiter) cannot be mapped: a config names its columns by their header.
+Such a column is left out of the profile and the proposal, with a note saying where it is;
+the import reads only the columns a config names, so the proposed config takes the file.
+
+The web API's wizard passes `readable` (`inbound.discovery_scope`): a pattern's files and
+the keys a missing key's answer suggests are only those the caller may sample.
 """
 
 from __future__ import annotations
 
 import codecs
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -34,17 +43,24 @@ _NOT_TEXT = b"\r\n\x00\xff\xfe\xef\xbb\xbf"  # line breaks, NULs and byte-order-
 
 
 def discover(
-    client: S3Client, bucket: str, key: str, *, max_bytes: int = DEFAULT_BYTES, aws_conn_id: str = "aws_default"
+    client: S3Client,
+    bucket: str,
+    key: str,
+    *,
+    max_bytes: int = DEFAULT_BYTES,
+    aws_conn_id: str = "aws_default",
+    readable: Callable[[str], bool] | None = None,
 ) -> Report:
     """Sample the head of s3://bucket/key and infer its format, columns and user-ID candidates.
 
     `key` may be a key pattern: its newest matching file is sampled, and the proposed
-    config keeps the pattern.
+    config keeps the pattern. `readable`: the keys of the bucket the caller may sample or
+    see named (None: any, the CLI's operator); `key` itself is the caller's to check first.
     """
     if max_bytes < 1:
         raise ValueError("max_bytes must be positive")
     pattern = key if layout.has_wildcards(key) else None
-    key, head = _fetch(client, bucket, key, max_bytes, aws_conn_id)
+    key, head = _fetch(client, bucket, key, max_bytes, aws_conn_id, readable)
     uri = f"s3://{bucket}/{key}"
     sample = head.data if head.complete else _cut_head(head.data)
     if not sample.strip(_NOT_TEXT):
@@ -56,8 +72,14 @@ def discover(
         table = read_table(sample, Format(encoding=encoding))
     except BadFile as exc:
         raise DiscoveryError(f"{uri}: {exc}") from None
-    decimal = decimal_mark(table.frame, table.header, table.delimiter)
-    columns = _profile(table, decimal)
+    named = [column for column in table.header if column]
+    if not named:
+        raise DiscoveryError(
+            f"{uri}: no column has a name in the header line; the import maps columns by their names, "
+            "so the export needs a header line of column names (e.g. Email,Plan)"
+        )
+    decimal = decimal_mark(table.frame, named, table.delimiter)
+    columns = _profile(table, named, decimal)
     candidates = _user_id_candidates(columns, table.rows)
     return Report(
         bucket=bucket,
@@ -80,25 +102,27 @@ def discover(
     )
 
 
-def _fetch(client: S3Client, bucket: str, key: str, max_bytes: int, aws_conn_id: str) -> tuple[str, Head]:
+def _fetch(
+    client: S3Client, bucket: str, key: str, max_bytes: int, aws_conn_id: str, readable: Callable[[str], bool] | None
+) -> tuple[str, Head]:
     """The key sampled (a pattern's newest file) and its head; S3's refusals explained."""
     given = key
     try:
-        key = _resolve_key(client, bucket, key)
+        key = _resolve_key(client, bucket, key, readable)
         return key, fetch_head(client, bucket, key, max_bytes)
     except BadFile as exc:
         raise DiscoveryError(f"s3://{bucket}/{key}: {exc}") from None
     except DiscoveryError:
         raise
     except Exception as exc:
-        raise explain(exc, client, bucket, given, aws_conn_id) from None
+        raise explain(exc, client, bucket, given, aws_conn_id, readable) from None
 
 
-def _resolve_key(client: S3Client, bucket: str, key: str) -> str:
-    """A key pattern stands for its newest matching file."""
+def _resolve_key(client: S3Client, bucket: str, key: str, readable: Callable[[str], bool] | None) -> str:
+    """A key pattern stands for its newest matching file (of those the caller may sample)."""
     if not layout.has_wildcards(key):
         return key
-    s3_files = list_new_files(client, bucket, key)
+    s3_files = [f for f in list_new_files(client, bucket, key) if readable is None or readable(f.key)]
     if not s3_files:
         raise DiscoveryError(
             f"s3://{bucket}/{key}: no file matches the pattern (listed under {layout.listing_prefix(key)!r}; "
@@ -130,12 +154,12 @@ def _cut_head(data: bytes) -> bytes:
     return _cut_lines(data)
 
 
-def _profile(table: Table, decimal: str) -> list[ColumnProfile]:
-    """Each column's type, samples, and shares of empty and distinct values."""
+def _profile(table: Table, named: list[str], decimal: str) -> list[ColumnProfile]:
+    """Each named column's type, samples, and shares of empty and distinct values."""
     frame, rows = table.frame, table.rows
-    names = attribute_names(table.header)
+    names = attribute_names(named)
     profiles = []
-    for column in table.header:
+    for column in named:
         values = frame.get_column(column).str.strip_chars()
         filled = values.filter(values != "")
         kind, fmt = infer_type(frame, column, decimal)
@@ -171,6 +195,9 @@ def _notes(table: Table, candidates: list[str], complete: bool, sampled: int) ->
             f"{ragged.height} row(s) have a different number of fields than the header "
             f"(lines {lines}{', ...' if ragged.height > 5 else ''}); the import rejects them"
         )
+    unnamed = _unnamed(table.header)
+    if unnamed:
+        notes.append(unnamed)
     if table.rows == 0:
         notes.append("the sample has a header but no data rows")
     if not candidates:
@@ -184,3 +211,23 @@ def _notes(table: Table, candidates: list[str], complete: bool, sampled: int) ->
             "types, empties and uniqueness may differ further down (read more with --bytes)"
         )
     return notes
+
+
+def _unnamed(header: list[str]) -> str | None:
+    """Where the header has empty cells, the likely reason, and what the proposal does about them."""
+    positions = [n for n, column in enumerate(header, 1) if not column]
+    if not positions:
+        return None
+    listed = ", ".join(map(str, positions[:-1])) + f" and {positions[-1]}" if len(positions) > 1 else str(positions[0])
+    what = f"columns {listed} have" if len(positions) > 1 else f"column {listed} has"
+    causes = []
+    if positions[0] == 1:
+        causes.append("the first: a pandas index written by `to_csv()`? `to_csv(index=False)` leaves it out")
+    if positions[-1] == len(header) > 1:
+        causes.append("the last: does the header line end with the delimiter?")
+    why = f" ({'; '.join(causes)})" if causes else ""
+    return (
+        f"{what} no name in the header{why}: left out of the proposed config, since a config names "
+        "each column by its header and the import reads only the columns a config names; to import "
+        "one, give it a name in the export's header"
+    )

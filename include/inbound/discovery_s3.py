@@ -2,11 +2,14 @@
 
 Discovery is often the first thing a person runs against a new bucket, so a refusal is
 explained with its likely cause and fix (the endpoint, the credentials, the IAM
-permission, the region, a key that is close to the one asked for).
+permission, the region, a key that is close to the one asked for). In the web API's wizard
+a key is suggested only when the caller may sample it (`readable`, `inbound.discovery_scope`):
+the listing never shows another integration's files, a report or a staged set.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -72,8 +75,15 @@ def fetch_head(client: S3Client, bucket: str, key: str, limit: int) -> Head:
     return Head(inflated.data, size, complete=inflated.ended and not inflated.over_limit, compressed=True)
 
 
-def explain(exc: Exception, client: S3Client, bucket: str, key: str, aws_conn_id: str) -> DiscoveryError:
-    """A message that names the object, the cause and the fix."""
+def explain(
+    exc: Exception,
+    client: S3Client,
+    bucket: str,
+    key: str,
+    aws_conn_id: str,
+    readable: Callable[[str], bool] | None = None,
+) -> DiscoveryError:
+    """A message that names the object, the cause and the fix (`readable`: the keys it may suggest)."""
     uri = f"s3://{bucket}/{key}"
     conn = f"Airflow connection {aws_conn_id!r}"
     if isinstance(exc, _UNREACHABLE):
@@ -90,10 +100,12 @@ def explain(exc: Exception, client: S3Client, bucket: str, key: str, aws_conn_id
         )
     if not isinstance(exc, ClientError):
         return DiscoveryError(f"{uri}: {type(exc).__name__}: {exc}")
-    return _refusal(exc, client, bucket, key, conn)
+    return _refusal(exc, client, bucket, key, conn, readable)
 
 
-def _refusal(exc: ClientError, client: S3Client, bucket: str, key: str, conn: str) -> DiscoveryError:
+def _refusal(
+    exc: ClientError, client: S3Client, bucket: str, key: str, conn: str, readable: Callable[[str], bool] | None
+) -> DiscoveryError:
     """S3 answered, and said no."""
     uri = f"s3://{bucket}/{key}"
     code, status = layout.error_code(exc), layout.http_status(exc)
@@ -105,7 +117,7 @@ def _refusal(exc: ClientError, client: S3Client, bucket: str, key: str, conn: st
     if layout.is_not_found(exc):
         return DiscoveryError(
             f"{uri}: no object with the key {key!r} in the bucket {bucket!r} (NoSuchKey)"
-            + _similar_keys(client, bucket, key)
+            + _similar_keys(client, bucket, key, readable)
         )
     if code in layout.CREDENTIALS_REFUSED_CODES:
         return DiscoveryError(
@@ -127,8 +139,12 @@ def _refusal(exc: ClientError, client: S3Client, bucket: str, key: str, conn: st
     return DiscoveryError(f"{uri}: S3 error {code or status}: {layout.error_message(exc) or exc}")
 
 
-def _similar_keys(client: S3Client, bucket: str, key: str) -> str:
-    """Keys near a missing one (`"; keys with the same prefix: ..."`), when listing is allowed."""
+def _similar_keys(client: S3Client, bucket: str, key: str, readable: Callable[[str], bool] | None = None) -> str:
+    """Keys near a missing one (`"; keys with the same prefix: ..."`), when listing is allowed.
+
+    With `readable`, only keys the caller may sample are named, and "no files" reads the same
+    whether the folder is empty or holds only keys they may not see.
+    """
     folder = key[: key.rfind("/") + 1]
     try:
         response = client.list_objects_v2(Bucket=bucket, Prefix=folder, MaxKeys=1000)
@@ -137,11 +153,13 @@ def _similar_keys(client: S3Client, bucket: str, key: str) -> str:
             return f"; listing the folder to suggest keys was denied (needs s3:ListBucket on arn:aws:s3:::{bucket})"
         return ""
     keys = [
-        o["Key"] for o in response.get("Contents", []) if not o["Key"].endswith("/") and not layout.is_done(o["Key"])
+        o["Key"]
+        for o in response.get("Contents", [])
+        if not o["Key"].endswith("/") and not layout.is_done(o["Key"]) and (readable is None or readable(o["Key"]))
     ]
     if not keys:
         where = f"under {folder!r}" if folder else "in the bucket"
-        return f"; there are no files {where}"
+        return f"; there are no files {where}" if readable is None else f"; no file you may sample is {where}"
     stem = key.rsplit("/", 1)[-1]
     stem = stem[: max(1, min(len(stem), 4))]
     close = closest(key, keys, n=5, cutoff=0.5)

@@ -8,6 +8,7 @@ with the loader (`inbound.catalog`); the store's location is the Airflow connect
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from inbound.suggest import echo
@@ -56,6 +57,35 @@ def grace_intervals() -> float:
     """`INBOUND_SHARED_GRACE_INTERVALS` (default 2): how many of its own schedule intervals after the
     upload a reader of a shared file may take before the file moves without it."""
     return number_setting("INBOUND_SHARED_GRACE_INTERVALS", DEFAULT_GRACE_INTERVALS, minimum=0, whole=False)
+
+
+_S3_FOLDER = re.compile(r"s3://([^/]+)(?:/(.*))?")
+
+
+def discovery_prefixes() -> list[tuple[str, str]]:
+    """`INBOUND_DISCOVERY_PREFIXES`: the landing folders the wizard's discovery may read besides the
+    buckets of the caller's integrations, as (bucket, folder ending in "/" or "") pairs; default none.
+
+    A new vendor's first export often lands where no integration reads yet. Discovery samples
+    other people's data with a connection that may reach far more (other buckets, the staging
+    location), so it reads only where integrations land files, and an admin opens another
+    landing place here, comma-separated `s3://bucket/folder/` (`s3://bucket` for the whole
+    bucket). Other integrations' folders, done folders and the staging location stay closed.
+    """
+    places = []
+    for raw in os.environ.get("INBOUND_DISCOVERY_PREFIXES", "").split(","):
+        entry = raw.strip()
+        if not entry:
+            continue
+        match = _S3_FOLDER.fullmatch(entry)
+        folder = (match.group(2) or "").strip("/") if match else ""
+        if match is None or (folder and {".", "..", ""} & set(folder.split("/"))):
+            raise ValueError(
+                f"INBOUND_DISCOVERY_PREFIXES: {echo(entry)} is not a landing folder; give "
+                "comma-separated s3://bucket/folder/ (s3://bucket for the whole bucket), without '.' or '..'"
+            )
+        places.append((match.group(1), f"{folder}/" if folder else ""))
+    return places
 
 
 DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024  # room for any realistic rule (the bounds of `inbound.rules`)
