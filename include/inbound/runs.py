@@ -69,6 +69,9 @@ class _Facts:
         )
 
 
+MAX_RUN_ID = 250  # the length of dag_run.run_id in Airflow's metadata database
+
+
 def dag_states(dag_ids: list[str]) -> dict[str, DagState]:
     """Pause state and last run per DAG id, from Airflow's metadata database."""
     try:
@@ -176,11 +179,28 @@ class RunOutcome:
 
 
 def run_outcome(dag_id: str, run_id: str) -> RunOutcome | None:
-    """A run of `dag_id` with its outcome, from Airflow's metadata database; None if the DAG has no such run."""
+    """A run of `dag_id` with its outcome, from Airflow's metadata database; None if the DAG has no such run.
+
+    A run ID no metadata database holds (past Airflow's 250 characters, a NUL, a lone
+    surrogate) is no run, and the database is not asked: PostgreSQL raises on a NUL.
+    """
     from airflow.utils.session import create_session
+
+    if not _holdable(run_id):
+        return None
 
     with create_session() as session:
         return _run_outcome(session, dag_id, run_id)
+
+
+def _holdable(run_id: str) -> bool:
+    if len(run_id) > MAX_RUN_ID or "\x00" in run_id:
+        return False
+    try:
+        run_id.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _run_outcome(session: Session, dag_id: str, run_id: str) -> RunOutcome | None:
