@@ -167,6 +167,24 @@ def _dag_rows(paused: dict[str, bool]) -> None:
             row.is_stale = False
 
 
+def _delete_dag_rows(dag_ids: list[str]) -> None:
+    """Remove DAG rows `_dag_rows` made, so that a module leaves Airflow's metadata DB as it found it."""
+    from airflow.models import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import delete
+
+    with create_session() as session:
+        session.execute(delete(DagModel.__table__).where(DagModel.__table__.c.dag_id.in_(dag_ids)))
+
+
+def _dag_ids_known(dag_ids: list[str]) -> set[str]:
+    from airflow.models import DagModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return {d for d in dag_ids if session.get(DagModel, d) is not None}
+
+
 def _run_row(
     dag_id: str,
     run_id: str,
