@@ -246,6 +246,13 @@ def cases() -> list[Case]:
             error="1 of 4 rows rejected",
             rejects=[(6, "not a whole number")],
         ),
+        Case(  # issue 25, item 4: `cat` of two exports, each with a BOM: the header again on line 3, skipped
+            "two_exports_joined_with_cat",
+            "exports/users.csv",
+            b"".join(codecs.BOM_UTF8 + write(part).encode() for part in (ROWS[:1], ROWS[1:])),
+            users={**good, "Email": {}},
+            rejects=[(3, "repeated header line")],  # in the report, not counted as rejected
+        ),
         # files that are bad as a whole
         Case(
             "missing_user_id_column",

@@ -55,7 +55,8 @@ def whole(data: bytes, integration: Integration) -> tuple:
     except BadFile as exc:
         return ("refused", exc.problem, exc.line, str(exc))
     by_kind = tuple(rejected_by_kind(mapped.rejects.lazy())) if mapped.rejects.height else ()
-    return (mapped.frame.rows(), canonical(mapped.rejects), mapped.rows_read, mapped.rows_rejected, by_kind)
+    report = canonical(pl.concat([mapped.rejects, mapped.skipped]))  # the report lists repeated headers too
+    return (mapped.frame.rows(), report, mapped.rows_read, mapped.rows_rejected, by_kind, mapped.headers_skipped)
 
 
 def batched(data: bytes, integration: Integration, batch: int) -> tuple:
@@ -68,7 +69,8 @@ def batched(data: bytes, integration: Integration, batch: int) -> tuple:
         rejects = pl.concat([pl.read_parquet(p) for p in spool.rejects]) if spool.rejects else pl.DataFrame()
         lines = rejects.get_column("line").to_list() if rejects.height else []
         assert lines == sorted(lines), "rejected rows are in line order across batches"
-        return (rows, canonical(rejects), spool.rows_read, spool.rows_rejected, spool.rejected_by)
+        found = (rows, canonical(rejects), spool.rows_read, spool.rows_rejected, spool.rejected_by)
+        return (*found, spool.headers_skipped)
 
 
 @pytest.mark.parametrize("batch", BATCHES)
@@ -123,6 +125,27 @@ def test_a_record_longer_than_the_bound_fails_the_file_with_its_line(monkeypatch
         map_file(in_pieces(data), integration, tmp_path, 50)
     assert refused.value.line == 7
     assert whole(data, integration)[0] == "refused"  # read whole, the same file fails too
+
+
+@pytest.mark.parametrize("batch", [1, 20, 45, 10_000])
+def test_a_repeated_header_is_skipped_in_whichever_batch_it_lands(batch: int, tmp_path) -> None:
+    """Exports joined with `cat`: each header again (line 4, 7, 10) is skipped, never a user nor a
+    rejected row (`Seats` is no integer; `Email` in two batches would be a repeated user ID)."""
+    part = "Email,Plan,Seats\n{0}a@x,p,1\n{0}b@x,q,2\n"
+    data = "".join(part.format(i) for i in range(4)).encode()
+    integration = Integration.model_validate(
+        integration_dict(
+            "crm",
+            attributes=[{"column": "Plan", "name": "plan"}, {"column": "Seats", "name": "seats", "type": "integer"}],
+        )
+    )
+    spool = map_file(in_pieces(data), integration, tmp_path, batch)
+    assert (spool.rows_read, spool.rows_rejected, spool.users) == (8, 0, 8)
+    assert (spool.headers_skipped, spool.header_lines) == (3, (4, 7, 10))
+    assert "Email" not in [u for p in spool.sets for u in pl.read_parquet(p).get_column("user_id")]
+    report = pl.concat([pl.read_parquet(p) for p in spool.rejects])
+    assert report.get_column("line").to_list() == [4, 7, 10]
+    assert report.get_column("user_id").null_count() == 3  # no user ID: mirror mode keeps no one for it
 
 
 @pytest.fixture

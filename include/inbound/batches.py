@@ -11,6 +11,9 @@ in a local folder. What only the whole file can say is settled here, on disk:
   exactly. Memory: 8 bytes a row for the sort (80 MB for 10M rows), whatever the width.
 - **counts** (rows read and rejected) are summed over the batches, so the caller decides
   `max_rejected_ratio` over the whole file before anything is staged or written.
+- **repeated header lines** (`inbound.mapping.repeated_header`: exports joined with `cat`),
+  found in whichever batch they land, are counted apart (never rows read or rejected); the
+  report's parts list them among the rejected rows, in line order, with their own reason.
 
 The parts are what `inbound.staging` uploads; the store reads them back one at a time.
 """
@@ -25,12 +28,13 @@ import numpy as np
 import polars as pl
 
 from inbound.config import Integration
-from inbound.errors import BadFile, Problem
 from inbound.mapping import (
+    LINES_SHOWN,
     REJECT_COLUMNS,
     USER_ID,
     duplicate_reason,
     map_batch,
+    no_data_rows,
     read_columns,
     rejected_by_kind,
     rejected_lines,
@@ -57,18 +61,22 @@ class Spool:
     """A mapped file on local disk: its attribute set and rejected rows in parts, and its counts."""
 
     sets: tuple[Path, ...]  # attribute-set parts (Parquet: `user_id` + a typed column per attribute), file order
-    rejects: tuple[Path, ...]  # rejected-row parts (Parquet, REJECT_COLUMNS), in line order
+    # the report's parts (Parquet, REJECT_COLUMNS), in line order: the rejected rows and the
+    # repeated header lines (`mapping.REPEATED_HEADER_REASON`, no user ID: mirror mode keeps no one for them)
+    rejects: tuple[Path, ...]
     rows_read: int
     rows_rejected: int
     users: int  # rows in the attribute set
     rejected_by: tuple[tuple[str, str | None, int], ...] = ()  # rows per (kind, column): `rejected_by_kind`
     rejected_lines: tuple[tuple[str, str | None, int, tuple[int, ...]], ...] = ()  # and their first lines
+    headers_skipped: int = 0  # repeated header lines, neither read nor rejected rows
+    header_lines: tuple[int, ...] = ()  # the first `LINES_SHOWN` of them
 
 
 def map_file(pieces: Iterable[bytes], integration: Integration, folder: Path, batch: int | None = None) -> Spool:
     """Read and map a file (its bytes as they arrive) into parts in `folder`; `BadFile` for a bad file."""
     size = batch_bytes() if batch is None else batch
-    hashes, read = folder / "ids.u64", list[int]()
+    hashes, read, skipped, header_lines = folder / "ids.u64", list[int](), list[int](), list[int]()
     with hashes.open("wb") as spool:
         for table in read_batches(pieces, integration.format, integration.max_bytes, size, read_columns(integration)):
             mapped = map_batch(table, integration, duplicates=False)
@@ -78,23 +86,34 @@ def map_file(pieces: Iterable[bytes], integration: Integration, folder: Path, ba
             ids.get_column(USER_ID).hash(_HASH_SEED).to_numpy().tofile(spool)
             mapped.frame.write_parquet(_part(folder, "set", i))
             mapped.rejects.write_parquet(_part(folder, "rejects", i))
+            if mapped.headers_skipped:
+                mapped.skipped.write_parquet(_part(folder, "skipped", i))
+                header_lines += mapped.skipped.get_column("line").head(LINES_SHOWN - len(header_lines)).to_list()
             read.append(mapped.rows_read)
+            skipped.append(mapped.headers_skipped)
     if not sum(read):
-        raise BadFile("the file has a header but no data rows", Problem.EMPTY)
+        raise no_data_rows(sum(skipped))
     repeated = _repeated(hashes, folder, len(read))
     if repeated is not None:
         repeated = repeated.with_columns(duplicate_reason(USER_ID, "line").alias("reason"))
         for i in repeated.get_column(_BATCH).unique():
             _reject_repeated(folder, i, repeated.filter(pl.col(_BATCH) == i), integration.user_id.column)
     rejects = [p for p in (_part(folder, "rejects", i) for i in range(len(read))) if _rows(p)]
+    rejected_by = tuple(rejected_by_kind(pl.scan_parquet(rejects))) if rejects else ()
+    lines = tuple(rejected_lines(pl.scan_parquet(rejects))) if rejects else ()
+    rows_rejected = sum(_rows(p, "line") for p in rejects)
+    for i in (i for i, n in enumerate(skipped) if n):  # counted: now they join the report
+        _report_skipped(folder, i)
     return Spool(
         sets=tuple(_part(folder, "set", i) for i in range(len(read))),
-        rejects=tuple(rejects),
-        rejected_by=tuple(rejected_by_kind(pl.scan_parquet(rejects))) if rejects else (),
-        rejected_lines=tuple(rejected_lines(pl.scan_parquet(rejects))) if rejects else (),
+        rejects=tuple(p for p in (_part(folder, "rejects", i) for i in range(len(read))) if _rows(p)),
+        rejected_by=rejected_by,
+        rejected_lines=lines,
         rows_read=sum(read),
-        rows_rejected=sum(_rows(p, "line") for p in rejects),
+        rows_rejected=rows_rejected,
         users=sum(_rows(_part(folder, "set", i)) for i in range(len(read))),
+        headers_skipped=sum(skipped),
+        header_lines=tuple(header_lines),
     )
 
 
@@ -147,3 +166,11 @@ def _reject_repeated(folder: Path, i: int, repeated: pl.DataFrame, id_column: st
     ).cast(REJECT_COLUMNS)  # type: ignore[arg-type]
     rejects = pl.concat([pl.read_parquet(_part(folder, "rejects", i)), rejected])
     rejects.sort("line", "column", nulls_last=False).write_parquet(_part(folder, "rejects", i))
+
+
+def _report_skipped(folder: Path, i: int) -> None:
+    """Batch `i`'s repeated header lines join its report part (in line order), once its rejected rows are counted."""
+    skipped = _part(folder, "skipped", i)
+    rejects = pl.concat([pl.read_parquet(_part(folder, "rejects", i)), pl.read_parquet(skipped)])
+    rejects.sort("line", "column", nulls_last=False).write_parquet(_part(folder, "rejects", i))
+    skipped.unlink()

@@ -11,7 +11,9 @@ Rules (documented in the README):
 - an empty cell is "no value in this file": with `blank: keep` (default) the stored value
   stays, with `blank: clear` it is removed;
 - a value (or user ID) longer than `INBOUND_MAX_VALUE_BYTES` rejects its row; the report
-  names the column, never the value.
+  names the column, never the value;
+- a record equal to the header line (`repeated_header`: two exports joined with `cat`) is
+  skipped before anything is cast or checked: it is no user, and no rejected row either.
 
 The frame's working columns have names no attribute and no header can have (they start
 with `SENTINEL`, a byte a readable file never holds), so an attribute may be called
@@ -24,7 +26,7 @@ segment rules, discovery and the store.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
@@ -57,6 +59,11 @@ _ID = f"{SENTINEL}id"  # the user ID while mapping; `user_id` only in what leave
 DEFAULT_MAX_VALUE_BYTES = 64 * 1024
 MAX_VALUE_BYTES_ENV = "INBOUND_MAX_VALUE_BYTES"
 DUPLICATE_LINES_SHOWN = 10  # a reason names at most this many of a repeated user ID's lines
+BOM = "\ufeff"  # `cat` of two exports that each start with one puts the second mid-file, before the header
+REPEATED_HEADER_REASON = (
+    "repeated header line (the header again inside the data, as when exports are joined with `cat`): "
+    "skipped, not imported and not counted as rejected"
+)
 
 # Why a row was rejected, as a fixed word (the reason text names lines and counts): what
 # lineage and metrics group rejected rows by. Each is recognised by how its reason begins.
@@ -114,24 +121,31 @@ def max_value_bytes() -> int:
     return int(number_setting(MAX_VALUE_BYTES_ENV, DEFAULT_MAX_VALUE_BYTES, minimum=1))
 
 
+def empty_rejects() -> pl.DataFrame:
+    return pl.DataFrame(schema=REJECT_COLUMNS)
+
+
 @dataclass(frozen=True)
 class AttributeSet:
     """What one file says about its users, ready for the store."""
 
     frame: pl.DataFrame  # `user_id` plus one typed column per attribute name
     rejects: pl.DataFrame  # line, user_id, column, value, reason (REJECT_COLUMNS)
-    rows_read: int
+    rows_read: int  # data rows: a repeated header line is none
     # Without the duplicate check (one batch of a file): every row's user ID (`user_id`,
     # `line`) for the file-wide check, which `inbound.batches` does on disk.
     ids: pl.DataFrame | None = None
+    # The repeated header lines skipped, in the report's shape (REJECT_COLUMNS: the line and
+    # `REPEATED_HEADER_REASON`, no user ID, column or value); never among `rejects`.
+    skipped: pl.DataFrame = field(default_factory=empty_rejects)
 
     @property
     def rows_rejected(self) -> int:
         return self.rejects.get_column("line").n_unique() if self.rejects.height else 0
 
-
-def empty_rejects() -> pl.DataFrame:
-    return pl.DataFrame(schema=REJECT_COLUMNS)
+    @property
+    def headers_skipped(self) -> int:
+        return self.skipped.height
 
 
 def cast_attribute(text: pl.Series, attribute: Attribute, decimal: str = ".", timezone: str = "UTC") -> pl.Series:
@@ -143,8 +157,17 @@ def map_table(table: Table, integration: Integration) -> AttributeSet:
     """Select, check and type the columns the integration declares, for a file held whole."""
     if table.frame.height == 0:
         _check(table, integration)
-        raise BadFile("the file has a header but no data rows", Problem.EMPTY)
-    return map_batch(table, integration, duplicates=True)
+        raise no_data_rows(0)
+    mapped = map_batch(table, integration, duplicates=True)
+    if not mapped.rows_read:
+        raise no_data_rows(mapped.headers_skipped)
+    return mapped
+
+
+def no_data_rows(headers_skipped: int) -> BadFile:
+    """A file with a header and no data row: maybe only the header again (`repeated_header`)."""
+    again = f" (only {headers_skipped} repeated header line(s))" if headers_skipped else ""
+    return BadFile(f"the file has a header but no data rows{again}", Problem.EMPTY)
 
 
 def _check(table: Table, integration: Integration) -> None:
@@ -164,6 +187,7 @@ def map_batch(table: Table, integration: Integration, *, duplicates: bool) -> At
     with `duplicates` (the table is the whole file); else the set carries its `ids`.
     """
     _check(table, integration)
+    table, skipped = _without_repeated_headers(table)
     cap = max_value_bytes()
     typed, too_long = _typed(table.frame, integration, cap)
     duplicated = _duplicated(typed) if duplicates else pl.lit(False)
@@ -185,7 +209,7 @@ def map_batch(table: Table, integration: Integration, *, duplicates: bool) -> At
     )
     bad = typed.filter(pl.col(_BAD))
     if bad.height == 0:
-        return AttributeSet(frame=good, rejects=empty_rejects(), rows_read=table.rows, ids=ids)
+        return AttributeSet(frame=good, rejects=empty_rejects(), rows_read=table.rows, ids=ids, skipped=skipped)
     id_column = integration.user_id.column
     id_too_long = next((flag for flag, column in too_long.items() if column == id_column), None)
     rejects = pl.concat(
@@ -198,7 +222,51 @@ def map_batch(table: Table, integration: Integration, *, duplicates: bool) -> At
         ],
         how="vertical",
     ).sort("line", "column", nulls_last=False)
-    return AttributeSet(frame=good, rejects=rejects, rows_read=table.rows, ids=ids)
+    return AttributeSet(frame=good, rejects=rejects, rows_read=table.rows, ids=ids, skipped=skipped)
+
+
+def repeated_header(columns: list[str], header: list[str]) -> pl.Expr:
+    """True on a record that is the header line again: every cell, stripped as the reader strips
+    the header's names, equals the header's name at its position (case and all), and the record
+    has as many fields as the header.
+
+    Two exports joined with `cat` carry the second header mid-file; read as data it would be a
+    user named like the ID column, or rows rejected as repeated IDs and misfit values. A user
+    whose ID happens to be `Email` but whose other cells differ is data, and kept. The first
+    cell may start with a UTF-8 BOM (each export had one; mid-file it is no longer taken off)
+    and be quoted behind it (the parser unquotes only a quote that opens a field).
+    `columns`: the frame's columns of the header's names, in the header's order.
+    """
+    first = pl.col(columns[0]).str.strip_prefix(BOM).str.strip_chars().fill_null("")
+    quoted = '"' + header[0].replace('"', '""') + '"'
+    return pl.all_horizontal(
+        first.is_in([header[0], quoted]),
+        pl.col(FIELD_COUNT_COLUMN) == len(header),
+        *[pl.col(c).str.strip_chars().fill_null("") == name for c, name in zip(columns[1:], header[1:])],
+    )
+
+
+def _without_repeated_headers(table: Table) -> tuple[Table, pl.DataFrame]:
+    """The table without its repeated header lines (`repeated_header`), and those lines as report rows.
+
+    Done before any cast or check, so that a header cell is never a misfit value (`Seats` in
+    an integer column) nor its first cell a repeated user ID. A cheap look at the first
+    column alone settles the usual case, a table without one.
+    """
+    columns = table.frame.columns[: len(table.header)]
+    name = table.header[0]
+    first = pl.col(columns[0]).str.contains(name, literal=True) if name else pl.lit(True)
+    if not table.frame.select(first.any()).item():
+        return table, empty_rejects()
+    again = repeated_header(columns, table.header)
+    skipped = table.frame.filter(again).select(
+        pl.col(SOURCE_LINE_COLUMN).alias("line"),
+        *[pl.lit(None, pl.String).alias(c) for c in (USER_ID, "column", "value")],
+        pl.lit(REPEATED_HEADER_REASON).alias("reason"),
+    )
+    if not skipped.height:
+        return table, empty_rejects()
+    return replace(table, frame=table.frame.filter(~again)), skipped
 
 
 def _ids(typed: pl.DataFrame) -> pl.DataFrame:

@@ -28,7 +28,7 @@ from inbound.config import Integration
 from inbound.errors import BadFile, FileChanged, Problem, Unavailable
 from inbound.layout import S3File
 from inbound.outcome import Outcome
-from inbound.results import FileResult
+from inbound.results import FileResult, headers_skipped_note
 from inbound.source import move_file, read_pieces, write_text, write_text_file
 from inbound.staging import Staging, staged_parts
 from inbound.store import AttributeStore, FileImport, ImportRecord, WriteResult
@@ -146,6 +146,8 @@ def validate_and_map(client: S3Client, integration: Integration, file: S3File, s
             rows_rejected=spool.rows_rejected,
             rejected_by=spool.rejected_by,
             rejected_lines=spool.rejected_lines,
+            headers_skipped=spool.headers_skipped,
+            header_lines=spool.header_lines,
         )
         name = f"{file.key}.{file.etag}"  # `Staging` makes it a safe object name
         if spool.rejects:
@@ -156,7 +158,12 @@ def validate_and_map(client: S3Client, integration: Integration, file: S3File, s
             return result.failed_with(problem, Problem.TOO_MANY_REJECTED)
         stage = staging.put_parts(name, spool.sets)
     log.info(
-        "%s: %d rows read, %d rejected, %d users to write", file.uri, spool.rows_read, spool.rows_rejected, spool.users
+        "%s: %d rows read, %d rejected, %d users to write%s",
+        file.uri,
+        spool.rows_read,
+        spool.rows_rejected,
+        spool.users,
+        f"; {headers_skipped_note(spool.headers_skipped, spool.header_lines)}" if spool.headers_skipped else "",
     )
     return replace(result, stage=stage, staged_rows=spool.users)
 
@@ -249,11 +256,12 @@ def error_report(who: Identity, result: FileResult, final_key: str | None = None
     """The `.error.txt` beside a failed file: what, why, and the ways to import it again."""
     file, integration = result.s3_file, who.integration
     key = final_key or file.key
+    skipped = f"; {headers_skipped_note(result.headers_skipped, result.header_lines)}" if result.headers_skipped else ""
     return (
         f"File:        {file.uri} (ETag {file.etag})\n"
         f"Integration: {integration.name} (config {integration.file or '?'}, version {integration.version})\n"
         f"Run:         {who.triggered_by}\n"
-        f"Rows:        {result.rows_read} read, {result.rows_rejected} rejected\n\n"
+        f"Rows:        {result.rows_read} read, {result.rows_rejected} rejected{skipped}\n\n"
         f"Reason: {result.error}\n\n"
         f"To re-import it after fixing the file or the config (a dry run first shows what it would do):\n"
         f"  - Airflow UI: Integrations > {integration.name} > Re-import, pick this file;\n"

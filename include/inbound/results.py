@@ -40,6 +40,8 @@ class FileResult:
     # the same groups with their first line numbers (`mapping.rejected_lines`): where to look, no values
     rejected_lines: tuple[tuple[str, str | None, int, tuple[int, ...]], ...] = ()
     staged_rows: int | None = None  # rows in the staged set: what the write must find there
+    headers_skipped: int = 0  # repeated header lines (exports joined with `cat`): neither read nor rejected
+    header_lines: tuple[int, ...] = ()  # their first line numbers (`mapping.LINES_SHOWN`)
     repeat_of: int | None = None  # the earlier import this file repeats: the write logs a skip
     error: str | None = None
     problem: Problem | None = None
@@ -85,6 +87,8 @@ class FileResult:
                 {"kind": k, "column": c, "rows": n, "lines": list(lines)} for k, c, n, lines in self.rejected_lines
             ],
             "staged_rows": self.staged_rows,
+            "headers_skipped": self.headers_skipped,
+            "header_lines": list(self.header_lines),
             "repeat_of": self.repeat_of,
             "dry_run": self.previewed,
             "error": self.error,
@@ -110,6 +114,8 @@ class FileResult:
                 for r in data.get("rejected_lines", ())
             ),
             staged_rows=None if data.get("staged_rows") is None else int(data["staged_rows"]),
+            headers_skipped=int(data.get("headers_skipped", 0)),
+            header_lines=tuple(int(x) for x in data.get("header_lines", ())),
             repeat_of=None if data.get("repeat_of") is None else int(data["repeat_of"]),
             error=data.get("error"),
             problem=Problem(data["problem"]) if data.get("problem") else None,
@@ -149,6 +155,17 @@ class RunSummary:
         return sum(f.rows_rejected for f in self.files)
 
     @property
+    def headers_skipped(self) -> int:
+        return sum(f.headers_skipped for f in self.files)
+
+    def _skipped_note(self) -> str:
+        """The repeated header lines skipped, with their lines when one file has them all."""
+        files = [f for f in self.files if f.headers_skipped]
+        if len(files) == 1:
+            return headers_skipped_note(files[0].headers_skipped, files[0].header_lines)
+        return f"{self.headers_skipped} repeated header line(s) skipped in {len(files)} files" if files else ""
+
+    @property
     def outcome(self) -> Outcome:
         if not self.files:
             return Outcome.NO_NEW_FILE
@@ -177,7 +194,8 @@ class RunSummary:
         if all(f.skipped for f in self.files):
             verb = "would skip" if self.dry_run else "skipped"
             return f"{verb} {names}: identical to an earlier import, nothing to write"
-        rejected = f" ({self.rows_rejected} rejected)" if self.rows_rejected else ""
+        notes = [f"{self.rows_rejected} rejected" if self.rows_rejected else "", self._skipped_note()]
+        rejected = f" ({'; '.join(n for n in notes if n)})" if any(notes) else ""
         changes = ", ".join(f"{self.total(c)} {c}" for c in COUNTS if self.total(c)) or "no change"
         if self.dry_run:
             return (
@@ -197,6 +215,7 @@ class RunSummary:
             "rows_read": self.rows_read,
             "rows_written": self.rows_written,
             "rows_rejected": self.rows_rejected,
+            "headers_skipped": self.headers_skipped,
             **{c: self.total(c) for c in COUNTS},
             "settled": list(self.settled),
             "results": [f.to_json(values=values) for f in self.files],
@@ -206,9 +225,10 @@ class RunSummary:
         """The summary as the CLI prints it; `values=False` (what the task log gets) leaves out the
         dry run's sample of changed users: logs carry counts, lines and column names, never values."""
         dry = " (dry run)" if self.dry_run else ""
+        skipped = f", {self.headers_skipped} repeated header line(s) skipped" if self.headers_skipped else ""
         out = [
             f"{self.integration}: {self.outcome}{dry}: {len(self.files)} file(s), {self.rows_read} rows read, "
-            f"{self.rows_written} written, {self.rows_rejected} rejected"
+            f"{self.rows_written} written, {self.rows_rejected} rejected{skipped}"
         ]
         for result in self.files:
             out.extend(_file_lines(result, values=values))
@@ -221,6 +241,12 @@ def _write_json(write: WriteResult, previewed: bool, *, values: bool) -> dict[st
     """A file's write as JSON; without `values`, its sample (user IDs, old and new values) is empty."""
     found = {**write.to_dict(), "dry_run": previewed}
     return found if values else {**found, "sample": []}
+
+
+def headers_skipped_note(count: int, lines: Sequence[int]) -> str:
+    """`2 repeated header line(s) skipped (lines 4, 9)`: what a summary, a log and a report say of them."""
+    more = ", ..." if count > len(lines) else ""
+    return f"{count} repeated header line(s) skipped (lines {', '.join(str(x) for x in lines)}{more})"
 
 
 _NOT_PROCESSED = "not processed (an earlier task failed; the file stays for the next run)"
@@ -241,6 +267,8 @@ def _file_lines(result: FileResult, *, values: bool) -> list[str]:
         place = f" in {column!r}" if column else ""
         shown = ", ".join(str(x) for x in lines)
         out.append(f"            rejected: {rows} row(s) {kind}{place}, line(s) {shown}{more}")
+    if result.headers_skipped:
+        out.append(f"            {headers_skipped_note(result.headers_skipped, result.header_lines)}")
     write = result.write
     if write is not None:
         note = " (skipped: identical to an earlier import)" if write.skipped else ""
