@@ -209,6 +209,48 @@ def cases() -> list[Case]:
             {"blank": "clear"},
             users={"grace@example.com": {"plan": "enterprise", "score": None}},
         ),
+        Case(  # issue 25, item 2: every ISO 8601 offset form, seconds optional (PostgreSQL's COPY writes `+01`)
+            "iso_offsets_as_postgresql_writes_them",
+            "exports/users.csv",
+            write(
+                [
+                    ["ada@example.com", "A", "free", "1", "", "", "", "2026-11-28T10:15Z", ""],
+                    ["grace@example.com", "G", "free", "1", "", "", "", "2026-11-28 10:15+05:45", ""],
+                    ["alan@example.com", "T", "free", "1", "", "", "", "2026-11-28 10:15:30.123456+01", ""],
+                    ["edsger@example.com", "D", "free", "1", "", "", "", "2026-11-28T10:15:30-0330", ""],
+                ]
+            ).encode(),
+            users={
+                "ada@example.com": {"last_seen": "2026-11-28T10:15:00+00:00"},
+                "grace@example.com": {"last_seen": "2026-11-28T04:30:00+00:00"},
+                "alan@example.com": {"last_seen": "2026-11-28T09:15:30.123456+00:00"},
+                "edsger@example.com": {"last_seen": "2026-11-28T13:45:30+00:00"},
+            },
+        ),
+        Case(  # issue 25, item 3: `%Y` is four digits; Excel's TT.MM.JJ is rejected with a hint, never the year 26
+            "two_digit_year_under_percent_Y",
+            "exports/users.csv",
+            write(
+                [
+                    ["ada@example.com", "A", "free", "1", "", "", "05.01.2026", "", ""],
+                    ["grace@example.com", "G", "free", "1", "", "", "05.01.26", "", ""],
+                    ["alan@example.com", "T", "free", "1", "", "", "5.1.2026", "", ""],
+                ]
+            ).encode(),
+            {
+                "attributes": [
+                    *[a for a in ATTRIBUTES if a["name"] != "since"],
+                    {"column": "Since", "name": "since", "type": "date", "format": "%d.%m.%Y"},
+                ],
+                "max_rejected_ratio": 0.5,
+            },
+            users={
+                "ada@example.com": {"since": "2026-01-05"},
+                "grace@example.com": {},
+                "alan@example.com": {"since": "2026-01-05"},
+            },
+            rejects=[(3, "%y")],
+        ),
         # rows that are bad, within the threshold: the rest is imported, the rows reported
         Case(
             "bad_rows_within_threshold",

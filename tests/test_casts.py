@@ -99,3 +99,84 @@ def test_canonical_text_round_trips_to_json() -> None:
 )
 def test_one_value_as_the_store_keeps_it(text: str, kind: str, expected: str | None) -> None:
     assert canonical(text, kind) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-28T10:15Z", datetime(2026, 11, 28, 10, 15, tzinfo=UTC)),
+        ("2026-11-28 10:15+05:45", datetime(2026, 11, 28, 4, 30, tzinfo=UTC)),
+        ("2026-11-28 10:15:30.123456+01", datetime(2026, 11, 28, 9, 15, 30, 123456, tzinfo=UTC)),  # PostgreSQL's COPY
+        ("2026-11-28T10:15:30-0330", datetime(2026, 11, 28, 13, 45, 30, tzinfo=UTC)),
+        ("2026-11-28T10:15-03", datetime(2026, 11, 28, 13, 15, tzinfo=UTC)),
+        ("2026-11-28T10:15:30.123456789Z", datetime(2026, 11, 28, 10, 15, 30, 123456, tzinfo=UTC)),
+    ],
+)
+def test_every_iso_offset_form_reads_as_its_utc_instant(text: str, expected: datetime) -> None:
+    """Issue 25, item 2: `Z`, ±hh, ±hhmm and ±hh:mm, with or without seconds and fractions."""
+    assert cast([text], "timestamp", timezone="Europe/Berlin") == [expected]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-11-28T10:15+1",  # an offset is two digits of hours
+        "2026-11-28T10:15+01:0",
+        "2026-11-28T10:15:30+01:00:30",  # seconds in an offset: not ISO 8601
+        "2026-11-28 10:15:30 +01:00",  # a space before the zone
+        "2026-11-28T10:15:30.Z",
+        "2026-11-28T10:15:3",
+        "2026-11-28T1:15",
+        "2026-11-28T10",  # hours alone
+        "2026-11-28+01:00",  # a zone needs a time
+        "26-11-28T10:15Z",  # a two-digit year
+        "+2026-11-28T10:15Z",
+        "2026-11-28  10:15",
+        "2026-11-28T10:15Zx",
+        "2026-11-28t10:15z",
+    ],
+)
+def test_a_timestamp_outside_the_documented_iso_forms_is_rejected(text: str) -> None:
+    assert cast([text], "timestamp") == [None]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["26-01-05", "+2026-01-05", "2026-1-5", "-026-01-05", "20266-01-05", "2026-01-05T00:00"],
+)
+def test_a_date_is_exactly_yyyy_mm_dd(text: str) -> None:
+    """`-026-01-05` raised out of polars (the whole file failed); `26-01-05` was the year 26."""
+    assert cast([text, "2026-01-05"], "date") == [None, date(2026, 1, 5)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "05.01.26",
+        "05.01.202",
+        "05.01.20266",
+        "05.01.+2026",
+        "05.01.-026",
+        "05.01.2026x",
+        "05.01.2026 10:00",
+        "5..1.2026",
+    ],
+)
+def test_a_value_that_does_not_fit_the_format_exactly_is_rejected(text: str) -> None:
+    """Issue 25, item 3: under `%Y` (four digits) `05.01.26` was stored as the year 26."""
+    assert cast([text, "05.01.2026"], "date", format="%d.%m.%Y") == [None, date(2026, 1, 5)]
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "options"),
+    [
+        ("0000-01-01", "date", {}),
+        ("0000-01-01T00:00", "timestamp", {}),
+        ("0001-01-01T00:30+01:00", "timestamp", {}),  # the year 0 in UTC
+        ("9999-12-31T23:30-01:00", "timestamp", {}),  # the year 10000 in UTC
+        ("01.01.0000", "date", {"format": "%d.%m.%Y"}),
+    ],
+)
+def test_a_date_outside_the_years_1_to_9999_is_rejected(text: str, kind: str, options: dict[str, str]) -> None:
+    """Stored, it would be text Python cannot read back (`from_text` raised on `0000-01-01`)."""
+    assert cast([text], kind, **options) == [None]

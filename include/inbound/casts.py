@@ -13,10 +13,14 @@ polars, so reading the store never loads it.
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
 import polars as pl
 
+from inbound.datetimes import ISO_DATE, ISO_TIMESTAMP, layout
 from inbound.values import DATE_TEXT, FALSE_WORDS, TIMESTAMP_TEXT, TRUE_WORDS
 
+_FIRST, _LAST = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)  # what Python reads back
 _BOOLEANS = {**dict.fromkeys(TRUE_WORDS, True), **dict.fromkeys(FALSE_WORDS, False)}
 
 
@@ -32,7 +36,8 @@ def cast_series(
 
     A null where the text was not is how callers find values that do not fit. Costly steps
     (thousands separators, further timestamp layouts) run only when the column needs them,
-    so a clean column costs one cast.
+    so a clean column costs one cast (dates and timestamps: and one regex match, see
+    `inbound.datetimes`).
     """
     value = pl.col("v")
     if kind == "string":
@@ -42,9 +47,13 @@ def cast_series(
     if kind == "boolean":
         return _parse(text, value.str.to_lowercase().replace_strict(_BOOLEANS, default=None, return_dtype=pl.Boolean))
     if kind == "date":
-        return _parse(text, value.str.to_date(format or DATE_TEXT, strict=False))
+        found = layout(format) if format else None
+        pattern, chrono = (found.pattern, found.chrono) if found else (ISO_DATE, DATE_TEXT)
+        return _in_years(_parse(text, _exactly(pattern).str.to_date(chrono, strict=False)))
+    if kind == "timestamp" and format:
+        return _formatted_timestamp(text, format, timezone)
     if kind == "timestamp":
-        return _timestamp(text, format, timezone)
+        return _iso_timestamp(text, timezone)
     raise ValueError(f"unknown attribute type {kind!r}")
 
 
@@ -78,30 +87,58 @@ def _localize(naive: pl.Expr, timezone: str) -> pl.Expr:
     return naive.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
 
 
-def _timestamp(text: pl.Series, format: str | None, timezone: str) -> pl.Series:
-    """The given layout, or ISO-8601 in its common spellings, tried narrowest first."""
+def _exactly(pattern: str) -> pl.Expr:
+    """The text where it matches `pattern` whole, else null: chrono sees only values it reads as they are spelled.
+
+    chrono alone reads `26` under `%Y` as the year 26, and raises on `-026` instead of failing the one value.
+    """
     value = pl.col("v")
-    if format:
-        parsed = value.str.to_datetime(format, strict=False, time_unit="us")
-        if "%z" in format or "%#z" in format:
-            return _parse(text, parsed.dt.convert_time_zone("UTC"))
-        return _parse(text, _localize(parsed, timezone))
-    iso = value
-    if text.str.contains(" ", literal=True).any():
+    return pl.when(value.str.contains(pattern)).then(value)
+
+
+def _in_years(moments: pl.Series) -> pl.Series:
+    """Null outside the years 1 to 9999 (in UTC): `0000-01-01`, or an offset past either end, is no date
+    Python (`values.from_text`) can read back from the store. A step of its own: inside one expression
+    with the parse, polars would parse twice."""
+    value = pl.col("v")
+    if moments.dtype == pl.Date:
+        return _parse(moments, pl.when(value >= date.min).then(value))  # four digits: never past 9999
+    return _parse(moments, pl.when(value.is_between(_FIRST, _LAST)).then(value))
+
+
+def _formatted_timestamp(text: pl.Series, format: str, timezone: str) -> pl.Series:
+    """The attribute's `format`: with an offset directive the text's own zone, else read in `timezone`.
+
+    A format without a time of day reads midnight, as a bare ISO date does.
+    """
+    found = layout(format)
+    parsed = _exactly(found.pattern).str.to_datetime(found.chrono, strict=False, time_unit="us")
+    return _in_years(_parse(text, parsed.dt.convert_time_zone("UTC") if found.zoned else _localize(parsed, timezone)))
+
+
+def _iso_timestamp(text: pl.Series, timezone: str) -> pl.Series:
+    """ISO-8601 in the README's forms (`datetimes.ISO_TIMESTAMP`), tried commonest first.
+
+    `%#z` reads every offset form (Z, ±hh, ±hhmm, ±hh:mm); `%.f` a fraction or none. A layout
+    runs only while values are left that matched the forms and no layout before it read.
+    """
+    iso = _parse(text, _exactly(ISO_TIMESTAMP))
+    if iso.str.contains(" ", literal=True).any():
         iso = iso.str.replace(" ", "T", literal=True)
-    zoned = iso.str.replace("Z", "+00:00", literal=True) if text.str.contains("Z", literal=True).any() else iso
+    value = pl.col("v")
     layouts = [
-        zoned.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us").dt.convert_time_zone("UTC"),
-        _localize(iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us"), timezone),
-        _localize(iso.str.to_datetime("%Y-%m-%dT%H:%M", strict=False, time_unit="us"), timezone),
+        value.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%#z", strict=False, time_unit="us").dt.convert_time_zone("UTC"),
+        _localize(value.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us"), timezone),
+        value.str.to_datetime("%Y-%m-%dT%H:%M%#z", strict=False, time_unit="us").dt.convert_time_zone("UTC"),
+        _localize(value.str.to_datetime("%Y-%m-%dT%H:%M", strict=False, time_unit="us"), timezone),
         _localize(value.str.to_date(DATE_TEXT, strict=False).cast(pl.Datetime("us")), timezone),
     ]
-    result = _parse(text, layouts[0])
-    for layout in layouts[1:]:
-        if not (text.is_not_null() & result.is_null()).any():
+    result = _parse(iso, layouts[0])
+    for expr in layouts[1:]:
+        if not (iso.is_not_null() & result.is_null()).any():
             break
-        result = result.fill_null(_parse(text, layout))
-    return result
+        result = result.fill_null(_parse(iso, expr))
+    return _in_years(result)
 
 
 def text_expr(name: str, kind: str) -> pl.Expr:

@@ -31,6 +31,7 @@ from inbound.config_names import (
     replace_at,
     setting_path,
 )
+from inbound.datetimes import format_problem
 from inbound.errors import ConfigInvalid
 from inbound.layout import key_pattern
 from inbound.schedules import iso_duration, schedule_interval
@@ -174,6 +175,8 @@ class Attribute(_Model):
                 raise ValueError(f"`format` applies to date and timestamp attributes, not {self.type}")
             if "%" not in self.format:
                 raise ValueError(f"format {echo(self.format)} has no % directive; use strftime codes such as %d.%m.%Y")
+            if problem := format_problem(self.format):
+                raise ValueError(problem)
         if self.name is None and not re.match(ATTRIBUTE_NAME_PATTERN, self.column):
             suggestion = re.sub(r"[^a-z0-9]+", "_", self.column[:200].lower()).strip("_")[:40] or "attribute"
             if not suggestion[0].isalpha():

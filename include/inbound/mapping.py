@@ -32,6 +32,7 @@ import polars as pl
 
 from inbound.casts import cast_series
 from inbound.config import Attribute, Integration
+from inbound.datetimes import misfit_hint
 from inbound.errors import BadFile, ConfigInvalid, Problem
 from inbound.reading import (
     FIELD_COUNT_COLUMN,
@@ -51,8 +52,6 @@ TYPE_HINTS = {
     "integer": "not a whole number",
     "number": "not a number",
     "boolean": "not a boolean (true/false, yes/no, 1/0, ja/nein)",
-    "date": "not a date (YYYY-MM-DD)",
-    "timestamp": "not a timestamp (YYYY-MM-DD HH:MM:SS, optionally with a zone offset)",
 }
 _BAD = f"{SENTINEL}bad"
 _ID = f"{SENTINEL}id"  # the user ID while mapping; `user_id` only in what leaves
@@ -409,8 +408,8 @@ def _duplicated(typed: pl.DataFrame) -> pl.Expr:
 
 
 def _hint(attribute: Attribute) -> str:
-    if attribute.format:
-        return f"not a {attribute.type} in the format {attribute.format!r}"
+    if attribute.type in ("date", "timestamp"):
+        return misfit_hint(attribute.type, attribute.format)  # the forms read, and %Y's four digits
     return TYPE_HINTS[attribute.type]
 
 
