@@ -395,6 +395,26 @@ def cases() -> list[Case]:
             outcome="failed",
             error="quot",
         ),
+        Case(  # issue 25, item 1: a lone quote inside an unquoted value is a literal (screens, heights, names)
+            "lone_quotes_in_unquoted_values",
+            "exports/users.csv",
+            (
+                f"{','.join(HEADER)}\r\n"
+                'ada@example.com,Ada O"Brien,27" 4K,3,4.5,true,2021-10-25,2026-11-01 10:00:00,5\'11"\r\n'
+                'grace@example.com,"Grace ""Amazing"" Hopper",24",12,,yes,,,"desk 27"", 5\'5"""\r\n'
+            ).encode(),
+            users={
+                "ada@example.com": {"full_name": 'Ada O"Brien', "plan": '27" 4K', "open_tickets": 3},
+                "grace@example.com": {"full_name": 'Grace "Amazing" Hopper', "plan": '24"', "open_tickets": 12},
+            },
+        ),
+        Case(  # issue 25, item 1: where a record ends cannot be told: the line where the quoted value opens
+            "quote_never_closed_names_its_line",
+            "exports/users.csv",
+            (plain + 'x@example.com,"never closed,free,1\ny@example.com,Y,free,2\n').encode(),
+            outcome="failed",
+            error="line 6: a value starts with a quote, which opens a quoted value, and it is never closed",
+        ),
     ]
     return out
 

@@ -60,6 +60,8 @@ EXPORT = (
     'dan@example.com,pro,-2,"a;b|c"\n'
     "zoe@example.com, trial ,12,x\n"
     "eve@example.com,x,many,not an integer\n"
+    'kim@example.com,27" 4K,5,fine\n'  # a lone quote in the middle or at the end of an unquoted
+    'lee@example.com,5\'11",6,O"Brien 24"\n'  # value is a literal character (issue 25, item 1)
 )
 CRLF = EXPORT.replace("\n", "\r\n").encode()
 BASES = {
@@ -329,5 +331,78 @@ def test_the_reference_reads_the_unmutated_exports() -> None:
         "cy@example.com": {"n": 7},
         "dan@example.com": {"plan": "pro", "n": -2},
         "zoe@example.com": {"plan": "trial", "n": 12},
+        "kim@example.com": {"plan": '27" 4K', "n": 5},
+        "lee@example.com": {"plan": "5'11\"", "n": 6},
     }
     assert all(r == first for r in readings)
+
+
+def test_every_unmutated_export_imports(s3, tmp_path) -> None:
+    """Lone quotes and all: each base export imports what the reference reads, whatever its encoding."""
+    for name, data in BASES.items():
+        fmt = Format(encoding="cp1252" if name == "cp1252" else "utf-8")
+        assert through_the_whole_path(s3, tmp_path, data, fmt) == "success", name
+
+
+# -- quotes as exports write them: the reader must read what the reference reads, and refuse the rest --
+LITERALS = ['O"Brien', '24"', '27" 4K', "5'11\"", 'He said "hi"', 'ab""', ' "x', '"', '""', "a,b", "", " trial "]
+TEXT = st.sampled_from(LITERALS) | st.text(alphabet="ab \"'4,;|\n", max_size=6)
+
+
+def field(value: str, delimiter: str, quoted: bool) -> str:
+    """`value` as a field: quoted (inner quotes doubled) when asked or when it must be (it holds the
+    delimiter or a line break, or starts with a quote); else as it is, any quote in it a literal."""
+    if quoted or delimiter in value or "\n" in value or value.startswith('"'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+@st.composite
+def quoted_exports(draw: st.DrawFn) -> tuple[bytes, Format, int | None]:
+    """An export whose values hold quotes as exporters write them: lone quotes in the middle and at
+    the end of unquoted values, quoted values with `""` and line breaks; sometimes one broken value,
+    text after a closing quote, or a last value that opens a quote and never closes it (then its line)."""
+    delimiter = draw(st.sampled_from([",", ";", "|", "\t"]))
+    end = draw(st.sampled_from(["\n", "\r\n"]))
+    header = ["Email", "Plan", "N", draw(st.sampled_from(["Notes", 'Size 27"', "Height 5'11\""]))]
+    lines = [delimiter.join(field(name, delimiter, False) for name in header)]
+    for i in range(draw(st.integers(1, 8))):
+        user = draw(st.sampled_from([f"u{i}@x", f'o"b{i}@x', f"u{i}@x'"]))
+        values = [user, draw(TEXT), str(i), draw(TEXT)]
+        lines.append(delimiter.join(field(v, delimiter, draw(st.booleans())) for v in values))
+    broken = draw(st.sampled_from([None] * 8 + ["after closing quote", "never closed"]))
+    never_closed = None
+    if broken == "after closing quote":
+        lines.insert(draw(st.integers(1, len(lines))), delimiter.join(["z@x", '"ab"x', "1", "n"]))
+    elif broken == "never closed":
+        never_closed = "".join(lines).count("\n") + len(lines) + 1  # the line the last record starts on
+        lines.append(delimiter.join(["z@x", "free", "1", '"never closed']))
+    fmt = Format(delimiter=draw(st.sampled_from([None, delimiter])))
+    return (end.join(lines) + end).encode(), fmt, never_closed
+
+
+@settings(
+    max_examples=int(os.environ.get("INBOUND_FUZZ_EXAMPLES", "200")),
+    derandomize="INBOUND_FUZZ_EXAMPLES" not in os.environ,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+@given(quoted_exports())
+def test_quotes_as_exports_write_them_import_exactly_when_the_reference_reads_them(s3, tmp_path, case) -> None:
+    """Both ways: imported iff the reference reads the file (then exactly its values); a quote never
+    closed is refused at the line where its record starts."""
+    data, fmt, never_closed = case
+    expected = reference(data, fmt)
+    outcome = through_the_whole_path(s3, tmp_path, data, fmt)
+    assert outcome == ("failed" if isinstance(expected, Refused) else "success"), (data, expected)
+    event(f"{outcome}{'; never closed' if never_closed else ''}")
+    if never_closed is not None:
+        assert isinstance(expected, Refused)
+        assert f"\nReason: line {never_closed}: " in last_error(s3), (data, last_error(s3))
+
+
+def last_error(s3: Any) -> str:
+    """The newest `error.txt` in the bucket (folders are named by the time; one page holds 1000 keys)."""
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="fuzz/")
+    found = [o["Key"] for page in pages for o in page.get("Contents", []) if o["Key"].endswith(".error.txt")]
+    return s3.get_object(Bucket=BUCKET, Key=max(found))["Body"].read().decode()

@@ -15,6 +15,7 @@ from inbound.reading import (
     FIELD_COUNT_COLUMN,
     SOURCE_LINE_COLUMN,
     detect_delimiter,
+    read_batches,
     read_table,
 )
 
@@ -107,8 +108,8 @@ def test_a_quote_that_swallows_the_rest_is_malformed() -> None:
     error = refusal(b'Email,Note,N\na,ok,0\nb,"x\nc,y,1\nd,z"\n')  # the last record: short, full of lines
     assert "line 3: a quote opened in this record is never closed" in str(error)
     assert (error.problem, error.line) == (Problem.MALFORMED, 3)
-    error = refusal(b'Email,Note\na@x,ok\nb@x,"never closed\nc@x,swallowed\n')  # polars itself gives up
-    assert "cannot parse the file as CSV" in str(error) and error.problem is Problem.MALFORMED
+    error = refusal(b'Email,Note\na@x,ok\nb@x,"never closed\nc@x,swallowed\n')  # polars itself gave up, lineless
+    assert "line 3: a value starts with a quote" in str(error) and (error.problem, error.line) == (Problem.MALFORMED, 3)
 
 
 def test_size_limits_hold_before_and_after_decompression() -> None:
@@ -267,10 +268,58 @@ def test_a_literal_quote_inside_an_unquoted_value_reads_as_written() -> None:
     assert table.frame.get_column("Note").to_list() == ['He said "hi" today', 'x"y"z']
 
 
-def test_the_quote_check_reads_in_slices_cut_at_line_ends() -> None:
-    """Small slices: a match in any slice is found, and no slice cuts a character (ü is two bytes)."""
-    from inbound.reading import _has_match
+LONE_QUOTES = ['O"Brien', '24"', '27" 4K', "5'11\"", 'ab""', ' "quoted"', 'a"b"c"']
 
-    lines = b"".join(b'm\xc3\xbcller@x,"a, b",%d\n' % i for i in range(50))
-    assert not _has_match(lines, 0, r'[^,\r\n"]"[^,\r\n"]', step=7)
-    assert _has_match(lines + b'z@x,"ab"x,1\n' + lines, 0, r'[^,\r\n"]"[^,\r\n"]', step=7)
+
+@pytest.mark.parametrize("end", ["\n", "\r\n"], ids=["lf", "crlf"])
+@pytest.mark.parametrize("value", LONE_QUOTES)
+def test_a_lone_quote_inside_an_unquoted_value_is_a_literal(value: str, end: str) -> None:
+    """Issue 25, item 1: only a quote at a value's start opens a quoted value; any other is a
+    literal character, as Python's csv, Excel and spreadsheets read `24"` and `O"Brien`."""
+    text = f'Email,Size,N{end}ada@x,{value},1{end}bob@x,{value}{end}cy@x,{value},3{end}dan@x,"q""{end}x",4{end}'
+    table = read_table(text.encode(), Format())
+    assert table.frame.get_column("Size").to_list() == [value, value, value, 'q"\nx']
+    assert table.frame.get_column("N").to_list() == ["1", None, "3", "4"]
+    assert table.frame.get_column(SOURCE_LINE_COLUMN).to_list() == [2, 3, 4, 5]
+    assert table.frame.get_column(FIELD_COUNT_COLUMN).to_list() == [3, 2, 3, 3]
+
+
+def test_a_lone_quote_never_hides_a_delimiter_or_a_line_break() -> None:
+    """Unquoted, `"` opens nothing: the delimiter and the line end after it still count."""
+    table = read_table(b'Email,A,B\nada@x,He said "hi, there",1\nbob@x,5\'11",2\ncy@x,6\'1",3\n', Format())
+    assert table.frame.get_column("A").to_list() == ['He said "hi', "5'11\"", "6'1\""]
+    assert table.frame.get_column("B").to_list() == [' there"', "2", "3"]
+    assert table.frame.get_column(FIELD_COUNT_COLUMN).to_list() == [-1, 3, 3]  # 4 fields: one too many
+
+
+def test_a_header_name_with_a_lone_quote_reads_as_csv_says() -> None:
+    table = read_table(b"Email,Height 5'11\",Size\nada@x,yes,no\n", Format())
+    assert table.header == ["Email", "Height 5'11\"", "Size"]
+    assert table.frame.row(0)[:3] == ("ada@x", "yes", "no")
+
+
+def test_lone_quotes_in_every_batch_read_as_one_table() -> None:
+    """Batches cut between records whatever the quotes: every row, every line, any batch size."""
+    rows = [f'u{i}@x,{i}" screen,"a, {i}\nb"\n' if i % 7 == 0 else f'u{i}@x,O"Brien {i},{i}\n' for i in range(400)]
+    data = ("Email,Size,Note\n" + "".join(rows)).encode()
+    whole = read_table(data, Format()).frame
+    assert whole.height == 400 and whole.item(1, "Size") == 'O"Brien 1' and whole.item(7, "Note") == "a, 7\nb"
+    for batch_bytes in (64, 1000, 4096):
+        tables = list(read_batches([data[i : i + 100] for i in range(0, len(data), 100)], Format(), 2**20, batch_bytes))
+        assert pl.concat([t.frame for t in tables]).equals(whole), batch_bytes
+
+
+@pytest.mark.parametrize(
+    ("after", "says"),
+    [
+        (b"", "a value starts with a quote, which opens a quoted value, and it is never closed"),
+        (b"cy@x,fine,3\n" * 3, "a value starts with a quote, which opens a quoted value, and it is never closed"),
+        (b'cy@x,O"Brien,3\n' * 3, "text after the closing quote of a quoted value (it opens here and closes on line 4"),
+    ],
+    ids=["at the end", "then lines", "then a lone quote"],
+)
+def test_a_quote_at_a_values_start_never_closed_names_its_line(after: bytes, says: str) -> None:
+    """Where the reader cannot tell where a record ends, it names the line where the trouble starts."""
+    error = refusal(b'Email,Note,N\nada@x,24",1\nbob@x,"never closed,2\n' + after)
+    assert (error.problem, error.line) == (Problem.MALFORMED, 3)
+    assert str(error).startswith(f"line 3: {says}"), str(error)
