@@ -98,8 +98,25 @@ def test_a_run_takes_exactly_the_listed_files_its_events_named() -> None:
         {"files": "nonsense"},
         {"files": [{"key": 3}, "x"]},
     ]
-    assert [f.key for f in announced(listed, payloads)] == ["crm/users_1.csv", "crm/users 3+4.csv"]
+    # users_2.csv is named by no event here, but it is older than users 3+4.csv and still waiting.
+    assert [f.key for f in announced(listed, payloads)] == ["crm/users_1.csv", "crm/users_2.csv", "crm/users 3+4.csv"]
+    assert [f.key for f in announced(listed, payloads[:1])] == ["crm/users_1.csv"]
     assert announced(listed, []) == []  # a done file's event: nothing listed is named, nothing to do
+
+
+def test_a_run_for_a_newer_file_takes_the_older_files_still_waiting_first() -> None:
+    """Two events, two overlapping runs: the second run's newer file must never be written
+    before the first run's older one (CI saw the older value win). The run for the newer file
+    takes both, oldest first; the newer file's run alone never skips ahead."""
+    listed = [
+        S3File("acme", "crm/export_1.csv", "e1", 1, "2026-12-01T10:00:00+00:00"),
+        S3File("acme", "crm/export_2.csv", "e2", 1, "2026-12-01T10:00:05+00:00"),
+        S3File("acme", "crm/export_3.csv", "e3", 1, "2026-12-01T10:00:09+00:00"),
+    ]
+    second = [{"files": [{"bucket": "acme", "key": "crm/export_2.csv"}]}]
+    assert [f.key for f in announced(listed, second)] == ["crm/export_1.csv", "crm/export_2.csv"]
+    first = [{"files": [{"bucket": "acme", "key": "crm/export_1.csv"}]}]
+    assert [f.key for f in announced(listed, first)] == ["crm/export_1.csv"]  # never a newer file unasked
 
 
 def test_a_markers_event_takes_the_complete_files_of_its_folder() -> None:

@@ -182,11 +182,15 @@ def named(payloads: Iterable[Any]) -> list[tuple[str, str]]:
 
 
 def announced(files: Sequence[S3File], payloads: Iterable[Any], marker: str | None = None) -> list[S3File]:
-    """The listed files that events named: exactly their keys, and a marker's whole folder.
+    """The listed files up to the newest one the events named (a marker names its whole folder).
 
-    A file the events named that is no longer listed (imported and moved already, or
-    deleted) is simply not there: an event for a done file imports nothing.
+    `files` are listed oldest first. The run also takes the older files still waiting: runs
+    of one integration may overlap, and a run for a newer file must never write before an
+    older one (the older value would win). The run for the older file then finds it in the
+    import log and skips it. A file the events named that is no longer listed (imported and
+    moved already, or deleted) is simply not there: an event for a done file imports nothing.
     """
     keys = set(named(payloads))
     marked = {(bucket, key[: key.rfind("/") + 1]) for bucket, key in keys if key.rsplit("/", 1)[-1] == marker}
-    return [f for f in files if (f.bucket, f.key) in keys or (f.bucket, f.folder) in marked]
+    hits = [i for i, f in enumerate(files) if (f.bucket, f.key) in keys or (f.bucket, f.folder) in marked]
+    return list(files[: hits[-1] + 1]) if hits else []

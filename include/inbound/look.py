@@ -20,9 +20,9 @@ from inbound.source import list_new_files
 def look(snapshot: dict[str, Any], announced: Iterable[Any] | None = None) -> dict[str, Any]:
     """What the integration has to do now, as JSON: `{"files": [...], "due": [...]}`.
 
-    A run started by S3 events passes their payloads as `announced`: it takes only the files
-    they name (still listed, so a done file is a no-op and the read is pinned to the listed
-    ETag).
+    A run started by S3 events passes their payloads as `announced`: it takes the files they
+    name that are still listed (a done file is a no-op, the read is pinned to the listed ETag)
+    and the older files still waiting, so no run writes a newer file before an older one.
 
     The import log is read only when another integration reads the same bucket: only then
     can a file be one this integration already did its part of.
