@@ -1,7 +1,7 @@
 """The inbound Airflow plugin: the "Integrations" pages in the Airflow UI and their JSON API.
 
 Airflow's API server mounts the plugin's FastAPI app under /inbound: the JSON API of
-`inbound.api` and the built React app (`ui/`, served from `include/inbound/static`). Two
+`inbound.api` and the built React app (`ui/`, served from `include/inbound/web/static`). Two
 React app entries show it inside Airflow's own UI, on its React, Chakra theme and color
 mode: "Integrations" in the navigation and an "Integration" tab on every DAG page. Every
 API route checks the caller through Airflow's auth manager (see inbound.api); Airflow does

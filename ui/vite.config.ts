@@ -20,7 +20,7 @@ export default defineConfig({
   plugins: [react()],
   define: { "process.env.NODE_ENV": JSON.stringify("production") },
   build: {
-    outDir: resolve("../include/inbound/static"),
+    outDir: resolve("../include/inbound/web/static"),
     emptyOutDir: true,
     minify: true,
     sourcemap: false,

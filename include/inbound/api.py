@@ -110,7 +110,7 @@ def create_app() -> FastAPI:
 
 # The built React app (ui/, `npm run build`): code, not data, so like Airflow's own assets it is
 # served without a login; everything it shows comes from the guarded routes below.
-STATIC = Path(__file__).resolve().parent / "static"
+STATIC = Path(__file__).resolve().parent / "web" / "static"
 BUNDLE = "inbound-ui.js"
 assets = APIRouter()
 
