@@ -6,10 +6,10 @@
 import { Box, Text } from "@chakra-ui/react";
 import { useSearchParams } from "react-router-dom";
 
-import { IntegrationPage } from "./IntegrationPage";
-import { IntegrationsTable } from "./IntegrationsTable";
-import { NewIntegration } from "./NewIntegration";
-import { Targeting } from "./Targeting";
+import { IntegrationPage } from "./integration/IntegrationPage";
+import { IntegrationsTable } from "./integrations/IntegrationsTable";
+import { NewIntegration } from "./wizard/NewIntegration";
+import { Targeting } from "./targeting/Targeting";
 
 export type Place = { view: "table" } | { view: "integration"; name: string } | { view: "targeting" } | { view: "new" };
 export type Go = (place: Place) => void;

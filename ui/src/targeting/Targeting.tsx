@@ -1,9 +1,9 @@
 import { Box, Button, Code, HStack, Heading, Input, NativeSelect, Spinner, Table, Text, VStack } from "@chakra-ui/react";
 import { useEffect, useMemo, useState } from "react";
 
-import { api, type Attribute, type Segment, type UserAttributes } from "./api";
-import type { Go } from "./main";
-import { PageHeader } from "./PageHeader";
+import { api, type Attribute, type Segment, type UserAttributes } from "../common/api";
+import type { Go } from "../main";
+import { PageHeader } from "../common/PageHeader";
 
 // The rule JSON `inbound.rules` takes: {"all"|"any": [...]} groups of {"attribute", "op", "value"}.
 export type Condition = { attribute: string; op: string; value?: unknown };

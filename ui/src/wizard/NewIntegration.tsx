@@ -1,9 +1,9 @@
 import { Box, Button, Checkbox, Code, HStack, Heading, Input, NativeSelect, Spinner, Table, Text } from "@chakra-ui/react";
 import { useEffect, useMemo, useState } from "react";
 
-import { api, type ConfigCheck, type Discovery } from "./api";
-import type { Go } from "./main";
-import { PageHeader } from "./PageHeader";
+import { api, type ConfigCheck, type Discovery } from "../common/api";
+import type { Go } from "../main";
+import { PageHeader } from "../common/PageHeader";
 
 const TYPES = ["string", "integer", "number", "boolean", "date", "timestamp"];
 

@@ -10,8 +10,8 @@ import {
   type RunResult,
   type RunSummary,
   runLinks,
-} from "./api";
-import { number, when } from "./format";
+} from "../common/api";
+import { number, when } from "../common/format";
 import { ReportLink } from "./ReportLink";
 
 const POLL_MS = 1500;

@@ -1,10 +1,10 @@
 import { Box, Button, HStack, Heading, Input, Link, Spinner, Switch, Table, Text } from "@chakra-ui/react";
 import { useCallback, useEffect, useMemo, useState } from "react";
 
-import { api, type IntegrationRow } from "./api";
-import { number, when } from "./format";
+import { api, type IntegrationRow } from "../common/api";
+import { number, when } from "../common/format";
 import { ResultBadge } from "./Result";
-import type { Go } from "./main";
+import type { Go } from "../main";
 
 type SortKey = "name" | "source" | "attributes_imported" | "users" | "schedule" | "start" | "last_run_at" | "last_run_result";
 

@@ -1,7 +1,7 @@
 import { Link, Text } from "@chakra-ui/react";
 import { type MouseEvent, type ReactNode, useState } from "react";
 
-import { api } from "./api";
+import { api } from "../common/api";
 
 /**
  * A link to a report beside a moved file. A click asks the API first whether the report is still

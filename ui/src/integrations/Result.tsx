@@ -1,7 +1,7 @@
 import { Badge } from "@chakra-ui/react";
 
-import type { Result } from "./api";
-import { resultPalette } from "./format";
+import type { Result } from "../common/api";
+import { resultPalette } from "../common/format";
 
 /** A run's result as a badge; the reason (a failure's error) on hover and for screen readers. */
 export const ResultBadge = ({ result, reason }: { readonly result: Result | string; readonly reason?: string | null }) => (

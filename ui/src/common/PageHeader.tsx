@@ -1,7 +1,7 @@
 import { Button, HStack, Heading } from "@chakra-ui/react";
 import type { ReactNode } from "react";
 
-import type { Go } from "./main";
+import type { Go } from "../main";
 
 /** A page's title, with the way back to the table (and any further actions). */
 export const PageHeader = ({ title, go, children }: { readonly title: string; readonly go?: Go; readonly children?: ReactNode }) => (

@@ -1,11 +1,11 @@
 import { Badge, Box, Button, Code, Grid, HStack, Heading, Link, Spinner, Table, Text } from "@chakra-ui/react";
 import { useCallback, useEffect, useState } from "react";
 
-import { api, type Detail, type ImportEntry, runLinks } from "./api";
+import { api, type Detail, type ImportEntry, runLinks } from "../common/api";
 import { ImportsChart } from "./Chart";
-import { isSkip, number, outcomeOf, resultPalette, when } from "./format";
-import type { Go } from "./main";
-import { PageHeader } from "./PageHeader";
+import { isSkip, number, outcomeOf, resultPalette, when } from "../common/format";
+import type { Go } from "../main";
+import { PageHeader } from "../common/PageHeader";
 import { Reimport } from "./Reimport";
 import { ReportLink } from "./ReportLink";
 

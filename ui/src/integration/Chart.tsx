@@ -1,7 +1,7 @@
 import { Box, HStack, Text } from "@chakra-ui/react";
 
-import type { ImportEntry } from "./api";
-import { when } from "./format";
+import type { ImportEntry } from "../common/api";
+import { when } from "../common/format";
 
 /** Rows written and rejected per import, oldest left: a plain SVG, in the theme's colors. */
 export const ImportsChart = ({ runs }: { readonly runs: ImportEntry[] }) => {
