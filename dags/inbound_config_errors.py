@@ -6,6 +6,6 @@ integrations that are valid keep running. `inbound validate` gives the same repo
 before merge.
 """
 
-from inbound.dag import raise_config_errors
+from inbound.airflow.dag import raise_config_errors
 
 raise_config_errors()

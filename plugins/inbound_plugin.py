@@ -1,10 +1,10 @@
 """The inbound Airflow plugin: the "Integrations" pages in the Airflow UI and their JSON API.
 
 Airflow's API server mounts the plugin's FastAPI app under /inbound: the JSON API of
-`inbound.api` and the built React app (`ui/`, served from `include/inbound/web/static`). Two
+`inbound.web.app` and the built React app (`ui/`, served from `include/inbound/web/static`). Two
 React app entries show it inside Airflow's own UI, on its React, Chakra theme and color
 mode: "Integrations" in the navigation and an "Integration" tab on every DAG page. Every
-API route checks the caller through Airflow's auth manager (see inbound.api); Airflow does
+API route checks the caller through Airflow's auth manager (see inbound.web.app); Airflow does
 not do it for plugin apps. The bundle itself is code, served to anyone, like Airflow's own.
 """
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
     from starlette.types import Receive, Scope, Send
 
-PREFIX = "/inbound"  # the same as inbound.api.PREFIX (checked in tests/test_api.py)
+PREFIX = "/inbound"  # the same as inbound.web.app.PREFIX (checked in tests/test_api.py)
 # Relative to Airflow's base URL (the loader resolves it against the page), so a deployment
 # under a path prefix works too.
 BUNDLE = f"{PREFIX.lstrip('/')}/static/inbound-ui.js"
@@ -28,7 +28,7 @@ class LazyApp:
     """The plugin's ASGI app, built at its first request.
 
     Airflow loads every plugin in every task process (for macros), but only the API server
-    serves the app: importing FastAPI, `inbound.api` and `inbound.pages` up front cost each
+    serves the app: importing FastAPI, `inbound.web.app` and `inbound.pages` up front cost each
     task about a second (see tests/benchmarks/load_celery.py).
     """
 
@@ -38,7 +38,7 @@ class LazyApp:
     def load(self) -> FastAPI:
         """The JSON API and the pages in one app (built once)."""
         if self._app is None:
-            from inbound.api import create_app  # here, not at the top: see the class docstring
+            from inbound.web.app import create_app  # here, not at the top: see the class docstring
 
             self._app = create_app()
         return self._app

@@ -16,9 +16,9 @@ import time
 
 import polars as pl
 
-from inbound.config import Integration
-from inbound.mapping import map_table
-from inbound.reading import read_table
+from inbound.config.model import Integration
+from inbound.mapping.mapper import map_table
+from inbound.reading.reader import read_table
 
 ATTRIBUTES = [
     {"column": "First Name", "name": "first_name"},

@@ -167,7 +167,7 @@ def smtp(monkeypatch) -> Iterator[SmtpSink]:
 @pytest.fixture
 def crm() -> Any:
     """The pipeline tests' integration: `Plan` as `plan`, `Open Tickets` as the integer `open_tickets`."""
-    from inbound.config import Integration
+    from inbound.config.model import Integration
 
     return Integration.model_validate(
         integration_dict(

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from conftest import integration_dict
-from inbound import alerts
-from inbound.config import Integration
+from inbound.airflow import alerts
+from inbound.config.model import Integration
 
 
 def _free_port() -> int:

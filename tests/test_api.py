@@ -294,17 +294,17 @@ def test_plugin_is_loaded_with_its_nav_entry_and_dag_tab(airflow_app) -> None:
 
 
 def test_the_plugin_imports_the_app_only_when_served() -> None:
-    """Task processes load plugins too; they must not pay for FastAPI and inbound.api."""
+    """Task processes load plugins too; they must not pay for FastAPI and inbound.web.app."""
     import subprocess
     import sys
 
     probe = (
         "import sys; sys.path.insert(0, sys.argv[1]); import inbound_plugin; "
-        "from inbound.api import PREFIX; assert inbound_plugin.PREFIX == PREFIX"
+        "from inbound.web.app import PREFIX; assert inbound_plugin.PREFIX == PREFIX"
     )
     lazy = (
         "import sys; sys.path.insert(0, sys.argv[1]); import inbound_plugin; "
-        "print('inbound.api' in sys.modules, 'fastapi' in sys.modules)"
+        "print('inbound.web.app' in sys.modules, 'fastapi' in sys.modules)"
     )
     assert (
         subprocess.run(
@@ -633,8 +633,8 @@ def test_report_refuses_keys_outside_the_integration(client, env, key) -> None:
 
 
 def test_report_key_rule_with_a_glob_folder() -> None:
-    from inbound.api import report_key_allowed
-    from inbound.config import Integration
+    from inbound.config.model import Integration
+    from inbound.web.app import report_key_allowed
 
     integration = Integration.model_validate(
         integration_dict("crm", source={"bucket": "bkt", "key": "exports/*/crm_?.csv"})
@@ -699,7 +699,7 @@ def _without(monkeypatch: pytest.MonkeyPatch, *dag_ids: str) -> None:
 
 
 def _integration(name: str, key: str, bucket: str = "acme-exports") -> Any:
-    from inbound.config import Integration
+    from inbound.config.model import Integration
 
     return Integration.model_validate(integration_dict(name, source={"bucket": bucket, "key": key}))
 
@@ -743,7 +743,7 @@ STAMP = "20260101T000000Z"
     ],
 )
 def test_report_is_served_only_for_this_integrations_files(crm_key: str, key: str, allowed: bool) -> None:
-    from inbound.api import report_key_allowed
+    from inbound.web.app import report_key_allowed
 
     crm = _integration("crm", crm_key)
     assert report_key_allowed(crm, key, others={"hr"}) is allowed
@@ -809,8 +809,8 @@ def _unreachable(exc: Exception, at: str = "get") -> Any:
 def test_report_when_s3_is_unreachable_is_a_503(client, runs, monkeypatch, kind, at) -> None:
     from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
-    from inbound import api
     from inbound.errors import SourceUnavailable
+    from inbound.web import app as api
 
     exc = {
         "endpoint": EndpointConnectionError(endpoint_url="https://s3.example.invalid"),
@@ -1078,7 +1078,7 @@ def _stamped(folder: str, start: Any, count: int, step: Any) -> dict[str, Any]:
 def test_a_big_done_folder_is_read_from_its_newest_stamps_and_says_it_is_truncated(monkeypatch) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from inbound import api_files
+    from inbound.web import files as api_files
 
     now = datetime(2026, 6, 1, tzinfo=UTC)
     # 3 years of hourly imports (52,000 keys with their reports), 2 failed files this week, one waiting
@@ -1109,7 +1109,7 @@ def test_a_big_done_folder_is_read_from_its_newest_stamps_and_says_it_is_truncat
 def test_a_listing_reads_a_bounded_number_of_keys(monkeypatch) -> None:
     from datetime import UTC, datetime
 
-    from inbound import api_files
+    from inbound.web import files as api_files
 
     now = datetime(2026, 6, 1, tzinfo=UTC)
     monkeypatch.setattr(api_files, "MAX_KEYS_PER_LISTING", 50)
@@ -1134,8 +1134,8 @@ def test_a_listing_reads_a_bounded_number_of_keys(monkeypatch) -> None:
 def test_files_when_s3_fails(client, env, monkeypatch, kind, status, start) -> None:
     from botocore.exceptions import ClientError, EndpointConnectionError
 
-    from inbound import api_files
     from inbound.errors import SourceUnavailable
+    from inbound.web import files as api_files
 
     exc = {
         "endpoint": EndpointConnectionError(endpoint_url="https://s3.example.invalid"),
@@ -1215,7 +1215,7 @@ def test_a_run_of_another_dag_or_none_is_a_404(client, env, dag_runs) -> None:
 def test_outcome_values_that_are_no_outcome() -> None:
     from types import SimpleNamespace
 
-    from inbound.runs import outcome_value
+    from inbound.airflow.runs import outcome_value
 
     assert outcome_value(None) is None
     assert outcome_value(SimpleNamespace(value=json.dumps({"outcome": "success"}))) == {"outcome": "success"}
@@ -1257,7 +1257,7 @@ def test_a_report_can_be_checked_and_a_gone_one_says_where_its_file_went(client,
 def test_the_tables_last_run_is_the_last_import_with_what_it_said_never_a_dry_run(airflow_app, dag_runs) -> None:
     """A failed run's reason is its own answer (a refused key has no import-log entry); a dry run
     that would fail changes nothing, so it does not turn the integration red."""
-    from inbound.runs import dag_states
+    from inbound.airflow.runs import dag_states
 
     refused = "s3://b/crm/users_9.csv does not exist"
     dag_runs("inbound_crm", "manual__t1", "success", {"outcome": "success", "message": "imported 2 rows"})

@@ -198,7 +198,7 @@ def test_the_limit_is_a_setting_and_a_body_within_it_is_answered(client, env, pa
 @pytest.mark.parametrize("run_id", ["manual__a%00b", "m" * 251], ids=["nul", "long"])
 def test_a_run_id_no_airflow_database_holds_is_a_404_without_asking_it(client, env, run_id, monkeypatch) -> None:
     """Airflow's own PostgreSQL metadata database would raise on a NUL (a 500): it is never asked."""
-    from inbound import runs
+    from inbound.airflow import runs
 
     def asked(*args: object) -> None:
         raise AssertionError("the metadata database was asked")

@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 
 from conftest import BUCKET, integration_dict
 from corpus import ATTRIBUTES, Case, cases
-from inbound.batches import map_file
-from inbound.config import Integration
+from inbound.config.model import Integration
 from inbound.errors import BadFile
-from inbound.mapping import map_table, rejected_by_kind
-from inbound.reading import read_table
+from inbound.mapping.mapper import map_table, rejected_by_kind
+from inbound.pipeline.batches import map_file
+from inbound.reading.reader import read_table
 from test_pipeline import keys, make_run, put, run
 
 BATCHES = (8, 61, 400)  # bytes: far smaller than a record, about a record, a few records
@@ -114,7 +114,7 @@ def test_any_export_means_the_same_in_batches_of_any_size(data: bytes, batch: in
 
 def test_a_record_longer_than_the_bound_fails_the_file_with_its_line(monkeypatch, tmp_path) -> None:
     """A quote opened mid-file and never closed: the batch may not grow without end (reading.MIN_RECORD_BYTES)."""
-    from inbound import reading
+    from inbound.reading import reader as reading
 
     monkeypatch.setattr(reading, "MIN_RECORD_BYTES", 200)
     rows = [f"user{i}@x,p,n" for i in range(5)] + ['open@x,"never closed,n']
@@ -229,7 +229,7 @@ def test_a_staged_set_in_parts_writes_like_one_frame(s3, store, crm, small_batch
     assert first.write is not None and (first.write.inserted, first.write.values_written) == (300, 600)
     put(s3, "crm/users_b.csv", export([row.replace("plan-1", "plan-one") for row in FILLER]))
     dry = make_run(s3, store, crm, dry_run=True)
-    from inbound.source import list_new_files
+    from inbound.s3.source import list_new_files
 
     (preview,) = dry(list_new_files(s3, BUCKET, crm.source.key)).files
     assert preview.write is not None and (preview.write.updated, preview.write.unchanged) == (43, 257)

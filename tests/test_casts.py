@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime
 import polars as pl
 import pytest
 
-from inbound.casts import canonical, cast_series, to_text
-from inbound.values import from_text
+from inbound.values.casts import canonical, cast_series, to_text
+from inbound.values.text import from_text
 
 
 def cast(values: list[str | None], kind: str, **options) -> list:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from conftest import EXAMPLES, integration_dict
-from inbound.catalog import Catalog, current_catalog, load_file, load_folder
-from inbound.config import Integration
-from inbound.config_problems import ConfigProblem
+from inbound.config.catalog import Catalog, current_catalog, load_file, load_folder
+from inbound.config.model import Integration
+from inbound.config.problems import ConfigProblem
 
 
 def test_examples_are_valid() -> None:
@@ -259,7 +259,7 @@ def test_current_catalog_reloads_when_the_environment_changes(write_config, monk
 def test_current_catalog_loads_once_for_threads_asking_at_once(write_config, monkeypatch) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from inbound import catalog as catalog_module
+    from inbound.config import catalog as catalog_module
 
     write_config("crm.yaml", integration_dict("crm"))
     loads: list[Path] = []
@@ -269,7 +269,7 @@ def test_current_catalog_loads_once_for_threads_asking_at_once(write_config, mon
         loads.append(directory)
         return real(directory, cap)
 
-    monkeypatch.setattr("inbound.catalog.load_folder", counting)
+    monkeypatch.setattr("inbound.config.catalog.load_folder", counting)
     with ThreadPoolExecutor(8) as pool:
         found = list(pool.map(lambda _: current_catalog(write_config.folder), range(16)))
     assert len(loads) == 1 and all(c is found[0] for c in found)
@@ -345,7 +345,7 @@ def test_no_setting_of_inbound_itself_is_readable_with_env(monkeypatch) -> None:
     import re
 
     from conftest import ROOT
-    from inbound.config_names import env_allowed
+    from inbound.config.names import env_allowed
 
     monkeypatch.delenv("INBOUND_ENV_ALLOWLIST", raising=False)
     names = set()
@@ -415,7 +415,7 @@ def test_byte_limit_is_exact(write_config, monkeypatch) -> None:
 
 
 def test_default_byte_limit_refuses_a_huge_file_without_reading_it_all(write_config) -> None:
-    from inbound.yaml_source import DEFAULT_MAX_YAML_BYTES
+    from inbound.config.yaml_file import DEFAULT_MAX_YAML_BYTES
 
     path = write_config("a.yaml", SMALL)
     with path.open("a") as f:
@@ -496,7 +496,7 @@ def test_an_alias_bomb_is_refused_in_bounded_memory(write_config) -> None:
     """Nine levels of ten: 10^9 values once expanded; refused before anything expands it."""
     path = write_config("bomb.yaml", _bomb())
     out = _run_limited(
-        "from inbound.catalog import load_file\n"
+        "from inbound.config.catalog import load_file\n"
         f"integration, errors = load_file({str(path)!r})\n"
         "assert integration is None\n"
         "print(len(errors)); print(errors[0].line); print(errors[0])\n"
@@ -555,9 +555,9 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from inbound.catalog import load_file
-from inbound.config import Integration
-from inbound.config_problems import ConfigProblem
+from inbound.config.catalog import load_file
+from inbound.config.model import Integration
+from inbound.config.problems import ConfigProblem
 
 PIECES = [
     "[", "]", "{", "}", ", ", ": ", "- ", "? ", "\n", "  ", "&a ", "&b ", "*a", "*b", "!env ", "!!int ", "!!float ",

@@ -306,7 +306,7 @@ def test_events_changing_a_shared_rule_keeps_the_other_integrations_files_notifi
     """(b) hr shares crm's wider rule; crm changing its key must not leave hr's files notifying nothing."""
     import boto3
 
-    from inbound.events import created
+    from inbound.events.notifications import created
 
     sqs = boto3.client("sqs", region_name="us-east-1")
     url = sqs.create_queue(QueueName="inbound-events")["QueueUrl"]

@@ -11,9 +11,9 @@ import pytest
 from pydantic import ValidationError
 
 from conftest import EXAMPLES, ROOT, integration_dict
-from inbound.config import Integration, json_schema
+from inbound.config.model import Integration, json_schema
+from inbound.config.schedules import schedule_interval
 from inbound.errors import ConfigInvalid
-from inbound.schedules import schedule_interval
 
 
 def test_defaults() -> None:
@@ -117,7 +117,7 @@ ENV_CONFIG = (
 
 def test_a_snapshot_carries_variable_names_not_values(write_config, monkeypatch) -> None:
     """The snapshot lands in the serialized DAG and in XCom: `!env` values are read again where used."""
-    from inbound.catalog import load_file
+    from inbound.config.catalog import load_file
 
     monkeypatch.setenv("INBOUND_CONFIG_BUCKET", "private-bucket-name")
     monkeypatch.delenv("INBOUND_CONFIG_KEY", raising=False)
@@ -132,7 +132,7 @@ def test_a_snapshot_carries_variable_names_not_values(write_config, monkeypatch)
 
 
 def test_a_snapshot_whose_variable_differs_or_is_missing_here_is_refused(write_config, monkeypatch) -> None:
-    from inbound.catalog import load_file
+    from inbound.config.catalog import load_file
 
     monkeypatch.setenv("INBOUND_CONFIG_BUCKET", "bucket-a")
     integration, _ = load_file(write_config("crm.yaml", ENV_CONFIG))
@@ -191,8 +191,8 @@ def test_reserved_attribute_names_are_refused(attribute: dict[str, str]) -> None
 
 def test_every_column_the_mapping_and_store_add_is_refused_as_an_attribute_name() -> None:
     """The columns that sit beside attribute columns: in the mapped frame, the diff and the store's tables."""
-    from inbound.mapping import USER_ID
-    from inbound.reading import FIELD_COUNT_COLUMN, SOURCE_LINE_COLUMN
+    from inbound.mapping.mapper import USER_ID
+    from inbound.reading.reader import FIELD_COUNT_COLUMN, SOURCE_LINE_COLUMN
     from inbound.store.diff import state_schema
 
     bookkeeping = {USER_ID, "line", SOURCE_LINE_COLUMN, FIELD_COUNT_COLUMN, "__bad", "_updated_at", "_user_id"}
@@ -225,7 +225,7 @@ def test_a_key_that_is_not_a_valid_glob_is_refused(key: str, reason: str) -> Non
 
 
 def test_every_accepted_key_compiles() -> None:
-    from inbound.layout import key_pattern
+    from inbound.s3.layout import key_pattern
 
     for key in ("in/users_[a-z]*.csv", "in/[!x]?.csv", "a[", "a]b", "in/[-]x.csv"):
         config = integration_dict()

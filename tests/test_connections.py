@@ -1,4 +1,4 @@
-"""`inbound.connections`: the store's connection read from `AIRFLOW_CONN_INBOUND_STORE` without Airflow.
+"""`inbound.airflow.connections`: the store's connection read from `AIRFLOW_CONN_INBOUND_STORE` without Airflow.
 
 The variable must mean what it means to Airflow: every form is checked against Airflow's
 own parsing (`Connection.from_uri` / `from_json`, as its environment-variable backend
@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from inbound.connections import STORE_CONN_ENV, parse_connection, store, store_url
+from inbound.airflow.connections import STORE_CONN_ENV, parse_connection, store, store_url
 from inbound.errors import ConfigInvalid
 from inbound.store import store_url_from_connection
 

@@ -10,10 +10,10 @@ import pytest
 
 from conftest import BUCKET
 from corpus import ATTRIBUTES, Case, cases
-from inbound.catalog import Catalog
-from inbound.config import Integration
+from inbound.config.catalog import Catalog
+from inbound.config.model import Integration
 from inbound.run import Run
-from inbound.source import list_new_files
+from inbound.s3.source import list_new_files
 from inbound.store import open_store
 
 

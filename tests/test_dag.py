@@ -93,8 +93,8 @@ def test_broken_config_is_an_import_error_and_the_others_keep_running(dagbag_for
 def test_worker_builds_only_the_dag_it_needs(monkeypatch) -> None:
     from airflow.sdk.definitions.context import _AIRFLOW_PARSING_CONTEXT_DAG_ID
 
-    from inbound.catalog import load_folder
-    from inbound.dag import build_dags
+    from inbound.airflow.dag import build_dags
+    from inbound.config.catalog import load_folder
 
     monkeypatch.setenv(_AIRFLOW_PARSING_CONTEXT_DAG_ID, "inbound_support_tickets")
     assert list(build_dags(load_folder(EXAMPLES))) == ["inbound_support_tickets"]
@@ -102,8 +102,8 @@ def test_worker_builds_only_the_dag_it_needs(monkeypatch) -> None:
 
 def test_sensor_returns_new_files_oldest_first_with_the_config(s3) -> None:
     from conftest import BUCKET
-    from inbound.config import Integration
-    from inbound.sensor import NewFilesSensor
+    from inbound.airflow.sensor import NewFilesSensor
+    from inbound.config.model import Integration
 
     integration = Integration.model_validate(integration_dict("crm"))
     sensor = NewFilesSensor(task_id="wait_for_file", snapshot=integration.snapshot())
@@ -137,12 +137,12 @@ def test_only_upsert_reports_lineage_and_nothing_loads_for_it_without_openlineag
 
     script = (
         "import sys\n"
-        "from inbound.catalog import load_folder\n"
-        "from inbound.dag import build_dags\n"
+        "from inbound.config.catalog import load_folder\n"
+        "from inbound.airflow.dag import build_dags\n"
         f"dags = build_dags(load_folder({str(EXAMPLES)!r}))\n"
         "dag = dags['inbound_crm_users']\n"
         "reporting = sorted(t.task_id for t in dag.tasks if hasattr(t, 'get_openlineage_facets_on_complete'))\n"
-        "loaded = sorted(m for m in sys.modules if m.startswith('openlineage') or m == 'inbound.lineage')\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('openlineage') or m == 'inbound.pipeline.lineage')\n"
         "print(reporting, loaded)\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=tmp_path)
@@ -158,8 +158,8 @@ def test_with_openlineage_on_no_task_reports_what_hooks_collected(tmp_path) -> N
 
     script = (
         "from airflow.providers.openlineage.utils.emission_policy import resolve_task_emission_policy\n"
-        "from inbound.catalog import load_folder\n"
-        "from inbound.dag import build_dags\n"
+        "from inbound.config.catalog import load_folder\n"
+        "from inbound.airflow.dag import build_dags\n"
         f"dag = build_dags(load_folder({str(EXAMPLES)!r}))['inbound_crm_users']\n"
         "print(sorted((t.task_id, resolve_task_emission_policy(t, dag.dag_id, t.task_id).hook_lineage) "
         "for t in dag.tasks))\n"
@@ -174,9 +174,9 @@ def test_with_openlineage_on_no_task_reports_what_hooks_collected(tmp_path) -> N
 
 def test_a_value_from_env_shows_as_its_variable_not_its_value(monkeypatch, write_config) -> None:
     """The DAG's docs and the management table show `!env NAME`; the run itself uses the value."""
-    from inbound.catalog import load_folder
-    from inbound.dag import build_dag, doc_md
-    from inbound.management import rows
+    from inbound.airflow.dag import build_dag, doc_md
+    from inbound.airflow.management import rows
+    from inbound.config.catalog import load_folder
 
     monkeypatch.setenv("INBOUND_CONFIG_SECRET_BUCKET", "very-private-bucket")
     path = write_config("crm.yaml", integration_dict("crm"))
@@ -198,7 +198,7 @@ def test_a_value_from_env_shows_as_its_variable_not_its_value(monkeypatch, write
 def test_an_events_block_schedules_the_dag_on_its_events_asset_or_the_sweep(dagbag_for, write_config) -> None:
     from airflow.sdk import AssetOrTimeSchedule
 
-    from inbound.notifications import QueueEventsTrigger
+    from inbound.airflow.queue_trigger import QueueEventsTrigger
 
     events = {"queue": "inbound-crm", "aws_conn_id": "aws_events"}
     config = integration_dict("crm", schedule="PT15M")
@@ -228,7 +228,7 @@ def test_an_events_block_schedules_the_dag_on_its_events_asset_or_the_sweep(dagb
 @pytest.mark.parametrize("payload", [None, 3, "x", {}, {"files": 3}, {"files": [{"key": "k"}]}, {"results": [{}]}])
 def test_what_xcom_hands_a_task_is_read_or_refused_clearly_never_a_crash(payload) -> None:
     """XCom can be edited: a payload that is no run's files or results is `ReceivedInvalid`, with why."""
-    from inbound.dag import _files, _results, _snapshot
+    from inbound.airflow.dag import _files, _results, _snapshot
     from inbound.errors import ReceivedInvalid
 
     with pytest.raises(ReceivedInvalid, match="cannot be read"):

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from inbound.casts import cast_series
-from inbound.config import Attribute
-from inbound.datetimes import format_problem, layout
+from inbound.config.model import Attribute
+from inbound.values.casts import cast_series
+from inbound.values.datetimes import format_problem, layout
 
 PROPERTY = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 OFFSETS = st.integers(min_value=-(23 * 60 + 59), max_value=23 * 60 + 59).map(

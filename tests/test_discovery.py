@@ -11,14 +11,14 @@ import boto3
 import pytest
 
 from conftest import BUCKET
-from inbound.catalog import Catalog, load_file
 from inbound.cli import main
-from inbound.discovery import discover
-from inbound.discovery_infer import key_glob
-from inbound.discovery_report import to_yaml
+from inbound.config.catalog import Catalog, load_file
+from inbound.discovery.infer import key_glob
+from inbound.discovery.proposal import discover
+from inbound.discovery.report import to_yaml
 from inbound.errors import DiscoveryError
 from inbound.run import Run
-from inbound.source import list_new_files
+from inbound.s3.source import list_new_files
 from inbound.store import open_store
 
 GERMAN_KEY = "crm/kunden_2026-11-28.csv"

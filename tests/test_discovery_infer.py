@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from inbound.discovery_infer import (
+from inbound.discovery.infer import (
     attribute_names,
     decimal_mark,
     guess_encoding,

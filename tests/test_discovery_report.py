@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from inbound.catalog import load_file
-from inbound.discovery_report import ColumnProfile, Report, render, to_yaml
+from inbound.config.catalog import load_file
+from inbound.discovery.report import ColumnProfile, Report, render, to_yaml
 
 
 def report(**changes: object) -> Report:

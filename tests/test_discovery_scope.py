@@ -1,4 +1,4 @@
-"""Where the wizard's discovery may read (`inbound.discovery_scope`), without Airflow: the rule's edges.
+"""Where the wizard's discovery may read (`inbound.discovery.scope`), without Airflow: the rule's edges.
 
 The matrix over callers and places through the real API is `test_authorization.test_wizard_scope`.
 """
@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 
 from conftest import BUCKET, integration_dict
-from inbound.config import Integration
-from inbound.discovery import discover
-from inbound.discovery_scope import OutOfScope, Scope
+from inbound.config.model import Integration
+from inbound.discovery.proposal import discover
+from inbound.discovery.scope import OutOfScope, Scope
 from inbound.errors import DiscoveryError
 from inbound.settings import discovery_prefixes
 

@@ -9,9 +9,10 @@ import boto3
 import pytest
 
 from conftest import integration_dict
-from inbound.config import Integration
+from inbound.config.model import Integration
 from inbound.errors import ConfigInvalid, UsageError
-from inbound.event_setup import (
+from inbound.events.notifications import created
+from inbound.events.setup import (
     LazyClient,
     key_filter,
     merged_notifications,
@@ -21,7 +22,6 @@ from inbound.event_setup import (
     queue_policy_statement,
     setup,
 )
-from inbound.events import created
 
 REGION = "us-east-1"
 

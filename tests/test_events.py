@@ -5,8 +5,8 @@ from urllib.parse import quote_plus
 
 import pytest
 
-from inbound.events import MAX_MESSAGE_BYTES, Created, announced, created, files_for
-from inbound.layout import S3File
+from inbound.events.notifications import MAX_MESSAGE_BYTES, Created, announced, created, files_for
+from inbound.s3.layout import S3File
 
 
 def record(key: str, event: str = "ObjectCreated:Put", bucket: str = "acme", time: str = "2026-12-01T10:00:00.000Z"):

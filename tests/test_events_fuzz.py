@@ -18,9 +18,9 @@ from airflow.sdk.execution_time.comms import _new_encoder
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inbound import layout
-from inbound.events import MAX_MESSAGE_BYTES
-from inbound.notifications import QueueEventsTrigger, QueueProducer
+from inbound.airflow.queue_trigger import QueueEventsTrigger, QueueProducer
+from inbound.events.notifications import MAX_MESSAGE_BYTES
+from inbound.s3 import layout
 
 PATTERN, MARKER = "crm/*.csv", "_SUCCESS"
 any_text = st.text(st.characters(exclude_categories=()), max_size=12)  # lone surrogates included

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from inbound.layout import (
+from inbound.outcome import Outcome
+from inbound.s3.layout import (
     S3File,
     belongs_to,
     done_key,
@@ -26,7 +27,6 @@ from inbound.layout import (
     readers_report_key,
     rejected_report_key,
 )
-from inbound.outcome import Outcome
 
 USERS = S3File("b", "crm/users_1.csv", "etag", 10, "2026-11-28T05:30:07.123456+00:00")
 

@@ -1,4 +1,4 @@
-"""`inbound.lineage`: each import's OpenLineage datasets and facets, from a run's file results."""
+"""`inbound.pipeline.lineage`: each import's OpenLineage datasets and facets, from a run's file results."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import pytest
 from openlineage.client.serde import Serde
 
 from conftest import ROOT
-from inbound import lineage
-from inbound.config import Integration
+from inbound.config.model import Integration
 from inbound.errors import Problem
-from inbound.layout import S3File
-from inbound.mapping import REJECT_KINDS
+from inbound.mapping.mapper import REJECT_KINDS
+from inbound.pipeline import lineage
 from inbound.results import FileResult
+from inbound.s3.layout import S3File
 from inbound.store import Location, WriteResult
 
 FACETS = json.loads((ROOT / "docs" / "openlineage-facets.json").read_text())

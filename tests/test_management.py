@@ -3,12 +3,12 @@ from __future__ import annotations
 import pytest
 
 from conftest import integration_dict
-from inbound.catalog import Catalog
-from inbound.config import Integration
-from inbound.config_problems import ConfigProblem
-from inbound.management import is_enabled, render, rows, schedule_in_words
+from inbound.airflow.management import is_enabled, render, rows, schedule_in_words
+from inbound.airflow.runs import DagState
+from inbound.config.catalog import Catalog
+from inbound.config.model import Integration
+from inbound.config.problems import ConfigProblem
 from inbound.outcome import Outcome
-from inbound.runs import DagState
 from inbound.store import ImportRecord
 
 

@@ -6,10 +6,10 @@ from datetime import UTC, date, datetime
 import pytest
 
 from conftest import integration_dict
-from inbound.config import Format, Integration
+from inbound.config.model import Format, Integration
 from inbound.errors import BadFile, ConfigInvalid, Problem
-from inbound.mapping import REJECT_KINDS, map_table, rejected_by_kind
-from inbound.reading import read_table
+from inbound.mapping.mapper import REJECT_KINDS, map_table, rejected_by_kind
+from inbound.reading.reader import read_table
 
 
 def integration(**overrides) -> Integration:

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from inbound import metrics
-from inbound.layout import S3File
+from inbound.airflow import metrics
 from inbound.results import FileResult, RunSummary
+from inbound.s3.layout import S3File
 
 
 @pytest.fixture

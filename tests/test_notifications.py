@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from airflow.triggers.shared_stream import AdvanceItem, AdvanceOutcome
 
-from inbound.notifications import QueueEventsTrigger, QueueProducer
+from inbound.airflow.queue_trigger import QueueEventsTrigger, QueueProducer
 
 REGION = "us-east-1"
 
@@ -96,7 +96,7 @@ def test_messages_are_deleted_only_when_every_subscriber_is_done(aws) -> None:
 def test_the_trigger_serializes_to_what_builds_it_again() -> None:
     original = trigger("crm/users_*.csv")
     path, kwargs = original.serialize()
-    assert path == "inbound.notifications.QueueEventsTrigger"
+    assert path == "inbound.airflow.queue_trigger.QueueEventsTrigger"
     again = QueueEventsTrigger(**kwargs)
     assert again.serialize() == original.serialize() and again.shared_stream_key() == original.shared_stream_key()
 
@@ -116,7 +116,7 @@ HELLO = json.dumps(
 
 
 def test_the_poll_outlives_a_queue_that_does_not_exist_yet(aws, monkeypatch, caplog) -> None:
-    from inbound import notifications
+    from inbound.airflow import queue_trigger as notifications
 
     monkeypatch.setattr(notifications, "MAX_BACKOFF_SECONDS", 0.05)
     _, sqs, _ = aws

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from conftest import BUCKET, integration_dict
-from inbound.catalog import Catalog
-from inbound.config import Integration
-from inbound.pipeline import Identity, finalize, upsert_attributes, validate_and_map
+from inbound.config.catalog import Catalog
+from inbound.config.model import Integration
+from inbound.pipeline.steps import Identity, finalize, upsert_attributes, validate_and_map
 from inbound.results import FileResult
 from inbound.run import Run
-from inbound.source import head_file, list_new_files
-from inbound.staging import Staging
+from inbound.s3.source import head_file, list_new_files
+from inbound.s3.staging import Staging
 
 GOOD = "Email,Plan,Open Tickets,Extra\nada@x,premium,3,z\nbob@x,free,0,z\n"
 
@@ -233,7 +233,7 @@ def test_a_formula_in_a_rejected_value_is_neutralized_in_the_report(s3, store, c
 
 def test_a_large_rejected_rows_report_streams_to_s3_in_parts(s3, store, crm, monkeypatch) -> None:
     """The report goes from a local file to S3 in parts (a multipart upload), never as one string."""
-    from inbound import source
+    from inbound.s3 import source
 
     monkeypatch.setattr(source, "REPORT_PART_BYTES", 5 * 1024 * 1024)
     crm = crm.model_copy(update={"max_rejected_ratio": 1.0})
@@ -251,7 +251,7 @@ def test_a_large_rejected_rows_report_streams_to_s3_in_parts(s3, store, crm, mon
 
 def test_an_unexpected_error_fails_that_file_only_and_the_run_goes_on(s3, store, crm, monkeypatch) -> None:
     """Not a data problem we know, not a service down: the file goes to failed/ as an internal error."""
-    from inbound import batches
+    from inbound.pipeline import batches
 
     put(s3, "crm/users_a.csv", "Email,Plan,Open Tickets\nada@x,boom,1\n")
     time.sleep(1.1)

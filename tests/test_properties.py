@@ -11,12 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import integration_dict
-from inbound.config import Format, Integration
+from inbound.config.model import Format, Integration
 from inbound.errors import BadFile, Problem
-from inbound.mapping import AttributeSet, map_table
-from inbound.reading import FIELD_COUNT_COLUMN as FIELDS
-from inbound.reading import SOURCE_LINE_COLUMN as LINE
-from inbound.reading import read_table
+from inbound.mapping.mapper import AttributeSet, map_table
+from inbound.reading.reader import FIELD_COUNT_COLUMN as FIELDS
+from inbound.reading.reader import SOURCE_LINE_COLUMN as LINE
+from inbound.reading.reader import read_table
 
 CP1252_SAFE = st.characters(
     codec="cp1252", exclude_categories=("Cs", "Cc"), exclude_characters="\x00"

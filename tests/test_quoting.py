@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import BUCKET, integration_dict
-from inbound import quoting
 from inbound.cli import main
 from inbound.errors import BadFile
+from inbound.reading import quoting
 from inbound.store import open_store
 from test_actions import _store_connection
 

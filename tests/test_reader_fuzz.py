@@ -10,7 +10,7 @@ holds values. The outcome must be one of two:
 - the file in `failed/` with an `error.txt` that gives a reason, and the store unchanged.
 
 Never an uncaught exception, never a partial import. The reference is written from the
-README, not from `inbound.reading`: it shares no code with the reader under test.
+README, not from `inbound.reading.reader`: it shares no code with the reader under test.
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from conftest import BUCKET, integration_dict
-from inbound.catalog import Catalog
-from inbound.config import Format, Integration
+from inbound.config.catalog import Catalog
+from inbound.config.model import Format, Integration
 from inbound.run import Run
-from inbound.source import list_new_files
+from inbound.s3.source import list_new_files
 from inbound.store import FileImport, open_store
 from test_properties import ENCODINGS, INSERTS
 

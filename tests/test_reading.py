@@ -8,10 +8,10 @@ import textwrap
 import polars as pl
 import pytest
 
-from inbound.compression import GZIP_MAGIC, gunzip, inflate
-from inbound.config import Format
+from inbound.config.model import Format
 from inbound.errors import BadFile, Problem
-from inbound.reading import (
+from inbound.reading.compression import GZIP_MAGIC, gunzip, inflate
+from inbound.reading.reader import (
     FIELD_COUNT_COLUMN,
     SOURCE_LINE_COLUMN,
     detect_delimiter,
@@ -176,8 +176,8 @@ def test_a_gzip_bomb_is_refused_while_inflating_without_holding_it() -> None:
         """
         import re, zlib
         from inbound.errors import BadFile, Problem
-        from inbound.compression import inflate
-        from inbound.reading import DEFAULT_MAX_BYTES
+        from inbound.reading.compression import inflate
+        from inbound.reading.reader import DEFAULT_MAX_BYTES
         squeeze = zlib.compressobj(9, zlib.DEFLATED, 31)
         start = squeeze.compress(b"Email,Plan\\n") + squeeze.flush(zlib.Z_FULL_FLUSH)
         block = squeeze.compress(bytes(1024 * 1024)) + squeeze.flush(zlib.Z_FULL_FLUSH)  # repeatable

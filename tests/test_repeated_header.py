@@ -12,10 +12,10 @@ import pytest
 
 from conftest import BUCKET, integration_dict
 from inbound.cli import main
-from inbound.config import Integration
+from inbound.config.model import Integration
 from inbound.errors import BadFile, Problem
-from inbound.mapping import REPEATED_HEADER_REASON, AttributeSet, map_table
-from inbound.reading import read_table
+from inbound.mapping.mapper import REPEATED_HEADER_REASON, AttributeSet, map_table
+from inbound.reading.reader import read_table
 from inbound.store import open_store
 from test_actions import _store_connection
 

@@ -11,12 +11,12 @@ from dataclasses import replace
 import pytest
 
 from conftest import BUCKET, integration_dict
-from inbound.config import Integration
+from inbound.config.model import Integration
 from inbound.errors import ReceivedInvalid, StageGone
-from inbound.layout import S3File
 from inbound.results import FileResult
 from inbound.run import received
-from inbound.source import list_new_files
+from inbound.s3.layout import S3File
+from inbound.s3.source import list_new_files
 from test_pipeline import GOOD, keys, make_run, put
 
 

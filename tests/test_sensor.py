@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from conftest import BUCKET, integration_dict
-from inbound.config import Integration
+from inbound.airflow.files_trigger import NewFilesTrigger
+from inbound.airflow.sensor import NewFilesSensor
+from inbound.config.model import Integration
 from inbound.errors import SourceUnavailable
-from inbound.sensor import NewFilesSensor
-from inbound.trigger import NewFilesTrigger
 
 
 def _first_event(trigger: NewFilesTrigger) -> dict[str, Any]:
@@ -56,7 +56,7 @@ def sensor() -> NewFilesSensor:
 def test_trigger_round_trips_through_serialize() -> None:
     trigger = _trigger()
     classpath, kwargs = trigger.serialize()
-    assert classpath == "inbound.trigger.NewFilesTrigger"
+    assert classpath == "inbound.airflow.files_trigger.NewFilesTrigger"
     assert NewFilesTrigger(**kwargs).serialize() == (classpath, kwargs)
 
 
@@ -179,7 +179,7 @@ def test_key_param_that_is_no_export_of_this_source_fails_without_skipping(s3, s
 def test_a_wait_that_gives_up_on_a_quiet_source_sends_the_stale_alert(s3, smtp, configs, tmp_path) -> None:
     import polars as pl
 
-    from inbound.connections import store
+    from inbound.airflow.connections import store
     from inbound.store import FileImport
 
     integration = Integration.model_validate(
@@ -207,7 +207,7 @@ def test_a_wait_that_gives_up_on_a_quiet_source_sends_the_stale_alert(s3, smtp, 
 
 
 def test_s3_clients_are_reused_per_connection_until_the_connection_changes(monkeypatch) -> None:
-    from inbound import connections
+    from inbound.airflow import connections
 
     monkeypatch.setattr(connections, "_clients", {})
     monkeypatch.setenv("AIRFLOW_CONN_BENCH_S3", json.dumps({"conn_type": "aws", "extra": {"region_name": "us-east-1"}}))
@@ -250,7 +250,7 @@ def test_deferrable_follows_airflows_operators_default_deferrable(monkeypatch) -
 def test_waiting_only_looks_s3_reads_and_the_import_log_nothing_written(s3, store, write_config, monkeypatch) -> None:
     """A shared file crm did its part of, due since hr is absent past its grace: the look reports it
     due, and every S3 call is a read and no store write method is called (the move is finalize's)."""
-    from inbound import look
+    from inbound.airflow import look
     from inbound.run import Run
     from inbound.store import AttributeStore
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from inbound.mapping import max_value_bytes
+from inbound.mapping.mapper import max_value_bytes
 from inbound.settings import grace_intervals, number_setting, staging_root
 
 

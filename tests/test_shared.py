@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from conftest import BUCKET, integration_dict
-from inbound.catalog import Catalog
-from inbound.config import Integration
+from inbound.config.catalog import Catalog
+from inbound.config.model import Integration
+from inbound.pipeline.shared_files import readers_of, settle
 from inbound.run import Run
-from inbound.shared import readers_of, settle
-from inbound.source import head_file
+from inbound.s3.source import head_file
 
 KEY = "exports/people.csv"
 BODY = "Email,Plan,Department,Seats\nada@x,premium,R&D,3\ngrace@x,free,Ops,1\n"

@@ -7,7 +7,7 @@ import pytest
 from conftest import BUCKET
 from inbound.errors import FileChanged, SourceUnavailable, UnknownKey
 from inbound.outcome import Outcome
-from inbound.source import head_file, list_new_files, move_file, named_file, read_file, s3_errors, write_text
+from inbound.s3.source import head_file, list_new_files, move_file, named_file, read_file, s3_errors, write_text
 
 
 def test_lists_new_files_oldest_first_and_never_done_ones(s3) -> None:

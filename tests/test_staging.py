@@ -6,12 +6,12 @@ import polars as pl
 import pytest
 
 from conftest import BUCKET, integration_dict
-from inbound.catalog import Catalog, load_folder
-from inbound.config import Integration
+from inbound.config.catalog import Catalog, load_folder
+from inbound.config.model import Integration
 from inbound.errors import ConfigInvalid, StageGone
 from inbound.run import Run
-from inbound.source import list_new_files
-from inbound.staging import Staging, check_url, run_folder, split_s3_url, staged_parts
+from inbound.s3.source import list_new_files
+from inbound.s3.staging import Staging, check_url, run_folder, split_s3_url, staged_parts
 from inbound.store import open_store
 
 STAGE_BUCKET = "inbound-staging"
@@ -155,7 +155,7 @@ def test_a_staged_set_is_read_back_whole(tmp_path) -> None:
 def test_a_staged_set_that_is_gone_or_not_whole_is_refused_before_a_row_is_read(tmp_path, damage, why) -> None:
     import shutil
 
-    from inbound.staging import _local
+    from inbound.s3.staging import _local
 
     url = _staged(tmp_path)
     folder = _local(url)

@@ -507,7 +507,7 @@ def test_the_connections_libpq_options_reach_the_store(monkeypatch) -> None:
     gets them: `verify-full` stops the connection to a server without TLS instead of going plain-text."""
     import inbound.store as store_module
     from conftest import POSTGRES_URL
-    from inbound.connections import parse_connection
+    from inbound.airflow.connections import parse_connection
     from inbound.store import store_url_from_connection
 
     uri = "postgresql://u:p@h:5432/db?sslmode=verify-full&sslrootcert=/etc/ca.pem&cursor=dictcursor"
@@ -622,7 +622,7 @@ def test_a_segment_value_no_store_holds_is_refused_clearly(store, value, problem
 
 @pytest.mark.parametrize("column", ["user_id", "plan"])
 def test_a_value_with_a_nul_is_a_clear_refusal_of_the_file_and_nothing_is_written(store, column) -> None:
-    """Reading refuses a NUL in a CSV (`inbound.reading._nul`); a frame that has one anyway (another
+    """Reading refuses a NUL in a CSV (`inbound.reading.reader._nul`); a frame that has one anyway (another
     caller of the store) was a driver error halfway into PostgreSQL's COPY, and kept as is by SQLite."""
     from inbound.errors import BadFile
 

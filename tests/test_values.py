@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from inbound.values import from_text
+from inbound.values.text import from_text
 
 
 @pytest.mark.parametrize(

@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO, TypeAlias
 
-from inbound.catalog import Catalog, config_dir, load_folder, max_attributes
-from inbound.config import Integration, json_schema
+from inbound.config.catalog import Catalog, config_dir, load_folder, max_attributes
+from inbound.config.model import Integration, json_schema
 from inbound.errors import ConfigInvalid, Unavailable, UsageError
 from inbound.suggest import did_you_mean
 
@@ -67,7 +67,7 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     # The run path imports polars, boto3 and the store: only this command pays for them.
-    from inbound.connections import s3_client, staging_client, store
+    from inbound.airflow.connections import s3_client, staging_client, store
     from inbound.errors import UnknownKey
     from inbound.run import Run
 
@@ -104,7 +104,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
 
 def _open_store() -> AttributeStore:
     # The store brings polars: only the commands that use it load it, `validate` and `--help` stay fast.
-    from inbound.connections import store
+    from inbound.airflow.connections import store
 
     return store()
 
@@ -138,7 +138,7 @@ def cmd_forget(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace, out: TextIO) -> int:
-    from inbound.connections import store_url
+    from inbound.airflow.connections import store_url
     from inbound.store import StoreSettings, open_store
 
     url = store_url()
@@ -152,7 +152,7 @@ def cmd_migrate(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     # Airflow's metadata database (the runs) loads Airflow: only this command pays for it.
-    from inbound.management import current_table, render
+    from inbound.airflow.management import current_table, render
 
     table = current_table(load_folder())
     if args.json:
@@ -225,8 +225,8 @@ def cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_discover(args: argparse.Namespace, out: TextIO) -> int:
-    from inbound.discovery import discover
-    from inbound.discovery_report import render
+    from inbound.discovery.proposal import discover
+    from inbound.discovery.report import render
     from inbound.errors import DiscoveryError
 
     uri = args.uri
@@ -237,7 +237,7 @@ def cmd_discover(args: argparse.Namespace, out: TextIO) -> int:
     if args.bytes < 1:
         print("--bytes must be a positive number of bytes", file=sys.stderr)
         return EXIT_USAGE
-    from inbound.connections import s3_client
+    from inbound.airflow.connections import s3_client
 
     try:
         client = s3_client(args.aws_conn_id)
@@ -260,9 +260,9 @@ def cmd_events(args: argparse.Namespace, out: TextIO) -> int:
     # Clients are made at their first call: printing works with no region or credentials at all.
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from inbound.connections import s3_client
-    from inbound.event_setup import LazyClient, setup
-    from inbound.notifications import sqs_client
+    from inbound.airflow.connections import s3_client
+    from inbound.airflow.queue_trigger import sqs_client
+    from inbound.events.setup import LazyClient, setup
 
     catalog = load_folder()
     integration = _integration(catalog, args.name)

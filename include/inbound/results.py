@@ -11,8 +11,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from inbound.errors import Problem
-from inbound.layout import S3File
 from inbound.outcome import Outcome
+from inbound.s3.layout import S3File
 from inbound.store import WriteResult
 
 COUNTS = ("inserted", "updated", "unchanged", "cleared", "removed")

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from inbound.casts import canonical
 from inbound.errors import RuleError
 from inbound.store import AttributeStore, Segment
 from inbound.store.base import not_text
 from inbound.store.contract import served
 from inbound.suggest import did_you_mean
+from inbound.values.casts import canonical
 
 OPS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "contains", "exists", "not_exists")
 # Bounds on what one rule may ask (a rule comes from anyone who may call the API).

@@ -16,15 +16,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from inbound import layout, pipeline, settings, shared
-from inbound.catalog import Catalog, current_catalog
-from inbound.config import Integration
+from inbound import settings
+from inbound.config.catalog import Catalog, current_catalog
+from inbound.config.model import Integration
 from inbound.errors import ConfigInvalid, MissingKey, ReceivedInvalid, UnknownKey
-from inbound.layout import S3File
 from inbound.outcome import Outcome
+from inbound.pipeline import shared_files as shared
+from inbound.pipeline import steps as pipeline
 from inbound.results import FileResult, RunSummary
-from inbound.source import list_new_files, named_file
-from inbound.staging import Staging, check_url
+from inbound.s3 import layout
+from inbound.s3.layout import S3File
+from inbound.s3.source import list_new_files, named_file
+from inbound.s3.staging import Staging, check_url
 from inbound.store import AttributeStore
 
 if TYPE_CHECKING:

@@ -1,8 +1,8 @@
 """Deployment settings read from the environment: one home, each with its default and why.
 
 Settings of the configs themselves (`INBOUND_CONFIG_DIR`, `INBOUND_MAX_ATTRIBUTES`) live
-with the loader (`inbound.catalog`); the store's location is the Airflow connection
-`inbound_store` (`inbound.connections`).
+with the loader (`inbound.config.catalog`); the store's location is the Airflow connection
+`inbound_store` (`inbound.airflow.connections`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def staging_root() -> Path:
 
 
 def staging_url() -> str:
-    """Where attribute sets wait between a run's tasks (`inbound.staging`): `INBOUND_STAGING_URL`.
+    """Where attribute sets wait between a run's tasks (`inbound.s3.staging`): `INBOUND_STAGING_URL`.
 
     Default: the local folder `staging_root()` as a `file://` URL, for one machine. Workers on
     several hosts share no disk: there it is `s3://bucket/prefix`.
@@ -94,7 +94,7 @@ DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024  # room for any realistic rule (the boun
 def max_request_bytes() -> int:
     """`INBOUND_MAX_REQUEST_BYTES` (default 1 MiB): the largest request body the plugin's API reads.
 
-    A larger one is answered 413 before it is parsed (`inbound.api_guard`): a segment rule's
+    A larger one is answered 413 before it is parsed (`inbound.web.guard`): a segment rule's
     own bounds (`inbound.rules`) answer only once the whole body is JSON in memory.
     """
     return int(number_setting("INBOUND_MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES, minimum=1))

@@ -41,8 +41,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "tests"))
 from bench_mapping import ATTRIBUTES, export  # noqa: E402
 from e2e.cluster import start_moto  # noqa: E402
-from inbound.batches import map_file  # noqa: E402
-from inbound.config import Integration  # noqa: E402
+from inbound.config.model import Integration  # noqa: E402
+from inbound.pipeline.batches import map_file  # noqa: E402
 
 URL = os.environ.get("INBOUND_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BUCKET = "bench-exports"

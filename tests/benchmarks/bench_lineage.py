@@ -10,7 +10,7 @@ invocation, with a moto S3 server on loopback and a SQLite metadata database:
   process, wall time and the child's peak RSS (`os.wait4`'s `ru_maxrss`), median of
   --repeat, interleaved, in three variants:
   - `before`: the code at --baseline (a commit before lineage existed: no
-    `UpsertAttributesOperator`, no `inbound.lineage`), from a git worktree put first on
+    `UpsertAttributesOperator`, no `inbound.pipeline.lineage`), from a git worktree put first on
     PYTHONPATH, same virtualenv;
   - `off`: this code, the OpenLineage provider installed but no transport (the default);
   - `on`: this code with the provider's file transport (every event written to a file);
@@ -150,10 +150,10 @@ def event_cost(repeat: int) -> tuple[float, float, int, int]:
     """Lineage of a run at the bound against its XCom result: median seconds of each, and sizes."""
     from openlineage.client.serde import Serde
 
-    from inbound import lineage
-    from inbound.config import Integration
-    from inbound.layout import S3File
+    from inbound.config.model import Integration
+    from inbound.pipeline import lineage
     from inbound.results import FileResult, RunSummary
+    from inbound.s3.layout import S3File
     from inbound.store import Location, WriteResult
 
     attributes = [{"column": f"Col {i}", "name": f"attr_{i}", "type": "integer"} for i in range(100)]
@@ -191,7 +191,7 @@ def event_cost(repeat: int) -> tuple[float, float, int, int]:
 
 
 def lineage_files() -> int:
-    from inbound import lineage
+    from inbound.pipeline import lineage
 
     return lineage.max_files()
 

@@ -201,8 +201,8 @@ def main() -> None:
 def general_segment(rule: dict[str, object], *, general: bool) -> int:
     """The rule evaluated in the store: as `evaluate` does now, or (`general`) in the form every rule
     had before one-table rules tested rows directly: each condition a `user_id IN (subquery)`."""
-    from inbound.catalog import current_catalog
-    from inbound.connections import store
+    from inbound.airflow.connections import store
+    from inbound.config.catalog import current_catalog
     from inbound.rules import Compiler, evaluate
 
     catalog = current_catalog()
@@ -217,10 +217,10 @@ def general_segment(rule: dict[str, object], *, general: bool) -> int:
 
 def profile_table() -> None:
     """Where the management table's time goes, step by step (median of 5 each), in this process."""
-    from inbound.catalog import current_catalog
-    from inbound.connections import store
-    from inbound.management import rows
-    from inbound.runs import dag_states
+    from inbound.airflow.connections import store
+    from inbound.airflow.management import rows
+    from inbound.airflow.runs import dag_states
+    from inbound.config.catalog import current_catalog
 
     catalog = current_catalog()
     steps = {

@@ -28,7 +28,7 @@ import polars as pl
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "include"))
-from inbound.staging import Staging, staged_parts  # noqa: E402
+from inbound.s3.staging import Staging, staged_parts  # noqa: E402
 
 
 def _parts(folder: Path, rows: int, parts: int) -> list[Path]:

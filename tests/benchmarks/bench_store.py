@@ -37,10 +37,10 @@ sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "tests"))
 from bench_mapping import ATTRIBUTES, export  # noqa: E402
 from e2e.cluster import start_moto  # noqa: E402
-from inbound.catalog import Catalog  # noqa: E402
-from inbound.config import Integration  # noqa: E402
+from inbound.config.catalog import Catalog  # noqa: E402
+from inbound.config.model import Integration  # noqa: E402
 from inbound.run import Run  # noqa: E402
-from inbound.source import list_new_files  # noqa: E402
+from inbound.s3.source import list_new_files  # noqa: E402
 from inbound.store import open_store  # noqa: E402
 
 URL = os.environ.get("INBOUND_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")

@@ -4,13 +4,13 @@
 
 A script, not a test. N integration configs (one bucket, a folder each, no file waiting)
 and a moto server on loopback; the attribute store is SQLite. It runs what the triggerer
-runs for every waiting sensor in one poll (`inbound.look.look`: catalog, S3 listing,
+runs for every waiting sensor in one poll (`inbound.airflow.look.look`: catalog, S3 listing,
 shared-file check), for all N at once on one asyncio loop, two ways:
 
 - baseline: `look` as first written this session (kept in this script): every look on
   asgiref's one shared thread (`sync_to_async` default, thread_sensitive=True), with a new
   boto3 client, the config folder loaded and the store opened for each;
-- now: `inbound.look.look` on a pool of threads (thread_sensitive=False): S3 clients
+- now: `inbound.airflow.look.look` on a pool of threads (thread_sensitive=False): S3 clients
   reused per connection, and the catalog and the store only touched when a file is listed.
 
 It prints the median seconds per round for both and the ratio now / baseline.
@@ -79,13 +79,13 @@ def main() -> None:
         import boto3
         from asgiref.sync import sync_to_async
 
-        from inbound import connections
-        from inbound.catalog import load_folder
-        from inbound.config import Integration
-        from inbound.look import look as current_look
-        from inbound.shared import look as split_listing
-        from inbound.shared import shares_bucket
-        from inbound.source import list_new_files
+        from inbound.airflow import connections
+        from inbound.airflow.look import look as current_look
+        from inbound.config.catalog import load_folder
+        from inbound.config.model import Integration
+        from inbound.pipeline.shared_files import look as split_listing
+        from inbound.pipeline.shared_files import shares_bucket
+        from inbound.s3.source import list_new_files
 
         boto3.client("s3", endpoint_url=url, region_name="us-east-1").create_bucket(Bucket=BUCKET)
         catalog = load_folder()

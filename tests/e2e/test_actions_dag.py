@@ -18,8 +18,8 @@ import yaml
 
 from actions import CASES, SEED, Case, check_real, check_untouched, config, keys, store_state
 from conftest import _postgres_url
-from inbound.catalog import Catalog
-from inbound.config import Integration
+from inbound.config.catalog import Catalog
+from inbound.config.model import Integration
 from inbound.run import Run
 from inbound.store import open_store
 

@@ -42,8 +42,8 @@ import pytest
 import yaml
 
 from e2e.cluster import PASSWORD, USER, Cluster, celery_cluster
-from inbound.config import Integration
-from inbound.layout import is_export_of
+from inbound.config.model import Integration
+from inbound.s3.layout import is_export_of
 
 pytestmark = pytest.mark.slow
 

@@ -1,6 +1,6 @@
 """S3 throttling and 5xx for real: a fault-injecting HTTP proxy in front of the moto server.
 
-The client is the one tasks use (`inbound.connections.s3_client`, through an Airflow
+The client is the one tasks use (`inbound.airflow.connections.s3_client`, through an Airflow
 connection whose endpoint is the proxy), so the retry settings under test are the real ones.
 """
 
@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
-from inbound.config import Integration
-from inbound.connections import s3_client
+from inbound.airflow.connections import s3_client
+from inbound.config.model import Integration
 from inbound.errors import SourceUnavailable
-from inbound.pipeline import Identity, finalize, validate_and_map
+from inbound.pipeline.steps import Identity, finalize, validate_and_map
 from inbound.results import FileResult
-from inbound.source import S3_RETRIES, head_file, list_new_files
-from inbound.staging import Staging
+from inbound.s3.source import S3_RETRIES, head_file, list_new_files
+from inbound.s3.staging import Staging
 
 BUCKET = "faults-exports"
 SLOW_DOWN = (
@@ -118,8 +118,8 @@ def test_throttling_is_retried_with_back_off_until_s3_answers(proxy) -> None:
 @pytest.fixture
 def fewer_attempts(monkeypatch) -> int:
     """The production settings, with 3 attempts instead of 8 (whose back-off takes up to a minute)."""
-    monkeypatch.setattr("inbound.connections.S3_RETRIES", {**S3_RETRIES, "total_max_attempts": 3})
-    monkeypatch.setattr("inbound.connections._clients", {})  # no client built with the 8-attempt settings
+    monkeypatch.setattr("inbound.airflow.connections.S3_RETRIES", {**S3_RETRIES, "total_max_attempts": 3})
+    monkeypatch.setattr("inbound.airflow.connections._clients", {})  # no client built with the 8-attempt settings
     return 3
 
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from conftest import integration_dict
-from inbound import trigger
-from inbound.config import Integration
+from inbound.airflow import files_trigger as trigger
+from inbound.config.model import Integration
 
 pytestmark = pytest.mark.slow
 BUCKET = "trigger-exports"

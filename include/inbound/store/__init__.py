@@ -1,7 +1,7 @@
 """The attribute store: one interface, SQLite (embedded default) and PostgreSQL behind it.
 
 Storage: one table per integration, one row per user, one text column per attribute
-(canonical text, `inbound.values`; types come from the configs), with the import that set
+(canonical text, `inbound.values.text`; types come from the configs), with the import that set
 each value. An import log keeps one entry per processed file (and per purge or erasure).
 `AttributeStore` (attribute_store.py) lists the modules, one per responsibility.
 

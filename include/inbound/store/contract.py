@@ -16,7 +16,7 @@ from typing import Any, TypedDict
 from inbound.store.base import Cursor, bounded, check_text, first
 from inbound.store.importlog import ImportLog
 from inbound.store.schema import INTEGRATION_TABLE, VIEW, Schema, Types
-from inbound.values import JsonValue, from_text
+from inbound.values.text import JsonValue, from_text
 
 
 class Source(TypedDict):

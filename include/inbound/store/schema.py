@@ -1,7 +1,7 @@
 """The store's schema: versioned migrations, one table per integration, the SQL view.
 
 Storage is one table per integration (`inbound_values_<id>`), one row per user, one text
-column per attribute (canonical text, `inbound.values`), with the import that set each
+column per attribute (canonical text, `inbound.values.text`), with the import that set each
 value; `inbound_integration` maps integrations to their tables and stored types. The view
 `inbound_attributes_v1` is the read contract for SQL consumers (one row per value),
 versioned by its name: the tables may change between schema versions, the view does not.

@@ -78,7 +78,7 @@ def _parts(frame: pl.DataFrame | Iterable[pl.DataFrame], types: Types) -> Iterat
     # polars takes about half a second to import: only writes load it, reads stay fast.
     import polars as pl
 
-    from inbound.casts import to_text
+    from inbound.values.casts import to_text
 
     row = 0
     for part in [frame] if isinstance(frame, pl.DataFrame) else frame:
@@ -92,7 +92,7 @@ def _refuse_nul(part: pl.DataFrame, before: int) -> None:
     """A NUL character in a value: `BadFile` for the whole file (rolled back, nothing written).
 
     PostgreSQL refuses it mid-COPY with a driver error, SQLite would keep it: refused on both
-    alike, with where it is. Reading a CSV refuses NUL bytes first (`inbound.reading`); this
+    alike, with where it is. Reading a CSV refuses NUL bytes first (`inbound.reading.reader`); this
     holds for any other caller of the store. `before`: the rows of the set's earlier parts.
     """
     import polars as pl

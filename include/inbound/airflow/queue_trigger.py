@@ -1,0 +1,174 @@
+"""The event trigger of an integration in event mode: S3 notifications from an SQS queue.
+
+Every integration on one queue shares one long poll (`shared_stream_key`), so two
+integrations that read the same file both hear of it, and their watchers never compete
+for a queue's messages. The poll runs in Airflow's ack mode: a message is deleted only
+after every integration's trigger has moved past it and Airflow stored the events it
+gave (a triggerer that dies before that gets the message again after its visibility
+timeout; a repeated event imports nothing twice, as imports are idempotent). Each trigger
+fires only for its own source's files (`inbound.events.notifications`): test events, other event types
+and our own moves and reports start no DAG run.
+
+`inbound.airflow.dag` attaches one to each event-mode integration's asset (`AssetWatcher`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Hashable, Iterable, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from airflow.triggers.base import BaseEventTrigger, TriggerEvent
+from airflow.triggers.shared_stream import AdvanceItem, SharedStreamProducer
+
+from inbound.events.notifications import Created, files_for, queue_url, read
+
+WAIT_SECONDS = 20  # one receive waits this long for a message (SQS's longest long poll)
+VISIBILITY_SECONDS = 300  # a received message stays hidden this long unless deleted, then comes again
+DELETE_BATCH = 10  # SQS deletes at most ten messages per call
+MAX_BACKOFF_SECONDS = 60.0  # the longest pause between two receives that failed
+log = logging.getLogger(__name__)
+
+
+def sqs_client(aws_conn_id: str) -> Any:
+    """A boto3 SQS client from the Airflow connection (keys, role, or the default chain)."""
+    from airflow.providers.amazon.aws.hooks.sqs import SqsHook
+
+    return SqsHook(aws_conn_id=aws_conn_id).get_conn()
+
+
+class QueueProducer(SharedStreamProducer):
+    """One long poll of an SQS queue; deletes the messages every subscriber is done with.
+
+    :param queue: the queue's URL or name.
+    :param aws_conn_id: the Airflow connection for SQS.
+    :param wait_seconds: how long one receive waits for a message.
+    :param client: a boto3 SQS client (default: one from `aws_conn_id`, made when the poll opens).
+    """
+
+    def __init__(self, queue: str, aws_conn_id: str, wait_seconds: int = WAIT_SECONDS, client: Any = None) -> None:
+        self.queue, self.aws_conn_id, self.wait_seconds = queue, aws_conn_id, wait_seconds
+        self.client, self.url = client, ""
+
+    async def open_stream(self) -> AsyncIterator[tuple[Any, Any]]:
+        """Yield (the objects a message announces, its receipt handle), for ever; boto3 runs on a thread.
+
+        Each message is read here, once for all the queue's subscribers: a message that is no
+        S3 notification is logged once (its id and size, never its body) and announces
+        nothing, so no subscriber ever sees what it held, and it is deleted like any other.
+
+        An SQS error (no such queue yet, no right to it, an outage) never ends the poll: it is
+        logged and retried with back-off up to `MAX_BACKOFF_SECONDS`, and the sweep imports
+        what lands meanwhile.
+        """
+        failures = 0
+        while True:
+            try:
+                answer = await asyncio.to_thread(self._receive)
+            except Exception as exc:  # boto3's and botocore's errors, and a connection that cannot be made
+                failures += 1
+                delay = min(2.0**failures, MAX_BACKOFF_SECONDS)
+                log.error(
+                    "receiving S3 notifications from SQS queue %s failed (%s); retrying in %.0f s",
+                    self.queue,
+                    exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                continue
+            failures = 0
+            for message in answer.get("Messages", []):
+                yield self.objects(message), message["ReceiptHandle"]
+
+    def objects(self, message: dict[str, Any]) -> tuple[Created, ...]:
+        """The objects one received message announces; why not, logged without its body."""
+        body = message.get("Body")
+        notice = read(body)
+        if notice.ignored:
+            size = len(body.encode("utf-8", "replace")) if isinstance(body, str) else 0
+            log.warning(
+                "ignored (part of) message %s on SQS queue %s (%d bytes): %s",
+                str(message.get("MessageId", "?"))[:100],
+                self.queue,
+                size,
+                notice.ignored,
+            )
+        return notice.objects
+
+    def _receive(self) -> dict[str, Any]:
+        if self.client is None:
+            self.client = sqs_client(self.aws_conn_id)
+        if not self.url:
+            self.url = queue_url(self.client, self.queue)
+        return dict(
+            self.client.receive_message(
+                QueueUrl=self.url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=self.wait_seconds,
+                VisibilityTimeout=VISIBILITY_SECONDS,
+            )
+        )
+
+    async def advance(self, batch: Sequence[AdvanceItem]) -> None:
+        """Delete what every subscriber took or refused; what failed comes back after its visibility timeout."""
+        handles = [item.broker_payload for item in batch if not item.outcome.failed]
+        for start in range(0, len(handles), DELETE_BATCH):
+            entries = [{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(handles[start : start + DELETE_BATCH])]
+            await asyncio.to_thread(self.client.delete_message_batch, QueueUrl=self.url, Entries=entries)
+
+
+class QueueEventsTrigger(BaseEventTrigger):
+    """Fires with this source's new files each time the queue announces some.
+
+    :param queue: the SQS queue's URL or name (`source.events.queue`).
+    :param aws_conn_id: the Airflow connection for SQS.
+    :param bucket: the integration's bucket.
+    :param key: the integration's key glob.
+    :param marker: the source's completion marker, whose own events count too.
+    """
+
+    def __init__(self, *, queue: str, aws_conn_id: str, bucket: str, key: str, marker: str | None = None) -> None:
+        super().__init__()
+        self.queue, self.aws_conn_id, self.bucket, self.key, self.marker = queue, aws_conn_id, bucket, key, marker
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        kwargs = {"queue": self.queue, "aws_conn_id": self.aws_conn_id, "bucket": self.bucket, "key": self.key}
+        return f"{__name__}.QueueEventsTrigger", {**kwargs, "marker": self.marker}
+
+    def shared_stream_key(self) -> Hashable:
+        """Every integration on one queue (and connection) shares its one poll."""
+        return ("inbound-s3-notifications", self.queue, self.aws_conn_id)
+
+    @classmethod
+    def create_shared_stream_producer(cls, kwargs: dict[str, Any]) -> SharedStreamProducer:
+        return QueueProducer(kwargs["queue"], kwargs["aws_conn_id"])
+
+    def event(self, objects: Iterable[Created]) -> TriggerEvent | None:
+        """The event one message gives this trigger: its source's files, oldest first; None if none.
+
+        Never raises: one trigger's exception ends every subscriber of the shared poll, and the
+        messages of that receive come back only after their visibility timeout.
+        """
+        try:
+            files = files_for(objects, self.bucket, self.key, self.marker)
+        except Exception:  # a bug here must not stop the queue: drop, and say so (no message content)
+            log.exception("matching a message on SQS queue %s to s3://%s/%s failed", self.queue, self.bucket, self.key)
+            return None
+        return TriggerEvent({"files": [asdict(f) for f in files]}) if files else None
+
+    async def filter_shared_stream(self, shared_stream: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:
+        async for objects in shared_stream:
+            event = self.event(objects)
+            if event is not None:
+                yield event
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Alone (the triggerer could not share the stream): the same poll, deleting each message once read."""
+        producer = QueueProducer(self.queue, self.aws_conn_id)
+        async for objects, handle in producer.open_stream():
+            event = self.event(objects)
+            if event is not None:
+                yield event
+            await asyncio.to_thread(producer.client.delete_message, QueueUrl=producer.url, ReceiptHandle=handle)

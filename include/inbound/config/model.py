@@ -1,0 +1,466 @@
+"""The integration config as a model: what one YAML file may say, checked by pydantic.
+
+One `Integration` per file (`Source`, `Format`, `UserId`, `Attribute`, optional `Alerts`)
+and the JSON Schema editors use. The rules for names and columns are `inbound.config.names`,
+schedules and durations `inbound.config.schedules`. Reading files, `!env`, errors with file and
+line, and the rules across files live in `inbound.config.catalog`; this module knows nothing of
+files, so a snapshot or a test builds an `Integration` from a dict alone.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import json
+import os
+import re
+import zoneinfo
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, field_validator, model_validator
+
+from inbound.config.names import (
+    ATTRIBUTE_NAME_PATTERN,
+    NAME_PATTERN,
+    RESERVED_ATTRIBUTE_NAMES,
+    ColumnName,
+    Loc,
+    env_allowed,
+    replace_at,
+    setting_path,
+)
+from inbound.config.schedules import iso_duration, schedule_interval
+from inbound.errors import ConfigInvalid
+from inbound.s3.layout import key_pattern
+from inbound.suggest import did_you_mean, echo
+from inbound.values.datetimes import format_problem
+
+AttributeType = Literal["string", "integer", "number", "boolean", "date", "timestamp"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+
+
+class Events(_Model):
+    """Event mode: S3 event notifications on an SQS queue start a run the moment a file lands.
+
+    The schedule stays as the sweep that imports what an event missed.
+    """
+
+    queue: Annotated[str, StringConstraints(min_length=1, max_length=512)] = Field(
+        description="The SQS queue the bucket notifies: its URL (https://sqs.eu-west-1.amazonaws.com/123456789012/"
+        "inbound-crm) or its name. Integrations on one queue share one poll. `inbound events NAME` prints (and "
+        "with --apply sets) the bucket notification and queue policy it needs."
+    )
+    aws_conn_id: str | None = Field(
+        None, description="Airflow connection for SQS; default: the source's `aws_conn_id`."
+    )
+
+    @field_validator("queue")
+    @classmethod
+    def _queue(cls, value: str) -> str:
+        name = value.rstrip("/").rsplit("/", 1)[-1] if "://" in value else value
+        if "://" in value and not value.startswith(("https://", "http://")):
+            raise ValueError(f"a queue URL starts with https:// (got {echo(value)})")
+        if name.endswith(".fifo"):
+            raise ValueError("S3 cannot notify a FIFO queue: give a standard queue (a name without .fifo)")
+        if not QUEUE_NAME.match(name):
+            raise ValueError(
+                f"not an SQS queue URL or name: {echo(value)}; a name is 1-80 letters, digits, - or _, "
+                "a URL looks like https://sqs.eu-west-1.amazonaws.com/123456789012/inbound-crm"
+            )
+        return value
+
+
+class Source(_Model):
+    """Where the files are. Credentials live in the Airflow connection, never here."""
+
+    bucket: Annotated[str, StringConstraints(min_length=3, max_length=63)] = Field(description="S3 bucket name.")
+    key: Annotated[str, StringConstraints(min_length=1)] = Field(
+        description="Exact object key or a glob (`*`, `?`, `[...]`); `*` never crosses a `/`. "
+        "Files already moved into `success/` or `failed/` are never matched."
+    )
+    aws_conn_id: str = Field(
+        "aws_default",
+        description="Airflow connection with the credentials: access key and secret, "
+        "`role_arn` in the extra for an assumed role, or empty for the default AWS chain.",
+    )
+    marker: Annotated[str, StringConstraints(min_length=1, pattern=r"^[^/*?\[]+$")] | None = Field(
+        None,
+        description="Completion marker: the name of an object (e.g. `_SUCCESS`) the producer writes into "
+        "the files' folder after the last file of an export. A file is read only when the marker exists "
+        "and is at least as new as the file, so half-written exports wait.",
+    )
+    events: Events | None = Field(
+        None,
+        description="Event mode: import a file seconds after it lands, from the bucket's S3 event "
+        "notifications on an SQS queue; `schedule` stays as the sweep. Left out, the source is polled.",
+    )
+
+    @field_validator("key")
+    @classmethod
+    def _relative_key(cls, value: str) -> str:
+        if value.startswith(("/", "s3://")):
+            raise ValueError("give the key inside the bucket, without a leading '/' or 's3://'")
+        parts = value.split("/")
+        if "success" in parts[:-1] or "failed" in parts[:-1]:
+            raise ValueError("the key must not point into a success/ or failed/ folder")
+        try:
+            key_pattern(value)  # as every run compiles it
+        except re.error as exc:
+            raise ValueError(
+                f"the key is not a valid glob: {exc.msg} at position {exc.pos}; a [...] class lists "
+                "characters or ranges in order, such as [a-z] or [0-9]"
+            ) from None
+        return value
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def events_conn_id(self) -> str:
+        """The connection SQS is read with: the events block's, else the source's."""
+        return (self.events.aws_conn_id if self.events else None) or self.aws_conn_id
+
+
+class Format(_Model):
+    """How the CSV is written. Left out, the reader detects what it can."""
+
+    delimiter: Annotated[str, StringConstraints(min_length=1, max_length=1)] | None = Field(
+        None, description="Field separator; detected from the header line when left out."
+    )
+    encoding: str = Field("utf-8", description="Any Python codec name, e.g. utf-8, cp1252.")
+    decimal: Literal[".", ","] = Field(".", description="Decimal mark of number columns.")
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_codec(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except (LookupError, ValueError):  # ValueError: a name with a NUL
+            raise ValueError(
+                f"unknown encoding {echo(value)}; use a Python codec name such as utf-8 or cp1252"
+            ) from None
+        return value
+
+
+class UserId(_Model):
+    column: ColumnName = Field(description="The CSV column that uniquely identifies a user.")
+
+
+class Attribute(_Model):
+    column: ColumnName = Field(description="CSV header name.")
+    name: Annotated[str, StringConstraints(pattern=ATTRIBUTE_NAME_PATTERN)] | None = Field(
+        None,
+        description="The attribute name people target with; defaults to the column name.",
+    )
+    type: AttributeType = Field("string", description="Declared type of the values.")
+    format: str | None = Field(
+        None,
+        description="For date and timestamp: the strftime format of the values, e.g. '%d.%m.%Y' "
+        "or '%d.%m.%Y %H:%M'. Default: ISO-8601.",
+    )
+
+    @model_validator(mode="after")
+    def _usable_name(self) -> Attribute:
+        if self.format is not None:
+            if self.type not in ("date", "timestamp"):
+                raise ValueError(f"`format` applies to date and timestamp attributes, not {self.type}")
+            if "%" not in self.format:
+                raise ValueError(f"format {echo(self.format)} has no % directive; use strftime codes such as %d.%m.%Y")
+            if problem := format_problem(self.format):
+                raise ValueError(problem)
+        if self.name is None and not re.match(ATTRIBUTE_NAME_PATTERN, self.column):
+            suggestion = re.sub(r"[^a-z0-9]+", "_", self.column[:200].lower()).strip("_")[:40] or "attribute"
+            if not suggestion[0].isalpha():
+                suggestion = f"a_{suggestion}"
+            raise ValueError(
+                f"column {echo(self.column)} is not usable as an attribute name "
+                f"(letters, digits, '_'); add `name: {suggestion}`"
+            )
+        if self.attribute.lower() in RESERVED_ATTRIBUTE_NAMES:
+            raise ValueError(
+                f"attribute name {self.attribute!r} is reserved (the store and the rejected-rows report use "
+                f"{' and '.join(sorted(RESERVED_ATTRIBUTE_NAMES))} for their own columns); "
+                f"rename it with `name:`, e.g. `name: {self.attribute.lower()}_value`"
+            )
+        return self
+
+    @property
+    def attribute(self) -> str:
+        """The attribute name as people see it (the rename, else the column)."""
+        return self.name or self.column
+
+
+class Alerts(_Model):
+    """Who hears about trouble, through Airflow's notifiers (SMTP e-mail, an HTTP webhook)."""
+
+    email: list[Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]] = Field(
+        default_factory=list, description="Recipients; sent through the Airflow SMTP connection `smtp_conn_id`."
+    )
+    smtp_conn_id: str = Field("smtp_default", description="Airflow SMTP connection (host, login, from address).")
+    webhook: str | None = Field(
+        None,
+        description="Airflow HTTP connection id; alerts are POSTed as JSON with a `text` field (a Slack or "
+        "Teams incoming webhook takes it as is). The URL and any token live in the connection.",
+    )
+    on_failure: bool = Field(True, description="Alert when a run fails (a file failed, or a task gave up).")
+    rejected_ratio_over: float | None = Field(
+        None, ge=0, le=1, description="Alert when a run rejected more than this share of its rows (e.g. 0.01)."
+    )
+    stale_after: str | None = Field(
+        None,
+        description="ISO-8601 duration (e.g. P2D): alert when no new file arrived for longer than this "
+        "since the last import; checked each time `wait_for_file` gives up.",
+    )
+
+    @field_validator("stale_after")
+    @classmethod
+    def _valid_duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            iso_duration(value, "stale_after")
+        return value
+
+    @model_validator(mode="after")
+    def _has_a_channel(self) -> Alerts:
+        if not self.email and not self.webhook:
+            raise ValueError(
+                "alerts need a channel: `email: [someone@example.com]` and/or `webhook: <http connection id>`"
+            )
+        return self
+
+    @property
+    def stale_interval(self) -> timedelta | None:
+        return iso_duration(self.stale_after, "stale_after") if self.stale_after else None
+
+
+class Integration(_Model):
+    """One inbound integration: one YAML file, one Airflow DAG `inbound_<name>`."""
+
+    name: Annotated[str, StringConstraints(pattern=NAME_PATTERN)] = Field(
+        description="Unique name: lower case, digits, '_'. The DAG id is `inbound_<name>`."
+    )
+    description: str | None = None
+    schedule: str = Field(
+        description="Sync interval: a preset (@hourly, @daily, ...), a cron expression, "
+        "or an ISO-8601 duration such as PT30M."
+    )
+    enabled: bool = Field(
+        True,
+        description="State when the integration first appears; after that the UI toggle rules.",
+    )
+    source: Source
+    format: Format = Format()
+    user_id: UserId
+    attributes: Annotated[list[Attribute], Field(min_length=1)]
+    max_rejected_ratio: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Largest share of rejected rows a file may have and still be imported "
+        "(its good rows); above it nothing of the file is imported and it goes to failed/.",
+    )
+    mode: Literal["upsert", "mirror"] = Field(
+        "upsert",
+        description="upsert: a file adds and changes values. mirror: the file is the full list; "
+        "users missing from it lose this integration's values.",
+    )
+    mirror_max_removed: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="In mirror mode, the largest share of the integration's users one file may "
+        "remove; above it the file fails as suspicious (a trigger with `force` overrides).",
+    )
+    blank: Literal["keep", "clear"] = Field(
+        "keep",
+        description="What an empty cell does to a stored value: keep it (default) or clear it.",
+    )
+    timezone: str = Field("UTC", description="IANA time zone for timestamps written without a zone; stored in UTC.")
+    max_file_mb: Annotated[int, Field(gt=0)] = Field(
+        102400,
+        description=(
+            "Largest file (after decompression) that is read, in MiB. Memory does not grow with the file "
+            "(it is read in batches of INBOUND_BATCH_MB); local disk and staging hold about its size as Parquet."
+        ),
+    )
+    alerts: Alerts | None = Field(None, description="Optional alerts on failure, rejected rows and staleness.")
+
+    _file: str | None = PrivateAttr(None)
+    _env: dict[Loc, str] = PrivateAttr(default_factory=dict)
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_schedule(cls, value: str) -> str:
+        schedule_interval(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
+            otherwise = "; use an IANA name such as Europe/Berlin"
+            hint = did_you_mean(value, sorted(zoneinfo.available_timezones()), otherwise=otherwise)
+            raise ValueError(f"unknown time zone {echo(value)}{hint if len(value) <= 64 else otherwise}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _unique_columns(self) -> Integration:
+        seen: dict[str, int] = {}  # lower-case name -> index: the store's column names ignore case
+        for i, attribute in enumerate(self.attributes):
+            name = attribute.attribute
+            if name.lower() in seen:
+                j = seen[name.lower()]
+                other = self.attributes[j].attribute
+                if other == name:
+                    raise ValueError(
+                        f"attribute name {name!r} is used twice (attributes[{j}] and attributes[{i}]); rename one"
+                    )
+                raise ValueError(
+                    f"attribute name {name!r} (attributes[{i}]) differs from {other!r} (attributes[{j}]) only by "
+                    "case; the store's column names do not tell them apart: rename one"
+                )
+            seen[name.lower()] = i
+            if attribute.column == self.user_id.column:
+                raise ValueError(
+                    f"attributes[{i}] maps the user-ID column {echo(attribute.column)}; "
+                    "the user ID is the key, not an attribute"
+                )
+        return self
+
+    @classmethod
+    def from_file_data(cls, data: object, file: str, env: Mapping[Loc, str] | None = None) -> Integration:
+        """Validate the parsed YAML of a config file; the integration remembers the file it came from.
+
+        `env`: where a value came from a variable (`!env NAME`): setting location -> NAME.
+        """
+        integration = cls.model_validate(data)
+        integration._file = file
+        integration._env = dict(env or {})
+        return integration
+
+    @property
+    def env_settings(self) -> dict[str, str]:
+        """Each setting whose value came from `!env`, e.g. {"source.bucket": "INBOUND_CONFIG_BUCKET"}."""
+        return {setting_path(loc): name for loc, name in sorted(self._env.items(), key=lambda item: str(item[0]))}
+
+    def public_config(self) -> dict[str, Any]:
+        """The config as JSON to show people (docs, status, pages): a value from `!env` shows as `!env NAME`.
+
+        The run itself uses the values; where they are only shown, the variable's name is enough.
+        """
+        config = self.model_dump(mode="json")
+        for loc, name in self._env.items():
+            replace_at(config, loc, f"!env {name}")
+        return config
+
+    @property
+    def shown_source(self) -> str:
+        """`source.uri` as shown to people (docs, table, pages): a part from `!env` shows as `!env NAME`."""
+        source = self.public_config()["source"]
+        return f"s3://{source['bucket']}/{source['key']}"
+
+    @property
+    def shown_description(self) -> str | None:
+        description = self.public_config().get("description")
+        return None if description is None else str(description)
+
+    @property
+    def dag_id(self) -> str:
+        return f"inbound_{self.name}"
+
+    @property
+    def file(self) -> str | None:
+        """The YAML file this integration was loaded from."""
+        return self._file
+
+    @property
+    def version(self) -> str:
+        """A short hash of the effective config: what the run used and the import log records."""
+        # Alerts change who hears about a run, and events when it starts, not what it imports.
+        config = self.model_dump(mode="json", exclude={"alerts": True, "source": {"events"}})
+        canonical = json.dumps(config, sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+    @property
+    def interval(self) -> timedelta:
+        return schedule_interval(self.schedule)
+
+    @property
+    def start(self) -> Literal["events", "polling"]:
+        """How runs start: from S3 event notifications (`source.events`), or by polling on the schedule."""
+        return "polling" if self.source.events is None else "events"
+
+    @property
+    def start_words(self) -> str:
+        """How runs start, in words, as the DAG docs and the management pages show it."""
+        events = self.source.events
+        if events is None:
+            return f"polling: each scheduled run ({self.schedule}) waits for a file"
+        return (
+            f"events: S3 notifications on {events.queue} (connection {self.source.events_conn_id}) start a run; "
+            f"the schedule ({self.schedule}) sweeps up what an event missed"
+        )
+
+    @property
+    def attribute_types(self) -> dict[str, str]:
+        """Attribute name -> declared type: how values are cast, stored and compared."""
+        return {a.attribute: a.type for a in self.attributes}
+
+    @property
+    def max_bytes(self) -> int:
+        return self.max_file_mb * 1024 * 1024
+
+    def snapshot(self) -> dict[str, Any]:
+        """A JSON-safe copy that a run carries from its first task to its last.
+
+        It lands in the serialized DAG (the sensor's argument) and in XCom, which people
+        read: a value from `!env` travels as `!env NAME` and each task reads the variable
+        again (`from_snapshot`); the version proves it read the same value.
+        """
+        snapshot: dict[str, Any] = {"config": self.public_config(), "file": self._file, "version": self.version}
+        if self._env:
+            snapshot["env"] = [[list(loc), name] for loc, name in self._env.items()]
+        return snapshot
+
+    @classmethod
+    def from_snapshot(cls, snapshot: dict[str, Any]) -> Integration:
+        """The integration of a `snapshot`, its `!env` values read from this process's environment."""
+        config = json.loads(json.dumps(snapshot["config"]))
+        env = {tuple(loc): str(name) for loc, name in snapshot.get("env", [])}
+        for loc, name in env.items():
+            value = os.environ.get(name) if env_allowed(name) else None
+            if value is None:
+                raise ConfigInvalid(
+                    f"the config reads {name} with !env (at {setting_path(loc)}), and it is not set here, or not "
+                    "a variable meant for configs: set it in the environment of every Airflow component, the "
+                    "workers as well as the DAG processor"
+                )
+            replace_at(config, loc, value)
+        integration = cls.model_validate(config)
+        integration._file = snapshot.get("file")
+        integration._env = env
+        if integration.version != snapshot["version"]:
+            raise ConfigInvalid(
+                f"integration {integration.name!r}: the config differs from the one this run started with (a !env "
+                f"variable of {', '.join(sorted(env.values())) or 'none'} has another value here than where the DAG "
+                "was parsed?); give every Airflow component the same environment"
+            )
+        return integration
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema editors use to complete and check integration YAML."""
+    schema = Integration.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "inbound integration"
+    return schema
