@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from inbound.config.model import Attribute
+from inbound.config.sections import Attribute
 from inbound.values.casts import cast_series
 from inbound.values.datetimes import format_problem, layout
 

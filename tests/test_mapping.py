@@ -6,7 +6,8 @@ from datetime import UTC, date, datetime
 import pytest
 
 from conftest import integration_dict
-from inbound.config.model import Format, Integration
+from inbound.config.model import Integration
+from inbound.config.sections import Format
 from inbound.errors import BadFile, ConfigInvalid, Problem
 from inbound.mapping.mapper import REJECT_KINDS, map_table, rejected_by_kind
 from inbound.reading.reader import read_table

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import integration_dict
-from inbound.config.model import Format, Integration
+from inbound.config.model import Integration
+from inbound.config.sections import Format
 from inbound.errors import BadFile, Problem
 from inbound.mapping.mapper import AttributeSet, map_table
 from inbound.reading.reader import FIELD_COUNT_COLUMN as FIELDS

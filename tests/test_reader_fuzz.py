@@ -33,7 +33,8 @@ from hypothesis import strategies as st
 
 from conftest import BUCKET, integration_dict
 from inbound.config.catalog import Catalog
-from inbound.config.model import Format, Integration
+from inbound.config.model import Integration
+from inbound.config.sections import Format
 from inbound.run import Run
 from inbound.s3.source import list_new_files
 from inbound.store import FileImport, open_store

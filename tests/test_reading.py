@@ -8,7 +8,7 @@ import textwrap
 import polars as pl
 import pytest
 
-from inbound.config.model import Format
+from inbound.config.sections import Format
 from inbound.errors import BadFile, Problem
 from inbound.reading.compression import GZIP_MAGIC, gunzip, inflate
 from inbound.reading.reader import (

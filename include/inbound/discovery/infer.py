@@ -13,8 +13,8 @@ import unicodedata
 
 import polars as pl
 
-from inbound.config.model import Attribute
 from inbound.config.names import ATTRIBUTE_NAME_PATTERN, NAME_PATTERN
+from inbound.config.sections import Attribute
 from inbound.mapping.mapper import cast_attribute as cast_series
 
 # Formats tried after ISO-8601 when a column does not cast as an ISO date / timestamp.

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from inbound.config.model import Format
+from inbound.config.sections import Format
 from inbound.discovery.infer import attribute_names, decimal_mark, guess_encoding, id_rank, infer_type
 from inbound.discovery.report import ColumnProfile, Report
 from inbound.discovery.sample import Head, explain, fetch_head

@@ -30,7 +30,8 @@ from dataclasses import dataclass, field, replace
 
 import polars as pl
 
-from inbound.config.model import Attribute, Integration
+from inbound.config.model import Integration
+from inbound.config.sections import Attribute
 from inbound.errors import BadFile, ConfigInvalid, Problem
 from inbound.reading.reader import (
     FIELD_COUNT_COLUMN,

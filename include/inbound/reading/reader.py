@@ -33,7 +33,7 @@ from itertools import chain
 
 import polars as pl
 
-from inbound.config.model import Format
+from inbound.config.sections import Format
 from inbound.errors import BadFile, Problem
 from inbound.reading.compression import GZIP_MAGIC, inflate
 from inbound.reading.quoting import for_polars
