@@ -634,7 +634,7 @@ def test_report_refuses_keys_outside_the_integration(client, env, key) -> None:
 
 def test_report_key_rule_with_a_glob_folder() -> None:
     from inbound.config.model import Integration
-    from inbound.web.app import report_key_allowed
+    from inbound.web.reports import report_key_allowed
 
     integration = Integration.model_validate(
         integration_dict("crm", source={"bucket": "bkt", "key": "exports/*/crm_?.csv"})
@@ -743,7 +743,7 @@ STAMP = "20260101T000000Z"
     ],
 )
 def test_report_is_served_only_for_this_integrations_files(crm_key: str, key: str, allowed: bool) -> None:
-    from inbound.web.app import report_key_allowed
+    from inbound.web.reports import report_key_allowed
 
     crm = _integration("crm", crm_key)
     assert report_key_allowed(crm, key, others={"hr"}) is allowed
@@ -810,7 +810,7 @@ def test_report_when_s3_is_unreachable_is_a_503(client, runs, monkeypatch, kind,
     from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
     from inbound.errors import SourceUnavailable
-    from inbound.web import app as api
+    from inbound.web import reports as api_reports
 
     exc = {
         "endpoint": EndpointConnectionError(endpoint_url="https://s3.example.invalid"),
@@ -820,7 +820,7 @@ def test_report_when_s3_is_unreachable_is_a_503(client, runs, monkeypatch, kind,
             {"Error": {"Code": "SlowDown"}, "ResponseMetadata": {"HTTPStatusCode": 503}}, "GetObject"
         ),
     }[kind]
-    monkeypatch.setattr(api, "s3_client", _unreachable(exc, at))
+    monkeypatch.setattr(api_reports, "s3_client", _unreachable(exc, at))
     response = client.get(
         "/inbound/api/integrations/crm/reports", params={"key": f"{FAILED_KEY}.error.txt"}, headers=auth("viewer")
     )

@@ -41,7 +41,8 @@ from inbound.s3.layout import (
     original_key,
 )
 from inbound.store import ImportRecord
-from inbound.web.app import READ, ReaderDep, s3_failure
+from inbound.web.access import READ, ReaderDep
+from inbound.web.reports import s3_failure
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client

@@ -27,7 +27,7 @@ from pydantic import BaseModel
 
 from inbound.airflow.connections import s3_client
 from inbound.config.catalog import current_catalog
-from inbound.web.app import READ, Reader, ReaderDep
+from inbound.web.access import READ, Reader, ReaderDep
 
 if TYPE_CHECKING:
     from inbound.discovery.scope import Scope

@@ -1,0 +1,74 @@
+"""Targeting routes: one user's attributes, the attributes a rule may use, a segment rule's evaluation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, HTTPException, Query, status
+from pydantic import JsonValue
+from typing_extensions import TypedDict  # pydantic reads typing's TypedDict only from Python 3.12
+
+from inbound.airflow.connections import store
+from inbound.errors import RuleError
+from inbound.rules import evaluate
+from inbound.store import UserAttributes
+from inbound.store.base import not_text
+from inbound.web.access import READ, ReaderDep
+
+router = APIRouter(dependencies=READ)
+
+
+# response_model=None: FastAPI would build a pydantic model of the store's `UserAttributes`, a
+# typing.TypedDict that pydantic reads only from Python 3.12 on; the answer is plain JSON already.
+# `:path`: a user ID may contain '/' (`a/b@x`, or `a%2Fb@x` as a browser encodes it).
+@router.get("/api/users/{user_id:path}", response_model=None)
+def user_attributes(user_id: str, caller: ReaderDep) -> UserAttributes:
+    """One user's attributes, only from integrations whose DAG the caller may read.
+
+    400 for an ID no store holds (`/api/users/a%00b`: PostgreSQL refuses a NUL character).
+    """
+    problem = not_text(user_id)
+    if problem is not None:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"user ID {problem}; no user ID holds one")
+    readable = caller.catalog
+    with store() as s:
+        found = s.user_attributes(user_id, readable.declared_types, readable.owners)
+    keep = [name for name, source in found["sources"].items() if source["integration"] in readable.integrations]
+    return UserAttributes(
+        user_id=found["user_id"],
+        attributes={name: found["attributes"][name] for name in keep},
+        sources={name: found["sources"][name] for name in keep},
+    )
+
+
+class AttributeView(TypedDict):
+    attribute: str
+    type: str
+    integration: str
+
+
+@router.get("/api/attributes")
+def attributes(caller: ReaderDep) -> list[AttributeView]:
+    """The attributes a rule may use: those of the integrations the caller may read, with their types."""
+    return [
+        AttributeView(attribute=a.attribute, type=a.type, integration=integration.name)
+        for integration in sorted(caller.catalog.integrations.values(), key=lambda i: i.name)
+        for a in integration.attributes
+    ]
+
+
+@router.post("/api/segments/evaluate")
+def evaluate_segment(
+    caller: ReaderDep,
+    rule: Annotated[
+        JsonValue, Body(description='a segment rule, e.g. {"attribute": "plan", "op": "eq", "value": "premium"}')
+    ],
+    sample: Annotated[int, Query(ge=0, le=1000)] = 20,
+) -> dict[str, int | list[str]]:
+    """How many users match the rule, and a sample of them (400 with the reason for a bad rule)."""
+    readable = caller.catalog
+    try:
+        with store() as s:
+            return evaluate(s, rule, readable.declared_types, sample=sample, owners=readable.owners).to_dict()
+    except RuleError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
