@@ -28,7 +28,7 @@ class LazyApp:
     """The plugin's ASGI app, built at its first request.
 
     Airflow loads every plugin in every task process (for macros), but only the API server
-    serves the app: importing FastAPI, `inbound.web.app` and `inbound.pages` up front cost each
+    serves the app: importing FastAPI and `inbound.web` up front cost each
     task about a second (see tests/benchmarks/load_celery.py).
     """
 

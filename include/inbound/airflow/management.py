@@ -4,7 +4,7 @@
 - Airflow (on/off = the DAG's pause state, the last run and its result),
 - the import log (attributes imported by the last successful file, users).
 
-`inbound status` prints it, the plugin serves it (`inbound.web.app`, `inbound.pages`).
+`inbound status` prints it, the plugin serves it (`inbound.web.integrations`).
 """
 
 from __future__ import annotations
