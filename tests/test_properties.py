@@ -15,9 +15,9 @@ from inbound.config.model import Integration
 from inbound.config.sections import Format
 from inbound.errors import BadFile, Problem
 from inbound.mapping.mapper import AttributeSet, map_table
-from inbound.reading.reader import FIELD_COUNT_COLUMN as FIELDS
-from inbound.reading.reader import SOURCE_LINE_COLUMN as LINE
 from inbound.reading.reader import read_table
+from inbound.reading.records import FIELD_COUNT_COLUMN as FIELDS
+from inbound.reading.records import SOURCE_LINE_COLUMN as LINE
 
 CP1252_SAFE = st.characters(
     codec="cp1252", exclude_categories=("Cs", "Cc"), exclude_characters="\x00"

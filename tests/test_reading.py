@@ -11,13 +11,9 @@ import pytest
 from inbound.config.sections import Format
 from inbound.errors import BadFile, Problem
 from inbound.reading.compression import GZIP_MAGIC, gunzip, inflate
-from inbound.reading.reader import (
-    FIELD_COUNT_COLUMN,
-    SOURCE_LINE_COLUMN,
-    detect_delimiter,
-    read_batches,
-    read_table,
-)
+from inbound.reading.header import detect_delimiter
+from inbound.reading.reader import read_batches, read_table
+from inbound.reading.records import FIELD_COUNT_COLUMN, SOURCE_LINE_COLUMN
 
 
 def read_frame(data: bytes, fmt: Format) -> pl.DataFrame:

@@ -622,7 +622,7 @@ def test_a_segment_value_no_store_holds_is_refused_clearly(store, value, problem
 
 @pytest.mark.parametrize("column", ["user_id", "plan"])
 def test_a_value_with_a_nul_is_a_clear_refusal_of_the_file_and_nothing_is_written(store, column) -> None:
-    """Reading refuses a NUL in a CSV (`inbound.reading.reader._nul`); a frame that has one anyway (another
+    """Reading refuses a NUL in a CSV (`inbound.reading.decoding._nul`); a frame that has one anyway (another
     caller of the store) was a driver error halfway into PostgreSQL's COPY, and kept as is by SQLite."""
     from inbound.errors import BadFile
 

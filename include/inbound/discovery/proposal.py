@@ -29,7 +29,8 @@ from inbound.discovery.infer import attribute_names, decimal_mark, guess_encodin
 from inbound.discovery.report import ColumnProfile, Report
 from inbound.discovery.sample import Head, explain, fetch_head
 from inbound.errors import BadFile, DiscoveryError
-from inbound.reading.reader import FIELD_COUNT_COLUMN, SOURCE_LINE_COLUMN, Table, read_table
+from inbound.reading.reader import Table, read_table
+from inbound.reading.records import FIELD_COUNT_COLUMN, SOURCE_LINE_COLUMN
 from inbound.s3 import layout
 from inbound.s3.source import list_new_files
 

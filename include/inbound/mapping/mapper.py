@@ -33,16 +33,10 @@ import polars as pl
 from inbound.config.model import Integration
 from inbound.config.sections import Attribute
 from inbound.errors import BadFile, ConfigInvalid, Problem
-from inbound.reading.reader import (
-    FIELD_COUNT_COLUMN,
-    NO_HEADER_LINE,
-    SENTINEL,
-    SOURCE_LINE_COLUMN,
-    Table,
-    is_configured,
-    positions,
-    shown_cell,
-)
+from inbound.reading.decoding import SENTINEL
+from inbound.reading.header import NO_HEADER_LINE, is_configured, positions, shown_cell
+from inbound.reading.reader import Table
+from inbound.reading.records import FIELD_COUNT_COLUMN, SOURCE_LINE_COLUMN
 from inbound.settings import number_setting
 from inbound.values.casts import cast_series
 from inbound.values.datetimes import misfit_hint
@@ -277,7 +271,7 @@ def _ids(typed: pl.DataFrame) -> pl.DataFrame:
 def read_columns(integration: Integration) -> list[str]:
     """The columns the integration reads: its user-ID column, then each attribute's (config order).
 
-    The only header cells a message quotes (`inbound.reading.reader.shown_cell`).
+    The only header cells a message quotes (`inbound.reading.header.shown_cell`).
     """
     return [integration.user_id.column, *(a.column for a in integration.attributes)]
 

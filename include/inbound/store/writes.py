@@ -92,7 +92,7 @@ def _refuse_nul(part: pl.DataFrame, before: int) -> None:
     """A NUL character in a value: `BadFile` for the whole file (rolled back, nothing written).
 
     PostgreSQL refuses it mid-COPY with a driver error, SQLite would keep it: refused on both
-    alike, with where it is. Reading a CSV refuses NUL bytes first (`inbound.reading.reader`); this
+    alike, with where it is. Reading a CSV refuses NUL bytes first (`inbound.reading.decoding`); this
     holds for any other caller of the store. `before`: the rows of the set's earlier parts.
     """
     import polars as pl
