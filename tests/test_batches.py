@@ -20,7 +20,8 @@ from conftest import BUCKET, integration_dict
 from corpus import ATTRIBUTES, Case, cases
 from inbound.config.model import Integration
 from inbound.errors import BadFile
-from inbound.mapping.mapper import map_table, rejected_by_kind
+from inbound.mapping.mapper import map_table
+from inbound.mapping.rejects import rejected_by_kind
 from inbound.pipeline.batches import map_file
 from inbound.reading.reader import read_table
 from test_pipeline import keys, make_run, put, run

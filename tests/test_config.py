@@ -191,7 +191,7 @@ def test_reserved_attribute_names_are_refused(attribute: dict[str, str]) -> None
 
 def test_every_column_the_mapping_and_store_add_is_refused_as_an_attribute_name() -> None:
     """The columns that sit beside attribute columns: in the mapped frame, the diff and the store's tables."""
-    from inbound.mapping.mapper import USER_ID
+    from inbound.mapping.rejects import USER_ID
     from inbound.reading.records import FIELD_COUNT_COLUMN, SOURCE_LINE_COLUMN
     from inbound.store.diff import state_schema
 

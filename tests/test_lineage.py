@@ -13,7 +13,7 @@ from openlineage.client.serde import Serde
 from conftest import ROOT
 from inbound.config.model import Integration
 from inbound.errors import Problem
-from inbound.mapping.mapper import REJECT_KINDS
+from inbound.mapping.rejects import REJECT_KINDS
 from inbound.pipeline import lineage
 from inbound.results import FileResult
 from inbound.s3.layout import S3File

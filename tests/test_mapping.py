@@ -9,7 +9,8 @@ from conftest import integration_dict
 from inbound.config.model import Integration
 from inbound.config.sections import Format
 from inbound.errors import BadFile, ConfigInvalid, Problem
-from inbound.mapping.mapper import REJECT_KINDS, map_table, rejected_by_kind
+from inbound.mapping.mapper import map_table
+from inbound.mapping.rejects import REJECT_KINDS, rejected_by_kind
 from inbound.reading.reader import read_table
 
 

@@ -14,7 +14,8 @@ from conftest import BUCKET, integration_dict
 from inbound.cli import main
 from inbound.config.model import Integration
 from inbound.errors import BadFile, Problem
-from inbound.mapping.mapper import REPEATED_HEADER_REASON, AttributeSet, map_table
+from inbound.mapping.header import REPEATED_HEADER_REASON
+from inbound.mapping.mapper import AttributeSet, map_table
 from inbound.reading.reader import read_table
 from inbound.store import open_store
 from test_actions import _store_connection

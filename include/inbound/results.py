@@ -36,7 +36,7 @@ class FileResult:
     rejects: str | None = None  # staged rejected rows (Parquet), until finalize
     rows_read: int = 0
     rows_rejected: int = 0
-    rejected_by: tuple[tuple[str, str | None, int], ...] = ()  # rows per (kind, column), `mapping.REJECT_KINDS`
+    rejected_by: tuple[tuple[str, str | None, int], ...] = ()  # rows per (kind, column), `mapping.rejects.REJECT_KINDS`
     # the same groups with their first line numbers (`mapping.rejected_lines`): where to look, no values
     rejected_lines: tuple[tuple[str, str | None, int, tuple[int, ...]], ...] = ()
     staged_rows: int | None = None  # rows in the staged set: what the write must find there

@@ -1,7 +1,7 @@
 """What `inbound discover` concludes from a sample: encoding, decimal mark, column types, names.
 
 Every guess is checked with the import's own code: a column is typed `integer` only when
-`inbound.mapping.mapper.cast_series` casts every sampled value of it, so a config proposed from
+`inbound.mapping.mapper.cast_attribute` casts every sampled value of it, so a config proposed from
 the sample imports that sample without a rejected row.
 """
 

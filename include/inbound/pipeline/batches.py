@@ -11,7 +11,7 @@ in a local folder. What only the whole file can say is settled here, on disk:
   exactly. Memory: 8 bytes a row for the sort (80 MB for 10M rows), whatever the width.
 - **counts** (rows read and rejected) are summed over the batches, so the caller decides
   `max_rejected_ratio` over the whole file before anything is staged or written.
-- **repeated header lines** (`inbound.mapping.mapper.repeated_header`: exports joined with `cat`),
+- **repeated header lines** (`inbound.mapping.header.repeated_header`: exports joined with `cat`),
   found in whichever batch they land, are counted apart (never rows read or rejected); the
   report's parts list them among the rejected rows, in line order, with their own reason.
 
@@ -28,14 +28,13 @@ import numpy as np
 import polars as pl
 
 from inbound.config.model import Integration
-from inbound.mapping.mapper import (
+from inbound.mapping.header import read_columns
+from inbound.mapping.mapper import map_batch, no_data_rows
+from inbound.mapping.rejects import (
     LINES_SHOWN,
     REJECT_COLUMNS,
     USER_ID,
     duplicate_reason,
-    map_batch,
-    no_data_rows,
-    read_columns,
     rejected_by_kind,
     rejected_lines,
 )
