@@ -9,7 +9,7 @@ timeout; a repeated event imports nothing twice, as imports are idempotent). Eac
 fires only for its own source's files (`inbound.events.notifications`): test events, other event types
 and our own moves and reports start no DAG run.
 
-`inbound.airflow.dag` attaches one to each event-mode integration's asset (`AssetWatcher`).
+`inbound.airflow.assets` attaches one to each event-mode integration's asset (`AssetWatcher`).
 """
 
 from __future__ import annotations

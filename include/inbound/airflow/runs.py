@@ -162,7 +162,7 @@ def set_paused(dag_id: str, paused: bool) -> bool:
 
 
 # The task whose XCom `OUTCOME_XCOM` holds the run's outcome (pushed also when the run failed or
-# found nothing): `{"outcome", "state", "dry_run", "message", "summary"}` (inbound.airflow.dag).
+# found nothing): `{"outcome", "state", "dry_run", "message", "summary"}` (inbound.airflow.tasks).
 OUTCOME_TASK = "finalize"
 
 

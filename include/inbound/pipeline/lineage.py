@@ -1,6 +1,6 @@
 """A run's lineage as OpenLineage datasets and facets: each imported S3 object -> the store.
 
-Only `upsert_attributes` reports datasets (the shell, `inbound.airflow.dag`, hands these to the
+Only `upsert_attributes` reports datasets (the shell, `inbound.airflow.upsert`, hands these to the
 OpenLineage provider); the other tasks report none, so a lineage graph shows one edge per
 import and not the staged parts or the move to `success/`.
 
