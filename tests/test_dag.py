@@ -228,11 +228,11 @@ def test_an_events_block_schedules_the_dag_on_its_events_asset_or_the_sweep(dagb
 @pytest.mark.parametrize("payload", [None, 3, "x", {}, {"files": 3}, {"files": [{"key": "k"}]}, {"results": [{}]}])
 def test_what_xcom_hands_a_task_is_read_or_refused_clearly_never_a_crash(payload) -> None:
     """XCom can be edited: a payload that is no run's files or results is `ReceivedInvalid`, with why."""
-    from inbound.airflow.tasks import _files, _results, _snapshot
+    from inbound.airflow.tasks import found_files, found_results, found_snapshot
     from inbound.errors import ReceivedInvalid
 
     with pytest.raises(ReceivedInvalid, match="cannot be read"):
-        _files(payload) if not (isinstance(payload, dict) and "results" in payload) else _results(payload)
+        found_files(payload) if not (isinstance(payload, dict) and "results" in payload) else found_results(payload)
     with pytest.raises(ReceivedInvalid, match="cannot be read"):
-        _results(payload)
-    assert _snapshot(payload) is None
+        found_results(payload)
+    assert found_snapshot(payload) is None

@@ -16,7 +16,7 @@ def attributes_asset(integration: Integration) -> Asset:
     return Asset(name=f"inbound_{integration.name}", uri=f"inbound://attributes/{integration.name}")
 
 
-def _writes_alias(integration: Integration) -> AssetAlias:
+def writes_alias(integration: Integration) -> AssetAlias:
     """Through an alias, an event is emitted only when a run actually changed attributes."""
     return AssetAlias(f"inbound_{integration.name}_writes")
 
@@ -44,7 +44,7 @@ def events_asset(integration: Integration) -> Asset | None:
     )
 
 
-def _emit_asset_event(integration: Integration, results: list[FileResult]) -> None:
+def emit_asset_event(integration: Integration, results: list[FileResult]) -> None:
     """One asset event per run that changed attributes, with the run's counts as its extra."""
     writes = RunSummary(integration.name, tuple(r for r in results if r.write and not r.previewed and not r.skipped))
     if not writes.rows_written:
@@ -56,4 +56,4 @@ def _emit_asset_event(integration: Integration, results: list[FileResult]) -> No
         **{count: writes.total(count) for count in COUNTS},
         "files": len(writes.files),
     }
-    get_current_context()["outlet_events"][_writes_alias(integration)].add(attributes_asset(integration), extra=counts)
+    get_current_context()["outlet_events"][writes_alias(integration)].add(attributes_asset(integration), extra=counts)

@@ -29,10 +29,18 @@ from airflow.sdk import (
     task,
 )
 
-from inbound.airflow.assets import _writes_alias, events_asset
+from inbound.airflow.assets import events_asset, writes_alias
 from inbound.airflow.sensor import NewFilesSensor
-from inbound.airflow.tasks import _failure_callback, _files, _finalize, _payload, _reported, _run, _snapshot
-from inbound.airflow.upsert import UpsertAttributesOperator, _without_hook_lineage
+from inbound.airflow.tasks import (
+    failure_callback,
+    finalize_run,
+    found_files,
+    found_snapshot,
+    opened_run,
+    reported,
+    task_payload,
+)
+from inbound.airflow.upsert import UpsertAttributesOperator, without_hook_lineage
 from inbound.config.catalog import Catalog, load_folder
 from inbound.config.model import Integration
 from inbound.errors import ConfigInvalid
@@ -128,7 +136,7 @@ def build_dag(integration: Integration) -> DAG:
         default_args=RETRY_DEFAULTS,
         params=PARAMS,
     ) as dag:
-        on_failure = _failure_callback(integration)
+        on_failure = failure_callback(integration)
         wait = NewFilesSensor(
             task_id="wait_for_file",
             on_failure_callback=on_failure,
@@ -143,23 +151,23 @@ def build_dag(integration: Integration) -> DAG:
         # A returned value is XCom; Airflow would also print it into the task log: the tasks log their own lines.
         @task(task_id="validate_and_map", show_return_value_in_logs=False)
         def validate_and_map(found: dict[str, Any]) -> dict[str, Any]:
-            with _reported(), _run(integration, _snapshot(found)) as run:
-                return _payload(_snapshot(found), run.map(_files(found)))
+            with reported(), opened_run(integration, found_snapshot(found)) as run:
+                return task_payload(found_snapshot(found), run.map(found_files(found)))
 
         @task(
             task_id="finalize", trigger_rule="all_done", on_failure_callback=on_failure, show_return_value_in_logs=False
         )
         def finalize() -> dict[str, Any]:
-            return _finalize(integration)
+            return finalize_run(integration)
 
         written = UpsertAttributesOperator(
             task_id="upsert_attributes",
             integration_snapshot=integration.snapshot(),
             mapped=validate_and_map(wait.output),  # type: ignore[arg-type]
-            outlets=[_writes_alias(integration)],
+            outlets=[writes_alias(integration)],
         )
         written >> finalize()
-    _without_hook_lineage(dag)
+    without_hook_lineage(dag)
     return dag
 
 

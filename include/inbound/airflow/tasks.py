@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 @contextmanager
-def _reported() -> Iterator[None]:
+def reported() -> Iterator[None]:
     """A task that fails for a reason of ours leaves the reason for `finalize` (and the UI) to tell.
 
     Retrying cannot help a staged set that is gone or a handed-over XCom that is not this
@@ -40,7 +40,7 @@ def _reported() -> Iterator[None]:
 
 
 @contextmanager
-def _run(own: Integration, snapshot: Any) -> Iterator[Run]:
+def opened_run(own: Integration, snapshot: Any) -> Iterator[Run]:
     """This task's view of the run: the snapshot's config (checked to be its DAG's), the run's
     params, an open store."""
     context = get_current_context()
@@ -59,7 +59,7 @@ def _run(own: Integration, snapshot: Any) -> Iterator[Run]:
         )
 
 
-def _results(payload: Any) -> list[FileResult]:
+def found_results(payload: Any) -> list[FileResult]:
     """The files an upstream task handed on (XCom, which users may edit): read, or refused clearly."""
     try:
         return [FileResult.from_json(r) for r in payload["results"]]
@@ -67,12 +67,12 @@ def _results(payload: Any) -> list[FileResult]:
         raise ReceivedInvalid(f"the run's results in XCom cannot be read ({type(exc).__name__}: {exc})") from None
 
 
-def _snapshot(payload: Any) -> Any:
+def found_snapshot(payload: Any) -> Any:
     """The config snapshot an upstream task handed on (checked by `inbound.run.received`)."""
     return payload.get("snapshot") if isinstance(payload, dict) else None
 
 
-def _files(found: Any) -> list[S3File]:
+def found_files(found: Any) -> list[S3File]:
     """The files `wait_for_file` handed on (XCom): read, or refused clearly."""
     try:
         return [S3File.from_dict(f) for f in found["files"]]
@@ -80,12 +80,12 @@ def _files(found: Any) -> list[S3File]:
         raise ReceivedInvalid(f"the run's files in XCom cannot be read ({type(exc).__name__}: {exc})") from None
 
 
-def _payload(snapshot: dict[str, Any], results: list[FileResult]) -> dict[str, Any]:
+def task_payload(snapshot: dict[str, Any], results: list[FileResult]) -> dict[str, Any]:
     """What a task hands on in XCom: never a value (a dry run's sample of changed users stays out)."""
     return {"snapshot": snapshot, "results": [r.to_json(values=False) for r in results]}
 
 
-def _failure_callback(integration: Integration) -> list[Any]:
+def failure_callback(integration: Integration) -> list[Any]:
     """A failed run alerts once: `finalize` fails whenever a file failed or was left behind,
     and `wait_for_file` when S3 could not be listed (then `finalize` is skipped)."""
     if integration.alerts is None or not integration.alerts.on_failure:
@@ -100,7 +100,7 @@ def _failure_callback(integration: Integration) -> list[Any]:
     return [alert]
 
 
-def _finalize(integration: Integration) -> dict[str, Any]:
+def finalize_run(integration: Integration) -> dict[str, Any]:
     """Move every file the run saw and settle the due shared files; end the run as it went.
 
     The one task that says how the run ended: its `inbound_outcome` XCom (pushed also when
@@ -121,10 +121,10 @@ def _finalize(integration: Integration) -> dict[str, Any]:
     latest = ti.xcom_pull(task_ids="upsert_attributes") or ti.xcom_pull(task_ids="validate_and_map")
     try:
         if latest:
-            results = _results(latest)
+            results = found_results(latest)
         else:  # an earlier task failed: the files stay for the next run
-            results = [FileResult(s3_file=f) for f in _files(found)]
-        with _run(integration, _snapshot(found)) as run:
+            results = [FileResult(s3_file=f) for f in found_files(found)]
+        with opened_run(integration, found_snapshot(found)) as run:
             summary = run.finalize(results)
     except InboundError as exc:
         _conclude(Outcome.FAILED, "failed", str(exc), None, dry_run)
@@ -181,7 +181,7 @@ def _upstream_errors(context: Any) -> str:
 def _settle_only(integration: Integration, dry_run: bool) -> dict[str, Any]:
     """A run that found no new file still moves the shared files that became due."""
     try:
-        with _run(integration, integration.snapshot()) as run:
+        with opened_run(integration, integration.snapshot()) as run:
             settled = [] if run.dry_run else run.settle_due()
     except Unavailable as exc:  # the wait failed on it already (and alerted); the next run settles
         log.warning("shared files not settled: %s", exc)

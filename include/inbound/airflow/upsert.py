@@ -8,9 +8,9 @@ from typing import Any
 
 from airflow.sdk import DAG, BaseOperator
 
-from inbound.airflow.assets import _emit_asset_event
+from inbound.airflow.assets import emit_asset_event
 from inbound.airflow.connections import store
-from inbound.airflow.tasks import _payload, _reported, _results, _run, _snapshot
+from inbound.airflow.tasks import found_results, found_snapshot, opened_run, reported, task_payload
 from inbound.config.model import Integration
 from inbound.results import FileResult
 from inbound.store import Location
@@ -40,11 +40,11 @@ class UpsertAttributesOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         own = Integration.from_snapshot(self.integration_snapshot)
-        with _reported(), _run(own, _snapshot(self.mapped)) as run:
-            results = run.write(_results(self.mapped))
+        with reported(), opened_run(own, found_snapshot(self.mapped)) as run:
+            results = run.write(found_results(self.mapped))
         self._written = results
-        _emit_asset_event(run.integration, results)
-        return _payload(_snapshot(self.mapped), results)
+        emit_asset_event(run.integration, results)
+        return task_payload(found_snapshot(self.mapped), results)
 
     def _integration(self) -> Integration:
         return Integration.from_snapshot(self.mapped["snapshot"])
@@ -52,7 +52,7 @@ class UpsertAttributesOperator(BaseOperator):
     def get_openlineage_facets_on_start(self) -> Any:
         from inbound.pipeline import lineage
 
-        return _operator_lineage(lineage.of_start(self._integration(), _results(self.mapped)))
+        return _operator_lineage(lineage.of_start(self._integration(), found_results(self.mapped)))
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         from inbound.pipeline import lineage
@@ -63,7 +63,7 @@ class UpsertAttributesOperator(BaseOperator):
     def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
         from inbound.pipeline import lineage
 
-        return _operator_lineage(lineage.of_failure(self._integration(), _results(self.mapped)))
+        return _operator_lineage(lineage.of_failure(self._integration(), found_results(self.mapped)))
 
 
 def _store_location(integration: Integration) -> Location | None:
@@ -85,7 +85,7 @@ def _operator_lineage(found: Any) -> Any:
     return OperatorLineage(inputs=found.inputs, outputs=found.outputs, run_facets=found.run_facets)
 
 
-def _without_hook_lineage(dag: DAG) -> None:
+def without_hook_lineage(dag: DAG) -> None:
     """One clean edge per import: no task reports what Airflow's hooks collected on the way
     (a staged part, a copy to `success/`), only what `upsert_attributes` says it read and wrote.
 
