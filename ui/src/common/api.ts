@@ -1,4 +1,4 @@
-// The plugin's JSON API (include/inbound/api.py, api_files.py) and the Airflow REST call a re-import
+// The plugin's JSON API (include/inbound/web/) and the Airflow REST call a re-import
 // needs (the trigger; the run's outcome comes from the plugin's API).
 // Every call is same-origin with the caller's own session (the `_token` cookie Airflow's UI
 // sets), so the plugin can never do more than its user may.
