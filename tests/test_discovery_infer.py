@@ -8,6 +8,7 @@ import pytest
 from inbound.discovery.infer import (
     attribute_names,
     decimal_mark,
+    fitting_formats,
     guess_encoding,
     id_rank,
     infer_type,
@@ -62,7 +63,7 @@ def test_guess_encoding(data: bytes, encoding: str, bom: bool, hint: str | None)
 def test_decimal_mark_and_types() -> None:
     frame = pl.DataFrame({"Umsatz": ["1.234,56", "980,00"], "Tage": ["1", "2"], "Seit": ["01.03.1980", "24.12.1975"]})
     assert decimal_mark(frame, frame.columns, ";") == ","
-    assert decimal_mark(frame, frame.columns, ",") == "."  # a comma-separated file never has decimal commas
+    assert decimal_mark(frame, frame.columns, ",") == ","  # quoted in a comma-separated file: the values decide
     assert infer_type(frame, "Umsatz", ",") == ("number", None)
     assert infer_type(frame, "Tage", ",") == ("integer", None)
     assert infer_type(frame, "Seit", ",") == ("date", "%d.%m.%Y")
@@ -70,3 +71,55 @@ def test_decimal_mark_and_types() -> None:
     assert infer_type(zips, "PLZ", ".") == ("string", None)  # leading zeros: never a number
     assert infer_type(zips, "Flag", ".") == ("boolean", None)
     assert infer_type(zips, "Leer", ".") == ("string", None)
+
+
+@pytest.mark.parametrize(
+    ("values", "delimiter", "decimal", "kind"),
+    [
+        (["38,5"], ";", ",", "number"),  # never `integer`: 38,5 is no whole number
+        (["38,5", "7"], ",", ",", "number"),  # quoted in a comma-separated file
+        (["1.234,50", "3"], ";", ",", "number"),
+        (["1.234", "980"], ";", ".", "number"),  # reads either way: the point is a decimal point by default
+        (["1,234", "980"], ",", ".", "integer"),
+        (["3.5", "1,234.56"], ",", ".", "number"),
+    ],
+)
+def test_a_decimal_comma_is_proposed_from_the_values(
+    values: list[str], delimiter: str, decimal: str, kind: str
+) -> None:
+    frame = pl.DataFrame({"Score": values})
+    assert decimal_mark(frame, ["Score"], delimiter) == decimal
+    assert infer_type(frame, "Score", decimal) == (kind, None)
+
+
+@pytest.mark.parametrize(
+    ("values", "kind", "fmt"),
+    [
+        (["05.01.1990", "31.12.2001"], "date", "%d.%m.%Y"),
+        (["05.01.90", "31.12.01"], "date", "%d.%m.%y"),
+        (["01/25/1990", "12/31/2001"], "date", "%m/%d/%Y"),
+        (["25/01/1990"], "date", "%d/%m/%Y"),
+        (["1990/01/25"], "date", "%Y/%m/%d"),
+        (["25-01-1990"], "date", "%d-%m-%Y"),
+        (["05.01.1990 10:15", "31.12.2001 23:59"], "timestamp", "%d.%m.%Y %H:%M"),
+        (["05.01.1990 10:15:30"], "timestamp", "%d.%m.%Y %H:%M:%S"),
+        (["05.01.90 10:15"], "timestamp", "%d.%m.%y %H:%M"),
+        (["01/25/1990 10:15"], "timestamp", "%m/%d/%Y %H:%M"),
+        (["01/25/1990 10:15 PM"], "timestamp", "%m/%d/%Y %I:%M %p"),
+        (["2026-11-28", "2026-01-05"], "date", None),
+        (["2026-11-28 10:15"], "timestamp", None),
+    ],
+)
+def test_date_and_timestamp_layouts_are_proposed_from_the_samples(
+    values: list[str], kind: str, fmt: str | None
+) -> None:
+    frame = pl.DataFrame({"At": values})
+    assert infer_type(frame, "At", ".") == (kind, fmt)
+    if fmt is not None:
+        assert fmt in fitting_formats(frame, "At", kind, ".")
+
+
+def test_every_layout_that_fits_is_offered_first_the_proposed_one() -> None:
+    ambiguous = pl.DataFrame({"At": ["01/02/2026", "03/04/2026"]})  # January 2nd or February 1st?
+    assert fitting_formats(ambiguous, "At", "date", ".") == ["%m/%d/%Y", "%d/%m/%Y"]
+    assert fitting_formats(ambiguous, "At", "string", ".") == []

@@ -17,9 +17,10 @@ from inbound.config.names import ATTRIBUTE_NAME_PATTERN, NAME_PATTERN
 from inbound.config.sections import Attribute
 from inbound.mapping.mapper import cast_attribute as cast_series
 
-# Formats tried after ISO-8601 when a column does not cast as an ISO date / timestamp.
-DATE_FORMATS = ("%d.%m.%Y", "%m/%d/%Y", "%d/%m/%Y")
-TIMESTAMP_FORMATS = tuple(f"{d} {t}" for d in DATE_FORMATS for t in ("%H:%M:%S", "%H:%M"))
+# Layouts tried after ISO-8601 when a column does not cast as an ISO date / timestamp, in this
+# order: where several fit every sampled value (01/02/2026), the first is proposed and all are offered.
+DATE_FORMATS = ("%d.%m.%Y", "%d.%m.%y", "%m/%d/%Y", "%d/%m/%Y", "%m/%d/%y", "%Y/%m/%d", "%d-%m-%Y")
+TIMESTAMP_FORMATS = tuple(f"{d} {t}" for d in DATE_FORMATS for t in ("%H:%M:%S", "%H:%M", "%I:%M:%S %p", "%I:%M %p"))
 _ID_WORDS = {"email": 0, "mail": 0, "user": 1, "username": 1, "userid": 1, "login": 1, "id": 2}
 _UMLAUTS = (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("Ä", "Ae"), ("Ö", "Oe"), ("Ü", "Ue"), ("ß", "ss"))
 _DATE_IN_NAME = re.compile(
@@ -98,10 +99,23 @@ def infer_type(frame: pl.DataFrame, column: str, decimal: str) -> tuple[str, str
     return "string", None
 
 
+def fitting_formats(frame: pl.DataFrame, column: str, kind: str, decimal: str) -> list[str]:
+    """Every layout of `kind` (date or timestamp) that casts every sampled value, the proposed one first.
+
+    What the wizard offers beside the proposal: `01/02/2026` fits `%m/%d/%Y` and `%d/%m/%Y`, and
+    only the person who knows the export can tell which it is.
+    """
+    layouts = {"date": DATE_FORMATS, "timestamp": TIMESTAMP_FORMATS}.get(kind, ())
+    return [fmt for fmt in layouts if _casts(frame, column, kind, decimal, fmt)]
+
+
 def decimal_mark(frame: pl.DataFrame, columns: list[str], delimiter: str) -> str:
-    """ "," when number-like columns are written with decimal commas (1.234,56 / 3,5), else "."."""
-    if delimiter == ",":
-        return "."
+    """ "," when number-like columns are written with decimal commas (1.234,56 / 3,5), else ".".
+
+    The values decide, whatever the delimiter: a comma-separated file quotes its decimal
+    commas ("38,5"). Values that read either way (1,234 / 1.234) count for neither.
+    """
+    del delimiter  # kept for the callers: the mark is read from the values alone
     comma = dot = 0
     for column in columns:
         values = frame.get_column(column).str.strip_chars()
