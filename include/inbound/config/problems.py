@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from inbound.config.model import Integration
-from inbound.config.names import Loc, setting_path
+from inbound.config.names import ATTRIBUTE_NAME_PATTERN, NAME_PATTERN, Loc, setting_path
 from inbound.suggest import did_you_mean, echo
 
 if TYPE_CHECKING:
@@ -119,6 +119,37 @@ def _choices(expected: str) -> list[str]:
     return [choice for part in expected.replace("'", "").split(" or ") for choice in part.split(", ")]
 
 
+# What a name or value with a pattern may be, said for people (never the pattern itself).
+_PATTERN_WORDS = {
+    NAME_PATTERN: (
+        "an integration name is lower-case letters a-z, digits and _, starting with a letter, at most 63 "
+        "characters (crm_users)"
+    ),
+    ATTRIBUTE_NAME_PATTERN: (
+        "an attribute name is letters, digits and _ (no spaces, '-' or '.'), starting with a letter, at "
+        "most 63 characters (plan_tier)"
+    ),
+    r"^[^/*?\[]+$": "a marker is a file name in the export's folder, without '/', '*', '?' or '['",
+    r"^[^@\s]+@[^@\s]+\.[^@\s]+$": "an e-mail address is name@domain.tld, without spaces",
+}
+
+
+def _pattern_words(error: ErrorDetails) -> str:
+    """A value that does not match a setting's pattern: what the setting takes, in words."""
+    pattern = error.get("ctx", {}).get("pattern")
+    words = _PATTERN_WORDS.get(str(pattern), "it is not in the form this setting takes (see the config reference)")
+    return f"{echo(error['input'])}: {words}"
+
+
+def line_at(text: str, loc: Loc) -> int | None:
+    """The line of `text` (a config's YAML) where the setting at `loc` is written, or its nearest parent."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return None
+    return None if root is None else _node_at(root, loc).start_mark.line + 1
+
+
 def _explain(error: ErrorDetails) -> str:
     loc, kind = error["loc"], error["type"]
     if kind == "extra_forbidden":
@@ -135,6 +166,8 @@ def _explain(error: ErrorDetails) -> str:
         return f"{echo(given)} is not one of {', '.join(expected)}{hint}"
     if kind == "missing":
         return f"required key {echo(loc[-1])} is missing"
+    if kind == "string_pattern_mismatch":
+        return _pattern_words(error)
     message = error["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
     return message if len(message) <= 500 else f"{message[:500]} ..."
 
