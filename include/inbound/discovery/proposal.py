@@ -25,7 +25,14 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from inbound.config.sections import Format
-from inbound.discovery.infer import attribute_names, decimal_mark, guess_encoding, id_rank, infer_type
+from inbound.discovery.infer import (
+    attribute_names,
+    decimal_mark,
+    fitting_formats,
+    guess_encoding,
+    id_rank,
+    infer_type,
+)
 from inbound.discovery.report import ColumnProfile, Report
 from inbound.discovery.sample import Head, explain, fetch_head
 from inbound.errors import BadFile, DiscoveryError
@@ -100,6 +107,7 @@ def discover(
         columns=columns,
         user_id_candidates=candidates,
         notes=_notes(table, candidates, head.complete, len(sample)),
+        sample=sample,
     )
 
 
@@ -173,6 +181,7 @@ def _profile(table: Table, named: list[str], decimal: str) -> list[ColumnProfile
                 empty=(rows - filled.len()) / rows if rows else 0.0,
                 distinct=values.n_unique() / rows if rows else 0.0,
                 attribute=names[column],
+                formats=fitting_formats(frame, column, kind, decimal),
             )
         )
     return profiles

@@ -26,6 +26,7 @@ class ColumnProfile:
     empty: float  # share of empty values
     distinct: float  # share of distinct values among all sampled rows
     attribute: str  # the attribute name for the config (the column, or a snake_case rename)
+    formats: list[str] = field(default_factory=list)  # every date/timestamp layout that fits, `format` first
 
 
 @dataclass
@@ -47,6 +48,8 @@ class Report:
     user_id_candidates: list[str]
     notes: list[str] = field(default_factory=list)
     pattern: str | None = None  # the key pattern the user gave (key is its newest file)
+    # The sampled bytes (whole records, inflated): to try a config on (`discovery.trial`); never in `to_dict`.
+    sample: bytes = field(default=b"", repr=False, compare=False)
 
     @property
     def uri(self) -> str:
@@ -60,6 +63,7 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         """The `--json` form: the report, its URI and the proposed config."""
         data = asdict(self)
+        del data["sample"]
         data["uri"] = self.uri
         data["config"] = to_yaml(self)
         return data
