@@ -39,7 +39,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse
 
-from inbound.web import files, integrations, reports, targeting, wizard
+from inbound.web import failures, files, integrations, reports, targeting, wizard
 from inbound.web.guard import install
 
 PREFIX = "/inbound"  # where the plugin mounts the app (plugins/inbound_plugin.py)
@@ -57,6 +57,7 @@ def create_app() -> FastAPI:
     app.include_router(integrations.router)
     app.include_router(targeting.router)
     app.include_router(reports.router)
+    app.include_router(failures.router)
     app.include_router(files.router)
     app.include_router(wizard.router)
     app.include_router(assets)
