@@ -31,9 +31,9 @@ ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/inbound/api/attributes", None),
     ("GET", "/inbound/api/users/ada@x", None),
     ("POST", "/inbound/api/segments/evaluate", RULE),
-    ("POST", "/inbound/api/integrations/crm/enabled", {"enabled": True}),
     ("GET", "/inbound/api/integrations/crm", None),
     ("GET", "/inbound/api/integrations/crm/reports?key=crm/failed/20260101T000000Z_users_2.csv.error.txt", None),
+    ("GET", "/inbound/api/integrations/crm/rejections?key=crm/failed/20260102T000000Z_users_2.csv", None),
     ("GET", "/inbound/api/integrations/crm/files", None),
     ("GET", f"/inbound/api/integrations/crm/runs/{RUN_ID}", None),
     ("GET", "/inbound/api/discover/connections", None),
@@ -410,10 +410,20 @@ def test_table_json(client, env) -> None:
     assert set(table) == {"crm", "hr", "zz_broken"}
     crm, hr, broken = table["crm"], table["hr"], table["zz_broken"]
     assert crm["dag_id"] == "inbound_crm" and crm["source"] == "s3://acme-exports/crm/users_*.csv"
-    assert crm["attributes_imported"] == 2 and crm["users"] == 3 and crm["ready_for_targeting"] is True
+    assert crm["attributes_imported"] == 2 and crm["users"] == 3 and crm["last_success_at"]
     assert crm["schedule_words"] == "every hour" and crm["enabled"] is True
-    assert crm["last_run_result"] == "never run"
-    assert hr["schedule_words"] == "every 30 minutes" and hr["ready_for_targeting"] is False and hr["users"] == 0
+    assert crm["last_run_result"] == "never run" and crm["recent_runs"] == [] and crm["last_run_duration_s"] is None
+    assert crm["last_import"] == {"rows_read": 3, "rows_written": 3, "rows_rejected": 0, "rejected_share": 0.0}
+    assert crm["stale"] is False and crm["next_run_at"] is None  # imported just now; the DAG processor set no next run
+    assert crm["source_parts"] == {
+        "bucket": "acme-exports",
+        "bucket_env": None,
+        "key": "crm/users_*.csv",
+        "key_env": None,
+    }
+    assert hr["schedule_words"] == "every 30 minutes" and hr["last_success_at"] is None and hr["users"] == 0
+    assert hr["stale"] is None and hr["last_import"] is None
+    assert "ready_for_targeting" not in crm
     assert broken["last_run_result"] == "config error" and "did you mean 'schedule'?" in broken["error"]
     text = response.text
     assert "AKIDSECRETLOGIN" not in text and "s3cr3t-password" not in text
@@ -441,44 +451,42 @@ def test_the_react_bundle_is_served_without_login(client) -> None:
     assert "Integrations" in response.text and "/inbound/api/integrations" in response.text
 
 
-# -- the toggle -----------------------------------------------------------------------
-def test_viewer_cannot_toggle_admin_can(client, env) -> None:
-    path = "/inbound/api/integrations/crm/enabled"
-    refused = client.post(path, json={"enabled": False}, headers=auth("viewer"))
+# -- the toggle: Airflow's own API ----------------------------------------------------------
+def test_the_plugin_has_no_toggle_route(client, env) -> None:
+    """On/off is Airflow's `PATCH /api/v2/dags/{dag_id}`; the plugin writes nothing in Airflow's `dag` table."""
+    response = client.post("/inbound/api/integrations/crm/enabled", json={"enabled": False}, headers=auth("admin"))
+    assert response.status_code in (404, 405), response.text
+    assert _is_paused("inbound_crm") is False
+
+
+def test_a_viewer_cannot_pause_through_airflows_api_an_editor_can(client, env) -> None:
+    """What the UI's toggle calls, with the caller's token: Airflow checks the edit right itself."""
+    from airflow.models import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import update
+
+    with create_session() as session:  # what Airflow's answer needs of the DAG row, as the DAG processor sets it
+        table = DagModel.__table__
+        session.execute(
+            update(table).where(table.c.dag_id == "inbound_crm").values(fileloc="/dags/inbound_integrations.py")
+        )
+    path = "/api/v2/dags/inbound_crm"
+    refused = client.patch(path, json={"is_paused": True}, headers=auth("viewer"))
     assert refused.status_code == 403, refused.text
     assert _is_paused("inbound_crm") is False
-
-    response = client.post(path, json={"enabled": False}, headers=auth("admin"))
-    assert response.status_code == 200, response.text
-    assert response.json() == {"name": "crm", "dag_id": "inbound_crm", "enabled": False}
-    assert _is_paused("inbound_crm") is True
-    table = {row["name"]: row for row in client.get("/inbound/api/integrations", headers=auth("admin")).json()}
-    assert table["crm"]["enabled"] is False
-
-    # the pause toggle of Airflow is the same state, seen from here
-    _dag_rows({"inbound_crm": False})
-    table = {row["name"]: row for row in client.get("/inbound/api/integrations", headers=auth("admin")).json()}
-    assert table["crm"]["enabled"] is True
-
-    assert (
-        client.post(path, json={"enabled": True}, headers=auth("user")).status_code == 200
-    )  # the USER role edits DAGs
-    assert _is_paused("inbound_crm") is False
+    try:
+        response = client.patch(path, json={"is_paused": True}, headers=auth("user"))  # the USER role edits DAGs
+        assert response.status_code == 200, response.text
+        assert response.json()["is_paused"] is True and _is_paused("inbound_crm") is True
+        table = {row["name"]: row for row in client.get("/inbound/api/integrations", headers=auth("viewer")).json()}
+        assert table["crm"]["enabled"] is False and table["crm"]["next_run_at"] is None
+        assert client.patch(path, json={"is_paused": False}, headers=auth("admin")).status_code == 200
+        table = {row["name"]: row for row in client.get("/inbound/api/integrations", headers=auth("viewer")).json()}
+        assert table["crm"]["enabled"] is True
+    finally:
+        _dag_rows({"inbound_crm": False})
 
 
-def test_toggle_errors(client, env) -> None:
-    admin = auth("admin")
-    assert (
-        client.post("/inbound/api/integrations/nope/enabled", json={"enabled": False}, headers=admin).status_code == 404
-    )
-    assert (
-        client.post("/inbound/api/integrations/crm/enabled", json={"enabled": "no"}, headers=admin).status_code == 422
-    )
-    response = client.post("/inbound/api/integrations/hr/enabled", json={"enabled": False}, headers=admin)
-    assert response.status_code == 409 and "not known to Airflow yet" in response.json()["detail"]
-
-
-# -- targeting ------------------------------------------------------------------------
 def test_user_lookup(client, env) -> None:
     response = client.get("/inbound/api/users/ada@x", headers=auth("viewer"))
     assert response.status_code == 200, response.text
@@ -846,7 +854,6 @@ def test_user_id_with_a_slash(client, env, tmp_path) -> None:
         ("GET", f"/inbound/api/integrations/{{name}}/reports?key={{name}}/failed/{STAMP}_users_1.csv.error.txt", None),
         ("GET", "/inbound/api/integrations/{name}/files", None),
         ("GET", "/inbound/api/integrations/{name}/runs/manual__hidden", None),
-        ("POST", "/inbound/api/integrations/{name}/enabled", {"enabled": False}),
     ],
 )
 @pytest.mark.parametrize("role", ["viewer", "user", "admin"])
@@ -905,7 +912,7 @@ def test_discovery_samples_an_export_for_an_editor_with_a_connection_in_use(clie
 def test_a_new_config_is_checked_against_the_current_ones_and_writes_nothing(client, env, write_config) -> None:
     good = yaml.safe_dump(integration_dict("billing", attributes=[{"column": "Tier", "name": "tier"}]))
     answer = client.post("/inbound/api/configs/check", json={"config": good}, headers=auth("user")).json()
-    assert answer == {"ok": True, "name": "billing", "problems": []}
+    assert (answer["ok"], answer["name"], answer["problems"]) == (True, "billing", [])
     assert not (write_config.folder / "billing.yaml").exists()
     clash = yaml.safe_dump(integration_dict("billing", attributes=[{"column": "Plan", "name": "crm_plan"}]))
     answer = client.post("/inbound/api/configs/check", json={"config": clash}, headers=auth("user")).json()
@@ -1274,3 +1281,59 @@ def test_the_tables_last_run_is_the_last_import_with_what_it_said_never_a_dry_ru
     dag_runs("inbound_crm", "manual__t4", "success", None, conf={"key": "crm/users_1.csv", "dry_run": False})
     state = dag_states(["inbound_crm"])["inbound_crm"]
     assert (state.last_run_id, state.last_run_state, state.last_run_message) == ("manual__t4", "success", None)
+
+
+def _wait_row(dag_id: str, run_id: str, state: str) -> None:
+    from airflow.models import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import insert
+
+    with create_session() as session:
+        session.execute(
+            insert(TaskInstance.__table__).values(
+                dag_id=dag_id, run_id=run_id, task_id="wait_for_file", map_index=-1, pool="default_pool", state=state
+            )
+        )
+
+
+def test_the_table_reads_the_latest_14_runs_with_their_waits_and_the_next_run(airflow_app, dag_runs) -> None:
+    """The recent-runs strip: the 14 latest runs that imported (no dry run), oldest first; a skipped wait is
+    "no new file"; the next run is Airflow's own `next_dagrun_create_after`."""
+    from airflow.models import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import update
+
+    from inbound.airflow.runs import RECENT_RUNS, dag_states
+
+    made = [d for d in ["inbound_crm"] if d not in _dag_ids_known(["inbound_crm"])]
+    _dag_rows({"inbound_crm": False})
+    due = datetime(2031, 1, 1, 13, tzinfo=UTC)
+    with create_session() as session:
+        table = DagModel.__table__
+        session.execute(update(table).where(table.c.dag_id == "inbound_crm").values(next_dagrun_create_after=due))
+    try:
+        for i in range(18):
+            run_id = f"manual__h{i:02d}"
+            dry = {"dry_run": True} if i == 16 else None  # the dry run after the 16th: no run of the integration
+            dag_runs("inbound_crm", run_id, "success", {"outcome": "success", "message": f"run {i}"}, conf=dry)
+            _wait_row("inbound_crm", run_id, "skipped" if i % 2 else "success")
+        state = dag_states(["inbound_crm"])["inbound_crm"]
+        expected = [f"manual__h{i:02d}" for i in range(18) if i != 16][-RECENT_RUNS:]
+        assert [r.run_id for r in state.recent] == expected  # oldest first
+        assert [r.skipped for r in state.recent] == [int(r[-2:]) % 2 == 1 for r in expected]
+        assert state.last_run_message == "run 17" and state.recent[0].message is None  # the last run's sentence only
+        assert state.next_run_at == due.isoformat()
+    finally:
+        _delete_dag_rows(made)
+
+
+def test_the_tables_row_type_is_in_the_openapi_schema(airflow_app) -> None:
+    """The UI generates its TypeScript types from the plugin's OpenAPI schema."""
+    schema = _served_app().openapi()
+    answer = schema["paths"]["/api/integrations"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert answer["items"]["$ref"].endswith("/IntegrationRow")
+    row = schema["components"]["schemas"]["IntegrationRow"]["properties"]
+    for name in ("next_run_at", "last_success_at", "stale", "last_import", "last_run_duration_s", "recent_runs"):
+        assert name in row, name
+    assert {"reason", "source_parts", "last_run_reason", "enabled"} <= set(row)
+    assert set(schema["components"]["schemas"]["RecentRun"]["properties"]) == {"run_id", "state", "at", "outcome"}

@@ -76,7 +76,7 @@ def test_run_user_and_status(env, s3, capsys) -> None:
     assert main(["status", "--json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert row["name"] == "crm" and row["attributes_imported"] == 4 and row["users"] == 1
-    assert row["ready_for_targeting"] is True and row["source"] == "s3://acme-exports/crm/users_*.csv"
+    assert row["last_success_at"] and row["stale"] is False and row["source"] == "s3://acme-exports/crm/users_*.csv"
 
 
 def test_run_failed_file_exits_1(env, s3, capsys) -> None:

@@ -1,8 +1,12 @@
 """The management table: one row per integration config, from three sources of truth.
 
 - the configs (name, source, schedule, mapping; broken ones with their error),
-- Airflow (on/off = the DAG's pause state, the last run and its result),
-- the import log (attributes imported by the last successful file, users).
+- Airflow (on/off = the DAG's pause state, next run, the latest runs and their results),
+- the import log (the last successful import: when, attributes; the last import's rows; users).
+
+A row is a monitor's line: whether the last run worked and why not, whether the data is fresh
+(`stale`: no successful import for longer than `alerts.stale_after`, else twice the schedule's
+interval), what the last import read and rejected, the recent runs, the next run.
 
 `inbound status` prints it, the plugin serves it (`inbound.web.integrations`).
 """
@@ -10,15 +14,16 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass
-from datetime import timedelta
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from cron_descriptor import get_description
+from typing_extensions import TypedDict  # pydantic reads typing's TypedDict only from Python 3.12
 
 from inbound.airflow.connections import store
-from inbound.airflow.runs import DagState, dag_states
+from inbound.airflow.runs import DagState, RunSeen, dag_states
 from inbound.config.catalog import Catalog
 from inbound.config.model import Integration
 from inbound.config.schedules import SCHEDULE_PRESETS, schedule_interval
@@ -57,6 +62,11 @@ def _duration(delta: timedelta) -> str:
     return f"{seconds} seconds"
 
 
+@functools.lru_cache(maxsize=4096)
+def _interval(schedule: str) -> timedelta:
+    return schedule_interval(schedule)
+
+
 def is_enabled(integration: Integration, state: DagState | None) -> bool:
     """On or off: the DAG's pause state once Airflow knows the DAG, the config's `enabled` until then.
 
@@ -68,24 +78,56 @@ def is_enabled(integration: Integration, state: DagState | None) -> bool:
     return not state.is_paused
 
 
+class SourceParts(TypedDict):
+    """Where the files come from, part by part: a part set by `!env NAME` is that name, its value not shown."""
+
+    bucket: str | None  # None when it comes from `!env` (bucket_env)
+    bucket_env: str | None
+    key: str | None  # None when it comes from `!env` (key_env)
+    key_env: str | None
+
+
+class LastImport(TypedDict):
+    """The latest import-log entry's counts (a failed import's too)."""
+
+    rows_read: int
+    rows_written: int
+    rows_rejected: int
+    rejected_share: float | None  # rows_rejected / rows_read; None when no row was read
+
+
+class RecentRun(TypedDict):
+    run_id: str
+    state: str  # Airflow's DagRun state
+    at: str | None  # ISO-8601: when it ended, else when it was due
+    outcome: str  # success | failed | running | no new file (the wait found nothing)
+
+
 @dataclass(frozen=True)
 class IntegrationRow:
     name: str
     dag_id: str | None
-    source: str | None
+    source: str | None  # s3://bucket/key as shown (a part from `!env` as `!env NAME`); source_parts for a UI
     attributes_imported: int | None
     users: int | None
     schedule: str | None
     schedule_words: str | None
     last_run_at: str | None
     last_run_result: Outcome  # success | failed | running | no new file | never run | config error
-    ready_for_targeting: bool
     enabled: bool | None
     error: str | None = None
     file: str | None = None
     start: str | None = None  # events | polling (how runs start; None: config error)
     start_words: str | None = None
     last_run_reason: str | None = None  # why the last run failed: its own answer, else its last import's error
+    reason: str | None = None  # the same, one line
+    next_run_at: str | None = None  # Airflow's next_dagrun_create_after; None while off
+    last_success_at: str | None = None  # when the last successful import finished (import log)
+    stale: bool | None = None  # no successful import for longer than stale_after (else 2x the interval); None: none yet
+    last_import: LastImport | None = None
+    last_run_duration_s: float | None = None  # the last run's, once it ended
+    recent_runs: list[RecentRun] = field(default_factory=list)  # the latest runs, oldest first (at most 14)
+    source_parts: SourceParts | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -110,13 +152,52 @@ def current_table(catalog: Catalog) -> Table:
 
 
 def _result(state: DagState | None) -> Outcome:
-    if state is None or state.last_run_state is None:
+    if state is None or state.last is None:
         return Outcome.NEVER_RUN
-    if state.last_run_state == "success" and state.last_run_skipped:
+    return _run_outcome(state.last)
+
+
+def _run_outcome(run: RunSeen) -> Outcome:
+    if run.state == "success" and run.skipped:
         return Outcome.NO_NEW_FILE
-    if state.last_run_state in ("queued", "running"):
+    if run.state in ("queued", "running"):
         return Outcome.RUNNING
-    return Outcome(state.last_run_state)  # Airflow's other run states: success, failed
+    return Outcome(run.state) if run.state in ("success", "failed") else Outcome.RUNNING
+
+
+def _utc(iso: str) -> datetime:
+    moment = datetime.fromisoformat(iso)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def is_stale(integration: Integration, last_success_at: str | None, now: datetime) -> bool | None:
+    """No successful import for longer than `alerts.stale_after`, else twice the schedule's interval; None: none yet."""
+    if last_success_at is None:
+        return None
+    limit = integration.alerts.stale_interval if integration.alerts else None
+    return now - _utc(last_success_at) > (limit or 2 * _interval(integration.schedule))
+
+
+def source_parts(integration: Integration) -> SourceParts:
+    env = integration.env_settings
+    bucket_env, key_env = env.get("source.bucket"), env.get("source.key")
+    return SourceParts(
+        bucket=None if bucket_env else integration.source.bucket,
+        bucket_env=bucket_env,
+        key=None if key_env else integration.source.key,
+        key_env=key_env,
+    )
+
+
+def _last_import(record: ImportRecord | None) -> LastImport | None:
+    if record is None:
+        return None
+    return LastImport(
+        rows_read=record.rows_read,
+        rows_written=record.rows_written,
+        rows_rejected=record.rows_rejected,
+        rejected_share=record.rows_rejected / record.rows_read if record.rows_read else None,
+    )
 
 
 def rows(
@@ -125,9 +206,11 @@ def rows(
     last_success: dict[str, ImportRecord],
     users: dict[str, int] | None = None,
     last: dict[str, ImportRecord] | None = None,
+    now: datetime | None = None,
 ) -> list[IntegrationRow]:
+    now = now or datetime.now(UTC)
     found = [
-        _row(integration, states.get(integration.dag_id), last_success.get(integration.name), users, last)
+        _row(integration, states.get(integration.dag_id), last_success.get(integration.name), users, last, now)
         for integration in sorted(catalog.integrations.values(), key=lambda i: i.name)
     ]
     for error in catalog.errors:
@@ -142,10 +225,10 @@ def rows(
                 schedule_words=None,
                 last_run_at=None,
                 last_run_result=Outcome.CONFIG_ERROR,
-                ready_for_targeting=False,
                 enabled=None,
                 error=error.one_line(),
                 file=error.file,
+                reason=error.one_line(),
             )
         )
     return found
@@ -157,6 +240,7 @@ def _row(
     success: ImportRecord | None,
     users: dict[str, int] | None,
     last: dict[str, ImportRecord] | None = None,
+    now: datetime | None = None,
 ) -> IntegrationRow:
     result = _result(state)
     latest = (last or {}).get(integration.name)
@@ -168,6 +252,9 @@ def _row(
         )
     else:
         reason = None
+    enabled = is_enabled(integration, state)
+    last_success_at = success.finished_at if success else None
+    recent = state.recent if state else ()
     return IntegrationRow(
         name=integration.name,
         dag_id=integration.dag_id,
@@ -178,12 +265,19 @@ def _row(
         schedule_words=schedule_in_words(integration.schedule),
         last_run_at=state.last_run_at if state else None,
         last_run_result=result,
-        ready_for_targeting=success is not None,
-        enabled=is_enabled(integration, state),
+        enabled=enabled,
         file=integration.file,
         start=integration.start,
         start_words=integration.start_words,
         last_run_reason=reason,
+        reason=reason and " ".join(reason.split()),
+        next_run_at=state.next_run_at if state and enabled else None,
+        last_success_at=last_success_at,
+        stale=is_stale(integration, last_success_at, now or datetime.now(UTC)),
+        last_import=_last_import(latest),
+        last_run_duration_s=recent[-1].duration_s if recent else None,
+        recent_runs=[RecentRun(run_id=r.run_id, state=r.state, at=r.at, outcome=_run_outcome(r).value) for r in recent],
+        source_parts=source_parts(integration),
     )
 
 
@@ -209,7 +303,7 @@ def render(table: list[IntegrationRow]) -> str:
             row.schedule_words or "-",
             row.start or "-",
             (row.last_run_at or "-")[:19].replace("T", " "),
-            f"{SYMBOLS.get(row.last_run_result, '?')} {row.last_run_result}",
+            f"{SYMBOLS.get(row.last_run_result, '?')} {row.last_run_result}{', stale' if row.stale else ''}",
             "-" if row.enabled is None else ("on" if row.enabled else "off"),
         ]
         for row in table

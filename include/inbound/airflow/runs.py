@@ -1,10 +1,15 @@
-"""What Airflow knows about the integrations: pause state, the last run of each DAG, one run's outcome.
+"""What Airflow knows about the integrations: pause state, next run, the latest runs of each DAG, one run's outcome.
 
 Run history lives in Airflow (the management table is a view on it); this module reads
 Airflow's metadata database the way Airflow's own CLI does (also the outcome a run's
-`finalize` task pushes, which the UI's re-import shows), and writes the one thing the
-plugin changes there: a DAG's pause state (the on/off toggle). Without a migrated metadata
-database (a fresh checkout) `dag_states` answers "unknown" rather than failing.
+`finalize` task pushes, which the UI's re-import shows). It writes nothing there: the
+on/off toggle is Airflow's own `PATCH /api/v2/dags/{dag_id}`, called by the UI with the
+caller's token. Without a migrated metadata database (a fresh checkout) `dag_states`
+answers "unknown" rather than failing.
+
+The reads are bounded by the table, not by history: the latest `RECENT_RUNS` runs of each
+DAG and the `wait_for_file` task instance of each of those runs (`_read` says which index
+each statement uses).
 
 Airflow's models are imported when a function runs, not with the module: the management
 table (`inbound.airflow.management`) and its tests use `DagState` without loading Airflow.
@@ -14,66 +19,95 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from inbound.results import OUTCOME_XCOM
 
 if TYPE_CHECKING:
+    from sqlalchemy import Select
     from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
+
+RECENT_RUNS = 14  # the runs of a DAG the table reads (its recent-runs strip)
+WAIT_TASK = "wait_for_file"  # skipped: the run found no new file
+
+
+@dataclass(frozen=True)
+class RunSeen:
+    """One run of a DAG as the table shows it."""
+
+    run_id: str
+    state: str  # Airflow's DagRun state: success | failed | running | queued
+    skipped: bool  # its wait found no new file
+    at: str | None  # ISO-8601: when it ended, else when it was due
+    started_at: str | None = None  # ISO-8601, once it started
+    message: str | None = None  # the sentence its finalize left (`inbound_outcome`); read for the last run only
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.state not in ("success", "failed") or not self.started_at or not self.at:
+            return None
+        return (datetime.fromisoformat(self.at) - datetime.fromisoformat(self.started_at)).total_seconds()
 
 
 @dataclass(frozen=True)
 class DagState:
     dag_id: str
     is_paused: bool | None  # None: the DAG processor has not seen the DAG yet
-    last_run_at: str | None
-    last_run_state: str | None  # success | failed | running | queued | None
-    last_run_skipped: bool  # the run found no new file
-    last_run_id: str | None
-    successful_runs: int
-    last_run_message: str | None = None  # the sentence the last run's finalize left (`inbound_outcome`)
+    recent: tuple[RunSeen, ...] = ()  # the latest runs that imported (or tried to), oldest first
+    next_run_at: str | None = None  # ISO-8601: when Airflow will create the next run (`next_dagrun_create_after`)
 
+    @property
+    def last(self) -> RunSeen | None:
+        return self.recent[-1] if self.recent else None
 
-@dataclass(frozen=True)
-class _LastRun:
-    run_id: str
-    state: str
-    at: datetime | None  # when it ended, else when it was due
-    message: str | None = None  # its outcome's sentence, once finalize pushed it
+    @property
+    def last_run_at(self) -> str | None:
+        return self.last.at if self.last else None
+
+    @property
+    def last_run_state(self) -> str | None:
+        return self.last.state if self.last else None
+
+    @property
+    def last_run_skipped(self) -> bool:
+        return self.last is not None and self.last.skipped
+
+    @property
+    def last_run_id(self) -> str | None:
+        return self.last.run_id if self.last else None
+
+    @property
+    def last_run_message(self) -> str | None:
+        return self.last.message if self.last else None
 
 
 @dataclass
 class _Facts:
-    """What the metadata database says about a set of DAGs, read in four statements."""
+    """What the metadata database says about a set of DAGs."""
 
     paused: dict[str, bool] = field(default_factory=dict)
-    last: dict[str, _LastRun] = field(default_factory=dict)
-    successes: dict[str, int] = field(default_factory=dict)
-    skipped: set[tuple[str, str]] = field(default_factory=set)  # (dag_id, run_id) whose wait found no file
+    next_run: dict[str, str] = field(default_factory=dict)
+    recent: dict[str, list[RunSeen]] = field(default_factory=dict)  # oldest first
 
     def state(self, dag_id: str) -> DagState:
-        run = self.last.get(dag_id)
         return DagState(
             dag_id=dag_id,
             is_paused=self.paused.get(dag_id),
-            last_run_at=run.at.isoformat() if run and run.at else None,
-            last_run_state=run.state if run else None,
-            last_run_skipped=run is not None and (dag_id, run.run_id) in self.skipped,
-            last_run_id=run.run_id if run else None,
-            successful_runs=self.successes.get(dag_id, 0),
-            last_run_message=run.message if run else None,
+            recent=tuple(self.recent.get(dag_id, ())),
+            next_run_at=self.next_run.get(dag_id),
         )
 
 
 MAX_RUN_ID = 250  # the length of dag_run.run_id in Airflow's metadata database
+CHUNK = 500  # DAG ids per statement
 
 
 def dag_states(dag_ids: list[str]) -> dict[str, DagState]:
-    """Pause state and last run per DAG id, from Airflow's metadata database."""
+    """Pause state, next run and the latest runs per DAG id, from Airflow's metadata database."""
     try:
         from airflow.utils.session import create_session
 
@@ -85,44 +119,100 @@ def dag_states(dag_ids: list[str]) -> dict[str, DagState]:
     return {dag_id: facts.state(dag_id) for dag_id in dag_ids}
 
 
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
 def _read(session: Session, dag_ids: list[str]) -> _Facts:
+    """Three statements per 500 DAGs, each bounded by the table rather than by history.
+
+    - `dag`: pause state and next run, by its primary key;
+    - the latest runs with their wait's state (`_recent_runs`);
+    - the outcome sentence of each DAG's last run: `xcom`'s primary key (dag_run_id, task_id,
+      map_index, key).
+    """
     # The tables' Core columns, not the ORM attributes: an ORM select configures every mapper
     # of Airflow's models first (about 0.75 s of `inbound status`), and nothing here needs them.
-    from airflow.models import DagModel, DagRun, TaskInstance
-    from sqlalchemy import false, func, or_, select
+    from airflow.models import DagModel
+    from sqlalchemy import select
 
-    dag, run, ti = DagModel.__table__.c, DagRun.__table__.c, TaskInstance.__table__.c
+    dag = DagModel.__table__.c
     facts = _Facts()
-    for dag_id, is_paused in session.execute(select(dag.dag_id, dag.is_paused).where(dag.dag_id.in_(dag_ids))):
-        facts.paused[dag_id] = is_paused
-    # The last run that imported (or tried to): a dry run changes nothing, so it is not the
-    # integration's last run here, whatever it would have done.
-    imports = or_(run.conf.is_(None), func.coalesce(run.conf["dry_run"].as_boolean(), false()) == false())
-    latest = (
-        select(run.dag_id, func.max(run.id).label("id"))
-        .where(run.dag_id.in_(dag_ids), imports)
-        .group_by(run.dag_id)
-        .subquery()
-    )
-    found = session.execute(
-        select(run.id, run.dag_id, run.run_id, run.state, run.run_after, run.end_date).join(
-            latest, run.id == latest.c.id
-        )
-    ).all()
-    messages = _messages(session, [row.id for row in found])
-    for row in found:
-        facts.last[row.dag_id] = _LastRun(
-            run_id=row.run_id, state=str(row.state), at=row.end_date or row.run_after, message=messages.get(row.id)
-        )
-    for dag_id, count in session.execute(
-        select(run.dag_id, func.count()).where(run.dag_id.in_(dag_ids), run.state == "success").group_by(run.dag_id)
-    ):
-        facts.successes[dag_id] = int(count)
-    for dag_id, run_id in session.execute(
-        select(ti.dag_id, ti.run_id).where(ti.dag_id.in_(dag_ids), ti.task_id == "wait_for_file", ti.state == "skipped")
-    ):
-        facts.skipped.add((dag_id, run_id))
+    last_ids: dict[int, str] = {}
+    for start in range(0, len(dag_ids), CHUNK):
+        chunk = dag_ids[start : start + CHUNK]
+        for row in session.execute(
+            select(dag.dag_id, dag.is_paused, dag.next_dagrun_create_after).where(dag.dag_id.in_(chunk))
+        ):
+            facts.paused[row.dag_id] = row.is_paused
+            if row.next_dagrun_create_after is not None:
+                facts.next_run[row.dag_id] = row.next_dagrun_create_after.isoformat()
+        found: dict[str, list[Any]] = {}
+        for row in session.execute(_recent_runs(session, chunk)):
+            found.setdefault(row.dag_id, []).append(row)
+        for dag_id, candidates in found.items():
+            latest = sorted(candidates, key=lambda r: r.id)[-RECENT_RUNS:]  # oldest first
+            last_ids[latest[-1].id] = dag_id
+            facts.recent[dag_id] = [
+                RunSeen(
+                    run_id=r.run_id,
+                    state=str(r.state),
+                    skipped=r.wait_state == "skipped",
+                    at=_iso(r.end_date or r.run_after),
+                    started_at=_iso(r.start_date),
+                )
+                for r in latest
+            ]
+    for run_id, message in _messages(session, list(last_ids)).items():
+        runs = facts.recent[last_ids[run_id]]
+        runs[-1] = replace(runs[-1], message=message)
     return facts
+
+
+def _recent_runs(session: Session, dag_ids: list[str]) -> Select[Any]:
+    """The latest `RECENT_RUNS` runs that imported (or tried to) of each DAG, each with its wait's state.
+
+    A dry run changes nothing, so it is no run of the integration here, whatever it would have done.
+
+    PostgreSQL: per DAG id, two LATERAL subqueries with LIMIT, both reading the unique index
+    `dag_run_dag_id_logical_date_key` (dag_id, logical_date): backwards over the runs with a
+    logical date (the schedule's), and its `logical_date IS NULL` range for the runs without one
+    (manual re-imports, asset-triggered runs), which are then ordered by id. Up to twice
+    `RECENT_RUNS` candidates per DAG; the caller keeps the latest by id.
+    SQLite (Airflow's development database): `row_number() over (partition by dag_id order by id
+    desc) <= RECENT_RUNS` over the DAGs' runs (`idx_dag_run_dag_id`); SQLite has no LATERAL.
+    Each run's `wait_for_file` task instance: the unique index `task_instance_composite_key`
+    (dag_id, task_id, run_id, map_index), one lookup per run.
+    """
+    from airflow.models import DagRun, TaskInstance
+    from sqlalchemy import String, and_, column, false, func, or_, select, true, union_all, values
+
+    run, ti = DagRun.__table__.c, TaskInstance.__table__
+    imports = or_(run.conf.is_(None), func.coalesce(run.conf["dry_run"].as_boolean(), false()) == false())
+    columns = (run.id, run.dag_id, run.run_id, run.state, run.run_after, run.start_date, run.end_date)
+    if session.get_bind().dialect.name == "postgresql":
+        wanted = values(column("dag_id", String), name="wanted").data([(d,) for d in dag_ids])
+        branches = []
+        for dated in (True, False):
+            branch = select(*columns).where(run.dag_id == wanted.c.dag_id, imports)
+            if dated:
+                branch = branch.where(run.logical_date.is_not(None)).order_by(run.logical_date.desc())
+            else:
+                branch = branch.where(run.logical_date.is_(None)).order_by(run.id.desc())
+            lateral = branch.limit(RECENT_RUNS).lateral()
+            branches.append(select(*lateral.c).select_from(wanted).join(lateral, true()))
+        recent = union_all(*branches).subquery("recent")
+    else:
+        rank = func.row_number().over(partition_by=run.dag_id, order_by=run.id.desc()).label("rank")
+        ranked = select(*columns, rank).where(run.dag_id.in_(dag_ids), imports).subquery("ranked")
+        recent = select(*(ranked.c[c.name] for c in columns)).where(ranked.c.rank <= RECENT_RUNS).subquery("recent")
+    wait = and_(
+        ti.c.dag_id == recent.c.dag_id,
+        ti.c.task_id == WAIT_TASK,
+        ti.c.run_id == recent.c.run_id,
+        ti.c.map_index == -1,
+    )
+    return select(*recent.c, ti.c.state.label("wait_state")).select_from(recent.outerjoin(ti, wait))
 
 
 def _messages(session: Session, run_ids: list[int]) -> dict[int, str]:
@@ -146,19 +236,6 @@ def _messages(session: Session, run_ids: list[int]) -> dict[int, str]:
             if outcome and isinstance(outcome.get("message"), str):
                 found[int(row.dag_run_id)] = outcome["message"]
     return found
-
-
-def set_paused(dag_id: str, paused: bool) -> bool:
-    """Pause or unpause a DAG, as its toggle in Airflow's UI does; False if Airflow does not know it yet."""
-    from airflow.models import DagModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        dag = session.get(DagModel, dag_id)
-        if dag is None:
-            return False
-        dag.is_paused = paused
-    return True
 
 
 # The task whose XCom `OUTCOME_XCOM` holds the run's outcome (pushed also when the run failed or

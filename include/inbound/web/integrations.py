@@ -1,18 +1,21 @@
-"""Integration routes: the management table, one integration's detail (`describe`), the enabled toggle."""
+"""Integration routes: the management table, one integration's detail (`describe`).
+
+The on/off toggle is Airflow's own `PATCH /api/v2/dags/{dag_id}` (`is_paused`), which the UI
+calls with the caller's token, as it calls `POST /api/v2/dags/{dag_id}/dagRuns` for a re-import:
+Airflow checks the edit right and writes its `dag` table itself.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from airflow.api_fastapi.core_api.security import requires_access_dag
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, StrictBool
 from typing_extensions import TypedDict  # pydantic reads typing's TypedDict only from Python 3.12
 
 from inbound.airflow.connections import store
 from inbound.airflow.management import IntegrationRow, current_table, is_enabled, schedule_in_words
-from inbound.airflow.runs import dag_states, set_paused
+from inbound.airflow.runs import dag_states
 from inbound.config.model import Integration
 from inbound.store.base import MAX_INT64
 from inbound.web.access import READ, Reader, ReaderDep, dag_rights
@@ -21,10 +24,6 @@ from inbound.web.reports import reports_of
 RUNS_SHOWN = 20
 
 router = APIRouter(dependencies=READ)
-
-
-class EnabledBody(BaseModel):
-    enabled: StrictBool
 
 
 class SourceView(TypedDict):
@@ -63,7 +62,7 @@ class Detail(TypedDict):
     mapping: list[MappingView]
     runs: list[dict[str, Any]]  # import-log entries, newest first (no ETag), each with its `reports`
     runs_total: int  # entries in the whole import log of the integration (for paging)
-    can_edit: bool  # the caller may edit the DAG (the on/off toggle)
+    can_edit: bool  # the caller may edit the DAG (pause it through Airflow's API)
     can_trigger: bool  # the caller may trigger the DAG (a re-import)
 
 
@@ -72,30 +71,16 @@ def visible_table(caller: Reader) -> list[IntegrationRow]:
     return current_table(caller.catalog).rows
 
 
-# -- the table, the toggle -------------------------------------------------------------
-@router.get("/api/integrations", response_model=None)
+# -- the table ------------------------------------------------------------------------
+@router.get("/api/integrations", response_model=list[IntegrationRow])
 def list_integrations(caller: ReaderDep) -> JSONResponse:
     """The management table: one row per config (broken ones with their error).
 
-    Plain JSON of the rows' dicts: validating 500 rows through a response model cost more
-    than building them.
+    The rows' type is declared (`response_model`, for the OpenAPI schema the UI's types are
+    generated from), but the answer is plain JSON of the rows' dicts: FastAPI does not
+    validate a returned response, and validating 500 rows cost more than building them.
     """
     return JSONResponse([row.to_dict() for row in visible_table(caller)])
-
-
-@router.post("/api/integrations/{name}/enabled")
-def set_enabled(name: str, body: EnabledBody, request: Request, caller: ReaderDep) -> dict[str, str | bool]:
-    """Switch an integration on or off: the same state as its DAG's pause toggle."""
-    integration = caller.integration(name)  # 404 alike for unknown and unreadable
-    # Edit right on this DAG (its ID from the config, not the request), as Airflow's own
-    # PATCH /api/v2/dags/{dag_id} requires.
-    requires_access_dag("PUT", param_dag_id=integration.dag_id)(request, caller.user)
-    if not set_paused(integration.dag_id, not body.enabled):
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            f"the DAG {integration.dag_id} is not known to Airflow yet (the DAG processor has not parsed it)",
-        )
-    return {"name": name, "dag_id": integration.dag_id, "enabled": body.enabled}
 
 
 # -- one integration: mapping, import log, reports -----------------------------------
@@ -104,7 +89,7 @@ def describe(
 ) -> Detail:
     """What the integration page shows: config (no secrets), state, a page of imports with reports.
 
-    `rights`: whether the caller may edit the DAG (the toggle) and trigger it (a re-import).
+    `rights`: whether the caller may edit the DAG (pause it) and trigger it (a re-import).
     """
     with store() as s:
         records = s.imports(integration.name, limit=limit, offset=offset)
