@@ -1,7 +1,7 @@
 """Plugin benchmark: the management table for 500 integrations, targeting on 1,000,000 users.
 
     uv run --frozen python tests/benchmarks/bench_plugin.py [--integrations 500] [--users 1000000]
-        [--store sqlite|postgres] [--repeat 5]
+        [--store sqlite|postgres] [--repeat 5] [--history-days 365]
 
 A script, not a test. It builds Airflow's real API app in-process (as tests/test_api.py
 does: simple auth manager, this repo's plugins folder, a SQLite metadata database in a
@@ -16,6 +16,14 @@ temporary AIRFLOW_HOME), with
 then times, through the app with an admin's token (median of --repeat requests after a
 warm-up): `GET /inbound/api/integrations`, one integration's detail, one
 user lookup and one segment count, and prints a table.
+
+--history-days N (N > 0): Airflow's metadata database is a PostgreSQL database of its own
+(created on INBOUND_BENCH_POSTGRES_URL's server, migrated as `airflow db migrate` does, dropped
+at the end), and the table request is timed twice: with the DAG rows only, then after N days
+of hourly runs of every integration were inserted (`INSERT ... SELECT` over
+`generate_series`: one `dag_run` and one `wait_for_file` task instance per hour and DAG,
+skipped except once a day), with the ratio. A year for 500 integrations is 4.38M runs and
+4.38M task instances.
 """
 
 from __future__ import annotations
@@ -36,7 +44,7 @@ SECRET = "inbound-bench-jwt-secret-" + "x" * 64
 SMALL = 100  # users of each of the other integrations
 
 
-def configure(home: Path, store_url: str, count: int) -> Path:
+def configure(home: Path, store_url: str, count: int, metadata_url: str | None = None) -> Path:
     """Environment for Airflow and inbound; must run before Airflow is imported."""
     configs = home / "integrations"
     configs.mkdir()
@@ -54,8 +62,86 @@ def configure(home: Path, store_url: str, count: int) -> Path:
             "AIRFLOW_CONN_INBOUND_STORE": store_connection(store_url),
         }
     )
+    if metadata_url:
+        os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = metadata_url
     (home / "airflow").mkdir()
     return configs
+
+
+def metadata_database() -> tuple[str, str]:
+    """A PostgreSQL database of its own for Airflow's metadata: (its name, SQLAlchemy URL)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    name = f"inbound_bench_meta_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_URL, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    parts = urlsplit(PG_URL)
+    return name, urlunsplit(("postgresql+psycopg2", parts.netloc, f"/{name}", "", ""))
+
+
+def drop_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+HISTORY_RUNS = """
+INSERT INTO dag_run (dag_id, run_id, logical_date, run_after, start_date, end_date, state, run_type,
+                     data_interval_start, data_interval_end, clear_number, log_template_id, updated_at,
+                     triggered_by, backfill_id, bundle_version, queued_at, creating_job_id)
+SELECT 'inbound_bench_' || lpad(d::text, 4, '0'), 'scheduled__' || to_char(t, 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"'),
+       t, t + interval '1 hour', t + interval '1 hour', t + interval '1 hour 20 seconds', 'success', 'scheduled',
+       t, t + interval '1 hour', 0, (SELECT max(id) FROM log_template), t + interval '1 hour 20 seconds',
+       'timetable', NULL, NULL, t + interval '1 hour', NULL
+FROM generate_series(date_trunc('hour', now()) - make_interval(hours => :oldest),
+                     date_trunc('hour', now()) - make_interval(hours => :newest), interval '1 hour') AS t,
+     generate_series(0, :dags - 1) AS d
+ORDER BY t, d
+"""
+HISTORY_WAITS = """
+INSERT INTO task_instance (id, dag_id, task_id, run_id, map_index, state, try_number, max_tries, pool, pool_slots,
+                           priority_weight, operator, queue, start_date, end_date, duration, updated_at,
+                           custom_operator_name, executor_config)
+SELECT gen_random_uuid(), r.dag_id, 'wait_for_file', r.run_id, -1,
+       CASE WHEN extract(hour FROM r.logical_date) = 6 THEN 'success' ELSE 'skipped' END,
+       1, 0, 'default_pool', 1, 1, 'WaitForFileSensor', 'default', r.start_date, r.end_date, 20, r.end_date,
+       '', :executor_config
+FROM dag_run AS r WHERE r.dag_id LIKE 'inbound_bench_%'
+  AND r.logical_date BETWEEN date_trunc('hour', now()) - make_interval(hours => :oldest)
+                         AND date_trunc('hour', now()) - make_interval(hours => :newest)
+"""
+
+
+def insert_history(newest: int, oldest: int, dags: int) -> dict[str, float]:
+    """Hourly runs from `oldest` to `newest` hours ago for every bench DAG, written by PostgreSQL itself."""
+    import pickle
+
+    from airflow.utils.session import create_session
+    from sqlalchemy import text
+
+    timings = {}
+    with create_session() as session:
+        started = time.perf_counter()
+        session.execute(text(HISTORY_RUNS), {"newest": newest, "oldest": oldest, "dags": dags})
+        timings["insert runs"] = time.perf_counter() - started
+    with create_session() as session:
+        started = time.perf_counter()
+        window = {"newest": newest, "oldest": oldest}
+        session.execute(text(HISTORY_WAITS), {"executor_config": pickle.dumps({}), **window})
+        timings["insert task instances"] = time.perf_counter() - started
+    with create_session() as session:
+        started = time.perf_counter()
+        session.execute(text("ANALYZE dag_run"))
+        session.execute(text("ANALYZE task_instance"))
+        counts = session.execute(
+            text("SELECT (SELECT count(*) FROM dag_run), (SELECT count(*) FROM task_instance)")
+        ).one()
+        timings["analyze"] = time.perf_counter() - started
+    print(f"metadata DB now: {counts[0]:,} runs, {counts[1]:,} task instances ({dags} DAGs)")
+    return {f"{label} ({oldest - newest + 1} hours)": seconds for label, seconds in timings.items()}
 
 
 def store_connection(url: str) -> str:
@@ -155,6 +241,10 @@ def dag_rows(count: int) -> None:
             )
 
 
+def strips(table: list[dict[str, object]]) -> str:
+    return f"{len(table)} rows, {sum(len(r['recent_runs']) for r in table):,} runs in the strips"  # type: ignore[arg-type]
+
+
 def median_time(call, repeat: int) -> tuple[float, object]:
     result = call()  # warm-up (and the answer to check)
     times = []
@@ -172,6 +262,12 @@ def main() -> None:
     parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="print where the table request spends its time")
+    parser.add_argument(
+        "--history-days",
+        type=int,
+        default=0,
+        help="days of hourly runs per integration in a PostgreSQL metadata DB (365: a year; 0: SQLite, no history)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="inbound-bench-plugin-") as tmp:
@@ -188,9 +284,15 @@ def main() -> None:
             os.environ["PGOPTIONS"] = f"-csearch_path={schema}"
         else:
             url = f"sqlite:///{home / 'store.db'}"
+        meta = metadata_database() if args.history_days > 0 else None
         try:
-            run(home, url, args)
+            run(home, url, args, meta[1] if meta else None)
         finally:
+            if meta:
+                from airflow.settings import dispose_orm
+
+                dispose_orm()
+                drop_database(meta[0])
             if schema:
                 import psycopg
 
@@ -251,8 +353,8 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run(home: Path, url: str, args: argparse.Namespace) -> None:
-    configs = configure(home, url, args.integrations)
+def run(home: Path, url: str, args: argparse.Namespace, metadata_url: str | None = None) -> None:
+    configs = configure(home, url, args.integrations, metadata_url)
     setup: dict[str, float] = {}
     started = time.perf_counter()
     write_configs(configs, args.integrations)
@@ -266,7 +368,10 @@ def run(home: Path, url: str, args: argparse.Namespace) -> None:
     from fastapi.testclient import TestClient
 
     started = time.perf_counter()
-    db.initdb()
+    if metadata_url:
+        db.upgradedb()  # what `airflow db migrate` runs
+    else:
+        db.initdb()
     dag_rows(args.integrations)
     app = api_app.create_app()
     setup["Airflow metadata DB + API app"] = time.perf_counter() - started
@@ -300,6 +405,24 @@ def run(home: Path, url: str, args: argparse.Namespace) -> None:
         )
         if args.profile:
             profile_table()
+        if args.history_days > 0:
+            # the baseline: the last day only (more runs than the strip shows), then the rest of the year
+            setup.update(insert_history(1, 24, args.integrations))
+            recent, response = median_time(get("/inbound/api/integrations"), args.repeat)
+            rows.append(("GET /inbound/api/integrations (the last day of runs only)", recent, strips(response.json())))
+            setup.update(insert_history(25, args.history_days * 24, args.integrations))
+            history, response = median_time(get("/inbound/api/integrations"), args.repeat)
+            rows.append(
+                (
+                    f"GET /inbound/api/integrations ({args.history_days} days of hourly runs)",
+                    history,
+                    strips(response.json()),
+                )
+            )
+            ratios.append(f"management table: all the history / the last day only = {history / recent:.2f}")
+            ratios.append(f"management table: all the history / no run at all = {history / seconds:.2f}")
+            if args.profile:
+                profile_table()
         seconds, response = median_time(get(f"/inbound/api/integrations/{name_of(0)}"), args.repeat)
         rows.append((f"GET /inbound/api/integrations/{name_of(0)}", seconds, f"{args.users:,} users"))
         for user_id, what in ((f"user{args.users // 2:07d}@x", "in 1 integration"), ("user0000042@x", "in all")):
