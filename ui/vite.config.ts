@@ -5,34 +5,43 @@
 // Paths are relative to this folder: `npm run build` runs here.
 import react from "@vitejs/plugin-react";
 import { resolve } from "node:path";
-import { defineConfig } from "vite";
+import { defineConfig } from "vitest/config";
 
 const HOST_GLOBALS: Record<string, string> = {
-  react: "React",
-  "react-dom": "ReactDOM",
-  "react/jsx-runtime": "ReactJSXRuntime",
-  "react-router-dom": "ReactRouterDOM",
   "@chakra-ui/react": "ChakraUI",
   "@emotion/react": "EmotionReact",
+  react: "React",
+  "react-dom": "ReactDOM",
+  "react-router-dom": "ReactRouterDOM",
+  "react/jsx-runtime": "ReactJSXRuntime",
 };
 
 export default defineConfig({
-  plugins: [react()],
-  define: { "process.env.NODE_ENV": JSON.stringify("production") },
   build: {
-    outDir: resolve("../include/inbound/web/static"),
     emptyOutDir: true,
-    minify: true,
-    sourcemap: false,
     lib: {
       entry: resolve("src/main.tsx"),
+      fileName: () => "inbound-ui.js",
       formats: ["umd"],
       name: "AirflowPlugin",
-      fileName: () => "inbound-ui.js",
     },
+    minify: true,
+    outDir: resolve("../include/inbound/web/static"),
     rollupOptions: {
       external: Object.keys(HOST_GLOBALS),
-      output: { globals: HOST_GLOBALS, exports: "default" },
+      output: { exports: "default", globals: HOST_GLOBALS },
     },
+    sourcemap: false,
+  },
+  define: { "process.env.NODE_ENV": JSON.stringify(process.env.VITEST ? "test" : "production") },
+  plugins: [react()],
+  // Vitest + Testing Library, as Airflow's plugin template runs them (jsdom here: Node 20).
+  test: {
+    environment: "jsdom",
+    include: ["src/**/*.test.{ts,tsx}"],
+    mockReset: true,
+    restoreMocks: true,
+    setupFiles: "./testsSetup.ts",
+    testTimeout: 30_000,
   },
 });
