@@ -4,14 +4,19 @@
 // globalThis under the app's name (or `AirflowPlugin`), inside the host's own React tree:
 // Chakra UI, its theme and color mode, and React Router are the host's (see vite.config.ts).
 import { Box, Text } from "@chakra-ui/react";
+import { QueryClientProvider } from "@tanstack/react-query";
+import { useState } from "react";
 import { useSearchParams } from "react-router-dom";
 
+import { Toaster } from "./common/toaster";
 import { IntegrationPage } from "./integration/IntegrationPage";
 import { IntegrationsTable } from "./integrations/IntegrationsTable";
-import { NewIntegration } from "./wizard/NewIntegration";
+import { createQueryClient } from "./queries/queryClient";
 import { Targeting } from "./targeting/Targeting";
+import { NewIntegration } from "./wizard/NewIntegration";
 
-export type Place = { view: "table" } | { view: "integration"; name: string } | { view: "targeting" } | { view: "new" };
+export type Place =
+  { view: "table" } | { view: "integration"; name: string } | { view: "targeting" } | { view: "new" };
 export type Go = (place: Place) => void;
 
 export interface PluginProps {
@@ -45,11 +50,19 @@ const DagTab = ({ dagId }: { readonly dagId: string }) =>
     </Box>
   );
 
-const InboundApp = ({ dagId }: PluginProps) => (
-  <Box id="inbound" data-testid="inbound">
-    {dagId ? <DagTab dagId={dagId} /> : <Pages />}
-  </Box>
-);
+// TanStack Query is the plugin's own (bundled, pinned): the host shares React, React Router and
+// Chakra UI on globalThis, not its query client. One client per mounted app.
+const InboundApp = ({ dagId }: PluginProps) => {
+  const [client] = useState(createQueryClient);
+  return (
+    <QueryClientProvider client={client}>
+      <Box data-testid="inbound" id="inbound">
+        {dagId ? <DagTab dagId={dagId} /> : <Pages />}
+      </Box>
+      <Toaster />
+    </QueryClientProvider>
+  );
+};
 
 // The loader looks for the component under the app's name first: one bundle serves both entries.
 for (const name of ["Integrations", "Integration"]) {

@@ -1,98 +1,57 @@
-// The plugin's JSON API (include/inbound/web/) and the Airflow REST call a re-import
-// needs (the trigger; the run's outcome comes from the plugin's API).
+// The plugin's JSON API (include/inbound/web/) and the Airflow REST calls the pages make (a
+// re-import or "run now" is a DAG run; on/off is the DAG's pause state).
 // Every call is same-origin with the caller's own session (the `_token` cookie Airflow's UI
-// sets), so the plugin can never do more than its user may.
+// sets), so the plugin can never do more than its user may. Every call takes an AbortSignal:
+// TanStack Query cancels a request whose page is gone (src/queries/).
+//
+// The types come from the plugin's OpenAPI schema (ui/openapi.json, written by
+// scripts/openapi.py; src/common/openapi.ts by `npm run gen:types`). Where a route has no
+// response model yet, a hand type stands in, marked TODO(openapi).
+import type { components } from "./openapi";
 
-export type Result = "success" | "failed" | "running" | "no new file" | "never run" | "config error";
+type Schemas = components["schemas"];
 
-export interface IntegrationRow {
-  name: string;
-  dag_id: string | null;
-  source: string | null;
-  attributes_imported: number | null;
-  users: number | null;
-  schedule: string | null;
-  schedule_words: string | null;
-  last_run_at: string | null;
-  last_run_result: Result;
-  last_run_reason: string | null;
-  ready_for_targeting: boolean;
-  enabled: boolean | null;
-  error: string | null;
-  file: string | null;
-  start: string | null;
-  start_words: string | null;
-}
+export type Result = Schemas["Outcome"];
+// TODO(openapi): GET /api/integrations has no rights field yet; `can_edit` is read when present.
+export type IntegrationRow = Schemas["IntegrationRow"] & { can_edit?: boolean; can_trigger?: boolean };
+export type RecentRun = Schemas["RecentRun"];
+export type MappingView = Schemas["MappingView"];
 
+// TODO(openapi): GET /api/integrations/{name} types `runs` as plain objects (dict[str, Any]).
 export interface Report {
-  kind: string;
   key: string;
+  kind: string;
   uri: string;
 }
 
+// TODO(openapi): GET /api/integrations/{name} has no model for an import-log entry.
 export interface ImportEntry {
-  id: number;
-  integration: string;
-  source_file: string;
-  config_version: string | null;
-  outcome: string;
-  rows_read: number;
-  rows_written: number;
-  rows_rejected: number;
   attributes: number;
-  error: string | null;
-  triggered_by: string;
-  finished_at: string;
-  final_key: string | null;
-  inserted: number;
-  updated: number;
-  unchanged: number;
   cleared: number;
+  config_version: string | null;
+  error: string | null;
+  final_key: string | null;
+  finished_at: string;
+  id: number;
+  inserted: number;
+  integration: string;
+  outcome: string;
   removed: number;
   reports: Report[];
+  rows_read: number;
+  rows_rejected: number;
+  rows_written: number;
+  source_file: string;
+  triggered_by: string;
+  unchanged: number;
+  updated: number;
 }
 
-export interface Detail {
-  name: string;
-  dag_id: string;
-  description: string | null;
-  file: string | null;
-  source: { uri: string; bucket: string; key: string; aws_conn_id: string };
-  schedule: string;
-  schedule_words: string;
-  start: string;
-  start_words: string;
-  mode: string;
-  blank: string;
-  max_rejected_ratio: number;
-  mirror_max_removed: number | null;
-  enabled: boolean;
-  users: number;
-  user_id_column: string;
-  mapping: { column: string; attribute: string; type: string; format: string | null }[];
-  runs: ImportEntry[];
-  runs_total: number;
-  can_edit: boolean;
-  can_trigger: boolean;
-}
+export type Detail = Omit<Schemas["Detail"], "runs"> & { runs: ImportEntry[] };
 
 /** One file a re-import may name (`GET /inbound/api/integrations/{name}/files`). */
-export interface FileEntry {
-  key: string;
-  folder: "waiting" | "failed" | "success";
-  last_modified: string;
-  size: number;
-  etag: string;
-  last_outcome: string | null;
-  reason: string | null;
-  last_import_at: string | null;
-}
-
-export interface Files {
-  files: FileEntry[];
-  truncated: boolean;
-  max_files: number;
-}
+export type FileEntry = Schemas["FileView"];
+export type Files = Schemas["FilesView"];
 
 /** Rejected rows of one kind and column, with their first line numbers (never values). */
 export interface RejectedLines {
@@ -102,6 +61,7 @@ export interface RejectedLines {
   lines: number[];
 }
 
+// TODO(openapi): a run's outcome (`inbound_outcome`) is untyped in the schema; these mirror FileResult/RunSummary.
 /** One file of a run's summary (`FileResult.to_json`), the fields the UI reads. */
 export interface FileOutcome {
   file?: { key?: string; bucket?: string };
@@ -139,62 +99,26 @@ export interface RunOutcome {
 }
 
 /** `GET /inbound/api/integrations/{name}/runs/{run_id}`: Airflow's state, and the outcome once pushed. */
+// TODO(openapi): GET /api/integrations/{name}/runs/{run_id} has no response model.
 export interface RunResult {
   run_id: string;
   state: string;
   result: RunOutcome | null;
 }
 
-export interface Attribute {
-  attribute: string;
-  type: string;
-  integration: string;
-}
+export type Attribute = Schemas["AttributeView"];
+export type Segment = Schemas["SegmentView"];
 
-export interface Segment {
-  count: number;
-  sample: string[];
-}
-
+// TODO(openapi): GET /api/users/{user_id} has no response model (response_model=None).
 export interface UserAttributes {
   user_id: string;
   attributes: Record<string, unknown>;
   sources: Record<string, { integration: string; file: string; updated_at: string }>;
 }
 
-export interface ColumnProfile {
-  name: string;
-  type: string;
-  format: string | null;
-  samples: string[];
-  empty: number;
-  distinct: number;
-  attribute: string;
-}
-
-export interface Discovery {
-  bucket: string;
-  key: string;
-  uri: string;
-  aws_conn_id: string;
-  encoding: string;
-  delimiter: string;
-  decimal: string;
-  rows: number;
-  complete: boolean;
-  compressed: boolean;
-  columns: ColumnProfile[];
-  user_id_candidates: string[];
-  notes: string[];
-  pattern: string | null;
-  config: string;
-}
-
-export interface ConfigCheck {
-  ok: boolean;
-  name: string | null;
-  problems: { line: number | null; setting: string; message: string; context: string }[];
-}
+export type ColumnProfile = Schemas["Column"];
+export type Discovery = Schemas["Discovery"];
+export type ConfigCheck = Schemas["ConfigCheck"];
 
 export class ApiError extends Error {
   constructor(
@@ -208,11 +132,14 @@ export class ApiError extends Error {
 /** A URL under Airflow's base (Airflow may be served under a path prefix). */
 export const airflowUrl = (path: string): string => new URL(path.replace(/^\//, ""), document.baseURI).href;
 
-const call = async <T>(path: string, init?: RequestInit): Promise<T> => {
+type Init = Omit<RequestInit, "body"> & { body?: unknown };
+
+const call = async <T>(path: string, { body, headers, ...init }: Init = {}): Promise<T> => {
   const response = await fetch(airflowUrl(path), {
     credentials: "same-origin",
     ...init,
-    headers: { Accept: "application/json", "Content-Type": "application/json", ...init?.headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    headers: { Accept: "application/json", "Content-Type": "application/json", ...headers },
   });
   const text = await response.text();
   if (!response.ok) {
@@ -229,46 +156,70 @@ const call = async <T>(path: string, init?: RequestInit): Promise<T> => {
 };
 
 const enc = encodeURIComponent;
+type Signal = AbortSignal | undefined;
+
+// TODO(openapi): GET /api/integrations/{name}/reports?check=true has no response model.
+export interface ReportCheck {
+  exists: boolean;
+  key: string;
+  reason: string | null;
+  size: number | null;
+}
 
 export const api = {
-  integrations: () => call<IntegrationRow[]>("/inbound/api/integrations"),
-  integration: (name: string, offset = 0, limit = 20) =>
-    call<Detail>(`/inbound/api/integrations/${enc(name)}?runs_offset=${offset}&runs_limit=${limit}`),
-  setEnabled: (name: string, enabled: boolean) =>
-    call<{ enabled: boolean }>(`/inbound/api/integrations/${enc(name)}/enabled`, {
-      method: "POST",
-      body: JSON.stringify({ enabled }),
-    }),
-  attributes: () => call<Attribute[]>("/inbound/api/attributes"),
-  segment: (rule: unknown, sample = 10) =>
-    call<Segment>(`/inbound/api/segments/evaluate?sample=${sample}`, { method: "POST", body: JSON.stringify(rule) }),
-  connections: () => call<string[]>("/inbound/api/discover/connections"),
-  discover: (uri: string, awsConnId: string) =>
-    call<Discovery>("/inbound/api/discover", { method: "POST", body: JSON.stringify({ uri, aws_conn_id: awsConnId }) }),
-  check: (config: string) =>
-    call<ConfigCheck>("/inbound/api/configs/check", { method: "POST", body: JSON.stringify({ config }) }),
-  user: (userId: string) => call<UserAttributes>(`/inbound/api/users/${enc(userId)}`),
-  reportUrl: (name: string, key: string) => airflowUrl(`/inbound/api/integrations/${enc(name)}/reports?key=${enc(key)}`),
+  attributes: (signal?: Signal) => call<Attribute[]>("/inbound/api/attributes?imports=true", { signal }),
+  check: (config: string, signal?: Signal) =>
+    call<ConfigCheck>("/inbound/api/configs/check", { body: { config }, method: "POST", signal }),
   /** Whether a report is still there, and why not when it is gone (answered 200 either way). */
-  checkReport: (name: string, key: string) =>
-    call<{ key: string; exists: boolean; size: number | null; reason: string | null }>(
-      `/inbound/api/integrations/${enc(name)}/reports?key=${enc(key)}&check=true`,
-    ),
-  files: (name: string) => call<Files>(`/inbound/api/integrations/${enc(name)}/files`),
-  run: (name: string, runId: string) => call<RunResult>(`/inbound/api/integrations/${enc(name)}/runs/${enc(runId)}`),
-  // Airflow's own REST API, with the caller's rights: a re-import is a DAG run with params.
-  trigger: (dagId: string, conf: Record<string, unknown>) =>
-    call<{ dag_run_id: string }>(`/api/v2/dags/${enc(dagId)}/dagRuns`, {
-      method: "POST",
-      body: JSON.stringify({ logical_date: null, conf }),
+  checkReport: (name: string, key: string, signal?: Signal) =>
+    call<ReportCheck>(`/inbound/api/integrations/${enc(name)}/reports?key=${enc(key)}&check=true`, {
+      signal,
     }),
+  connections: (signal?: Signal) => call<string[]>("/inbound/api/discover/connections", { signal }),
+  discover: (uri: string, awsConnId: string, signal?: Signal) =>
+    call<Discovery>("/inbound/api/discover", {
+      body: { aws_conn_id: awsConnId, uri },
+      method: "POST",
+      signal,
+    }),
+  files: (name: string, signal?: Signal) =>
+    call<Files>(`/inbound/api/integrations/${enc(name)}/files`, { signal }),
+  integration: (name: string, offset: number, limit: number, signal?: Signal) =>
+    call<Detail>(`/inbound/api/integrations/${enc(name)}?runs_offset=${offset}&runs_limit=${limit}`, {
+      signal,
+    }),
+  integrations: (signal?: Signal) => call<IntegrationRow[]>("/inbound/api/integrations", { signal }),
+  reportUrl: (name: string, key: string) =>
+    airflowUrl(`/inbound/api/integrations/${enc(name)}/reports?key=${enc(key)}`),
+  run: (name: string, runId: string, signal?: Signal) =>
+    call<RunResult>(`/inbound/api/integrations/${enc(name)}/runs/${enc(runId)}`, { signal }),
+  segment: (rule: unknown, sample: number, signal?: Signal) =>
+    call<Segment>(`/inbound/api/segments/evaluate?sample=${sample}&total=true`, {
+      body: rule,
+      method: "POST",
+      signal,
+    }),
+  // Airflow's own REST API, with the caller's rights: on/off is the DAG's pause state.
+  setPaused: (dagId: string, isPaused: boolean) =>
+    call<{ dag_id: string; is_paused: boolean }>(`/api/v2/dags/${enc(dagId)}?update_mask=is_paused`, {
+      body: { is_paused: isPaused },
+      method: "PATCH",
+    }),
+  // A re-import or "run now" is a DAG run (with params for a re-import).
+  trigger: (dagId: string, conf: Record<string, unknown> = {}) =>
+    call<{ dag_run_id: string }>(`/api/v2/dags/${enc(dagId)}/dagRuns`, {
+      body: { conf, logical_date: null },
+      method: "POST",
+    }),
+  user: (userId: string, signal?: Signal) =>
+    call<UserAttributes>(`/inbound/api/users/${enc(userId)}`, { signal }),
 };
 
 /** Airflow's pages for a run and for the task that wrote the store, from an import's `triggered_by`. */
-export const runLinks = (triggeredBy: string): { run: string; log: string } | null => {
+export const runLinks = (triggeredBy: string): { log: string; run: string } | null => {
   const match = /^airflow:([^/]+)\/(.+)$/.exec(triggeredBy);
   if (!match) return null;
   const [, dagId, runId] = match;
   const run = airflowUrl(`/dags/${enc(dagId)}/runs/${enc(runId)}`);
-  return { run, log: `${run}/tasks/upsert_attributes` };
+  return { log: `${run}/tasks/upsert_attributes`, run };
 };

@@ -1,4 +1,4 @@
-import type { ImportEntry, Result } from "./api";
+import type { ImportEntry } from "./api";
 
 export const number = (value: number | null | undefined): string =>
   value === null || value === undefined ? "–" : value.toLocaleString("en-US");
@@ -6,9 +6,19 @@ export const number = (value: number | null | undefined): string =>
 export const when = (iso: string | null | undefined): string =>
   iso ? iso.slice(0, 19).replace("T", " ") : "–";
 
-/** A result's color: green for success, red for a failure, neutral for everything benign. */
-export const resultPalette = (result: Result | string): string =>
-  result === "success" ? "green" : result === "failed" || result === "config error" ? "red" : "gray";
+export const percent = (share: number | null | undefined): string =>
+  share === null || share === undefined
+    ? "–"
+    : `${(share * 100).toFixed(share > 0 && share < 0.01 ? 2 : 0)}%`;
+
+export const duration = (seconds: number | null | undefined): string => {
+  if (seconds === null || seconds === undefined) return "–";
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  const minutes = Math.floor(seconds / 60);
+  return minutes < 60
+    ? `${minutes} min ${Math.round(seconds % 60)} s`
+    : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+};
 
 /** An import "skipped: same content, config and data" is benign: neutral, never red. */
 export const isSkip = (entry: ImportEntry): boolean =>

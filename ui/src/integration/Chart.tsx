@@ -30,7 +30,13 @@ export const ImportsChart = ({ runs }: { readonly runs: ImportEntry[] }) => {
           return (
             <g key={r.id}>
               <title>{`${when(r.finished_at)}: ${r.rows_written} written, ${r.rows_rejected} rejected`}</title>
-              <rect x={x} y={height - written} width={bar} height={written} fill="var(--chakra-colors-green-solid)" />
+              <rect
+                x={x}
+                y={height - written}
+                width={bar}
+                height={written}
+                fill="var(--chakra-colors-green-solid)"
+              />
               <rect
                 x={x}
                 y={height - written - rejected}

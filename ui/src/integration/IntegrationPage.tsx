@@ -1,17 +1,19 @@
-import { Badge, Box, Button, Code, Grid, HStack, Heading, Link, Spinner, Table, Text } from "@chakra-ui/react";
-import { useCallback, useEffect, useState } from "react";
+import { Box, Button, Code, Grid, HStack, Heading, Link, Table, Text } from "@chakra-ui/react";
+import { type ReactNode, useCallback, useState } from "react";
 
-import { api, type Detail, type ImportEntry, runLinks } from "../common/api";
-import { ImportsChart } from "./Chart";
-import { isSkip, number, outcomeOf, resultPalette, when } from "../common/format";
-import type { Go } from "../main";
 import { PageHeader } from "../common/PageHeader";
+import { type ImportEntry, runLinks } from "../common/api";
+import { isSkip, number, outcomeOf, when } from "../common/format";
+import { ErrorAlert, Loading, StateBadge } from "../common/states";
+import type { Go } from "../main";
+import { useIntegration } from "../queries/useIntegrations";
+import { ImportsChart } from "./Chart";
 import { Reimport } from "./Reimport";
 import { ReportLink } from "./ReportLink";
 
 const PAGE = 20;
 
-const Fact = ({ label, children }: { readonly label: string; readonly children: React.ReactNode }) => (
+const Fact = ({ children, label }: { readonly label: string; readonly children: ReactNode }) => (
   <>
     <Text color="fg.muted" fontSize="sm">
       {label}
@@ -20,7 +22,15 @@ const Fact = ({ label, children }: { readonly label: string; readonly children: 
   </>
 );
 
-const ImportRow = ({ entry, name, onReimport }: { readonly entry: ImportEntry; readonly name: string; readonly onReimport: (key: string) => void }) => {
+const ImportRow = ({
+  entry,
+  name,
+  onReimport,
+}: {
+  readonly entry: ImportEntry;
+  readonly name: string;
+  readonly onReimport: (key: string) => void;
+}) => {
   const links = runLinks(entry.triggered_by);
   const outcome = outcomeOf(entry);
   const counts = [
@@ -36,11 +46,9 @@ const ImportRow = ({ entry, name, onReimport }: { readonly entry: ImportEntry; r
         {entry.final_key ?? entry.source_file}
       </Table.Cell>
       <Table.Cell>
-        <Badge colorPalette={isSkip(entry) ? "gray" : resultPalette(entry.outcome)} title={entry.error ?? outcome}>
-          {outcome}
-        </Badge>
+        <StateBadge reason={entry.error ?? outcome} state={outcome} />
         {entry.error && !isSkip(entry) ? (
-          <Text fontSize="xs" color="red.fg" mt={1}>
+          <Text fontSize="xs" color="fg.error" mt={1}>
             {entry.error}
           </Text>
         ) : null}
@@ -53,14 +61,16 @@ const ImportRow = ({ entry, name, onReimport }: { readonly entry: ImportEntry; r
       <Table.Cell textAlign="end">{number(entry.rows_read)}</Table.Cell>
       <Table.Cell textAlign="end">{number(entry.rows_written)}</Table.Cell>
       <Table.Cell textAlign="end">{number(entry.rows_rejected)}</Table.Cell>
-      <Table.Cell fontSize="xs">{counts.map(([k, n]) => `${String(n)} ${String(k)}`).join(", ") || "–"}</Table.Cell>
+      <Table.Cell fontSize="xs">
+        {counts.map(([k, n]) => `${String(n)} ${String(k)}`).join(", ") || "–"}
+      </Table.Cell>
       <Table.Cell fontSize="xs">
         {links ? (
           <HStack gap={2}>
-            <Link href={links.run} colorPalette="blue">
+            <Link href={links.run} colorPalette="brand">
               run
             </Link>
-            <Link href={links.log} colorPalette="blue">
+            <Link href={links.log} colorPalette="brand">
               log
             </Link>
           </HStack>
@@ -87,9 +97,7 @@ const ImportRow = ({ entry, name, onReimport }: { readonly entry: ImportEntry; r
 };
 
 /** One integration: its settings, mapping, import history with a chart, reports, and re-import. */
-export const IntegrationPage = ({ name, go }: { readonly name: string; readonly go?: Go }) => {
-  const [detail, setDetail] = useState<Detail | null>(null);
-  const [error, setError] = useState<string | null>(null);
+export const IntegrationPage = ({ go, name }: { readonly name: string; readonly go?: Go }) => {
   const [offset, setOffset] = useState(0);
   const [request, setRequest] = useState<{ key: string; n: number } | null>(null);
   const reimport = useCallback((key: string) => {
@@ -97,32 +105,27 @@ export const IntegrationPage = ({ name, go }: { readonly name: string; readonly 
     document.getElementById("reimport")?.scrollIntoView({ block: "nearest" });
   }, []);
 
-  const load = useCallback(() => {
-    api
-      .integration(name, offset, PAGE)
-      .then((d) => {
-        setDetail(d);
-        setError(null);
-      })
-      .catch((e: Error) => setError(e.message));
-  }, [name, offset]);
-  useEffect(load, [load]);
+  const { data: detail, error, isPending } = useIntegration(name, offset, PAGE);
 
-  if (error) {
+  if (isPending) {
     return (
       <Box p={4}>
-        <Text color="red.fg" role="alert">
-          {error}
-        </Text>
+        <Loading label={`Loading ${name}`} rows={8} />
       </Box>
     );
   }
-  if (!detail) return <Spinner m={4} />;
+  if (!detail) {
+    return (
+      <Box p={4}>
+        <ErrorAlert error={error} title={`${name} could not be loaded`} />
+      </Box>
+    );
+  }
   const failed = detail.runs.find((r) => r.outcome === "failed" && r.final_key);
   return (
     <Box p={4}>
       <PageHeader title={detail.name} go={go}>
-        <Link href={`${document.baseURI}dags/${detail.dag_id}`} colorPalette="blue" fontSize="sm">
+        <Link href={`${document.baseURI}dags/${detail.dag_id}`} colorPalette="brand" fontSize="sm">
           DAG {detail.dag_id}
         </Link>
       </PageHeader>
@@ -137,7 +140,9 @@ export const IntegrationPage = ({ name, go }: { readonly name: string; readonly 
         <Fact label="Runs start">{detail.start_words}</Fact>
         <Fact label="Mode">
           {detail.mode}
-          {detail.mirror_max_removed !== null ? ` (at most ${Math.round(detail.mirror_max_removed * 100)}% of users removed per file)` : ""}
+          {detail.mirror_max_removed !== null
+            ? ` (at most ${Math.round(detail.mirror_max_removed * 100)}% of users removed per file)`
+            : ""}
         </Fact>
         <Fact label="Empty cells">{detail.blank}</Fact>
         <Fact label="Rejected rows allowed">{Math.round(detail.max_rejected_ratio * 100)}%</Fact>
@@ -183,7 +188,6 @@ export const IntegrationPage = ({ name, go }: { readonly name: string; readonly 
         preferredKey={failed?.final_key ?? null}
         request={request}
         canTrigger={detail.can_trigger}
-        onDone={load}
       />
 
       <Heading size="md" as="h2" mt={6} mb={2}>
@@ -218,7 +222,12 @@ export const IntegrationPage = ({ name, go }: { readonly name: string; readonly 
         </Table.Body>
       </Table.Root>
       <HStack mt={2} gap={2}>
-        <Button size="xs" variant="outline" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>
+        <Button
+          size="xs"
+          variant="outline"
+          disabled={offset === 0}
+          onClick={() => setOffset(Math.max(0, offset - PAGE))}
+        >
           Newer
         </Button>
         <Text fontSize="sm" color="fg.muted">

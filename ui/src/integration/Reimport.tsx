@@ -1,55 +1,57 @@
-import { Badge, Box, Button, HStack, Link, NativeSelect, Table, Text } from "@chakra-ui/react";
-import { useCallback, useEffect, useRef, useState } from "react";
+import { Box, Button, HStack, Link, NativeSelect, Table, Text } from "@chakra-ui/react";
+import { useQueryClient } from "@tanstack/react-query";
+import { useEffect, useRef, useState } from "react";
 
 import {
   api,
   type FileEntry,
   type FileOutcome,
-  type Files,
   type RejectedLines,
   type RunResult,
   type RunSummary,
   runLinks,
 } from "../common/api";
 import { number, when } from "../common/format";
+import { ErrorAlert, StateBadge } from "../common/states";
+import { toaster } from "../common/toaster";
+import { keys } from "../queries/keys";
+import { useTrigger } from "../queries/useDagActions";
+import { useFiles, useRunStatus } from "../queries/useReimport";
 import { ReportLink } from "./ReportLink";
-
-const POLL_MS = 1500;
-// A run that ended without an outcome (finalize never ran: the run was marked by hand, or killed):
-// after this many more looks, the page says so rather than wait forever.
-const GRACE_POLLS = 8;
-const TERMINAL = new Set(["success", "failed"]);
-
-const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 type Stage =
   | { step: "idle" }
-  | { step: "running"; dryRun: boolean; key: string; runId?: string }
+  | { step: "running"; dryRun: boolean; key: string; runId: string | null }
   | { step: "done"; dryRun: boolean; key: string; run: RunResult }
   | { step: "error"; message: string };
 
 /** A file's last outcome in words: what the import log says of it (or that nothing has read it yet). */
 const lastOutcome = (f: FileEntry): string => {
   if (!f.last_outcome) return f.folder === "waiting" ? "not imported yet" : "no outcome in the recent log";
-  if (f.last_outcome === "success" && (f.reason ?? "").startsWith("skipped")) return "last import: skipped (same content)";
+  if (f.last_outcome === "success" && (f.reason ?? "").startsWith("skipped"))
+    return "last import: skipped (same content)";
   return `last import: ${f.last_outcome}`;
 };
 
-const FOLDER_WORDS: Record<string, string> = { waiting: "waiting", failed: "in failed/", success: "in success/" };
+const FOLDER_WORDS: Record<string, string> = {
+  failed: "in failed/",
+  success: "in success/",
+  waiting: "waiting",
+};
 
 const optionLabel = (f: FileEntry): string =>
   `${f.key} (${FOLDER_WORDS[f.folder] ?? f.folder}; ${lastOutcome(f)}; ${when(f.last_modified)})`;
 
-/** The run's own outcome, never Airflow's state alone: what the badge says and its color. */
-const verdict = (run: RunResult, dryRun: boolean): { label: string; palette: string } => {
+/** The run's own outcome, never Airflow's state alone: what the badge says and the state it shows. */
+export const verdict = (run: RunResult, dryRun: boolean): { label: string; state: string } => {
   const outcome = run.result?.outcome;
-  if (!outcome) return { label: `run ${run.state}, no outcome`, palette: "gray" };
+  if (!outcome) return { label: `run ${run.state}, no outcome`, state: "none" };
   if (dryRun) {
-    if (outcome === "previewed") return { label: "dry run: would import", palette: "blue" };
-    if (outcome === "failed") return { label: "dry run: would fail", palette: "red" };
-    return { label: `dry run: ${outcome}`, palette: "gray" };
+    if (outcome === "previewed") return { label: "dry run: would import", state: "previewed" };
+    if (outcome === "failed") return { label: "dry run: would fail", state: "failed" };
+    return { label: `dry run: ${outcome}`, state: outcome };
   }
-  return { label: outcome, palette: outcome === "success" ? "green" : outcome === "failed" ? "red" : "gray" };
+  return { label: outcome, state: outcome };
 };
 
 /** What a dry run would do: adds, changes, clears, removals and rejects. */
@@ -75,9 +77,10 @@ const Counts = ({ summary }: { readonly summary: RunSummary }) => {
 /** The rejected rows of a run's files, by kind and column, with their first line numbers (no values). */
 const Rejected = ({ results }: { readonly results: FileOutcome[] }) => {
   const groups: (RejectedLines & { file: string })[] = results.flatMap((r) =>
-    (r.rejected_lines?.length ? r.rejected_lines : (r.rejected_by ?? []).map((g) => ({ ...g, lines: [] }))).map(
-      (g) => ({ ...g, file: r.file?.key ?? "" }),
-    ),
+    (r.rejected_lines?.length
+      ? r.rejected_lines
+      : (r.rejected_by ?? []).map((g) => ({ ...g, lines: [] }))
+    ).map((g) => ({ ...g, file: r.file?.key ?? "" })),
   );
   if (!groups.length) return null;
   const files = new Set(groups.map((g) => g.file)).size;
@@ -97,7 +100,11 @@ const Rejected = ({ results }: { readonly results: FileOutcome[] }) => {
       </Table.Header>
       <Table.Body>
         {groups.map((g) => (
-          <Table.Row key={`${g.file}|${g.kind}|${g.column ?? ""}`} data-kind={g.kind} data-column={g.column ?? ""}>
+          <Table.Row
+            key={`${g.file}|${g.kind}|${g.column ?? ""}`}
+            data-kind={g.kind}
+            data-column={g.column ?? ""}
+          >
             {files > 1 ? (
               <Table.Cell fontFamily="mono" fontSize="xs">
                 {g.file}
@@ -117,18 +124,18 @@ const Rejected = ({ results }: { readonly results: FileOutcome[] }) => {
 };
 
 /** A finished run as the page reports it: its outcome and message, the run, its reports, and for a dry run the detail. */
-const Outcome = ({
-  name,
+export const Outcome = ({
   dagId,
+  name,
   stage,
 }: {
   readonly name: string;
   readonly dagId: string;
   readonly stage: Extract<Stage, { step: "done" }>;
 }) => {
-  const { run, dryRun } = stage;
+  const { dryRun, run } = stage;
   const result = run.result;
-  const { label, palette } = verdict(run, dryRun);
+  const { label, state } = verdict(run, dryRun);
   const results = result?.summary?.results ?? [];
   const reports = dryRun ? [] : results.flatMap((r) => r.report_keys ?? []);
   const runLink = runLinks(`airflow:${dagId}/${run.run_id}`)?.run;
@@ -141,8 +148,12 @@ const Outcome = ({
       role="status"
     >
       <HStack gap={2} wrap="wrap" align="baseline">
-        <Badge colorPalette={palette}>{label}</Badge>
-        <Text color={result?.outcome === "failed" ? "red.fg" : undefined} data-message wordBreak="break-word">
+        <StateBadge state={state}>{label}</StateBadge>
+        <Text
+          color={result?.outcome === "failed" ? "fg.error" : undefined}
+          data-message
+          wordBreak="break-word"
+        >
           {result
             ? result.message
             : `The run ended ${run.state} without reporting an outcome (its finalize task did not run); see the run.`}
@@ -152,13 +163,17 @@ const Outcome = ({
       {dryRun ? <Rejected results={results} /> : null}
       <HStack gap={3} mt={1} wrap="wrap" fontSize="sm">
         {runLink ? (
-          <Link href={runLink} colorPalette="blue">
+          <Link href={runLink} colorPalette="brand">
             See the run
           </Link>
         ) : null}
         {reports.map((key) => (
           <ReportLink key={key} name={name} reportKey={key}>
-            {key.endsWith(".error.txt") ? "error report" : key.endsWith(".rejected.csv") ? "rejected rows" : "report"}
+            {key.endsWith(".error.txt")
+              ? "error report"
+              : key.endsWith(".rejected.csv")
+                ? "rejected rows"
+                : "report"}
           </ReportLink>
         ))}
       </HStack>
@@ -174,200 +189,213 @@ const Outcome = ({
  * Airflow's run state alone. After an import the key follows the file to where it went.
  */
 export const Reimport = ({
-  name,
+  canTrigger,
   dagId,
+  name,
   preferredKey,
   request,
-  canTrigger,
-  onDone,
 }: {
-  readonly name: string;
+  readonly canTrigger: boolean;
   readonly dagId: string;
+  readonly name: string;
   readonly preferredKey: string | null;
   readonly request: { key: string; n: number } | null;
-  readonly canTrigger: boolean;
-  readonly onDone: () => void;
 }) => {
-  const [files, setFiles] = useState<Files | null>(null);
-  const [filesError, setFilesError] = useState<string | null>(null);
+  const client = useQueryClient();
+  const filesQuery = useFiles(name);
+  const files = filesQuery.data;
+  const trigger = useTrigger();
   const [key, setKey] = useState("");
   const [note, setNote] = useState<string | null>(null);
   const [stage, setStage] = useState<Stage>({ step: "idle" });
-  const alive = useRef(true);
-  useEffect(
-    () => () => {
-      alive.current = false;
-    },
-    [],
-  );
+  const runId = stage.step === "running" ? stage.runId : null;
+  const status = useRunStatus(name, runId);
 
-  const loadFiles = useCallback(async (): Promise<Files | null> => {
-    try {
-      const found = await api.files(name);
-      if (alive.current) {
-        setFiles(found);
-        setFilesError(null);
-      }
-      return found;
-    } catch (e) {
-      if (alive.current) setFilesError((e as Error).message);
-      return null;
-    }
-  }, [name]);
-
-  // First load: the page's latest failed file if it is still there, else the newest file in
-  // failed/, else none chosen. Chosen once: later reloads of the page do not take the pick away.
-  const preselected = useRef(false);
-  const preferred = useRef(preferredKey);
-  preferred.current = preferredKey;
-  useEffect(() => {
-    void loadFiles().then((found) => {
-      if (!found || !alive.current || preselected.current) return;
-      preselected.current = true;
-      const failed = found.files.filter((f) => f.folder === "failed");
-      setKey(failed.find((f) => f.key === preferred.current)?.key ?? failed[0]?.key ?? "");
-    });
-  }, [loadFiles]);
+  // First list: the page's latest failed file if it is still there, else the newest file in
+  // failed/, else none chosen. Chosen once: later lists do not take the pick away.
+  // (State adjusted while rendering, as React advises, rather than in an effect.)
+  const [preselected, setPreselected] = useState(false);
+  if (files && !preselected) {
+    setPreselected(true);
+    const failed = files.files.filter((f) => f.folder === "failed");
+    setKey(failed.find((f) => f.key === preferredKey)?.key ?? failed[0]?.key ?? "");
+  }
 
   // A history row's "re-import": that file, if it is still in the bucket; else say where it is not.
-  useEffect(() => {
-    if (!request || !files) return;
+  // Only on a new request (not on each refreshed list, which must not replay an old one).
+  const [seenRequest, setSeenRequest] = useState(request);
+  if (request && files && request !== seenRequest) {
+    setSeenRequest(request);
     setStage({ step: "idle" });
     if (files.files.some((f) => f.key === request.key)) {
       setKey(request.key);
       setNote(null);
     } else {
-      setNote(`${request.key} is no longer in the bucket (a later run moved it on, or it was removed): pick a file from the list.`);
+      setNote(
+        `${request.key} is no longer in the bucket (a later run moved it on, or it was removed): pick a file from the list.`,
+      );
     }
-    // Only on a new request (not on each refreshed list, which must not replay an old one).
-  }, [request]);
+  }
 
-  const follow = async (runId: string): Promise<RunResult> => {
-    let grace = GRACE_POLLS;
-    for (;;) {
-      const run = await api.run(name, runId);
-      if (TERMINAL.has(run.state) && (run.result || grace-- <= 0)) return run;
-      await wait(POLL_MS);
-      if (!alive.current) return run;
-    }
-  };
+  // What the page shows: the run's outcome once it ended, a message when its polling gave up.
+  const shown: Stage =
+    stage.step !== "running" || !stage.runId
+      ? stage
+      : status.ended && status.run
+        ? { dryRun: stage.dryRun, key: stage.key, run: status.run, step: "done" }
+        : status.timedOut
+          ? {
+              message: "The run is still not finished after 10 minutes: see the run in Airflow.",
+              step: "error",
+            }
+          : status.error
+            ? { message: status.error.message, step: "error" }
+            : stage;
 
-  const start = async (dryRun: boolean) => {
+  // Once per ended run: a toast; after an import, the page's data refreshed and the key following
+  // the file to where the run moved it.
+  const handled = useRef<string | null>(null);
+  const endedRun = shown.step === "done" && stage.step === "running" ? stage.runId : null;
+  useEffect(() => {
+    if (!endedRun || handled.current === endedRun || shown.step !== "done") return;
+    handled.current = endedRun;
+    const { dryRun, key: picked, run } = shown;
+    toaster.create({
+      title: `${dryRun ? "Dry run" : "Import"} of ${picked}: ${verdict(run, dryRun).label}`,
+      type: run.result?.outcome === "failed" ? "error" : "success",
+    });
+    if (dryRun) return;
+    const moved = (run.result?.summary?.results ?? []).find((r) => r.file?.key === picked)?.final_key;
+    void Promise.all([
+      client.invalidateQueries({ queryKey: ["integrations", "table"] }),
+      client.invalidateQueries({ queryKey: keys.integrationAll(name) }),
+      client.fetchQuery({
+        queryFn: ({ signal }) => api.files(name, signal),
+        queryKey: keys.files(name),
+        staleTime: 0,
+      }),
+    ]).then(([, , found]) => {
+      const present = new Set(found.files.map((f) => f.key));
+      setKey(moved && present.has(moved) ? moved : present.has(picked) ? picked : "");
+    });
+  }, [endedRun, shown, client, name]);
+
+  const start = (dryRun: boolean) => {
     const picked = key;
     setNote(null);
-    setStage({ step: "running", dryRun, key: picked });
-    try {
-      const { dag_run_id: runId } = await api.trigger(dagId, { key: picked, dry_run: dryRun });
-      setStage({ step: "running", dryRun, key: picked, runId });
-      const run = await follow(runId);
-      if (!alive.current) return;
-      setStage({ step: "done", dryRun, key: picked, run });
-      if (dryRun) return;
-      onDone();
-      // The key follows the file: where this run moved it, if it is there; else nothing is chosen.
-      const moved = (run.result?.summary?.results ?? []).find((r) => r.file?.key === picked)?.final_key;
-      const found = await loadFiles();
-      const keys = new Set((found?.files ?? []).map((f) => f.key));
-      const next = moved && keys.has(moved) ? moved : keys.has(picked) ? picked : "";
-      if (alive.current) setKey(next);
-    } catch (e) {
-      if (alive.current) setStage({ step: "error", message: (e as Error).message });
-    }
+    setStage({ dryRun, key: picked, runId: null, step: "running" });
+    trigger.mutate(
+      { conf: { dry_run: dryRun, key: picked }, dagId, name },
+      {
+        onError: (error) => {
+          setStage({ message: error.message, step: "error" });
+          toaster.create({
+            closable: true,
+            description: error.message,
+            title: "The run could not start",
+            type: "error",
+          });
+        },
+        onSuccess: ({ dag_run_id: started }) =>
+          setStage({ dryRun, key: picked, runId: started, step: "running" }),
+      },
+    );
   };
 
-  const busy = stage.step === "running";
+  const busy = shown.step === "running";
   const chosen = files?.files.find((f) => f.key === key);
   const wouldImport =
-    stage.step === "done" &&
-    stage.dryRun &&
-    stage.key === key &&
-    stage.run.state === "success" &&
-    stage.run.result?.outcome === "previewed";
-  const runLink = stage.step === "running" && stage.runId ? runLinks(`airflow:${dagId}/${stage.runId}`)?.run : null;
+    shown.step === "done" &&
+    shown.dryRun &&
+    shown.key === key &&
+    shown.run.state === "success" &&
+    shown.run.result?.outcome === "previewed";
+  const runLink =
+    shown.step === "running" && shown.runId ? runLinks(`airflow:${dagId}/${shown.runId}`)?.run : null;
   return (
-    <Box borderWidth="1px" borderRadius="md" p={3} id="reimport">
+    <Box borderRadius="md" borderWidth="1px" id="reimport" p={3}>
       <HStack gap={2} wrap="wrap">
-        <NativeSelect.Root size="sm" width="44rem" maxW="100%" disabled={!files || busy}>
+        <NativeSelect.Root disabled={!files || busy} maxW="100%" size="sm" width="44rem">
           <NativeSelect.Field
             aria-label="File to re-import"
             fontFamily="mono"
-            value={key}
             onChange={(e) => {
               setKey(e.target.value);
               setNote(null);
               setStage({ step: "idle" });
             }}
+            value={key}
           >
-            <option value="">{files ? (files.files.length ? "Choose a file…" : "No files in the bucket") : "Loading files…"}</option>
+            <option value="">
+              {files ? (files.files.length ? "Choose a file…" : "No files in the bucket") : "Loading files…"}
+            </option>
             {(files?.files ?? []).map((f) => (
-              <option key={f.key} value={f.key} data-folder={f.folder}>
+              <option data-folder={f.folder} key={f.key} value={f.key}>
                 {optionLabel(f)}
               </option>
             ))}
           </NativeSelect.Field>
           <NativeSelect.Indicator />
         </NativeSelect.Root>
-        <Button size="sm" onClick={() => void start(true)} disabled={!canTrigger || busy || !key} loading={busy && stage.dryRun}>
+        <Button
+          disabled={!canTrigger || busy || !key}
+          loading={busy && shown.dryRun}
+          onClick={() => start(true)}
+          size="sm"
+        >
           Re-import (dry run first)
         </Button>
         {wouldImport ? (
-          <Button size="sm" colorPalette="blue" onClick={() => void start(false)} disabled={!canTrigger || busy}>
+          <Button colorPalette="brand" disabled={!canTrigger || busy} onClick={() => start(false)} size="sm">
             Import now
           </Button>
         ) : null}
-        <Button size="sm" variant="ghost" onClick={() => void loadFiles()} disabled={busy}>
+        <Button disabled={busy} onClick={() => void filesQuery.refetch()} size="sm" variant="ghost">
           Refresh files
         </Button>
       </HStack>
       {chosen ? (
-        <Text fontSize="xs" color="fg.muted" mt={1} data-testid="chosen-file">
+        <Text color="fg.muted" data-testid="chosen-file" fontSize="xs" mt={1}>
           {FOLDER_WORDS[chosen.folder] ?? chosen.folder}, {number(chosen.size)} bytes, {lastOutcome(chosen)}
           {chosen.reason ? `: ${chosen.reason}` : ""}
         </Text>
       ) : null}
       {files?.truncated ? (
-        <Text fontSize="xs" color="fg.muted" mt={1}>
+        <Text color="fg.muted" fontSize="xs" mt={1}>
           Only the newest {files.files.length} files are listed; older ones exist.
         </Text>
       ) : null}
-      {filesError ? (
-        <Text mt={2} color="red.fg" role="alert">
-          The files could not be listed: {filesError}
-        </Text>
-      ) : null}
+      <ErrorAlert error={filesQuery.error} title="The files could not be listed" />
       {note ? (
-        <Text mt={2} fontSize="sm" color="fg.muted">
+        <Text color="fg.muted" fontSize="sm" mt={2}>
           {note}
         </Text>
       ) : null}
       {!canTrigger ? (
-        <Text fontSize="sm" color="fg.muted" mt={2}>
+        <Text color="fg.muted" fontSize="sm" mt={2}>
           You may view this integration but not trigger its DAG, so re-import is disabled.
         </Text>
       ) : null}
-      {stage.step === "running" ? (
-        <HStack mt={2} gap={2}>
+      {shown.step === "running" ? (
+        <HStack gap={2} mt={2}>
+          <StateBadge state="running" />
           <Text>
-            The {stage.dryRun ? "dry run" : "import"} of <code>{stage.key}</code> is running…
+            The {shown.dryRun ? "dry run" : "import"} of <code>{shown.key}</code> is running…
           </Text>
           {runLink ? (
-            <Link href={runLink} colorPalette="blue" fontSize="sm">
+            <Link colorPalette="brand" fontSize="sm" href={runLink}>
               See the run
             </Link>
           ) : null}
         </HStack>
       ) : null}
-      {stage.step === "done" ? <Outcome name={name} dagId={dagId} stage={stage} /> : null}
-      {stage.step === "done" && stage.dryRun && !wouldImport && stage.key === key && stage.run.result ? (
-        <Text fontSize="sm" color="fg.muted" mt={1}>
+      {shown.step === "done" ? <Outcome dagId={dagId} name={name} stage={shown} /> : null}
+      {shown.step === "done" && shown.dryRun && !wouldImport && shown.key === key && shown.run.result ? (
+        <Text color="fg.muted" fontSize="sm" mt={1}>
           Fix the config or the file, then run the dry run again.
         </Text>
       ) : null}
-      {stage.step === "error" ? (
-        <Text mt={2} color="red.fg" role="alert">
-          {stage.message}
-        </Text>
-      ) : null}
+      {shown.step === "error" ? <ErrorAlert error={shown.message} /> : null}
     </Box>
   );
 };

@@ -1,5 +1,6 @@
 import { Link, Text } from "@chakra-ui/react";
-import { type MouseEvent, type ReactNode, useState } from "react";
+import { useMutation } from "@tanstack/react-query";
+import { type MouseEvent, type ReactNode } from "react";
 
 import { api } from "../common/api";
 
@@ -9,41 +10,43 @@ import { api } from "../common/api";
  * not, the page says why, in place, instead of opening a raw JSON 404.
  */
 export const ReportLink = ({
+  children,
   name,
   reportKey,
-  children,
 }: {
   readonly name: string;
   readonly reportKey: string;
   readonly children: ReactNode;
 }) => {
-  const [gone, setGone] = useState<string | null>(null);
-  const [checking, setChecking] = useState(false);
   const href = api.reportUrl(name, reportKey);
-  const open = async (event: MouseEvent<HTMLAnchorElement>) => {
+  const check = useMutation({
+    mutationFn: () => api.checkReport(name, reportKey),
+    onSuccess: (found) => {
+      if (found.exists) window.location.assign(href); // an attachment: it downloads, the page stays
+    },
+  });
+  const open = (event: MouseEvent<HTMLAnchorElement>) => {
     event.preventDefault();
-    setChecking(true);
-    try {
-      const found = await api.checkReport(name, reportKey);
-      if (!found.exists) {
-        setGone(found.reason ?? "it does not exist any more");
-        return;
-      }
-      setGone(null);
-      window.location.assign(href); // an attachment: it downloads, the page stays
-    } catch (e) {
-      setGone((e as Error).message);
-    } finally {
-      setChecking(false);
-    }
+    check.mutate();
   };
+  const gone = check.error
+    ? check.error.message
+    : check.data && !check.data.exists
+      ? (check.data.reason ?? "it does not exist any more")
+      : null;
   return (
     <>
-      <Link href={href} colorPalette="blue" onClick={(e) => void open(e)} aria-busy={checking} data-report={reportKey}>
+      <Link
+        href={href}
+        colorPalette="brand"
+        onClick={open}
+        aria-busy={check.isPending}
+        data-report={reportKey}
+      >
         {children}
       </Link>
       {gone ? (
-        <Text as="span" fontSize="xs" color="red.fg" role="alert" data-report-gone={reportKey}>
+        <Text as="span" fontSize="xs" color="fg.error" role="alert" data-report-gone={reportKey}>
           this report is gone: {gone}
         </Text>
       ) : null}

@@ -1,12 +1,32 @@
-import { Box, Button, HStack, Heading, Input, Link, Spinner, Switch, Table, Text } from "@chakra-ui/react";
-import { useCallback, useEffect, useMemo, useState } from "react";
+import {
+  Box,
+  Button,
+  ButtonGroup,
+  HStack,
+  Heading,
+  IconButton,
+  Input,
+  Link,
+  Pagination,
+  Switch,
+  Table,
+  Text,
+} from "@chakra-ui/react";
+import { useMemo, useState } from "react";
+import { FiChevronDown, FiChevronLeft, FiChevronRight, FiChevronUp, FiPlay } from "react-icons/fi";
 
-import { api, type IntegrationRow } from "../common/api";
+import type { IntegrationRow } from "../common/api";
 import { number, when } from "../common/format";
-import { ResultBadge } from "./Result";
+import { ErrorAlert, Loading, StateBadge } from "../common/states";
+import { toaster } from "../common/toaster";
 import type { Go } from "../main";
+import { useSetPaused, useTrigger } from "../queries/useDagActions";
+import { useIntegrations } from "../queries/useIntegrations";
 
-type SortKey = "name" | "source" | "attributes_imported" | "users" | "schedule" | "start" | "last_run_at" | "last_run_result";
+export const PAGE_SIZE = 50;
+
+type SortKey =
+  "attributes_imported" | "last_run_at" | "last_run_result" | "name" | "schedule" | "source" | "users";
 
 const COLUMNS: { key: SortKey; label: string; numeric?: boolean }[] = [
   { key: "name", label: "Name" },
@@ -14,7 +34,6 @@ const COLUMNS: { key: SortKey; label: string; numeric?: boolean }[] = [
   { key: "attributes_imported", label: "Attributes imported", numeric: true },
   { key: "users", label: "Users", numeric: true },
   { key: "schedule", label: "Schedule" },
-  { key: "start", label: "Runs start" },
   { key: "last_run_at", label: "Last run" },
   { key: "last_run_result", label: "Result" },
 ];
@@ -28,180 +47,270 @@ const compare = (a: IntegrationRow, b: IntegrationRow, key: SortKey): number => 
   return typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y));
 };
 
-const Toggle = ({ row, onChange }: { readonly row: IntegrationRow; readonly onChange: () => void }) => {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  if (row.enabled === null) return <Text color="fg.muted">–</Text>;
-  const flip = (enabled: boolean) => {
-    setBusy(true);
-    setError(null);
-    api
-      .setEnabled(row.name, enabled)
-      .then(onChange)
-      .catch((e: Error) => setError(e.message))
-      .finally(() => setBusy(false));
-  };
+/** Whether the row says the caller may edit its DAG (absent: Airflow answers, a 403 becomes a toast). */
+const mayEdit = (row: IntegrationRow): boolean => row.can_edit !== false;
+
+const failure = (title: string, error: Error) =>
+  toaster.create({ closable: true, description: error.message, title, type: "error" });
+
+const Toggle = ({ row }: { readonly row: IntegrationRow }) => {
+  const pause = useSetPaused();
+  if (row.enabled === null || row.dag_id === null) return <Text color="fg.muted">–</Text>;
+  const dagId = row.dag_id;
   return (
-    <Box>
-      <Switch.Root
-        checked={row.enabled}
-        disabled={busy}
-        onCheckedChange={(e) => flip(e.checked)}
-        size="sm"
-        data-name={row.name}
-      >
-        <Switch.HiddenInput aria-label={`${row.name} on or off`} />
-        <Switch.Control />
-        <Switch.Label>{row.enabled ? "on" : "off"}</Switch.Label>
-      </Switch.Root>
-      {error ? (
-        <Text color="red.fg" fontSize="xs" role="alert">
-          {error}
-        </Text>
-      ) : null}
-    </Box>
+    <Switch.Root
+      checked={row.enabled}
+      data-name={row.name}
+      disabled={pause.isPending}
+      onCheckedChange={(e) =>
+        pause.mutate(
+          { dagId, name: row.name, paused: !e.checked },
+          {
+            onError: (error) =>
+              failure(`${row.name} could not be switched ${e.checked ? "on" : "off"}`, error),
+            onSuccess: () =>
+              toaster.create({ title: `${row.name} is ${e.checked ? "on" : "off"}`, type: "success" }),
+          },
+        )
+      }
+      size="sm"
+    >
+      <Switch.HiddenInput aria-label={`${row.name} on or off`} />
+      <Switch.Control />
+      <Switch.Label>{row.enabled ? "on" : "off"}</Switch.Label>
+    </Switch.Root>
+  );
+};
+
+const RunNow = ({ row }: { readonly row: IntegrationRow }) => {
+  const trigger = useTrigger();
+  if (row.dag_id === null) return null;
+  const dagId = row.dag_id;
+  return (
+    <Button
+      aria-label={`Run ${row.name} now`}
+      loading={trigger.isPending}
+      onClick={() =>
+        trigger.mutate(
+          { dagId, name: row.name },
+          {
+            onError: (error) => failure(`${row.name} could not be started`, error),
+            onSuccess: ({ dag_run_id: runId }) =>
+              toaster.create({ description: runId, title: `${row.name}: run started`, type: "success" }),
+          },
+        )
+      }
+      size="xs"
+      variant="outline"
+    >
+      <FiPlay /> Run now
+    </Button>
+  );
+};
+
+/** Why the last run failed, on one line; the whole reason a click away (no hover needed). */
+const Reason = ({ reason }: { readonly reason: string }) => {
+  const [open, setOpen] = useState(false);
+  return (
+    <Text
+      aria-expanded={open}
+      as="button"
+      color="fg.error"
+      cursor="pointer"
+      data-reason
+      display="block"
+      fontSize="xs"
+      lineClamp={open ? undefined : 1}
+      maxW="28rem"
+      mt={1}
+      onClick={() => setOpen(!open)}
+      textAlign="start"
+    >
+      {reason}
+    </Text>
+  );
+};
+
+const Row = ({ go, row }: { readonly go: Go; readonly row: IntegrationRow }) => {
+  const reason = row.reason ?? row.last_run_reason ?? row.error ?? null;
+  if (row.dag_id === null) {
+    return (
+      <Table.Row className="broken" data-name={row.name}>
+        <Table.Cell>{row.name}</Table.Cell>
+        <Table.Cell color="fg.error" colSpan={5} whiteSpace="pre-wrap">
+          {row.error}
+        </Table.Cell>
+        <Table.Cell>
+          <StateBadge reason={row.error} state={row.last_run_result} />
+        </Table.Cell>
+        <Table.Cell>–</Table.Cell>
+        <Table.Cell>–</Table.Cell>
+      </Table.Row>
+    );
+  }
+  return (
+    <Table.Row data-name={row.name}>
+      <Table.Cell>
+        <Link
+          colorPalette="brand"
+          href={`#${row.name}`}
+          onClick={(e) => {
+            e.preventDefault();
+            go({ name: row.name, view: "integration" });
+          }}
+        >
+          {row.name}
+        </Link>
+      </Table.Cell>
+      <Table.Cell fontFamily="mono" fontSize="xs">
+        {row.source}
+      </Table.Cell>
+      <Table.Cell textAlign="end">{number(row.attributes_imported)}</Table.Cell>
+      <Table.Cell textAlign="end">{number(row.users)}</Table.Cell>
+      <Table.Cell title={row.schedule ?? ""}>{row.schedule_words}</Table.Cell>
+      <Table.Cell>{when(row.last_run_at)}</Table.Cell>
+      <Table.Cell>
+        <StateBadge reason={row.last_run_reason} state={row.last_run_result} />
+        {reason && row.last_run_result === "failed" ? <Reason reason={reason} /> : null}
+      </Table.Cell>
+      <Table.Cell>{mayEdit(row) ? <Toggle row={row} /> : row.enabled ? "on" : "off"}</Table.Cell>
+      <Table.Cell>{mayEdit(row) ? <RunNow row={row} /> : null}</Table.Cell>
+    </Table.Row>
   );
 };
 
 export const IntegrationsTable = ({ go }: { readonly go: Go }) => {
-  const [rows, setRows] = useState<IntegrationRow[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const { data: rows, error, isPending } = useIntegrations();
   const [search, setSearch] = useState("");
   const [sort, setSort] = useState<{ key: SortKey; up: boolean }>({ key: "name", up: true });
-
-  const load = useCallback(() => {
-    api
-      .integrations()
-      .then((r) => {
-        setRows(r);
-        setError(null);
-      })
-      .catch((e: Error) => setError(e.message));
-  }, []);
-  useEffect(load, [load]);
+  const [page, setPage] = useState(1);
 
   const shown = useMemo(() => {
     const needle = search.trim().toLowerCase();
     const found = (rows ?? []).filter(
-      (r) => !needle || [r.name, r.source, r.error, r.last_run_result].some((v) => v?.toLowerCase().includes(needle)),
+      (r) =>
+        !needle ||
+        [r.name, r.source, r.error, r.last_run_result].some((v) => v?.toLowerCase().includes(needle)),
     );
     return found.sort((a, b) => compare(a, b, sort.key) * (sort.up ? 1 : -1));
   }, [rows, search, sort]);
+  const pages = Math.max(1, Math.ceil(shown.length / PAGE_SIZE));
+  const current = Math.min(page, pages);
+  const visible = shown.slice((current - 1) * PAGE_SIZE, current * PAGE_SIZE);
 
   return (
     <Box p={4}>
-      <HStack justify="space-between" mb={4} wrap="wrap" gap={2}>
-        <Heading size="lg" as="h1">
+      <HStack gap={2} justify="space-between" mb={4} wrap="wrap">
+        <Heading as="h1" size="lg">
           Integrations
         </Heading>
         <HStack gap={2}>
           <Input
             aria-label="Search integrations"
+            onChange={(e) => {
+              setSearch(e.target.value);
+              setPage(1);
+            }}
             placeholder="Search name, source, error"
             size="sm"
             value={search}
-            onChange={(e) => setSearch(e.target.value)}
             width="18rem"
           />
-          <Button size="sm" variant="outline" onClick={() => go({ view: "targeting" })}>
+          <Button onClick={() => go({ view: "targeting" })} size="sm" variant="outline">
             Targeting
           </Button>
-          <Button size="sm" variant="outline" onClick={() => go({ view: "new" })}>
+          <Button colorPalette="brand" onClick={() => go({ view: "new" })} size="sm">
             New integration
           </Button>
         </HStack>
       </HStack>
-      {error ? (
-        <Text color="red.fg" role="alert">
-          {error}
-        </Text>
-      ) : null}
-      {rows === null && !error ? <Spinner /> : null}
-      {rows !== null ? (
-        <Table.Root size="sm" interactive id="integrations">
+      <ErrorAlert error={error} title="The integrations could not be loaded" />
+      {isPending ? <Loading label="Loading integrations" rows={6} /> : null}
+      {rows ? (
+        <Table.Root id="integrations" interactive size="sm">
           <Table.Header>
             <Table.Row>
               {COLUMNS.map((c) => (
                 <Table.ColumnHeader
+                  aria-sort={sort.key === c.key ? (sort.up ? "ascending" : "descending") : "none"}
                   key={c.key}
                   textAlign={c.numeric ? "end" : "start"}
-                  aria-sort={sort.key === c.key ? (sort.up ? "ascending" : "descending") : "none"}
                 >
                   <Button
-                    variant="plain"
-                    size="xs"
-                    px={0}
                     fontWeight="semibold"
                     onClick={() => setSort({ key: c.key, up: sort.key === c.key ? !sort.up : true })}
+                    px={0}
+                    size="xs"
+                    variant="plain"
                   >
                     {c.label}
-                    {sort.key === c.key ? (sort.up ? " ▲" : " ▼") : ""}
+                    {sort.key === c.key ? (
+                      sort.up ? (
+                        <FiChevronUp aria-hidden />
+                      ) : (
+                        <FiChevronDown aria-hidden />
+                      )
+                    ) : null}
                   </Button>
                 </Table.ColumnHeader>
               ))}
               <Table.ColumnHeader fontSize="xs" fontWeight="semibold">
-                Ready for targeting
+                On/off
               </Table.ColumnHeader>
               <Table.ColumnHeader fontSize="xs" fontWeight="semibold">
-                On/off
+                Actions
               </Table.ColumnHeader>
             </Table.Row>
           </Table.Header>
           <Table.Body>
             {shown.length === 0 ? (
               <Table.Row>
-                <Table.Cell colSpan={10} color="fg.muted">
+                <Table.Cell color="fg.muted" colSpan={9}>
                   {rows.length ? "no integration matches the search" : "no integration configs"}
                 </Table.Cell>
               </Table.Row>
             ) : null}
-            {shown.map((row) =>
-              row.dag_id === null ? (
-                <Table.Row key={`broken-${row.file ?? row.name}`} data-name={row.name} className="broken">
-                  <Table.Cell>{row.name}</Table.Cell>
-                  <Table.Cell colSpan={6} color="red.fg" whiteSpace="pre-wrap">
-                    {row.error}
-                  </Table.Cell>
-                  <Table.Cell>
-                    <ResultBadge result={row.last_run_result} reason={row.error} />
-                  </Table.Cell>
-                  <Table.Cell>–</Table.Cell>
-                  <Table.Cell>–</Table.Cell>
-                </Table.Row>
-              ) : (
-                <Table.Row key={row.name} data-name={row.name}>
-                  <Table.Cell>
-                    <Link
-                      colorPalette="blue"
-                      href={`#${row.name}`}
-                      onClick={(e) => {
-                        e.preventDefault();
-                        go({ view: "integration", name: row.name });
-                      }}
-                    >
-                      {row.name}
-                    </Link>
-                  </Table.Cell>
-                  <Table.Cell fontFamily="mono" fontSize="xs">
-                    {row.source}
-                  </Table.Cell>
-                  <Table.Cell textAlign="end">{number(row.attributes_imported)}</Table.Cell>
-                  <Table.Cell textAlign="end">{number(row.users)}</Table.Cell>
-                  <Table.Cell title={row.schedule ?? ""}>{row.schedule_words}</Table.Cell>
-                  <Table.Cell title={row.start_words ?? ""}>{row.start}</Table.Cell>
-                  <Table.Cell>{when(row.last_run_at)}</Table.Cell>
-                  <Table.Cell>
-                    <ResultBadge result={row.last_run_result} reason={row.last_run_reason} />
-                  </Table.Cell>
-                  <Table.Cell>{row.ready_for_targeting ? "yes" : "no"}</Table.Cell>
-                  <Table.Cell>
-                    <Toggle row={row} onChange={load} />
-                  </Table.Cell>
-                </Table.Row>
-              ),
-            )}
+            {visible.map((row) => (
+              <Row
+                go={go}
+                key={row.dag_id === null ? `broken-${row.file ?? row.name}` : row.name}
+                row={row}
+              />
+            ))}
           </Table.Body>
         </Table.Root>
+      ) : null}
+      {shown.length > PAGE_SIZE ? (
+        <Pagination.Root
+          count={shown.length}
+          mt={3}
+          onPageChange={(e) => setPage(e.page)}
+          page={current}
+          pageSize={PAGE_SIZE}
+        >
+          <ButtonGroup size="sm" variant="ghost">
+            <Pagination.PrevTrigger asChild>
+              <IconButton aria-label="Previous page">
+                <FiChevronLeft />
+              </IconButton>
+            </Pagination.PrevTrigger>
+            <Pagination.Items
+              render={(item) => (
+                <IconButton
+                  aria-label={`Page ${item.value}`}
+                  variant={{ _selected: "outline", base: "ghost" }}
+                >
+                  {item.value}
+                </IconButton>
+              )}
+            />
+            <Pagination.NextTrigger asChild>
+              <IconButton aria-label="Next page">
+                <FiChevronRight />
+              </IconButton>
+            </Pagination.NextTrigger>
+          </ButtonGroup>
+        </Pagination.Root>
       ) : null}
     </Box>
   );

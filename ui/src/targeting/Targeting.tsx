@@ -1,9 +1,25 @@
-import { Box, Button, Code, HStack, Heading, Input, NativeSelect, Spinner, Table, Text, VStack } from "@chakra-ui/react";
-import { useEffect, useMemo, useState } from "react";
+import {
+  Badge,
+  Box,
+  Button,
+  Code,
+  HStack,
+  Heading,
+  Input,
+  List,
+  NativeSelect,
+  Table,
+  Text,
+  VStack,
+} from "@chakra-ui/react";
+import { useMemo, useState } from "react";
 
-import { api, type Attribute, type Segment, type UserAttributes } from "../common/api";
-import type { Go } from "../main";
 import { PageHeader } from "../common/PageHeader";
+import type { Attribute } from "../common/api";
+import { ErrorAlert, Loading } from "../common/states";
+import { useDebounced } from "../common/useDebounced";
+import type { Go } from "../main";
+import { useAttributes, useSegment, useUser } from "../queries/useTargeting";
 
 // The rule JSON `inbound.rules` takes: {"all"|"any": [...]} groups of {"attribute", "op", "value"}.
 export type Condition = { attribute: string; op: string; value?: unknown };
@@ -13,17 +29,17 @@ export type Node = Condition | Group;
 const isGroup = (node: Node): node is Group => "kind" in node;
 
 const OPS_BY_TYPE: Record<string, [string, string][]> = {
+  boolean: [
+    ["eq", "is"],
+    ["exists", "is set"],
+    ["not_exists", "is not set"],
+  ],
   string: [
     ["eq", "is"],
     ["ne", "is not"],
     ["in", "is one of"],
     ["not_in", "is none of"],
     ["contains", "contains"],
-    ["exists", "is set"],
-    ["not_exists", "is not set"],
-  ],
-  boolean: [
-    ["eq", "is"],
     ["exists", "is set"],
     ["not_exists", "is not set"],
   ],
@@ -44,7 +60,8 @@ export const opsFor = (type: string): [string, string][] => OPS_BY_TYPE[type] ??
 /** A condition's value in the type of its attribute (what the rule's JSON carries). */
 const typed = (raw: string, type: string, op: string): unknown => {
   if (op === "in" || op === "not_in") return raw.split(",").map((v) => typed(v.trim(), type, "eq"));
-  if (type === "integer" || type === "number") return raw === "" || Number.isNaN(Number(raw)) ? raw : Number(raw);
+  if (type === "integer" || type === "number")
+    return raw === "" || Number.isNaN(Number(raw)) ? raw : Number(raw);
   if (type === "boolean") return raw === "true";
   return raw;
 };
@@ -56,12 +73,42 @@ export const toRule = (node: Node): unknown =>
       ? { attribute: node.attribute, op: node.op }
       : { attribute: node.attribute, op: node.op, value: node.value };
 
+const needsValue = (op: string): boolean => op !== "exists" && op !== "not_exists";
+
+/** A value a condition can be asked with: typed, and not empty (nor an empty item of a list). */
+const filled = (value: unknown): boolean => {
+  if (Array.isArray(value)) return value.length > 0 && value.every(filled);
+  if (typeof value === "number") return Number.isFinite(value);
+  if (typeof value === "boolean") return true;
+  return typeof value === "string" && value.trim() !== "";
+};
+
+/**
+ * Whether a rule can be counted: at least one condition, every group non-empty, every condition
+ * with an attribute and, unless it tests presence, a value of its type (a number for a number).
+ */
+export const isComplete = (node: Node, types: Record<string, string> = {}): boolean => {
+  if (isGroup(node)) return node.items.length > 0 && node.items.every((n) => isComplete(n, types));
+  if (!node.attribute) return false;
+  if (!needsValue(node.op)) return true;
+  const type = types[node.attribute];
+  const numeric = type === "integer" || type === "number";
+  const values = Array.isArray(node.value) ? node.value : [node.value];
+  return filled(node.value) && (!numeric || values.every((v) => typeof v === "number"));
+};
+
 const inputType = (type: string): string =>
-  type === "integer" || type === "number" ? "number" : type === "date" ? "date" : type === "timestamp" ? "datetime-local" : "text";
+  type === "integer" || type === "number"
+    ? "number"
+    : type === "date"
+      ? "date"
+      : type === "timestamp"
+        ? "datetime-local"
+        : "text";
 
 const ConditionEditor = ({
-  condition,
   attributes,
+  condition,
   onChange,
   onRemove,
   path,
@@ -72,7 +119,8 @@ const ConditionEditor = ({
   readonly onRemove: () => void;
   readonly path: string;
 }) => {
-  const type = attributes.find((a) => a.attribute === condition.attribute)?.type ?? "string";
+  const chosen = attributes.find((a) => a.attribute === condition.attribute);
+  const type = chosen?.type ?? "string";
   const ops = opsFor(type);
   const byIntegration = useMemo(() => {
     const groups = new Map<string, Attribute[]>();
@@ -80,7 +128,7 @@ const ConditionEditor = ({
     return [...groups.entries()];
   }, [attributes]);
   const [raw, setRaw] = useState(condition.value === undefined ? "" : String(condition.value));
-  const needsValue = condition.op !== "exists" && condition.op !== "not_exists";
+  const valueNeeded = needsValue(condition.op);
   return (
     <HStack gap={2} wrap="wrap" data-condition={path}>
       <NativeSelect.Root size="sm" width="14rem">
@@ -95,10 +143,13 @@ const ConditionEditor = ({
           }}
         >
           {byIntegration.map(([integration, list]) => (
-            <optgroup key={integration} label={integration}>
+            <optgroup
+              key={integration}
+              label={list[0]?.imported === false ? `${integration} (never imported)` : integration}
+            >
               {list.map((a) => (
                 <option key={a.attribute} value={a.attribute}>
-                  {a.attribute} ({a.type})
+                  {a.attribute} ({a.type}){a.imported === false ? " · never imported" : ""}
                 </option>
               ))}
             </optgroup>
@@ -110,7 +161,9 @@ const ConditionEditor = ({
         <NativeSelect.Field
           aria-label="Operator"
           value={condition.op}
-          onChange={(e) => onChange({ ...condition, op: e.target.value, value: typed(raw, type, e.target.value) })}
+          onChange={(e) =>
+            onChange({ ...condition, op: e.target.value, value: typed(raw, type, e.target.value) })
+          }
         >
           {ops.map(([op, label]) => (
             <option key={op} value={op}>
@@ -120,7 +173,7 @@ const ConditionEditor = ({
         </NativeSelect.Field>
         <NativeSelect.Indicator />
       </NativeSelect.Root>
-      {needsValue && type === "boolean" ? (
+      {valueNeeded && type === "boolean" ? (
         <NativeSelect.Root size="sm" width="7rem">
           <NativeSelect.Field
             aria-label="Value"
@@ -136,7 +189,7 @@ const ConditionEditor = ({
           <NativeSelect.Indicator />
         </NativeSelect.Root>
       ) : null}
-      {needsValue && type !== "boolean" ? (
+      {valueNeeded && type !== "boolean" ? (
         <Input
           aria-label="Value"
           size="sm"
@@ -153,13 +206,22 @@ const ConditionEditor = ({
       <Button size="xs" variant="ghost" onClick={onRemove} aria-label="Remove condition">
         ✕
       </Button>
+      {chosen?.imported === false ? (
+        <Badge
+          colorPalette="orange"
+          data-never-imported
+          title={`${chosen.integration} has never imported: no user has this attribute yet`}
+        >
+          never imported
+        </Badge>
+      ) : null}
     </HStack>
   );
 };
 
 const GroupEditor = ({
-  group,
   attributes,
+  group,
   onChange,
   onRemove,
   path,
@@ -176,7 +238,8 @@ const GroupEditor = ({
     op: opsFor(first?.type ?? "string")[0][0],
     value: first?.type === "boolean" ? true : "",
   });
-  const set = (i: number, node: Node) => onChange({ ...group, items: group.items.map((x, j) => (j === i ? node : x)) });
+  const set = (i: number, node: Node) =>
+    onChange({ ...group, items: group.items.map((x, j) => (j === i ? node : x)) });
   const drop = (i: number) => onChange({ ...group, items: group.items.filter((_, j) => j !== i) });
   return (
     <Box borderLeftWidth="3px" borderColor="border.emphasized" pl={3} py={1} data-group={path}>
@@ -192,13 +255,17 @@ const GroupEditor = ({
           </NativeSelect.Field>
           <NativeSelect.Indicator />
         </NativeSelect.Root>
-        <Button size="xs" variant="outline" onClick={() => onChange({ ...group, items: [...group.items, blank()] })}>
+        <Button
+          size="xs"
+          variant="outline"
+          onClick={() => onChange({ ...group, items: [...group.items, blank()] })}
+        >
           + condition
         </Button>
         <Button
           size="xs"
           variant="outline"
-          onClick={() => onChange({ ...group, items: [...group.items, { kind: "any", items: [blank()] }] })}
+          onClick={() => onChange({ ...group, items: [...group.items, { items: [blank()], kind: "any" }] })}
         >
           + group
         </Button>
@@ -237,24 +304,32 @@ const GroupEditor = ({
 
 const UserLookup = () => {
   const [userId, setUserId] = useState("");
-  const [found, setFound] = useState<UserAttributes | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const look = () => {
-    setError(null);
-    api
-      .user(userId.trim())
-      .then(setFound)
-      .catch((e: Error) => setError(e.message));
-  };
+  const [asked, setAsked] = useState<string | null>(null);
+  const { data: found, error } = useUser(asked);
+  const look = () => setAsked(userId.trim());
   return (
     <Box>
-      <HStack as="form" gap={2} onSubmit={(e) => { e.preventDefault(); look(); }}>
-        <Input aria-label="User ID" placeholder="user ID, e.g. ada@example.com" size="sm" width="20rem" value={userId} onChange={(e) => setUserId(e.target.value)} />
+      <HStack
+        as="form"
+        gap={2}
+        onSubmit={(e) => {
+          e.preventDefault();
+          look();
+        }}
+      >
+        <Input
+          aria-label="User ID"
+          placeholder="user ID, e.g. ada@example.com"
+          size="sm"
+          width="20rem"
+          value={userId}
+          onChange={(e) => setUserId(e.target.value)}
+        />
         <Button size="sm" type="submit" disabled={!userId.trim()}>
           Look up
         </Button>
       </HStack>
-      {error ? <Text color="red.fg" role="alert">{error}</Text> : null}
+      <ErrorAlert error={error} />
       {found ? (
         <Table.Root size="sm" mt={2} id="user-attributes">
           <Table.Header>
@@ -269,7 +344,9 @@ const UserLookup = () => {
           <Table.Body>
             {Object.keys(found.attributes).length === 0 ? (
               <Table.Row>
-                <Table.Cell colSpan={5} color="fg.muted">no attributes for this user</Table.Cell>
+                <Table.Cell colSpan={5} color="fg.muted">
+                  no attributes for this user
+                </Table.Cell>
               </Table.Row>
             ) : null}
             {Object.entries(found.attributes).map(([name, value]) => (
@@ -277,7 +354,9 @@ const UserLookup = () => {
                 <Table.Cell fontFamily="mono">{name}</Table.Cell>
                 <Table.Cell>{JSON.stringify(value)}</Table.Cell>
                 <Table.Cell>{found.sources[name]?.integration}</Table.Cell>
-                <Table.Cell fontFamily="mono" fontSize="xs">{found.sources[name]?.file}</Table.Cell>
+                <Table.Cell fontFamily="mono" fontSize="xs">
+                  {found.sources[name]?.file}
+                </Table.Cell>
                 <Table.Cell fontSize="xs">{found.sources[name]?.updated_at}</Table.Cell>
               </Table.Row>
             ))}
@@ -288,41 +367,46 @@ const UserLookup = () => {
   );
 };
 
+const SegmentResult = ({
+  segment,
+}: {
+  readonly segment: { count: number; sample: string[]; total?: number };
+}) => (
+  <Box>
+    <Text id="segment-count">
+      <b>{segment.count.toLocaleString("en-US")}</b>
+      {segment.total === undefined ? "" : ` of ${segment.total.toLocaleString("en-US")}`} users match
+    </Text>
+    {segment.sample.length ? (
+      <Box mt={1}>
+        <Text color="fg.muted" fontSize="sm">
+          {segment.count > segment.sample.length ? `The first ${segment.sample.length}:` : "They are:"}
+        </Text>
+        <List.Root data-testid="segment-sample" fontFamily="mono" fontSize="sm" ps={5}>
+          {segment.sample.map((user) => (
+            <List.Item key={user}>{user}</List.Item>
+          ))}
+        </List.Root>
+      </Box>
+    ) : null}
+  </Box>
+);
+
 /** Targeting: a rule builder with a live count and sample, and the user lookup. */
 export const Targeting = ({ go }: { readonly go: Go }) => {
-  const [attributes, setAttributes] = useState<Attribute[] | null>(null);
-  const [root, setRoot] = useState<Group>({ kind: "all", items: [] });
-  const [segment, setSegment] = useState<Segment | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [loadError, setLoadError] = useState<string | null>(null);
-
-  useEffect(() => {
-    api.attributes().then(setAttributes).catch((e: Error) => setLoadError(e.message));
-  }, []);
-
+  const attributesQuery = useAttributes();
+  const attributes = attributesQuery.data;
+  const [root, setRoot] = useState<Group>({ items: [], kind: "all" });
+  const types = useMemo(
+    () => Object.fromEntries((attributes ?? []).map((a) => [a.attribute, a.type])),
+    [attributes],
+  );
   const rule = useMemo(() => toRule(root), [root]);
-  const ruleText = JSON.stringify(rule);
-  useEffect(() => {
-    if (!root.items.length) {
-      setSegment(null);
-      setError(null);
-      return;
-    }
-    const timer = setTimeout(() => {
-      api
-        .segment(rule, 10)
-        .then((s) => {
-          setSegment(s);
-          setError(null);
-        })
-        .catch((e: Error) => {
-          setSegment(null);
-          setError(e.message);
-        });
-    }, 250);
-    return () => clearTimeout(timer);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [ruleText]);
+  // No count until the rule is complete; a rule being typed is asked once it settles.
+  const complete = isComplete(root, types);
+  const asked = useDebounced(complete ? rule : null, 250);
+  const segment = useSegment(complete ? asked : null, 10);
+  const shown = complete && asked !== null ? segment.data : undefined;
 
   return (
     <Box p={4}>
@@ -330,19 +414,19 @@ export const Targeting = ({ go }: { readonly go: Go }) => {
       <Heading size="md" as="h2" mb={2}>
         Segment
       </Heading>
-      {loadError ? <Text color="red.fg" role="alert">{loadError}</Text> : null}
-      {attributes === null && !loadError ? <Spinner /> : null}
-      {attributes !== null ? (
+      <ErrorAlert error={attributesQuery.error} title="The attributes could not be loaded" />
+      {attributesQuery.isPending ? <Loading label="Loading attributes" rows={2} /> : null}
+      {attributes ? (
         <Box id="rule-builder">
           <GroupEditor group={root} attributes={attributes} onChange={setRoot} path="root" />
           <Box mt={3} aria-live="polite">
-            {segment ? (
-              <Text id="segment-count">
-                <b>{segment.count.toLocaleString("en-US")}</b> users match
-                {segment.sample.length ? `, e.g. ${segment.sample.join(", ")}` : ""}
+            {!complete && root.items.length ? (
+              <Text color="fg.muted" fontSize="sm" data-testid="incomplete">
+                Complete every condition to count the users it matches.
               </Text>
             ) : null}
-            {error ? <Text color="red.fg" role="alert">{error}</Text> : null}
+            {shown ? <SegmentResult segment={shown} /> : null}
+            {complete ? <ErrorAlert error={segment.error} title="The rule could not be evaluated" /> : null}
           </Box>
           <details>
             <summary>The rule as JSON</summary>
