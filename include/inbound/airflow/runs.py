@@ -185,7 +185,7 @@ def _recent_runs(session: Session, dag_ids: list[str]) -> Select[Any]:
     (dag_id, task_id, run_id, map_index), one lookup per run.
     """
     from airflow.models import DagRun, TaskInstance
-    from sqlalchemy import String, and_, column, false, func, or_, select, true, union_all, values
+    from sqlalchemy import String, column, false, func, or_, select, true, union_all, values
 
     run, ti = DagRun.__table__.c, TaskInstance.__table__
     imports = or_(run.conf.is_(None), func.coalesce(run.conf["dry_run"].as_boolean(), false()) == false())
@@ -206,13 +206,18 @@ def _recent_runs(session: Session, dag_ids: list[str]) -> Select[Any]:
         rank = func.row_number().over(partition_by=run.dag_id, order_by=run.id.desc()).label("rank")
         ranked = select(*columns, rank).where(run.dag_id.in_(dag_ids), imports).subquery("ranked")
         recent = select(*(ranked.c[c.name] for c in columns)).where(ranked.c.rank <= RECENT_RUNS).subquery("recent")
-    wait = and_(
-        ti.c.dag_id == recent.c.dag_id,
-        ti.c.task_id == WAIT_TASK,
-        ti.c.run_id == recent.c.run_id,
-        ti.c.map_index == -1,
+    # A correlated scalar subquery, not a join: a join lets the planner hash the whole table.
+    wait = (
+        select(ti.c.state)
+        .where(
+            ti.c.dag_id == recent.c.dag_id,
+            ti.c.task_id == WAIT_TASK,
+            ti.c.run_id == recent.c.run_id,
+            ti.c.map_index == -1,
+        )
+        .scalar_subquery()
     )
-    return select(*recent.c, ti.c.state.label("wait_state")).select_from(recent.outerjoin(ti, wait))
+    return select(*recent.c, wait.label("wait_state"))
 
 
 def _messages(session: Session, run_ids: list[int]) -> dict[int, str]:
