@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, NotRequired
 
 from fastapi import APIRouter, Body, HTTPException, Query, status
 from pydantic import JsonValue
-from typing_extensions import NotRequired, TypedDict  # pydantic reads typing's TypedDict only from Python 3.12
+from typing_extensions import TypedDict  # pydantic reads typing's TypedDict only from Python 3.12
 
 from inbound.airflow.connections import store
 from inbound.errors import RuleError
