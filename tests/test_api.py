@@ -1337,3 +1337,102 @@ def test_the_tables_row_type_is_in_the_openapi_schema(airflow_app) -> None:
         assert name in row, name
     assert {"reason", "source_parts", "last_run_reason", "enabled"} <= set(row)
     assert set(schema["components"]["schemas"]["RecentRun"]["properties"]) == {"run_id", "state", "at", "outcome"}
+
+
+# -- issue 27 item 5: the table's edit right, every setting, the config's link, the DAG's config version
+def test_the_tables_rows_carry_the_callers_edit_right(client, env) -> None:
+    """`can_edit` per row is the detail's check (PUT on the DAG); a broken config has no DAG: null."""
+    for role, expected in (("admin", True), ("viewer", False)):
+        found = {r["name"]: r for r in client.get("/inbound/api/integrations", headers=auth(role)).json()}
+        assert found["crm"]["can_edit"] is expected and found["hr"]["can_edit"] is expected, role
+        assert found["zz_broken"]["can_edit"] is None
+        detail = client.get("/inbound/api/integrations/crm", headers=auth(role)).json()
+        assert detail["can_edit"] is found["crm"]["can_edit"]
+    schema = _served_app().openapi()["components"]["schemas"]["IntegrationRow"]["properties"]
+    assert "can_edit" in schema
+
+
+def test_the_page_shows_every_setting_and_the_configs_path_never_the_servers(client, env, write_config) -> None:
+    alerts = {"email": ["ops@example.com"], "rejected_ratio_over": 0.01, "stale_after": "P2D"}
+    config = integration_dict(
+        "crm",
+        format={"delimiter": ";", "encoding": "cp1252", "decimal": ","},
+        timezone="Europe/Berlin",
+        max_file_mb=50,
+        blank="clear",
+        alerts=alerts,
+    )
+    config["source"] = {**config["source"], "marker": "_SUCCESS", "events": {"queue": "inbound-crm"}}
+    write_config("crm.yaml", config)
+    detail = client.get("/inbound/api/integrations/crm", headers=auth("viewer")).json()
+    assert detail["format"] == {"delimiter": ";", "encoding": "cp1252", "decimal": ","}
+    assert detail["marker"] == "_SUCCESS" and detail["events"] == {"queue": "inbound-crm", "aws_conn_id": None}
+    assert detail["alerts"]["email"] == ["ops@example.com"] and detail["alerts"]["stale_after"] == "P2D"
+    assert detail["alerts"]["rejected_ratio_over"] == 0.01 and detail["alerts"]["on_failure"] is True
+    assert (detail["timezone"], detail["max_file_mb"], detail["blank"]) == ("Europe/Berlin", 50, "clear")
+    assert detail["config"] == {"path": "crm.yaml", "url": None} and detail["file"] == "crm.yaml"
+    assert str(write_config.folder) not in json.dumps(detail)  # no server path anywhere
+    hr = client.get("/inbound/api/integrations/hr", headers=auth("viewer")).json()
+    assert hr["format"] == {"delimiter": None, "encoding": "utf-8", "decimal": "."}
+    assert hr["marker"] is None and hr["events"] is None and hr["alerts"] is None
+
+
+def test_the_configs_link_from_the_url_template(client, env, write_config, monkeypatch) -> None:
+    monkeypatch.setenv("INBOUND_CONFIG_URL_TEMPLATE", "https://github.com/acme/configs/blob/main/{path}")
+    detail = client.get("/inbound/api/integrations/hr", headers=auth("viewer")).json()
+    assert detail["config"] == {"path": "hr.yaml", "url": "https://github.com/acme/configs/blob/main/hr.yaml"}
+    monkeypatch.setenv("INBOUND_CONFIG_URL_TEMPLATE", "javascript:alert(1)//{path}")
+    answer = client.get("/inbound/api/integrations/hr", headers=auth("viewer"))
+    assert answer.status_code == 500 and "INBOUND_CONFIG_URL_TEMPLATE" in answer.json()["detail"]
+
+
+def test_the_config_link_quotes_the_path() -> None:
+    from inbound.config.model import Integration
+    from inbound.web.integrations import config_link
+
+    integration = Integration.from_file_data(integration_dict("crm"), "/srv/configs/team a/crm.yaml")
+    mp = pytest.MonkeyPatch()
+    try:
+        mp.setenv("INBOUND_CONFIG_DIR", "/srv/configs")
+        mp.setenv("INBOUND_CONFIG_URL_TEMPLATE", "https://git.example.com/c/-/blob/main/{path}?plain=1")
+        assert config_link(integration) == {
+            "path": "team a/crm.yaml",
+            "url": "https://git.example.com/c/-/blob/main/team%20a/crm.yaml?plain=1",
+        }
+        mp.setenv("INBOUND_CONFIG_DIR", "/elsewhere")  # a file outside the folder: its name only
+        assert config_link(integration)["path"] == "crm.yaml"
+    finally:
+        mp.undo()
+
+
+def test_the_page_says_when_the_config_is_newer_than_the_dag_airflow_runs(client, env, monkeypatch) -> None:
+    from inbound.web import integrations
+
+    page = lambda: client.get("/inbound/api/integrations/crm", headers=auth("viewer")).json()  # noqa: E731
+    unparsed = page()["freshness"]  # the test's metadata DB holds no serialized DAG of crm
+    assert unparsed["state"] == "unparsed" and unparsed["dag_version"] is None
+    version = page()["config_version"]
+    monkeypatch.setattr(integrations, "parsed_dag", lambda dag_id: (version, "2026-01-02T00:00:00+00:00"))
+    current = page()["freshness"]
+    assert current["state"] == "current" and current["dag_version"] == version == current["config_version"]
+    monkeypatch.setattr(integrations, "parsed_dag", lambda dag_id: ("0123456789ab", "2026-01-02T00:00:00+00:00"))
+    newer = page()["freshness"]
+    assert newer["state"] == "newer" and newer["dag_version"] == "0123456789ab"
+    assert "newer than the DAG Airflow runs" in newer["message"] and version in newer["message"]
+
+    def broken(dag_id: str) -> None:
+        raise RuntimeError("no metadata database")
+
+    monkeypatch.setattr(integrations, "parsed_dag", broken)
+    assert page()["freshness"]["state"] == "unknown"
+
+
+def test_the_dags_config_version_is_read_from_its_doc() -> None:
+    """The version `parsed_dag` reads is the one the DAG factory writes into the DAG's doc."""
+    from inbound.airflow.dag import doc_md
+    from inbound.config.model import Integration
+    from inbound.web.integrations import _VERSION_IN_DOC
+
+    integration = Integration.model_validate(integration_dict("crm"))
+    found = _VERSION_IN_DOC.search(doc_md(integration))
+    assert found and found.group(1) == integration.version

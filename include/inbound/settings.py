@@ -98,3 +98,21 @@ def max_request_bytes() -> int:
     own bounds (`inbound.rules`) answer only once the whole body is JSON in memory.
     """
     return int(number_setting("INBOUND_MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES, minimum=1))
+
+
+def config_url_template() -> str | None:
+    """`INBOUND_CONFIG_URL_TEMPLATE`: where a config file lives in git, for the integration page's link; default none.
+
+    An `http(s)://` URL with `{path}`, the file's path relative to the configs folder
+    (`INBOUND_CONFIG_DIR`), e.g. `https://github.com/acme/configs/blob/main/{path}`. Unset, the
+    page shows that relative path (never the server's absolute path).
+    """
+    value = os.environ.get("INBOUND_CONFIG_URL_TEMPLATE", "").strip()
+    if not value:
+        return None
+    if "{path}" not in value or not value.startswith(("https://", "http://")):
+        raise ValueError(
+            f"INBOUND_CONFIG_URL_TEMPLATE={echo(value)} is no link template: give an http(s):// URL with {{path}}, "
+            "e.g. https://github.com/acme/configs/blob/main/{path}"
+        )
+    return value

@@ -1,5 +1,10 @@
 """Integration routes: the management table, one integration's detail (`describe`).
 
+The table's rows carry the caller's edit right (`can_edit`, the detail's check, asked once for
+every DAG); the detail shows every setting of the config, where the config lives (a link from
+`INBOUND_CONFIG_URL_TEMPLATE`, else its path in the configs folder) and whether the DAG Airflow
+runs is of an older config (`freshness`).
+
 The on/off toggle is Airflow's own `PATCH /api/v2/dags/{dag_id}` (`is_paused`), which the UI
 calls with the caller's token, as it calls `POST /api/v2/dags/{dag_id}/dagRuns` for a re-import:
 Airflow checks the edit right and writes its `dag` table itself.
@@ -7,19 +12,30 @@ Airflow checks the edit right and writes its `dag` table itself.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import logging
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
-from fastapi import APIRouter, Query
+from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import JSONResponse
 from typing_extensions import TypedDict  # pydantic reads typing's TypedDict only from Python 3.12
 
+from inbound.airflow import management
 from inbound.airflow.connections import store
-from inbound.airflow.management import IntegrationRow, current_table, is_enabled, schedule_in_words
+from inbound.airflow.management import current_table, is_enabled, schedule_in_words
 from inbound.airflow.runs import dag_states
+from inbound.config.catalog import config_dir
 from inbound.config.model import Integration
+from inbound.settings import config_url_template
 from inbound.store.base import MAX_INT64
 from inbound.web.access import READ, Reader, ReaderDep, dag_rights
 from inbound.web.reports import reports_of
+
+log = logging.getLogger(__name__)
 
 RUNS_SHOWN = 20
 
@@ -40,13 +56,54 @@ class MappingView(TypedDict):
     format: str | None
 
 
+class FormatView(TypedDict):
+    delimiter: str | None  # None: detected from the header line
+    encoding: str
+    decimal: str
+
+
+class EventsView(TypedDict):
+    queue: str
+    aws_conn_id: str | None
+
+
+class AlertsView(TypedDict):
+    email: list[str]
+    smtp_conn_id: str
+    webhook: str | None
+    on_failure: bool
+    rejected_ratio_over: float | None
+    stale_after: str | None
+
+
+class ConfigLink(TypedDict):
+    """Where the config lives: its path in the configs folder, and a link when the deployment sets a template."""
+
+    path: str | None  # relative to the configs folder (INBOUND_CONFIG_DIR); never the server's absolute path
+    url: str | None  # INBOUND_CONFIG_URL_TEMPLATE with {path}; None when unset
+
+
+class Freshness(TypedDict):
+    """Whether the DAG Airflow runs was built from the config on disk now.
+
+    Compared by the config's version (the hash a run uses and records) in the DAG's doc, as
+    Airflow last serialized it, against the file's now: no clock of two hosts is compared.
+    """
+
+    state: Literal["current", "newer", "unparsed", "unknown"]
+    config_version: str  # the config on disk now
+    dag_version: str | None  # the version in the DAG Airflow last parsed
+    parsed_at: str | None  # when Airflow last stored a change of the DAG (ISO-8601)
+    message: str
+
+
 class Detail(TypedDict):
     """One integration as the API answers it and its page shows it (config without secrets, state, imports)."""
 
     name: str
     dag_id: str
     description: str | None
-    file: str | None
+    file: str | None  # the config's path relative to the configs folder (as `config.path`)
     source: SourceView
     schedule: str
     schedule_words: str
@@ -64,23 +121,126 @@ class Detail(TypedDict):
     runs_total: int  # entries in the whole import log of the integration (for paging)
     can_edit: bool  # the caller may edit the DAG (pause it through Airflow's API)
     can_trigger: bool  # the caller may trigger the DAG (a re-import)
+    format: FormatView
+    marker: str | None  # the completion marker a file waits for
+    events: EventsView | None  # event mode's queue; None: polled
+    alerts: AlertsView | None
+    timezone: str
+    max_file_mb: int
+    config_version: str
+    config: ConfigLink
+    freshness: Freshness
 
 
-def visible_table(caller: Reader) -> list[IntegrationRow]:
+@dataclass(frozen=True)
+class IntegrationRow(management.IntegrationRow):
+    """A row of the management table as the API answers it: with the caller's right to edit its DAG."""
+
+    can_edit: bool | None = None  # pause it, run it now (None: a broken config, no DAG)
+
+
+def visible_table(caller: Reader) -> list[management.IntegrationRow]:
     """The management table, as `inbound status` builds it, for the DAGs the caller may read."""
     return current_table(caller.catalog).rows
+
+
+def editable_dags(user: BaseUser, dag_ids: set[str]) -> set[str]:
+    """The DAGs of `dag_ids` the caller may edit: the detail's check (`dag_rights`: PUT on the DAG),
+    asked of the auth manager once for all of them."""
+    from airflow.api_fastapi.app import get_auth_manager
+
+    return (
+        set(get_auth_manager().filter_authorized_dag_ids(dag_ids=dag_ids, user=user, method="PUT"))
+        if dag_ids
+        else set()
+    )
 
 
 # -- the table ------------------------------------------------------------------------
 @router.get("/api/integrations", response_model=list[IntegrationRow])
 def list_integrations(caller: ReaderDep) -> JSONResponse:
-    """The management table: one row per config (broken ones with their error).
+    """The management table: one row per config (broken ones with their error), each with `can_edit`.
 
     The rows' type is declared (`response_model`, for the OpenAPI schema the UI's types are
     generated from), but the answer is plain JSON of the rows' dicts: FastAPI does not
     validate a returned response, and validating 500 rows cost more than building them.
     """
-    return JSONResponse([row.to_dict() for row in visible_table(caller)])
+    table = visible_table(caller)
+    editable = editable_dags(caller.user, {row.dag_id for row in table if row.dag_id})
+    return JSONResponse([{**asdict(row), "can_edit": row.dag_id in editable if row.dag_id else None} for row in table])
+
+
+# -- where the config lives, and whether Airflow runs it ------------------------------
+_VERSION_IN_DOC = re.compile(r"\(version `([0-9a-f]{6,64})`\)")
+
+
+def config_link(integration: Integration) -> ConfigLink:
+    """The config's path relative to the configs folder (only its name when it lies elsewhere), and its link."""
+    if integration.file is None:
+        return ConfigLink(path=None, url=None)
+    file, folder = Path(integration.file).resolve(), config_dir().resolve()
+    path = file.relative_to(folder).as_posix() if file.is_relative_to(folder) else file.name
+    try:
+        template = config_url_template()
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, str(exc)) from None
+    return ConfigLink(path=path, url=template.replace("{path}", quote(path)) if template else None)
+
+
+def parsed_dag(dag_id: str) -> tuple[str | None, str | None] | None:
+    """The config version in the DAG Airflow last serialized (from its doc) and when; None: no such DAG yet."""
+    from airflow.models.serialized_dag import SerializedDagModel
+
+    found = SerializedDagModel.get(dag_id)
+    if found is None:
+        return None
+    doc = ((found.data or {}).get("dag") or {}).get("doc_md") or ""
+    match = _VERSION_IN_DOC.search(doc)
+    return (match.group(1) if match else None), (found.last_updated.isoformat() if found.last_updated else None)
+
+
+def freshness(integration: Integration) -> Freshness:
+    """Whether the DAG Airflow runs is of the config on disk now (by config version, not by file times)."""
+    version = integration.version
+    try:
+        parsed = parsed_dag(integration.dag_id)
+    except Exception as exc:  # no metadata database: say so rather than fail the page
+        log.debug("the serialized DAG of %s is not readable: %s", integration.dag_id, exc)
+        return Freshness(
+            state="unknown",
+            config_version=version,
+            dag_version=None,
+            parsed_at=None,
+            message="Airflow's parsed DAG could not be read",
+        )
+    if parsed is None:
+        return Freshness(
+            state="unparsed",
+            config_version=version,
+            dag_version=None,
+            parsed_at=None,
+            message=f"Airflow has not parsed {integration.dag_id} yet: it runs once the DAG processor has read this config",
+        )
+    dag_version, parsed_at = parsed
+    if dag_version == version:
+        return Freshness(
+            state="current",
+            config_version=version,
+            dag_version=dag_version,
+            parsed_at=parsed_at,
+            message=f"Airflow runs this config (version {version})",
+        )
+    return Freshness(
+        state="newer",
+        config_version=version,
+        dag_version=dag_version,
+        parsed_at=parsed_at,
+        message=(
+            f"The config on disk (version {version}) is newer than the DAG Airflow runs "
+            f"(version {dag_version or 'unknown'}): a run or re-import now uses the old config until "
+            "the DAG processor parses the DAG again"
+        ),
+    )
 
 
 # -- one integration: mapping, import log, reports -----------------------------------
@@ -95,12 +255,15 @@ def describe(
         records = s.imports(integration.name, limit=limit, offset=offset)
         total = s.import_count(integration.name)
         users = s.user_count(integration.name)
-    source = integration.public_config()["source"]  # a value from `!env` shows as its variable's name
+    shown = integration.public_config()  # a value from `!env` shows as its variable's name
+    source, shown_format = shown["source"], shown["format"]
+    events, alerts = source.get("events"), shown.get("alerts")
+    link = config_link(integration)
     return {
         "name": integration.name,
         "dag_id": integration.dag_id,
         "description": integration.shown_description,
-        "file": integration.file,
+        "file": link["path"],  # relative to the configs folder, never the server's absolute path
         "source": SourceView(
             uri=integration.shown_source,
             bucket=str(source["bucket"]),
@@ -129,6 +292,33 @@ def describe(
         "runs_total": total,
         "can_edit": rights[0],
         "can_trigger": rights[1],
+        "format": FormatView(
+            delimiter=None if shown_format.get("delimiter") is None else str(shown_format["delimiter"]),
+            encoding=str(shown_format["encoding"]),
+            decimal=str(shown_format["decimal"]),
+        ),
+        "marker": None if source.get("marker") is None else str(source["marker"]),
+        "events": EventsView(
+            queue=str(events["queue"]),
+            aws_conn_id=None if events["aws_conn_id"] is None else str(events["aws_conn_id"]),
+        )
+        if events
+        else None,
+        "alerts": AlertsView(
+            email=[str(e) for e in alerts["email"]],
+            smtp_conn_id=str(alerts["smtp_conn_id"]),
+            webhook=None if alerts["webhook"] is None else str(alerts["webhook"]),
+            on_failure=integration.alerts.on_failure if integration.alerts else True,
+            rejected_ratio_over=integration.alerts.rejected_ratio_over if integration.alerts else None,
+            stale_after=None if alerts["stale_after"] is None else str(alerts["stale_after"]),
+        )
+        if alerts
+        else None,
+        "timezone": integration.timezone,
+        "max_file_mb": integration.max_file_mb,
+        "config_version": integration.version,
+        "config": link,
+        "freshness": freshness(integration),
     }
 
 
