@@ -102,7 +102,7 @@ export interface paths {
         };
         /**
          * List Integrations
-         * @description The management table: one row per config (broken ones with their error).
+         * @description The management table: one row per config (broken ones with their error), each with `can_edit`.
          *
          *     The rows' type is declared (`response_model`, for the OpenAPI schema the UI's types are
          *     generated from), but the answer is plain JSON of the rows' dicts: FastAPI does not
@@ -268,6 +268,21 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AlertsView */
+        AlertsView: {
+            /** Email */
+            email: string[];
+            /** On Failure */
+            on_failure: boolean;
+            /** Rejected Ratio Over */
+            rejected_ratio_over: number | null;
+            /** Smtp Conn Id */
+            smtp_conn_id: string;
+            /** Stale After */
+            stale_after: string | null;
+            /** Webhook */
+            webhook: string | null;
+        };
         /** AttributeView */
         AttributeView: {
             /** Attribute */
@@ -357,26 +372,47 @@ export interface components {
             yaml: string;
         };
         /**
+         * ConfigLink
+         * @description Where the config lives: its path in the configs folder, and a link when the deployment sets a template.
+         */
+        ConfigLink: {
+            /** Path */
+            path: string | null;
+            /** Url */
+            url: string | null;
+        };
+        /**
          * Detail
          * @description One integration as the API answers it and its page shows it (config without secrets, state, imports).
          */
         Detail: {
+            alerts: components["schemas"]["AlertsView"] | null;
             /** Blank */
             blank: string;
             /** Can Edit */
             can_edit: boolean;
             /** Can Trigger */
             can_trigger: boolean;
+            config: components["schemas"]["ConfigLink"];
+            /** Config Version */
+            config_version: string;
             /** Dag Id */
             dag_id: string;
             /** Description */
             description: string | null;
             /** Enabled */
             enabled: boolean;
+            events: components["schemas"]["EventsView"] | null;
             /** File */
             file: string | null;
+            format: components["schemas"]["FormatView"];
+            freshness: components["schemas"]["Freshness"];
             /** Mapping */
             mapping: components["schemas"]["MappingView"][];
+            /** Marker */
+            marker: string | null;
+            /** Max File Mb */
+            max_file_mb: number;
             /** Max Rejected Ratio */
             max_rejected_ratio: number;
             /** Mirror Max Removed */
@@ -400,6 +436,8 @@ export interface components {
             start: string;
             /** Start Words */
             start_words: string;
+            /** Timezone */
+            timezone: string;
             /** User Id Column */
             user_id_column: string;
             /** Users */
@@ -479,6 +517,13 @@ export interface components {
             /** User Id Candidates */
             user_id_candidates: string[];
         };
+        /** EventsView */
+        EventsView: {
+            /** Aws Conn Id */
+            aws_conn_id: string | null;
+            /** Queue */
+            queue: string;
+        };
         /** FileView */
         FileView: {
             /** Etag */
@@ -507,15 +552,51 @@ export interface components {
             /** Truncated */
             truncated: boolean;
         };
+        /** FormatView */
+        FormatView: {
+            /** Decimal */
+            decimal: string;
+            /** Delimiter */
+            delimiter: string | null;
+            /** Encoding */
+            encoding: string;
+        };
+        /**
+         * Freshness
+         * @description Whether the DAG Airflow runs was built from the config on disk now.
+         *
+         *     Compared by the config's version (the hash a run uses and records) in the DAG's doc, as
+         *     Airflow last serialized it, against the file's now: no clock of two hosts is compared.
+         */
+        Freshness: {
+            /** Config Version */
+            config_version: string;
+            /** Dag Version */
+            dag_version: string | null;
+            /** Message */
+            message: string;
+            /** Parsed At */
+            parsed_at: string | null;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "current" | "newer" | "unparsed" | "unknown";
+        };
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
         };
-        /** IntegrationRow */
+        /**
+         * IntegrationRow
+         * @description A row of the management table as the API answers it: with the caller's right to edit its DAG.
+         */
         IntegrationRow: {
             /** Attributes Imported */
             attributes_imported: number | null;
+            /** Can Edit */
+            can_edit?: boolean | null;
             /** Dag Id */
             dag_id: string | null;
             /** Enabled */

@@ -1,6 +1,7 @@
 import { useMutation, useQuery } from "@tanstack/react-query";
+import { useEffect, useRef } from "react";
 
-import { api } from "../common/api";
+import { type CheckBody, api } from "../common/api";
 import { keys } from "./keys";
 
 /** The AWS connections the configs use (the wizard's choices). */
@@ -19,3 +20,21 @@ export const useConfigCheck = (config: string) =>
     queryKey: keys.check(config),
     retry: false,
   });
+
+/**
+ * A config checked with its sample mapped (the wizard asks on every change): a mutation whose
+ * newer call supersedes the older one. The older request is aborted, and only the latest call's
+ * answer reaches the page (a mutation observer follows its last `mutate`); unmounting aborts too.
+ */
+export const useSampleCheck = () => {
+  const pending = useRef<AbortController | null>(null);
+  useEffect(() => () => pending.current?.abort(), []);
+  return useMutation({
+    mutationFn: (body: CheckBody) => {
+      pending.current?.abort();
+      const controller = new AbortController();
+      pending.current = controller;
+      return api.checkConfig(body, controller.signal);
+    },
+  });
+};

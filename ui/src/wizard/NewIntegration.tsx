@@ -3,6 +3,7 @@ import {
   Button,
   Checkbox,
   Code,
+  Field,
   HStack,
   Heading,
   Input,
@@ -10,70 +11,89 @@ import {
   Table,
   Text,
 } from "@chakra-ui/react";
-import { useMemo, useState } from "react";
+import { useEffect, useMemo, useState } from "react";
 
 import { PageHeader } from "../common/PageHeader";
-import type { Discovery } from "../common/api";
+import type { ColumnProfile, ConfigCheck, Discovery } from "../common/api";
 import { ErrorAlert, Loading } from "../common/states";
 import { useDebounced } from "../common/useDebounced";
 import type { Go } from "../main";
-import { useConfigCheck, useConnections, useDiscover } from "../queries/useWizard";
+import { useConnections, useDiscover, useSampleCheck } from "../queries/useWizard";
+import { ProblemList, SampleResult, Verdict, YamlView } from "./Checked";
+import {
+  type Choice,
+  DECIMALS,
+  type Settings,
+  TYPES,
+  example,
+  initialChoices,
+  isTemporal,
+  proposedName,
+  retyped,
+  toYaml,
+} from "./yaml";
 
-const TYPES = ["string", "integer", "number", "boolean", "date", "timestamp"];
+/** How much of the export's head discovery and the check read (the API's default, 1 MiB). */
+const SAMPLE_BYTES = 1024 * 1024;
 
-interface Choice {
-  column: string;
-  include: boolean;
-  name: string;
-  type: string;
-  format: string | null;
-}
-
-const quoted = (value: string): string => JSON.stringify(value);
-
-/** The config the wizard's choices make, in the layout `inbound discover` proposes. */
-export const toYaml = (
-  d: Discovery,
-  name: string,
-  schedule: string,
-  userId: string,
-  choices: Choice[],
-): string => {
-  const lines = [
-    "# yaml-language-server: $schema=../../integration.schema.json",
-    `# Made with the New integration wizard from ${d.rows} sampled rows of ${d.uri}.`,
-    `name: ${name}`,
-    `schedule: ${quoted(schedule)}`,
-    "source:",
-    `  bucket: ${quoted(d.bucket)}`,
-    `  key: ${quoted(d.pattern ?? d.key)}`,
-    `  aws_conn_id: ${quoted(d.aws_conn_id)}`,
-    "format:",
-    `  delimiter: ${quoted(d.delimiter)}`,
-    `  encoding: ${d.encoding}`,
-    `  decimal: ${quoted(d.decimal)}`,
-    "user_id:",
-    `  column: ${quoted(userId)}`,
-    "attributes:",
-  ];
-  for (const c of choices) {
-    if (!c.include || c.column === userId) continue;
-    lines.push(`  - column: ${quoted(c.column)}`);
-    if (c.name !== c.column) lines.push(`    name: ${c.name}`);
-    lines.push(`    type: ${c.type}`);
-    if (c.format && (c.type === "date" || c.type === "timestamp"))
-      lines.push(`    format: ${quoted(c.format)}`);
+/** The layout of a date/timestamp column: discovery's fitting layouts, else a layout to type. */
+const LayoutInput = ({
+  choice,
+  onChange,
+  profile,
+}: {
+  readonly choice: Choice;
+  readonly onChange: (format: string | null) => void;
+  readonly profile: ColumnProfile | undefined;
+}) => {
+  const label = `Layout of ${choice.column}`;
+  if (!isTemporal(choice.type)) return <Text color="fg.muted">—</Text>;
+  if (profile && profile.type === choice.type) {
+    // the proposed layout first (ISO-8601 when discovery proposed none), then the other fitting ones
+    const layouts = [
+      ...(profile.format === null ? [""] : [profile.format]),
+      ...profile.formats.filter((f) => f !== profile.format),
+    ];
+    if (choice.format !== null && !layouts.includes(choice.format)) layouts.push(choice.format);
+    return (
+      <NativeSelect.Root size="xs" width="14rem">
+        <NativeSelect.Field
+          aria-label={label}
+          fontFamily="mono"
+          onChange={(e) => onChange(e.target.value || null)}
+          value={choice.format ?? ""}
+        >
+          {layouts.map((f, i) => (
+            <option key={f} value={f}>
+              {f
+                ? `${f} (${example(f)})`
+                : `ISO-8601 (${choice.type === "date" ? "2026-12-31" : "2026-12-31T13:45:30"})`}
+              {i === 0 ? " · proposed" : ""}
+            </option>
+          ))}
+        </NativeSelect.Field>
+        <NativeSelect.Indicator />
+      </NativeSelect.Root>
+    );
   }
-  return `${lines.join("\n")}\n`;
+  return (
+    <Input
+      aria-label={label}
+      fontFamily="mono"
+      onChange={(e) => onChange(e.target.value || null)}
+      placeholder="ISO-8601, or e.g. %d.%m.%Y"
+      size="xs"
+      value={choice.format ?? ""}
+      width="14rem"
+    />
+  );
 };
 
-const proposedName = (config: string): string =>
-  /^name: (.+)$/m.exec(config)?.[1]?.trim() ?? "new_integration";
-
 /**
- * New integration: S3 location and connection -> discovery -> user ID, attributes, names and
- * types -> the YAML, checked against the current configs, to copy or download. Nothing is
- * written on the server: the config goes into git like every other.
+ * New integration: S3 location and connection -> discovery -> user ID, decimal mark, attributes,
+ * names, types and layouts -> the sample mapped with the config as a run would map it (rejected
+ * rows per column) -> the YAML the server checked, with every problem at its line, to copy or
+ * download. Nothing is written on the server: the config goes into git like every other.
  */
 export const NewIntegration = ({ go }: { readonly go: Go }) => {
   const connectionsQuery = useConnections();
@@ -84,52 +104,67 @@ export const NewIntegration = ({ go }: { readonly go: Go }) => {
   const discovery = useDiscover();
   const found: Discovery | undefined = discovery.data;
   const busy = discovery.isPending;
-  const [name, setName] = useState("");
-  const [schedule, setSchedule] = useState("@daily");
-  const [userId, setUserId] = useState("");
+  const [settings, setSettings] = useState<Settings>({
+    decimal: ".",
+    name: "",
+    schedule: "@daily",
+    userId: "",
+  });
   const [choices, setChoices] = useState<Choice[]>([]);
   const [copied, setCopied] = useState(false);
+  const [last, setLast] = useState<ConfigCheck>();
 
   const discover = () =>
     discovery.mutate(
       { conn, uri: uri.trim() },
       {
         onSuccess: (d) => {
-          setName(proposedName(d.config));
-          const id = d.user_id_candidates[0] ?? d.columns[0]?.name ?? "";
-          setUserId(id);
-          setChoices(
-            d.columns.map((c) => ({
-              column: c.name,
-              format: c.format,
-              include: c.name !== id,
-              name: c.attribute,
-              type: c.type,
-            })),
-          );
+          const userId = d.user_id_candidates[0] ?? d.columns[0]?.name ?? "";
+          setSettings((s) => ({ ...s, decimal: d.decimal, name: proposedName(d.config), userId }));
+          setChoices(initialChoices(d.columns, userId));
+          setLast(undefined);
         },
       },
     );
 
-  const yaml = useMemo(
-    () => (found ? toYaml(found, name, schedule, userId, choices) : ""),
-    [found, name, schedule, userId, choices],
-  );
-  const checked = useConfigCheck(useDebounced(yaml, 300));
-  const check = checked.error
-    ? {
-        name: null,
-        ok: false,
-        problems: [{ context: "", line: null, message: checked.error.message, setting: "" }],
-      }
-    : checked.data;
+  const yaml = useMemo(() => (found ? toYaml(found, settings, choices) : ""), [found, settings, choices]);
 
-  const set = (i: number, change: Partial<Choice>) =>
-    setChoices(choices.map((c, j) => (j === i ? { ...c, ...change } : c)));
+  // Every change is checked with the sample mapped (debounced while typing); a newer check
+  // aborts the older one, and only an answer for the YAML on the page is shown as current.
+  const settled = useDebounced(yaml, 300);
+  const { data, error, mutate, variables } = useSampleCheck();
+  useEffect(() => {
+    if (!found || !settled || settled !== yaml || settled === found.check.yaml) return;
+    mutate(
+      {
+        config: settled,
+        sample: {
+          aws_conn_id: found.aws_conn_id,
+          bytes: SAMPLE_BYTES,
+          uri: `s3://${found.bucket}/${found.key}`,
+        },
+      },
+      { onSuccess: setLast },
+    );
+  }, [found, settled, yaml, mutate]);
+  const asked = variables?.config === yaml;
+  const current: ConfigCheck | undefined =
+    data && asked ? data : found?.check.yaml === yaml ? found.check : undefined;
+  const failed = asked && error ? error : null;
+  const shown = current ?? last; // the last answer stays, dimmed, while the next is asked
+  const view = failed ? undefined : shown; // the YAML shown and its problems: one answer's
+  const checking = Boolean(found) && !current && !failed;
+  // what is offered is what was checked (or, when the check itself failed, the YAML as made)
+  const offered = current?.yaml ?? (failed ? yaml : undefined);
+
+  const set = (i: number, change: (c: Choice) => Choice) =>
+    setChoices((all) => all.map((c, j) => (j === i ? change(c) : c)));
+  const setting = (change: Partial<Settings>) => setSettings((s) => ({ ...s, ...change }));
   const download = () => {
+    if (offered === undefined) return;
     const link = document.createElement("a");
-    link.href = URL.createObjectURL(new Blob([yaml], { type: "application/yaml" }));
-    link.download = `${name}.yaml`;
+    link.href = URL.createObjectURL(new Blob([offered], { type: "application/yaml" }));
+    link.download = `${settings.name}.yaml`;
     link.click();
     URL.revokeObjectURL(link.href);
   };
@@ -141,6 +176,7 @@ export const NewIntegration = ({ go }: { readonly go: Go }) => {
         1. Where is the export?
       </Heading>
       <HStack
+        align="end"
         as="form"
         gap={2}
         wrap="wrap"
@@ -149,29 +185,29 @@ export const NewIntegration = ({ go }: { readonly go: Go }) => {
           discover();
         }}
       >
-        <Input
-          aria-label="S3 location"
-          placeholder="s3://bucket/folder/export_*.csv"
-          size="sm"
-          width="28rem"
-          value={uri}
-          onChange={(e) => setUri(e.target.value)}
-          fontFamily="mono"
-        />
-        <NativeSelect.Root size="sm" width="14rem" disabled={!connections?.length}>
-          <NativeSelect.Field
-            aria-label="AWS connection"
-            value={conn}
-            onChange={(e) => setConn(e.target.value)}
-          >
-            {(connections ?? []).map((c) => (
-              <option key={c} value={c}>
-                {c}
-              </option>
-            ))}
-          </NativeSelect.Field>
-          <NativeSelect.Indicator />
-        </NativeSelect.Root>
+        <Field.Root width="28rem">
+          <Field.Label>S3 location</Field.Label>
+          <Input
+            placeholder="s3://bucket/folder/export_*.csv"
+            size="sm"
+            value={uri}
+            onChange={(e) => setUri(e.target.value)}
+            fontFamily="mono"
+          />
+        </Field.Root>
+        <Field.Root width="14rem" disabled={!connections?.length}>
+          <Field.Label>AWS connection</Field.Label>
+          <NativeSelect.Root size="sm">
+            <NativeSelect.Field value={conn} onChange={(e) => setConn(e.target.value)}>
+              {(connections ?? []).map((c) => (
+                <option key={c} value={c}>
+                  {c}
+                </option>
+              ))}
+            </NativeSelect.Field>
+            <NativeSelect.Indicator />
+          </NativeSelect.Root>
+        </Field.Root>
         <Button size="sm" type="submit" disabled={!uri.trim() || !conn || busy} loading={busy}>
           Discover
         </Button>
@@ -201,23 +237,42 @@ export const NewIntegration = ({ go }: { readonly go: Go }) => {
               {n}
             </Text>
           ))}
-          <HStack gap={2} my={3}>
-            <Text fontSize="sm">User ID column</Text>
-            <NativeSelect.Root size="sm" width="16rem">
-              <NativeSelect.Field
-                aria-label="User ID column"
-                value={userId}
-                onChange={(e) => setUserId(e.target.value)}
-              >
-                {found.columns.map((c) => (
-                  <option key={c.name} value={c.name}>
-                    {c.name}
-                    {found.user_id_candidates.includes(c.name) ? " (filled and unique)" : ""}
-                  </option>
-                ))}
-              </NativeSelect.Field>
-              <NativeSelect.Indicator />
-            </NativeSelect.Root>
+          <HStack align="start" gap={4} my={3} wrap="wrap">
+            <Field.Root width="18rem">
+              <Field.Label>User ID column</Field.Label>
+              <NativeSelect.Root size="sm">
+                <NativeSelect.Field
+                  value={settings.userId}
+                  onChange={(e) => setting({ userId: e.target.value })}
+                >
+                  {found.columns.map((c) => (
+                    <option key={c.name} value={c.name}>
+                      {c.name}
+                      {found.user_id_candidates.includes(c.name) ? " (filled and unique)" : ""}
+                    </option>
+                  ))}
+                </NativeSelect.Field>
+                <NativeSelect.Indicator />
+              </NativeSelect.Root>
+            </Field.Root>
+            <Field.Root width="14rem">
+              <Field.Label>Decimal mark</Field.Label>
+              <NativeSelect.Root size="sm">
+                <NativeSelect.Field
+                  value={settings.decimal}
+                  onChange={(e) => setting({ decimal: e.target.value })}
+                >
+                  {DECIMALS.map((d) => (
+                    <option key={d.value} value={d.value}>
+                      {d.label}
+                      {d.value === found.decimal ? " · in the sample" : ""}
+                    </option>
+                  ))}
+                </NativeSelect.Field>
+                <NativeSelect.Indicator />
+              </NativeSelect.Root>
+              <Field.HelperText>How numbers write their decimals (format.decimal)</Field.HelperText>
+            </Field.Root>
           </HStack>
           <Table.Root size="sm" id="columns">
             <Table.Header>
@@ -227,105 +282,124 @@ export const NewIntegration = ({ go }: { readonly go: Go }) => {
                 <Table.ColumnHeader>Samples</Table.ColumnHeader>
                 <Table.ColumnHeader>Attribute name</Table.ColumnHeader>
                 <Table.ColumnHeader>Type</Table.ColumnHeader>
+                <Table.ColumnHeader>Layout</Table.ColumnHeader>
               </Table.Row>
             </Table.Header>
             <Table.Body>
-              {choices.map((c, i) => (
-                <Table.Row key={c.column} data-column={c.column}>
-                  <Table.Cell>
-                    <Checkbox.Root
-                      checked={c.include && c.column !== userId}
-                      disabled={c.column === userId}
-                      onCheckedChange={(e) => set(i, { include: e.checked === true })}
-                      size="sm"
-                    >
-                      <Checkbox.HiddenInput aria-label={`Import ${c.column}`} />
-                      <Checkbox.Control />
-                    </Checkbox.Root>
-                  </Table.Cell>
-                  <Table.Cell fontFamily="mono">{c.column}</Table.Cell>
-                  <Table.Cell fontSize="xs" color="fg.muted">
-                    {found.columns[i]?.samples.slice(0, 3).join(", ")}
-                  </Table.Cell>
-                  <Table.Cell>
-                    <Input
-                      aria-label={`Attribute name for ${c.column}`}
-                      size="xs"
-                      width="12rem"
-                      value={c.name}
-                      onChange={(e) => set(i, { name: e.target.value })}
-                      fontFamily="mono"
-                    />
-                  </Table.Cell>
-                  <Table.Cell>
-                    <NativeSelect.Root size="xs" width="8rem">
-                      <NativeSelect.Field
-                        aria-label={`Type of ${c.column}`}
-                        value={c.type}
-                        onChange={(e) => set(i, { type: e.target.value })}
+              {choices.map((c, i) => {
+                const profile = found.columns[i];
+                return (
+                  <Table.Row key={c.column} data-column={c.column}>
+                    <Table.Cell>
+                      <Checkbox.Root
+                        checked={c.include && c.column !== settings.userId}
+                        disabled={c.column === settings.userId}
+                        onCheckedChange={(e) => set(i, (old) => ({ ...old, include: e.checked === true }))}
+                        size="sm"
                       >
-                        {TYPES.map((t) => (
-                          <option key={t} value={t}>
-                            {t}
-                          </option>
-                        ))}
-                      </NativeSelect.Field>
-                      <NativeSelect.Indicator />
-                    </NativeSelect.Root>
-                  </Table.Cell>
-                </Table.Row>
-              ))}
+                        <Checkbox.HiddenInput aria-label={`Import ${c.column}`} />
+                        <Checkbox.Control />
+                      </Checkbox.Root>
+                    </Table.Cell>
+                    <Table.Cell fontFamily="mono">{c.column}</Table.Cell>
+                    <Table.Cell fontSize="xs" color="fg.muted">
+                      {profile?.samples.slice(0, 3).join(", ")}
+                    </Table.Cell>
+                    <Table.Cell>
+                      <Input
+                        aria-label={`Attribute name for ${c.column}`}
+                        size="xs"
+                        width="12rem"
+                        value={c.name}
+                        onChange={(e) => set(i, (old) => ({ ...old, name: e.target.value }))}
+                        fontFamily="mono"
+                      />
+                    </Table.Cell>
+                    <Table.Cell>
+                      <NativeSelect.Root size="xs" width="8rem">
+                        <NativeSelect.Field
+                          aria-label={`Type of ${c.column}`}
+                          value={c.type}
+                          onChange={(e) => set(i, (old) => retyped(old, profile, e.target.value))}
+                        >
+                          {TYPES.map((t) => (
+                            <option key={t} value={t}>
+                              {t}
+                            </option>
+                          ))}
+                        </NativeSelect.Field>
+                        <NativeSelect.Indicator />
+                      </NativeSelect.Root>
+                    </Table.Cell>
+                    <Table.Cell>
+                      <LayoutInput
+                        choice={c}
+                        onChange={(format) => set(i, (old) => ({ ...old, format }))}
+                        profile={profile}
+                      />
+                    </Table.Cell>
+                  </Table.Row>
+                );
+              })}
             </Table.Body>
           </Table.Root>
 
           <Heading size="md" as="h2" mt={6} mb={2}>
-            3. The config
+            3. The sample, mapped with this config
           </Heading>
-          <HStack gap={2} mb={2} wrap="wrap">
-            <Input
-              aria-label="Integration name"
-              size="sm"
-              width="14rem"
-              value={name}
-              onChange={(e) => setName(e.target.value)}
-              fontFamily="mono"
-            />
-            <Input
-              aria-label="Schedule"
-              size="sm"
-              width="10rem"
-              value={schedule}
-              onChange={(e) => setSchedule(e.target.value)}
-              fontFamily="mono"
-            />
+          <Text fontSize="sm" color="fg.muted" mb={2}>
+            The sampled rows go through the import&apos;s own reader and mapping, as a run would take them.
+          </Text>
+          <ErrorAlert error={failed} title="The config could not be checked" />
+          <Box aria-busy={checking} opacity={checking && shown ? 0.6 : 1}>
+            {shown ? (
+              <SampleResult sample={shown.sample} />
+            ) : failed ? null : (
+              <Loading label="Mapping the sample" rows={2} />
+            )}
+          </Box>
+          <Verdict answer={current} checking={checking} name={settings.name} />
+
+          <Heading size="md" as="h2" mt={6} mb={2}>
+            4. The config
+          </Heading>
+          <HStack align="end" gap={2} mb={3} wrap="wrap">
+            <Field.Root width="14rem">
+              <Field.Label>Integration name</Field.Label>
+              <Input
+                size="sm"
+                value={settings.name}
+                onChange={(e) => setting({ name: e.target.value })}
+                fontFamily="mono"
+              />
+            </Field.Root>
+            <Field.Root width="10rem">
+              <Field.Label>Schedule</Field.Label>
+              <Input
+                size="sm"
+                value={settings.schedule}
+                onChange={(e) => setting({ schedule: e.target.value })}
+                fontFamily="mono"
+              />
+            </Field.Root>
             <Button
               size="sm"
               variant="outline"
-              onClick={() => void navigator.clipboard?.writeText(yaml).then(() => setCopied(true))}
+              disabled={offered === undefined}
+              onClick={() => void navigator.clipboard?.writeText(offered ?? "").then(() => setCopied(true))}
             >
               {copied ? "Copied" : "Copy"}
             </Button>
-            <Button size="sm" variant="outline" onClick={download}>
-              Download {name}.yaml
+            <Button size="sm" variant="outline" disabled={offered === undefined} onClick={download}>
+              Download {settings.name}.yaml
             </Button>
           </HStack>
-          <Box aria-live="polite" id="config-check" mb={2}>
-            {check?.ok ? (
-              <Text color="green.fg">Valid: commit it as dags/integrations/{name}.yaml.</Text>
-            ) : null}
-            {check && !check.ok
-              ? check.problems.map((p, i) => (
-                  <Text key={i} color="fg.error" fontSize="sm">
-                    {p.line ? `line ${p.line}: ` : ""}
-                    {p.setting ? `${p.setting}: ` : ""}
-                    {p.message}
-                  </Text>
-                ))
-              : null}
-          </Box>
-          <Code display="block" whiteSpace="pre" p={3} id="config-yaml" overflowX="auto">
-            {yaml}
-          </Code>
+          {view ? <ProblemList problems={view.problems} /> : null}
+          {view || failed ? (
+            <YamlView problems={view?.problems ?? []} stale={!current} yaml={view?.yaml ?? yaml} />
+          ) : (
+            <Loading label="Checking the config" rows={6} />
+          )}
         </Box>
       ) : null}
     </Box>
