@@ -56,7 +56,7 @@ const LayoutInput = ({
     ];
     if (choice.format !== null && !layouts.includes(choice.format)) layouts.push(choice.format);
     return (
-      <NativeSelect.Root size="xs" width="14rem">
+      <NativeSelect.Root size="xs" width="19rem">
         <NativeSelect.Field
           aria-label={label}
           fontFamily="mono"
@@ -84,7 +84,7 @@ const LayoutInput = ({
       placeholder="ISO-8601, or e.g. %d.%m.%Y"
       size="xs"
       value={choice.format ?? ""}
-      width="14rem"
+      width="19rem"
     />
   );
 };
@@ -255,7 +255,7 @@ export const NewIntegration = ({ go }: { readonly go: Go }) => {
                 <NativeSelect.Indicator />
               </NativeSelect.Root>
             </Field.Root>
-            <Field.Root width="14rem">
+            <Field.Root width="17rem">
               <Field.Label>Decimal mark</Field.Label>
               <NativeSelect.Root size="sm">
                 <NativeSelect.Field
