@@ -15,8 +15,12 @@ import { createQueryClient } from "./queries/queryClient";
 import { Targeting } from "./targeting/Targeting";
 import { NewIntegration } from "./wizard/NewIntegration";
 
+// `focus`: the part of an integration's page a row's action opens (its re-import, why it failed).
 export type Place =
-  { view: "table" } | { view: "integration"; name: string } | { view: "targeting" } | { view: "new" };
+  | { view: "table" }
+  | { view: "integration"; name: string; focus?: "reimport" | "why" }
+  | { view: "targeting" }
+  | { view: "new" };
 export type Go = (place: Place) => void;
 
 export interface PluginProps {
@@ -30,11 +34,13 @@ const Pages = () => {
     const next = new URLSearchParams();
     if (place.view !== "table") next.set("view", place.view);
     if (place.view === "integration") next.set("name", place.name);
+    if (place.view === "integration" && place.focus) next.set("focus", place.focus);
     setParams(next);
   };
   const view = params.get("view");
   const name = params.get("name");
-  if (view === "integration" && name) return <IntegrationPage name={name} go={go} />;
+  if (view === "integration" && name)
+    return <IntegrationPage focus={params.get("focus")} go={go} key={name} name={name} />;
   if (view === "targeting") return <Targeting go={go} />;
   if (view === "new") return <NewIntegration go={go} />;
   return <IntegrationsTable go={go} />;

@@ -12,8 +12,8 @@ import type { components } from "./openapi";
 type Schemas = components["schemas"];
 
 export type Result = Schemas["Outcome"];
-// TODO(openapi): GET /api/integrations has no rights field yet; `can_edit` is read when present.
-export type IntegrationRow = Schemas["IntegrationRow"] & { can_edit?: boolean; can_trigger?: boolean };
+// `can_edit`: the caller's edit right on the row's DAG (null for a broken config).
+export type IntegrationRow = Schemas["IntegrationRow"];
 export type RecentRun = Schemas["RecentRun"];
 export type MappingView = Schemas["MappingView"];
 
@@ -48,6 +48,10 @@ export interface ImportEntry {
 }
 
 export type Detail = Omit<Schemas["Detail"], "runs"> & { runs: ImportEntry[] };
+
+/** One import's rejected rows grouped by column and reason, with a verified fix (`GET .../rejections`). */
+export type Rejections = Schemas["Rejections"];
+export type RejectionGroup = Schemas["RejectionGroup"];
 
 /** One file a re-import may name (`GET /inbound/api/integrations/{name}/files`). */
 export type FileEntry = Schemas["FileView"];
@@ -119,10 +123,6 @@ export interface UserAttributes {
 export type ColumnProfile = Schemas["Column"];
 export type Discovery = Schemas["Discovery"];
 export type ConfigCheck = Schemas["ConfigCheck"];
-export type CheckBody = Schemas["CheckBody"];
-export type SampleCheck = Schemas["SampleCheck"];
-export type Problem = Schemas["Problem"];
-export type RejectedColumn = Schemas["RejectedColumn"];
 
 export class ApiError extends Error {
   constructor(
@@ -174,9 +174,6 @@ export const api = {
   attributes: (signal?: Signal) => call<Attribute[]>("/inbound/api/attributes?imports=true", { signal }),
   check: (config: string, signal?: Signal) =>
     call<ConfigCheck>("/inbound/api/configs/check", { body: { config }, method: "POST", signal }),
-  /** A config checked against the others and, given `sample`, that export mapped with it. */
-  checkConfig: (body: CheckBody, signal?: Signal) =>
-    call<ConfigCheck>("/inbound/api/configs/check", { body, method: "POST", signal }),
   /** Whether a report is still there, and why not when it is gone (answered 200 either way). */
   checkReport: (name: string, key: string, signal?: Signal) =>
     call<ReportCheck>(`/inbound/api/integrations/${enc(name)}/reports?key=${enc(key)}&check=true`, {
@@ -196,6 +193,9 @@ export const api = {
       signal,
     }),
   integrations: (signal?: Signal) => call<IntegrationRow[]>("/inbound/api/integrations", { signal }),
+  /** One import's rejected rows by column and reason, with the suggested fix (`key`: the moved file). */
+  rejections: (name: string, key: string, signal?: Signal) =>
+    call<Rejections>(`/inbound/api/integrations/${enc(name)}/rejections?key=${enc(key)}`, { signal }),
   reportUrl: (name: string, key: string) =>
     airflowUrl(`/inbound/api/integrations/${enc(name)}/reports?key=${enc(key)}`),
   run: (name: string, runId: string, signal?: Signal) =>

@@ -25,3 +25,20 @@ export const isSkip = (entry: ImportEntry): boolean =>
   entry.outcome === "success" && (entry.error ?? "").startsWith("skipped");
 
 export const outcomeOf = (entry: ImportEntry): string => (isSkip(entry) ? "skipped" : entry.outcome);
+
+/** A moment relative to now, as a monitor says it: "5 min ago", "in 2 h" ("–" for none). */
+export const relative = (iso: string | null | undefined, now: number = Date.now()): string => {
+  if (!iso) return "–";
+  const seconds = Math.round((new Date(iso).getTime() - now) / 1000);
+  if (Number.isNaN(seconds)) return "–";
+  const size = Math.abs(seconds);
+  const span =
+    size < 60
+      ? `${size} s`
+      : size < 3600
+        ? `${Math.round(size / 60)} min`
+        : size < 172_800
+          ? `${Math.round(size / 3600)} h`
+          : `${Math.round(size / 86_400)} d`;
+  return seconds < 0 ? `${span} ago` : `in ${span}`;
+};

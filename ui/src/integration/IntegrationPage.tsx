@@ -1,15 +1,17 @@
-import { Box, Button, Code, Grid, HStack, Heading, Link, Table, Text } from "@chakra-ui/react";
-import { type ReactNode, useCallback, useState } from "react";
+import { Alert, Box, Button, Code, Grid, HStack, Heading, Link, Stack, Table, Text } from "@chakra-ui/react";
+import { type ReactNode, useCallback, useEffect, useRef, useState } from "react";
 
+import { Chip, shownValue } from "../common/Chip";
 import { PageHeader } from "../common/PageHeader";
-import { type ImportEntry, runLinks } from "../common/api";
-import { isSkip, number, outcomeOf, when } from "../common/format";
+import { type Detail, type ImportEntry, runLinks } from "../common/api";
+import { isSkip, number, outcomeOf, percent, when } from "../common/format";
 import { ErrorAlert, Loading, StateBadge } from "../common/states";
 import type { Go } from "../main";
 import { useIntegration } from "../queries/useIntegrations";
 import { ImportsChart } from "./Chart";
 import { Reimport } from "./Reimport";
 import { ReportLink } from "./ReportLink";
+import { WhyFailed, hasWhy } from "./WhyFailed";
 
 const PAGE = 20;
 
@@ -26,10 +28,12 @@ const ImportRow = ({
   entry,
   name,
   onReimport,
+  onWhy,
 }: {
   readonly entry: ImportEntry;
   readonly name: string;
   readonly onReimport: (key: string) => void;
+  readonly onWhy: (entry: ImportEntry) => void;
 }) => {
   const links = runLinks(entry.triggered_by);
   const outcome = outcomeOf(entry);
@@ -48,7 +52,7 @@ const ImportRow = ({
       <Table.Cell>
         <StateBadge reason={entry.error ?? outcome} state={outcome} />
         {entry.error && !isSkip(entry) ? (
-          <Text fontSize="xs" color="fg.error" mt={1}>
+          <Text fontSize="xs" color="red.fg" mt={1}>
             {entry.error}
           </Text>
         ) : null}
@@ -85,6 +89,18 @@ const ImportRow = ({
               {r.kind}
             </ReportLink>
           ))}
+          {hasWhy(entry) ? (
+            <Button
+              aria-label={`Why the import of ${entry.final_key ?? ""} ${entry.outcome === "failed" ? "failed" : "rejected rows"}`}
+              colorPalette={entry.outcome === "failed" ? "failed" : undefined}
+              data-why
+              onClick={() => onWhy(entry)}
+              size="2xs"
+              variant="outline"
+            >
+              why
+            </Button>
+          ) : null}
           {entry.final_key ? (
             <Button size="2xs" variant="outline" onClick={() => onReimport(entry.final_key ?? "")}>
               re-import
@@ -96,16 +112,161 @@ const ImportRow = ({
   );
 };
 
+const yesNo = (value: boolean): string => (value ? "yes" : "no");
+
+/** Every setting of the config, as the run reads it (a value from `!env` as its variable's name). */
+const Settings = ({ detail }: { readonly detail: Detail }) => {
+  const { alerts, events, format } = detail;
+  return (
+    <Grid columnGap={4} id="settings" mb={4} rowGap={1} templateColumns="max-content 1fr">
+      <Fact label="Source">
+        <HStack gap={1} wrap="wrap">
+          <Chip label="bucket" value={shownValue(detail.source.bucket)} />
+          <Chip label="key" value={shownValue(detail.source.key)} />
+          <Text as="span" fontSize="sm">
+            connection <Code>{detail.source.aws_conn_id}</Code>
+          </Text>
+        </HStack>
+      </Fact>
+      <Fact label="Completion marker">
+        {detail.marker ? <Code>{shownValue(detail.marker)}</Code> : "none (a file is read once it is there)"}
+      </Fact>
+      <Fact label="Schedule">
+        {detail.schedule_words} <Code>{detail.schedule}</Code>
+      </Fact>
+      <Fact label="Runs start">
+        {detail.start_words}
+        {events ? (
+          <>
+            {" "}
+            (queue <Code>{shownValue(events.queue)}</Code>
+            {events.aws_conn_id ? (
+              <>
+                , connection <Code>{events.aws_conn_id}</Code>
+              </>
+            ) : null}
+            )
+          </>
+        ) : null}
+      </Fact>
+      <Fact label="Format">
+        <HStack data-testid="format" gap={1} wrap="wrap">
+          <Chip
+            label="delimiter"
+            value={format.delimiter === null ? "detected" : JSON.stringify(format.delimiter)}
+          />
+          <Chip label="encoding" value={format.encoding} />
+          <Chip label="decimal" value={JSON.stringify(format.decimal)} />
+        </HStack>
+      </Fact>
+      <Fact label="Mode">
+        {detail.mode}
+        {detail.mirror_max_removed !== null
+          ? ` (at most ${Math.round(detail.mirror_max_removed * 100)}% of users removed per file)`
+          : ""}
+      </Fact>
+      <Fact label="Empty cells">
+        {detail.blank === "clear" ? "clear the stored value" : "keep the stored value"}
+      </Fact>
+      <Fact label="Rejected rows allowed">{percent(detail.max_rejected_ratio)} of a file</Fact>
+      <Fact label="Time zone">{detail.timezone} (timestamps without a zone)</Fact>
+      <Fact label="Largest file">{number(detail.max_file_mb)} MiB</Fact>
+      <Fact label="Alerts">
+        {alerts ? (
+          <Stack data-testid="alerts" gap={0}>
+            <Text>
+              {alerts.email.length
+                ? `e-mail ${alerts.email.join(", ")} (${alerts.smtp_conn_id})`
+                : "no e-mail"}
+              {alerts.webhook ? `; webhook ${shownValue(alerts.webhook)}` : ""}
+            </Text>
+            <Text fontSize="xs">
+              on failure: {yesNo(alerts.on_failure)}; rejected share over:{" "}
+              {alerts.rejected_ratio_over === null ? "–" : percent(alerts.rejected_ratio_over)}; stale after:{" "}
+              {alerts.stale_after ?? "–"}
+            </Text>
+          </Stack>
+        ) : (
+          "none"
+        )}
+      </Fact>
+      <Fact label="User ID column">
+        <Code>{detail.user_id_column}</Code>
+      </Fact>
+      <Fact label="Users">{number(detail.users)}</Fact>
+      <Fact label="Config">
+        <HStack data-testid="config-file" gap={2} wrap="wrap">
+          {detail.config.url ? (
+            <Link colorPalette="brand" href={detail.config.url} rel="noreferrer" target="_blank">
+              {detail.config.path}
+            </Link>
+          ) : (
+            <Code>{detail.config.path ?? "–"}</Code>
+          )}
+          <Text as="span" fontSize="xs">
+            version <Code>{detail.config_version}</Code>
+          </Text>
+        </HStack>
+      </Fact>
+    </Grid>
+  );
+};
+
+/** A notice when the DAG Airflow runs is not of the config on disk (compared by config version). */
+const Freshness = ({ detail }: { readonly detail: Detail }) => {
+  const { freshness } = detail;
+  if (freshness.state !== "newer" && freshness.state !== "unparsed") return null;
+  return (
+    <Alert.Root
+      data-freshness={freshness.state}
+      id="config-newer"
+      mb={3}
+      status={freshness.state === "newer" ? "warning" : "info"}
+    >
+      <Alert.Indicator />
+      <Alert.Content>
+        <Alert.Title>
+          {freshness.state === "newer" ? "The config changed since Airflow parsed the DAG" : "Not parsed yet"}
+        </Alert.Title>
+        <Alert.Description>{freshness.message}</Alert.Description>
+      </Alert.Content>
+    </Alert.Root>
+  );
+};
+
 /** One integration: its settings, mapping, import history with a chart, reports, and re-import. */
-export const IntegrationPage = ({ go, name }: { readonly name: string; readonly go?: Go }) => {
+export const IntegrationPage = ({
+  focus,
+  go,
+  name,
+}: {
+  readonly name: string;
+  readonly go?: Go;
+  readonly focus?: string | null;
+}) => {
   const [offset, setOffset] = useState(0);
   const [request, setRequest] = useState<{ key: string; n: number } | null>(null);
+  const [why, setWhy] = useState<ImportEntry | null>(null);
   const reimport = useCallback((key: string) => {
     setRequest((last) => ({ key, n: (last?.n ?? 0) + 1 }));
     document.getElementById("reimport")?.scrollIntoView({ block: "nearest" });
   }, []);
+  const explain = useCallback((entry: ImportEntry) => {
+    setWhy(entry);
+    requestAnimationFrame(() => document.getElementById("why-failed")?.scrollIntoView({ block: "start" }));
+  }, []);
 
   const { data: detail, error, isPending } = useIntegration(name, offset, PAGE);
+
+  // A row's action opens its part of the page: the re-import, or why the last import failed (once).
+  const focused = useRef(false);
+  const loaded = detail !== undefined;
+  useEffect(() => {
+    if (!loaded || focused.current || !focus) return;
+    focused.current = true;
+    const target = document.getElementById(focus === "reimport" ? "reimport" : "why-failed");
+    target?.scrollIntoView({ block: "start" });
+  }, [focus, loaded]);
 
   if (isPending) {
     return (
@@ -122,6 +283,8 @@ export const IntegrationPage = ({ go, name }: { readonly name: string; readonly 
     );
   }
   const failed = detail.runs.find((r) => r.outcome === "failed" && r.final_key);
+  const latest = offset === 0 ? detail.runs[0] : undefined;
+  const explained = why ?? (latest && hasWhy(latest) ? latest : null);
   return (
     <Box p={4}>
       <PageHeader title={detail.name} go={go}>
@@ -130,30 +293,9 @@ export const IntegrationPage = ({ go, name }: { readonly name: string; readonly 
         </Link>
       </PageHeader>
       {detail.description ? <Text mb={3}>{detail.description}</Text> : null}
-      <Grid templateColumns="max-content 1fr" columnGap={4} rowGap={1} mb={4}>
-        <Fact label="Source">
-          <Code>{detail.source.uri}</Code> (connection <Code>{detail.source.aws_conn_id}</Code>)
-        </Fact>
-        <Fact label="Schedule">
-          {detail.schedule_words} <Code>{detail.schedule}</Code>
-        </Fact>
-        <Fact label="Runs start">{detail.start_words}</Fact>
-        <Fact label="Mode">
-          {detail.mode}
-          {detail.mirror_max_removed !== null
-            ? ` (at most ${Math.round(detail.mirror_max_removed * 100)}% of users removed per file)`
-            : ""}
-        </Fact>
-        <Fact label="Empty cells">{detail.blank}</Fact>
-        <Fact label="Rejected rows allowed">{Math.round(detail.max_rejected_ratio * 100)}%</Fact>
-        <Fact label="User ID column">
-          <Code>{detail.user_id_column}</Code>
-        </Fact>
-        <Fact label="Users">{number(detail.users)}</Fact>
-        <Fact label="Config">
-          <Code>{detail.file ?? "–"}</Code>
-        </Fact>
-      </Grid>
+      <Freshness detail={detail} />
+      {explained ? <WhyFailed entry={explained} key={explained.id} name={detail.name} /> : null}
+      <Settings detail={detail} />
 
       <Heading size="md" as="h2" mt={4} mb={2}>
         Mapping
@@ -217,7 +359,13 @@ export const IntegrationPage = ({ go, name }: { readonly name: string; readonly 
             </Table.Row>
           ) : null}
           {detail.runs.map((entry) => (
-            <ImportRow key={entry.id} entry={entry} name={detail.name} onReimport={reimport} />
+            <ImportRow
+              entry={entry}
+              key={entry.id}
+              name={detail.name}
+              onReimport={reimport}
+              onWhy={explain}
+            />
           ))}
         </Table.Body>
       </Table.Root>

@@ -150,7 +150,7 @@ export const Outcome = ({
       <HStack gap={2} wrap="wrap" align="baseline">
         <StateBadge state={state}>{label}</StateBadge>
         <Text
-          color={result?.outcome === "failed" ? "fg.error" : undefined}
+          color={result?.outcome === "failed" ? "red.fg" : undefined}
           data-message
           wordBreak="break-word"
         >

@@ -46,7 +46,7 @@ export const ReportLink = ({
         {children}
       </Link>
       {gone ? (
-        <Text as="span" fontSize="xs" color="fg.error" role="alert" data-report-gone={reportKey}>
+        <Text as="span" fontSize="xs" color="red.fg" role="alert" data-report-gone={reportKey}>
           this report is gone: {gone}
         </Text>
       ) : null}

@@ -8,35 +8,56 @@ import {
   Input,
   Link,
   Pagination,
+  Stack,
   Switch,
   Table,
   Text,
 } from "@chakra-ui/react";
 import { useMemo, useState } from "react";
-import { FiChevronDown, FiChevronLeft, FiChevronRight, FiChevronUp, FiPlay } from "react-icons/fi";
+import {
+  FiChevronDown,
+  FiChevronLeft,
+  FiChevronRight,
+  FiChevronUp,
+  FiPlay,
+  FiRotateCcw,
+} from "react-icons/fi";
 
 import type { IntegrationRow } from "../common/api";
-import { number, when } from "../common/format";
+import { duration, number, relative, when } from "../common/format";
 import { ErrorAlert, Loading, StateBadge } from "../common/states";
 import { toaster } from "../common/toaster";
 import type { Go } from "../main";
 import { useSetPaused, useTrigger } from "../queries/useDagActions";
 import { useIntegrations } from "../queries/useIntegrations";
+import { LastImport, LastSuccess, Reason, RecentRuns, SourceChips } from "./cells";
 
 export const PAGE_SIZE = 50;
 
 type SortKey =
-  "attributes_imported" | "last_run_at" | "last_run_result" | "name" | "schedule" | "source" | "users";
+  | "attributes_imported"
+  | "last_run_at"
+  | "last_run_result"
+  | "last_success_at"
+  | "name"
+  | "next_run_at"
+  | "source"
+  | "users";
 
-const COLUMNS: { key: SortKey; label: string; numeric?: boolean }[] = [
+// A column sorts when it has a key.
+const COLUMNS: { key?: SortKey; label: string; numeric?: boolean }[] = [
   { key: "name", label: "Name" },
-  { key: "source", label: "Source" },
-  { key: "attributes_imported", label: "Attributes imported", numeric: true },
-  { key: "users", label: "Users", numeric: true },
-  { key: "schedule", label: "Schedule" },
+  { key: "last_run_result", label: "Status" },
+  { label: "Recent runs" },
   { key: "last_run_at", label: "Last run" },
-  { key: "last_run_result", label: "Result" },
+  { key: "last_success_at", label: "Last success" },
+  { key: "next_run_at", label: "Next run" },
+  { label: "Last import" },
+  { key: "source", label: "Source" },
+  { key: "users", label: "Users", numeric: true },
+  { key: "attributes_imported", label: "Attributes", numeric: true },
 ];
+const WIDTH = COLUMNS.length + 2; // with on/off and the actions
 
 const compare = (a: IntegrationRow, b: IntegrationRow, key: SortKey): number => {
   const x = a[key];
@@ -108,28 +129,17 @@ const RunNow = ({ row }: { readonly row: IntegrationRow }) => {
   );
 };
 
-/** Why the last run failed, on one line; the whole reason a click away (no hover needed). */
-const Reason = ({ reason }: { readonly reason: string }) => {
-  const [open, setOpen] = useState(false);
-  return (
-    <Text
-      aria-expanded={open}
-      as="button"
-      color="fg.error"
-      cursor="pointer"
-      data-reason
-      display="block"
-      fontSize="xs"
-      lineClamp={open ? undefined : 1}
-      maxW="28rem"
-      mt={1}
-      onClick={() => setOpen(!open)}
-      textAlign="start"
-    >
-      {reason}
-    </Text>
-  );
-};
+/** Re-import: the integration page's re-import (its failed file preselected, a dry run first). */
+const Reimport = ({ go, row }: { readonly go: Go; readonly row: IntegrationRow }) => (
+  <Button
+    aria-label={`Re-import a file of ${row.name}`}
+    onClick={() => go({ focus: "reimport", name: row.name, view: "integration" })}
+    size="xs"
+    variant="outline"
+  >
+    <FiRotateCcw /> Re-import
+  </Button>
+);
 
 const Row = ({ go, row }: { readonly go: Go; readonly row: IntegrationRow }) => {
   const reason = row.reason ?? row.last_run_reason ?? row.error ?? null;
@@ -137,17 +147,17 @@ const Row = ({ go, row }: { readonly go: Go; readonly row: IntegrationRow }) => 
     return (
       <Table.Row className="broken" data-name={row.name}>
         <Table.Cell>{row.name}</Table.Cell>
-        <Table.Cell color="fg.error" colSpan={5} whiteSpace="pre-wrap">
-          {row.error}
-        </Table.Cell>
         <Table.Cell>
           <StateBadge reason={row.error} state={row.last_run_result} />
         </Table.Cell>
-        <Table.Cell>–</Table.Cell>
-        <Table.Cell>–</Table.Cell>
+        <Table.Cell color="red.fg" colSpan={WIDTH - 2} whiteSpace="pre-wrap">
+          {row.file ? `${row.file}: ` : ""}
+          {row.error}
+        </Table.Cell>
       </Table.Row>
     );
   }
+  const failed = row.last_run_result === "failed";
   return (
     <Table.Row data-name={row.name}>
       <Table.Cell>
@@ -161,20 +171,52 @@ const Row = ({ go, row }: { readonly go: Go; readonly row: IntegrationRow }) => 
         >
           {row.name}
         </Link>
+        <Text color="fg.muted" fontSize="xs" title={row.schedule ?? ""}>
+          {row.schedule_words}
+        </Text>
       </Table.Cell>
-      <Table.Cell fontFamily="mono" fontSize="xs">
-        {row.source}
-      </Table.Cell>
-      <Table.Cell textAlign="end">{number(row.attributes_imported)}</Table.Cell>
-      <Table.Cell textAlign="end">{number(row.users)}</Table.Cell>
-      <Table.Cell title={row.schedule ?? ""}>{row.schedule_words}</Table.Cell>
-      <Table.Cell>{when(row.last_run_at)}</Table.Cell>
       <Table.Cell>
         <StateBadge reason={row.last_run_reason} state={row.last_run_result} />
-        {reason && row.last_run_result === "failed" ? <Reason reason={reason} /> : null}
+        {reason && failed ? (
+          <Reason onWhy={() => go({ focus: "why", name: row.name, view: "integration" })} reason={reason} />
+        ) : null}
       </Table.Cell>
+      <Table.Cell>
+        <RecentRuns name={row.name} runs={row.recent_runs ?? []} />
+      </Table.Cell>
+      <Table.Cell>
+        <Stack gap={0}>
+          <Text title={when(row.last_run_at)} whiteSpace="nowrap">
+            {relative(row.last_run_at)}
+          </Text>
+          {row.last_run_duration_s !== null && row.last_run_duration_s !== undefined ? (
+            <Text color="fg.muted" data-duration fontSize="xs" whiteSpace="nowrap">
+              took {duration(row.last_run_duration_s)}
+            </Text>
+          ) : null}
+        </Stack>
+      </Table.Cell>
+      <Table.Cell>
+        <LastSuccess row={row} />
+      </Table.Cell>
+      <Table.Cell title={when(row.next_run_at)} whiteSpace="nowrap">
+        {row.enabled ? relative(row.next_run_at) : "paused"}
+      </Table.Cell>
+      <Table.Cell>
+        <LastImport row={row} />
+      </Table.Cell>
+      <Table.Cell>
+        <SourceChips row={row} />
+      </Table.Cell>
+      <Table.Cell textAlign="end">{number(row.users)}</Table.Cell>
+      <Table.Cell textAlign="end">{number(row.attributes_imported)}</Table.Cell>
       <Table.Cell>{mayEdit(row) ? <Toggle row={row} /> : row.enabled ? "on" : "off"}</Table.Cell>
-      <Table.Cell>{mayEdit(row) ? <RunNow row={row} /> : null}</Table.Cell>
+      <Table.Cell>
+        <HStack gap={1}>
+          {mayEdit(row) ? <RunNow row={row} /> : null}
+          {mayEdit(row) ? <Reimport go={go} row={row} /> : null}
+        </HStack>
+      </Table.Cell>
     </Table.Row>
   );
 };
@@ -190,7 +232,9 @@ export const IntegrationsTable = ({ go }: { readonly go: Go }) => {
     const found = (rows ?? []).filter(
       (r) =>
         !needle ||
-        [r.name, r.source, r.error, r.last_run_result].some((v) => v?.toLowerCase().includes(needle)),
+        [r.name, r.source, r.error, r.reason, r.last_run_result].some((v) =>
+          v?.toLowerCase().includes(needle),
+        ),
     );
     return found.sort((a, b) => compare(a, b, sort.key) * (sort.up ? 1 : -1));
   }, [rows, search, sort]);
@@ -211,7 +255,7 @@ export const IntegrationsTable = ({ go }: { readonly go: Go }) => {
               setSearch(e.target.value);
               setPage(1);
             }}
-            placeholder="Search name, source, error"
+            placeholder="Search name, source, reason"
             size="sm"
             value={search}
             width="18rem"
@@ -230,30 +274,36 @@ export const IntegrationsTable = ({ go }: { readonly go: Go }) => {
         <Table.Root id="integrations" interactive size="sm">
           <Table.Header>
             <Table.Row>
-              {COLUMNS.map((c) => (
-                <Table.ColumnHeader
-                  aria-sort={sort.key === c.key ? (sort.up ? "ascending" : "descending") : "none"}
-                  key={c.key}
-                  textAlign={c.numeric ? "end" : "start"}
-                >
-                  <Button
-                    fontWeight="semibold"
-                    onClick={() => setSort({ key: c.key, up: sort.key === c.key ? !sort.up : true })}
-                    px={0}
-                    size="xs"
-                    variant="plain"
+              {COLUMNS.map(({ key, label, numeric }) =>
+                key === undefined ? (
+                  <Table.ColumnHeader fontSize="xs" fontWeight="semibold" key={label}>
+                    {label}
+                  </Table.ColumnHeader>
+                ) : (
+                  <Table.ColumnHeader
+                    aria-sort={sort.key === key ? (sort.up ? "ascending" : "descending") : "none"}
+                    key={key}
+                    textAlign={numeric ? "end" : "start"}
                   >
-                    {c.label}
-                    {sort.key === c.key ? (
-                      sort.up ? (
-                        <FiChevronUp aria-hidden />
-                      ) : (
-                        <FiChevronDown aria-hidden />
-                      )
-                    ) : null}
-                  </Button>
-                </Table.ColumnHeader>
-              ))}
+                    <Button
+                      fontWeight="semibold"
+                      onClick={() => setSort({ key, up: sort.key === key ? !sort.up : true })}
+                      px={0}
+                      size="xs"
+                      variant="plain"
+                    >
+                      {label}
+                      {sort.key === key ? (
+                        sort.up ? (
+                          <FiChevronUp aria-hidden />
+                        ) : (
+                          <FiChevronDown aria-hidden />
+                        )
+                      ) : null}
+                    </Button>
+                  </Table.ColumnHeader>
+                ),
+              )}
               <Table.ColumnHeader fontSize="xs" fontWeight="semibold">
                 On/off
               </Table.ColumnHeader>
@@ -265,7 +315,7 @@ export const IntegrationsTable = ({ go }: { readonly go: Go }) => {
           <Table.Body>
             {shown.length === 0 ? (
               <Table.Row>
-                <Table.Cell color="fg.muted" colSpan={9}>
+                <Table.Cell color="fg.muted" colSpan={WIDTH}>
                   {rows.length ? "no integration matches the search" : "no integration configs"}
                 </Table.Cell>
               </Table.Row>

@@ -8,6 +8,7 @@ export const keys = {
     ["integrations", "detail", name, { limit, offset }] as const,
   integrationAll: (name: string) => ["integrations", "detail", name] as const,
   integrations: ["integrations", "table"] as const,
+  rejections: (name: string, key: string) => ["integrations", "rejections", name, key] as const,
   run: (name: string, runId: string) => ["integrations", "run", name, runId] as const,
   segment: (rule: unknown) => ["segments", "evaluate", rule] as const,
   user: (userId: string) => ["users", userId] as const,
