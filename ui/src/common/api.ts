@@ -123,6 +123,10 @@ export interface UserAttributes {
 export type ColumnProfile = Schemas["Column"];
 export type Discovery = Schemas["Discovery"];
 export type ConfigCheck = Schemas["ConfigCheck"];
+export type CheckBody = Schemas["CheckBody"];
+export type SampleCheck = Schemas["SampleCheck"];
+export type Problem = Schemas["Problem"];
+export type RejectedColumn = Schemas["RejectedColumn"];
 
 export class ApiError extends Error {
   constructor(
@@ -174,6 +178,9 @@ export const api = {
   attributes: (signal?: Signal) => call<Attribute[]>("/inbound/api/attributes?imports=true", { signal }),
   check: (config: string, signal?: Signal) =>
     call<ConfigCheck>("/inbound/api/configs/check", { body: { config }, method: "POST", signal }),
+  /** A config checked against the others and, given `sample`, that export mapped with it. */
+  checkConfig: (body: CheckBody, signal?: Signal) =>
+    call<ConfigCheck>("/inbound/api/configs/check", { body, method: "POST", signal }),
   /** Whether a report is still there, and why not when it is gone (answered 200 either way). */
   checkReport: (name: string, key: string, signal?: Signal) =>
     call<ReportCheck>(`/inbound/api/integrations/${enc(name)}/reports?key=${enc(key)}&check=true`, {
