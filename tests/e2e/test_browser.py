@@ -6,19 +6,27 @@ the plugin, a Celery worker; PostgreSQL, Redis, a moto S3 server). Playwright dr
 never used). The test logs in through Airflow's login page and checks, in the plugin's React
 app (no iframe: Airflow's React, Chakra theme and color mode):
 
-- the table: a green row (crm imported its file), a red row with the failure's reason on hover
-  (support's manual run failed on its file) and a never-run row (billing, created paused);
-  the toggle flips the DAG's pause state;
+- the table as a monitor: a green row (crm imported its file), a red row with the failure's reason
+  inline (support's manual run failed on its file: German timestamps `05.01.2026 14:30` for a
+  `timestamp` attribute without a format), a never-run row (billing, created paused), the
+  recent-runs strip, the last import's counts, the source as chips; the toggle flips the DAG's
+  pause state through Airflow's `PATCH /api/v2/dags/{dag_id}`;
 - the DAG tab on an integration's DAG and on another DAG;
 - re-import from support's page (issue 23): the file picker offers exactly support's files in S3
   (its failed one preselected, never a report or another file); before the fix a dry run that
   would fail shows its reason, one with bad rows lists them by kind and column with their line
   numbers, and a key deleted after the list was loaded fails with "does not exist", each leaving
-  every S3 object as it was; after fixing the config a dry run first (its counts, nothing moved),
-  then the import, which starts within 10 s although support's hourly scheduled run is deferred,
-  waiting for a file, says "imported 2 rows from <key>" and the key follows the file to
-  success/; the old failed import's report, removed by the re-import, says in the page that it
-  is gone and where its file went;
+  every S3 object as it was;
+- the morning (timed, red -> green, machine time printed): the red row's reason links to the
+  page's "Why it failed" panel (one click: the rejected rows by column with counts, lines and
+  values, and the suggested `format:`), the suggestion written into the config file as a git
+  change would, the page's config-newer state until Airflow re-parses the DAG (asked through
+  `PUT /api/v2/parseDagFile`), the re-import from the row (the failed file preselected, no key
+  typed): a dry run first (its counts, nothing moved), then the import, which starts within 10 s
+  although support's hourly scheduled run is deferred, waiting for a file, says "imported 2 rows
+  from <key>" and the key follows the file to success/; the table's row green with the fresh
+  counts; the old failed import's report, removed by the re-import, says in the page that it is
+  gone and where its file went;
 - the rule builder: the brief's three segments with the right counts;
 - the new-integration wizard: discovery of an export, the user ID, attributes, a rename, and a
   YAML that `inbound validate` accepts beside the other configs;
@@ -98,13 +106,24 @@ CRM_CSV = (
     b"margaret@example.com,basic,Support,1\n"
     b"alan@example.com,premium,Sales,2\n"
 )
-SUPPORT_CSV = b"Email,Tier\nada@example.com,gold\ngrace@example.com,silver\n"
+# German timestamps for a `timestamp` attribute without a format: every row rejected, the file fails.
+SUPPORT_CSV = (
+    b"Email,Tier,Last Ticket At\nada@example.com,gold,05.01.2026 14:30\ngrace@example.com,silver,28.12.2025 17:05\n"
+)
+GERMAN = "%d.%m.%Y %H:%M"
 OTHER_DAG = """from airflow.sdk import DAG
 
 with DAG(dag_id="some_other_dag", schedule=None):
     pass
 """
 ACCOUNTS_CSV = b"Email,Tier,Seats\nada@example.com,gold,3\ngrace@example.com,silver,5\n"
+
+
+def _support() -> dict[str, Any]:
+    """support's config before the fix: its `Last Ticket At` is a timestamp in ISO-8601 (the default)."""
+    config = _config("support", "Tier")
+    config["attributes"].append({"column": "Last Ticket At", "name": "last_ticket_at", "type": "timestamp"})
+    return config
 
 
 def _write(folder: Path, config: dict[str, Any]) -> None:
@@ -162,7 +181,7 @@ def test_the_integrations_app_inside_airflow(tmp_path: Path) -> None:
     configs = tmp_path / "integrations"
     configs.mkdir()
     _write(configs, _config("crm", "Plan"))
-    _write(configs, _config("support", "Plan"))  # the file says Tier: it fails until the config is fixed
+    _write(configs, _support())  # the file's timestamps are German: it fails until the config is fixed
     _write(configs, _config("billing", "Plan", enabled=False))
     # The DAGs folder: inbound's two files and one DAG that is no integration (for the DAG tab).
     dags = tmp_path / "dags"
@@ -177,7 +196,7 @@ def test_the_integrations_app_inside_airflow(tmp_path: Path) -> None:
         cluster.wait_for("crm's scheduled run", lambda: _finished(cluster, "inbound_crm", "scheduled"), timeout=300)
 
         # support's scheduled run waits deferred (no file); a file that lands then is imported by a
-        # manual run, which fails on it (the column is Tier, the config says Plan).
+        # manual run, which fails on it (every timestamp rejected: 05.01.2026 14:30 is no ISO-8601).
         def deferred() -> bool:
             runs = [r for r in cluster.dag_runs("inbound_support") if r["run_type"] == "scheduled"]
             return (
@@ -222,10 +241,14 @@ def _browse(cluster: Cluster, browser: Any, configs: Path, failed_key: str, tmp:
         result = {n: page.locator(f"tr[data-name='{n}'] [data-result]") for n in ("crm", "support", "billing")}
         assert result["crm"].get_attribute("data-result") == "success"
         assert result["support"].get_attribute("data-result") == "failed"
-        assert "Tier" in (result["support"].get_attribute("title") or "") or "Plan" in (
-            result["support"].get_attribute("title") or ""
-        )
+        reason = page.locator("tr[data-name='support'] [data-reason]")
+        assert reason.is_visible() and "rejected" in reason.inner_text(), reason.inner_text()  # inline, no hover
         assert result["billing"].get_attribute("data-result") == "never run"
+        crm = page.locator("tr[data-name='crm']")
+        assert crm.locator("[data-testid='recent-runs'] [data-outcome='success']").count() >= 1
+        assert crm.locator("[data-written]").inner_text() == "5 written"
+        assert crm.locator("[data-chip='bucket']").inner_text().replace("\n", "") == f"bucket:{BUCKET}"
+        assert crm.locator("[data-chip='key']").inner_text().replace("\n", "") == "key:crm/export_*.csv"
         page.get_by_label("Search integrations").fill("supp")
         assert page.locator("table#integrations tbody tr").count() == 1
         page.get_by_label("Search integrations").fill("")
@@ -233,7 +256,7 @@ def _browse(cluster: Cluster, browser: Any, configs: Path, failed_key: str, tmp:
         _shot(page, "integrations")
 
         # the toggle is the DAG's pause state
-        with page.expect_response(lambda r: r.url.endswith("/inbound/api/integrations/billing/enabled")) as answer:
+        with page.expect_response(_patched("inbound_billing")) as answer:
             page.locator("tr[data-name='billing'] [data-part='control']").click()
         assert answer.value.status == 200, answer.value.text()
         assert cluster.api("GET", "/api/v2/dags/inbound_billing")["is_paused"] is False
@@ -242,7 +265,7 @@ def _browse(cluster: Cluster, browser: Any, configs: Path, failed_key: str, tmp:
         billing = page.locator("tr[data-name='billing']")
         billing.get_by_text("on", exact=True).wait_for(timeout=30_000)
         billing.locator("input:not([disabled])").wait_for(state="attached", timeout=30_000)
-        with page.expect_response(lambda r: r.url.endswith("/inbound/api/integrations/billing/enabled")):
+        with page.expect_response(_patched("inbound_billing")):
             page.locator("tr[data-name='billing'] [data-part='control']").click()
         assert cluster.api("GET", "/api/v2/dags/inbound_billing")["is_paused"] is True
 
@@ -296,14 +319,19 @@ def _browse(cluster: Cluster, browser: Any, configs: Path, failed_key: str, tmp:
         preview.wait_for(timeout=120_000)
         assert preview.get_attribute("data-outcome") == "failed", preview.inner_text()
         said = preview.locator("[data-message]").inner_text()
-        assert said.startswith("dry run: would fail:") and failed_key in said and "Plan" in said, said
+        assert said.startswith("dry run: would fail:") and failed_key in said and "rejected" in said, said
         assert page.get_by_role("button", name="Import now").count() == 0
         assert _objects(s3) == before  # nothing moved, no report written
         _a11y(page, "integration page, a dry run that would fail")
 
         # rows that would be rejected: by kind and column, with their line numbers (never values)
         bad_key = failed_key.replace("_export_1.csv", "_export_8.csv")
-        s3.put_object(Bucket=BUCKET, Key=bad_key, Body=b"Email,Plan\nada@example.com,gold\n,silver\n,bronze\n")
+        iso = b"2026-01-05T14:30:00"
+        s3.put_object(
+            Bucket=BUCKET,
+            Key=bad_key,
+            Body=b"Email,Tier,Last Ticket At\nada@example.com,gold,%s\n,silver,%s\n,bronze,%s\n" % (iso, iso, iso),
+        )
         page.get_by_role("button", name="Refresh files").click()
         page.locator(f"#reimport option[value='{bad_key}']").wait_for(state="attached", timeout=30_000)
         picker.select_option(bad_key)
@@ -339,23 +367,65 @@ def _browse(cluster: Cluster, browser: Any, configs: Path, failed_key: str, tmp:
         page.locator(f"#reimport option[value='{gone_key}']").wait_for(state="detached", timeout=30_000)
         assert _offered(page) == _exports(s3, "support") == {failed_key}
 
-        # -- fix the config, re-import the failed file (dry run, then the import)
-        _write(configs, _config("support", "Tier"))
-        fixed = Integration.model_validate(_config("support", "Tier")).version
+        # -- the morning, timed: the red row, why it failed (one click), the fix, the re-import from
+        # the row (a dry run first), the green row with fresh counts
+        page.goto(f"{base}/plugin/integrations")
+        red = page.locator("tr[data-name='support']")
+        red.locator("[data-reason]").wait_for(timeout=30_000)
+        morning = time.monotonic()
+        checks = 0.0  # the test's own checks in between (axe, a screenshot): no part of the walk
+        splits: list[tuple[str, float]] = []
+
+        def split(step: str) -> None:
+            splits.append((step, time.monotonic() - morning - checks))
+
+        assert red.locator("[data-result]").get_attribute("data-result") == "failed"
+        red.locator("[data-why]").click()  # the one click
+        panel = page.locator("#why-failed")
+        group = panel.locator("[data-group][data-column='Last Ticket At']")
+        group.locator("[data-yaml]").wait_for(timeout=30_000)
+        assert group.locator("[data-rows]").inner_text() == "2 rows"
+        assert "05.01.2026 14:30" in group.locator("[data-values]").inner_text()
+        suggested = group.locator("[data-yaml]").inner_text()
+        assert GERMAN in suggested, suggested
+        split("why it failed, with the fix, shown")
+        aside = time.monotonic()
+        _a11y(page, "integration page, why it failed")
+        _shot(page, "integration")
+        checks += time.monotonic() - aside
+        # the fix: the suggested attribute entry written into the config, as a git change would
+        config = _support()
+        (entry,) = yaml.safe_load(suggested)["attributes"]
+        config["attributes"] = [entry if a["column"] == entry["column"] else a for a in config["attributes"]]
+        assert entry["format"] == GERMAN
+        _write(configs, config)
+        fixed = Integration.model_validate(config).version
+        freshness = cluster.api("GET", "/inbound/api/integrations/support")["freshness"]
+        assert freshness["state"] == "newer" and freshness["config_version"] == fixed, freshness  # the page's notice
+        token = cluster.api("GET", "/api/v2/dags/inbound_support/details")["file_token"]
+        cluster.api("PUT", f"/api/v2/parseDagFile/{token}")  # as a deployment's git-sync would not wait either
         cluster.wait_for(
             "the DAG processor to parse the fixed config",
             lambda: fixed in (cluster.api("GET", "/api/v2/dags/inbound_support/details").get("doc_md") or ""),
             timeout=120,
+            every=0.5,
         )
-        page.goto(f"{base}/plugin/integrations?view=integration&name=support")
-        page.locator("#runs").wait_for(timeout=30_000)
+        assert cluster.api("GET", "/inbound/api/integrations/support")["freshness"]["state"] == "current"
+        split("the fixed config parsed")
+        # the re-import from the row: the integration page's re-import, its failed file preselected
+        page.goto(f"{base}/plugin/integrations")
+        page.get_by_role("button", name="Re-import a file of support").click()
         page.locator(f"#reimport option[value='{failed_key}']").wait_for(state="attached", timeout=30_000)
-        assert picker.input_value() == failed_key
+        page.wait_for_function(
+            "key => document.querySelector(\"select[aria-label='File to re-import']\").value === key", arg=failed_key
+        )
+        assert page.locator("#config-newer").count() == 0  # Airflow runs the fixed config
         page.locator("#runs tr[data-outcome='failed']").first.wait_for()
         page.get_by_role("button", name="Re-import (dry run first)").click()
         preview.wait_for(timeout=120_000)
         assert preview.get_attribute("data-outcome") == "previewed", preview.inner_text()
         assert preview.locator("[data-count='add'] b").inner_text() == "2"
+        split("the dry run's outcome shown")
         assert _objects(s3) == before  # a dry run that would succeed moves nothing either
         clicked = datetime.now(UTC)
         page.get_by_role("button", name="Import now").click()
@@ -375,6 +445,7 @@ def _browse(cluster: Cluster, browser: Any, configs: Path, failed_key: str, tmp:
         assert result.get_attribute("data-outcome") == "success", result.inner_text()
         said = result.locator("[data-message]").inner_text()
         assert said.startswith(f"imported 2 rows from {failed_key}"), said
+        split("the import's outcome shown")
         assert result.get_by_role("link", name="See the run").count() == 1
         (moved,) = _exports(s3, "support")
         assert moved.startswith("support/success/")
@@ -384,7 +455,31 @@ def _browse(cluster: Cluster, browser: Any, configs: Path, failed_key: str, tmp:
             "key => document.querySelector(\"select[aria-label='File to re-import']\").value === key", arg=moved
         )
         assert _offered(page) == {moved}
+        # the table: support green, with the fresh import's counts
+        page.goto(f"{base}/plugin/integrations")
+
+        def green() -> bool:
+            row = page.locator("tr[data-name='support']")
+            row.locator("[data-result]").wait_for(timeout=30_000)
+            if row.locator("[data-result]").get_attribute("data-result") == "success":
+                return True
+            page.reload()
+            return False
+
+        cluster.wait_for("support's row to turn green", green, timeout=60, every=0.5)
+        red_to_green = time.monotonic() - morning
+        split("the row green")
+        row = page.locator("tr[data-name='support']")
+        assert row.locator("[data-written]").inner_text() == "2 written"
+        assert row.locator("[data-rejected-share]").inner_text() == "0% rejected"
+        assert row.locator("[data-reason]").count() == 0
+        print(
+            f"\nred -> green: {red_to_green - checks:.1f} s of machine time ({red_to_green:.1f} s with the test's "
+            f"axe check and screenshot); " + ", ".join(f"{step} at {at:.1f} s" for step, at in splits)
+        )
         # the old failed import's report went with the re-import: the page says so, in place
+        page.goto(f"{base}/plugin/integrations?view=integration&name=support")
+        page.locator("#runs").wait_for(timeout=30_000)
         old_report = page.locator(f"#runs [data-report='{failed_key}.error.txt']")
         old_report.first.click()
         gone = page.locator(f"[data-report-gone='{failed_key}.error.txt']").first
@@ -392,7 +487,6 @@ def _browse(cluster: Cluster, browser: Any, configs: Path, failed_key: str, tmp:
         assert gone.inner_text().startswith(f"this report is gone: s3://{BUCKET}/{failed_key}.error.txt does not exist")
         assert moved in gone.inner_text()
         _a11y(page, "integration page")
-        _shot(page, "integration")
 
         # -- the DAG tab: on an integration's DAG, and on a DAG that is none
         page.goto(f"{base}/dags/inbound_crm/plugin/integration")
@@ -426,6 +520,11 @@ def _browse(cluster: Cluster, browser: Any, configs: Path, failed_key: str, tmp:
         assert not errors, errors
     finally:
         context.close()
+
+
+def _patched(dag_id: str) -> Any:
+    """The toggle's answer: Airflow's own `PATCH /api/v2/dags/{dag_id}` (the pause state)."""
+    return lambda r: r.request.method == "PATCH" and r.url.split("?")[0].endswith(f"/api/v2/dags/{dag_id}")
 
 
 def _objects(s3: Any) -> dict[str, str]:
