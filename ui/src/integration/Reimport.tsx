@@ -149,11 +149,7 @@ export const Outcome = ({
     >
       <HStack gap={2} wrap="wrap" align="baseline">
         <StateBadge state={state}>{label}</StateBadge>
-        <Text
-          color={result?.outcome === "failed" ? "red.fg" : undefined}
-          data-message
-          wordBreak="break-word"
-        >
+        <Text color={result?.outcome === "failed" ? "red.fg" : undefined} data-message wordBreak="break-word">
           {result
             ? result.message
             : `The run ended ${run.state} without reporting an outcome (its finalize task did not run); see the run.`}
