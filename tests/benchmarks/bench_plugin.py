@@ -317,34 +317,68 @@ def general_segment(rule: dict[str, object], *, general: bool) -> int:
         return s.match_users(condition, compiler.params, compiler.tables, 20).count
 
 
-def profile_table() -> None:
-    """Where the management table's time goes, step by step (median of 5 each), in this process."""
+def profile_table(client, headers: dict[str, str], user) -> None:  # type: ignore[no-untyped-def]
+    """Where the management table request's time goes, step by step (median of 5 each), in this process.
+
+    The steps are the route's own, in its order: the gate every route carries (`reader`: the
+    catalog and the caller's read rights), the store's three reads, Airflow's runs, the rows, the
+    edit rights, the answer's dicts and their JSON; then the whole request through the app, and
+    what is left of it (authentication, routing, the test client). Last, a cProfile of one
+    request: the functions that took the most time of their own.
+    """
+    import cProfile
+    import io
+    import pstats
+
     from inbound.airflow.connections import store
     from inbound.airflow.management import rows
     from inbound.airflow.runs import dag_states
     from inbound.config.catalog import current_catalog
+    from inbound.web import integrations as web
+    from inbound.web.access import reader
 
     catalog = current_catalog()
+    caller = reader(user)
+    dag_ids = [i.dag_id for i in caller.catalog.integrations.values()]
     steps = {
-        "configs (cached catalog)": current_catalog,
+        "gate: catalog + read rights (reader)": lambda: reader(user),
         "store: open": lambda: store().__enter__(),
     }
+    timings: dict[str, float] = {}
     with store() as s:
         steps |= {
             "store: last_success": s.last_success,
             "store: last_imports": s.last_imports,
             "store: integrations (user counts)": s.integrations,
         }
-        steps["airflow: dag_states"] = lambda: dag_states([i.dag_id for i in catalog.integrations.values()])
-        states, last, held = (
-            dag_states([i.dag_id for i in catalog.integrations.values()]),
-            s.last_imports(),
-            s.integrations(),
-        )
-        steps["rows"] = lambda: rows(catalog, states, s.last_success(), held, last)
+        steps["airflow: dag_states"] = lambda: dag_states(dag_ids)
+        states, last, held, success = dag_states(dag_ids), s.last_imports(), s.integrations(), s.last_success()
+        users = {name: held.get(name, 0) for name in caller.catalog.integrations}
+        steps["rows"] = lambda: rows(caller.catalog, states, success, users, last)
+        table = rows(caller.catalog, states, success, users, last)
+        ids = {row.dag_id for row in table if row.dag_id}
+        steps["edit rights (editable_dags)"] = lambda: web.editable_dags(user, ids)
+        editable = web.editable_dags(user, ids)
+        steps["answer: row dicts"] = lambda: web.table_answer(table, editable)
+        answer = web.table_answer(table, editable)
+        steps["answer: JSON"] = lambda: web.encode(answer)
         for label, step in steps.items():
-            seconds, _ = median_time(step, 5)
-            print(f"  {label:<36} {seconds * 1000:7.1f}ms")
+            timings[label], _ = median_time(step, 5)
+    del catalog
+    request, _ = median_time(lambda: client.get("/inbound/api/integrations", headers=headers), 5)
+    for label, seconds in timings.items():
+        print(f"  {label:<40} {seconds * 1000:7.1f}ms")
+    print(f"  {'sum of the steps':<40} {sum(timings.values()) * 1000:7.1f}ms")
+    print(f"  {'the request (through the app)':<40} {request * 1000:7.1f}ms")
+    print(f"  {'the rest (auth, routing, test client)':<40} {(request - sum(timings.values())) * 1000:7.1f}ms")
+    profiler = cProfile.Profile()
+    profiler.enable()
+    client.get("/inbound/api/integrations", headers=headers)
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(15)
+    print("  cProfile of one request, by own time (the top 15):")
+    print("\n".join("    " + line for line in out.getvalue().splitlines() if line.strip())[:6000])
 
 
 def peak_rss_mb() -> float:
@@ -375,10 +409,8 @@ def run(home: Path, url: str, args: argparse.Namespace, metadata_url: str | None
     dag_rows(args.integrations)
     app = api_app.create_app()
     setup["Airflow metadata DB + API app"] = time.perf_counter() - started
-    headers = {
-        "Authorization": "Bearer "
-        + get_auth_manager().generate_jwt(SimpleAuthManagerUser(username="admin", role="admin"))
-    }
+    user = SimpleAuthManagerUser(username="admin", role="admin")
+    headers = {"Authorization": "Bearer " + get_auth_manager().generate_jwt(user)}
 
     big_attribute = f"{name_of(0)}_plan"
     rule = {"attribute": big_attribute, "op": "eq", "value": "premium"}
@@ -404,7 +436,7 @@ def run(home: Path, url: str, args: argparse.Namespace, metadata_url: str | None
             )
         )
         if args.profile:
-            profile_table()
+            profile_table(client, headers, user)
         if args.history_days > 0:
             # the baseline: the last day only (more runs than the strip shows), then the rest of the year
             setup.update(insert_history(1, 24, args.integrations))
@@ -422,7 +454,7 @@ def run(home: Path, url: str, args: argparse.Namespace, metadata_url: str | None
             ratios.append(f"management table: all the history / the last day only = {history / recent:.2f}")
             ratios.append(f"management table: all the history / no run at all = {history / seconds:.2f}")
             if args.profile:
-                profile_table()
+                profile_table(client, headers, user)
         seconds, response = median_time(get(f"/inbound/api/integrations/{name_of(0)}"), args.repeat)
         rows.append((f"GET /inbound/api/integrations/{name_of(0)}", seconds, f"{args.users:,} users"))
         for user_id, what in ((f"user{args.users // 2:07d}@x", "in 1 integration"), ("user0000042@x", "in all")):

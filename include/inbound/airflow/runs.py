@@ -137,6 +137,8 @@ def _read(session: Session, dag_ids: list[str]) -> _Facts:
     from sqlalchemy import select
 
     dag = DagModel.__table__.c
+    postgres = session.get_bind().dialect.name == "postgresql"
+    iso = _iso_utc if postgres else _iso
     facts = _Facts()
     last_ids: dict[int, str] = {}
     for start in range(0, len(dag_ids), CHUNK):
@@ -148,18 +150,19 @@ def _read(session: Session, dag_ids: list[str]) -> _Facts:
             if row.next_dagrun_create_after is not None:
                 facts.next_run[row.dag_id] = row.next_dagrun_create_after.isoformat()
         found: dict[str, list[Any]] = {}
-        for row in session.execute(_recent_runs(session, chunk)):
+        statement, params = _recent_runs_postgres(chunk) if postgres else (_recent_runs(chunk), {})
+        for row in session.execute(statement, params):
             found.setdefault(row.dag_id, []).append(row)
-        for dag_id, candidates in found.items():
-            latest = sorted(candidates, key=lambda r: r.id)[-RECENT_RUNS:]  # oldest first
+        for dag_id, latest in found.items():
+            latest.sort(key=lambda r: r.id)  # oldest first (the statement answers the latest RECENT_RUNS)
             last_ids[latest[-1].id] = dag_id
             facts.recent[dag_id] = [
                 RunSeen(
                     run_id=r.run_id,
                     state=str(r.state),
                     skipped=r.wait_state == "skipped",
-                    at=_iso(r.end_date or r.run_after),
-                    started_at=_iso(r.start_date),
+                    at=iso(r.at),
+                    started_at=iso(r.start_date),
                 )
                 for r in latest
             ]
@@ -169,43 +172,78 @@ def _read(session: Session, dag_ids: list[str]) -> _Facts:
     return facts
 
 
-def _recent_runs(session: Session, dag_ids: list[str]) -> Select[Any]:
-    """The latest `RECENT_RUNS` runs that imported (or tried to) of each DAG, each with its wait's state.
+def _iso_utc(value: datetime | None) -> str | None:
+    """A UTC time the database answered without its zone (`AT TIME ZONE 'UTC'`), as `_iso` writes a UTC one."""
+    return value.isoformat() + "+00:00" if value else None
+
+
+# The latest RECENT_RUNS runs of each DAG that imported (or tried to), with their wait's state, on
+# PostgreSQL. Per DAG id (one array parameter, not a VALUES row per id: building and compiling
+# those cost more than running the statement), a LATERAL subquery that takes the latest by id of
+# two LIMITed branches, both reading the unique index `dag_run_dag_id_logical_date_key`
+# (dag_id, logical_date): backwards over the runs with a logical date (the schedule's), and its
+# `logical_date IS NULL` range for the runs without one (manual re-imports, asset-triggered runs).
+# Only those runs look up their `wait_for_file` task instance, one lookup each on the unique index
+# `task_instance_composite_key` (dag_id, task_id, run_id, map_index): a correlated scalar subquery,
+# not a join, which lets the planner hash the whole table. The times come as UTC without a zone
+# (`_iso_utc`): no time zone object per value.
+_RECENT_POSTGRES = """
+SELECT recent.id, recent.dag_id, recent.run_id, recent.state,
+       recent.at AT TIME ZONE 'UTC' AS at, recent.start_date AT TIME ZONE 'UTC' AS start_date,
+       (SELECT ti.state FROM task_instance AS ti
+        WHERE ti.dag_id = recent.dag_id AND ti.task_id = :wait_task AND ti.run_id = recent.run_id
+          AND ti.map_index = -1) AS wait_state
+FROM unnest(CAST(:dag_ids AS VARCHAR[])) AS wanted(dag_id)
+CROSS JOIN LATERAL (
+    SELECT candidate.* FROM (
+        (SELECT id, dag_id, run_id, state, coalesce(end_date, run_after) AS at, start_date FROM dag_run
+         WHERE dag_id = wanted.dag_id AND logical_date IS NOT NULL AND {imports}
+         ORDER BY logical_date DESC LIMIT :recent)
+        UNION ALL
+        (SELECT id, dag_id, run_id, state, coalesce(end_date, run_after) AS at, start_date FROM dag_run
+         WHERE dag_id = wanted.dag_id AND logical_date IS NULL AND {imports}
+         ORDER BY id DESC LIMIT :recent)
+    ) AS candidate
+    ORDER BY candidate.id DESC LIMIT :recent
+) AS recent
+""".format(
+    # a dry run changes nothing, so it is no run of the integration here, whatever it would have done
+    imports="(conf IS NULL OR NOT coalesce(CAST(conf ->> 'dry_run' AS BOOLEAN), false))"
+)
+
+
+def _recent_runs_postgres(dag_ids: list[str]) -> tuple[Any, dict[str, Any]]:
+    from sqlalchemy import text
+
+    return text(_RECENT_POSTGRES), {"dag_ids": dag_ids, "wait_task": WAIT_TASK, "recent": RECENT_RUNS}
+
+
+def _recent_runs(dag_ids: list[str]) -> Select[Any]:
+    """The latest `RECENT_RUNS` runs that imported (or tried to) of each DAG, each with its wait's state (SQLite).
 
     A dry run changes nothing, so it is no run of the integration here, whatever it would have done.
 
-    PostgreSQL: per DAG id, two LATERAL subqueries with LIMIT, both reading the unique index
-    `dag_run_dag_id_logical_date_key` (dag_id, logical_date): backwards over the runs with a
-    logical date (the schedule's), and its `logical_date IS NULL` range for the runs without one
-    (manual re-imports, asset-triggered runs), which are then ordered by id. Up to twice
-    `RECENT_RUNS` candidates per DAG; the caller keeps the latest by id.
     SQLite (Airflow's development database): `row_number() over (partition by dag_id order by id
-    desc) <= RECENT_RUNS` over the DAGs' runs (`idx_dag_run_dag_id`); SQLite has no LATERAL.
-    Each run's `wait_for_file` task instance: the unique index `task_instance_composite_key`
-    (dag_id, task_id, run_id, map_index), one lookup per run.
+    desc) <= RECENT_RUNS` over the DAGs' runs (`idx_dag_run_dag_id`); SQLite has no LATERAL
+    (PostgreSQL: `_RECENT_POSTGRES`). Each run's `wait_for_file` task instance: the unique index
+    `task_instance_composite_key` (dag_id, task_id, run_id, map_index), one lookup per run.
     """
     from airflow.models import DagRun, TaskInstance
-    from sqlalchemy import String, column, false, func, or_, select, true, union_all, values
+    from sqlalchemy import false, func, or_, select
 
     run, ti = DagRun.__table__.c, TaskInstance.__table__
     imports = or_(run.conf.is_(None), func.coalesce(run.conf["dry_run"].as_boolean(), false()) == false())
-    columns = (run.id, run.dag_id, run.run_id, run.state, run.run_after, run.start_date, run.end_date)
-    if session.get_bind().dialect.name == "postgresql":
-        wanted = values(column("dag_id", String), name="wanted").data([(d,) for d in dag_ids])
-        branches = []
-        for dated in (True, False):
-            branch = select(*columns).where(run.dag_id == wanted.c.dag_id, imports)
-            if dated:
-                branch = branch.where(run.logical_date.is_not(None)).order_by(run.logical_date.desc())
-            else:
-                branch = branch.where(run.logical_date.is_(None)).order_by(run.id.desc())
-            lateral = branch.limit(RECENT_RUNS).lateral()
-            branches.append(select(*lateral.c).select_from(wanted).join(lateral, true()))
-        recent = union_all(*branches).subquery("recent")
-    else:
-        rank = func.row_number().over(partition_by=run.dag_id, order_by=run.id.desc()).label("rank")
-        ranked = select(*columns, rank).where(run.dag_id.in_(dag_ids), imports).subquery("ranked")
-        recent = select(*(ranked.c[c.name] for c in columns)).where(ranked.c.rank <= RECENT_RUNS).subquery("recent")
+    columns = (
+        run.id,
+        run.dag_id,
+        run.run_id,
+        run.state,
+        func.coalesce(run.end_date, run.run_after).label("at"),
+        run.start_date,
+    )
+    rank = func.row_number().over(partition_by=run.dag_id, order_by=run.id.desc()).label("rank")
+    ranked = select(*columns, rank).where(run.dag_id.in_(dag_ids), imports).subquery("ranked")
+    recent = select(*(ranked.c[c.name] for c in columns)).where(ranked.c.rank <= RECENT_RUNS).subquery("recent")
     # A correlated scalar subquery, not a join: a join lets the planner hash the whole table.
     wait = (
         select(ti.c.state)

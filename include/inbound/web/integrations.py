@@ -12,16 +12,17 @@ Airflow checks the edit right and writes its `dag` table itself.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from fastapi import APIRouter, HTTPException, Query, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from typing_extensions import TypedDict  # pydantic reads typing's TypedDict only from Python 3.12
 
 from inbound.airflow import management
@@ -158,7 +159,7 @@ def editable_dags(user: BaseUser, dag_ids: set[str]) -> set[str]:
 
 # -- the table ------------------------------------------------------------------------
 @router.get("/api/integrations", response_model=list[IntegrationRow])
-def list_integrations(caller: ReaderDep) -> JSONResponse:
+def list_integrations(caller: ReaderDep) -> Response:
     """The management table: one row per config (broken ones with their error), each with `can_edit`.
 
     The rows' type is declared (`response_model`, for the OpenAPI schema the UI's types are
@@ -167,7 +168,21 @@ def list_integrations(caller: ReaderDep) -> JSONResponse:
     """
     table = visible_table(caller)
     editable = editable_dags(caller.user, {row.dag_id for row in table if row.dag_id})
-    return JSONResponse([{**asdict(row), "can_edit": row.dag_id in editable if row.dag_id else None} for row in table])
+    return Response(encode(table_answer(table, editable)), media_type="application/json")
+
+
+def table_answer(table: list[management.IntegrationRow], editable: set[str]) -> list[dict[str, Any]]:
+    """The rows as the API answers them: each row's fields (`asdict`'s keys and values) and the caller's `can_edit`.
+
+    The row's own attributes, not `asdict`: that copies every nested dict and list deeply
+    (500 rows with 14 recent runs each: a tenth of a second), and the answer is only encoded.
+    """
+    return [{**vars(row), "can_edit": row.dag_id in editable if row.dag_id else None} for row in table]
+
+
+def encode(answer: list[dict[str, Any]]) -> bytes:
+    """JSON as FastAPI's `JSONResponse` renders it (`starlette.responses.JSONResponse.render`)."""
+    return json.dumps(answer, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode("utf-8")
 
 
 # -- where the config lives, and whether Airflow runs it ------------------------------
