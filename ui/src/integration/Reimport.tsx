@@ -304,7 +304,7 @@ export const Reimport = ({
     shown.step === "done" &&
     shown.dryRun &&
     shown.key === key &&
-    shown.run.state === "success" &&
+    shown.run.result?.state === "success" &&
     shown.run.result?.outcome === "previewed";
   const runLink =
     shown.step === "running" && shown.runId ? runLinks(`airflow:${dagId}/${shown.runId}`)?.run : null;

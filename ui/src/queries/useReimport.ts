@@ -3,7 +3,7 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, type RunResult } from "../common/api";
 import { keys } from "./keys";
 
-export const POLL_MS = 1500;
+export const POLL_MS = 1000;
 /** A run's status is polled at most this long; past it the page says so and stops asking. */
 export const MAX_POLL_MS = 10 * 60 * 1000;
 // A run that ended without an outcome (finalize never ran: marked by hand, or killed): after this
@@ -23,11 +23,14 @@ export interface Polled {
   run: RunResult;
 }
 
-/** Whether the run has ended: Airflow's state is terminal and the outcome is pushed (or the grace is spent). */
+/**
+ * Whether the run has ended: its outcome is pushed (finalize, the last task, pushes it as its last
+ * act: the run's truth, also while Airflow still marks the run), or Airflow's state is terminal
+ * and the grace for an outcome is spent.
+ */
 export const runEnded = (polled: Polled | undefined): boolean =>
   polled !== undefined &&
-  TERMINAL.has(polled.run.state) &&
-  (polled.run.result !== null || polled.looks > GRACE_POLLS);
+  (polled.run.result !== null || (TERMINAL.has(polled.run.state) && polled.looks > GRACE_POLLS));
 
 const gaveUp = (polled: Polled | undefined): boolean =>
   polled !== undefined && !runEnded(polled) && polled.at - polled.firstAt > MAX_POLL_MS;
