@@ -148,10 +148,23 @@ def _finished(cluster: Cluster, dag_id: str, run_type: str) -> list[dict[str, An
     return runs if runs and all(r["state"] in ("success", "failed") for r in runs) else None
 
 
+SETTLED = """() => {
+    const app = document.getElementById('inbound');
+    return document.getAnimations().every(a => {
+        const target = a.effect && a.effect.target;
+        const endless = a.effect && a.effect.getTiming().iterations === Infinity;
+        return !target || !app || !app.contains(target) || endless || a.playState !== 'running';
+    });
+}"""
+
+
 def _a11y(page: Any, where: str) -> None:
     """axe-core on the plugin's content: no serious or critical violation."""
     from axe_playwright_python.sync_playwright import Axe
 
+    # Colours mid-transition (a button just enabled) are no colours of the page: let the plugin's
+    # finite animations settle (Airflow's own page may run endless ones, a spinner).
+    page.wait_for_function(SETTLED, timeout=10_000, polling=100)
     results = Axe().run(page, context="#inbound")
     bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
     assert not bad, f"{where}: " + "; ".join(
