@@ -117,7 +117,7 @@ def test_a_rule_with_a_lone_surrogate_for_a_key_is_a_400(client, either) -> None
 def test_a_body_that_echoes_a_lone_surrogate_into_a_422_is_still_a_422(client, env) -> None:
     """A validation error repeats the input it refused: one with a lone surrogate must still encode."""
     headers = {**auth("admin"), "Content-Type": "application/json"}
-    response = client.post("/inbound/api/integrations/crm/enabled", content=b'{"enabled": "\\ud800"}', headers=headers)
+    response = client.post("/inbound/api/configs/check", content=b'{"config": ["\\ud800"]}', headers=headers)
     assert response.status_code == 422, response.text
 
 

@@ -48,7 +48,7 @@ ColumnName = Annotated[str, StringConstraints(min_length=1), AfterValidator(_pri
 # -- `!env`: the variables meant for configs --------------------------------------------
 ENV_PREFIX = "INBOUND_CONFIG_"  # variables meant for configs: `!env INBOUND_CONFIG_<NAME>`
 # inbound's own settings under that prefix: never a config's value
-OWN_SETTINGS = frozenset({"INBOUND_CONFIG_DIR"})
+OWN_SETTINGS = frozenset({"INBOUND_CONFIG_DIR", "INBOUND_CONFIG_URL_TEMPLATE"})
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -60,7 +60,7 @@ def env_allowlist() -> frozenset[str]:
 def env_allowed(name: str) -> bool:
     """Whether a config may read the variable `name` with `!env`.
 
-    Names starting with `INBOUND_CONFIG_` (except inbound's own `INBOUND_CONFIG_DIR`) and
+    Names starting with `INBOUND_CONFIG_` (except inbound's own settings, `OWN_SETTINGS`) and
     the names listed in `INBOUND_ENV_ALLOWLIST`; nothing else, whatever it holds.
     """
     if name in env_allowlist():

@@ -43,14 +43,16 @@ export const ErrorAlert = ({
 };
 
 // The host theme's state palettes (Airflow's semantic tokens: success, failed, running, ...).
-const STATES: Record<string, { icon: ReactNode; palette: string }> = {
+// `subtle` where the palette's solid colour is too light for white text (axe: the host's dark
+// "running" is white on #0092b8, 3.6:1); the others stay solid.
+const STATES: Record<string, { icon: ReactNode; palette: string; variant?: "solid" | "subtle" }> = {
   "config error": { icon: <FiAlertTriangle />, palette: "failed" },
   failed: { icon: <FiX />, palette: "failed" },
   "never run": { icon: <FiMinus />, palette: "none" },
   "no new file": { icon: <FiPause />, palette: "none" },
   previewed: { icon: <FiCheck />, palette: "brand" },
   queued: { icon: <FiClock />, palette: "queued" },
-  running: { icon: <FiPlay />, palette: "running" },
+  running: { icon: <FiPlay />, palette: "running", variant: "subtle" },
   skipped: { icon: <FiPause />, palette: "none" },
   success: { icon: <FiCheck />, palette: "success" },
 };
@@ -72,7 +74,7 @@ export const StateBadge = ({
     data-result={state}
     gap={1}
     title={reason ?? state}
-    variant="solid"
+    variant={STATES[state]?.variant ?? "solid"}
     whiteSpace="nowrap"
   >
     {STATES[state]?.icon ?? <FiMinus />}
