@@ -8,6 +8,7 @@ CLI, the UI) go on while a file is written.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,6 +49,24 @@ if TYPE_CHECKING:
     import polars as pl
 
 
+def _wal(conn: sqlite3.Connection, deadline: float) -> None:
+    """Switch to WAL, waiting for other connections as a write would.
+
+    Switching a fresh database to WAL needs it to itself, and SQLite answers "database is
+    locked" at once (no busy handler) while another connection opens it: six first opens at
+    once failed one of them (test_store's first writes of many integrations). Once in WAL,
+    the mode is kept in the file and later opens pass at once.
+    """
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class SqliteStore(AttributeStore):
     placeholder = "?"
     timestamp_type = "TEXT"
@@ -60,7 +79,7 @@ class SqliteStore(AttributeStore):
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        _wal(self._conn, deadline=time.monotonic() + 60)
         self._conn.execute("PRAGMA synchronous=NORMAL")
 
     @contextmanager
