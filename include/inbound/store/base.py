@@ -67,6 +67,11 @@ class Cursor(Protocol):
 
     def fetchall(self) -> list[Row]: ...
 
+    def fetchmany(self, size: int = ..., /) -> list[Row]: ...
+
+    @property
+    def description(self) -> Sequence[Any] | None: ...
+
 
 def first(cursor: Cursor) -> Any:
     """The first column of the row a statement returned (`COUNT(*)`, `RETURNING id`)."""
@@ -100,6 +105,10 @@ class StoreBase(abc.ABC):
     @abc.abstractmethod
     def _copy_rows(self, cursor: Cursor, table: str, columns: list[str], rows: pl.DataFrame) -> None:
         """Append `rows` (their columns in the order of `columns`) to `table`, in bulk."""
+
+    @abc.abstractmethod
+    def _hashes(self, cursor: Cursor, table: str) -> pl.Series:
+        """The integration table's stored row hashes (`_hash`, Int64, none NULL), in bulk."""
 
     @abc.abstractmethod
     def _loaded(self, cursor: Cursor, table: str) -> None:

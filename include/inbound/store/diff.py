@@ -1,12 +1,13 @@
 """What a file changes in the store, computed where the data is: in SQL, inside the file's transaction.
 
-The file's attribute set is loaded (in parts, never whole) into a temporary table
-(`FILE_TABLE`: `_row`, `user_id`, a text column per attribute, canonical text) and
-compared with the integration's table by the statements built here, so a file of any
-size is diffed against any number of stored users without either coming into memory,
-and the database only ever rewrites the rows that change: an unchanged re-import writes
-nothing, a 1% change writes 1% of the rows. The same statements serve `preview` (dry
-run) and the real write.
+The file's candidate rows (those whose content hash, `inbound.store.row_hash`, is not among
+the stored ones: new users and changed rows) are loaded in parts into a temporary table
+(`FILE_TABLE`: `_row`, `user_id`, `_hash`, a text column per attribute, canonical text) and
+compared with the integration's table by the statements built here, so the database only
+ever sees and rewrites the rows that change: an unchanged re-import sends and writes
+nothing, a 1% change sends and writes 1% of the rows. The same statements serve `preview`
+(dry run) and the real write. Mirror mode also loads every user ID of the file
+(`PRESENT_TABLE`), to find the stored users the file lacks.
 
 Per attribute `n`, with `f` the file's row and `o` the stored one:
 - the merged value `m(n)` is the file's (`blank: clear`) or the file's, else the stored one;
@@ -25,6 +26,7 @@ from typing import TypedDict
 FILE_TABLE = "inbound_file"
 CHANGE_TABLE = "inbound_change"  # the file's changed rows, worked out once
 KEEP_TABLE = "inbound_keep"  # mirror mode: users in the file whose every row was rejected (they stay)
+PRESENT_TABLE = "inbound_present"  # mirror mode: every user ID in the file (`FILE_TABLE` has the candidates only)
 ROW = "_row"  # the file's order, for a preview's sample
 
 
@@ -41,7 +43,14 @@ def state_schema(names: list[str]) -> dict[str, str]:
     The bookkeeping columns start with "_", which no attribute name can (an attribute may be
     called `lineage` or `import_id`).
     """
-    bookkeeping = {"_user_id": "TEXT", "_import_id": "BIGINT", "_lineage": "TEXT", "_updated_at": "", ROW: "BIGINT"}
+    bookkeeping = {
+        "_user_id": "TEXT",
+        "_import_id": "BIGINT",
+        "_lineage": "TEXT",
+        "_updated_at": "",
+        "_hash": "BIGINT",
+        ROW: "BIGINT",
+    }
     return {**bookkeeping, **dict.fromkeys(names, "TEXT")}
 
 
@@ -67,6 +76,7 @@ class Counts:
     cleared: int  # values removed by empty cells (blank: clear)
     removed: int  # users dropped by mirror mode
     values_written: int
+    sent: int = 0  # rows the database compared: their content hash was not stored (new or changed)
 
     @property
     def unchanged(self) -> int:
@@ -146,7 +156,7 @@ class DiffSql:
             for i, n in enumerate(self.names)
         )
         return (
-            f"CREATE TEMP TABLE {CHANGE_TABLE}{options} AS SELECT f.{ROW} AS {ROW}, f.user_id AS user_id, "
+            f"CREATE TEMP TABLE {CHANGE_TABLE}{options} AS SELECT f.{ROW} AS {ROW}, f.user_id AS user_id, f._hash AS _hash, "
             f"CASE WHEN {self.exists} THEN 1 ELSE 0 END AS _exists, CASE WHEN {self.empty} THEN 1 ELSE 0 END AS _empty, "
             f"{self.lineage_json()} AS _lineage{each} FROM {self.joined} WHERE {self.changed}"
         )
@@ -175,7 +185,8 @@ class DiffSql:
 
     def _lacks(self, stored: str) -> str:
         """A stored user the file does not hold, neither as a row nor (`keep`) as a rejected row."""
-        lacks = f"NOT EXISTS (SELECT 1 FROM {self.file} f WHERE f.user_id = {stored}._user_id)"
+        present = f"{self.dialect.temp}.{PRESENT_TABLE}"
+        lacks = f"NOT EXISTS (SELECT 1 FROM {present} p WHERE p.user_id = {stored}._user_id)"
         if self.keep:
             keep = f"{self.dialect.temp}.{KEEP_TABLE}"
             lacks += f" AND NOT EXISTS (SELECT 1 FROM {keep} k WHERE k.user_id = {stored}._user_id)"
@@ -207,10 +218,23 @@ class DiffSql:
         merged = "".join(f", m{i}" for i in range(len(self.names)))
         updates = "".join(f", {_q(n)} = excluded.{_q(n)}" for n in self.names)
         return (
-            f"INSERT INTO {self.table} (_user_id, _lineage, _import_id{columns}) "
-            f"SELECT user_id, _lineage, {int(import_id)}{merged} FROM {self.change} WHERE _empty = 0 "
+            f"INSERT INTO {self.table} (_user_id, _lineage, _import_id, _hash{columns}) "
+            f"SELECT user_id, _lineage, {int(import_id)}, _hash{merged} FROM {self.change} WHERE _empty = 0 "
             f"ON CONFLICT (_user_id) DO UPDATE SET _lineage = excluded._lineage, _import_id = excluded._import_id, "
-            f"_updated_at = {self.dialect.now}{updates}"
+            f"_hash = excluded._hash, _updated_at = {self.dialect.now}{updates}"
+        )
+
+    def refresh_hashes(self) -> str:
+        """Store the file's hash for the candidates whose values did not change after all.
+
+        A row is sent when its hash is not stored, yet its values may be: the first import
+        after the hash was added (`_hash` NULL), a blank cell that keeps a stored value. Their
+        hash is stored now, so the next import of the same row does not send it again.
+        """
+        table = self.table
+        return (
+            f"UPDATE {table} SET _hash = f._hash FROM {self.file} f "
+            f"WHERE {table}._user_id = f.user_id AND {table}._hash {self.dialect.distinct} f._hash"
         )
 
     def delete_missing(self) -> str:

@@ -16,8 +16,9 @@ import json
 from collections.abc import Callable
 
 from inbound.store.base import Cursor, StoreBase, first
+from inbound.store.row_hash import HASH
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SCHEMA_TABLE = "inbound_schema"
 OLD_VALUE_TABLE = "inbound_attribute_value"
 LOG_TABLE = "inbound_import_log"
@@ -105,7 +106,16 @@ class Schema(StoreBase):
             ],
             # v3: which integrations processed one object version (files shared by several).
             3: [f"CREATE INDEX ix_{LOG_TABLE}_file ON {LOG_TABLE} (source_file, etag)"],
+            # v4: each user row keeps its content hash (`inbound.store.row_hash`): a re-import sends
+            # only the rows whose hash is new. NULL until the next import of the integration fills it.
+            4: [self._add_row_hashes],
         }
+
+    def _add_row_hashes(self, cur: Cursor) -> None:
+        for table, _ in self._tables(cur).values():
+            cur.execute(f"SELECT * FROM {table} LIMIT 0")
+            if HASH not in {column[0] for column in cur.description or ()}:  # (v2 carries v1 into today's tables)
+                cur.execute(f"ALTER TABLE {table} ADD COLUMN {HASH} BIGINT")
 
     def _from_v1(self, cur: Cursor) -> None:
         """Carry values of schema v1 (one row per value) into the per-integration tables."""
@@ -140,7 +150,8 @@ class Schema(StoreBase):
         """The integration's table, with exactly the declared attributes as columns.
 
         New attributes get a column; removed ones lose theirs (their values go with this
-        write); a re-typed attribute's values are cleared, to be re-read from files.
+        write); a re-typed attribute's values are cleared, to be re-read from files. Every
+        row's hash is cleared with any such change: what it vouched for no longer holds.
         """
         known = self._tables(cur).get(integration)
         if known is None:
@@ -157,6 +168,7 @@ class Schema(StoreBase):
                 cur.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" TEXT')
             elif stored[name] != kind:
                 cur.execute(f'UPDATE {table} SET "{name}" = NULL')
+        cur.execute(f"UPDATE {table} SET {HASH} = NULL")
         cur.execute(
             self._sql(f"UPDATE {INTEGRATION_TABLE} SET attributes = ? WHERE integration = ?"),
             (json.dumps(types), integration),
@@ -173,7 +185,7 @@ class Schema(StoreBase):
         columns = "".join(f', "{n}" TEXT' for n in types)
         cur.execute(
             f"""CREATE TABLE {table} (_user_id TEXT PRIMARY KEY, _import_id BIGINT NOT NULL, _lineage TEXT,
-                _updated_at {self.timestamp_type} NOT NULL DEFAULT CURRENT_TIMESTAMP{columns})"""
+                _updated_at {self.timestamp_type} NOT NULL DEFAULT CURRENT_TIMESTAMP, {HASH} BIGINT{columns})"""
         )
         self._create_view(cur)
         return table

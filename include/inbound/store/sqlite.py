@@ -129,6 +129,15 @@ class SqliteStore(AttributeStore):
         marks = ", ".join("?" * len(columns))
         cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows.iter_rows())
 
+    def _hashes(self, cursor: Cursor, table: str) -> pl.Series:
+        import polars as pl
+
+        cursor.execute(f"SELECT _hash FROM {table} WHERE _hash IS NOT NULL")
+        parts = []
+        while rows := cursor.fetchmany(100_000):
+            parts.append(pl.Series("_hash", [r[0] for r in rows], pl.Int64))
+        return pl.concat(parts) if parts else pl.Series("_hash", [], pl.Int64)
+
     def _loaded(self, cursor: Cursor, table: str) -> None:
         schema, name = table.split(".")
         cursor.execute(f"CREATE INDEX {schema}.ix_{name}_user ON {name} (user_id)")

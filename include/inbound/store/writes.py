@@ -2,9 +2,15 @@
 
 Every file is written in one transaction together with its import-log entry: a failed or
 killed write leaves the store as it was. A file's attribute set comes in parts (a set of
-any size is never held whole): into an integration without users they go straight into its
-table; otherwise into a temporary table, compared with the stored users in SQL
-(`store.diff`), so only changed rows are written and a dry run is the same code.
+any size is never held whole), each row with its content hash (`store.row_hash`): into an
+integration without users they go straight into its table; otherwise the stored hashes are
+read (8 bytes a user), only the rows whose hash is not among them go into a temporary
+table, and those are compared with the stored users in SQL (`store.diff`), so only changed
+rows travel and are written, and a dry run is the same code.
+
+Whatever changes a user's stored values other than a file's write must clear that row's
+`_hash` (or remove the row): a stored hash says "these values are what this file row
+gives". A schema change (`Schema._ensure_table`) clears them all.
 """
 
 from __future__ import annotations
@@ -16,8 +22,19 @@ from typing import TYPE_CHECKING, Any
 from inbound.errors import BadFile, MirrorGuard, Problem
 from inbound.outcome import Outcome
 from inbound.store.base import Cursor, check_text, first
-from inbound.store.diff import CHANGE_TABLE, FILE_TABLE, KEEP_TABLE, ROW, ChangedUser, Counts, DiffSql, sample_users
+from inbound.store.diff import (
+    CHANGE_TABLE,
+    FILE_TABLE,
+    KEEP_TABLE,
+    PRESENT_TABLE,
+    ROW,
+    ChangedUser,
+    Counts,
+    DiffSql,
+    sample_users,
+)
 from inbound.store.importlog import FileImport, ImportLog, ImportRecord
+from inbound.store.row_hash import HASH, row_hash
 from inbound.store.schema import COUNT_COLUMNS, Schema, Types
 
 if TYPE_CHECKING:  # polars (about half a second to import) is loaded by the writes themselves
@@ -38,6 +55,9 @@ class WriteResult:
     cleared: int = 0  # values removed by empty cells (blank: clear)
     removed: int = 0  # users dropped by mirror mode
     skipped: bool = False  # the same file, config and data as an earlier import: nothing done
+    # Rows sent to the database to compare and write: those whose content hash was not stored
+    # (new users, changed rows); the others were known unchanged without it.
+    sent: int = 0
     sample: tuple[ChangedUser, ...] = ()
 
     @property
@@ -69,12 +89,14 @@ def _result(
         values_written=counts.values_written,
         cleared=counts.cleared,
         removed=counts.removed,
+        sent=counts.sent,
         sample=tuple(sample),
     )
 
 
-def _parts(frame: pl.DataFrame | Iterable[pl.DataFrame], types: Types) -> Iterator[pl.DataFrame]:
-    """A file's attribute set, a part at a time, as canonical text (`user_id` + a column per name)."""
+def _parts(frame: pl.DataFrame | Iterable[pl.DataFrame], types: Types, clear_blanks: bool) -> Iterator[pl.DataFrame]:
+    """A file's attribute set, a part at a time, as canonical text (`user_id` + a column per name)
+    with each row's content hash (`HASH`)."""
     # polars takes about half a second to import: only writes load it, reads stay fast.
     import polars as pl
 
@@ -83,9 +105,9 @@ def _parts(frame: pl.DataFrame | Iterable[pl.DataFrame], types: Types) -> Iterat
     row = 0
     for part in [frame] if isinstance(frame, pl.DataFrame) else frame:
         text = to_text(part, types).select("user_id", *types)
-        _refuse_nul(text, row)
+        _refuse_nul(text, row)  # before hashing: the hash's encoding needs text without NUL
         row += text.height
-        yield text
+        yield text.select("user_id", row_hash(types, clear_blanks), *types)
 
 
 def _refuse_nul(part: pl.DataFrame, before: int) -> None:
@@ -166,15 +188,16 @@ class Writes(Schema, ImportLog):
             table = self._ensure_table(cur, entry.integration, types)
             if self._has_rows(cur, table):
                 diff = DiffSql(self.dialect, table, tuple(names), frozenset(names), clear_blanks, keep=mirror)
-                rows = self._load_file(cur, names, _parts(frame, types))
+                stored = self._hashes(cur, table)
+                rows, sent = self._load_file(cur, names, _parts(frame, types, clear_blanks), stored, mirror)
                 if mirror:
                     self._load_keep(cur, keep or ())
-                counts = self._count(cur, diff, rows, mirror)
+                counts = self._count(cur, diff, rows, sent, mirror)
                 _guard_mirror(counts, mirror_max_removed, force)
                 self._apply(cur, diff, import_id, mirror)
                 self._drop_file(cur)
             else:  # nothing to compare with: straight in
-                counts = self._apply_bulk(cur, table, names, _parts(frame, types), import_id)
+                counts = self._apply_bulk(cur, table, names, _parts(frame, types, clear_blanks), import_id)
             result = _result(counts, import_id, entry.rows_read, entry.rows_rejected)
             self._set_counts(cur, import_id, {c: getattr(result, c) for c in ("rows_written", *COUNT_COLUMNS)})
         return result
@@ -183,21 +206,38 @@ class Writes(Schema, ImportLog):
         cur.execute(f"SELECT 1 FROM {table} LIMIT 1")
         return cur.fetchone() is not None
 
-    def _load_file(self, cur: Cursor, names: list[str], parts: Iterable[pl.DataFrame]) -> int:
-        """The file's attribute set into `FILE_TABLE` (replacing an earlier one of this connection); its rows."""
+    def _load_file(
+        self, cur: Cursor, names: list[str], parts: Iterable[pl.DataFrame], stored: pl.Series | None, mirror: bool
+    ) -> tuple[int, int]:
+        """The file's candidate rows into `FILE_TABLE` (replacing an earlier one of this connection),
+        and in mirror mode every user ID into `PRESENT_TABLE`; returns the file's rows and the candidates.
+
+        A candidate is a row whose hash is not in `stored` (None: every row is one).
+        """
         import polars as pl
 
         temp = self.dialect.temp
-        cur.execute(f"DROP TABLE IF EXISTS {temp}.{FILE_TABLE}")
+        for table in (FILE_TABLE, PRESENT_TABLE):
+            cur.execute(f"DROP TABLE IF EXISTS {temp}.{table}")
         columns = "".join(f', "{n}" TEXT' for n in names)
-        cur.execute(f"CREATE TEMP TABLE {FILE_TABLE} ({ROW} BIGINT, user_id TEXT{columns}){self.temp_table_options}")
-        row = 0
+        options = self.temp_table_options
+        cur.execute(f"CREATE TEMP TABLE {FILE_TABLE} ({ROW} BIGINT, user_id TEXT, {HASH} BIGINT{columns}){options}")
+        if mirror:
+            cur.execute(f"CREATE TEMP TABLE {PRESENT_TABLE} (user_id TEXT){options}")
+        row = sent = 0
         for part in parts:
             numbered = part.select(pl.int_range(row, row + part.height, dtype=pl.Int64).alias(ROW), pl.all())
-            self._copy_rows(cur, f"{temp}.{FILE_TABLE}", [ROW, "user_id", *names], numbered)
+            if stored is not None:
+                numbered = numbered.filter(~pl.col(HASH).is_in(stored))
+            sent += numbered.height
+            self._copy_rows(cur, f"{temp}.{FILE_TABLE}", [ROW, "user_id", HASH, *names], numbered)
+            if mirror:
+                self._copy_rows(cur, f"{temp}.{PRESENT_TABLE}", ["user_id"], part.select("user_id"))
             row += part.height
         self._loaded(cur, f"{temp}.{FILE_TABLE}")
-        return row
+        if mirror:
+            self._loaded(cur, f"{temp}.{PRESENT_TABLE}")
+        return row, sent
 
     def _load_keep(self, cur: Cursor, rejected: Iterable[pl.DataFrame]) -> None:
         """`KEEP_TABLE`: the user IDs of the file's rejected rows (mirror mode leaves those users be)."""
@@ -213,10 +253,10 @@ class Writes(Schema, ImportLog):
         self._loaded(cur, f"{temp}.{KEEP_TABLE}")
 
     def _drop_file(self, cur: Cursor) -> None:
-        for table in (FILE_TABLE, CHANGE_TABLE, KEEP_TABLE):
+        for table in (FILE_TABLE, CHANGE_TABLE, KEEP_TABLE, PRESENT_TABLE):
             cur.execute(f"DROP TABLE IF EXISTS {self.dialect.temp}.{table}")
 
-    def _count(self, cur: Cursor, diff: DiffSql, rows: int, mirror: bool) -> Counts:
+    def _count(self, cur: Cursor, diff: DiffSql, rows: int, sent: int, mirror: bool) -> Counts:
         """Work out the changed rows (`CHANGE_TABLE`, one pass over the file) and count what they do."""
         cur.execute(f"DROP TABLE IF EXISTS {diff.change}")
         cur.execute(diff.changes(self.temp_table_options))
@@ -234,6 +274,7 @@ class Writes(Schema, ImportLog):
             cleared=int(cleared),
             removed=int(missing) if mirror else 0,
             values_written=int(written),
+            sent=sent,
         )
 
     def _apply(self, cur: Cursor, diff: DiffSql, import_id: int, mirror: bool) -> None:
@@ -241,6 +282,7 @@ class Writes(Schema, ImportLog):
         if diff.clear_blanks:
             cur.execute(diff.delete_emptied())
         cur.execute(diff.upsert(import_id))
+        cur.execute(diff.refresh_hashes())
         if mirror:
             cur.execute(diff.delete_missing())
 
@@ -256,9 +298,11 @@ class Writes(Schema, ImportLog):
             kept = part.filter(pl.any_horizontal(pl.col(n).is_not_null() for n in names)) if names else part.clear()
             inserted += kept.height
             values += int(kept.select(pl.sum_horizontal(pl.col(n).count() for n in names)).item()) if names else 0
-            with_id = kept.select(pl.col("user_id"), pl.lit(import_id, pl.Int64).alias("_import_id"), *names)
-            self._copy_rows(cur, table, ["_user_id", "_import_id", *names], with_id)
-        return Counts(rows=rows, existing=0, inserted=inserted, updated=0, cleared=0, removed=0, values_written=values)
+            with_id = kept.select(pl.col("user_id"), pl.lit(import_id, pl.Int64).alias("_import_id"), HASH, *names)
+            self._copy_rows(cur, table, ["_user_id", "_import_id", HASH, *names], with_id)
+        return Counts(
+            rows=rows, existing=0, inserted=inserted, updated=0, cleared=0, removed=0, values_written=values, sent=rows
+        )
 
     def _log_repeat(self, cur: Cursor, entry: FileImport, earlier: ImportRecord) -> WriteResult:
         """A write that finds its file already imported: logged as a skip, nothing written."""
@@ -307,10 +351,11 @@ class Writes(Schema, ImportLog):
             table, stored = known if known is not None else (None, {})
             present = frozenset(n for n in names if stored.get(n) == types[n])  # re-typed or new: no value yet
             diff = DiffSql(self.dialect, table, tuple(names), present, clear_blanks, keep=mirror)
-            rows = self._load_file(cur, names, _parts(frame, types))
+            hashes = self._hashes(cur, table) if table else None
+            rows, sent = self._load_file(cur, names, _parts(frame, types, clear_blanks), hashes, mirror)
             if mirror:
                 self._load_keep(cur, keep or ())
-            counts = self._count(cur, diff, rows, mirror)
+            counts = self._count(cur, diff, rows, sent, mirror)
             _guard_mirror(counts, mirror_max_removed, force)
             cur.execute(diff.sample(sample))
             changed: list[ChangedUser] = sample_users(cur.fetchall(), names) if sample else []
