@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from inbound.errors import MirrorGuard, StoreUnavailable
+from inbound.errors import BadFile, MirrorGuard, StoreUnavailable
 from inbound.outcome import Outcome
 from inbound.store import FileImport, open_store
 from inbound.store.schema import SCHEMA_VERSION, Schema
@@ -730,3 +730,12 @@ def test_the_first_import_after_the_upgrade_fills_the_hashes_in(store_url) -> No
         first = write(store, frame([ADA, BOB]), etag="e2")
         assert (first.sent, first.unchanged, first.values_written) == (2, 2, 0)  # compared in full, once
         assert write(store, frame([ADA, BOB]), etag="e3").sent == 0
+
+
+@pytest.mark.parametrize("column", ["plan", "user_id"])
+def test_a_value_with_a_nul_character_is_refused_with_its_row_and_nothing_is_written(store, column) -> None:
+    write(store, frame([ADA]))
+    bad = ("bob@x", "fr\x00ee", 1, None, False, None, None) if column == "plan" else ("b\x00b@x", *BOB[1:])
+    with pytest.raises(BadFile, match=rf"row 3 of the attribute set: the {column} value contains a NUL"):
+        write(store, pl.concat([frame([CAROL]), frame([ADA, bad])]), etag="e2")
+    assert attrs(store, "ada@x")["plan"] == "premium" and store.user_count("crm") == 1

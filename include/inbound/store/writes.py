@@ -34,7 +34,7 @@ from inbound.store.diff import (
     sample_users,
 )
 from inbound.store.importlog import FileImport, ImportLog, ImportRecord
-from inbound.store.row_hash import HASH, row_hash
+from inbound.store.row_hash import HASH, encoded, hash_of, separators
 from inbound.store.schema import COUNT_COLUMNS, Schema, Types
 
 if TYPE_CHECKING:  # polars (about half a second to import) is loaded by the writes themselves
@@ -102,12 +102,14 @@ def _parts(frame: pl.DataFrame | Iterable[pl.DataFrame], types: Types, clear_bla
 
     from inbound.values.casts import to_text
 
-    row = 0
+    row, nuls = 0, separators(types)
     for part in [frame] if isinstance(frame, pl.DataFrame) else frame:
-        text = to_text(part, types).select("user_id", *types)
-        _refuse_nul(text, row)  # before hashing: the hash's encoding needs text without NUL
+        text = to_text(part, types).select("user_id", *types).with_columns(encoded(types).alias("_encoded"))
+        # A value holding a NUL shows as one NUL too many in its row's encoding (one pass for both).
+        if text.select((pl.col("_encoded").str.count_matches("\x00", literal=True) != nuls).any()).item():
+            _refuse_nul(text.drop("_encoded"), row)
         row += text.height
-        yield text.select("user_id", row_hash(types, clear_blanks), *types)
+        yield text.select("user_id", hash_of(pl.col("_encoded"), types, clear_blanks), *types)
 
 
 def _refuse_nul(part: pl.DataFrame, before: int) -> None:
