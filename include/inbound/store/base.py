@@ -9,8 +9,8 @@ same tests hold for both.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
@@ -105,6 +105,12 @@ class StoreBase(abc.ABC):
     @abc.abstractmethod
     def _copy_rows(self, cursor: Cursor, table: str, columns: list[str], rows: pl.DataFrame) -> None:
         """Append `rows` (their columns in the order of `columns`) to `table`, in bulk."""
+
+    @contextmanager
+    def _probing(self, cursor: Cursor, *, few: bool) -> Iterator[None]:
+        """Around a statement that joins the file's rows sent to the integration's table: with `few`,
+        whatever the planner needs to look each one up by the user ID rather than scan the table."""
+        yield
 
     @abc.abstractmethod
     def _hashes(self, cursor: Cursor, table: str) -> pl.Series:
