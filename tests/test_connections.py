@@ -156,3 +156,145 @@ def test_the_variable_wins_and_airflow_is_not_asked(monkeypatch, tmp_path) -> No
     with store() as attribute_store:
         assert attribute_store.integrations() == {}
     assert (tmp_path / "store.db").exists()
+
+
+# The S3 client from `AIRFLOW_CONN_<AWS_CONN_ID>` without Airflow: the client Airflow's S3 hook makes.
+
+AWS_FORMS = {
+    "login and password, endpoint": json.dumps(
+        {"conn_type": "aws", "login": "AKIA1", "password": "s3cret", "extra": {"endpoint_url": "http://127.0.0.1:9"}}
+    ),
+    "URI with region and endpoint": "aws://AKIA1:s3cret@/?region_name=eu-west-1&endpoint_url=http%3A%2F%2Fminio%3A9000",
+    "URI with the extra as JSON": "aws://?__extra__=%7B%22region_name%22%3A+%22eu-central-1%22%7D",
+    "keys, token and region in the extra": json.dumps(
+        {
+            "conn_type": "aws",
+            "extra": {
+                "aws_access_key_id": "AKIA2",
+                "aws_secret_access_key": "s3cret2",
+                "aws_session_token": "tok",
+                "region_name": "ap-south-1",
+            },
+        }
+    ),
+    "login wins over the extra's keys": json.dumps(
+        {"conn_type": "aws", "login": "AKIA1", "password": "s", "extra": {"aws_access_key_id": "AKIA2"}}
+    ),
+    "login without password": json.dumps({"conn_type": "aws", "login": "AKIA1", "extra": {"aws_access_key_id": "A3"}}),
+    "service endpoint wins": json.dumps(
+        {
+            "conn_type": "aws",
+            "extra": {"endpoint_url": "http://a:1", "service_config": {"s3": {"endpoint_url": "http://b:2"}}},
+        }
+    ),
+    "another service's endpoint": json.dumps(
+        {"conn_type": "aws", "extra": {"endpoint_url": "http://a:1", "service_config": {"sts": {"endpoint_url": "x"}}}}
+    ),
+    "verify off": json.dumps({"conn_type": "aws", "extra": {"verify": False, "region_name": "us-east-1"}}),
+    "verify a bundle": json.dumps({"conn_type": "aws", "extra": {"verify": "/etc/ssl/certs/ca-certificates.crt"}}),
+    "config_kwargs (inbound's config wins)": json.dumps(
+        {"conn_type": "aws", "extra": {"config_kwargs": {"signature_version": "unsigned", "read_timeout": 3}}}
+    ),
+    "no type, no fields: boto3's own chain": json.dumps({}),
+    "type only": "aws://",
+}
+
+
+def _client_facts(client: object) -> dict[str, object]:
+    creds = client._request_signer._credentials  # type: ignore[attr-defined]
+    config = client.meta.config  # type: ignore[attr-defined]
+    return {
+        "endpoint": client.meta.endpoint_url,  # type: ignore[attr-defined]
+        "region": client.meta.region_name,  # type: ignore[attr-defined]
+        "credentials": creds and (creds.access_key, creds.secret_key, creds.token),
+        "verify": client._endpoint.http_session._verify,  # type: ignore[attr-defined]
+        "signature": config.signature_version,
+        "config": (config.retries, config.connect_timeout, config.read_timeout),
+    }
+
+
+@pytest.mark.parametrize("value", AWS_FORMS.values(), ids=AWS_FORMS.keys())
+def test_the_s3_client_from_the_variable_is_the_one_airflows_hook_makes(monkeypatch, value: str) -> None:
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    from botocore.config import Config
+
+    from inbound.airflow.connections import direct_s3_client
+
+    monkeypatch.setenv("AIRFLOW_CONN_SOURCE_AWS", value)
+    config = Config(retries={"mode": "standard", "total_max_attempts": 8}, connect_timeout=10, read_timeout=120)
+    ours = direct_s3_client("source_aws", config)
+    assert ours is not None
+    theirs = S3Hook(aws_conn_id="source_aws", config=config).get_conn()
+    assert _client_facts(ours) == _client_facts(theirs)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "  ",
+        json.dumps({"conn_type": "aws", "extra": {"role_arn": "arn:aws:iam::1:role/r"}}),
+        json.dumps({"conn_type": "aws", "extra": {"session_kwargs": {"aws_access_key_id": "A"}}}),
+        json.dumps({"conn_type": "aws", "extra": {"service_config": {"s3": "http://x"}}}),
+        json.dumps({"conn_type": "s3", "login": "A", "password": "s"}),  # Airflow warns about the type
+        '{"conn_type": "aws"',  # not JSON: Airflow's own error
+        "no-scheme",
+        json.dumps({"conn_type": "aws", "port": "x"}),
+    ],
+    ids=[
+        "unset",
+        "blank",
+        "role",
+        "session_kwargs",
+        "bad service_config",
+        "other type",
+        "bad JSON",
+        "not a URI",
+        "port",
+    ],
+)
+def test_what_only_airflows_hook_knows_is_left_to_it(monkeypatch, value: str) -> None:
+    from botocore.config import Config
+
+    from inbound.airflow.connections import direct_s3_client
+
+    monkeypatch.setenv("AIRFLOW_CONN_SOURCE_AWS", value)
+    assert direct_s3_client("source_aws", Config()) is None
+
+
+def test_a_custom_session_factory_is_left_to_airflows_hook(monkeypatch, tmp_path) -> None:
+    from botocore.config import Config
+
+    from inbound.airflow.connections import direct_s3_client
+
+    monkeypatch.setenv("AIRFLOW_CONN_SOURCE_AWS", json.dumps({"conn_type": "aws", "login": "A", "password": "s"}))
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
+    monkeypatch.delenv("AIRFLOW_CONFIG", raising=False)
+    assert direct_s3_client("source_aws", Config()) is not None
+    (tmp_path / "airflow.cfg").write_text("[core]\nload_examples = False\n[aws]\n# session_factory =\n")
+    assert direct_s3_client("source_aws", Config()) is not None
+    (tmp_path / "airflow.cfg").write_text("[aws]\nsession_factory = acme.aws.Factory\n")
+    assert direct_s3_client("source_aws", Config()) is None
+    monkeypatch.setenv("AIRFLOW_CONFIG", str(tmp_path / "elsewhere.cfg"))
+    assert direct_s3_client("source_aws", Config()) is not None
+    monkeypatch.setenv("AIRFLOW__AWS__SESSION_FACTORY", "acme.aws.Factory")
+    assert direct_s3_client("source_aws", Config()) is None
+
+
+def test_where_airflow_is_loaded_its_hook_makes_the_client(monkeypatch) -> None:
+    import sys
+
+    import airflow
+
+    from inbound.airflow import connections
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SOURCE_AWS", json.dumps({"conn_type": "aws", "extra": {"region_name": "eu-west-3"}})
+    )
+    direct = object()
+    monkeypatch.setattr(connections, "direct_s3_client", lambda conn_id, config: direct)
+    monkeypatch.setitem(sys.modules, "airflow", airflow)
+    hooks = connections._new_s3_client("source_aws")  # a task, the triggerer, the web server
+    assert hooks is not direct and hooks.meta.region_name == "eu-west-3"
+    monkeypatch.delitem(sys.modules, "airflow")  # a process that has not loaded Airflow (restored after)
+    assert connections._new_s3_client("source_aws") is direct

@@ -4,9 +4,12 @@ Exit status: 0 success, 1 a file or check failed, 2 a usage or config error.
 
 Start-up time is part of the interface (a pre-commit hook, a person at a terminal), so each
 command imports what it needs when it runs: `validate` and `--help` load neither the store
-(polars) nor Airflow; `user`, `segment` and the other store commands load Airflow only when
-the store's connection is not in `AIRFLOW_CONN_INBOUND_STORE`; `status` needs Airflow for
-the runs, `run` and `discover` for S3.
+(polars) nor Airflow; `user`, `segment` and the other store commands load no boto3, and
+Airflow only when the store's connection is not in `AIRFLOW_CONN_INBOUND_STORE`; `run` and
+`discover` load boto3, and Airflow only when the AWS connection is not in its
+`AIRFLOW_CONN_<ID>` variable either (or needs what only Airflow's S3 hook does: an assumed
+role, ...); `run` loads polars only when there is a file to read; `status` needs Airflow
+for the runs (tests/test_startup.py checks this).
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
-    # The run path imports polars, boto3 and the store: only this command pays for them.
+    # The run path imports boto3 and the store (polars once a file is read): only this command pays for them.
     from inbound.airflow.connections import s3_client, staging_client, store
     from inbound.errors import UnknownKey
     from inbound.run import Run

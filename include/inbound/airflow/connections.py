@@ -12,12 +12,21 @@ store-only commands never load Airflow. Only when it is not set does the lookup 
 through Airflow (its secrets backends and metadata database). One consequence: a
 connection set both in the variable and in a custom secrets backend is taken from the
 variable here, where Airflow would ask the backend first.
+
+The S3 client is made the same way from `AIRFLOW_CONN_<AWS_CONN_ID>` in a process that has
+not loaded Airflow (`inbound run`, `inbound discover`): boto3 with the fields Airflow's S3
+hook would take from that connection. A connection using what only the hook knows (an
+assumed role, `session_kwargs`, another connection type, a custom `[aws] session_factory`),
+a value it cannot read, no variable at all, or a process where Airflow is loaded already
+(tasks, the triggerer, the web server: there the hook costs nothing more to import and
+keeps its extras: secret masking in task logs, its user agent) go through the hook.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -29,6 +38,7 @@ from inbound.s3.source import S3_RETRIES
 from inbound.store import AttributeStore, open_store, store_url_from_connection
 
 if TYPE_CHECKING:
+    from botocore.config import Config
     from types_boto3_s3 import S3Client
 
 STORE_CONN_ID = "inbound_store"
@@ -59,12 +69,103 @@ def s3_client(aws_conn_id: str) -> S3Client:
 
 
 def _new_s3_client(aws_conn_id: str) -> S3Client:
-    # Airflow's S3 hook (and with it Airflow) loads only in processes that talk to S3.
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from botocore.config import Config
 
     config = Config(retries=dict(S3_RETRIES), connect_timeout=10, read_timeout=120)  # type: ignore[arg-type]
+    if "airflow" not in sys.modules:
+        client = direct_s3_client(aws_conn_id, config)
+        if client is not None:
+            return client
+    # Airflow's S3 hook loads Airflow (about 1.5 s): only where the variable does not say it all.
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
     return cast("S3Client", S3Hook(aws_conn_id=aws_conn_id, config=config).get_conn())
+
+
+# The extra's keys whose meaning for an S3 client is replicated below (Airflow's
+# `AwsConnectionWrapper`); `config_kwargs` is ignored there too, since inbound passes its own
+# config. Any other key (`role_arn`, `session_kwargs`, ...) leaves the client to Airflow's hook.
+_AWS_EXTRA = frozenset(
+    {
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "region_name",
+        "profile_name",
+        "endpoint_url",
+        "service_config",
+        "verify",
+        "config_kwargs",
+    }
+)
+
+
+def direct_s3_client(aws_conn_id: str, config: Config) -> S3Client | None:
+    """The S3 client Airflow's `S3Hook(aws_conn_id, config=config)` makes, built from
+    `AIRFLOW_CONN_<AWS_CONN_ID>` without Airflow; None when only the hook can make it.
+
+    As the hook: login and password are the keys when both are set (else the extra's
+    `aws_access_key_id` / `aws_secret_access_key`), the extra's `aws_session_token`,
+    `region_name`, `profile_name` and `verify`, and the endpoint from the extra's
+    `service_config.s3.endpoint_url`, else its `endpoint_url`.
+    """
+    env = f"AIRFLOW_CONN_{aws_conn_id.upper()}"
+    value = os.environ.get(env, "")
+    if not value.strip() or _custom_session_factory():
+        return None
+    try:
+        conn = parse_connection(value, env)
+    except ConfigInvalid:  # Airflow's own reading says what is wrong, in its words
+        return None
+    extra = conn.extra
+    services = extra.get("service_config", {})
+    if (
+        conn.conn_type not in (None, "aws")  # Airflow warns about another type
+        or not set(extra) <= _AWS_EXTRA
+        or not isinstance(services, dict)
+        or not all(isinstance(v, dict) for v in services.values())
+    ):
+        return None
+    # boto3 (about 0.1 s) loads only in processes that talk to S3.
+    import boto3
+
+    key_id, secret = (
+        (conn.login, conn.password)
+        if conn.login and conn.password
+        else (extra.get("aws_access_key_id"), extra.get("aws_secret_access_key"))
+    )
+    endpoint = services.get("s3", {}).get("endpoint_url", extra.get("endpoint_url"))
+    session = boto3.session.Session(  # None is as absent here, as in the hook's `trim_none_values`
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        aws_session_token=extra.get("aws_session_token"),
+        region_name=extra.get("region_name"),
+        profile_name=extra.get("profile_name"),
+    )
+    return session.client("s3", endpoint_url=endpoint, config=config, verify=extra.get("verify"))
+
+
+def _custom_session_factory() -> bool:
+    """Whether Airflow's `[aws] session_factory` is set (environment or airflow.cfg): only the hook uses it."""
+    if any(os.environ.get(f"AIRFLOW__AWS__SESSION_FACTORY{s}") for s in ("", "_CMD", "_SECRET")):
+        return True
+    home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
+    path = os.environ.get("AIRFLOW_CONFIG") or os.path.join(home, "airflow.cfg")
+    try:
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+    except OSError:
+        return False
+    if "session_factory" not in text:
+        return False
+    import configparser
+
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read_string(text)
+    except configparser.Error:
+        return True  # unreadable here: let Airflow read it
+    return any(parser.get("aws", f"session_factory{s}", fallback="").strip() for s in ("", "_cmd", "_secret"))
 
 
 @dataclass(frozen=True)
@@ -89,48 +190,48 @@ class ConnectionParts:
 _JSON_FIELDS = frozenset({"conn_type", "description", "host", "schema", "login", "password", "port", "extra", "uri"})
 
 
-def parse_connection(value: str) -> ConnectionParts:
+def parse_connection(value: str, env: str = STORE_CONN_ENV) -> ConnectionParts:
     """An `AIRFLOW_CONN_*` value as Airflow reads it: JSON when it starts with `{`, else a URI.
 
-    An error names the variable and never repeats the value (it may hold a password).
+    An error names the variable `env` and never repeats the value (it may hold a password).
     """
     value = value.strip()
     if value.startswith("{"):
-        return _from_json(value)
-    return _from_uri(value)
+        return _from_json(value, env)
+    return _from_uri(value, env)
 
 
-def _from_json(value: str) -> ConnectionParts:
+def _from_json(value: str, env: str) -> ConnectionParts:
     try:
         fields = json.loads(value)
     except json.JSONDecodeError as exc:
-        raise ConfigInvalid(f"{STORE_CONN_ENV} is not valid JSON ({exc.msg} at character {exc.pos})") from None
+        raise ConfigInvalid(f"{env} is not valid JSON ({exc.msg} at character {exc.pos})") from None
     unknown = sorted(set(fields) - _JSON_FIELDS)
     if unknown:
-        raise ConfigInvalid(f"{STORE_CONN_ENV} has unknown connection fields {unknown}; known: {sorted(_JSON_FIELDS)}")
+        raise ConfigInvalid(f"{env} has unknown connection fields {unknown}; known: {sorted(_JSON_FIELDS)}")
     if (
         "uri" in fields
     ):  # the URI form inside JSON: Airflow takes no other field with it (but an empty extra, type, port)
         if [k for k, v in fields.items() if k != "uri" and (v or k not in ("extra", "conn_type", "port"))]:
-            raise ConfigInvalid(f"{STORE_CONN_ENV}: give either a uri or the connection's fields, not both")
-        return _from_uri(str(fields["uri"]))
+            raise ConfigInvalid(f"{env}: give either a uri or the connection's fields, not both")
+        return _from_uri(str(fields["uri"]), env)
     port = fields.get("port")
     if port:
         try:
             port = int(port)
         except (TypeError, ValueError):
-            raise ConfigInvalid(f"{STORE_CONN_ENV}: port must be a whole number") from None
+            raise ConfigInvalid(f"{env}: port must be a whole number") from None
     text = {k: None if fields.get(k) is None else str(fields[k]) for k in ("host", "schema", "login", "password")}
     conn_type = fields.get("conn_type")
     return ConnectionParts(
         conn_type=_normalize_type(str(conn_type)) if conn_type else None,
         port=port or None,
-        extra=_extra(fields.get("extra")),
+        extra=_extra(fields.get("extra"), env),
         **text,
     )
 
 
-def _extra(value: object) -> dict[str, Any]:
+def _extra(value: object, env: str) -> dict[str, Any]:
     """A connection's extra: a JSON object, given as one or as its text."""
     if value in (None, ""):
         return {}
@@ -138,22 +239,22 @@ def _extra(value: object) -> dict[str, Any]:
         try:
             value = json.loads(value)
         except json.JSONDecodeError:
-            raise ConfigInvalid(f"{STORE_CONN_ENV}: the extra is not a JSON object") from None
+            raise ConfigInvalid(f"{env}: the extra is not a JSON object") from None
     if not isinstance(value, dict):
-        raise ConfigInvalid(f"{STORE_CONN_ENV}: the extra is not a JSON object")
+        raise ConfigInvalid(f"{env}: the extra is not a JSON object")
     return value
 
 
-def _from_uri(uri: str) -> ConnectionParts:
+def _from_uri(uri: str, env: str) -> ConnectionParts:
     """Airflow's `Connection.from_uri`, quirks included (percent-decoding, `scheme://` in the host)."""
     schemes = uri.count("://")
     if schemes == 0:
-        raise ConfigInvalid(f"{STORE_CONN_ENV} is neither a connection URI (type://...) nor JSON")
+        raise ConfigInvalid(f"{env} is neither a connection URI (type://...) nor JSON")
     conn_type = urlsplit(uri).scheme
     with_protocol = schemes == 2
     rest = uri.replace(f"{conn_type}://", "" if with_protocol else "//")
     if schemes > 2 or (with_protocol and any(c in rest.split("://", 1)[0] for c in "@:")):
-        raise ConfigInvalid(f"{STORE_CONN_ENV} is not a valid connection URI")
+        raise ConfigInvalid(f"{env} is not a valid connection URI")
     parts = urlsplit(rest)  # a query holds the extra: `?sslmode=verify-full&...`, or `?__extra__=<json>`
     host = _hostname(parts)
     if with_protocol and host:
@@ -161,7 +262,7 @@ def _from_uri(uri: str) -> ConnectionParts:
     try:
         port = parts.port
     except ValueError:
-        raise ConfigInvalid(f"{STORE_CONN_ENV}: the port is not a number") from None
+        raise ConfigInvalid(f"{env}: the port is not a number") from None
     return ConnectionParts(
         conn_type=_normalize_type(conn_type),
         host=host,
@@ -169,14 +270,14 @@ def _from_uri(uri: str) -> ConnectionParts:
         login=unquote(parts.username) if parts.username else parts.username,
         password=unquote(parts.password) if parts.password else parts.password,
         port=port,
-        extra=_query_extra(parts.query),
+        extra=_query_extra(parts.query, env),
     )
 
 
-def _query_extra(query: str) -> dict[str, Any]:
+def _query_extra(query: str, env: str) -> dict[str, Any]:
     """Airflow's `Connection.from_uri`: the query's pairs are the extra, or `__extra__` holds it as JSON."""
     pairs = dict(parse_qsl(query, keep_blank_values=True))
-    return _extra(pairs["__extra__"]) if "__extra__" in pairs else dict(pairs)
+    return _extra(pairs["__extra__"], env) if "__extra__" in pairs else dict(pairs)
 
 
 def _hostname(parts: SplitResult) -> str:

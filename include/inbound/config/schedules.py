@@ -9,6 +9,7 @@ the management pages read the same spans without validating a config.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -25,7 +26,11 @@ SCHEDULE_PRESETS: dict[str, timedelta] = {
     "@annually": timedelta(days=366),
 }
 
-_TIMEDELTA = TypeAdapter(timedelta)
+
+@cache
+def _timedelta() -> TypeAdapter[timedelta]:
+    """pydantic's ISO-8601 duration parser, built at first use (about 10 ms; most configs use a preset)."""
+    return TypeAdapter(timedelta)
 
 
 def schedule_interval(schedule: str) -> timedelta:
@@ -38,7 +43,7 @@ def schedule_interval(schedule: str) -> timedelta:
         raise ValueError(f"unknown schedule preset {echo(schedule)}{hint}")
     if schedule.upper().startswith("P"):
         try:
-            delta = _TIMEDELTA.validate_python(schedule)
+            delta = _timedelta().validate_python(schedule)
         except ValidationError:
             raise ValueError(f"{echo(schedule)} is not an ISO-8601 duration such as PT30M or P1D") from None
         if delta < timedelta(minutes=1):
@@ -63,7 +68,7 @@ def iso_duration(value: str, field: str) -> timedelta:
     try:
         if not value.upper().startswith("P"):
             raise ValueError
-        duration = _TIMEDELTA.validate_python(value)
+        duration = _timedelta().validate_python(value)
     except (ValidationError, ValueError):
         raise ValueError(f"{field} {echo(value)} is not an ISO-8601 duration such as PT6H or P2D") from None
     if duration <= timedelta(0):

@@ -20,12 +20,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import polars as pl
-
 from inbound.config.model import Integration
 from inbound.errors import BadFile, FileChanged, Problem, Unavailable
 from inbound.outcome import Outcome
-from inbound.pipeline.batches import map_file
 from inbound.results import FileResult, headers_skipped_note
 from inbound.s3 import layout
 from inbound.s3.layout import S3File
@@ -34,6 +31,7 @@ from inbound.s3.staging import Staging, staged_parts
 from inbound.store import AttributeStore, FileImport, ImportRecord, WriteResult
 
 if TYPE_CHECKING:
+    import polars as pl
     from types_boto3_s3 import S3Client
 
 log = logging.getLogger(__name__)
@@ -123,6 +121,9 @@ def validate_and_map(client: S3Client, integration: Integration, file: S3File, s
     The file streams from S3 through a local spool (`inbound.pipeline.batches`): memory stays about
     ten batches whatever its size. Nothing is staged for a file that fails.
     """
+    # Reading loads polars and numpy (about 0.25 s): a run without new files never does.
+    from inbound.pipeline.batches import map_file
+
     result = FileResult(s3_file=file)
     with tempfile.TemporaryDirectory(prefix="inbound-batches-") as tmp:
         try:
@@ -280,6 +281,8 @@ def neutralize_formulas(frame: pl.DataFrame) -> pl.DataFrame:
     A rejected-rows report is opened in Excel by the people who fix exports; a value such as
     `=cmd|' /C calc'!A0` from a hostile file must stay text there (OWASP: CSV injection).
     """
+    import polars as pl  # only a run with rejected rows gets here (see `validate_and_map`)
+
     text = [name for name, kind in frame.schema.items() if kind == pl.String]
     return frame.with_columns(
         pl.when(pl.col(c).str.contains(FORMULA_START)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)

@@ -18,8 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from boto3.s3.transfer import TransferConfig
-
 from inbound.errors import FileChanged, MissingKey, SourceUnavailable, UnknownKey
 from inbound.outcome import Outcome
 from inbound.s3 import layout
@@ -231,6 +229,10 @@ REPORT_PART_BYTES = 8 * 1024 * 1024  # S3's parts are 5 MB at least
 
 def write_text_file(client: S3Client, bucket: str, key: str, path: Path, content_type: str) -> None:
     """A report written to a local file first (UTF-8), streamed to `key` in parts: never held whole."""
+    # boto3's transfer manager loads only when a run has rejected rows to report (this module is
+    # imported by every store command through `inbound.airflow.connections`).
+    from boto3.s3.transfer import TransferConfig
+
     client.upload_file(
         str(path),
         bucket,

@@ -28,12 +28,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
-import polars as pl
-
 from inbound.errors import ConfigInvalid, StageGone
 from inbound.s3.layout import is_not_found
 
 if TYPE_CHECKING:
+    import polars as pl
     from types_boto3_s3 import S3Client
     from types_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
@@ -153,6 +152,8 @@ class Staging:
         size is staged without being held. A manifest (`manifest.json`: each part's rows and
         SHA-256), written last, lets the reader take the set whole or not at all.
         """
+        import polars as pl  # loaded where sets are staged or read, not by every importer of this module
+
         url = f"{self.url}/{_safe(name)}/"
         listed = []
         for i, part in enumerate(parts):
@@ -212,6 +213,8 @@ def staged_parts(url: str, client: S3Client | None, rows: int | None = None) -> 
     writer consuming the parts inside one transaction then rolls back. A plain file URL (one
     frame, `put`) is read as it is.
     """
+    import polars as pl
+
     if not url.endswith("/"):
         yield read_staged(url, client)
         return
@@ -292,6 +295,8 @@ def _fetch(url: str, client: S3Client | None, tmp: Path) -> Path:
 
 def read_staged(url: str, client: S3Client | None) -> pl.DataFrame:
     """A staged frame by its URL (`file://`, `s3://`, or a plain path from before staging URLs); a folder whole."""
+    import polars as pl
+
     if url.endswith("/"):
         return pl.concat(list(staged_parts(url, client)))
     if not url.startswith("s3://"):
