@@ -11,6 +11,7 @@ import pytest
 
 from conftest import BUCKET, EXAMPLES, integration_dict
 from inbound.cli import main
+from inbound.store.schema import SCHEMA_VERSION
 
 
 @pytest.fixture
@@ -152,7 +153,7 @@ def test_preview_purge_forget_migrate(env, s3, capsys) -> None:
     assert main(["purge", "crm", "--yes"]) == 0
     assert "for 1 users" in capsys.readouterr().out
     assert main(["migrate"]) == 0
-    assert "schema version 3" in capsys.readouterr().out
+    assert f"schema version {SCHEMA_VERSION}" in capsys.readouterr().out
 
 
 def test_status_names_values_without_a_config(env, s3, capsys) -> None:
