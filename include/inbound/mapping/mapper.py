@@ -25,6 +25,8 @@ segment rules, discovery and the store.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -56,6 +58,9 @@ TYPE_HINTS = {
 
 
 _BAD = f"{SENTINEL}bad"
+
+
+_CAST_THREADS = os.cpu_count() or 1  # casts run at once (polars lets go of the GIL while it computes)
 
 
 _ID = f"{SENTINEL}id"  # the user ID while mapping; `user_id` only in what leaves
@@ -136,7 +141,7 @@ def map_batch(table: Table, integration: Integration, *, duplicates: bool) -> At
     _check(table, integration)
     table, skipped = without_repeated_headers(table)
     cap = max_value_bytes()
-    typed, too_long = _typed(table.frame, integration, cap)
+    typed, too_long = _typed(table.frame, integration, cap, table.other_spaces)
     duplicated = _duplicated(typed) if duplicates else pl.lit(False)
     ids = None if duplicates else _ids(typed)
     typed_attributes = [(i, a) for i, a in enumerate(integration.attributes) if a.type != "string"]
@@ -150,13 +155,12 @@ def map_batch(table: Table, integration: Integration, *, duplicates: bool) -> At
             *[_cast_failed(i) for i, _ in typed_attributes],
         ).alias(_BAD)
     )
-    good = typed.filter(~pl.col(_BAD)).select(
-        pl.col(_ID).alias(USER_ID),
-        *[pl.col(_value(i)).alias(a.attribute) for i, a in enumerate(integration.attributes)],
-    )
-    bad = typed.filter(pl.col(_BAD))
-    if bad.height == 0:
+    kept = {_ID: USER_ID, **{_value(i): a.attribute for i, a in enumerate(integration.attributes)}}
+    if not typed.get_column(_BAD).any():  # the usual batch: no row to take out, no pass to take it
+        good = pl.DataFrame([typed.get_column(column).alias(name) for column, name in kept.items()])
         return AttributeSet(frame=good, rejects=empty_rejects(), rows_read=table.rows, ids=ids, skipped=skipped)
+    good = typed.filter(~pl.col(_BAD)).select(pl.col(column).alias(name) for column, name in kept.items())
+    bad = typed.filter(pl.col(_BAD))
     id_column = integration.user_id.column
     id_too_long = next((flag for flag, column in too_long.items() if column == id_column), None)
     rejects = pl.concat(
@@ -187,37 +191,57 @@ def _value(i: int) -> str:
     return f"{SENTINEL}value{i}"
 
 
-def _typed(frame: pl.DataFrame, integration: Integration, cap: int) -> tuple[pl.DataFrame, dict[str, str]]:
+def _typed(
+    frame: pl.DataFrame, integration: Integration, cap: int, other_spaces: bool = True
+) -> tuple[pl.DataFrame, dict[str, str]]:
     """The user ID and each attribute's stripped text (empty: null) and typed value, per row.
 
     A value longer than `cap` bytes is nulled (never cast, never reported); the second
     result maps a flag column, true where the value was too long, to its header column,
-    for the columns that have such values (usually none).
+    for the columns that have such values (usually none). Without `other_spaces` (`Table.other_spaces`)
+    only columns with a value that starts or ends with a space are stripped: the others are as read.
     """
     columns = {_ID: integration.user_id.column, **{_raw(i): a.column for i, a in enumerate(integration.attributes)}}
+    strip = dict.fromkeys(columns.values(), True)
+    if not other_spaces:  # only spaces to strip: only the columns with a value that starts or ends with one
+        ends = frame.select(
+            (pl.col(c).str.starts_with(" ") | pl.col(c).str.ends_with(" ")).any().alias(c) for c in strip
+        ).row(0)
+        strip = dict(zip(strip, ends))
     stripped = frame.select(
         pl.col(SOURCE_LINE_COLUMN),
         pl.col(FIELD_COUNT_COLUMN),
-        *[pl.col(column).str.strip_chars().alias(name) for name, column in columns.items()],
+        *[
+            (pl.col(column).str.strip_chars() if strip[column] else pl.col(column)).alias(name)
+            for name, column in columns.items()
+        ],
     )
-    lengths = stripped.select(pl.col(c).str.len_bytes().max().fill_null(0) for c in columns).row(0)
+    # Each column's longest value and whether it has an empty one, in one pass.
+    stats = stripped.select(
+        *[pl.col(c).str.len_bytes().max().fill_null(0).alias(f"{c}{SENTINEL}max") for c in columns],
+        *[(pl.col(c).str.len_bytes() == 0).any().alias(f"{c}{SENTINEL}empty") for c in columns],
+    ).row(0)
+    lengths, has_empty = stats[: len(columns)], stats[len(columns) :]
     too_long = {f"{SENTINEL}long{j}": c for j, (c, n) in enumerate(zip(columns, lengths)) if n > cap}
     if too_long:
         stripped = stripped.with_columns(
             (pl.col(c).str.len_bytes() > cap).fill_null(False).alias(flag) for flag, c in too_long.items()
         ).with_columns(pl.when(pl.col(flag)).then(None).otherwise(pl.col(c)).alias(c) for flag, c in too_long.items())
     # A cell of only spaces is empty: null it where such cells exist (usually nowhere).
-    has_empty = stripped.select((pl.col(c).str.len_bytes() == 0).any() for c in columns).row(0)
     clean = stripped.with_columns(
         pl.when(pl.col(c).str.len_bytes() == 0).then(None).otherwise(pl.col(c)).alias(c)
         for c, empty in zip(columns, has_empty)
         if empty
     )
     decimal, timezone = integration.format.decimal, integration.timezone
-    typed = clean.with_columns(
-        cast_attribute(clean.get_column(_raw(i)), a, decimal, timezone).alias(_value(i))
-        for i, a in enumerate(integration.attributes)
-    )
+
+    def cast(i: int) -> pl.Series:
+        attribute = integration.attributes[i]
+        return cast_attribute(clean.get_column(_raw(i)), attribute, decimal, timezone).alias(_value(i))
+
+    # One cast is a chain of single-column steps: several casts at once keep every core busy.
+    with ThreadPoolExecutor(max_workers=max(1, min(_CAST_THREADS, len(integration.attributes)))) as pool:
+        typed = clean.with_columns(pool.map(cast, range(len(integration.attributes))))
     return typed, {flag: columns[c] for flag, c in too_long.items()}
 
 

@@ -90,6 +90,7 @@ def map_file(pieces: Iterable[bytes], integration: Integration, folder: Path, ba
                 header_lines += mapped.skipped.get_column("line").head(LINES_SHOWN - len(header_lines)).to_list()
             read.append(mapped.rows_read)
             skipped.append(mapped.headers_skipped)
+            del table, mapped, ids  # this batch's frames go before the next batch is read
     if not sum(read):
         raise no_data_rows(sum(skipped))
     repeated = _repeated(hashes, folder, len(read))

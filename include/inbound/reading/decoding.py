@@ -38,7 +38,7 @@ def _not_csv(data: bytes) -> None:
         raise BadFile("the file is binary (it contains NUL bytes), not CSV text", Problem.NOT_CSV)
 
 
-def _nul(data: bytes, first_line: int = 1) -> None:
+def _nul(data: bytes | bytearray, first_line: int = 1) -> None:
     """Refuse text with a NUL byte anywhere: no store keeps it, and no clean text export writes it."""
     at = data.find(b"\x00")
     if at != -1:
@@ -51,14 +51,14 @@ def _nul(data: bytes, first_line: int = 1) -> None:
         )
 
 
-def refuse_control_bytes(data: bytes, first_line: int) -> None:
+def refuse_control_bytes(data: bytes | bytearray, first_line: int) -> None:
     """Refuse NUL bytes and SENTINEL, which no text export holds (and SENTINEL marks our own columns)."""
     _nul(data, first_line)
     if SENTINEL.encode() in data:
         raise BadFile("the file contains control characters (byte 0x01); it is not a CSV text export", Problem.NOT_CSV)
 
 
-def _bad_byte(data: bytes, start: int, encoding: str, first_line: int = 1) -> BadFile:
+def _bad_byte(data: bytes | bytearray, start: int, encoding: str, first_line: int = 1) -> BadFile:
     line = data[:start].count(b"\n") + first_line
     hint = "set `format.encoding` to the file's encoding"
     if encoding.replace("-", "").lower() in ("utf8", "utf8sig"):
@@ -71,7 +71,7 @@ def _bad_byte(data: bytes, start: int, encoding: str, first_line: int = 1) -> Ba
     return BadFile(f"line {line}: {what} is not valid {encoding}; {hint}", Problem.ENCODING, line=line)
 
 
-def utf8_problem(data: bytes, otherwise: str, first_line: int = 1) -> BadFile:
+def utf8_problem(data: bytes | bytearray, otherwise: str, first_line: int = 1) -> BadFile:
     """Where text that claims to be UTF-8 is not (with the line), else `otherwise` as the message."""
     try:
         data.decode("utf-8")

@@ -106,11 +106,11 @@ def _runs(data: npt.NDArray[np.uint8], quotes: Ints, inside: bool, delimiter: in
     return _Runs(offset, length, at_value_start, before, after)
 
 
-def _line(text: bytes, at: int, first_line: int) -> int:
+def _line(text: bytes | bytearray, at: int, first_line: int) -> int:
     return first_line + text.count(b"\n", 0, at)
 
 
-def _text_after_closing_quote(text: bytes, opened: int, closed: int, first_line: int) -> BadFile:
+def _text_after_closing_quote(text: bytes | bytearray, opened: int, closed: int, first_line: int) -> BadFile:
     """The refusal of text after the quote at `closed` that closes the value opened at `opened`: at the
     line the value opens on, where the trouble starts (a stray quote there swallows the lines after it)."""
     line, closing = _line(text, opened, first_line), _line(text, closed, first_line)
@@ -138,7 +138,7 @@ class _Scan:
     """The README's quote state through a text, slice by slice: the literal quote runs, where the
     quoted value open at the end (if any) opened, and a refusal for text after a closing quote."""
 
-    def __init__(self, text: bytes, delimiter: str, first_line: int, exact: bool = False) -> None:
+    def __init__(self, text: bytes | bytearray, delimiter: str, first_line: int, exact: bool = False) -> None:
         self.text, self.data = text, np.frombuffer(text, np.uint8)
         self.delimiter, self.first_line, self.exact = ord(delimiter), first_line, exact
         self.inside = False
@@ -197,7 +197,7 @@ def _reach(data: npt.NDArray[np.uint8], bases: Ints) -> npt.NDArray[np.uint8]:
     return windows[np.clip(bases, 0, len(data) - _REACH)]
 
 
-def _value_bounds(text: bytes, first: Ints, after: Ints, delimiter: int) -> tuple[Ints, Ints]:
+def _value_bounds(text: bytes | bytearray, first: Ints, after: Ints, delimiter: int) -> tuple[Ints, Ints]:
     """Where the values holding the literal quote runs `first`..`after` (exclusive) start and end:
     after the delimiter or line break before them, at the one after them (the CR of a CRLF)."""
     data, size, separators = np.frombuffer(text, np.uint8), len(text), _bytes_in((delimiter, LF))
@@ -226,7 +226,7 @@ def _distinct(ascending: Ints) -> Ints:
     return distinct
 
 
-def _quoted_values(text: bytes, literal: list[tuple[Ints, Ints]], delimiter: str) -> bytes:
+def _quoted_values(text: bytes | bytearray, literal: list[tuple[Ints, Ints]], delimiter: str) -> bytes:
     """`text` with each unquoted value that holds a literal quote quoted, its quotes doubled: a
     quote put in before the value, before each of its quotes, and after it, in one copy.
 
@@ -247,8 +247,23 @@ def for_polars(text: bytes, delimiter: str, first_line: int, last: bool) -> byte
     A quoted value still open at the end is a record going on in the next batch, unless `last`:
     then the file ends inside it, and it is refused at the line where it opens.
     """
-    if b'"' not in text or len(delimiter.encode()) != 1:  # polars refuses a wider delimiter itself
-        return text
+    rewritten = rewrite(text, delimiter, first_line, last)[0]
+    assert isinstance(rewritten, bytes)  # bytes in, bytes out
+    return rewritten
+
+
+def rewrite(
+    text: bytes | bytearray, delimiter: str, first_line: int, last: bool
+) -> tuple[bytes | bytearray, bool | None]:
+    """`for_polars`, and whether a quoted value is still open at the end of `text` (None: not known,
+    for a delimiter wider than a byte, which polars refuses itself).
+
+    The batch reader needs no look past a batch that ends outside a quoted value (the usual case).
+    """
+    if b'"' not in text:
+        return text, False
+    if len(delimiter.encode()) != 1:  # polars refuses a wider delimiter itself
+        return text, None
     scan = _Scan(text, delimiter, first_line)
     scan.scan()
     if last and scan.inside:  # the file ends inside a quoted value: where did it open?
@@ -256,4 +271,4 @@ def for_polars(text: bytes, delimiter: str, first_line: int, last: bool) -> byte
             scan = _Scan(text, delimiter, first_line, exact=True)
             scan.scan()
         raise never_closed(_line(text, scan.opened or 0, first_line))  # known after an exact scan
-    return _quoted_values(text, scan.literal, delimiter) if scan.literal else text
+    return (_quoted_values(text, scan.literal, delimiter) if scan.literal else text), scan.inside

@@ -28,12 +28,15 @@ from inbound.errors import BadFile, Problem
 from inbound.reading import records
 from inbound.reading.decoding import SENTINEL, refuse_control_bytes, utf8_text
 from inbound.reading.header import Header, header_start, parse_header
-from inbound.reading.quoting import for_polars
+from inbound.reading.quoting import for_polars, rewrite
 
 DEFAULT_MAX_BYTES = 1024 * 1024 * 1024
 DEFAULT_BATCH_BYTES = 32 * 1024 * 1024  # `INBOUND_BATCH_MB`: text parsed (and mapped) at a time
 MIN_RECORD_BYTES = 16 * 1024 * 1024  # one record may always grow this long before it is refused
 _TERMINATOR = f"{SENTINEL}batch-end"  # a record after a batch's last line: swallowed if a quote is open
+# What polars' `strip_chars` takes off besides spaces and line breaks: tab, VT, FF, CR, and the first byte
+# of every non-ASCII Unicode space in UTF-8 (U+0085 and U+00A0: C2; U+1680: E1; U+2000-U+205F: E2; U+3000: E3).
+_OTHER_SPACES = (b"\t", b"\x0b", b"\x0c", b"\r", b"\xc2", b"\xe1", b"\xe2", b"\xe3")
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,10 @@ class Table:
     delimiter: str
     encoding: str
     compressed: bool
+    # Whether the text may hold whitespace other than spaces at a value's ends (a tab, a carriage return,
+    # a non-ASCII space, a line break in a quoted value); False: only a value that starts or ends with
+    # a space differs when stripped (the mapping strips only the columns that hold such a value).
+    other_spaces: bool = True
 
     @property
     def rows(self) -> int:
@@ -58,28 +65,40 @@ class _Batch:
     table: Table | None
     open_line: int | None = None  # a quoted value opened on this line goes on past the batch
     swallowing: int | None = None  # see `records.swallowing`: refused if it is the file's last record
+    line_breaks: int = 0  # the batch's line breaks (its lines, but a last one without a line break)
 
 
-def _parse_batch(header: Header, body: bytes, first_line: int, last: bool) -> _Batch:
+def _parse_batch(header: Header, body: bytes | bytearray, first_line: int, last: bool) -> _Batch:
     """One batch of whole lines (`first_line` the first's number) as a `Table`.
 
-    Unless the batch is the `last`, a terminator record after its last line tells whether a
-    quote is still open there (it swallows the terminator): a quoted value going on in the
-    next batch. Then no table, and the line on which that record starts (where the batch must
-    be cut instead). In the last batch an open quote is the file's last record (`records.swallowing`).
     Polars gets the header and the batch with every literal quote (`O"Brien`) in a quoted value
-    (`for_polars`), as it would take any quote for an opening one.
+    (`quoting.rewrite`), as it would take any quote for an opening one; that scan also tells
+    whether a quote is still open at the batch's end. Only then (unless the batch is the `last`)
+    a terminator record after its last line shows where the record that goes on in the next
+    batch starts (it swallows the terminator): no table, and the line on which that record
+    starts (where the batch must be cut instead). In the last batch an open quote is the file's
+    last record (`records.swallowing`). Text, marker and frame are each held once at a time.
     """
     refuse_control_bytes(body, first_line)
     delimiter = header.delimiter
-    text = for_polars(header.raw, delimiter, header.line, last=False) + for_polars(body, delimiter, first_line, last)
-    marked, lines = records.mark(text + (b"" if last else _TERMINATOR.encode() + b"\n"), delimiter)
+    text, open_at_end = rewrite(body, delimiter, first_line, last)
+    terminated = not last and open_at_end is not False  # a quote open at the end, or not known
+    parts = [for_polars(header.raw, delimiter, header.line, last=False), text]
+    if terminated:
+        parts.append(_TERMINATOR.encode() + b"\n")
+    del text
+    marked, lines = records.mark(b"".join(parts), delimiter)
+    del parts
+    other_spaces = any(byte in marked for byte in _OTHER_SPACES)
+    ends_open = bool(body) and not body.endswith(b"\n")  # a last line without a line break is marked too
+    line_breaks = lines - 1 - int(terminated) - int(ends_open)  # the header's, the terminator's: not the batch's
     try:
         frame = records.parse(body, marked, delimiter, first_line)
     except BadFile as exc:
         if last or exc.problem is not Problem.MALFORMED:
             raise
         return _Batch(None)  # polars refuses some quotes left open at the end: read on, then say
+    del marked
     columns = frame.columns[:-1]
     if len(columns) != len(header.names):  # the body's parser read the header otherwise: say so, never guess
         raise BadFile(
@@ -88,21 +107,23 @@ def _parse_batch(header: Header, body: bytes, first_line: int, last: bool) -> _B
             Problem.HEADER,
             line=header.line,
         )
-    embedded = lines - 1 - frame.height  # line breaks inside quoted values
+    embedded = lines - 1 - frame.height  # line breaks inside quoted values (the terminator: a line and a row)
     frame = records.locate(frame, columns, delimiter, first_line, embedded)
-    if not last:
+    if terminated:
         if frame.get_column(columns[0]).tail(1).item() != _TERMINATOR:  # swallowed: a quote is open at the end
             return _Batch(None, open_line=int(frame.get_column(records.SOURCE_LINE_COLUMN).tail(1).item()))
         frame = frame.head(frame.height - 1)
     frame = records.tidy(frame, columns)
     swallowing = records.swallowing(frame, columns) if embedded else None
+    other_spaces = other_spaces or bool(embedded)
     # The header's names as Python's csv module reads them (polars keeps a name's `""` doubled);
     # an empty name keeps the one polars gave it (`_duplicated_0`), as names must be unique.
     frame = frame.rename({old: name or old.strip() for old, name in zip(columns, header.names)})
-    return _Batch(Table(frame, header.names, delimiter, encoding="", compressed=False), swallowing=swallowing)
+    table = Table(frame, header.names, delimiter, encoding="", compressed=False, other_spaces=other_spaces)
+    return _Batch(table, swallowing=swallowing, line_breaks=line_breaks)
 
 
-def _last_record_line(body: bytes, delimiter: str, first_line: int) -> int:
+def _last_record_line(body: bytes | bytearray, delimiter: str, first_line: int) -> int:
     """The line the batch's last record starts on, by Python's csv (which reads an open quote to the end).
 
     Only for a batch polars refused to parse, which has a quote open at its end: the slow path.
@@ -115,7 +136,7 @@ def _last_record_line(body: bytes, delimiter: str, first_line: int) -> int:
     return first_line + before
 
 
-def _line_start(body: bytes, lines: int) -> int:
+def _line_start(body: bytes | bytearray, lines: int) -> int:
     """Where line `lines` (0: the first) of `body` starts."""
     at = 0
     for _ in range(lines):
@@ -142,6 +163,12 @@ class _Batches:
     def fill(self) -> None:
         while not self.ended and len(self.pending) < self.batch_bytes:
             self.more()
+
+    def take(self, cut: int) -> bytearray:
+        """The first `cut` bytes of the text, in their own buffer (the one they are in: no copy)."""
+        body, self.pending = self.pending, self.pending[cut:]
+        del body[cut:]
+        return body
 
     def header(self, delimiter: str | None, columns: Collection[str]) -> Header:
         """Read and take the header line (`columns`: the config's, see `parse_header`)."""
@@ -176,24 +203,28 @@ class _Batches:
                     raise self.too_long(first_line)
                 self.more()
                 continue
-            body = bytes(self.pending[:cut])
+            body = self.take(cut)
             batch = _parse_batch(header, body, first_line, last=self.ended)
             if batch.table is None:  # a quoted value goes on past the cut: cut before its record
                 open_line = batch.open_line or _last_record_line(body, header.delimiter, first_line)
                 cut = _line_start(body, open_line - first_line)
                 if cut:
-                    body = body[:cut]
+                    self.pending[:0] = body[cut:]
+                    del body[cut:]
                     batch = _parse_batch(header, body, first_line, last=False)
             if batch.table is None:  # that record is all there is (or polars still refuses): read on
+                self.pending[:0] = body
                 if len(self.pending) > self.max_record:
                     raise self.too_long(open_line)
                 self.more()
                 continue
             if batch.table.rows:
                 swallowing = batch.swallowing
-            yield batch.table
-            first_line += body.count(b"\n")
-            del self.pending[:cut]
+            first_line += batch.line_breaks
+            table = batch.table
+            del batch, body  # the batch's text goes before it is mapped
+            yield table
+            del table  # and its table before the next batch is read
             if self.ended and not self.pending:
                 break
         if swallowing is not None:  # the file's last record
@@ -219,7 +250,7 @@ def read_batches(
     batches = _Batches(text.pieces, batch_bytes)
     header = batches.header(fmt.delimiter, columns)
     for table in batches.tables(header):
-        yield Table(table.frame, table.header, table.delimiter, text.encoding, text.compressed)
+        yield Table(table.frame, table.header, table.delimiter, text.encoding, text.compressed, table.other_spaces)
 
 
 def read_table(data: bytes, fmt: Format, max_bytes: int = DEFAULT_MAX_BYTES, columns: Collection[str] = ()) -> Table:
@@ -228,4 +259,6 @@ def read_table(data: bytes, fmt: Format, max_bytes: int = DEFAULT_MAX_BYTES, col
     if len(tables) == 1:
         return tables[0]
     first = tables[0]
-    return Table(pl.concat([t.frame for t in tables]), first.header, first.delimiter, first.encoding, first.compressed)
+    frame = pl.concat([t.frame for t in tables])
+    other_spaces = any(t.other_spaces for t in tables)
+    return Table(frame, first.header, first.delimiter, first.encoding, first.compressed, other_spaces)

@@ -38,7 +38,7 @@ def mark(body: bytes, delimiter: str) -> tuple[bytes, int]:
     return marked, (len(marked) - len(body)) // len(marker)  # and the number of lines
 
 
-def parse(data: bytes, body: bytes, delimiter: str, first_line: int) -> pl.DataFrame:
+def parse(data: bytes | bytearray, body: bytes, delimiter: str, first_line: int) -> pl.DataFrame:
     """The marked body as a frame of strings (the header's columns, then SENTINEL_COLUMN)."""
     try:
         frame = pl.read_csv(
@@ -81,6 +81,12 @@ def _line_breaks(columns: list[str]) -> pl.Expr:
     return pl.sum_horizontal(pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in columns)
 
 
+def _complete(frame: pl.DataFrame) -> bool:
+    """Whether every record had the header's number of fields (SENTINEL in the marker column): the
+    usual batch, whose field counts need no look at the other columns."""
+    return bool(frame.select((pl.col(SENTINEL_COLUMN) == SENTINEL).fill_null(False).all()).item())
+
+
 def locate(frame: pl.DataFrame, columns: list[str], delimiter: str, first_line: int, embedded: int) -> pl.DataFrame:
     """Add each record's source line and field count; take the markers out of quoted line breaks."""
     line = pl.lit(first_line, pl.Int64) + pl.int_range(pl.len(), dtype=pl.Int64)
@@ -89,17 +95,25 @@ def locate(frame: pl.DataFrame, columns: list[str], delimiter: str, first_line: 
         frame = frame.with_columns(pl.col(c).str.replace_all(marker, "", literal=True) for c in columns)
         breaks = _line_breaks(columns)
         line = line + (breaks.cum_sum() - breaks)
-    return frame.with_columns(line.alias(SOURCE_LINE_COLUMN), _field_count(columns).alias(FIELD_COUNT_COLUMN))
+    fields = pl.lit(len(columns), pl.Int32) if _complete(frame) else _field_count(columns)
+    return frame.with_columns(line.alias(SOURCE_LINE_COLUMN), fields.alias(FIELD_COUNT_COLUMN))
+
+
+def _without_marker(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame without SENTINEL_COLUMN, its other columns as they are (`drop` would cost a pass)."""
+    return pl.DataFrame([frame.get_column(c) for c in frame.columns if c != SENTINEL_COLUMN])
 
 
 def tidy(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     """Drop blank lines and the marker column; a short record's marker is no value."""
+    if len(columns) > 1 and _complete(frame):  # no blank line (one field) and no short record
+        return _without_marker(frame)
     blank = (pl.col(FIELD_COUNT_COLUMN) == 1) & pl.col(columns[0]).is_null()
     if frame.select(blank.any()).item():
         frame = frame.filter(~blank)
-    frame = frame.drop(SENTINEL_COLUMN)
+    frame = _without_marker(frame)
     short = (pl.col(FIELD_COUNT_COLUMN) >= 0) & (pl.col(FIELD_COUNT_COLUMN) < len(columns))
-    if frame.select(short).to_series().any():
+    if frame.select(short.any()).item():
         # a short record's marker landed in a data column: it is no value
         frame = frame.with_columns(
             pl.when(pl.col(c) == SENTINEL).then(None).otherwise(pl.col(c)).alias(c) for c in columns
