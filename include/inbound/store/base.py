@@ -126,6 +126,9 @@ class StoreBase(abc.ABC):
         """The spellings `inbound.store.diff` needs."""
 
     temp_table_options: ClassVar[str] = ""  # what CREATE TEMP TABLE ends with
+    # Whether a new integration's table gets its primary key after its first load (SQLite
+    # cannot add one to a table).
+    key_after_first_load: ClassVar[bool] = False
 
     @abc.abstractmethod
     def _lineage_sql(self, name: str) -> str:

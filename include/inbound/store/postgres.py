@@ -112,6 +112,7 @@ class PostgresStore(AttributeStore):
         return bool(row and row[0])
 
     temp_table_options = " ON COMMIT DROP"
+    key_after_first_load = True
 
     @property
     def dialect(self) -> Dialect:

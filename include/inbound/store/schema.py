@@ -146,7 +146,7 @@ class Schema(StoreBase):
         cur.execute(f"SELECT id, integration, attributes FROM {INTEGRATION_TABLE} ORDER BY integration")
         return {name: (f"inbound_values_{id_}", json.loads(types)) for id_, name, types in cur.fetchall()}
 
-    def _ensure_table(self, cur: Cursor, integration: str, types: Types) -> str:
+    def _ensure_table(self, cur: Cursor, integration: str, types: Types, *, keyed: bool = True) -> str:
         """The integration's table, with exactly the declared attributes as columns.
 
         New attributes get a column; removed ones lose theirs (their values go with this
@@ -155,7 +155,7 @@ class Schema(StoreBase):
         """
         known = self._tables(cur).get(integration)
         if known is None:
-            return self._create_table(cur, integration, types)
+            return self._create_table(cur, integration, types, keyed=keyed)
         table, stored = known
         if stored == types:
             return table
@@ -176,7 +176,10 @@ class Schema(StoreBase):
         self._create_view(cur)
         return table
 
-    def _create_table(self, cur: Cursor, integration: str, types: Types) -> str:
+    def _create_table(self, cur: Cursor, integration: str, types: Types, *, keyed: bool = True) -> str:
+        """The integration's table; without `keyed`, its primary key is the caller's to add
+        (`_add_key`), after a first load: a key built once over sorted IDs costs less than one
+        kept up row by row (PostgreSQL: 2.0 s instead of 2.7 s for 1M users)."""
         cur.execute(
             self._sql(f"INSERT INTO {INTEGRATION_TABLE} (integration, attributes) VALUES (?, ?) RETURNING id"),
             (integration, json.dumps(types)),
@@ -184,11 +187,14 @@ class Schema(StoreBase):
         table = f"inbound_values_{int(first(cur))}"
         columns = "".join(f', "{n}" TEXT' for n in types)
         cur.execute(
-            f"""CREATE TABLE {table} (_user_id TEXT PRIMARY KEY, _import_id BIGINT NOT NULL, _lineage TEXT,
+            f"""CREATE TABLE {table} (_user_id TEXT NOT NULL{" PRIMARY KEY" if keyed else ""}, _import_id BIGINT NOT NULL, _lineage TEXT,
                 _updated_at {self.timestamp_type} NOT NULL DEFAULT CURRENT_TIMESTAMP, {HASH} BIGINT{columns})"""
         )
         self._create_view(cur)
         return table
+
+    def _add_key(self, cur: Cursor, table: str) -> None:
+        cur.execute(f"ALTER TABLE {table} ADD PRIMARY KEY (_user_id)")
 
     def _drop_table(self, cur: Cursor, integration: str, table: str) -> None:
         """Remove an integration's table and its entry (the view goes first: it names the table)."""

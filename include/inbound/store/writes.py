@@ -192,7 +192,9 @@ class Writes(Schema, ImportLog):
             if earlier is not None:  # another run imported this very file while this one mapped it
                 return self._log_repeat(cur, entry, earlier)
             import_id = self._log(cur, entry, Outcome.SUCCESS, attributes=len(types))
-            table = self._ensure_table(cur, entry.integration, types)
+            # A new table (invisible to others until the commit) gets its key after its first load.
+            defer_key = self.key_after_first_load and entry.integration not in self._tables(cur)
+            table = self._ensure_table(cur, entry.integration, types, keyed=not defer_key)
             if self._has_rows(cur, table):
                 diff = DiffSql(self.dialect, table, tuple(names), frozenset(names), clear_blanks, keep=mirror)
                 stored = self._hashes(cur, table)
@@ -205,6 +207,8 @@ class Writes(Schema, ImportLog):
                 self._drop_file(cur)
             else:  # nothing to compare with: straight in
                 counts = self._apply_bulk(cur, table, names, _parts(frame, types, clear_blanks), import_id)
+            if defer_key:
+                self._add_key(cur, table)
             result = _result(counts, import_id, entry.rows_read, entry.rows_rejected)
             self._set_counts(cur, import_id, {c: getattr(result, c) for c in ("rows_written", *COUNT_COLUMNS)})
         return result
