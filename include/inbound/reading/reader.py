@@ -31,7 +31,7 @@ from inbound.reading.header import Header, header_start, parse_header
 from inbound.reading.quoting import for_polars, rewrite
 
 DEFAULT_MAX_BYTES = 1024 * 1024 * 1024
-DEFAULT_BATCH_BYTES = 32 * 1024 * 1024  # `INBOUND_BATCH_MB`: text parsed (and mapped) at a time
+DEFAULT_BATCH_BYTES = 8 * 1024 * 1024  # `INBOUND_BATCH_MB`: text parsed (and mapped) at a time
 MIN_RECORD_BYTES = 16 * 1024 * 1024  # one record may always grow this long before it is refused
 _TERMINATOR = f"{SENTINEL}batch-end"  # a record after a batch's last line: swallowed if a quote is open
 # What polars' `strip_chars` takes off besides spaces and line breaks: tab, VT, FF, CR, and the first byte
@@ -160,8 +160,8 @@ class _Batches:
             self.ahead = next(self.pieces, None)
         self.ended = self.ahead is None
 
-    def fill(self) -> None:
-        while not self.ended and len(self.pending) < self.batch_bytes:
+    def fill(self, size: int) -> None:
+        while not self.ended and len(self.pending) < size:
             self.more()
 
     def take(self, cut: int) -> bytearray:
@@ -194,17 +194,19 @@ class _Batches:
         )
 
     def tables(self, header: Header) -> Iterator[Table]:
-        first_line, swallowing = header.line + 1, None
+        first_line, swallowing, size = header.line + 1, None, self.batch_bytes
         while True:
-            self.fill()
-            cut = len(self.pending) if self.ended else self.pending.rfind(b"\n") + 1
-            if cut == 0 and not self.ended:  # one line longer than a batch
+            self.fill(size)
+            last = self.ended  # the rest of the file is one batch, whatever its size (at most a piece more)
+            # Whole lines, at most `size` bytes of them: more only for a line longer than that.
+            cut = len(self.pending) if last else self.pending.rfind(b"\n", 0, size) + 1 or self.pending.rfind(b"\n") + 1
+            if cut == 0 and not last:  # one line longer than a batch
                 if len(self.pending) > self.max_record:
                     raise self.too_long(first_line)
                 self.more()
                 continue
             body = self.take(cut)
-            batch = _parse_batch(header, body, first_line, last=self.ended)
+            batch = _parse_batch(header, body, first_line, last=last)
             if batch.table is None:  # a quoted value goes on past the cut: cut before its record
                 open_line = batch.open_line or _last_record_line(body, header.delimiter, first_line)
                 cut = _line_start(body, open_line - first_line)
@@ -216,11 +218,13 @@ class _Batches:
                 self.pending[:0] = body
                 if len(self.pending) > self.max_record:
                     raise self.too_long(open_line)
+                size = len(self.pending) + len(self.ahead or b"")  # the next batch: all there is and a piece more
                 self.more()
                 continue
             if batch.table.rows:
                 swallowing = batch.swallowing
             first_line += batch.line_breaks
+            size = self.batch_bytes
             table = batch.table
             del batch, body  # the batch's text goes before it is mapped
             yield table
@@ -238,7 +242,8 @@ def read_batches(
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     columns: Collection[str] = (),
 ) -> Iterator[Table]:
-    """Parse an export as it streams in, about `batch_bytes` of text per `Table`, never the whole file.
+    """Parse an export as it streams in, at most `batch_bytes` of text per `Table` (more only for a
+    record longer than that, and the file's last: at most a piece more), never the whole file.
 
     Batches are cut between records, so a quoted value with line breaks is never split and
     every line number is the file's. At least one table comes (empty for a header only).

@@ -101,7 +101,9 @@ def locate(frame: pl.DataFrame, columns: list[str], delimiter: str, first_line: 
 
 def _without_marker(frame: pl.DataFrame) -> pl.DataFrame:
     """The frame without SENTINEL_COLUMN, its other columns as they are (`drop` would cost a pass)."""
-    return pl.DataFrame([frame.get_column(c) for c in frame.columns if c != SENTINEL_COLUMN])
+    frame = frame.clone()  # shallow: the columns are shared
+    frame.drop_in_place(SENTINEL_COLUMN)
+    return frame
 
 
 def tidy(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
