@@ -236,10 +236,13 @@ class Writes(Schema, ImportLog):
         if mirror:
             cur.execute(f"CREATE TEMP TABLE {PRESENT_TABLE} (user_id TEXT){options}")
         row = sent = 0
+        known = stored.sort() if stored is not None and stored.len() else None  # sorted once, searched per part
         for part in parts:
             numbered = part.select(pl.int_range(row, row + part.height, dtype=pl.Int64).alias(ROW), pl.all())
-            if stored is not None:
-                numbered = numbered.filter(~pl.col(HASH).is_in(stored))
+            if known is not None:
+                hashes = numbered.get_column(HASH)
+                found = known.gather(known.search_sorted(hashes).clip(upper_bound=known.len() - 1)) == hashes
+                numbered = numbered.filter(~found)
             sent += numbered.height
             self._copy_rows(cur, f"{temp}.{FILE_TABLE}", [ROW, "user_id", HASH, *names], numbered)
             if mirror:
