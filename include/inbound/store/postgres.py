@@ -66,6 +66,7 @@ def _json_object(pairs: Sequence[tuple[str, str]]) -> str:
     return "(" + " || ".join(calls) + ")::text"
 
 
+COPY_ROWS = 16_384  # rows turned into CSV text at once for COPY
 HASH_GROUPS = 64  # stored hashes come out in this many packed rows
 
 
@@ -125,11 +126,14 @@ class PostgresStore(AttributeStore):
         )
 
     def _copy_rows(self, cursor: Cursor, table: str, columns: list[str], rows: pl.DataFrame) -> None:
-        """COPY in CSV: every text quoted (an empty text stays text), NULL as an unquoted empty field."""
-        payload = rows.write_csv(include_header=False, null_value="", quote_style="non_numeric")
+        """COPY in CSV: every text quoted (an empty text stays text), NULL as an unquoted empty field.
+
+        Written `COPY_ROWS` at a time: the CSV text of a whole part would be held twice (text and bytes).
+        """
         names = ", ".join(f'"{c}"' for c in columns)
         with _copying(cursor).copy(f"COPY {table} ({names}) FROM STDIN (FORMAT csv)") as copy:
-            copy.write(payload)
+            for chunk in rows.iter_slices(COPY_ROWS):
+                copy.write(chunk.write_csv(include_header=False, null_value="", quote_style="non_numeric"))
 
     @contextmanager
     def _probing(self, cursor: Cursor, *, few: bool) -> Iterator[None]:
