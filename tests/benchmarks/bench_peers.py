@@ -59,7 +59,7 @@ import polars as pl
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_import import BUCKET, COPY, COPY_TABLE, URL, Bench, schema_url, write_export
+from bench_import import BUCKET, COPY, COPY_TABLE, LAUNCHER, URL, Bench, schema_url, write_export
 
 from bench_mapping import ATTRIBUTES, export
 
@@ -97,13 +97,6 @@ def log(text: str) -> None:
 # psql shows the harness's 250 MB. So every tool is started by a small launcher that forks
 # and waits for it: GNU time (`%M`, KB), else a bare Python (`-I -S`, its ~10 MB is the floor).
 GNU_TIME = "/usr/bin/time" if Path("/usr/bin/time").exists() else None
-LAUNCHER = (
-    "import os, sys; pid = os.fork()\n"
-    "if pid == 0: os.execvp(sys.argv[2], sys.argv[2:])\n"
-    "_, status, usage = os.wait4(pid, 0)\n"
-    "open(sys.argv[1], 'w').write(str(usage.ru_maxrss))\n"
-    "sys.exit(os.waitstatus_to_exitcode(status))"
-)
 
 
 def child(cmd: list[str], env: dict[str, str], stdin: Path | None = None) -> tuple[float, int, bytes]:
