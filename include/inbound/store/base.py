@@ -16,6 +16,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
 
 if TYPE_CHECKING:  # polars is loaded by writes only: reading the store stays fast
+    import numpy as np
+    import numpy.typing as npt
     import polars as pl
 
     from inbound.store.diff import Dialect
@@ -112,9 +114,21 @@ class StoreBase(abc.ABC):
         whatever the planner needs to look each one up by the user ID rather than scan the table."""
         yield
 
-    @abc.abstractmethod
     def _hashes(self, cursor: Cursor, table: str) -> pl.Series:
-        """The integration table's stored row hashes (`_hash`, Int64, none NULL), in bulk."""
+        """The integration table's stored row hashes (`_hash`, Int64, none NULL), sorted: 8 bytes a
+        user, and about twice that while they are gathered."""
+        import numpy as np
+        import polars as pl
+
+        chunks = list(self._hash_chunks(cursor, table))
+        merged = np.concatenate(chunks) if chunks else np.empty(0, np.int64)
+        del chunks
+        merged.sort()
+        return pl.Series("_hash", merged)
+
+    @abc.abstractmethod
+    def _hash_chunks(self, cursor: Cursor, table: str) -> Iterator[npt.NDArray[np.int64]]:
+        """The stored row hashes, a few at a time (never a Python object per hash: 2 s a million)."""
 
     @abc.abstractmethod
     def _loaded(self, cursor: Cursor, table: str) -> None:

@@ -23,6 +23,8 @@ from inbound.store.base import Cursor
 from inbound.store.diff import Dialect
 
 if TYPE_CHECKING:  # polars (about half a second to import) is loaded by the writes themselves
+    import numpy as np
+    import numpy.typing as npt
     import polars as pl
 
 # What "the database is unavailable" means (retry later, the file stays): SQLSTATE classes
@@ -151,18 +153,17 @@ class PostgresStore(AttributeStore):
             cursor.execute("SET LOCAL enable_hashjoin TO DEFAULT")
             cursor.execute("SET LOCAL enable_mergejoin TO DEFAULT")
 
-    def _hashes(self, cursor: Cursor, table: str) -> pl.Series:
-        """As packed 8-byte big-endian integers, in `HASH_GROUPS` rows (a row per value would cost
-        a Python call each: 2 s a million); a group holds 1/64 of them, 1.25 MB at 10M users."""
+    def _hash_chunks(self, cursor: Cursor, table: str) -> Iterator[npt.NDArray[np.int64]]:
+        """As packed 8-byte big-endian integers in `HASH_GROUPS` rows, streamed a row at a time:
+        1/64 of them each, 1.25 MB at 10M users."""
         import numpy as np
-        import polars as pl
 
-        cursor.execute(
+        query = (
             f"SELECT string_agg(int8send(_hash), ''::bytea) FROM {table} WHERE _hash IS NOT NULL "
             f"GROUP BY _hash & {HASH_GROUPS - 1}"
         )
-        parts = [pl.Series("_hash", np.frombuffer(packed, ">i8").astype(np.int64)) for (packed,) in cursor.fetchall()]
-        return pl.concat(parts) if parts else pl.Series("_hash", [], pl.Int64)
+        for (packed,) in _copying(cursor).stream(query):
+            yield np.frombuffer(packed, ">i8").astype(np.int64)
 
     def _loaded(self, cursor: Cursor, table: str) -> None:
         cursor.execute(f"ANALYZE {table} (user_id)")  # the join key: temporary tables are never auto-analyzed

@@ -46,6 +46,8 @@ def unavailable(exc: sqlite3.Error) -> bool:
 
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
     import polars as pl
 
 
@@ -129,14 +131,12 @@ class SqliteStore(AttributeStore):
         marks = ", ".join("?" * len(columns))
         cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows.iter_rows())
 
-    def _hashes(self, cursor: Cursor, table: str) -> pl.Series:
-        import polars as pl
+    def _hash_chunks(self, cursor: Cursor, table: str) -> Iterator[npt.NDArray[np.int64]]:
+        import numpy as np
 
         cursor.execute(f"SELECT _hash FROM {table} WHERE _hash IS NOT NULL")
-        parts = []
         while rows := cursor.fetchmany(100_000):
-            parts.append(pl.Series("_hash", [r[0] for r in rows], pl.Int64))
-        return pl.concat(parts) if parts else pl.Series("_hash", [], pl.Int64)
+            yield np.fromiter((row[0] for row in rows), np.int64, len(rows))
 
     def _loaded(self, cursor: Cursor, table: str) -> None:
         schema, name = table.split(".")

@@ -223,7 +223,7 @@ class Writes(Schema, ImportLog):
         """The file's candidate rows into `FILE_TABLE` (replacing an earlier one of this connection),
         and in mirror mode every user ID into `PRESENT_TABLE`; returns the file's rows and the candidates.
 
-        A candidate is a row whose hash is not in `stored` (None: every row is one).
+        A candidate is a row whose hash is not in `stored` (sorted; None: every row is one).
         """
         import polars as pl
 
@@ -236,7 +236,7 @@ class Writes(Schema, ImportLog):
         if mirror:
             cur.execute(f"CREATE TEMP TABLE {PRESENT_TABLE} (user_id TEXT){options}")
         row = sent = 0
-        known = stored.sort() if stored is not None and stored.len() else None  # sorted once, searched per part
+        known = stored if stored is not None and stored.len() else None  # sorted: searched per part
         for part in parts:
             numbered = part.select(pl.int_range(row, row + part.height, dtype=pl.Int64).alias(ROW), pl.all())
             if known is not None:
