@@ -147,11 +147,9 @@ class PostgresStore(AttributeStore):
             return
         cursor.execute("SET LOCAL enable_hashjoin = off")
         cursor.execute("SET LOCAL enable_mergejoin = off")
-        try:
-            yield
-        finally:
-            cursor.execute("SET LOCAL enable_hashjoin TO DEFAULT")
-            cursor.execute("SET LOCAL enable_mergejoin TO DEFAULT")
+        yield  # (if the statement fails, the transaction and these settings roll back: no reset to run)
+        cursor.execute("SET LOCAL enable_hashjoin TO DEFAULT")
+        cursor.execute("SET LOCAL enable_mergejoin TO DEFAULT")
 
     def _hash_chunks(self, cursor: Cursor, table: str) -> Iterator[npt.NDArray[np.int64]]:
         """As packed 8-byte big-endian integers in `HASH_GROUPS` rows, streamed a row at a time:
