@@ -93,6 +93,75 @@ def test_messages_are_deleted_only_when_every_subscriber_is_done(aws) -> None:
     assert hidden(sqs, url) == 1  # the failed one comes back after its visibility timeout
 
 
+class FlakySqs:
+    """moto's SQS whose deletes fail as told, call by call: "raise" (the whole call), "first"
+    (its first entry, SQS's fault: not deleted), "expired" (its first entry, the caller's fault)."""
+
+    def __init__(self, sqs: Any, failures: list[str]) -> None:
+        self.sqs, self.failures, self.calls = sqs, failures, []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sqs, name)
+
+    def delete_message_batch(self, QueueUrl: str, Entries: list[dict[str, str]]) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        self.calls.append([e["Id"] for e in Entries])
+        failure = self.failures.pop(0) if self.failures else None
+        if failure == "raise":
+            raise ClientError({"Error": {"Code": "ThrottlingException"}}, "DeleteMessageBatch")
+        if failure in ("first", "expired"):
+            first, rest = Entries[0], Entries[1:]
+            answer = self.sqs.delete_message_batch(QueueUrl=QueueUrl, Entries=rest) if rest else {"Successful": []}
+            code, sender = ("InternalError", False) if failure == "first" else ("ReceiptHandleIsInvalid", True)
+            return {**answer, "Failed": [{"Id": first["Id"], "Code": code, "SenderFault": sender}]}
+        return self.sqs.delete_message_batch(QueueUrl=QueueUrl, Entries=Entries)
+
+
+def _received_by(producer: QueueProducer, s3: Any, count: int) -> list[Any]:
+    for i in range(count - 1):
+        s3.put_object(Bucket="acme", Key=f"crm/users_{i}.csv", Body=b"Email\n")
+    return asyncio.run(take(producer.open_stream(), count))  # S3's test event and the objects
+
+
+DONE = AdvanceOutcome(acked=1, failed=0, rejected=0)
+
+
+@pytest.mark.parametrize("failures", [["first"], ["raise"], ["raise", "first", "first"]])
+def test_deletes_that_sqs_failed_are_tried_again(aws, monkeypatch, failures) -> None:
+    from inbound.airflow import queue_trigger
+
+    monkeypatch.setattr(queue_trigger, "DELETE_BACKOFF_SECONDS", 0)
+    s3, sqs, url = aws
+    flaky = FlakySqs(sqs, list(failures))
+    producer = QueueProducer(url, "aws_default", wait_seconds=0, client=flaky)
+    received = _received_by(producer, s3, 3)
+    asyncio.run(producer.advance([AdvanceItem(handle, DONE) for _, handle in received]))
+    assert hidden(sqs, url) == 0 and (producer.deleted, producer.undeleted) == (3, 0)
+    assert len(flaky.calls) == len(failures) + 1 and flaky.calls[-1] == (
+        ["0"] if failures[-1] == "first" else ["0", "1", "2"]
+    )
+
+
+def test_a_delete_that_cannot_succeed_is_counted_and_said_not_retried(aws, monkeypatch, caplog) -> None:
+    from inbound.airflow import queue_trigger
+
+    monkeypatch.setattr(queue_trigger, "DELETE_BACKOFF_SECONDS", 0)
+    s3, sqs, url = aws
+    flaky = FlakySqs(sqs, ["expired"] + ["raise"] * queue_trigger.DELETE_ATTEMPTS)
+    producer = QueueProducer(url, "aws_default", wait_seconds=0, client=flaky)
+    received = _received_by(producer, s3, 3)
+    with caplog.at_level("WARNING", logger="inbound.airflow.queue_trigger"):
+        asyncio.run(producer.advance([AdvanceItem(handle, DONE) for _, handle in received[:2]]))  # expired: 1 of 2
+        asyncio.run(producer.advance([AdvanceItem(received[2][1], DONE)]))  # SQS down for every attempt
+    assert (producer.deleted, producer.undeleted) == (1, 2)
+    assert len(flaky.calls) == 1 + queue_trigger.DELETE_ATTEMPTS  # the expired handle was not tried again
+    said = [r.getMessage() for r in caplog.records]
+    assert any("1 message(s)" in m and "ReceiptHandleIsInvalid" in m for m in said)
+    assert any("ThrottlingException" in m and "2 not deleted since the poll started" in m for m in said)
+    assert hidden(sqs, url) == 2  # they come back after their visibility timeout
+
+
 def test_the_trigger_serializes_to_what_builds_it_again() -> None:
     original = trigger("crm/users_*.csv")
     path, kwargs = original.serialize()

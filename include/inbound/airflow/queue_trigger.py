@@ -28,6 +28,8 @@ from inbound.events.notifications import Created, files_for, queue_url, read
 WAIT_SECONDS = 20  # one receive waits this long for a message (SQS's longest long poll)
 VISIBILITY_SECONDS = 300  # a received message stays hidden this long unless deleted, then comes again
 DELETE_BATCH = 10  # SQS deletes at most ten messages per call
+DELETE_ATTEMPTS = 4  # tries of one batch of deletes that SQS failed on its side
+DELETE_BACKOFF_SECONDS = 0.5  # the first pause before a retry (doubling)
 MAX_BACKOFF_SECONDS = 60.0  # the longest pause between two receives that failed
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,7 @@ class QueueProducer(SharedStreamProducer):
     def __init__(self, queue: str, aws_conn_id: str, wait_seconds: int = WAIT_SECONDS, client: Any = None) -> None:
         self.queue, self.aws_conn_id, self.wait_seconds = queue, aws_conn_id, wait_seconds
         self.client, self.url = client, ""
+        self.deleted = self.undeleted = 0  # messages, since the poll started
 
     async def open_stream(self) -> AsyncIterator[tuple[Any, Any]]:
         """Yield (the objects a message announces, its receipt handle), for ever; boto3 runs on a thread.
@@ -112,11 +115,56 @@ class QueueProducer(SharedStreamProducer):
         )
 
     async def advance(self, batch: Sequence[AdvanceItem]) -> None:
-        """Delete what every subscriber took or refused; what failed comes back after its visibility timeout."""
+        """Delete what every subscriber took or refused; what failed comes back after its visibility timeout.
+
+        Each delete's answer is checked, as the Amazon provider's `SqsSensorTrigger` does: the
+        entries SQS failed for its own reasons (throttling, a fault of its own) and a call that
+        failed whole are tried again, `DELETE_ATTEMPTS` times with back-off. What is still not
+        deleted, or was refused as the caller's fault (a receipt handle expired: the message
+        was shown again meanwhile), is logged and counted (`undeleted`): it comes back, and
+        its files' imports are skipped as done. Never raises: the shared poll goes on.
+        """
         handles = [item.broker_payload for item in batch if not item.outcome.failed]
         for start in range(0, len(handles), DELETE_BATCH):
-            entries = [{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(handles[start : start + DELETE_BATCH])]
-            await asyncio.to_thread(self.client.delete_message_batch, QueueUrl=self.url, Entries=entries)
+            await self._delete(handles[start : start + DELETE_BATCH])
+
+    async def _delete(self, handles: Sequence[str]) -> None:
+        pending = {str(i): handle for i, handle in enumerate(handles)}
+        why = ""
+        for attempt in range(DELETE_ATTEMPTS):
+            if attempt:
+                await asyncio.sleep(min(DELETE_BACKOFF_SECONDS * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS))
+            entries = [{"Id": i, "ReceiptHandle": handle} for i, handle in pending.items()]
+            try:
+                answer = await asyncio.to_thread(self.client.delete_message_batch, QueueUrl=self.url, Entries=entries)
+            except Exception as exc:  # the call failed whole (network, throttling): all of it again
+                response = getattr(exc, "response", None)
+                code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+                why = str(code or type(exc).__name__)  # botocore's error code, never the message's text
+                continue
+            self.deleted += len(answer.get("Successful", []))
+            retry = {}
+            for failure in answer.get("Failed", []):
+                why = str(failure.get("Code", "unknown"))
+                if failure.get("SenderFault"):  # will not succeed on a retry
+                    self._undeleted(1, why)
+                else:
+                    retry[failure["Id"]] = pending[failure["Id"]]
+            pending = retry
+            if not pending:
+                return
+        self._undeleted(len(pending), why)
+
+    def _undeleted(self, count: int, why: str) -> None:
+        self.undeleted += count
+        log.warning(
+            "%d message(s) of %s not deleted (%s): they come back after their visibility timeout, and "
+            "an import of a file already done is skipped; %d not deleted since the poll started",
+            count,
+            self.url,
+            why,
+            self.undeleted,
+        )
 
 
 class QueueEventsTrigger(BaseEventTrigger):
