@@ -162,6 +162,55 @@ def test_a_delete_that_cannot_succeed_is_counted_and_said_not_retried(aws, monke
     assert hidden(sqs, url) == 2  # they come back after their visibility timeout
 
 
+class Recorder:
+    """Airflow's stats module as `emit_queue` calls it."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def incr(self, stat: str, count: int = 1, tags: dict[str, str] | None = None) -> None:
+        assert tags is None  # plain StatsD (the default): the queue is in the name
+        self.counts[stat] = self.counts.get(stat, 0) + count
+
+
+def test_the_poll_counts_received_ignored_redelivered_deleted_and_undeleted_messages(aws, monkeypatch) -> None:
+    from inbound.airflow import queue_trigger
+
+    monkeypatch.setattr(queue_trigger, "DELETE_BACKOFF_SECONDS", 0)
+    s3, sqs, url = aws
+    sqs.send_message(QueueUrl=url, MessageBody="not an S3 notification")
+    producer = QueueProducer(url, "aws_default", wait_seconds=0, client=FlakySqs(sqs, ["expired"]))
+    producer.metrics_backend = stats = Recorder()
+    s3.put_object(Bucket="acme", Key="crm/users.csv", Body=b"Email\n")
+    received = asyncio.run(take(producer.open_stream(), 3))  # the stray message, S3's test event, one object
+    again = received[0][1]
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=again, VisibilityTimeout=0)  # shown again
+    redelivered = asyncio.run(take(producer.open_stream(), 1))
+    asyncio.run(producer.advance([AdvanceItem(handle, DONE) for _, handle in [*received[1:], *redelivered]]))
+    prefix = "inbound.queue.inbound-events."
+    assert stats.counts == {
+        prefix + "received": 4,
+        prefix + "ignored": 3,  # the stray message (twice) and S3's test event announce no object
+        prefix + "redelivered": 1,
+        prefix + "deleted": 2,
+        prefix + "undeleted": 1,  # the first of the batch: its handle "expired"
+    }
+
+
+def test_a_failing_metrics_backend_does_not_stop_the_poll(aws) -> None:
+    s3, sqs, url = aws
+
+    class Broken:
+        def incr(self, *args: object, **kwargs: object) -> None:
+            raise OSError("statsd is down")
+
+    producer = QueueProducer(url, "aws_default", wait_seconds=0, client=sqs)
+    producer.metrics_backend = Broken()
+    received = _received_by(producer, s3, 2)
+    asyncio.run(producer.advance([AdvanceItem(handle, DONE) for _, handle in received]))
+    assert hidden(sqs, url) == 0 and producer.deleted == 2
+
+
 def test_the_trigger_serializes_to_what_builds_it_again() -> None:
     original = trigger("crm/users_*.csv")
     path, kwargs = original.serialize()

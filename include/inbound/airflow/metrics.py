@@ -9,6 +9,12 @@ can chart rows imported and alert on a source that went quiet:
 - `last_import_timestamp`: a gauge, the Unix time of the integration's last successful
   import, on every run (freshness: now minus it).
 
+The SQS poll of event mode counts its messages per queue (`emit_queue`): `received`,
+`ignored` (no S3 notification), `redelivered` (received before: a triggerer died, a delete
+failed or came late), `deleted` and `undeleted` (a delete that failed for good: the message
+comes back). `undeleted` and `redelivered` against `received` are the loss and repeat rates
+operators watch; files found only by the sweep show in its runs.
+
 Plain StatsD has no tags, so there the integration is part of the name
 (`inbound.<name>.rows_written`); with OpenTelemetry (or DogStatsD, which has tags) the name
 is `inbound.rows_written` with the tag `integration=<name>`. Without metrics configured in
@@ -17,6 +23,7 @@ Airflow (`[metrics] statsd_on` / `otel_on`), Airflow's backend drops them and no
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -93,3 +100,25 @@ def emit(run: RunMetrics, backend: Any = None, with_tags: bool | None = None) ->
         send(backend.timing, TIMER, run.duration)
     if run.last_import is not None:
         send(backend.gauge, GAUGE, run.last_import.timestamp())
+
+
+QUEUE_COUNTERS = ("received", "ignored", "redelivered", "deleted", "undeleted")
+
+
+def queue_name(queue: str, metric: str, with_tags: bool) -> tuple[str, dict[str, str] | None]:
+    """A queue counter's name and tags: the queue is its URL's last part (StatsD names hold no `/`)."""
+    short = re.sub(r"[^A-Za-z0-9_-]", "_", queue.rstrip("/").rsplit("/", 1)[-1])[:80] or "queue"
+    if with_tags:
+        return f"{PREFIX}.queue.{metric}", {"queue": short}
+    return f"{PREFIX}.queue.{short}.{metric}", None
+
+
+def emit_queue(queue: str, counts: dict[str, int], backend: Any = None, with_tags: bool | None = None) -> None:
+    """Add one round's message counts of an SQS poll (those above zero) to Airflow's metrics."""
+    if backend is None:
+        from airflow.sdk.observability import stats as backend
+    with_tags = tagged() if with_tags is None else with_tags
+    for metric, count in counts.items():
+        if count > 0:
+            stat, tags = queue_name(queue, metric, with_tags)
+            backend.incr(stat, count, tags=tags)

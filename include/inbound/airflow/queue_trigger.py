@@ -23,6 +23,7 @@ from typing import Any
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 from airflow.triggers.shared_stream import AdvanceItem, SharedStreamProducer
 
+from inbound.airflow.metrics import emit_queue
 from inbound.events.notifications import Created, files_for, queue_url, read
 
 WAIT_SECONDS = 20  # one receive waits this long for a message (SQS's longest long poll)
@@ -54,6 +55,7 @@ class QueueProducer(SharedStreamProducer):
         self.queue, self.aws_conn_id, self.wait_seconds = queue, aws_conn_id, wait_seconds
         self.client, self.url = client, ""
         self.deleted = self.undeleted = 0  # messages, since the poll started
+        self.metrics_backend: Any = None  # Airflow's stats module (tests give another)
 
     async def open_stream(self) -> AsyncIterator[tuple[Any, Any]]:
         """Yield (the objects a message announces, its receipt handle), for ever; boto3 runs on a thread.
@@ -82,8 +84,17 @@ class QueueProducer(SharedStreamProducer):
                 await asyncio.sleep(delay)
                 continue
             failures = 0
-            for message in answer.get("Messages", []):
-                yield self.objects(message), message["ReceiptHandle"]
+            messages = answer.get("Messages", [])
+            announced = [self.objects(message) for message in messages]
+            self._count(
+                received=len(messages),
+                ignored=sum(1 for objects in announced if not objects),
+                redelivered=sum(
+                    1 for m in messages if int(m.get("Attributes", {}).get("ApproximateReceiveCount", 1)) > 1
+                ),
+            )
+            for message, objects in zip(messages, announced, strict=True):
+                yield objects, message["ReceiptHandle"]
 
     def objects(self, message: dict[str, Any]) -> tuple[Created, ...]:
         """The objects one received message announces; why not, logged without its body."""
@@ -111,6 +122,7 @@ class QueueProducer(SharedStreamProducer):
                 MaxNumberOfMessages=10,
                 WaitTimeSeconds=self.wait_seconds,
                 VisibilityTimeout=VISIBILITY_SECONDS,
+                AttributeNames=["ApproximateReceiveCount"],  # above 1: a message received before
             )
         )
 
@@ -125,8 +137,17 @@ class QueueProducer(SharedStreamProducer):
         its files' imports are skipped as done. Never raises: the shared poll goes on.
         """
         handles = [item.broker_payload for item in batch if not item.outcome.failed]
+        deleted, undeleted = self.deleted, self.undeleted
         for start in range(0, len(handles), DELETE_BATCH):
             await self._delete(handles[start : start + DELETE_BATCH])
+        self._count(deleted=self.deleted - deleted, undeleted=self.undeleted - undeleted)
+
+    def _count(self, **counts: int) -> None:
+        """Airflow's metrics for this queue (`inbound.airflow.metrics.emit_queue`); never breaks the poll."""
+        try:
+            emit_queue(self.queue, counts, self.metrics_backend)
+        except Exception:  # a metrics backend that fails must not stop the events
+            log.warning("metrics for SQS queue %s not sent", self.queue, exc_info=True)
 
     async def _delete(self, handles: Sequence[str]) -> None:
         pending = {str(i): handle for i, handle in enumerate(handles)}
