@@ -120,3 +120,24 @@ def test_the_grafana_dashboard_queries_what_the_statsd_mapping_makes_of_every_me
     queried |= set(re.findall(r"\binbound_[a-z_]+", json.dumps(dashboard["templating"])))
     assert queried and queried <= made, queried - made
     assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
+
+
+def test_the_queue_counters_map_to_prometheus_names_with_the_queue_as_a_label() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    rules = yaml.safe_load((Path(__file__).resolve().parents[1] / "docs/grafana/statsd_mapping.yml").read_text())
+    url = "https://sqs.eu-west-1.amazonaws.com/123456789012/inbound-crm.fifo"
+    for metric in metrics.QUEUE_COUNTERS:
+        stat, tags = metrics.queue_name(url, metric, with_tags=False)
+        assert tags is None and stat == f"inbound.queue.inbound-crm_fifo.{metric}"
+        assert _exporter_name(f"airflow.{stat}", rules["mappings"]) == (
+            f"inbound_queue_{metric}_total",
+            {"queue": "inbound-crm_fifo"},
+            None,
+        )
+        assert metrics.queue_name(url, metric, with_tags=True) == (
+            f"inbound.queue.{metric}",
+            {"queue": "inbound-crm_fifo"},
+        )
