@@ -10,7 +10,7 @@ can chart rows imported and alert on a source that went quiet:
   import, on every run (freshness: now minus it).
 
 The SQS poll of event mode counts its messages per queue (`emit_queue`): `received`,
-`ignored` (no S3 notification), `redelivered` (received before: a triggerer died, a delete
+`ignored` (announced no object: not an S3 notification, or S3's test event), `redelivered` (received before: a triggerer died, a delete
 failed or came late), `deleted` and `undeleted` (a delete that failed for good: the message
 comes back). `undeleted` and `redelivered` against `received` are the loss and repeat rates
 operators watch; files found only by the sweep show in its runs.

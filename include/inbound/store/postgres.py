@@ -1,7 +1,7 @@
 """PostgreSQL backend: the production store (psycopg 3).
 
-Rows move in and out by COPY: the stored row hashes come out as text into polars, and only
-the rows whose hash is new go in, straight into the table for a first load, through a
+The stored row hashes come out packed (8 bytes each, a few bytea rows, `_hash_chunks`), and
+only the rows whose hash is new go in by COPY, straight into the table for a first load, through a
 temporary staging table and one `INSERT .. ON CONFLICT` otherwise.
 One transaction per file holds a transaction-level advisory lock per integration, so
 two runs of one integration never interleave while different integrations write side
