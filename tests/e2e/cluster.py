@@ -316,6 +316,12 @@ def celery_cluster(
         )
         if migrated.returncode != 0:
             raise ClusterError(f"airflow db migrate failed:\n{migrated.stdout[-2000:]}\n{migrated.stderr[-3000:]}")
+        # The deploy step of the attribute store (docker-compose's init runs it too): tasks never migrate.
+        store_migrated = cluster.inbound("migrate")
+        if store_migrated.returncode != 0:
+            raise ClusterError(
+                f"inbound migrate failed:\n{store_migrated.stdout[-2000:]}\n{store_migrated.stderr[-3000:]}"
+            )
         cluster.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(api_port), "--workers", "1")
         cluster.start("scheduler", "scheduler")
         cluster.start("dag-processor", "dag-processor")
