@@ -77,6 +77,16 @@ def queue(monkeypatch) -> Iterator[tuple[Any, Any, str]]:
         yield s3, sqs, sqs.create_queue(QueueName="inbound-events")["QueueUrl"]
 
 
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory) -> Iterator[str]:
+    """A moto server on loopback (its URL): for clients moto's in-process mock cannot reach (aiobotocore)."""
+    from e2e.cluster import start_moto, stop_group
+
+    proc, url = start_moto(tmp_path_factory.mktemp("moto"))
+    yield url
+    stop_group(proc)
+
+
 @pytest.fixture
 def s3() -> Iterator[Any]:
     """moto's in-process S3 with the example bucket."""
@@ -114,9 +124,10 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def store(store_url: str) -> Iterator[Any]:
+    """An open store, migrated as `inbound migrate` would (the deploy step: nothing else migrates)."""
     from inbound.store import open_store
 
-    attribute_store = open_store(store_url)
+    attribute_store = open_store(store_url, migrate=True)
     yield attribute_store
     attribute_store.close()
 

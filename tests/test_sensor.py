@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -14,24 +13,7 @@ from conftest import BUCKET, integration_dict
 from inbound.airflow.files_trigger import NewFilesTrigger
 from inbound.airflow.sensor import NewFilesSensor
 from inbound.config.model import Integration
-from inbound.errors import SourceUnavailable
-
-
-def _first_event(trigger: NewFilesTrigger) -> dict[str, Any]:
-    async def first() -> dict[str, Any]:
-        async for event in trigger.run():
-            return event.payload
-        raise AssertionError("the trigger ended without an event")
-
-    return asyncio.run(asyncio.wait_for(first(), timeout=30))
-
-
-def _trigger(seconds: float = 5, bucket: str = BUCKET) -> NewFilesTrigger:
-    deadline = datetime.now(UTC) + timedelta(seconds=seconds)
-    integration = Integration.model_validate(
-        integration_dict("crm", source={"bucket": bucket, "key": "crm/users_*.csv"})
-    )
-    return NewFilesTrigger(snapshot=integration.snapshot(), poke_interval=0.2, deadline=deadline.isoformat())
+from inbound.s3.source import listing_digest
 
 
 @pytest.fixture(autouse=True)
@@ -53,47 +35,6 @@ def sensor() -> NewFilesSensor:
     )
 
 
-def test_trigger_round_trips_through_serialize() -> None:
-    trigger = _trigger()
-    classpath, kwargs = trigger.serialize()
-    assert classpath == "inbound.airflow.files_trigger.NewFilesTrigger"
-    assert NewFilesTrigger(**kwargs).serialize() == (classpath, kwargs)
-
-
-def test_trigger_reports_the_new_files_and_never_moved_ones(s3) -> None:
-    s3.put_object(Bucket=BUCKET, Key="crm/success/20260101T000000Z_users_0.csv", Body=b"x")
-    s3.put_object(Bucket=BUCKET, Key="crm/users_2.csv", Body=b"Email\n")
-    event = _first_event(_trigger())
-    assert event["status"] == "found"
-    assert [f["key"] for f in event["files"]] == ["crm/users_2.csv"]
-
-
-def test_trigger_keeps_polling_until_a_file_arrives(s3) -> None:
-    async def scenario() -> dict[str, Any]:
-        async def drop_later() -> None:
-            await asyncio.sleep(0.7)
-            s3.put_object(Bucket=BUCKET, Key="crm/users_late.csv", Body=b"Email\n")
-
-        dropper = asyncio.create_task(drop_later())
-        async for event in _trigger(seconds=20).run():
-            await dropper
-            return event.payload
-        raise AssertionError("no event")
-
-    event = asyncio.run(asyncio.wait_for(scenario(), timeout=30))
-    assert event["status"] == "found" and [f["key"] for f in event["files"]] == ["crm/users_late.csv"]
-
-
-def test_trigger_times_out_at_its_own_deadline(s3) -> None:
-    assert _first_event(_trigger(seconds=0.5)) == {"status": "timeout"}
-
-
-def test_trigger_reports_a_listing_error_instead_of_waiting(s3) -> None:
-    event = _first_event(_trigger(bucket="no-such-bucket"))
-    assert event["status"] == "error"
-    assert "s3://no-such-bucket/crm/users_*.csv" in event["message"] and "NoSuchBucket" in event["message"]
-
-
 def test_sensor_finds_waiting_files_without_deferring(s3, sensor) -> None:
     s3.put_object(Bucket=BUCKET, Key="crm/users_1.csv", Body=b"Email\n")
     found = sensor.execute({})
@@ -101,39 +42,81 @@ def test_sensor_finds_waiting_files_without_deferring(s3, sensor) -> None:
     assert found["snapshot"] == sensor.snapshot
 
 
-def test_sensor_defers_to_the_trigger_when_nothing_waits(s3, sensor) -> None:
+def test_sensor_defers_to_a_thin_trigger_when_nothing_waits(s3, sensor) -> None:
     from airflow.sdk.exceptions import TaskDeferred
 
     with pytest.raises(TaskDeferred) as deferred:
         sensor.execute({})
     trigger = deferred.value.trigger
     assert isinstance(trigger, NewFilesTrigger) and deferred.value.method_name == "execute_complete"
-    assert trigger.snapshot == sensor.snapshot and trigger.poke_interval == 30.0
+    _, kwargs = trigger.serialize()
+    # The trigger row holds where to list and what the worker judged, never the config.
+    assert kwargs["integration"] == "crm" and kwargs["version"] == sensor.integration.version
+    assert kwargs["source"] == {
+        "bucket": BUCKET,
+        "key": "crm/users_*.csv",
+        "aws_conn_id": "aws_default",
+        "marker": None,
+    }
+    assert kwargs["seen"] == listing_digest([]) and "snapshot" not in kwargs
+    assert len(json.dumps(kwargs)) < 400
     left = datetime.fromisoformat(trigger.deadline) - datetime.now(UTC)
     assert timedelta(seconds=55) < left <= timedelta(seconds=60)
 
 
-def test_sensor_resumes_with_the_files_skips_on_timeout_and_fails_on_error(sensor) -> None:
+def _listed(sensor: NewFilesSensor, seconds: float = 30, **event: Any) -> dict[str, Any]:
+    deadline = (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
+    return {
+        "status": "listed",
+        "integration": "crm",
+        "version": sensor.integration.version,
+        "listing": "x",
+        "files": 1,
+        "deadline": deadline,
+        **event,
+    }
+
+
+def test_a_listing_event_makes_the_worker_look_and_take_the_new_files(s3, sensor) -> None:
+    s3.put_object(Bucket=BUCKET, Key="crm/users_1.csv", Body=b"Email\n")
+    found = sensor.execute_complete({}, _listed(sensor))
+    assert [f["key"] for f in found["files"]] == ["crm/users_1.csv"] and found["snapshot"] == sensor.snapshot
+
+
+def test_a_listing_of_files_done_for_this_integration_defers_again_with_that_listing_seen(
+    s3, sensor, monkeypatch
+) -> None:
+    """A shared file this integration did its part of (the others still read it): no work, wait again."""
+    from airflow.sdk.exceptions import TaskDeferred
+
+    from inbound.airflow import sensor as module
+
+    s3.put_object(Bucket=BUCKET, Key="crm/users_1.csv", Body=b"Email\n")
+    listed = module.look(sensor.snapshot)
+    monkeypatch.setattr(module, "look", lambda snapshot: {"files": [], "due": [], "listing": listed["listing"]})
+    event = _listed(sensor)
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute_complete({}, event)
+    again = deferred.value.trigger
+    assert again.seen == listed["listing"] != listing_digest([])
+    assert again.deadline == event["deadline"]  # the same wait, not a new one
+
+
+def test_a_listing_event_after_the_deadline_with_nothing_to_do_skips(s3, sensor, monkeypatch) -> None:
     from airflow.sdk.exceptions import AirflowSkipException
 
-    files = [
-        {
-            "bucket": BUCKET,
-            "key": "crm/users_1.csv",
-            "etag": "e",
-            "size": 6,
-            "last_modified": "2026-01-01T00:00:00+00:00",
-        }
-    ]
-    assert sensor.execute_complete({}, {"status": "found", "files": files, "due": []}) == {
-        "snapshot": sensor.snapshot,
-        "files": files,
-        "due": [],
-    }
+    from inbound.airflow import sensor as module
+
+    monkeypatch.setattr(module, "look", lambda snapshot: {"files": [], "due": [], "listing": "y"})
     with pytest.raises(AirflowSkipException, match="no new file within 60 s"):
-        sensor.execute_complete({}, {"status": "timeout"})
-    with pytest.raises(SourceUnavailable, match="AccessDenied"):
-        sensor.execute_complete({}, {"status": "error", "message": "listing s3://b/k failed: AccessDenied"})
+        sensor.execute_complete({}, _listed(sensor, seconds=-1))
+
+
+def test_an_event_for_another_integration_fails_without_reading(sensor) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    with pytest.raises(AirflowFailException, match="for integration 'hr', not 'crm'"):
+        sensor.execute_complete({}, _listed(sensor, integration="hr"))
 
 
 def test_key_param_imports_one_named_file_at_once_even_from_failed(s3, sensor) -> None:

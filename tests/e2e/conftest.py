@@ -6,22 +6,12 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from e2e.cluster import start_moto, stop_group
-
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-
-
-@pytest.fixture(scope="session")
-def moto_server(tmp_path_factory) -> Iterator[str]:
-    proc, url = start_moto(tmp_path_factory.mktemp("moto"))
-    yield url
-    stop_group(proc)
 
 
 @pytest.fixture(scope="session")

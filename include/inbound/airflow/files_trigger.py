@@ -1,110 +1,150 @@
-"""The trigger half of `wait_for_file`: polls one integration's source from the triggerer.
+"""The trigger half of `wait_for_file`: lists one integration's source from the triggerer.
+
+A trigger is small and only lists. It carries the integration's name, its config version
+and where its files are (`Source`), never the config, and it lists S3 asynchronously on
+the triggerer's event loop (`inbound.airflow.s3_async`), which one triggerer shares among
+thousands of waiting tasks: no thread, no process pool, no YAML, no store. When the
+listing shows files and differs from the one the worker last found nothing to do in
+(`seen`), it fires; the worker then looks properly (the import log, shared files) and
+either takes the files or defers again with the new listing as `seen`.
 
 This module is what the triggerer imports (by the trigger's class path) inside its event
-loop, so it imports nothing heavy at the top, and the look itself (boto3, the store, the
-configs) never runs on the loop, which one triggerer shares among thousands of waiting
-tasks. In `airflow triggerer` the looks run in a small pool of worker processes
-(`INBOUND_LOOK_PROCESSES`, default 2 there): a thread would share the loop's GIL, and
-building a boto3 client parses the S3 service model in C while holding it (0.2 s, more on a
-loaded host), which the triggerer reports as "async thread was blocked". Elsewhere
-(`airflow dags test`, tests) a look runs on a pool thread.
+loop, so it imports nothing heavy at the top.
 """
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
-import sys
-import threading
 from collections.abc import AsyncIterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
-from asgiref.sync import sync_to_async
-
-from inbound.settings import number_setting  # light: os and the standard library only
-
-_pool: Executor | None = None
-_pool_lock = threading.Lock()
 
 
-def look_processes() -> int:
-    """`INBOUND_LOOK_PROCESSES`: worker processes for looks; default 2 in `airflow triggerer`, else 0 (threads)."""
-    default = 2 if sys.argv[1:2] == ["triggerer"] else 0
-    return int(number_setting("INBOUND_LOOK_PROCESSES", default, minimum=0))
+@dataclass(frozen=True)
+class Source:
+    """Where an integration's files are: what a trigger needs to list them, and no more."""
 
+    bucket: str
+    key: str
+    aws_conn_id: str = "aws_default"
+    marker: str | None = None
 
-def _processes() -> Executor | None:
-    """The process pool looks run in, started at the first look (spawned: no fork of a running loop)."""
-    global _pool  # noqa: PLW0603 - one pool per triggerer process, started lazily
-    count = look_processes()
-    if not count:
-        return None
-    with _pool_lock:
-        if _pool is None:
-            _pool = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"))
-        return _pool
+    @classmethod
+    def of(cls, config_source: dict[str, Any]) -> Source:
+        """From a config snapshot's `source` section."""
+        return cls(
+            bucket=str(config_source["bucket"]),
+            key=str(config_source["key"]),
+            aws_conn_id=str(config_source.get("aws_conn_id") or "aws_default"),
+            marker=config_source.get("marker") or None,
+        )
 
-
-def _look(snapshot: dict[str, Any]) -> dict[str, Any]:
-    # Imported here, in the pool thread: importing the core (polars, pydantic models, boto3)
-    # on the event loop blocked it for 0.2-0.3 s at a trigger's first run.
-    from inbound.airflow.look import look
-
-    return look(snapshot)
-
-
-def _source_uri(snapshot: dict[str, Any]) -> str:
-    source = snapshot["config"]["source"]
-    return f"s3://{source['bucket']}/{source['key']}"
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
 
 
 class NewFilesTrigger(BaseTrigger):
-    """Poll one integration's source until it has work: a new file, or a shared file due to move.
+    """List one integration's source until it shows files the worker has not judged yet.
 
-    The deadline is the trigger's own (not only Airflow's deferral timeout), so that it also
-    ends when `airflow dags test` runs the trigger in-process.
+    Events: `{"status": "listed", "integration", "version", "listing", "files", "deadline"}`
+    (the listing's digest and how many files it holds: the worker re-reads the rest),
+    `{"status": "timeout"}` at `deadline` (the trigger's own, so that it also ends when
+    `airflow dags test` runs it in-process), or `{"status": "error", "message"}` when
+    listing fails past the client's retries.
 
-    :param snapshot: the integration's config snapshot (`Integration.snapshot()`).
-    :param poke_interval: seconds between two looks.
+    :param integration: the integration's name (for the log and the worker's check).
+    :param version: the config version the waiting task was built from.
+    :param source: where the files are (`Source` as a dict).
+    :param poke_interval: seconds between two listings.
     :param deadline: ISO-8601 UTC time after which the trigger reports `timeout`.
+    :param seen: the digest of the listing the worker last found nothing to do in.
+    :param snapshot: the whole config, as triggers stored before this one was made thin
+        carried it; read only for its name, version and source.
     """
 
-    def __init__(self, *, snapshot: dict[str, Any], poke_interval: float, deadline: str) -> None:
+    def __init__(
+        self,
+        *,
+        poke_interval: float,
+        deadline: str,
+        integration: str = "",
+        version: str = "",
+        source: dict[str, Any] | None = None,
+        seen: str | None = None,
+        snapshot: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__()
-        self.snapshot = snapshot
-        self.poke_interval = poke_interval
-        self.deadline = deadline
+        if snapshot is not None:  # a trigger row written by an earlier inbound (once, after an upgrade)
+            from inbound.config.model import Integration
+
+            resolved = Integration.from_snapshot(snapshot)  # its `!env` values, as the task resolved them
+            integration, version = resolved.name, resolved.version
+            source = asdict(Source.of(resolved.source.model_dump()))
+        if source is None:
+            raise ValueError("NewFilesTrigger needs the integration's source")
+        self.integration, self.version, self.source = integration, version, Source(**source)
+        self.poke_interval, self.deadline, self.seen = poke_interval, deadline, seen
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
-            {"snapshot": self.snapshot, "poke_interval": self.poke_interval, "deadline": self.deadline},
+            {
+                "integration": self.integration,
+                "version": self.version,
+                "source": asdict(self.source),
+                "poke_interval": self.poke_interval,
+                "deadline": self.deadline,
+                "seen": self.seen,
+            },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        deadline = datetime.fromisoformat(self.deadline)
-        uri = _source_uri(self.snapshot)
-        try:
-            while True:
-                found = await self._look()
-                if found["files"] or found["due"]:
-                    yield TriggerEvent({"status": "found", **found})
-                    return
-                remaining = (deadline - datetime.now(UTC)).total_seconds()
-                if remaining <= 0:
-                    yield TriggerEvent({"status": "timeout"})
-                    return
-                self.log.info("no new file matches %s; next look in %.0f s", uri, self.poke_interval)
-                await asyncio.sleep(min(self.poke_interval, remaining))
-        except Exception as error:  # reported to the task, which fails and retries
-            yield TriggerEvent({"status": "error", "message": f"listing {uri} failed: {error}"})
+        # Imported at the first run, not with this module: the triggerer imports trigger
+        # classes on its event loop.
+        from inbound.airflow.s3_async import list_new_files, s3_client
 
-    async def _look(self) -> dict[str, Any]:
-        pool = _processes()
-        if pool is not None:
-            return await asyncio.get_running_loop().run_in_executor(pool, _look, self.snapshot)
-        # Not the one shared sync thread: a thousand waiting triggers look side by side.
-        return await sync_to_async(_look, thread_sensitive=False)(self.snapshot)
+        deadline = datetime.fromisoformat(self.deadline)
+        source = self.source
+        try:
+            async with s3_client(source.aws_conn_id) as client:
+                while True:
+                    files = await list_new_files(client, source.bucket, source.key, source.marker)
+                    if files and (digest := _digest(files)) != self.seen:
+                        yield self._listed(digest, len(files))
+                        return
+                    remaining = (deadline - datetime.now(UTC)).total_seconds()
+                    if remaining <= 0:
+                        yield TriggerEvent({"status": "timeout"})
+                        return
+                    self.log.info(
+                        "%s: %s at %s; next look in %.0f s",
+                        self.integration,
+                        "nothing new" if files else "no file",
+                        source.uri,
+                        min(self.poke_interval, remaining),
+                    )
+                    await asyncio.sleep(min(self.poke_interval, remaining))
+        except Exception as error:  # reported to the task, which fails and retries
+            yield TriggerEvent({"status": "error", "message": f"listing {source.uri} failed: {error}"})
+
+    def _listed(self, digest: str, files: int) -> TriggerEvent:
+        return TriggerEvent(
+            {
+                "status": "listed",
+                "integration": self.integration,
+                "version": self.version,
+                "listing": digest,
+                "files": files,
+                "deadline": self.deadline,
+            }
+        )
+
+
+def _digest(files: list[Any]) -> str:
+    from inbound.s3.source import listing_digest
+
+    return listing_digest(files)

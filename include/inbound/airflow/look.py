@@ -15,11 +15,14 @@ from inbound.config.catalog import current_catalog
 from inbound.config.model import Integration
 from inbound.events import notifications as events
 from inbound.pipeline import shared_files as shared
-from inbound.s3.source import list_new_files
+from inbound.s3.source import list_new_files, listing_digest
 
 
 def look(snapshot: dict[str, Any], announced: Iterable[Any] | None = None) -> dict[str, Any]:
-    """What the integration has to do now, as JSON: `{"files": [...], "due": [...]}`.
+    """What the integration has to do now, as JSON: `{"files": [...], "due": [...], "listing": digest}`.
+
+    `listing` is the digest of the source's listing (`inbound.s3.source.listing_digest`):
+    a waiting trigger wakes the worker again only when the listing is no longer this one.
 
     A run started by S3 events passes their payloads as `announced`: it takes the files they
     name that are still listed (a done file is a no-op, the read is pinned to the listed ETag)
@@ -31,6 +34,7 @@ def look(snapshot: dict[str, Any], announced: Iterable[Any] | None = None) -> di
     integration = Integration.from_snapshot(snapshot)
     source = integration.source
     files = list_new_files(s3_client(source.aws_conn_id), source.bucket, source.key, source.marker)
+    listing = listing_digest(files)
     if announced is not None:
         files = events.announced(files, announced, source.marker)
     found = shared.Look(new=tuple(files))
@@ -41,4 +45,4 @@ def look(snapshot: dict[str, Any], announced: Iterable[Any] | None = None) -> di
                 # A store without a schema yet has imported nothing: every file is new.
                 log = attribute_store if attribute_store.schema_version() else None
                 found = shared.look(log, catalog, integration, files)
-    return {"files": [f.to_dict() for f in found.new], "due": [f.to_dict() for f in found.due]}
+    return {"files": [f.to_dict() for f in found.new], "due": [f.to_dict() for f in found.due], "listing": listing}

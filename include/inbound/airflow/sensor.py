@@ -18,6 +18,7 @@ never waits across the interval, so it never holds a run slot an event's run nee
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,7 +28,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from inbound.airflow import alerts
 from inbound.airflow.connections import s3_client, store
-from inbound.airflow.files_trigger import NewFilesTrigger
+from inbound.airflow.files_trigger import NewFilesTrigger, Source
 from inbound.airflow.look import look
 from inbound.config.catalog import Catalog
 from inbound.config.model import Integration
@@ -126,27 +127,66 @@ class NewFilesSensor(BaseSensorOperator):
             except AirflowSkipException:
                 self._check_stale(context)
                 raise
-        found = self.poke(context)
-        if found.is_done:
-            return found.xcom_value
-        deadline = datetime.now(UTC) + timedelta(seconds=self.timeout)
+        looked = look(self.snapshot)
+        if looked["files"] or looked["due"]:
+            return self._found(looked)
+        self._wait(datetime.now(UTC) + timedelta(seconds=self.timeout), seen=looked["listing"])
+
+    def _wait(self, deadline: datetime, seen: str) -> None:
+        """Defer to the triggerer until the source's listing is no longer `seen` (or the deadline)."""
+        source = self.integration.source
         self.defer(
             trigger=NewFilesTrigger(
-                snapshot=self.snapshot, poke_interval=float(self.poke_interval), deadline=deadline.isoformat()
+                integration=self.integration.name,
+                version=self.integration.version,
+                source=asdict(Source(source.bucket, source.key, source.aws_conn_id, source.marker)),
+                poke_interval=float(self.poke_interval),
+                deadline=deadline.isoformat(),
+                seen=seen,
             ),
             method_name="execute_complete",
             # Airflow's own limit, a safety net behind the trigger's deadline.
-            timeout=timedelta(seconds=self.timeout + 600),
+            timeout=deadline - datetime.now(UTC) + timedelta(seconds=600),
         )
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
-        if event["status"] == "found":
+        if event["status"] == "listed":
+            return self._listed(context, event)
+        if event["status"] == "found":  # from a trigger an earlier inbound deferred to
             self.log.info("the triggerer found %d new file(s), %d due", len(event["files"]), len(event["due"]))
             return self._found(event)
         if event["status"] == "timeout":
             self._check_stale(context)
             raise AirflowSkipException(f"no new file within {self.timeout:.0f} s")
         raise SourceUnavailable(event.get("message", "unknown error"))
+
+    def _listed(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
+        """The trigger listed files: look properly here, and wait again when none is to do."""
+        name = self.integration.name
+        if event.get("integration") != name:
+            raise AirflowFailException(
+                f"the trigger's event is for integration {event.get('integration')!r}, not {name!r}: nothing was read"
+            )
+        if event.get("version") != self.integration.version:
+            self.log.info(
+                "the config changed while waiting (version %s, now %s)", event.get("version"), self.integration.version
+            )
+        found = look(self.snapshot)
+        self.log.info(
+            "the triggerer listed %s file(s): %d new, %d shared file(s) due",
+            event.get("files"),
+            len(found["files"]),
+            len(found["due"]),
+        )
+        if found["files"] or found["due"]:
+            return self._found(found)
+        deadline = datetime.fromisoformat(str(event["deadline"]))
+        if deadline <= datetime.now(UTC):
+            self._check_stale(context)
+            raise AirflowSkipException(f"no new file within {self.timeout:.0f} s")
+        self.log.info("every listed file is done for this integration (shared, other readers pending): waiting again")
+        self._wait(deadline, seen=found["listing"])
+        raise AssertionError("defer() returns only by raising")  # pragma: no cover
 
     def _check_stale(self, context: Any) -> None:
         """The wait gave up: alert when the source has been quiet for longer than `stale_after`."""

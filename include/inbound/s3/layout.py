@@ -134,6 +134,16 @@ def listing_prefix(pattern: str) -> str:
     return pattern if match is None else pattern[: match.start()]
 
 
+def listing_delimiter(pattern: str) -> str | None:
+    """`/` when every match sits directly in the listing prefix's folder, else None.
+
+    Then S3 lists only that folder's own objects: its success/ and failed/ history (which
+    grows with every file ever imported) is never read to find new files.
+    """
+    rest = pattern[len(listing_prefix(pattern)) :]
+    return "/" if "/" not in rest else None
+
+
 # --------------------------------------------------------------------------- done folders
 
 

@@ -12,11 +12,12 @@ the task retries and the file stays where it is.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from inbound.errors import FileChanged, MissingKey, SourceUnavailable, UnknownKey
 from inbound.outcome import Outcome
@@ -66,40 +67,68 @@ def list_new_files(client: S3Client, bucket: str, pattern: str, marker: str | No
     new as the file: an export written as several objects is read once it is complete.
     """
     with s3_errors(f"listing s3://{bucket}/{pattern}"):
-        s3_files = _list_matching(client, bucket, pattern)
+        s3_files = matching_files(bucket, pattern, _listed(client, bucket, pattern))
         if marker:
-            s3_files = _complete(client, bucket, [f for f in s3_files if f.name != marker], marker)
+            s3_files = [f for f in s3_files if f.name != marker]
+            marked = {folder: _marked(client, bucket, f"{folder}{marker}") for folder in {f.folder for f in s3_files}}
+            s3_files = complete_files(s3_files, marked)
     return s3_files
 
 
-def _complete(client: S3Client, bucket: str, s3_files: list[S3File], marker: str) -> list[S3File]:
-    """The files whose folder holds a marker written at or after them."""
-    marked: dict[str, datetime | None] = {}
-    for folder in {f.folder for f in s3_files}:
-        try:
-            marked[folder] = client.head_object(Bucket=bucket, Key=f"{folder}{marker}")["LastModified"]
-        except Exception as exc:
-            if not layout.is_not_found(exc):
-                raise
-            marked[folder] = None
+def listing_request(bucket: str, pattern: str) -> dict[str, str]:
+    """The ListObjectsV2 arguments that find a pattern's files (the async trigger sends the same)."""
+    request = {"Bucket": bucket, "Prefix": layout.listing_prefix(pattern)}
+    delimiter = layout.listing_delimiter(pattern)
+    if delimiter:
+        request["Delimiter"] = delimiter
+    return request
+
+
+def _listed(client: S3Client, bucket: str, pattern: str) -> Iterator[Mapping[str, Any]]:
+    for page in client.get_paginator("list_objects_v2").paginate(**listing_request(bucket, pattern)):  # type: ignore[arg-type]
+        yield from page.get("Contents", [])
+
+
+def _marked(client: S3Client, bucket: str, key: str) -> datetime | None:
+    try:
+        return client.head_object(Bucket=bucket, Key=key)["LastModified"]
+    except Exception as exc:
+        if not layout.is_not_found(exc):
+            raise
+        return None
+
+
+def matching_files(bucket: str, pattern: str, objects: Iterable[Mapping[str, Any]]) -> list[S3File]:
+    """The listed objects (ListObjectsV2 `Contents` entries) that are new files of the pattern, oldest first."""
+    regex = layout.key_pattern(pattern)
+    s3_files = [
+        S3File(bucket, obj["Key"], obj["ETag"].strip('"'), obj["Size"], _iso(obj["LastModified"]))
+        for obj in objects
+        if not obj["Key"].endswith("/") and not layout.is_done(obj["Key"]) and regex.match(obj["Key"])
+    ]
+    return sorted(s3_files, key=lambda f: (f.last_modified, f.key))
+
+
+def complete_files(s3_files: Iterable[S3File], marked: Mapping[str, datetime | None]) -> list[S3File]:
+    """The files whose folder holds a marker written at or after them (`marked`: folder -> its marker's time)."""
     return [
         f
         for f in s3_files
-        if (written := marked[f.folder]) is not None and written >= datetime.fromisoformat(f.last_modified)
+        if (written := marked.get(f.folder)) is not None and written >= datetime.fromisoformat(f.last_modified)
     ]
 
 
-def _list_matching(client: S3Client, bucket: str, pattern: str) -> list[S3File]:
-    regex = layout.key_pattern(pattern)
-    s3_files = []
-    paginator = client.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket, Prefix=layout.listing_prefix(pattern)):
-        for obj in page.get("Contents", []):
-            key = obj["Key"]
-            if key.endswith("/") or layout.is_done(key) or not regex.match(key):
-                continue
-            s3_files.append(S3File(bucket, key, obj["ETag"].strip('"'), obj["Size"], _iso(obj["LastModified"])))
-    return sorted(s3_files, key=lambda f: (f.last_modified, f.key))
+def listing_digest(s3_files: Iterable[S3File]) -> str:
+    """A short digest of a listing (each file's key and ETag): equal digests, same files.
+
+    The waiting trigger fires only when the listing differs from the one the worker last
+    found nothing to do in, so a source holding only files this integration is done with
+    (a shared file the other readers still read) does not wake the worker on every poll.
+    """
+    digest = hashlib.blake2b(digest_size=12)
+    for f in sorted(s3_files, key=lambda f: f.key):
+        digest.update(f"{f.key}\0{f.etag}\n".encode())
+    return digest.hexdigest()
 
 
 def _iso(when: datetime) -> str:
