@@ -67,6 +67,11 @@ def test_a_run_without_files_still_reports_freshness_and_a_dry_run_counts_nothin
     assert (dry.rows_read, dry.files_imported) == (0, 0)
 
 
+def test_files_the_sweep_found_are_counted_per_integration(statsd) -> None:
+    metrics.emit_swept("crm_users", 3)
+    assert statsd.recv(512).decode() == "airflow.inbound.crm_users.files_swept:3|c"
+
+
 def test_with_tags_the_integration_is_a_tag_not_part_of_the_name() -> None:
     assert metrics.name("rows_written", "crm", True) == ("inbound.rows_written", {"integration": "crm"})
     assert metrics.name("rows_written", "crm", False) == ("inbound.crm.rows_written", None)
@@ -102,14 +107,16 @@ def test_the_grafana_dashboard_queries_what_the_statsd_mapping_makes_of_every_me
     docs = Path(__file__).resolve().parents[1] / "docs" / "grafana"
     rules = yaml.safe_load((docs / "statsd_mapping.yml").read_text())["mappings"]
     made: set[str] = set()
-    for metric in (*metrics.COUNTERS, metrics.TIMER, metrics.GAUGE):
+    for metric in (*metrics.COUNTERS, metrics.SWEPT, metrics.TIMER, metrics.GAUGE):
         stat, _ = metrics.name(metric, "crm_users", with_tags=False)
         mapped = _exporter_name(f"airflow.{stat}", rules)  # Airflow's StatsD prefix
         assert mapped is not None, metric
         name, labels, observer = mapped
         assert labels == {"integration": "crm_users"} and re.fullmatch(r"[a-z_]+", name), (metric, name)
         made |= {name, f"{name}_bucket", f"{name}_sum", f"{name}_count"} if observer == "histogram" else {name}
-    assert {n for n in made if n.endswith("_total")} == {f"inbound_{c}_total" for c in metrics.COUNTERS}
+    assert {n for n in made if n.endswith("_total")} == {
+        f"inbound_{c}_total" for c in (*metrics.COUNTERS, metrics.SWEPT)
+    }
     dashboard = json.loads((docs / "inbound-dashboard.json").read_text())
     queried = {
         name

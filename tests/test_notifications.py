@@ -184,7 +184,7 @@ def test_the_poll_counts_received_ignored_redelivered_deleted_and_undeleted_mess
     s3.put_object(Bucket="acme", Key="crm/users.csv", Body=b"Email\n")
     received = asyncio.run(take(producer.open_stream(), 3))  # the stray message, S3's test event, one object
     again = next(handle for objects, handle in received if not objects)  # one that announced nothing
-    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=again, VisibilityTimeout=0)  # shown again
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=again.handle, VisibilityTimeout=0)  # shown again
     redelivered = asyncio.run(take(producer.open_stream(), 1))
     rest = [handle for _, handle in received if handle != again] + [handle for _, handle in redelivered]
     asyncio.run(producer.advance([AdvanceItem(handle, DONE) for handle in rest]))
@@ -196,6 +196,84 @@ def test_the_poll_counts_received_ignored_redelivered_deleted_and_undeleted_mess
         prefix + "deleted": 2,
         prefix + "undeleted": 1,  # the first of the batch: its handle "expired"
     }
+
+
+def visible(sqs: Any, url: str) -> int:
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+
+NOT_HERE = AdvanceOutcome(acked=0, failed=0, rejected=2)  # every trigger of this triggerer refused it
+NOBODY = AdvanceOutcome(acked=0, failed=0, rejected=0)  # broadcast while no trigger was subscribed
+
+
+@pytest.mark.parametrize("outcome", [NOT_HERE, NOBODY], ids=["refused by every trigger here", "no trigger online"])
+def test_a_file_no_trigger_here_takes_is_released_for_the_other_triggerers(aws, outcome) -> None:
+    """Airflow spreads watchers over triggerers: the integration it names may listen on another one."""
+    s3, sqs, url = aws
+    producer = QueueProducer(url, "aws_default", wait_seconds=0, client=sqs)
+    producer.metrics_backend = stats = Recorder()
+    test_event, created = _received_by(producer, s3, 2)  # S3's test event, one object
+    asyncio.run(producer.advance([AdvanceItem(test_event[1], outcome), AdvanceItem(created[1], outcome)]))
+    assert (visible(sqs, url), hidden(sqs, url)) == (1, 0)  # the object's message, back at once; the test event gone
+    assert producer.released == 1 and producer.deleted == 1
+    assert stats.counts["inbound.queue.inbound-events.released"] == 1
+
+
+def test_a_message_released_often_enough_is_deleted_and_left_to_the_sweep(aws, monkeypatch) -> None:
+    from inbound.airflow import queue_trigger
+
+    monkeypatch.setattr(queue_trigger, "RELEASE_RECEIVES", 2)
+    s3, sqs, url = aws
+    producer = QueueProducer(url, "aws_default", wait_seconds=0, client=sqs)
+    test_event, created = _received_by(producer, s3, 2)
+    asyncio.run(producer.advance([AdvanceItem(test_event[1], DONE), AdvanceItem(created[1], NOT_HERE)]))
+    (again,) = asyncio.run(take(producer.open_stream(), 1))
+    assert again[1].receives == 2 and again[0] == created[0]
+    asyncio.run(producer.advance([AdvanceItem(again[1], NOT_HERE)]))
+    assert (visible(sqs, url), hidden(sqs, url)) == (0, 0) and producer.released == 1
+
+
+def test_a_second_delivery_of_one_s3_event_is_dropped_and_a_redelivery_is_not(aws) -> None:
+    """SQS is at-least-once: the same notification as a second message starts nothing."""
+    s3, sqs, url = aws
+    producer = QueueProducer(url, "aws_default", wait_seconds=0, client=sqs)
+    producer.metrics_backend = stats = Recorder()
+    s3.put_object(Bucket="acme", Key="crm/users_1.csv", Body=b"Email\n")
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)["Messages"]
+    body = next(m["Body"] for m in messages if "users_1" in m["Body"])
+    sqs.purge_queue(QueueUrl=url)
+    sqs.send_message(QueueUrl=url, MessageBody=body)
+    (first,) = asyncio.run(take(producer.open_stream(), 1))
+    assert [o.key for o in first[0]] == ["crm/users_1.csv"]
+    for _ in range(2):  # the same S3 event, delivered twice more
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    with pytest.raises(TimeoutError):
+        asyncio.run(asyncio.wait_for(take(producer.open_stream(), 1), timeout=3))
+    assert (visible(sqs, url), hidden(sqs, url)) == (0, 1)  # the copies deleted, never passed on
+    assert producer.duplicates == 2
+    assert stats.counts["inbound.queue.inbound-events.duplicate"] == 2
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=first[1].handle, VisibilityTimeout=0)
+    (again,) = asyncio.run(take(producer.open_stream(), 1))  # the same message again: not a copy
+    assert again[0] == first[0] and again[1].receives == 2
+
+
+def test_a_trigger_refuses_a_message_that_names_none_of_its_files(monkeypatch) -> None:
+    from inbound.airflow import queue_trigger
+    from inbound.events.notifications import Created
+
+    refused: list[int] = []
+    monkeypatch.setattr(queue_trigger, "reject_shared_stream_event", lambda: refused.append(1))
+    mine = (Created("acme", "crm/users_1.csv", "2026-12-01T10:00:00Z"),)
+    other = (Created("acme", "hr/staff.csv", "2026-12-01T10:00:00Z"),)
+
+    async def stream() -> AsyncIterator[Any]:
+        for objects in (other, mine, ()):
+            yield objects
+
+    events = asyncio.run(take(trigger("crm/*.csv").filter_shared_stream(stream()), 1))
+    assert [f["key"] for e in events for f in e.payload["files"]] == ["crm/users_1.csv"]
+    assert len(refused) == 1  # hr's file; the stream was left before the empty one
 
 
 def test_a_failing_metrics_backend_does_not_stop_the_poll(aws) -> None:

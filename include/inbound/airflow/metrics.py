@@ -12,8 +12,11 @@ can chart rows imported and alert on a source that went quiet:
 The SQS poll of event mode counts its messages per queue (`emit_queue`): `received`,
 `ignored` (announced no object: not an S3 notification, or S3's test event), `redelivered` (received before: a triggerer died, a delete
 failed or came late), `deleted` and `undeleted` (a delete that failed for good: the message
-comes back). `undeleted` and `redelivered` against `received` are the loss and repeat rates
-operators watch; files found only by the sweep show in its runs.
+comes back), `duplicate` (a second delivery of one S3 event, dropped) and `released` (no
+trigger of this triggerer took it: back to the queue at once for another triggerer).
+`files_swept` (per integration, sent by the sensor) counts the files the sweep of an
+event-mode integration found because no event brought them: against `files_imported`, the
+loss rate of the event path.
 
 Plain StatsD has no tags, so there the integration is part of the name
 (`inbound.<name>.rows_written`); with OpenTelemetry (or DogStatsD, which has tags) the name
@@ -36,6 +39,7 @@ PREFIX = "inbound"
 COUNTERS = ("rows_read", "rows_written", "rows_rejected", "files_imported", "files_failed")
 TIMER = "import_duration"
 GAUGE = "last_import_timestamp"
+SWEPT = "files_swept"
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,15 @@ def of_run(summary: RunSummary, duration: timedelta | None, last_import: datetim
         duration=duration,
         last_import=last_import,
     )
+
+
+def emit_swept(integration: str, files: int, backend: Any = None, with_tags: bool | None = None) -> None:
+    """Count the files the sweep of an event-mode integration found (`files_swept`): no event
+    brought them (lost, dropped, or still on its way), so the sweep had to."""
+    if backend is None:
+        from airflow.sdk.observability import stats as backend
+    stat, tags = name(SWEPT, integration, tagged() if with_tags is None else with_tags)
+    backend.incr(stat, files, tags=tags)
 
 
 def tagged() -> bool:
@@ -102,7 +115,7 @@ def emit(run: RunMetrics, backend: Any = None, with_tags: bool | None = None) ->
         send(backend.gauge, GAUGE, run.last_import.timestamp())
 
 
-QUEUE_COUNTERS = ("received", "ignored", "redelivered", "deleted", "undeleted")
+QUEUE_COUNTERS = ("received", "ignored", "redelivered", "duplicate", "deleted", "undeleted", "released")
 
 
 def queue_name(queue: str, metric: str, with_tags: bool) -> tuple[str, dict[str, str] | None]:

@@ -1,11 +1,15 @@
 """The event trigger of an integration in event mode: S3 notifications from an SQS queue.
 
-Every integration on one queue shares one long poll (`shared_stream_key`), so two
-integrations that read the same file both hear of it, and their watchers never compete
-for a queue's messages. The poll runs in Airflow's ack mode: a message is deleted only
-after every integration's trigger has moved past it and Airflow stored the events it
+Every integration on one queue shares one long poll per triggerer (`shared_stream_key`),
+so two integrations that read the same file both hear of it, and their watchers never
+compete for a queue's messages. The poll runs in Airflow's ack mode: a message is deleted
+only after every integration's trigger has moved past it and Airflow stored the events it
 gave (a triggerer that dies before that gets the message again after its visibility
-timeout; a repeated event imports nothing twice, as imports are idempotent). Each trigger
+timeout; a repeated event imports nothing twice, as imports are idempotent). With several
+triggerers, Airflow spreads the watchers over them: a message no trigger of the triggerer
+that received it takes is released to the queue at once for the others
+(`QueueProducer.advance`), and a second delivery of one S3 event is dropped
+(`QueueProducer._duplicate`). Each trigger
 fires only for its own source's files (`inbound.events.notifications`): test events, other event types
 and our own moves and reports start no DAG run.
 
@@ -16,19 +20,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Hashable, Iterable, Sequence
 from dataclasses import asdict
-from typing import Any
+from typing import Any, NamedTuple
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
-from airflow.triggers.shared_stream import AdvanceItem, SharedStreamProducer
+from airflow.triggers.shared_stream import AdvanceItem, SharedStreamProducer, reject_shared_stream_event
 
 from inbound.airflow.metrics import emit_queue
 from inbound.events.notifications import Created, files_for, queue_url, read
+from inbound.s3.layout import is_done
 
 WAIT_SECONDS = 20  # one receive waits this long for a message (SQS's longest long poll)
 VISIBILITY_SECONDS = 300  # a received message stays hidden this long unless deleted, then comes again
-DELETE_BATCH = 10  # SQS deletes at most ten messages per call
+DELETE_BATCH = 10  # SQS deletes (and changes the visibility of) at most ten messages per call
+RECENT_MESSAGES = 10_000  # announcements remembered to drop a second delivery of one S3 event (SQS repeats)
+RELEASE_RECEIVES = 5  # a message no trigger here took goes back to the queue until received this often
 DELETE_ATTEMPTS = 4  # tries of one batch of deletes that SQS failed on its side
 DELETE_BACKOFF_SECONDS = 0.5  # the first pause before a retry (doubling)
 MAX_BACKOFF_SECONDS = 60.0  # the longest pause between two receives that failed
@@ -40,6 +48,15 @@ def sqs_client(aws_conn_id: str) -> Any:
     from airflow.providers.amazon.aws.hooks.sqs import SqsHook
 
     return SqsHook(aws_conn_id=aws_conn_id).get_conn()
+
+
+class Received(NamedTuple):
+    """What `advance` needs of one received message: its receipt handle, how often SQS has
+    delivered it, and whether it announces an object that may be some integration's file."""
+
+    handle: str
+    receives: int
+    announces: bool
 
 
 class QueueProducer(SharedStreamProducer):
@@ -54,7 +71,8 @@ class QueueProducer(SharedStreamProducer):
     def __init__(self, queue: str, aws_conn_id: str, wait_seconds: int = WAIT_SECONDS, client: Any = None) -> None:
         self.queue, self.aws_conn_id, self.wait_seconds = queue, aws_conn_id, wait_seconds
         self.client, self.url = client, ""
-        self.deleted = self.undeleted = 0  # messages, since the poll started
+        self.deleted = self.undeleted = self.released = self.duplicates = 0  # messages, since the poll started
+        self.recent: OrderedDict[tuple[Created, ...], str] = OrderedDict()  # what a message announced -> its id
         self.metrics_backend: Any = None  # Airflow's stats module (tests give another)
 
     async def open_stream(self) -> AsyncIterator[tuple[Any, Any]]:
@@ -94,7 +112,36 @@ class QueueProducer(SharedStreamProducer):
                 ),
             )
             for message, objects in zip(messages, announced, strict=True):
-                yield objects, message["ReceiptHandle"]
+                if await self._duplicate(message, objects):
+                    continue
+                receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
+                possible = any(not is_done(obj.key) for obj in objects)
+                yield objects, Received(message["ReceiptHandle"], receives, possible)
+
+    async def _duplicate(self, message: dict[str, Any], objects: tuple[Created, ...]) -> bool:
+        """A second SQS message for S3 events this poll already passed on: deleted, never broadcast.
+
+        SQS delivers at least once, and S3 may send one event twice: the copies are distinct
+        messages announcing the same objects (bucket, key, ETag and event time). A message
+        received again (the same message id: its visibility timeout ran out) is no duplicate.
+        Copies that reach another triggerer are harmless too: the write of an object version
+        already imported is skipped as done.
+        """
+        if not objects:
+            return False
+        message_id = str(message.get("MessageId", ""))
+        first = self.recent.get(objects)
+        if first is None or first == message_id:
+            self.recent[objects] = message_id
+            self.recent.move_to_end(objects)
+            while len(self.recent) > RECENT_MESSAGES:
+                self.recent.popitem(last=False)
+            return False
+        self.duplicates += 1
+        deleted, undeleted = self.deleted, self.undeleted
+        await self._delete([message["ReceiptHandle"]])
+        self._count(duplicate=1, deleted=self.deleted - deleted, undeleted=self.undeleted - undeleted)
+        return True
 
     def objects(self, message: dict[str, Any]) -> tuple[Created, ...]:
         """The objects one received message announces; why not, logged without its body."""
@@ -127,7 +174,15 @@ class QueueProducer(SharedStreamProducer):
         )
 
     async def advance(self, batch: Sequence[AdvanceItem]) -> None:
-        """Delete what every subscriber took or refused; what failed comes back after its visibility timeout.
+        """Delete what a trigger here took or nobody can take; release what no trigger here took.
+
+        - A message some trigger here fired for (`acked`), that announces no possible file,
+          or that SQS delivered `RELEASE_RECEIVES` times already, is deleted.
+        - One that no trigger here fired for (each refused it, or none was subscribed yet)
+          is *released*: made visible again at once, so that another triggerer, whose
+          triggers may be the integrations it names (Airflow spreads triggers over
+          triggerers), receives it. What none ever takes is found by the sweep.
+        - One a trigger failed on is left alone: it comes back after its visibility timeout.
 
         Each delete's answer is checked, as the Amazon provider's `SqsSensorTrigger` does: the
         entries SQS failed for its own reasons (throttling, a fault of its own) and a call that
@@ -136,11 +191,37 @@ class QueueProducer(SharedStreamProducer):
         was shown again meanwhile), is logged and counted (`undeleted`): it comes back, and
         its files' imports are skipped as done. Never raises: the shared poll goes on.
         """
-        handles = [item.broker_payload for item in batch if not item.outcome.failed]
+        delete, release = [], []
+        for item in batch:
+            outcome, received = item.outcome, _received(item.broker_payload)
+            if outcome.failed:
+                continue
+            taken = outcome.acked > 0
+            if taken or not received.announces or received.receives >= RELEASE_RECEIVES:
+                delete.append(received.handle)
+            else:
+                release.append(received.handle)
         deleted, undeleted = self.deleted, self.undeleted
-        for start in range(0, len(handles), DELETE_BATCH):
-            await self._delete(handles[start : start + DELETE_BATCH])
-        self._count(deleted=self.deleted - deleted, undeleted=self.undeleted - undeleted)
+        for start in range(0, len(delete), DELETE_BATCH):
+            await self._delete(delete[start : start + DELETE_BATCH])
+        released = 0
+        for start in range(0, len(release), DELETE_BATCH):
+            released += await self._release(release[start : start + DELETE_BATCH])
+        self._count(deleted=self.deleted - deleted, undeleted=self.undeleted - undeleted, released=released)
+
+    async def _release(self, handles: Sequence[str]) -> int:
+        """Make messages visible again now; one that fails comes back after its visibility timeout anyway."""
+        entries = [{"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0} for i, h in enumerate(handles)]
+        try:
+            answer = await asyncio.to_thread(
+                self.client.change_message_visibility_batch, QueueUrl=self.url, Entries=entries
+            )
+        except Exception as exc:
+            log.warning("releasing %d message(s) of %s failed (%s)", len(handles), self.url, type(exc).__name__)
+            return 0
+        released = len(answer.get("Successful", []))
+        self.released += released
+        return released
 
     def _count(self, **counts: int) -> None:
         """Airflow's metrics for this queue (`inbound.airflow.metrics.emit_queue`); never breaks the poll."""
@@ -188,6 +269,11 @@ class QueueProducer(SharedStreamProducer):
         )
 
 
+def _received(payload: Any) -> Received:
+    """A broker payload as `advance` gets it (a bare receipt handle from a poll before `Received`)."""
+    return payload if isinstance(payload, Received) else Received(str(payload), 1, True)
+
+
 class QueueEventsTrigger(BaseEventTrigger):
     """Fires with this source's new files each time the queue announces some.
 
@@ -232,6 +318,8 @@ class QueueEventsTrigger(BaseEventTrigger):
             event = self.event(objects)
             if event is not None:
                 yield event
+            else:  # not ours: the producer releases what no trigger here takes (`QueueProducer.advance`)
+                reject_shared_stream_event()
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Alone (the triggerer could not share the stream): the same poll, deleting each message once read."""
@@ -240,4 +328,4 @@ class QueueEventsTrigger(BaseEventTrigger):
             event = self.event(objects)
             if event is not None:
                 yield event
-            await asyncio.to_thread(producer.client.delete_message, QueueUrl=producer.url, ReceiptHandle=handle)
+            await asyncio.to_thread(producer.client.delete_message, QueueUrl=producer.url, ReceiptHandle=handle.handle)
