@@ -1,19 +1,22 @@
-"""Triggerer benchmark: one round of looks by N waiting `wait_for_file` triggers.
+"""Triggerer benchmark: N waiting integrations in one process, CPU per poll round and peak RSS.
 
-    uv run --frozen python tests/benchmarks/bench_trigger.py [--integrations 1000] [--repeat 1]
+    uv run --frozen python tests/benchmarks/bench_trigger.py [--integrations 1000] [--rounds 5]
 
-A script, not a test. N integration configs (one bucket, a folder each, no file waiting)
-and a moto server on loopback; the attribute store is SQLite. It runs what the triggerer
-runs for every waiting sensor in one poll (`inbound.airflow.look.look`: catalog, S3 listing,
-shared-file check), for all N at once on one asyncio loop, two ways:
+A script, not a test. A moto server on loopback and one bucket, a folder per integration,
+no file waiting. Each way runs in a fresh child process (so its peak RSS is its own) on
+one asyncio loop, as a triggerer runs its triggers:
 
-- baseline: `look` as first written this session (kept in this script): every look on
-  asgiref's one shared thread (`sync_to_async` default, thread_sensitive=True), with a new
-  boto3 client, the config folder loaded and the store opened for each;
-- now: `inbound.airflow.look.look` on a pool of threads (thread_sensitive=False): S3 clients
-  reused per connection, and the catalog and the store only touched when a file is listed.
+- baseline, the trigger before issue 29: each poll ran the worker's whole look
+  (`inbound.airflow.look.look`: the config snapshot, a boto3 listing, the shared-file
+  check) off the loop, here on a pool of 32 threads (`sync_to_async`, thread_sensitive=False);
+- now: N thin `NewFilesTrigger`s (name, version, source), each listing with the shared
+  aiobotocore client on the loop itself, `--rounds` polls each (poke_interval 10 s).
 
-It prints the median seconds per round for both and the ratio now / baseline.
+It prints CPU seconds per poll round (every integration listed once: the process's CPU
+time over the polls, divided by the rounds), wall seconds per round for the baseline, the
+ratio now / baseline, and the peak RSS of each child process. moto answers every request
+with `Connection: close`, so each listing also pays a new TCP connection, which S3 (keep-alive)
+would not ask for: the figures are an upper bound.
 """
 
 from __future__ import annotations
@@ -22,110 +25,179 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
+import resource
+import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 BUCKET = "bench-exports"
+POKE_S = 10.0
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--integrations", type=int, default=1000)
-    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--child", choices=["baseline", "now"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        result = (_baseline if args.child == "baseline" else _now)(args.integrations, args.rounds)
+        result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(result))
+        return
     work = Path(tempfile.mkdtemp(prefix="inbound-bench-trigger-"))
     from e2e.cluster import start_moto, stop_group
 
     moto, url = start_moto(work)
     try:
-        os.environ.update(
-            {
-                "AIRFLOW_HOME": str(work / "airflow"),
-                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-                "AWS_ACCESS_KEY_ID": "bench",
-                "AWS_SECRET_ACCESS_KEY": "bench",
-                "AWS_DEFAULT_REGION": "us-east-1",
-                "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
-                    {"conn_type": "aws", "extra": {"endpoint_url": url, "region_name": "us-east-1"}}
-                ),
-                "AIRFLOW_CONN_INBOUND_STORE": json.dumps({"conn_type": "sqlite", "host": str(work / "store.db")}),
-                "INBOUND_CONFIG_DIR": str(work / "integrations"),
-                "INBOUND_MAX_ATTRIBUTES": str(10 * args.integrations),
-            }
-        )
-        configs = work / "integrations"
-        configs.mkdir()
-        for i in range(args.integrations):
-            name = f"bench_{i:04d}"
-            (configs / f"{name}.yaml").write_text(
-                yaml.safe_dump(
-                    {
-                        "name": name,
-                        "schedule": "@daily",
-                        "source": {"bucket": BUCKET, "key": f"{name}/export_*.csv"},
-                        "user_id": {"column": "Email"},
-                        "attributes": [{"column": "Plan", "name": f"{name}_plan"}],
-                    }
-                )
-            )
+        env = _environment(work, url, args.integrations)
         import boto3
-        from asgiref.sync import sync_to_async
 
-        from inbound.airflow import connections
-        from inbound.airflow.look import look as current_look
-        from inbound.config.catalog import load_folder
-        from inbound.config.model import Integration
-        from inbound.pipeline.shared_files import look as split_listing
-        from inbound.pipeline.shared_files import shares_bucket
-        from inbound.s3.source import list_new_files
-
-        boto3.client("s3", endpoint_url=url, region_name="us-east-1").create_bucket(Bucket=BUCKET)
-        catalog = load_folder()
-        snapshots = [i.snapshot() for i in catalog.integrations.values()]
-
-        def baseline_look(snapshot: dict) -> list:
-            """`look` as first written this session, kept here as the baseline."""
-            integration = Integration.from_snapshot(snapshot)
-            catalog = load_folder()
-            client = connections._new_s3_client(integration.source.aws_conn_id)
-            source = integration.source
-            files = list_new_files(client, source.bucket, source.key, source.marker)
-            attribute_store = connections.store() if shares_bucket(catalog, integration) else None
-            try:
-                return [f.to_dict() for f in split_listing(attribute_store, catalog, integration, files).new]
-            finally:
-                if attribute_store is not None:
-                    attribute_store.close()
-
-        async def round_of(look, thread_sensitive: bool) -> float:
-            started = time.perf_counter()
-            results = await asyncio.gather(
-                *(sync_to_async(look, thread_sensitive=thread_sensitive)(s) for s in snapshots)
+        _configs(work / "integrations", args.integrations)
+        boto3.client(
+            "s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="b", aws_secret_access_key="b"
+        ).create_bucket(Bucket=BUCKET)
+        results = {}
+        for way in ("baseline", "now"):
+            done = subprocess.run(
+                [sys.executable, __file__, "--child", way, "--integrations", str(args.integrations)]
+                + ["--rounds", str(args.rounds)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
             )
-            assert all(r in ([], {"files": [], "due": []}) for r in results)
-            return time.perf_counter() - started
-
-        loop = asyncio.new_event_loop()
-        loop.set_default_executor(ThreadPoolExecutor(max_workers=32))  # what thread_sensitive=False runs on
-        baseline, now = [], []
-        for _ in range(args.repeat):
-            baseline.append(loop.run_until_complete(round_of(baseline_look, True)))
-            now.append(loop.run_until_complete(round_of(current_look, False)))
-        b, n = statistics.median(baseline), statistics.median(now)
-        print(
-            f"| {args.integrations} waiting triggers, one round of looks (median of {args.repeat}) | "
-            f"baseline {b:.1f} s | now {n:.1f} s | ratio {n / b:.2f} |"
-        )
+            if done.returncode != 0:
+                raise SystemExit(f"{way} failed:\n{done.stderr[-3000:]}")
+            results[way] = json.loads(done.stdout.strip().splitlines()[-1])
+        b, n = results["baseline"], results["now"]
+        print(f"| {args.integrations} waiting integrations, one triggerer process | baseline | now | now / baseline |")
+        print("|---|---|---|---|")
+        print(f"| CPU per poll round (s) | {b['cpu']:.2f} | {n['cpu']:.2f} | {n['cpu'] / b['cpu']:.2f} |")
+        print(f"| wall per poll round (s) | {b['wall']:.2f} | (polls every {POKE_S:.0f} s) | |")
+        print(f"| peak RSS (MB) | {b['rss_mb']:.0f} | {n['rss_mb']:.0f} | {n['rss_mb'] / b['rss_mb']:.2f} |")
+        print(f"(rounds: baseline {b['rounds']}, now {n['rounds']:.1f}; listings now: {n['listings']})")
     finally:
         stop_group(moto)
+
+
+def _environment(work: Path, url: str, integrations: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "AIRFLOW_HOME": str(work / "airflow"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
+            {"conn_type": "aws", "extra": {"endpoint_url": url, "region_name": "us-east-1"}}
+        ),
+        "AIRFLOW_CONN_INBOUND_STORE": json.dumps({"conn_type": "sqlite", "host": str(work / "store.db")}),
+        "INBOUND_CONFIG_DIR": str(work / "integrations"),
+        "INBOUND_MAX_ATTRIBUTES": str(10 * integrations),
+    }
+
+
+def _configs(folder: Path, integrations: int) -> None:
+    import yaml
+
+    folder.mkdir()
+    for i in range(integrations):
+        name = f"bench_{i:04d}"
+        config = {
+            "name": name,
+            "schedule": "@daily",
+            "source": {"bucket": BUCKET, "key": f"{name}/export_*.csv"},
+            "user_id": {"column": "Email"},
+            "attributes": [{"column": "Plan", "name": f"{name}_plan"}],
+        }
+        (folder / f"{name}.yaml").write_text(yaml.safe_dump(config))
+
+
+def _baseline(integrations: int, rounds: int) -> dict[str, float]:
+    """The trigger before: the worker's whole look off the loop, for every integration, each round."""
+    from asgiref.sync import sync_to_async
+
+    from inbound.airflow.look import look
+    from inbound.config.catalog import load_folder
+
+    snapshots = [i.snapshot() for i in load_folder().integrations.values()]
+    assert len(snapshots) == integrations
+    loop = asyncio.new_event_loop()
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=32))
+
+    async def round_of() -> None:
+        found = await asyncio.gather(*(sync_to_async(look, thread_sensitive=False)(s) for s in snapshots))
+        assert not any(f["files"] or f["due"] for f in found)
+
+    loop.run_until_complete(round_of())  # warm: clients, imports
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(rounds):
+        loop.run_until_complete(round_of())
+    return {
+        "cpu": (time.process_time() - cpu) / rounds,
+        "wall": (time.perf_counter() - wall) / rounds,
+        "rounds": rounds,
+    }
+
+
+def _now(integrations: int, rounds: int) -> dict[str, float]:
+    """N thin triggers on one loop, as the triggerer runs them, each polling every POKE_S."""
+    from inbound.airflow import s3_async
+    from inbound.airflow.files_trigger import NewFilesTrigger
+
+    listings = 0
+    listing = s3_async.list_new_files
+
+    async def counted(*args: object, **kwargs: object) -> list[object]:
+        nonlocal listings
+        listings += 1
+        return await listing(*args, **kwargs)  # type: ignore[arg-type]
+
+    s3_async.list_new_files = counted  # type: ignore[assignment]
+
+    async def run_all() -> tuple[float, float]:
+        warm = NewFilesTrigger(
+            integration="warm",
+            source={"bucket": BUCKET, "key": "warm/export_*.csv"},
+            poke_interval=POKE_S,
+            deadline=datetime.now(UTC).isoformat(),
+        )
+        async with s3_async.s3_client("aws_default"):  # held: the client the triggers share stays open
+            async for _ in warm.run():  # imports, the client, one listing: not part of a round
+                break
+            start = datetime.now(UTC)
+            deadline = (start + timedelta(seconds=POKE_S * rounds - POKE_S / 2)).isoformat()
+            triggers = [
+                NewFilesTrigger(
+                    integration=f"bench_{i:04d}",
+                    version="v",
+                    source={"bucket": BUCKET, "key": f"bench_{i:04d}/export_*.csv"},
+                    poke_interval=POKE_S,
+                    deadline=deadline,
+                )
+                for i in range(integrations)
+            ]
+            cpu, wall = time.process_time(), time.perf_counter()
+
+            async def first(trigger: NewFilesTrigger) -> object:
+                async for event in trigger.run():
+                    return event.payload
+                return None
+
+            events = await asyncio.gather(*(first(t) for t in triggers))
+            assert all(e == {"status": "timeout"} for e in events), events[:3]
+            return time.process_time() - cpu, time.perf_counter() - wall
+
+    cpu, wall = asyncio.run(run_all())
+    done = (listings - 1) / integrations
+    return {"cpu": cpu / done, "wall": wall / done, "rounds": done, "listings": listings - 1}
 
 
 if __name__ == "__main__":

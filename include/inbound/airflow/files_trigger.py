@@ -22,6 +22,8 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+LOG_EVERY = 20  # looks between two "still waiting" lines in the task's log
+
 
 @dataclass(frozen=True)
 class Source:
@@ -108,7 +110,7 @@ class NewFilesTrigger(BaseTrigger):
         from inbound.airflow.s3_async import list_new_files, s3_client
 
         deadline = datetime.fromisoformat(self.deadline)
-        source = self.source
+        source, looks = self.source, 0
         try:
             async with s3_client(source.aws_conn_id) as client:
                 while True:
@@ -120,13 +122,16 @@ class NewFilesTrigger(BaseTrigger):
                     if remaining <= 0:
                         yield TriggerEvent({"status": "timeout"})
                         return
-                    self.log.info(
-                        "%s: %s at %s; next look in %.0f s",
-                        self.integration,
-                        "nothing new" if files else "no file",
-                        source.uri,
-                        min(self.poke_interval, remaining),
-                    )
+                    if not looks % LOG_EVERY:  # the first look and then now and again: the log is per task
+                        self.log.info(
+                            "%s: %s at %s after %d look(s); next look in %.0f s",
+                            self.integration,
+                            "nothing new" if files else "no file",
+                            source.uri,
+                            looks + 1,
+                            min(self.poke_interval, remaining),
+                        )
+                    looks += 1
                     await asyncio.sleep(min(self.poke_interval, remaining))
         except Exception as error:  # reported to the task, which fails and retries
             yield TriggerEvent({"status": "error", "message": f"listing {source.uri} failed: {error}"})
