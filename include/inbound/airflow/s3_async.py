@@ -85,7 +85,17 @@ def _hook(aws_conn_id: str) -> Any:
         read_timeout=60,
         max_pool_connections=MAX_POOL_CONNECTIONS,
     )
-    return S3Hook(aws_conn_id=aws_conn_id, config=config)
+    hook = S3Hook(aws_conn_id=aws_conn_id, config=config)
+    asyncio.run(_warm(hook))
+    return hook
+
+
+async def _warm(hook: Any) -> None:
+    """Make and close a client on this thread's own loop: the provider's sessions share one
+    botocore loader, so the service model (about 0.2 s of JSON parsing, which holds the GIL)
+    is parsed here, not when the triggerer's loop makes its client."""
+    async with await hook.get_async_conn():
+        pass
 
 
 async def list_new_files(client: Any, bucket: str, pattern: str, marker: str | None) -> list[S3File]:
