@@ -122,6 +122,14 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield from _postgres_url()
 
 
+def migrated(url: str) -> str:
+    """`url`, its store migrated as `inbound migrate` (the deploy step) leaves it: nothing else migrates."""
+    from inbound.store import open_store
+
+    open_store(url, migrate=True).close()
+    return url
+
+
 @pytest.fixture
 def store(store_url: str) -> Iterator[Any]:
     """An open store, migrated as `inbound migrate` would (the deploy step: nothing else migrates)."""

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from actions import CASES, SEED, Case, check_real, check_untouched, config, keys, store_state
-from conftest import BUCKET
+from conftest import BUCKET, migrated
 from inbound.cli import main
 from inbound.store import open_store
 
@@ -47,7 +47,7 @@ def world(monkeypatch, tmp_path, write_config, s3, store_url):
     def start(case: Case) -> str:
         write_config("crm.yaml", config(case, BUCKET))
         monkeypatch.setenv("INBOUND_CONFIG_DIR", str(write_config.folder))
-        monkeypatch.setenv("AIRFLOW_CONN_INBOUND_STORE", _store_connection(store_url))
+        monkeypatch.setenv("AIRFLOW_CONN_INBOUND_STORE", _store_connection(migrated(store_url)))
         monkeypatch.setenv("INBOUND_STAGING_DIR", str(tmp_path / "staging"))
         s3.put_object(Bucket=BUCKET, Key="crm/users_0.csv", Body=SEED.encode())
         assert main(["run", "crm"]) == 0

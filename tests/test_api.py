@@ -134,7 +134,7 @@ def _store_values(path: Path, rows: list[tuple] = CRM_ROWS, integration: str = "
     plan, tickets = f"{integration}_plan", f"{integration}_open_tickets"
     frame = pl.DataFrame(rows, schema={"user_id": pl.String, plan: pl.String, tickets: pl.Int64}, orient="row")
     uri = f"s3://acme-exports/{integration}/users_{file}.csv"
-    with open_store(f"sqlite:///{path}") as store:
+    with open_store(f"sqlite:///{path}", migrate=True) as store:  # a store as `inbound migrate` left it
         store.write_file(
             FileImport(integration, uri, f"e{file}", "v1", "test", rows_read=len(rows)),
             types={plan: "string", tickets: "integer"},

@@ -35,7 +35,7 @@ def _fill(url: str) -> None:
     frame = pl.DataFrame(
         CRM_ROWS, schema={"user_id": pl.String, "crm_plan": pl.String, "crm_open_tickets": pl.Int64}, orient="row"
     )
-    with open_store(url) as store:
+    with open_store(url, migrate=True) as store:  # a store as `inbound migrate` left it
         store.write_file(
             FileImport("crm", "s3://acme-exports/crm/users_1.csv", "e1", "v1", "test", rows_read=len(CRM_ROWS)),
             types={"crm_plan": "string", "crm_open_tickets": "integer"},

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import BUCKET, EXAMPLES, integration_dict
+from conftest import BUCKET, EXAMPLES, integration_dict, migrated
 from inbound.cli import main
 from inbound.store.schema import SCHEMA_VERSION
 
@@ -22,6 +22,7 @@ def env(monkeypatch, tmp_path, write_config):
         "AIRFLOW_CONN_INBOUND_STORE", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "store.db")})
     )
     monkeypatch.setenv("INBOUND_STAGING_DIR", str(tmp_path / "staging"))
+    migrated(f"sqlite:///{tmp_path / 'store.db'}")
     return write_config
 
 

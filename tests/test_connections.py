@@ -153,9 +153,11 @@ def test_the_variable_wins_and_airflow_is_not_asked(monkeypatch, tmp_path) -> No
 
     monkeypatch.setattr(BaseHook, "get_connection", fail)
     monkeypatch.setenv(STORE_CONN_ENV, f"sqlite:///{tmp_path / 'store.db'}")
-    with store() as attribute_store:
+    with store(migrate=True) as attribute_store:  # `inbound migrate`'s open
         assert attribute_store.integrations() == {}
     assert (tmp_path / "store.db").exists()
+    with store() as attribute_store:
+        assert attribute_store.integrations() == {}
 
 
 # The S3 client from `AIRFLOW_CONN_<AWS_CONN_ID>` without Airflow: the client Airflow's S3 hook makes.

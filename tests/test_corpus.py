@@ -30,7 +30,7 @@ def config(case: Case) -> Integration:
 
 @pytest.mark.parametrize("case", cases(), ids=lambda c: c.name)
 def test_corpus_case(case: Case, s3, tmp_path, caplog) -> None:
-    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}", migrate=True)
     integration = config(case)
     if case.name == "blank_clear":  # a value the empty cell must clear
         s3.put_object(
@@ -82,7 +82,7 @@ def test_corpus_case(case: Case, s3, tmp_path, caplog) -> None:
 def test_logs_carry_no_values(s3, tmp_path, caplog) -> None:
     """Counts, line numbers and column names in the log; personal data stays in the bucket."""
     case = next(c for c in cases() if c.name == "bad_rows_within_threshold")
-    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}", migrate=True)
     s3.put_object(Bucket=BUCKET, Key=case.key, Body=case.data)
     integration = config(case)
     caplog.set_level("DEBUG", logger="inbound")
@@ -96,7 +96,7 @@ def test_logs_carry_no_values(s3, tmp_path, caplog) -> None:
 @pytest.mark.parametrize("name", ["line", "value"])
 def test_an_attribute_named_like_a_report_column_imports_with_rejected_rows(name: str, s3, tmp_path) -> None:
     """The config reserves `line`; should such a config get through, the run still works (mapping's columns are its own)."""
-    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}", migrate=True)
     valid = Integration.model_validate(
         {
             "name": "corpus",

@@ -101,10 +101,12 @@ def test_worker_builds_only_the_dag_it_needs(monkeypatch) -> None:
 
 
 def test_sensor_returns_new_files_oldest_first_with_the_config(s3) -> None:
-    from conftest import BUCKET
+    from conftest import BUCKET, migrated
     from inbound.airflow.sensor import NewFilesSensor
     from inbound.config.model import Integration
+    from inbound.store import default_sqlite_path
 
+    migrated(f"sqlite:///{default_sqlite_path()}")  # the worker's look reads the (embedded) store's import log
     integration = Integration.model_validate(integration_dict("crm"))
     sensor = NewFilesSensor(task_id="wait_for_file", snapshot=integration.snapshot())
     assert sensor.poke({}).is_done is False

@@ -11,7 +11,7 @@ import json
 import psycopg
 import pytest
 
-from conftest import BUCKET, POSTGRES_URL, integration_dict
+from conftest import BUCKET, POSTGRES_URL, integration_dict, migrated
 from inbound.cli import main
 from inbound.store import open_store
 from test_actions import _store_connection
@@ -43,7 +43,7 @@ def env(monkeypatch, tmp_path, write_config, s3, store_url):
             "crm.yaml", integration_dict("crm", attributes=attributes, timezone="Europe/Berlin", max_rejected_ratio=0.6)
         )
         monkeypatch.setenv("INBOUND_CONFIG_DIR", str(write_config.folder))
-        monkeypatch.setenv("AIRFLOW_CONN_INBOUND_STORE", _store_connection(store_url))
+        monkeypatch.setenv("AIRFLOW_CONN_INBOUND_STORE", _store_connection(migrated(store_url)))
         monkeypatch.setenv("INBOUND_STAGING_DIR", str(tmp_path / "staging"))
         return store_url
 

@@ -99,7 +99,7 @@ def test_german_excel_export(s3, tmp_path, monkeypatch) -> None:
 
     # what `inbound run` does with this config: the real pipeline on the real file
     monkeypatch.setenv("INBOUND_STAGING_DIR", str(tmp_path / "staging"))
-    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}", migrate=True)
     try:
         files = list_new_files(s3, BUCKET, integration.source.key)
         assert [f.key for f in files] == [GERMAN_KEY]
@@ -342,7 +342,7 @@ def test_an_unnamed_column_is_left_out_of_the_proposal_and_the_import_takes_the_
     integration, errors = load_file(path)
     assert errors == [] and integration is not None
     monkeypatch.setenv("INBOUND_STAGING_DIR", str(tmp_path / "staging"))
-    with open_store(f"sqlite:///{tmp_path / 'store.db'}") as store:
+    with open_store(f"sqlite:///{tmp_path / 'store.db'}", migrate=True) as store:
         files = list_new_files(s3, BUCKET, integration.source.key)
         summary = Run(integration, s3, store, f"run_{time.time_ns()}", "test", catalog=Catalog())(files)
         assert summary.outcome == "success", summary.lines()

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import BUCKET, integration_dict
+from conftest import BUCKET, integration_dict, migrated
 from inbound.cli import main
 from inbound.errors import BadFile
 from inbound.reading import quoting
@@ -38,7 +38,7 @@ def crm(monkeypatch, tmp_path, write_config, store_url):
     ]
     write_config("crm.yaml", integration_dict("crm", attributes=attributes))
     monkeypatch.setenv("INBOUND_CONFIG_DIR", str(write_config.folder))
-    monkeypatch.setenv("AIRFLOW_CONN_INBOUND_STORE", _store_connection(store_url))
+    monkeypatch.setenv("AIRFLOW_CONN_INBOUND_STORE", _store_connection(migrated(store_url)))
     monkeypatch.setenv("INBOUND_STAGING_DIR", str(tmp_path / "staging"))
     return store_url
 

@@ -291,7 +291,7 @@ def through_the_whole_path(s3: Any, tmp_path: Path, data: bytes, fmt: Format) ->
     """Run the file through S3, the reader, the mapping and a seeded store; check the outcome."""
     folder = f"fuzz/{time.time_ns()}"  # one folder (and store) per example: nothing carries over
     integration = config(fmt, folder)
-    with open_store(f"sqlite:///{tmp_path / (folder.replace('/', '_') + '.db')}") as store:
+    with open_store(f"sqlite:///{tmp_path / (folder.replace('/', '_') + '.db')}", migrate=True) as store:
         seed(store)
         key = f"{folder}/export.csv"
         s3.put_object(Bucket=BUCKET, Key=key, Body=data)

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from conftest import BUCKET, integration_dict
+from conftest import BUCKET, integration_dict, migrated
 from inbound.cli import main
 from inbound.config.model import Integration
 from inbound.errors import BadFile, Problem
@@ -43,7 +43,7 @@ def test_run_skips_repeated_header_lines(bom: bool, monkeypatch, tmp_path, write
     ]
     write_config("crm.yaml", integration_dict("crm", attributes=attributes))
     monkeypatch.setenv("INBOUND_CONFIG_DIR", str(write_config.folder))
-    monkeypatch.setenv("AIRFLOW_CONN_INBOUND_STORE", _store_connection(store_url))
+    monkeypatch.setenv("AIRFLOW_CONN_INBOUND_STORE", _store_connection(migrated(store_url)))
     monkeypatch.setenv("INBOUND_STAGING_DIR", str(tmp_path / "staging"))
     s3.put_object(Bucket=BUCKET, Key="crm/users_1.csv", Body=concatenated(bom))
 
@@ -76,7 +76,7 @@ def test_run_json_counts_repeated_header_lines(monkeypatch, tmp_path, write_conf
     write_config("crm.yaml", integration_dict("crm", attributes=[{"column": "Plan", "name": "plan"}]))
     monkeypatch.setenv("INBOUND_CONFIG_DIR", str(write_config.folder))
     store_url = f"sqlite:///{tmp_path / 'store.db'}"
-    monkeypatch.setenv("AIRFLOW_CONN_INBOUND_STORE", _store_connection(store_url))
+    monkeypatch.setenv("AIRFLOW_CONN_INBOUND_STORE", _store_connection(migrated(store_url)))
     monkeypatch.setenv("INBOUND_STAGING_DIR", str(tmp_path / "staging"))
     s3.put_object(Bucket=BUCKET, Key="crm/users_1.csv", Body=b"Email,Plan\na@x,free\nEmail,Plan\nb@x,gold\n")
     assert main(["run", "crm", "--json"]) == 0

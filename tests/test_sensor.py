@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conftest import BUCKET, integration_dict
+from conftest import BUCKET, integration_dict, migrated
 from inbound.airflow.files_trigger import NewFilesTrigger
 from inbound.airflow.sensor import NewFilesSensor
 from inbound.config.model import Integration
@@ -24,6 +24,7 @@ def configs(write_config, monkeypatch, tmp_path):
     monkeypatch.setenv(
         "AIRFLOW_CONN_INBOUND_STORE", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "store.db")})
     )
+    migrated(f"sqlite:///{tmp_path / 'store.db'}")
     return write_config
 
 

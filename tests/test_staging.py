@@ -64,7 +64,7 @@ def test_a_run_whose_tasks_run_on_two_hosts_imports_through_s3_staging(s3, tmp_p
     crm = Integration.model_validate(integration_dict("crm", max_rejected_ratio=0.5))
     s3.put_object(Bucket=BUCKET, Key="crm/users_1.csv", Body=b"Email,Plan,Open Tickets\nada@x,pro,3\nbob@x,free,x\n")
     files = list_new_files(s3, BUCKET, crm.source.key)
-    with open_store(f"sqlite:///{tmp_path / 'store.db'}") as store:
+    with open_store(f"sqlite:///{tmp_path / 'store.db'}", migrate=True) as store:
         monkeypatch.setenv("INBOUND_STAGING_DIR", str(tmp_path / "host_a"))
         mapped = Run(crm, s3, store, "run_1", "test", catalog=Catalog(), staging_client=s3).map(files)
         assert mapped[0].stage.startswith(f"s3://{STAGE_BUCKET}/staging/inbound_crm/{run_folder('run_1')}/")

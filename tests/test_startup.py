@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 import pytest
 
-from conftest import integration_dict
+from conftest import integration_dict, migrated
 from e2e.cluster import start_moto, stop_group
 
 BUCKET = "startup-exports"
@@ -68,7 +68,7 @@ def cli_env(tmp_path: Path, write_config, moto_url: str) -> dict[str, str]:
         "AIRFLOW_HOME": str(tmp_path / "airflow"),
         "INBOUND_CONFIG_DIR": str(write_config.folder),
         "INBOUND_STAGING_DIR": str(tmp_path / "staging"),
-        "AIRFLOW_CONN_INBOUND_STORE": f"sqlite:///{tmp_path / 'store.db'}",
+        "AIRFLOW_CONN_INBOUND_STORE": migrated(f"sqlite:///{tmp_path / 'store.db'}"),  # as deployed
         "AIRFLOW_CONN_AWS_DEFAULT": aws_variable(moto_url, "json"),
     }
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from inbound.errors import BadFile, MirrorGuard, StoreUnavailable
+from inbound.errors import BadFile, MirrorGuard, SchemaBehind, StoreUnavailable
 from inbound.outcome import Outcome
 from inbound.store import FileImport, open_store
 from inbound.store.schema import SCHEMA_VERSION, Schema
@@ -65,24 +65,16 @@ BOB = ("bob@x", "free", 1, None, False, None, None)
 
 
 def test_schema_is_created_and_versioned(store_url) -> None:
-    store = open_store(store_url)
+    store = open_store(store_url, migrate=True)  # `inbound migrate`
     assert store.schema_version() == SCHEMA_VERSION
     store.close()
-    again = open_store(store_url)  # a second open migrates nothing and keeps data
+    again = open_store(store_url, migrate=True)  # a second migration changes nothing and keeps data
     assert again.schema_version() == SCHEMA_VERSION
     again.close()
 
 
-def test_opening_without_migrating_changes_nothing(store_url) -> None:
-    with open_store(store_url, migrate=False) as bare:
-        assert bare.schema_version() == 0  # asking does not create the version table
-        assert bare.schema_version() == 0
-    with open_store(store_url) as store:  # the default opener brings the schema up to date
-        assert store.schema_version() == SCHEMA_VERSION
-        assert store.integrations() == {}
-
-
-def test_a_process_migrates_each_store_once(store_url, monkeypatch) -> None:
+def test_opening_never_migrates(store_url, monkeypatch) -> None:
+    """Migrations are a deploy step: only `open_store(url, migrate=True)` (`inbound migrate`) runs one."""
     calls = []
     original = Schema.migrate
 
@@ -91,17 +83,17 @@ def test_a_process_migrates_each_store_once(store_url, monkeypatch) -> None:
         return original(self)
 
     monkeypatch.setattr(Schema, "migrate", counting)
+    with open_store(store_url, migrate=True) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+    assert len(calls) == 1
     for _ in range(3):
         with open_store(store_url) as store:
-            assert store.schema_version() == SCHEMA_VERSION
+            assert store.schema_version() == SCHEMA_VERSION and store.integrations() == {}
     assert len(calls) == 1
-    with open_store(store_url, migrate=False) as store:
-        assert store.migrate() == SCHEMA_VERSION  # explicit (`inbound migrate`): always checks
-    assert len(calls) == 2
 
 
-def test_the_store_is_a_context_manager_that_closes(store_url) -> None:
-    with open_store(store_url) as store:
+def test_the_store_is_a_context_manager_that_closes(store) -> None:
+    with store:
         assert store.integrations() == {}
     with pytest.raises(Exception, match="closed"):
         store.integrations()
@@ -384,7 +376,7 @@ def test_upgrade_from_schema_v1_keeps_the_values(store_url) -> None:
                 ("ada@x", attribute, kind, value, old._timestamp(datetime.now(UTC))),
             )
     old.close()
-    upgraded = open_store(store_url)
+    upgraded = open_store(store_url, migrate=True)
     assert upgraded.schema_version() == SCHEMA_VERSION
     assert attrs(upgraded, "ada@x", {"plan": "string", "seats": "integer"}) == {"plan": "premium", "seats": 12}
     write(upgraded, pl.DataFrame({"user_id": ["ada@x"], "plan": ["gold"]}), types={"plan": "string"})
@@ -476,7 +468,7 @@ def test_a_locked_sqlite_store_is_unavailable_not_a_bad_file(tmp_path) -> None:
     from inbound.errors import StoreUnavailable
 
     path = tmp_path / "store.db"
-    with open_store(f"sqlite:///{path}") as store:
+    with open_store(f"sqlite:///{path}", migrate=True) as store:
         holder = sqlite3.connect(path, isolation_level=None)
         holder.execute("BEGIN IMMEDIATE")  # another writer holds the database
         store._conn.execute("PRAGMA busy_timeout = 50")
@@ -544,7 +536,7 @@ def test_first_writes_of_many_integrations_at_once_all_reach_the_view(store_url:
 
     def first_write(name: str) -> None:
         try:
-            with open_store(store_url) as store:
+            with open_store(store_url, migrate=True) as store:  # and migrations side by side (`inbound migrate` twice)
                 frame = pl.DataFrame({"user_id": ["ada@x"], f"{name}_plan": ["pro"]})
                 barrier.wait(timeout=30)
                 store.write_file(
@@ -715,7 +707,7 @@ def test_a_dry_run_compares_by_hash_and_writes_nothing(store) -> None:
 
 def test_the_first_import_after_the_upgrade_fills_the_hashes_in(store_url) -> None:
     """A store of schema v3 (no hashes): the upgrade adds them empty, the next import stores them."""
-    with open_store(store_url) as store:
+    with open_store(store_url, migrate=True) as store:
         write(store, frame([ADA, BOB]))
         with store.transaction() as cur:  # back to what schema v3 left: the same table without `_hash`
             table = store._tables(cur)["crm"][0]
@@ -723,9 +715,10 @@ def test_the_first_import_after_the_upgrade_fills_the_hashes_in(store_url) -> No
             cur.execute(f"ALTER TABLE {table} DROP COLUMN _hash")
             store._create_view(cur)
             cur.execute("DELETE FROM inbound_schema WHERE version = 4")
-    with open_store(store_url, migrate=False) as store:
-        assert store.schema_version() == 3
-        assert store.migrate() == SCHEMA_VERSION
+    with pytest.raises(SchemaBehind, match="is at schema version 3"):
+        open_store(store_url)
+    with open_store(store_url, migrate=True) as store:
+        assert store.schema_version() == SCHEMA_VERSION
         assert attrs(store, "ada@x")["seats"] == 12
         first = write(store, frame([ADA, BOB]), etag="e2")
         assert (first.sent, first.unchanged, first.values_written) == (2, 2, 0)  # compared in full, once

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from conftest import migrated
 from inbound.values.text import from_text
 
 
@@ -30,7 +31,7 @@ def test_stored_text_reads_back_typed(text: str, kind: str, expected: object) ->
 READER = """
 import sys
 from inbound.store import open_store
-with open_store(sys.argv[1]) as store:  # a new store: created on first use
+with open_store(sys.argv[1]) as store:  # a new store, migrated (`inbound migrate`) by the test
     store.user_attributes("ada@x", {"plan": "string"})
     store.integrations()
     store.imports()
@@ -41,6 +42,6 @@ print("polars" in sys.modules)
 
 def test_reading_the_store_does_not_load_polars(tmp_path) -> None:
     """`inbound user` reads the store: polars (about half a second to import) stays out of it."""
-    url = f"sqlite:///{tmp_path / 'store.db'}"
+    url = migrated(f"sqlite:///{tmp_path / 'store.db'}")
     found = subprocess.run([sys.executable, "-c", READER, url], capture_output=True, text=True, check=True)
     assert found.stdout.strip() == "False"

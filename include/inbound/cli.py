@@ -1,6 +1,7 @@
 """`inbound ...`: argument parsing and output; the work is done by the rest of the package.
 
-Exit status: 0 success, 1 a file or check failed, 2 a usage or config error.
+Exit status: 0 success, 1 a file or check failed, 2 a usage or config error (a store whose
+schema is not this inbound's included: `inbound migrate` is the only command that changes it).
 
 Start-up time is part of the interface (a pre-commit hook, a person at a terminal), so each
 command imports what it needs when it runs: `validate` and `--help` load neither the store
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, TextIO, TypeAlias
 
 from inbound.config.catalog import Catalog, config_dir, load_folder, max_attributes
 from inbound.config.model import Integration, json_schema
-from inbound.errors import ConfigInvalid, Unavailable, UsageError
+from inbound.errors import ConfigInvalid, SchemaMismatch, Unavailable, UsageError
 from inbound.suggest import did_you_mean
 
 if TYPE_CHECKING:
@@ -145,8 +146,7 @@ def cmd_migrate(args: argparse.Namespace, out: TextIO) -> int:
     from inbound.store import StoreSettings, open_store
 
     url = store_url()
-    with open_store(url, migrate=False) as attribute_store:
-        attribute_store.migrate()  # explicitly, even when this process opened the store before
+    with open_store(url, migrate=True) as attribute_store:  # the one command that changes the schema
         version = attribute_store.schema_version()
     where = StoreSettings(url).redacted() if url else "the embedded SQLite store"
     print(f"{where}: schema version {version}", file=out)
@@ -393,14 +393,15 @@ def _authoring_commands(sub: Subparsers) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Results go to standard output; everything else, Airflow's logging included, to stderr.
 
-    A wrong config, connection or request ends in one line on stderr and exit status 2, not a traceback.
+    A wrong config, connection or request, or a store schema that is not this inbound's, ends in one
+    line on stderr and exit status 2, not a traceback.
     """
     args = parser().parse_args(argv)
     out = sys.stdout
     with contextlib.redirect_stdout(sys.stderr):
         try:
             return int(args.func(args, out))
-        except (ConfigInvalid, UsageError) as exc:
+        except (ConfigInvalid, UsageError, SchemaMismatch) as exc:
             print(exc, file=sys.stderr)
             return EXIT_USAGE
         except Unavailable as exc:  # the store or S3 is down: one line, not a traceback

@@ -9,6 +9,9 @@
     │   └── StageGone           a run's staged set is missing or not whole: re-run the whole run
     ├── FileChanged        the object changed after it was read: left for the next run
     ├── ConfigInvalid      a config breaks a rule (file, line, field, how to fix)
+    ├── SchemaMismatch     the store's schema is not this code's version: a deploy step is missing
+    │   ├── SchemaBehind   older (or none yet): run `inbound migrate`; nothing is read or written
+    │   └── SchemaAhead    newer: upgrade inbound on this machine; reads work, every write is refused
     ├── ReceivedInvalid    what a task received (XCom) is not of its integration and run
     └── UsageError         a command or request asks for something that cannot be
         ├── UnknownKey     a key that is not one of the source's files
@@ -98,6 +101,24 @@ class FileChanged(InboundError):
 
 class ConfigInvalid(InboundError):
     """One or more config files break a rule; `str()` lists each with file, line and fix."""
+
+
+class SchemaMismatch(InboundError):
+    """The attribute store's schema is not the version this code knows: a deploy step is missing.
+
+    Not `Unavailable`: retrying cannot help until someone migrates the store or upgrades this
+    machine; a task fails at once with the message, and the files stay where they are.
+    """
+
+
+class SchemaBehind(SchemaMismatch):
+    """The store's schema is older than the code's (or there is none yet): `inbound migrate` (the
+    deploy step) brings it up to date. Nothing is read or written until then."""
+
+
+class SchemaAhead(SchemaMismatch):
+    """The store's schema is newer than the code's (a newer inbound migrated it): this machine's
+    inbound reads it, but refuses every write until it is upgraded."""
 
 
 class ReceivedInvalid(InboundError):

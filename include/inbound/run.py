@@ -101,6 +101,7 @@ class Run:
         """Extract and map each file, oldest first; a file repeating an earlier import is not read
         (the write step logs the skip; a dry run says it would skip)."""
         self.check_files(files)
+        self.store.check_writable()  # a store this inbound may not write: said before any file is read
         results = []
         for file in files:
             previous = None if self.force else pipeline.earlier_import(self.store, self.integration, file)
@@ -113,6 +114,7 @@ class Run:
     def write(self, results: Sequence[FileResult]) -> list[FileResult]:
         """Load each mapped file into the store, one transaction per file (a dry run: what it would do)."""
         self.check_results(results)
+        self.store.check_writable()
         return [
             pipeline.upsert_attributes(self.store, self.who, r, force=self.force, dry_run=self.dry_run) for r in results
         ]
@@ -125,6 +127,7 @@ class Run:
         its set, so clearing `upsert_attributes` can still write it.
         """
         self.check_results(results)
+        self.store.check_writable()  # before any file moves: a move is logged in the store
         try:
             if self.dry_run:
                 done = [
@@ -182,6 +185,8 @@ class Run:
         """Move the shared files this integration is done with whose other readers are done or absent."""
         if due is None:
             due = self.look().due
+        if due:
+            self.store.check_writable()
         moved = []
         for file in due:
             readers = shared.readers_of(self.catalog, file, self.integration)

@@ -322,11 +322,11 @@ def _airflow_connection() -> ConnectionParts | None:
     return ConnectionParts(conn.conn_type, conn.host, conn.schema, conn.login, conn.password, conn.port)
 
 
-def store(*, migrate: bool = True) -> AttributeStore:
+def store(*, migrate: bool = False) -> AttributeStore:
     """The attribute store of the `inbound_store` connection; a context manager that closes it.
 
-    `migrate` as in `open_store`: bring the schema up to date the first time this process
-    opens it. Looks that only read (the sensor's) pass False.
+    As `open_store`: a schema behind the code is `SchemaBehind` ("run `inbound migrate`"), one
+    ahead of it reads but refuses writes. Only `inbound migrate` passes `migrate`.
     """
     return open_store(store_url(), migrate=migrate)
 

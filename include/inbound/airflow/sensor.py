@@ -18,6 +18,8 @@ never waits across the interval, so it never holds a run slot an event's run nee
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,7 +34,7 @@ from inbound.airflow.files_trigger import NewFilesTrigger, Source
 from inbound.airflow.look import look
 from inbound.config.catalog import Catalog
 from inbound.config.model import Integration
-from inbound.errors import SourceUnavailable, UnknownKey
+from inbound.errors import SchemaMismatch, SourceUnavailable, UnknownKey
 from inbound.events.notifications import named
 from inbound.results import ERROR_XCOM
 from inbound.run import Run
@@ -105,6 +107,10 @@ class NewFilesSensor(BaseSensorOperator):
         return PokeReturnValue(is_done=done, xcom_value=self._found(found) if done else None)
 
     def execute(self, context: Any) -> Any:
+        with _schema_said(context):
+            return self._execute(context)
+
+    def _execute(self, context: Any) -> Any:
         key = (context.get("params") or {}).get("key")
         if key:  # a re-import of one named file: no waiting
             return self._named(str(key), context)
@@ -150,6 +156,10 @@ class NewFilesSensor(BaseSensorOperator):
         )
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
+        with _schema_said(context):
+            return self._complete(context, event)
+
+    def _complete(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
         if event["status"] == "listed":
             return self._listed(context, event)
         if event["status"] == "found":  # from a trigger an earlier inbound deferred to
@@ -234,3 +244,19 @@ class NewFilesSensor(BaseSensorOperator):
 
     def _found(self, found: dict[str, Any]) -> dict[str, Any]:
         return {"snapshot": self.snapshot, "files": found["files"], "due": found.get("due", [])}
+
+
+@contextmanager
+def _schema_said(context: Any) -> Iterator[None]:
+    """A store whose schema is not this inbound's (the import log a look reads, `SchemaMismatch`: run
+    `inbound migrate`, or upgrade this worker) fails the wait without retries, and says why to finalize.
+
+    After a deferral Airflow's `soft_fail` makes that failure a skip; finalize, opening the store
+    itself, then ends the run failed with the same message.
+    """
+    try:
+        yield
+    except SchemaMismatch as exc:
+        if context.get("ti") is not None:
+            context["ti"].xcom_push(key=ERROR_XCOM, value=str(exc))
+        raise AirflowFailException(str(exc)) from None

@@ -14,7 +14,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from inbound.airflow import alerts, metrics
 from inbound.airflow.connections import s3_client, staging_client, store
 from inbound.config.model import Integration
-from inbound.errors import InboundError, ReceivedInvalid, StageGone, Unavailable
+from inbound.errors import InboundError, ReceivedInvalid, SchemaMismatch, StageGone, Unavailable
 from inbound.outcome import Outcome
 from inbound.results import ERROR_XCOM, OUTCOME_XCOM, FileResult, RunSummary
 from inbound.run import Run, received
@@ -27,8 +27,9 @@ log = logging.getLogger(__name__)
 def reported() -> Iterator[None]:
     """A task that fails for a reason of ours leaves the reason for `finalize` (and the UI) to tell.
 
-    Retrying cannot help a staged set that is gone or a handed-over XCom that is not this
-    run's: those fail the task at once. A service that is down raises as it is (retries).
+    Retrying cannot help a staged set that is gone, a handed-over XCom that is not this run's
+    or a store whose schema is not this inbound's (`SchemaMismatch`: run `inbound migrate`, or
+    upgrade this worker): those fail the task at once. A service that is down raises as it is (retries).
     """
     try:
         yield
@@ -186,6 +187,9 @@ def _settle_only(integration: Integration, dry_run: bool) -> dict[str, Any]:
     except Unavailable as exc:  # the wait failed on it already (and alerted); the next run settles
         log.warning("shared files not settled: %s", exc)
         settled = []
+    except SchemaMismatch as exc:  # every run fails on it until the store or this worker is upgraded
+        _conclude(Outcome.FAILED, "failed", str(exc), None, dry_run)
+        raise AirflowFailException(str(exc)) from None
     summary = RunSummary(integration.name, (), tuple(settled))
     _emit_metrics(integration, summary, get_current_context())
     if not settled:

@@ -8,7 +8,8 @@ A data problem (`BadFile`: a file without its user-ID column, too many rejected 
 mirror file that would remove too many users) is a result, not an exception: it travels
 to `finalize`, which moves that file to `failed/` with the reason while the run's other
 files go on. Anything else (`Unavailable`: S3 or the store unreachable) raises, so Airflow
-retries the task; a file whose run never got that far stays where it is.
+retries the task, and so does a store whose schema is not this inbound's (`SchemaMismatch`,
+failing the task at once); a file whose run never got that far stays where it is.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from inbound.config.model import Integration
-from inbound.errors import BadFile, FileChanged, Problem, Unavailable
+from inbound.errors import BadFile, FileChanged, Problem, SchemaMismatch, Unavailable
 from inbound.outcome import Outcome
 from inbound.results import FileResult, headers_skipped_note
 from inbound.s3 import layout
@@ -204,8 +205,9 @@ def upsert_attributes(
     except BadFile as exc:  # the mirror guard
         log.warning("%s: %s", result.s3_file.uri, exc)
         return replace(result.failed_with(str(exc), exc.problem), previewed=dry_run)
-    except Unavailable:
-        raise  # the database is down (the task retries) or the staged set is gone: the file stays
+    except (Unavailable, SchemaMismatch):
+        raise  # the database is down (the task retries), the staged set is gone or the store's schema
+        # is not this inbound's (it fails at once): the file stays
     except Exception as exc:  # the transaction rolled back; this file fails, the others go on
         failed = result.failed_with(internal_error("upsert_attributes", result.s3_file, exc), Problem.INTERNAL)
         return replace(failed, previewed=dry_run)

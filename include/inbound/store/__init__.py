@@ -5,10 +5,10 @@ Storage: one table per integration, one row per user, one text column per attrib
 each value. An import log keeps one entry per processed file (and per purge or erasure).
 `AttributeStore` (attribute_store.py) lists the modules, one per responsibility.
 
-Opening connects; it does not have to check the schema. `open_store(url)` creates or
-upgrades the schema the first time this process opens `url` (so a new store works on first
-use), `open_store(url, migrate=False)` never does; `inbound migrate` (the deploy step)
-migrates explicitly.
+Opening connects and reads the schema version once. Migrations are a deploy step: only
+`inbound migrate` (`open_store(url, migrate=True)`) creates or upgrades the schema. A store
+behind the code (none yet included) fails the open with `SchemaBehind` ("run `inbound
+migrate`"); one ahead of it opens for reading, and refuses every write (`SchemaAhead`).
 
 Targeting reads through `user_attributes` and segment queries (`inbound.rules.evaluate`)
 or the SQL view `inbound_attributes_v1`, never the tables directly: the tables may change
@@ -19,17 +19,18 @@ mapping or rules: they sit above it and call it.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode, urlparse
 
-from inbound.errors import ConfigInvalid, StoreUnavailable
+from inbound.errors import ConfigInvalid, SchemaBehind, StoreUnavailable
 from inbound.store.attribute_store import AttributeStore
+from inbound.store.base import redacted
 from inbound.store.contract import Location, Segment, StoredAttribute, UserAttributes
 from inbound.store.importlog import FileImport, ImportRecord
+from inbound.store.schema import behind
 from inbound.store.sqlite import SqliteStore
 from inbound.store.writes import WriteResult
 
@@ -52,9 +53,6 @@ __all__ = [
 CONNECT_ATTEMPTS = 4
 CONNECT_BACKOFF_S = 1.0
 
-_migrated: set[str] = set()  # store URLs whose schema this process has brought up to date
-_migrating = threading.Lock()
-
 
 @dataclass(frozen=True)
 class StoreSettings:
@@ -63,10 +61,7 @@ class StoreSettings:
     url: str
 
     def redacted(self) -> str:
-        parsed = urlparse(self.url)
-        if parsed.password:
-            return self.url.replace(f":{parsed.password}@", ":***@")
-        return self.url
+        return redacted(self.url)
 
 
 def default_sqlite_path() -> Path:
@@ -75,37 +70,43 @@ def default_sqlite_path() -> Path:
     return Path(home) / "inbound_store.db"
 
 
-def open_store(url: str | None = None, *, migrate: bool = True) -> AttributeStore:
-    """Connect to the store at `url`; with `migrate`, bring its schema up to date once per process.
+def open_store(url: str | None = None, *, migrate: bool = False) -> AttributeStore:
+    """Connect to the store at `url` and check its schema version (read once, kept on the store).
 
     `sqlite:///path` or `postgresql://user:pass@host:port/db`; None means the embedded
     SQLite default. A PostgreSQL server that does not answer is retried with back-off,
-    then `StoreUnavailable`.
+    then `StoreUnavailable`. A schema older than the code's (or none) is `SchemaBehind`,
+    unless `migrate` (`inbound migrate`, the deploy step; tests) brings it up to date first.
+    A schema newer than the code's opens: reads work, writes raise `SchemaAhead`.
     """
     url = url or f"sqlite:///{default_sqlite_path()}"
+    path = _sqlite_path(url)
+    if not migrate and path is not None and path != ":memory:" and not Path(path).exists():
+        # no schema at all: said without creating an empty database file on the way
+        raise SchemaBehind(behind(f"sqlite:///{path}", 0))
     store = _connect(url)
-    if migrate and url not in _migrated:
-        try:
-            _migrate_once(store, url)
-        except BaseException:
-            store.close()
-            raise
+    try:
+        if migrate:
+            store.migrate()
+        store.check_current()
+    except BaseException:
+        store.close()
+        raise
     return store
 
 
-def _migrate_once(store: AttributeStore, url: str) -> None:
-    with _migrating:  # threads of one process (API requests) migrate once, not side by side
-        if url in _migrated:
-            return
-        store.migrate()
-        if ":memory:" not in url:  # every connection to an in-memory database is a new database
-            _migrated.add(url)
+def _sqlite_path(url: str) -> str | None:
+    """The database file of a `sqlite://` URL; None for any other store."""
+    if urlparse(url).scheme != "sqlite":
+        return None
+    return url.removeprefix("sqlite:///").removeprefix("sqlite://")
 
 
 def _connect(url: str) -> AttributeStore:
     scheme = urlparse(url).scheme
-    if scheme == "sqlite":
-        return SqliteStore(url.removeprefix("sqlite:///").removeprefix("sqlite://"))
+    path = _sqlite_path(url)
+    if path is not None:
+        return SqliteStore(path)
     if scheme in ("postgres", "postgresql", "postgresql+psycopg"):
         return _connect_postgres(url.replace("postgresql+psycopg://", "postgresql://"))
     raise ValueError(f"unsupported store URL scheme {scheme!r}; use sqlite:/// or postgresql://")

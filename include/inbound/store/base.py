@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 if TYPE_CHECKING:  # polars is loaded by writes only: reading the store stays fast
     import numpy as np
@@ -25,6 +26,23 @@ if TYPE_CHECKING:  # polars is loaded by writes only: reading the store stays fa
 # A row as the drivers hand it over: its values' types depend on the column (and driver).
 Row = tuple[Any, ...]
 MAX_INT64 = 2**63 - 1  # the largest LIMIT or OFFSET both databases take (BIGINT)
+
+
+SECRET_OPTIONS = frozenset({"password", "sslpassword"})  # libpq options a store URL's query may carry
+
+
+def redacted(url: str) -> str:
+    """A store URL fit for a log or an error: its password (and any password option) as `***`."""
+    parts = urlsplit(url)
+    shown = url
+    if parts.password is not None:
+        user, _, host = parts.netloc.rpartition("@")
+        shown = shown.replace(f"//{parts.netloc}", f"//{user.split(':', 1)[0]}:***@{host}", 1)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    if any(key.lower() in SECRET_OPTIONS for key, _ in pairs):
+        query = urlencode([(k, "***" if k.lower() in SECRET_OPTIONS else v) for k, v in pairs], safe="*")
+        shown = shown.replace(f"?{parts.query}", f"?{query}", 1)
+    return shown
 
 
 def not_text(text: str) -> str | None:
@@ -95,10 +113,17 @@ class StoreBase(abc.ABC):
     id_column: ClassVar[str]  # an auto-numbered primary key
     number_casts: ClassVar[tuple[str, str]]  # the types integers and numbers compare as
     substring_position: ClassVar[str]  # SQL function (text, part) -> 1-based position or 0: `contains`
+    # Which store this is, for a message: its URL without secrets (`redacted`), set by the backend.
+    label: str = "the attribute store"
 
     @abc.abstractmethod
     def transaction(self, lock: str | None = None) -> AbstractContextManager[Cursor]:
         """A transaction; with `lock`, serialized with every other holder of that lock name."""
+
+    @abc.abstractmethod
+    def check_writable(self) -> None:
+        """Before any write: `SchemaAhead` when the store's schema is newer than this code's
+        (read once per opened store, `inbound.store.schema`)."""
 
     @abc.abstractmethod
     def _table_exists(self, cursor: Cursor, table: str) -> bool:

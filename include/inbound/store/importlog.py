@@ -2,7 +2,8 @@
 
 It is what the management table, the UI's run history, the repeat-import shortcut and
 shared files (which integrations processed one object version) read. An import's entry
-is written in the same transaction as its values (`store.writes`).
+is written in the same transaction as its values (`store.writes`). Each write checks the
+schema version first (`StoreBase.check_writable`).
 """
 
 from __future__ import annotations
@@ -117,6 +118,7 @@ class ImportLog(StoreBase):
 
         Once per run and file: a retried write finds the entry its earlier try made.
         """
+        self.check_writable()
         skipped = f"skipped: same content, config and data as import {int(repeat_of)}"
         with self.transaction() as cur:
             cur.execute(
@@ -168,11 +170,13 @@ class ImportLog(StoreBase):
 
     def log_failure(self, entry: FileImport, error: str, *, final_key: str | None = None) -> int:
         """Record a file that was not imported (the store's attributes stay untouched)."""
+        self.check_writable()
         with self.transaction() as cur:
             return self._log(cur, entry, Outcome.FAILED, error=error, final_key=final_key)
 
     def set_final_key(self, import_id: int, final_key: str) -> None:
         """Where the file went (success/ or failed/), once it has been moved."""
+        self.check_writable()
         with self.transaction() as cur:
             cur.execute(self._sql(f"UPDATE {LOG_TABLE} SET final_key = ? WHERE id = ?"), (final_key, import_id))
 

@@ -19,7 +19,7 @@ from psycopg.rows import TupleRow
 
 from inbound.errors import StoreUnavailable
 from inbound.store.attribute_store import AttributeStore
-from inbound.store.base import Cursor
+from inbound.store.base import Cursor, redacted
 from inbound.store.diff import Dialect
 
 if TYPE_CHECKING:  # polars (about half a second to import) is loaded by the writes themselves
@@ -91,6 +91,7 @@ class PostgresStore(AttributeStore):
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self.label = redacted(url)
         self._conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
 
     @contextmanager

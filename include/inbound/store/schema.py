@@ -6,8 +6,11 @@ value; `inbound_integration` maps integrations to their tables and stored types.
 `inbound_attributes_v1` is the read contract for SQL consumers (one row per value),
 versioned by its name: the tables may change between schema versions, the view does not.
 
-Migrations run explicitly (`inbound migrate`, the deploy step) or once per process
-(`open_store`), never on every open; they are safe to run concurrently.
+Migrations are a deploy step: only `inbound migrate` (`open_store(url, migrate=True)`) changes
+the schema, and it is safe to run concurrently. Opening a store reads its version once and
+keeps it: a schema behind the code fails the open (`SchemaBehind`: run `inbound migrate`), a
+schema ahead of it (a newer inbound migrated it) is read as usual, but every write is refused
+(`SchemaAhead`) before it changes anything.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+from inbound.errors import SchemaAhead, SchemaBehind
 from inbound.store.base import Cursor, StoreBase, first
 from inbound.store.row_hash import HASH
 
@@ -31,27 +35,76 @@ Types = dict[str, str]
 Migration = str | Callable[[Cursor], None]
 
 
+def behind(label: str, version: int) -> str:
+    """What a store whose schema is older than this code's (or missing) says, and the fix."""
+    found = "has no schema yet (version 0)" if version <= 0 else f"is at schema version {version}"
+    return (
+        f"the attribute store's schema is behind: {label} {found}, this inbound needs version {SCHEMA_VERSION}; "
+        "run `inbound migrate` (the deploy step: docker-compose's airflow-init service runs it), then retry. "
+        "Nothing was read or written"
+    )
+
+
+def ahead(label: str, version: int) -> str:
+    """What a store whose schema is newer than this code's says when asked to write."""
+    return (
+        f"the attribute store's schema is version {version}, newer than this inbound's {SCHEMA_VERSION}: "
+        f"upgrade inbound on this worker; nothing was written ({label})"
+    )
+
+
 class Schema(StoreBase):
     """Schema versions and the per-integration tables."""
 
+    _schema_at: int | None = None  # the version this opened store found (`known_version`)
+
     def schema_version(self) -> int:
-        """The schema version the database is at (0: empty); reads only."""
+        """The schema version the database is at (0: empty), read now; reads only."""
         with self.transaction() as cur:
-            if not self._table_exists(cur, SCHEMA_TABLE):
-                return 0
-            cur.execute(f"SELECT MAX(version) FROM {SCHEMA_TABLE}")
-            return int(first(cur) or 0)
+            if self._table_exists(cur, SCHEMA_TABLE):
+                cur.execute(f"SELECT MAX(version) FROM {SCHEMA_TABLE}")
+                version = int(first(cur) or 0)
+            else:
+                version = 0
+        self._schema_at = version
+        return version
+
+    def known_version(self) -> int:
+        """The schema version as this opened store read it: once, not per write."""
+        return self.schema_version() if self._schema_at is None else self._schema_at
+
+    def check_current(self) -> int:
+        """The schema version, if the code can read it: `SchemaBehind` when it is older (or none)."""
+        version = self.known_version()
+        if version < SCHEMA_VERSION:
+            raise SchemaBehind(behind(self.label, version))
+        return version
+
+    def check_writable(self) -> None:
+        """Before any write: `SchemaAhead` when the schema is newer than this code's, `SchemaBehind`
+        when it is older (a store opened without `open_store`'s check)."""
+        version = self.known_version()
+        if version > SCHEMA_VERSION:
+            raise SchemaAhead(ahead(self.label, version))
+        if version < SCHEMA_VERSION:
+            raise SchemaBehind(behind(self.label, version))
 
     def migrate(self) -> int:
-        """Create or upgrade the schema to the current version; safe to run concurrently."""
-        if self.schema_version() >= SCHEMA_VERSION:
+        """Create or upgrade the schema to the current version; safe to run concurrently.
+
+        The deploy step (`inbound migrate`); a schema newer than this code's is `SchemaAhead`.
+        """
+        current = self.schema_version()
+        if current > SCHEMA_VERSION:
+            raise SchemaAhead(ahead(self.label, current))
+        if current == SCHEMA_VERSION:
             return SCHEMA_VERSION
         with self.transaction(lock="inbound_schema") as cur:
             cur.execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA_TABLE} (version INTEGER NOT NULL)")
             cur.execute(f"SELECT MAX(version) FROM {SCHEMA_TABLE}")
             current = int(first(cur) or 0)  # again, under the lock: another process may have migrated
             if current > SCHEMA_VERSION:
-                raise RuntimeError(f"the store's schema is version {current}, newer than this code ({SCHEMA_VERSION})")
+                raise SchemaAhead(ahead(self.label, current))
             for version, statements in sorted(self._migrations().items()):
                 if version <= current:
                     continue
@@ -61,6 +114,7 @@ class Schema(StoreBase):
                     else:
                         cur.execute(statement)
                 cur.execute(self._sql(f"INSERT INTO {SCHEMA_TABLE} (version) VALUES (?)"), (version,))
+        self._schema_at = SCHEMA_VERSION
         return SCHEMA_VERSION
 
     def _migrations(self) -> dict[int, list[Migration]]:

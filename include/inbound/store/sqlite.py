@@ -78,6 +78,7 @@ class SqliteStore(AttributeStore):
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
+        self.label = f"sqlite:///{self.path}"
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)

@@ -1,5 +1,8 @@
 """Everything that changes values: a file's write (and its dry run), purge, erasure.
 
+Each write first checks the schema version the opened store read (`Schema.check_writable`): a
+store migrated by a newer inbound is never written by an older one.
+
 Every file is written in one transaction together with its import-log entry: a failed or
 killed write leaves the store as it was. A file's attribute set comes in parts (a set of
 any size is never held whole), each row with its content hash (`store.row_hash`): into an
@@ -186,6 +189,7 @@ class Writes(Schema, ImportLog):
         written), which `force` overrides. `keep`: the file's rejected rows (a `user_id`
         column); a user among them is in the file, so mirror mode never removes it.
         """
+        self.check_writable()
         names = list(types)
         with self.transaction(lock=_writer_lock(entry.integration)) as cur:
             earlier = None if force else self._imported(cur, entry)
@@ -381,6 +385,7 @@ class Writes(Schema, ImportLog):
 
     def purge(self, integration: str, triggered_by: str) -> int:
         """Remove every value an integration set (its config is gone); returns the users."""
+        self.check_writable()
         with self.transaction(lock=_writer_lock(integration)) as cur:
             known = self._tables(cur).get(integration)
             if known is None:
@@ -397,6 +402,7 @@ class Writes(Schema, ImportLog):
         A user ID no store holds (a NUL character, a lone surrogate) is a ValueError that says so.
         """
         check_text("user ID", user_id)
+        self.check_writable()
         found: dict[str, list[str]] = {}
         with self.transaction(lock="inbound_forget") as cur:
             for integration, (table, types) in self._tables(cur).items():

@@ -6,7 +6,9 @@
   objects before the rule's own bounds (`inbound.rules`) could answer;
 - an error's JSON is ASCII: a 4xx that repeats what it refused (a validation error's
   `input`, a message quoting a rule) stays an answer even when that holds a lone surrogate
-  (`"\\ud800"` in a JSON body), which no UTF-8 response can carry.
+  (`"\\ud800"` in a JSON body), which no UTF-8 response can carry;
+- a store whose schema is not this inbound's (`SchemaMismatch`) is a 503 that says so and how
+  to fix it ("run `inbound migrate`", or upgrade inbound), not a bare 500.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from inbound.errors import SchemaMismatch
 from inbound.settings import max_request_bytes
 
 
@@ -37,6 +40,7 @@ def install(app: FastAPI) -> None:
     app.add_middleware(BodyLimit)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(SchemaMismatch, schema_mismatch)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -54,6 +58,13 @@ async def validation_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, RequestValidationError):
         raise exc
     return AsciiJSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
+
+
+async def schema_mismatch(request: Request, exc: Exception) -> Response:
+    """The store's schema is behind this inbound (or ahead of it, for a write): 503 with the fix."""
+    if not isinstance(exc, SchemaMismatch):
+        raise exc
+    return AsciiJSONResponse({"detail": str(exc)}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
 
 
 class TooLarge(Exception):
