@@ -328,7 +328,14 @@ def test_airflow_init_migrates_and_creates_admin_and_store(compose: dict) -> Non
     assert env.get("_AIRFLOW_WWW_USER_USERNAME") and env.get("_AIRFLOW_WWW_USER_PASSWORD")
     script = command_text(init)
     assert "/entrypoint airflow" in script, "the entrypoint (db migrate + user creation) is not run"
-    assert "CREATE DATABASE" in script and "open_store" in script, "the attribute store is not prepared"
+    assert "CREATE DATABASE" in script, "the attribute store's database is not created"
+    # Migrations are a deploy step: the init service runs the one command that changes the store's schema,
+    # after the database exists, and fails (so nothing that depends on it starts) when it fails.
+    lines = [line.strip() for line in script.splitlines()]
+    assert "inbound migrate" in lines, "the attribute store's schema is not migrated (`inbound migrate`)"
+    assert script.index("CREATE DATABASE") < script.index("inbound migrate"), "migrated before the database exists"
+    assert lines[0].endswith("set -euo pipefail"), "a failed `inbound migrate` would not fail airflow-init"
+    assert "open_store(" not in script, "the store is opened by hand instead of migrated by `inbound migrate`"
     assert init["depends_on"][STORE_SERVICE]["condition"] == "service_healthy"
     for name in AIRFLOW_COMMANDS:
         assert compose["services"][name]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
