@@ -301,11 +301,16 @@ def test_a_run_from_events_imports_exactly_the_files_they_named(s3) -> None:
         _evented_sensor().execute(_asset_context({"files": [{"bucket": BUCKET, "key": "crm/users_1.csv"}]}))
 
 
-def test_the_sweep_of_event_mode_looks_once_and_never_defers(s3) -> None:
+def test_the_sweep_of_event_mode_looks_once_never_defers_and_counts_what_it_finds(s3, monkeypatch) -> None:
+    from inbound.airflow import sensor as sensor_module
+
     from airflow.sdk.exceptions import AirflowSkipException
 
     sensor = _evented_sensor()
     with pytest.raises(AirflowSkipException, match="the sweep looks once"):
         sensor.execute({})  # a scheduled run: no TaskDeferred, the run slot is free at once
     s3.put_object(Bucket=BUCKET, Key="crm/users_9.csv", Body=b"Email\n")  # an event was lost
+    sent: list[tuple[str, int]] = []
+    monkeypatch.setattr(sensor_module, "emit_swept", lambda integration, files: sent.append((integration, files)))
     assert [f["key"] for f in sensor.execute({})["files"]] == ["crm/users_9.csv"]
+    assert sent == [("crm", 1)]  # files_swept: the loss rate of the event path

@@ -32,6 +32,7 @@ from inbound.airflow import alerts
 from inbound.airflow.connections import s3_client, store
 from inbound.airflow.files_trigger import NewFilesTrigger, Source
 from inbound.airflow.look import look
+from inbound.airflow.metrics import emit_swept
 from inbound.config.catalog import Catalog
 from inbound.config.model import Integration
 from inbound.errors import SchemaMismatch, SourceUnavailable, UnknownKey
@@ -126,6 +127,7 @@ class NewFilesSensor(BaseSensorOperator):
             if not found.is_done:
                 self._check_stale(context)
                 raise AirflowSkipException("no file the events missed (in event mode the sweep looks once)")
+            self._swept(found.xcom_value)
             return found.xcom_value
         if not self.deferrable:
             try:
@@ -197,6 +199,21 @@ class NewFilesSensor(BaseSensorOperator):
         self.log.info("every listed file is done for this integration (shared, other readers pending): waiting again")
         self._wait(deadline, seen=found["listing"])
         raise AssertionError("defer() returns only by raising")  # pragma: no cover
+
+    def _swept(self, found: Any) -> None:
+        """The sweep found files no event brought: say so, and count them (`files_swept`)."""
+        files = found["files"]
+        if not files:
+            return
+        self.log.warning(
+            "the sweep found %d file(s) no S3 event brought (lost, or still on its way): %s",
+            len(files),
+            ", ".join(f["key"] for f in files[:10]),
+        )
+        try:
+            emit_swept(self.integration.name, len(files))
+        except Exception:  # a metrics backend that fails must not fail the import
+            self.log.warning("metric files_swept not sent", exc_info=True)
 
     def _check_stale(self, context: Any) -> None:
         """The wait gave up: alert when the source has been quiet for longer than `stale_after`."""
