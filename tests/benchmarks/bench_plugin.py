@@ -188,7 +188,7 @@ def fill_store(url: str, count: int, users: int) -> dict[str, float]:
     from inbound.store import FileImport, open_store
 
     timings = {}
-    store = open_store(url)
+    store = open_store(url, migrate=True)  # the deploy step (`inbound migrate`) first
     try:
         started = time.perf_counter()
         plans = pl.Series(["free", "basic", "premium", "enterprise"])

@@ -129,7 +129,7 @@ from bench_store import integration, run, schema_url, BUCKET
 from inbound.store import open_store
 client = boto3.client("s3", endpoint_url={endpoint!r}, region_name="us-east-1", aws_access_key_id="b", aws_secret_access_key="b")
 config = integration("big", max_file_mb=100_000)
-store = open_store(schema_url(sys.argv[1]))
+store = open_store(schema_url(sys.argv[1]), migrate=True)
 summary = run(client, store, config)
 print(summary.outcome, summary.rows_written, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 """
@@ -163,7 +163,7 @@ def main() -> None:
     try:
         data = export(args.rows)
         config = integration("crm")
-        store = open_store(schema_url(schema))
+        store = open_store(schema_url(schema), migrate=True)  # the deploy step (`inbound migrate`) first
         client.put_object(Bucket=BUCKET, Key="crm/export_1.csv", Body=data)
         t_full, summary = timed(lambda: run(client, store, config))
         assert summary.outcome == "success" and summary.rows_written == args.rows, summary.lines()

@@ -61,7 +61,7 @@ def world(request, tmp_path, airflow_env, s3_server, monkeypatch):
         s3_server.put_object(Bucket=BUCKET, Key="crm/users_0.csv", Body=SEED.encode())
         monkeypatch.setenv("INBOUND_STAGING_DIR", str(tmp_path / "seed-staging"))
         crm = Integration.model_validate(written)
-        with open_store(url) as store:
+        with open_store(url, migrate=True) as store:  # the deploy step (`inbound migrate`), then the seed import
             run = Run(crm, s3_server, store, run_id="seed", triggered_by="cli:test/seed", catalog=Catalog())
             assert run(run.look().new).outcome == "success"
         (seed,) = [k for k in keys(s3_server, BUCKET, "crm/success/") if k.endswith("_users_0.csv")]

@@ -22,8 +22,8 @@ BUCKET = "e2e-exports"
 
 
 @pytest.fixture
-def integration(tmp_path, airflow_env, s3_server, request):
-    """One integration config in its own folder and a store, for a real DAG run."""
+def unmigrated(tmp_path, airflow_env, s3_server):
+    """One integration config in its own folder and a store nobody migrated yet (no file at all)."""
     name = f"e2e_{uuid.uuid4().hex[:6]}"
     folder = tmp_path / "integrations"
     folder.mkdir()
@@ -53,6 +53,13 @@ def integration(tmp_path, airflow_env, s3_server, request):
         "AIRFLOW_CONN_INBOUND_STORE": json.dumps({"conn_type": "sqlite", "host": str(store_path)}),
     }
     return {"name": name, "env": env, "store": f"sqlite:///{store_path}", "staging": tmp_path / "staging"}
+
+
+@pytest.fixture
+def integration(unmigrated):
+    """One integration config in its own folder and a store, migrated (the deploy step), for a real DAG run."""
+    open_store(unmigrated["store"], migrate=True).close()  # as `inbound migrate` does
+    return unmigrated
 
 
 def dags_test(integration, conf: dict | None = None) -> str:
@@ -146,6 +153,62 @@ def test_no_new_file_skips_the_run_instead_of_failing(integration, tmp_path) -> 
     }
 
 
+def last_run(integration) -> tuple[dict[str, tuple[str, int]], dict | None]:
+    """The latest run's task states with their try numbers, and finalize's `inbound_outcome` XCom."""
+    db = Path(integration["env"]["AIRFLOW_HOME"]) / "airflow.db"
+    dag_id = f"inbound_{integration['name']}"
+    with sqlite3.connect(db) as conn:
+        (run_id,) = conn.execute(
+            "SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (dag_id,)
+        ).fetchone()
+        tasks = conn.execute(
+            "SELECT task_id, state, try_number FROM task_instance WHERE dag_id = ? AND run_id = ?", (dag_id, run_id)
+        ).fetchall()
+        row = conn.execute(
+            "SELECT value FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = 'finalize' AND key = 'inbound_outcome'",
+            (dag_id, run_id),
+        ).fetchone()
+    outcome = json.loads(row[0]) if row else None
+    if isinstance(outcome, str):  # (stored as a JSON text of JSON)
+        outcome = json.loads(outcome)
+    return {task: (state, tries) for task, state, tries in tasks}, outcome
+
+
+def test_a_run_against_an_unmigrated_store_fails_saying_run_inbound_migrate_and_moves_nothing(
+    unmigrated, s3_server
+) -> None:
+    """Migrations are a deploy step (issue 29, item 6): no task creates the store's schema. Until `inbound migrate`
+    runs, a run fails at once (no retries) with the fix in its outcome and task log, writes nothing (not even an
+    empty database file) and leaves the file where it was; after `inbound migrate` the next run imports it."""
+    name = unmigrated["name"]
+    body = b"Email,Plan,Open Tickets\nada@x,premium,3\n"
+    s3_server.put_object(Bucket=BUCKET, Key=f"{name}/users_1.csv", Body=body)
+    output = dags_test(unmigrated)
+    assert run_state(unmigrated) == "failed"
+    store_file = Path(unmigrated["store"].removeprefix("sqlite:///"))
+    message = f"the attribute store's schema is behind: sqlite:///{store_file} has no schema yet (version 0)"
+    assert message in output and "run `inbound migrate`" in output  # the task log says it
+    tasks, outcome = last_run(unmigrated)
+    assert tasks["validate_and_map"] == ("failed", 1), tasks  # failed at once, not retried as a database down
+    assert tasks["upsert_attributes"][0] == "upstream_failed" and tasks["finalize"][0] == "failed"
+    assert outcome is not None and outcome["outcome"] == "failed"
+    assert message in outcome["message"] and "run `inbound migrate`" in outcome["message"]
+    assert not store_file.exists()  # nothing written, not even an empty database
+    assert keys(s3_server, f"{name}/") == [f"{name}/users_1.csv"]  # the file stays; no report beside it
+    assert not any(unmigrated["staging"].rglob("*.parquet"))
+
+    migrated = subprocess.run(
+        ["inbound", "migrate"], env=unmigrated["env"], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert f"sqlite:///{store_file}: schema version" in migrated.stdout
+    dags_test(unmigrated)
+    assert run_state(unmigrated) == "success"
+    (moved,) = keys(s3_server, f"{name}/")
+    assert moved.startswith(f"{name}/success/")
+    with open_store(unmigrated["store"]) as store:
+        assert [r.outcome for r in store.imports(name)] == ["success"]
+
+
 @pytest.mark.parametrize("case_name", ["german_excel_cp1252", "bad_rows_within_threshold", "gzip_bomb"])
 def test_corpus_through_a_real_dag(case_name, tmp_path, airflow_env, s3_server) -> None:
     """Realistic exports through Airflow: store, moved file and reports as the corpus says."""
@@ -185,6 +248,7 @@ def test_corpus_through_a_real_dag(case_name, tmp_path, airflow_env, s3_server) 
             "AIRFLOW_CONN_INBOUND_STORE": json.dumps({"conn_type": "sqlite", "host": str(store_path)}),
         },
     }
+    open_store(f"sqlite:///{store_path}", migrate=True).close()  # the deploy step (`inbound migrate`)
     output = dags_test(integration)
     assert run_state(integration) == ("success" if case.outcome == "success" else "failed")
     store = open_store(f"sqlite:///{store_path}")

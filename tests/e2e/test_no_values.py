@@ -62,6 +62,7 @@ def world(tmp_path, airflow_env, s3_server, smtp):
         "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "file", "log_file_path": str(events), "append": True}),
         "AIRFLOW__OPENLINEAGE__NAMESPACE": "inbound-e2e",
     }
+    open_store(f"sqlite:///{tmp_path / 'store.db'}", migrate=True).close()  # the deploy step (`inbound migrate`)
     return {"name": name, "env": env, "store": f"sqlite:///{tmp_path / 'store.db'}", "events": events}
 
 
