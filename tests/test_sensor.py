@@ -302,9 +302,9 @@ def test_a_run_from_events_imports_exactly_the_files_they_named(s3) -> None:
 
 
 def test_the_sweep_of_event_mode_looks_once_never_defers_and_counts_what_it_finds(s3, monkeypatch) -> None:
-    from inbound.airflow import sensor as sensor_module
-
     from airflow.sdk.exceptions import AirflowSkipException
+
+    from inbound.airflow import sensor as sensor_module
 
     sensor = _evented_sensor()
     with pytest.raises(AirflowSkipException, match="the sweep looks once"):

@@ -66,8 +66,16 @@ def main() -> None:
         results = {}
         for way in ("baseline", "now"):
             done = subprocess.run(
-                [sys.executable, __file__, "--child", way, "--integrations", str(args.integrations)]
-                + ["--rounds", str(args.rounds)],
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    way,
+                    "--integrations",
+                    str(args.integrations),
+                    "--rounds",
+                    str(args.rounds),
+                ],
                 env=env,
                 capture_output=True,
                 text=True,
