@@ -106,3 +106,55 @@ def test_a_write_result_crosses_the_xcom_boundary_intact(store) -> None:
             "changes": {"plan": [None, "y"]},
         },
     )
+
+
+def test_the_latest_entries_are_per_integration_asked_and_the_count_is_kept_by_each_append(store) -> None:
+    """`last_imports`/`last_success` of the integrations asked (every one without a list); `import_count`
+    is the row each append keeps (schema v5), equal to the entries counted."""
+    ok = write(store, crm_file())
+    store.log_failure(crm_file("b.csv", "e2"), "broken")
+    store.log_failure(FileImport("hr", "s3://b/hr/a.csv", "e9", "v1", "t"), "never imported")
+    write(store, FileImport("ops", "s3://b/ops/a.csv", "e8", "v1", "t", 1))
+    store.purge("ops", "test")
+    assert {n: r.outcome for n, r in store.last_imports().items()} == {
+        "crm": Outcome.FAILED,
+        "hr": Outcome.FAILED,
+        "ops": Outcome.PURGED,
+    }
+    assert {n: r.id for n, r in store.last_success(["crm", "hr", "nobody"]).items()} == {"crm": ok.import_id}
+    assert set(store.last_success()) == {"crm", "ops"} and set(store.last_imports(["hr"])) == {"hr"}
+    assert store.last_success([]) == {} and store.last_imports(iter(["crm", "crm"]))["crm"].error == "broken"
+    assert [store.import_count(n) for n in ("crm", "hr", "ops", "nobody")] == [2, 1, 2, 0]
+    many = [f"x{i:04d}" for i in range(1200)] + ["crm"]  # more than one statement's worth of names
+    assert set(store.last_imports(many)) == {"crm"}
+
+
+def test_a_change_after_failures_is_found_without_the_failures(store) -> None:
+    """`already_imported` reads the latest entry that changed the data: failures after it do not hide it."""
+    first = write(store, crm_file())
+    for n in range(3):
+        store.log_failure(crm_file(f"bad{n}.csv", f"x{n}"), "broken")
+    found = store.already_imported("crm", "e1", "v1")
+    assert found is not None and found.id == first.import_id
+    store.purge("crm", "test")
+    assert store.already_imported("crm", "e1", "v1") is None  # a purge breaks the chain
+
+
+def test_the_upgrade_to_v5_counts_the_log_and_can_run_again(store) -> None:
+    """Schema v5 (indexes and the log sizes) on a v4 store with history; its steps are idempotent."""
+    from inbound.store.schema import LOG_SIZE_TABLE, SCHEMA_VERSION
+
+    write(store, crm_file())
+    store.log_failure(crm_file("b.csv", "e2"), "broken")
+    store.log_failure(FileImport("hr", "s3://b/hr/a.csv", "e9", "v1", "t"), "x")
+    with store.transaction() as cur:  # what v4 left: no log sizes (the indexes may stay: IF NOT EXISTS)
+        cur.execute(f"DROP TABLE {LOG_SIZE_TABLE}")
+        cur.execute("DELETE FROM inbound_schema WHERE version = 5")
+    assert store.migrate() == SCHEMA_VERSION == 5
+    assert (store.import_count("crm"), store.import_count("hr")) == (2, 1)
+    with store.transaction() as cur:
+        for statement in store._migrations()[5]:
+            cur.execute(statement)  # a second time: nothing changes, nothing fails
+    assert (store.import_count("crm"), store.import_count("hr")) == (2, 1)
+    write(store, crm_file("c.csv", "e3"))
+    assert store.import_count("crm") == 3 == len(store.imports("crm"))

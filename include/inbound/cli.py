@@ -117,7 +117,7 @@ def cmd_purge(args: argparse.Namespace, out: TextIO) -> int:
     catalog = load_folder()
     still = " (its config still exists: its next run imports them again)" if args.name in catalog.integrations else ""
     with _open_store() as attribute_store:
-        users = attribute_store.integrations().get(args.name, 0)
+        users = attribute_store.user_count(args.name)  # its own table, not every one
         if not users:
             print(f"integration {args.name!r} holds no values", file=out)
             return EXIT_OK

@@ -9,7 +9,8 @@ answers "unknown" rather than failing.
 
 The reads are bounded by the table, not by history: the latest `RECENT_RUNS` runs of each
 DAG and the `wait_for_file` task instance of each of those runs (`_read` says which index
-each statement uses).
+each statement uses), on PostgreSQL; `tests/test_bounded_reads.py` measures them on a year of
+runs. SQLite, Airflow's development database, ranks each DAG's runs instead (no LATERAL).
 
 Airflow's models are imported when a function runs, not with the module: the management
 table (`inbound.airflow.management`) and its tests use `DagState` without loading Airflow.
@@ -17,6 +18,8 @@ table (`inbound.airflow.management`) and its tests use `DagState` without loadin
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import logging
 from dataclasses import dataclass, field, replace
@@ -127,7 +130,7 @@ def _read(session: Session, dag_ids: list[str]) -> _Facts:
     """Three statements per 500 DAGs, each bounded by the table rather than by history.
 
     - `dag`: pause state and next run, by its primary key;
-    - the latest runs with their wait's state (`_recent_runs`);
+    - the latest runs with their wait's state (`_recent_postgres`, `_recent_runs` on SQLite);
     - the outcome sentence of each DAG's last run: `xcom`'s primary key (dag_run_id, task_id,
       map_index, key).
     """
@@ -178,15 +181,21 @@ def _iso_utc(value: datetime | None) -> str | None:
 
 
 # The latest RECENT_RUNS runs of each DAG that imported (or tried to), with their wait's state, on
-# PostgreSQL. Per DAG id (one array parameter, not a VALUES row per id: building and compiling
-# those cost more than running the statement), a LATERAL subquery that takes the latest by id of
-# two LIMITed branches, both reading the unique index `dag_run_dag_id_logical_date_key`
-# (dag_id, logical_date): backwards over the runs with a logical date (the schedule's), and its
-# `logical_date IS NULL` range for the runs without one (manual re-imports, asset-triggered runs).
-# Only those runs look up their `wait_for_file` task instance, one lookup each on the unique index
-# `task_instance_composite_key` (dag_id, task_id, run_id, map_index): a correlated scalar subquery,
-# not a join, which lets the planner hash the whole table. The times come as UTC without a zone
-# (`_iso_utc`): no time zone object per value.
+# PostgreSQL, each DAG's read bounded by RECENT_RUNS per branch whatever its history. Per DAG id (one
+# array parameter, not a VALUES row per id: building and compiling those cost more than running the
+# statement), a LATERAL subquery takes the latest by id of LIMITed branches on the unique index
+# `dag_run_dag_id_run_id_key` (dag_id, run_id): Airflow names a run `<run type>__<time>`
+# (`DagRun.generate_run_id`, the time ISO-8601, so a digit follows the `__`), and within one run
+# type's range of run IDs, backwards is newest first. Runs without a logical date (asset-triggered
+# runs of event mode, re-imports) have no other index that orders them: the range
+# `logical_date IS NULL` of (dag_id, logical_date) holds all of a DAG's, its whole history. Run IDs
+# outside those ranges (given by a caller of Airflow's API) are read whole, the one branch whose
+# reads grow, with the runs named so. The range [`<type>__0`, `<type>__A`) holds every ID of the
+# type in any collation (C, ICU, glibc: digits sort before letters); the ranges do not overlap, and
+# their gaps are the last branch's ranges. Only the runs chosen look up their `wait_for_file` task
+# instance, one lookup each on the unique index `task_instance_composite_key` (dag_id, task_id,
+# run_id, map_index): a correlated scalar subquery, not a join, which lets the planner hash the whole
+# table. The times come as UTC without a zone (`_iso_utc`): no time zone object per value.
 _RECENT_POSTGRES = """
 SELECT recent.id, recent.dag_id, recent.run_id, recent.state,
        recent.at AT TIME ZONE 'UTC' AS at, recent.start_date AT TIME ZONE 'UTC' AS start_date,
@@ -196,26 +205,40 @@ SELECT recent.id, recent.dag_id, recent.run_id, recent.state,
 FROM unnest(CAST(:dag_ids AS VARCHAR[])) AS wanted(dag_id)
 CROSS JOIN LATERAL (
     SELECT candidate.* FROM (
-        (SELECT id, dag_id, run_id, state, coalesce(end_date, run_after) AS at, start_date FROM dag_run
-         WHERE dag_id = wanted.dag_id AND logical_date IS NOT NULL AND {imports}
-         ORDER BY logical_date DESC LIMIT :recent)
-        UNION ALL
-        (SELECT id, dag_id, run_id, state, coalesce(end_date, run_after) AS at, start_date FROM dag_run
-         WHERE dag_id = wanted.dag_id AND logical_date IS NULL AND {imports}
-         ORDER BY id DESC LIMIT :recent)
+{branches}
     ) AS candidate
     ORDER BY candidate.id DESC LIMIT :recent
 ) AS recent
-""".format(
-    # a dry run changes nothing, so it is no run of the integration here, whatever it would have done
-    imports="(conf IS NULL OR NOT coalesce(CAST(conf ->> 'dry_run' AS BOOLEAN), false))"
-)
+"""
+_RUN = "SELECT id, dag_id, run_id, state, coalesce(end_date, run_after) AS at, start_date FROM dag_run"
+# a dry run changes nothing, so it is no run of the integration here, whatever it would have done
+_IMPORTS = "(conf IS NULL OR NOT coalesce(CAST(conf ->> 'dry_run' AS BOOLEAN), false))"
+
+
+@functools.cache
+def _recent_postgres() -> str:
+    """`_RECENT_POSTGRES` with a branch per run type of this Airflow (`DagRunType`) and one for other run IDs."""
+    from airflow.utils.types import DagRunType
+
+    ranges = sorted((f"{kind.value}__0", f"{kind.value}__A") for kind in DagRunType)
+    typed = [
+        f"        ({_RUN} WHERE dag_id = wanted.dag_id AND run_id >= '{low}' AND run_id < '{high}' AND {_IMPORTS}\n"
+        "         ORDER BY run_id DESC LIMIT :recent)"
+        for low, high in ranges
+    ]
+    gaps = [f"run_id < '{ranges[0][0]}'", f"run_id >= '{ranges[-1][1]}'"]
+    gaps[1:1] = [f"(run_id >= '{high}' AND run_id < '{low}')" for (_, high), (low, _) in itertools.pairwise(ranges)]
+    other = (
+        f"        ({_RUN} WHERE dag_id = wanted.dag_id AND ({' OR '.join(gaps)}) AND {_IMPORTS}\n"
+        "         ORDER BY id DESC LIMIT :recent)"
+    )
+    return _RECENT_POSTGRES.format(branches="\n        UNION ALL\n".join([*typed, other]))
 
 
 def _recent_runs_postgres(dag_ids: list[str]) -> tuple[Any, dict[str, Any]]:
     from sqlalchemy import text
 
-    return text(_RECENT_POSTGRES), {"dag_ids": dag_ids, "wait_task": WAIT_TASK, "recent": RECENT_RUNS}
+    return text(_recent_postgres()), {"dag_ids": dag_ids, "wait_task": WAIT_TASK, "recent": RECENT_RUNS}
 
 
 def _recent_runs(dag_ids: list[str]) -> Select[Any]:

@@ -209,7 +209,8 @@ def _emit_metrics(integration: Integration, summary: RunSummary, context: Any) -
         started = getattr(context.get("dag_run"), "start_date", None)
         duration = datetime.now(UTC) - started if started else None
         with store(migrate=False) as attribute_store:
-            latest = attribute_store.last_success().get(integration.name) if attribute_store.schema_version() else None
+            found = attribute_store.last_success([integration.name]) if attribute_store.schema_version() else {}
+            latest = found.get(integration.name)
         last = datetime.fromisoformat(latest.finished_at.replace("Z", "+00:00")) if latest else None
         if last is not None and last.tzinfo is None:
             last = last.replace(tzinfo=UTC)

@@ -4,17 +4,28 @@ It is what the management table, the UI's run history, the repeat-import shortcu
 shared files (which integrations processed one object version) read. An import's entry
 is written in the same transaction as its values (`store.writes`). Each write checks the
 schema version first (`StoreBase.check_writable`).
+
+Every read is bounded by the latest entries or an index range, never by the history's length
+(README "Bounded reads"): the latest entry or success per integration asked, the latest change, a
+file's latest move, one object version's entries, a page; the log's length per integration is a
+row each append keeps (schema v5).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
 from inbound.outcome import Outcome
 from inbound.store.base import Cursor, Row, StoreBase, bounded, first
-from inbound.store.schema import LOG_TABLE
+from inbound.store.schema import CHANGED_DATA, LOG_SIZE_TABLE, LOG_TABLE, SUCCEEDED
+
+CHUNK = 500  # integrations per statement (a parameter each)
+# The entries of one object version read (the newest): its readers' imports and retries, and the
+# skips of a file uploaded again and again unchanged, which would otherwise grow with every upload.
+VERSION_ENTRIES = 1000
 
 
 @dataclass(frozen=True)
@@ -71,6 +82,14 @@ def iso(value: object) -> str:
 # The log's columns, in the order of ImportRecord's fields.
 LOG_FIELDS = tuple(f.name for f in fields(ImportRecord))
 LOG_COLUMNS = ", ".join(LOG_FIELDS)
+ENTRY_COLUMNS = ", ".join(f"entry.{name}" for name in LOG_FIELDS)  # of the log as `entry`
+VERSION_COLUMNS = ", ".join(f"version.{name}" for name in LOG_FIELDS)  # of `_VERSION`
+# One object version's newest entries, as `version` (parameters: source_file, etag): the index
+# (source_file, etag, id) read backwards, `VERSION_ENTRIES` at most.
+_VERSION = (
+    f"(SELECT {LOG_COLUMNS} FROM {LOG_TABLE} WHERE source_file = ? AND etag = ? "
+    f"ORDER BY id DESC LIMIT {VERSION_ENTRIES}) AS version"
+)
 
 
 def _record(row: Row) -> ImportRecord:
@@ -111,7 +130,15 @@ class ImportLog(StoreBase):
             self._sql(f"INSERT INTO {LOG_TABLE} ({', '.join(columns)}) VALUES ({marks}) RETURNING id"),
             tuple(columns.values()),
         )
-        return int(first(cur))
+        import_id = int(first(cur))
+        cur.execute(
+            self._sql(
+                f"INSERT INTO {LOG_SIZE_TABLE} (integration, entries) VALUES (?, 1) "
+                f"ON CONFLICT (integration) DO UPDATE SET entries = {LOG_SIZE_TABLE}.entries + 1"
+            ),
+            (entry.integration,),
+        )
+        return import_id
 
     def log_skip(self, repeat_of: int, entry: FileImport) -> int:
         """Log a file of a run skipped as identical to import `repeat_of` (it changes nothing).
@@ -123,10 +150,10 @@ class ImportLog(StoreBase):
         with self.transaction() as cur:
             cur.execute(
                 self._sql(
-                    f"SELECT id FROM {LOG_TABLE} WHERE integration = ? AND source_file = ? AND etag = ? "
-                    "AND triggered_by = ? AND error = ? ORDER BY id LIMIT 1"
+                    f"SELECT version.id FROM {_VERSION} WHERE version.integration = ? AND version.triggered_by = ? "
+                    "AND version.error = ? ORDER BY version.id DESC LIMIT 1"
                 ),
-                (entry.integration, entry.source_file, entry.etag, entry.triggered_by, skipped),
+                (entry.source_file, entry.etag, entry.integration, entry.triggered_by, skipped),
             )
             found = cur.fetchone()
             if found is not None:
@@ -145,7 +172,8 @@ class ImportLog(StoreBase):
     def moved_to(self, source_file: str, limit: int = 10) -> tuple[str, str] | None:
         """Where a file that is gone went: (its latest key, the run that moved it there last).
 
-        Follows the moves (a key in failed/ re-imported into success/) up to `limit` steps.
+        Follows the moves (a key in failed/ re-imported into success/) up to `limit` steps, each the
+        newest entry of a key on the index (source_file, id): a key uploaded every hour is not read whole.
         """
         bucket = source_file.removeprefix("s3://").split("/", 1)[0]
         found: tuple[str, str] | None = None
@@ -190,12 +218,12 @@ class ImportLog(StoreBase):
         if not etag:
             return None
         with self.transaction() as cur:
-            cur.execute(
+            cur.execute(  # the partial index of the changes: failures after it are not read
                 self._sql(
-                    f"SELECT {LOG_COLUMNS} FROM {LOG_TABLE} WHERE integration = ? AND outcome <> ? "
+                    f"SELECT {LOG_COLUMNS} FROM {LOG_TABLE} WHERE integration = ? AND {CHANGED_DATA} "
                     "ORDER BY id DESC LIMIT 1"
                 ),
-                (integration, Outcome.FAILED.value),
+                (integration,),
             )
             row = cur.fetchone()
         if row is None:
@@ -207,23 +235,21 @@ class ImportLog(StoreBase):
     def _imported(self, cur: Cursor, entry: FileImport) -> ImportRecord | None:
         """This integration's successful import of this object version with this config, if any
         (inside the caller's transaction: under the writer's lock it sees every committed write)."""
-        cur.execute(
+        cur.execute(  # among the version's newest entries: a run that raced this one is there
             self._sql(
-                f"SELECT {LOG_COLUMNS} FROM {LOG_TABLE} WHERE integration = ? AND source_file = ? AND etag = ? "
-                "AND config_version = ? AND outcome = ? AND error IS NULL ORDER BY id DESC LIMIT 1"
+                f"SELECT {VERSION_COLUMNS} FROM {_VERSION} WHERE version.integration = ? AND version.config_version = ? "
+                "AND version.outcome = ? AND version.error IS NULL ORDER BY version.id DESC LIMIT 1"
             ),
-            (entry.integration, entry.source_file, entry.etag, entry.config_version, Outcome.SUCCESS.value),
+            (entry.source_file, entry.etag, entry.integration, entry.config_version, Outcome.SUCCESS.value),
         )
         row = cur.fetchone()
         return None if row is None else _record(row)
 
     def file_outcomes(self, source_file: str, etag: str) -> dict[str, ImportRecord]:
-        """Per integration, its latest entry for one object version (a file several read)."""
+        """Per integration, its latest entry for one object version (a file several read), among the
+        version's newest `VERSION_ENTRIES`."""
         with self.transaction() as cur:
-            cur.execute(
-                self._sql(f"SELECT {LOG_COLUMNS} FROM {LOG_TABLE} WHERE source_file = ? AND etag = ? ORDER BY id"),
-                (source_file, etag),
-            )
+            cur.execute(self._sql(f"SELECT {VERSION_COLUMNS} FROM {_VERSION} ORDER BY version.id"), (source_file, etag))
             rows = cur.fetchall()
         return {row[1]: _record(row) for row in rows}
 
@@ -241,35 +267,54 @@ class ImportLog(StoreBase):
         return [_record(row) for row in rows]
 
     def import_count(self, integration: str) -> int:
-        """How many entries the integration's import log holds (the history's length)."""
+        """How many entries the integration's import log holds (the history's length): one row, kept by `_log`."""
         with self.transaction() as cur:
-            cur.execute(self._sql(f"SELECT COUNT(*) FROM {LOG_TABLE} WHERE integration = ?"), (integration,))
+            cur.execute(self._sql(f"SELECT entries FROM {LOG_SIZE_TABLE} WHERE integration = ?"), (integration,))
             row = cur.fetchone()
         return int(row[0]) if row else 0
 
-    def last_imports(self) -> dict[str, ImportRecord]:
-        """Per integration, its latest import-log entry (the reason beside a failed last run)."""
-        with self.transaction() as cur:
-            cur.execute(
-                self._sql(
-                    f"SELECT {LOG_COLUMNS} FROM {LOG_TABLE} WHERE id IN (SELECT MAX(id) FROM {LOG_TABLE} GROUP BY integration)"
-                )
-            )
-            rows = cur.fetchall()
-        return {record.integration: record for record in map(_record, rows)}
+    def last_imports(self, integrations: Iterable[str] | None = None) -> dict[str, ImportRecord]:
+        """Per integration, its latest import-log entry (the reason beside a failed last run).
 
-    def last_success(self) -> dict[str, ImportRecord]:
-        """Per integration, its last successful import (what "attributes imported" shows)."""
+        Of `integrations` (None: every integration the log has an entry of); one entry read each.
+        """
+        return self._latest(integrations, "")
+
+    def last_success(self, integrations: Iterable[str] | None = None) -> dict[str, ImportRecord]:
+        """Per integration, its last successful import (what "attributes imported" shows).
+
+        Of `integrations` (None: every integration the log has an entry of); one entry read each,
+        by the partial index of the successes: the failures since are not read.
+        """
+        return self._latest(integrations, f"AND latest.{SUCCEEDED}")
+
+    def _latest(self, integrations: Iterable[str] | None, condition: str) -> dict[str, ImportRecord]:
+        """Per integration, its newest entry meeting `condition`: one `ORDER BY id DESC LIMIT 1` each on
+        an index of (integration, id), never an aggregate over the log. The integrations come as a
+        VALUES list (`CHUNK` a statement), or all of them from the log sizes."""
+        asked: list[tuple[str, tuple[str, ...]]]
+        if integrations is None:
+            asked = [(f"(SELECT integration AS column1 FROM {LOG_SIZE_TABLE}) AS asked", ())]
+        else:
+            names = sorted(set(integrations))
+            chunks = [tuple(names[i : i + CHUNK]) for i in range(0, len(names), CHUNK)]
+            asked = [("(VALUES " + ", ".join("(?)" for _ in chunk) + ") AS asked", chunk) for chunk in chunks]
+        found: dict[str, ImportRecord] = {}
         with self.transaction() as cur:
-            cur.execute(
-                self._sql(
-                    f"""SELECT {LOG_COLUMNS} FROM {LOG_TABLE} WHERE id IN (
-                        SELECT MAX(id) FROM {LOG_TABLE} WHERE outcome = ? GROUP BY integration)"""
-                ),
-                (Outcome.SUCCESS.value,),
-            )
-            rows = cur.fetchall()
-        return {row[1]: _record(row) for row in rows}
+            for names_sql, params in asked:
+                newest = (
+                    f"SELECT (SELECT latest.id FROM {LOG_TABLE} AS latest WHERE latest.integration = asked.column1 "
+                    f"{condition} ORDER BY latest.id DESC LIMIT 1) AS id FROM {names_sql}"
+                )
+                # A join on the ids, not `id IN (...)`: PostgreSQL would run each lookup twice for that.
+                cur.execute(
+                    self._sql(
+                        f"SELECT {ENTRY_COLUMNS} FROM ({newest}) AS newest JOIN {LOG_TABLE} AS entry ON entry.id = newest.id"
+                    ),
+                    params,
+                )
+                found.update((record.integration, record) for record in map(_record, cur.fetchall()))
+        return found
 
     def _import_sources(self, cur: Cursor, ids: set[int]) -> dict[int, tuple[str, str]]:
         """Per import id, the file it read and when it finished."""

@@ -19,16 +19,29 @@ import json
 from collections.abc import Callable
 
 from inbound.errors import SchemaAhead, SchemaBehind
+from inbound.outcome import Outcome
 from inbound.store.base import Cursor, StoreBase, first
 from inbound.store.row_hash import HASH
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 SCHEMA_TABLE = "inbound_schema"
 OLD_VALUE_TABLE = "inbound_attribute_value"
 LOG_TABLE = "inbound_import_log"
 INTEGRATION_TABLE = "inbound_integration"
 VIEW = "inbound_attributes_v1"
 COUNT_COLUMNS = ("inserted", "updated", "unchanged", "cleared", "removed")
+# Per integration, how many entries its import log holds: kept by every append (`ImportLog._log`),
+# so the history's length is one row to read, not the history to count.
+LOG_SIZE_TABLE = "inbound_import_log_size"
+# The predicates of the import log's partial indexes (schema v5), spelled alike in the statements that use
+# them: a database uses a partial index only for a statement whose WHERE says its predicate.
+SUCCEEDED = f"outcome = '{Outcome.SUCCESS.value}'"
+CHANGED_DATA = f"outcome <> '{Outcome.FAILED.value}'"  # a success, purge or erasure: what changed (or could have)
+# What schema v5 fills the log sizes with (and what restores them from the log itself).
+RECOUNT = (
+    f"DELETE FROM {LOG_SIZE_TABLE}",
+    f"INSERT INTO {LOG_SIZE_TABLE} (integration, entries) SELECT integration, COUNT(*) FROM {LOG_TABLE} GROUP BY integration",
+)
 
 # An integration's stored attributes: name -> declared type, as of its last write.
 Types = dict[str, str]
@@ -163,6 +176,21 @@ class Schema(StoreBase):
             # v4: each user row keeps its content hash (`inbound.store.row_hash`): a re-import sends
             # only the rows whose hash is new. NULL until the next import of the integration fills it.
             4: [self._add_row_hashes],
+            # v5: reads bounded by the latest entries, not the history (README "Bounded reads"): an
+            # integration's latest success and latest change each by a partial index on (integration,
+            # id), a file's latest entry by (source_file, id), one object version's newest entries by
+            # (source_file, etag, id) (v3's index without the id goes), the log's length per
+            # integration as a row kept by every append. Idempotent: a migration that stopped halfway
+            # runs again.
+            5: [
+                f"CREATE INDEX IF NOT EXISTS ix_{LOG_TABLE}_file_id ON {LOG_TABLE} (source_file, id)",
+                f"CREATE INDEX IF NOT EXISTS ix_{LOG_TABLE}_version ON {LOG_TABLE} (source_file, etag, id)",
+                f"DROP INDEX IF EXISTS ix_{LOG_TABLE}_file",
+                f"CREATE INDEX IF NOT EXISTS ix_{LOG_TABLE}_success ON {LOG_TABLE} (integration, id) WHERE {SUCCEEDED}",
+                f"CREATE INDEX IF NOT EXISTS ix_{LOG_TABLE}_changed ON {LOG_TABLE} (integration, id) WHERE {CHANGED_DATA}",
+                f"CREATE TABLE IF NOT EXISTS {LOG_SIZE_TABLE} (integration TEXT PRIMARY KEY, entries BIGINT NOT NULL)",
+                *RECOUNT,
+            ],
         }
 
     def _add_row_hashes(self, cur: Cursor) -> None:

@@ -64,8 +64,8 @@ def attributes(
         for a in integration.attributes
     ]
     if imports:
-        with store() as s:
-            imported = set(s.last_success())
+        with store() as s:  # one entry read per integration the caller may read
+            imported = set(s.last_success(caller.catalog.integrations))
         for view in found:
             view["imported"] = view["integration"] in imported
     return found
