@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -209,13 +210,16 @@ NOBODY = AdvanceOutcome(acked=0, failed=0, rejected=0)  # broadcast while no tri
 
 @pytest.mark.parametrize("outcome", [NOT_HERE, NOBODY], ids=["refused by every trigger here", "no trigger online"])
 def test_a_file_no_trigger_here_takes_is_released_for_the_other_triggerers(aws, outcome) -> None:
-    """Airflow spreads watchers over triggerers: the integration it names may listen on another one."""
+    """Airflow spreads watchers over triggerers: the integration it names may listen on another one.
+    Released after 1, 2, 4, ... s by receive: long enough in all for a dead triggerer's watchers to move."""
     s3, sqs, url = aws
     producer = QueueProducer(url, "aws_default", wait_seconds=0, client=sqs)
     producer.metrics_backend = stats = Recorder()
     test_event, created = _received_by(producer, s3, 2)  # S3's test event, one object
     asyncio.run(producer.advance([AdvanceItem(test_event[1], outcome), AdvanceItem(created[1], outcome)]))
-    assert (visible(sqs, url), hidden(sqs, url)) == (1, 0)  # the object's message, back at once; the test event gone
+    assert (visible(sqs, url), hidden(sqs, url)) == (0, 1)  # the test event gone; the object's message ...
+    time.sleep(1.5)
+    assert (visible(sqs, url), hidden(sqs, url)) == (1, 0)  # ... back after a second (its first receive)
     assert producer.released == 1 and producer.deleted == 1
     assert stats.counts["inbound.queue.inbound-events.released"] == 1
 

@@ -36,7 +36,8 @@ WAIT_SECONDS = 20  # one receive waits this long for a message (SQS's longest lo
 VISIBILITY_SECONDS = 300  # a received message stays hidden this long unless deleted, then comes again
 DELETE_BATCH = 10  # SQS deletes (and changes the visibility of) at most ten messages per call
 RECENT_MESSAGES = 10_000  # announcements remembered to drop a second delivery of one S3 event (SQS repeats)
-RELEASE_RECEIVES = 5  # a message no trigger here took goes back to the queue until received this often
+RELEASE_RECEIVES = 8  # a message no trigger here took goes back to the queue until received this often
+RELEASE_MAX_DELAY_SECONDS = 60  # ... after 1, 2, 4, ... s (about two minutes in all: a dead triggerer's watchers move)
 DELETE_ATTEMPTS = 4  # tries of one batch of deletes that SQS failed on its side
 DELETE_BACKOFF_SECONDS = 0.5  # the first pause before a retry (doubling)
 MAX_BACKOFF_SECONDS = 60.0  # the longest pause between two receives that failed
@@ -179,7 +180,7 @@ class QueueProducer(SharedStreamProducer):
         - A message some trigger here fired for (`acked`), that announces no possible file,
           or that SQS delivered `RELEASE_RECEIVES` times already, is deleted.
         - One that no trigger here fired for (each refused it, or none was subscribed yet)
-          is *released*: made visible again at once, so that another triggerer, whose
+          is *released*: made visible again soon (`_release`), so that another triggerer, whose
           triggers may be the integrations it names (Airflow spreads triggers over
           triggerers), receives it. What none ever takes is found by the sweep.
         - One a trigger failed on is left alone: it comes back after its visibility timeout.
@@ -191,7 +192,8 @@ class QueueProducer(SharedStreamProducer):
         was shown again meanwhile), is logged and counted (`undeleted`): it comes back, and
         its files' imports are skipped as done. Never raises: the shared poll goes on.
         """
-        delete, release = [], []
+        delete: list[str] = []
+        release: list[Received] = []
         for item in batch:
             outcome, received = item.outcome, _received(item.broker_payload)
             if outcome.failed:
@@ -200,7 +202,7 @@ class QueueProducer(SharedStreamProducer):
             if taken or not received.announces or received.receives >= RELEASE_RECEIVES:
                 delete.append(received.handle)
             else:
-                release.append(received.handle)
+                release.append(received)
         deleted, undeleted = self.deleted, self.undeleted
         for start in range(0, len(delete), DELETE_BATCH):
             await self._delete(delete[start : start + DELETE_BATCH])
@@ -209,15 +211,27 @@ class QueueProducer(SharedStreamProducer):
             released += await self._release(release[start : start + DELETE_BATCH])
         self._count(deleted=self.deleted - deleted, undeleted=self.undeleted - undeleted, released=released)
 
-    async def _release(self, handles: Sequence[str]) -> int:
-        """Make messages visible again now; one that fails comes back after its visibility timeout anyway."""
-        entries = [{"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0} for i, h in enumerate(handles)]
+    async def _release(self, messages: Sequence[Received]) -> int:
+        """Show messages again after 1, 2, 4, ... s (by how often they were received), up to a minute.
+
+        The back-off spans the time Airflow takes to move a dead triggerer's watchers to a
+        live one (a message released at once would use up its receives in seconds meanwhile).
+        One that fails to change comes back after its visibility timeout anyway.
+        """
+        entries = [
+            {
+                "Id": str(i),
+                "ReceiptHandle": m.handle,
+                "VisibilityTimeout": min(2 ** (max(m.receives, 1) - 1), RELEASE_MAX_DELAY_SECONDS),
+            }
+            for i, m in enumerate(messages)
+        ]
         try:
             answer = await asyncio.to_thread(
                 self.client.change_message_visibility_batch, QueueUrl=self.url, Entries=entries
             )
         except Exception as exc:
-            log.warning("releasing %d message(s) of %s failed (%s)", len(handles), self.url, type(exc).__name__)
+            log.warning("releasing %d message(s) of %s failed (%s)", len(messages), self.url, type(exc).__name__)
             return 0
         released = len(answer.get("Successful", []))
         self.released += released
