@@ -1,11 +1,14 @@
 """A real Airflow deployment on loopback: CeleryExecutor, PostgreSQL, Redis, a moto S3 server.
 
-Used by the Celery end-to-end test and by the load script
-(`tests/benchmarks/load_celery.py`). It starts the same processes as docker-compose.yaml
-(`api-server`, `scheduler`, `dag-processor`, `triggerer`, `celery worker`), each in its own
-process group, against this machine's PostgreSQL (a fresh metadata database and a fresh
-attribute-store database) and Redis (a queue of its own, so parallel runs never share tasks).
-`stop()` ends every process it started and drops both databases.
+Used by the Celery end-to-end tests, the chaos test (`chaos.py`) and the load scripts
+(`tests/benchmarks/load_celery.py`, `bench_chaos.py`). It starts the same processes as
+docker-compose.yaml (`api-server`, `scheduler`, `dag-processor`, `triggerer`, `celery worker`),
+each in its own process group, against this machine's PostgreSQL (a fresh metadata database
+and a fresh attribute-store database) and Redis (a queue of its own, so parallel runs never
+share tasks). There may be several schedulers and triggerers (`scheduler`, `scheduler-2`, ...),
+and workers as hosts of their own (`hosts`). A test may `kill` a process with everything it
+started (SIGKILL: no cleanup, as a host that dies) and `restart` it later with the same
+command and environment. `stop()` ends every process it started and drops both databases.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -86,6 +89,10 @@ class Cluster:
     databases: list[str]
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     token: str = ""
+    # What each process was started with (argv, environment), for `restart`.
+    commands: dict[str, tuple[list[str], dict[str, str]]] = field(default_factory=dict)
+    # Processes the test killed on purpose and has not restarted yet (name -> time.monotonic() of the kill).
+    killed: dict[str, float] = field(default_factory=dict)
 
     # -- S3 and REST API -------------------------------------------------------------------
     def s3(self) -> Any:
@@ -155,18 +162,63 @@ class Cluster:
 
     # -- processes --------------------------------------------------------------------------
     def start(self, service: str, *args: str, env: dict[str, str] | None = None) -> None:
-        log = open(self.home / f"{service}.log", "w")
-        self.processes[service] = subprocess.Popen(
-            [str(BIN / "airflow"), *args],
-            env=env or self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # a group of its own: stop() ends its children too
-        )
+        self.commands[service] = ([str(BIN / "airflow"), *args], env or self.env)
+        self._spawn(service, "w")
+
+    def _spawn(self, service: str, mode: str) -> None:
+        argv, env = self.commands[service]
+        with open(self.home / f"{service}.log", mode) as log:
+            self.processes[service] = subprocess.Popen(
+                argv,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # a group of its own: stop() ends its children too
+            )
+
+    def kill(self, service: str) -> None:
+        """kill -9 a process and everything it started, as a host that dies: no signal handler, no cleanup.
+
+        Everything is stopped first (SIGSTOP: nothing forks meanwhile), then its group is killed and
+        every descendant that left the group (`airflow celery worker` runs Celery in a session of its
+        own, Airflow's task runners take groups of their own).
+        `assert_alive` and `wait_for` let it be until `restart`.
+        """
+        proc = self.processes[service]
+        self.killed[service] = time.monotonic()
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGSTOP)
+        for pid in descendants(proc.pid):  # those outside the group too: nothing forks any more
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+        family = [(pid, _started(pid)) for pid in descendants(proc.pid)]
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        for pid, started in family:
+            _kill_if(pid, started)
+        proc.wait(timeout=30)
+        with open(self.home / f"{service}.log", "a") as log:
+            log.write(f"\n--- killed with SIGKILL by the test at {time.strftime('%H:%M:%S')} ---\n")
+
+    def restart(self, service: str) -> None:
+        """Start a process again with the command and environment it first had; its log goes on."""
+        proc = self.processes[service]
+        if proc.poll() is None:
+            raise ClusterError(f"airflow {service} is still running: kill it first")
+        with open(self.home / f"{service}.log", "a") as log:
+            log.write(f"--- restarted by the test at {time.strftime('%H:%M:%S')} ---\n")
+        self._spawn(service, "a")
+        self.killed.pop(service, None)
+
+    def pids(self, service: str) -> list[int]:
+        """The process and everything it started (now)."""
+        pid = self.processes[service].pid
+        return [pid, *descendants(pid)]
 
     def assert_alive(self) -> None:
-        for name, proc in self.processes.items():
-            if proc.poll() is not None:
+        """Every process runs, except those the test killed on purpose and has not restarted yet."""
+        for name, proc in list(self.processes.items()):
+            if name not in self.killed and proc.poll() is not None:
                 raise ClusterError(f"airflow {name} exited with {proc.returncode}\n{self.log_tails()}")
 
     def log_tails(self, chars: int = 3000) -> str:
@@ -178,14 +230,86 @@ class Cluster:
         return "\n".join(parts)
 
     def stop(self) -> None:
-        for proc in self.processes.values():
-            stop_group(proc)
+        processes = list(self.processes.values())
         self.processes.clear()
+        stop_groups(processes)
         for database in self.databases:
             try:
                 _admin_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
             except Exception:
                 pass
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below `pid` (from /proc; this kernel has no /proc/PID/task/TID/children)."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # ended meanwhile
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _started(pid: int) -> str | None:
+    """When a process started (clock ticks after boot): with its pid, who it is (pids are reused)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _kill_if(pid: int, started: str | None) -> None:
+    """SIGKILL a process if it is still the one seen (same pid, same start)."""
+    if started is not None and _started(pid) == started:
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def rss_mb(pids: list[int]) -> float:
+    """The resident memory of these processes together (MB); ended ones count nothing."""
+    total = 0
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    return total / 1024
+
+
+def stop_groups(processes: list[subprocess.Popen], timeout: float = 30) -> None:
+    """Terminate several processes at once, each with its group and every process it started.
+
+    Some leave their group (`airflow celery worker` runs Celery's main process in a session of its
+    own, task runners take groups of their own): those are found in the process tree first. What is
+    still there after `timeout` is killed, and so is everything when an interrupt (Ctrl-C) comes.
+    """
+    family = [(pid, _started(pid)) for proc in processes if proc.poll() is None for pid in descendants(proc.pid)]
+    try:
+        for proc in processes:
+            if proc.poll() is None:
+                with suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for proc in processes:
+            with suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+    finally:
+        for proc in processes:
+            if proc.poll() is None:
+                with suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                with suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=10)
+        for pid, started in family:  # ended by now, or left behind: never left running
+            _kill_if(pid, started)
 
 
 def stop_group(proc: subprocess.Popen) -> None:
@@ -228,13 +352,21 @@ def celery_cluster(
     concurrency: int = 4,
     extra_env: dict[str, str] | None = None,
     hosts: dict[str, tuple[str, ...]] | None = None,
+    schedulers: int = 1,
+    triggerers: int = 1,
+    setup: Callable[[Cluster], None] | None = None,
 ) -> Iterator[Cluster]:
     """Start the whole deployment; yields once the API server answers and every job is healthy.
 
     `concurrency` is the Celery worker's slots: 4 on this 2-core machine, since the tasks
     mostly wait on S3 and the database. `hosts`: instead of one worker, one worker per entry
-    (a name -> the task IDs routed to it; the first takes every other task), each as on a host
-    of its own: its own AIRFLOW_HOME, logs, temp and staging folders, log-server port and queue.
+    (a name -> the task IDs routed to it; the first takes every other task, and so does any
+    other host that names no task), each as on a host of its own: its own AIRFLOW_HOME, logs,
+    temp and staging folders, log-server port and queue; its process is `worker-<name>`.
+    `schedulers`, `triggerers`: how many of each run side by side (Airflow's HA): the first is
+    `scheduler` (`triggerer`), the next `scheduler-2`, ... each with ports of its own.
+    `setup` runs once the moto server and both databases are ready, before any Airflow
+    process starts (buckets, queues and notifications that the first runs must find).
     """
     home.mkdir(parents=True, exist_ok=True)
     tag = uuid.uuid4().hex[:8]
@@ -322,10 +454,16 @@ def celery_cluster(
             raise ClusterError(
                 f"inbound migrate failed:\n{store_migrated.stdout[-2000:]}\n{store_migrated.stderr[-3000:]}"
             )
+        if setup is not None:
+            setup(cluster)
         cluster.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(api_port), "--workers", "1")
-        cluster.start("scheduler", "scheduler")
+        for i in range(schedulers):
+            own = {"AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(free_port())} if i else {}
+            cluster.start(_numbered("scheduler", i), "scheduler", env={**cluster.env, **own})
         cluster.start("dag-processor", "dag-processor")
-        cluster.start("triggerer", "triggerer")
+        for i in range(triggerers):
+            own = {"AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port())} if i else {}
+            cluster.start(_numbered("triggerer", i), "triggerer", env={**cluster.env, **own})
         if hosts:
             _start_hosts(cluster, hosts, concurrency)
         else:
@@ -336,8 +474,10 @@ def celery_cluster(
         cluster.token = _token(base_url)
         yield cluster
     finally:
-        cluster.stop()
-        stop_group(moto)
+        try:
+            cluster.stop()
+        finally:
+            stop_group(moto)
 
 
 # Routes tasks to the queue of the worker `hosts` names for them (a cluster policy, applied by
@@ -375,13 +515,18 @@ def _start_hosts(cluster: Cluster, hosts: dict[str, tuple[str, ...]], concurrenc
             "INBOUND_STAGING_DIR": str(own / "staging"),
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
         }
-        queue = cluster.queue if i == 0 else f"{cluster.queue}_{name}"
+        queue = cluster.queue if i == 0 or not hosts[name] else f"{cluster.queue}_{name}"
         cluster.start(
             f"worker-{name}",
             *("celery", "worker", "--concurrency", str(concurrency), "--queues", queue),
             *("--celery-hostname", f"{name}@%h"),
             env=env,
         )
+
+
+def _numbered(service: str, index: int) -> str:
+    """`scheduler`, `scheduler-2`, `scheduler-3`, ..."""
+    return service if index == 0 else f"{service}-{index + 1}"
 
 
 def _healthy(base_url: str) -> bool:
@@ -411,7 +556,10 @@ __all__ = [
     "Cluster",
     "ClusterError",
     "celery_cluster",
+    "descendants",
     "free_port",
+    "rss_mb",
     "start_moto",
     "stop_group",
+    "stop_groups",
 ]
