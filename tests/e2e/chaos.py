@@ -14,12 +14,13 @@ Used by `tests/e2e/test_chaos.py` (the small configuration, in CI) and
    fail (no user-ID column; too many empty user IDs; too many bad Seats values, which fails
    only the readers of Seats).
 2. **Run** (`run`): the deployment of `cluster.py` with two schedulers, two triggerers and two
-   Celery workers as hosts sharing no disk (staging in S3). The files go up in waves; a share
-   of the event-mode uploads have their S3 notification sent to the queue a second time
-   (SQS is at-least-once), at once or seconds later. During the waves a worker, a triggerer
-   and a scheduler (which one of each, and when: seeded) are killed with SIGKILL and
-   restarted a few seconds later. Then it waits, bounded, until every file has moved and
-   nothing is in flight (the DAGs paused through the REST API, no task but an idle wait).
+   Celery workers as hosts sharing no disk (staging in S3). Once every DAG's first run is at
+   rest (the sweeps looked, the polling waits deferred), the files go up in waves; a share of
+   the event-mode uploads have their S3 notification sent to the queue a second time (SQS is
+   at-least-once), at once or seconds later. During the waves a worker, a triggerer and a
+   scheduler (which one of each, and when: seeded) are killed with SIGKILL and restarted a
+   few seconds later. Then it waits, bounded, until every file has moved and every run that
+   took files has ended (runs still waiting, with nothing to find, may go on).
 3. **Check** (`check`), against a model computed here with the csv module (never inbound's
    code): every file ended in `success/` or `failed/` exactly once, in the folder its readers'
    outcomes give, none left; the store (the contract view `inbound_attributes_v1`, plain SQL)
@@ -87,19 +88,24 @@ class ChaosConfig:
     down_for: tuple[float, float] = (3.0, 8.0)  # seconds a killed process stays dead
     queues: int = 3
     failing: float = 0.1  # share of files that fail (for some or every reader)
-    event_files: float = 0.03  # share of the files in folders that event-mode integrations read
+    # Share of the files in folders that event-mode integrations read: each such file starts runs of
+    # its own (one per event-mode reader, 4 task starts each), a polling run takes a folder's batch.
+    event_files: float = 0.03
     duplicates: float = 0.2  # share of event-mode uploads whose notification is sent twice
-    polling_schedule: str = "PT2M"  # polling: a run looks at its start and every 30 s for 90 s
+    polling_schedule: str = "PT3M"  # polling: a run looks at its start and every 30 s for 150 s
     # Event mode's sweep: one look for what an event missed. Events do get missed: a triggerer killed
     # between hearing a message and storing its event (the message comes back after its 5-minute
-    # visibility timeout), and Airflow 3.3's asset queue (an event stored while its DAG's run is being
-    # created is consumed by no run: apache/airflow#70970). Its interval bounds how late such a file is.
+    # visibility timeout), and Airflow 3.3.2's asset queue (an event stored while the run for the
+    # asset's previous event is being created is consumed by no run until the asset's next event:
+    # apache/airflow#54659, reworked in #70972). Its interval bounds how late such a file is.
     sweep_schedule: str = "PT2M"
     concurrency: int = 4  # slots per worker
     schedulers: int = 2
     triggerers: int = 2
-    settle_timeout: float = 240.0  # first upload -> every file moved
-    quiet_timeout: float = 120.0  # then: nothing in flight
+    # After the last wave, for every file to move: two sweeps of event mode and the processing behind
+    # them (a file whose event was missed waits for a sweep), with room for a slow machine.
+    settle_timeout: float = 330.0
+    quiet_timeout: float = 90.0  # then: every run that took files ended
     upload_threads: int = 4
 
     @classmethod
@@ -386,7 +392,9 @@ class Report:
     duplicates_sent: int = 0
     event_uploads: int = 0  # (event-mode reader, upload) pairs: what the watchers should hear at least
     asset_events: int = 0
-    sweep_only: int = 0
+    missed_events: list[tuple[str, str]] = field(default_factory=list)  # event-mode (reader, file) a sweep took
+    missed_why: Counter[str] = field(default_factory=Counter)
+    missed_trails: list[str] = field(default_factory=list)
     failed_twice: int = 0
     runs: Counter[str] = field(default_factory=Counter)
     peak_rss_mb: float = 0.0
@@ -441,7 +449,15 @@ class Report:
                 "asset events from the watchers / (event-mode reader, upload) pairs",
                 f"{self.asset_events} / {self.event_uploads}",
             ),
-            ("event-mode files imported by the sweep, not an event", str(self.sweep_only)),
+            (
+                "event-mode (reader, file) first taken by a sweep, not its event",
+                f"{len(self.missed_events)}"
+                + (
+                    " (" + ", ".join(f"{k}: {v}" for k, v in sorted(self.missed_why.items())) + ")"
+                    if self.missed_why
+                    else ""
+                ),
+            ),
             ("(reader, file) failed more than once in the log", str(self.failed_twice)),
             ("DAG runs by state", ", ".join(f"{k} {v}" for k, v in sorted(self.runs.items()))),
             ("task instances / tries started (all runs)", f"{self.task_instances} / {self.task_tries}"),
@@ -461,6 +477,9 @@ class Report:
         """What went wrong, for an assertion message: each broken invariant with examples, then the logs."""
         lines = [f"{len(self.violations)} invariant(s) broken:"]
         lines += [f"- {v}" for v in self.violations]
+        if self.missed_trails:
+            lines += ["", "event-mode files a sweep took (or none), with their asset events:"]
+            lines += [f"  {t}" for t in self.missed_trails[:20]]
         return "\n".join([*lines, "", self.table(), "", self.tails])
 
 
@@ -950,6 +969,8 @@ def _check(
     def import_log() -> None:
         entries.extend(_log(cluster.store_url))
         _check_log(plan, expected, entries, uploaded, report)
+        if report.missed_events:
+            _explain_missed(cluster, report)
 
     checks: list[tuple[str, Callable[[], None]]] = [
         ("the files' folders", lambda: _check_files(plan, expected, _listing(cluster.moto_url), report)),
@@ -1025,8 +1046,30 @@ def _check_log(plan: Plan, expected: Model, entries: list[Entry], uploaded: dict
             first = min(imports, key=lambda e: e.id)
             mode = "events" if specs[name].events else "polling"
             report.latencies[mode].append(first.finished_at.timestamp() - uploaded[key])
-            if specs[name].events and "/asset_triggered__" not in first.triggered_by:
-                report.sweep_only += 1
+        if specs[name].events and not any("/asset_triggered__" in e.triggered_by for e in found[:1]):
+            report.missed_events.append((name, key))  # first done by a sweep, or not at all
+
+
+def _explain_missed(cluster: Cluster, report: Report) -> None:
+    """Why event-mode files were first taken by a sweep (or never): from the asset events and their runs."""
+    trails: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for asset in _pages(cluster, "/api/v2/assets?name_pattern=inbound_chaos_%25_files", "assets"):
+        name = asset["name"].removeprefix("inbound_").removesuffix("_files")
+        for event in _pages(cluster, f"/api/v2/assets/events?asset_id={asset['id']}", "asset_events"):
+            payload = (event.get("extra") or {}).get("payload") or {}
+            runs = [r["run_id"] for r in event.get("created_dagruns") or []]
+            for file in payload.get("files") or []:
+                trails[(name, file["key"])].append(f"asset event {event['id']} at {event['timestamp']}: runs {runs}")
+    for name, key in report.missed_events:
+        trail = trails.get((name, key), [])
+        if not trail:
+            why = "no asset event named it"
+        elif all(t.endswith("runs []") for t in trail):
+            why = "its asset event started no run"
+        else:
+            why = "its event's run came after the sweep"
+        report.missed_why[why] += 1
+        report.missed_trails.append(f"{name} {key}: {why} ({'; '.join(trail) or 'no event'})")
 
 
 def _check_store(cluster: Cluster, expected: Model, report: Report) -> None:

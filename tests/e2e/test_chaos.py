@@ -2,7 +2,7 @@
 
 The scenario and its checks are `chaos.py` (shared with `tests/benchmarks/bench_chaos.py`):
 20 integrations, event mode and polling mixed, some reading the same files; 300 files in
-4 waves, some failing, a quarter of the event-mode notifications delivered twice; two
+3 waves, some failing, a fifth of the event-mode notifications delivered twice; two
 schedulers, two triggerers and two Celery workers as hosts sharing no disk (staging in S3);
 a worker, a triggerer and a scheduler killed with SIGKILL at seeded moments and restarted.
 Then every file must be in `success/` or `failed/` once, as its readers' outcomes say, the
