@@ -35,7 +35,7 @@ Used by `tests/e2e/test_chaos.py` (the small configuration, in CI) and
 
 Settings the scenario needs from the deployment, and why (`chaos_env`): a killed worker's task
 must be found dead in 45 s (Airflow's default is 5 minutes), a task queued on a killed worker
-requeued in 90 s, a dead scheduler's tasks adopted within 30 s; a shared file waits for all its
+requeued in 90 s (`queued_timeout`), a dead scheduler's tasks adopted within 30 s; a shared file waits for all its
 readers for 60 of their intervals (the default 2 would, under kills, move a file before a slow
 reader had it: documented, and not what this test is about).
 """
@@ -100,6 +100,10 @@ class ChaosConfig:
     # apache/airflow#54659, reworked in #70972). Its interval bounds how late such a file is.
     sweep_schedule: str = "PT2M"
     concurrency: int = 4  # slots per worker
+    # A task a killed worker had taken but not started stays queued (Celery redelivers it after a day):
+    # Airflow requeues it after this long. Longer than any wait in Celery's queue, or a healthy task is
+    # requeued too (a big backlog: Airflow's default, 600 s).
+    queued_timeout: float = 90.0
     schedulers: int = 2
     triggerers: int = 2
     # After the last wave, for every file to move: two sweeps of event mode and the processing behind
@@ -488,13 +492,13 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def chaos_env() -> dict[str, str]:
+def chaos_env(config: ChaosConfig) -> dict[str, str]:
     return {
         "INBOUND_STAGING_URL": f"s3://{STAGING_BUCKET}/runs",
         "INBOUND_SHARED_GRACE_INTERVALS": "60",
         "INBOUND_MAX_ATTRIBUTES": "100000",
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "45",
-        "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "90",
+        "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": f"{config.queued_timeout:.0f}",
         "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL": "15",
         "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "30",
         "AIRFLOW__API__MAXIMUM_PAGE_LIMIT": "1000",
@@ -531,7 +535,7 @@ def run(config: ChaosConfig, work: Path, say: Callable[[str], None] = print) -> 
         work / "airflow",
         configs,
         concurrency=config.concurrency,
-        extra_env=chaos_env(),
+        extra_env=chaos_env(config),
         hosts={name: () for name in HOSTS},
         schedulers=config.schedulers,
         triggerers=config.triggerers,
@@ -683,16 +687,22 @@ def _sleep_until(moment: float, stop: threading.Event) -> None:
 def _kills(
     cluster: Cluster, plan: Plan, first: float, report: Report, stop: threading.Event, say: Callable[[str], None]
 ) -> None:
-    """kill -9 each planned process at its moment, restart it after its pause (one at a time)."""
+    """kill -9 each planned process at its moment, restart it after its pause (one at a time).
+
+    A restart happens even when the run is being stopped, so no process is left dead."""
     for kill in plan.kills:
         _sleep_until(first + kill.at, stop)
         if stop.is_set():
             return
         at = time.monotonic() - first
-        cluster.kill(kill.service)
-        say(f"chaos: killed {kill.service} at {at:.0f} s")
-        stop.wait(kill.down_for)
-        cluster.restart(kill.service)
+        try:
+            cluster.kill(kill.service)
+            say(f"chaos: killed {kill.service} at {at:.0f} s")
+            stop.wait(kill.down_for)
+            cluster.restart(kill.service)
+        except Exception:
+            report.violations.append(f"killing or restarting {kill.service} failed:\n{traceback.format_exc()}")
+            return
         down = time.monotonic() - first - at
         say(f"chaos: restarted {kill.service} after {down:.0f} s")
         report.kills.append(f"{kill.service} at {at:.0f} s, down {down:.0f} s")
@@ -829,11 +839,19 @@ def _in_flight(cluster: Cluster) -> list[str]:
 
 
 def _tasks(cluster: Cluster) -> str:
-    """The unfinished task instances, by task and state (`validate_and_map scheduled 12, ...`)."""
+    """The unfinished task instances by task and state, and how many of each task ended
+    (`upsert_attributes: 12 ended, 30 scheduled; ...`: a task that stays scheduled while the
+    others end is starved by their priority)."""
     states = "&".join(f"state={s}" for s in ("scheduled", "queued", "running", "deferred", "up_for_retry"))
     tasks = _pages(cluster, f"/api/v2/dags/~/dagRuns/~/taskInstances?{states}", "task_instances")
-    counts = Counter(f"{t['task_id']} {t['state']}" for t in tasks)
-    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"
+    counts = Counter((t["task_id"], t["state"]) for t in tasks)
+    ended = "&".join(f"state={s}" for s in ("success", "failed", "skipped", "upstream_failed"))
+    parts = []
+    for task in ("wait_for_file", "validate_and_map", "upsert_attributes", "finalize"):
+        done = _count(cluster, f"/api/v2/dags/~/dagRuns/~/taskInstances?task_id={task}&{ended}&limit=1")
+        busy = ", ".join(f"{n} {state}" for (t, state), n in sorted(counts.items()) if t == task)
+        parts.append(f"{task}: {done} ended" + (f", {busy}" if busy else ""))
+    return "; ".join(parts)
 
 
 def _busy(cluster: Cluster) -> bool:
