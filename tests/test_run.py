@@ -17,6 +17,7 @@ from inbound.results import FileResult
 from inbound.run import received
 from inbound.s3.layout import S3File
 from inbound.s3.source import list_new_files
+from inbound.s3.staging import _local
 from test_pipeline import GOOD, keys, make_run, put
 
 
@@ -98,6 +99,28 @@ def test_a_staged_set_that_is_gone_writes_nothing_and_the_file_stays(s3, store, 
     with pytest.raises(StageGone, match="re-run the whole DAG run"):
         run2.write(mapped2)
     assert store.import_count("crm") == 1 and "crm/users_2.csv" in keys(s3, "crm/")
+
+
+@pytest.mark.parametrize("retried", [True, False])
+def test_a_finalize_that_fails_keeps_the_staged_sets_only_for_its_retry(s3, store, crm, retried) -> None:
+    """S3 fails under the move (not an error of ours): Airflow retries finalize, which needs the sets."""
+    run, mapped = _mapped(s3, store, crm)
+    written = run.write(mapped)
+    staged = _local(run.staging.url)
+
+    def s3_fails(**_: object) -> None:
+        s3.meta.events.unregister("before-call.s3.CopyObject", s3_fails)
+        raise ConnectionResetError("S3 went away")
+
+    s3.meta.events.register("before-call.s3.CopyObject", s3_fails)
+    with pytest.raises(ConnectionResetError):
+        run.finalize(written, retried=retried)
+    assert keys(s3, "crm/") == ["crm/users_1.csv"]  # nothing moved
+    assert staged.exists() == retried  # the last try leaves nothing behind
+    if retried:
+        summary = run.finalize(written)
+        assert summary.files[0].final_key and keys(s3, "crm/")[0].startswith("crm/success/")
+        assert not staged.exists() and store.user_count("crm") == 2
 
 
 def test_a_skip_is_logged_by_the_write_step_once_with_the_runs_identity(s3, store, crm) -> None:

@@ -93,6 +93,35 @@ def test_a_file_removed_after_reading_is_not_moved(s3) -> None:
         move_file(s3, file, Outcome.FAILED)
 
 
+def test_a_file_another_reader_moves_at_the_same_moment_is_found_moved_not_failed(s3) -> None:
+    s3.put_object(Bucket=BUCKET, Key="crm/users_1.csv", Body=b"Email\na@x\n")
+    file = head_file(s3, BUCKET, "crm/users_1.csv")
+    raced: list[str] = []
+
+    def other_reader_moves_first(**_: object) -> None:  # between our look at the file and our copy
+        s3.meta.events.unregister("before-call.s3.CopyObject", other_reader_moves_first)
+        raced.append(move_file(s3, file, Outcome.SUCCESS))
+
+    s3.meta.events.register("before-call.s3.CopyObject", other_reader_moves_first)
+    target = move_file(s3, file, Outcome.SUCCESS)
+    assert raced == [target]
+    assert s3.get_object(Bucket=BUCKET, Key=target)["Body"].read() == b"Email\na@x\n"
+    assert list_new_files(s3, BUCKET, "crm/users_*.csv") == []
+
+
+def test_a_file_removed_between_the_look_and_the_copy_is_not_moved(s3) -> None:
+    s3.put_object(Bucket=BUCKET, Key="crm/users_1.csv", Body=b"v1")
+    file = head_file(s3, BUCKET, "crm/users_1.csv")
+
+    def removed(**_: object) -> None:
+        s3.meta.events.unregister("before-call.s3.CopyObject", removed)
+        s3.delete_object(Bucket=BUCKET, Key="crm/users_1.csv")
+
+    s3.meta.events.register("before-call.s3.CopyObject", removed)
+    with pytest.raises(FileChanged, match="was removed after it was read"):
+        move_file(s3, file, Outcome.SUCCESS)
+
+
 def test_write_text_is_utf8_with_its_content_type(s3) -> None:
     write_text(s3, BUCKET, "crm/failed/x.csv.error.txt", "Grund: Umlaut ä")
     obj = s3.get_object(Bucket=BUCKET, Key="crm/failed/x.csv.error.txt")

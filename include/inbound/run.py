@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from inbound import settings
 from inbound.config.catalog import Catalog, current_catalog
 from inbound.config.model import Integration
-from inbound.errors import ConfigInvalid, MissingKey, ReceivedInvalid, UnknownKey
+from inbound.errors import ConfigInvalid, InboundError, MissingKey, ReceivedInvalid, UnknownKey
 from inbound.outcome import Outcome
 from inbound.pipeline import shared_files as shared
 from inbound.pipeline import steps as pipeline
@@ -119,15 +119,18 @@ class Run:
             pipeline.upsert_attributes(self.store, self.who, r, force=self.force, dry_run=self.dry_run) for r in results
         ]
 
-    def finalize(self, results: Sequence[FileResult]) -> RunSummary:
+    def finalize(self, results: Sequence[FileResult], *, retried: bool = False) -> RunSummary:
         """Move the files, write their reports, settle the shared files that are due, clean up.
 
         A dry run moves, reports and logs nothing. The staged sets are removed once no file
         waits for its write: a file whose write did not happen (the store was down) keeps
-        its set, so clearing `upsert_attributes` can still write it.
+        its set, so clearing `upsert_attributes` can still write it. When this finalize fails
+        and will be `retried` (S3 or the store down for a moment), they stay for the retry:
+        it writes the same reports (rejected rows included) and then removes them.
         """
         self.check_results(results)
         self.store.check_writable()  # before any file moves: a move is logged in the store
+        keep = any(r.stage and r.outcome == Outcome.PENDING for r in results)
         try:
             if self.dry_run:
                 done = [
@@ -137,9 +140,16 @@ class Run:
             else:
                 done = [self._finalize_one(r) for r in results]
                 settled = self.settle_due()
-        finally:
-            if not any(r.stage and r.outcome == Outcome.PENDING for r in results):
+        except InboundError:  # a refusal: a retry would meet it again
+            if not keep:
                 self.staging.clear()
+            raise
+        except BaseException:
+            if not (keep or retried):
+                self.staging.clear()
+            raise
+        if not keep:
+            self.staging.clear()
         return RunSummary(self.integration.name, tuple(done), tuple(settled))
 
     def check_files(self, files: Sequence[S3File]) -> None:

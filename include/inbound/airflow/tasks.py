@@ -126,7 +126,7 @@ def finalize_run(integration: Integration) -> dict[str, Any]:
         else:  # an earlier task failed: the files stay for the next run
             results = [FileResult(s3_file=f) for f in found_files(found)]
         with opened_run(integration, found_snapshot(found)) as run:
-            summary = run.finalize(results)
+            summary = run.finalize(results, retried=ti.try_number <= ti.max_tries)  # Airflow retries what is not ours
     except InboundError as exc:
         _conclude(Outcome.FAILED, "failed", str(exc), None, dry_run)
         raise AirflowFailException(str(exc)) from None

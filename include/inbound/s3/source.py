@@ -227,9 +227,7 @@ def _move(client: S3Client, s3_file: S3File, outcome: Outcome) -> str:
     target = layout.done_key(s3_file, outcome)
     current = _etag(client, bucket, key)
     if current is None:
-        if _etag(client, bucket, target) == s3_file.etag:
-            return target
-        raise FileChanged(f"{s3_file.uri} was removed after it was read")
+        return _moved_before(client, s3_file, target)
     changed = FileChanged(f"{s3_file.uri} changed after it was read; it stays for the next run")
     if current != s3_file.etag:
         raise changed
@@ -240,12 +238,22 @@ def _move(client: S3Client, s3_file: S3File, outcome: Outcome) -> str:
     except Exception as exc:
         if layout.is_precondition_failed(exc):
             raise changed from None
+        if layout.is_not_found(exc):  # gone between the look and the copy: another reader moved it
+            return _moved_before(client, s3_file, target)
         raise
     client.delete_object(Bucket=bucket, Key=key)
     if layout.is_done(key):  # a re-imported file: its old reports describe a file that is gone
         for report in layout.own_report_keys(key):
             client.delete_object(Bucket=bucket, Key=report)
     return target
+
+
+def _moved_before(client: S3Client, s3_file: S3File, target: str) -> str:
+    """The original is gone: moved already when `target` holds the version read (a retried task, or
+    another reader of a shared file moving it at the same moment), else removed by someone."""
+    if _etag(client, s3_file.bucket, target) == s3_file.etag:
+        return target
+    raise FileChanged(f"{s3_file.uri} was removed after it was read")
 
 
 def write_text(client: S3Client, bucket: str, key: str, text: str, content_type: str = "text/plain") -> None:
