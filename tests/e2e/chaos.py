@@ -106,10 +106,13 @@ class ChaosConfig:
     queued_timeout: float = 90.0
     schedulers: int = 2
     triggerers: int = 2
-    # After the last wave, for every file to move: two sweeps of event mode and the processing behind
-    # them (a file whose event was missed waits for a sweep), with room for a slow machine.
-    settle_timeout: float = 330.0
-    quiet_timeout: float = 90.0  # then: every run that took files ended
+    # After the last wave, every file must move. A slow machine moves them later, a broken one not at
+    # all: the wait lasts while files keep moving, and fails when none moved for `stall_timeout`
+    # (longer than a sweep interval and the runs behind it: a file whose event was missed waits for
+    # a sweep) or at `settle_timeout` after the last wave in any case.
+    stall_timeout: float = 240.0
+    settle_timeout: float = 900.0
+    quiet_timeout: float = 180.0  # then: every run that took files ended
     upload_threads: int = 4
 
     @classmethod
@@ -777,11 +780,14 @@ def _listing(moto_url: str) -> list[str]:
 
 
 def _settle(cluster: Cluster, plan: Plan, first: float, report: Report, say: Callable[[str], None]) -> float | None:
-    """Wait (bounded) until no uploaded file is left in its folder; the moment it was so, or None."""
+    """Wait until no uploaded file is left in its folder; the moment it was so, or None.
+
+    Bounded by progress, not by the clock alone: a file must move every `stall_timeout` seconds."""
     config = plan.config
     deadline = first + (config.waves - 1) * config.wave_gap + config.settle_timeout
     every = max(5.0, len(plan.uploads) / 500)
     last_said, died = 0.0, False
+    fewest, moved_at = len(plan.uploads) + 1, time.monotonic()
     while True:
         try:
             cluster.assert_alive()
@@ -798,10 +804,18 @@ def _settle(cluster: Cluster, plan: Plan, first: float, report: Report, say: Cal
         if now - last_said > 30:
             say(f"chaos: {len(waiting)} file(s) still waiting at {now - first:.0f} s; tasks {_tasks(cluster)}")
             last_said = now
-        if now > deadline:
+        if len(waiting) < fewest:
+            fewest, moved_at = len(waiting), now
+        stalled = now - moved_at > config.stall_timeout and now > first + (config.waves - 1) * config.wave_gap
+        if stalled or now > deadline:
+            why = (
+                f"no file moved for {now - moved_at:.0f} s"
+                if stalled
+                else f"not every file moved within {deadline - first:.0f} s of the first upload"
+            )
             report.violations.append(
-                f"not every file moved within {deadline - first:.0f} s of the first upload: "
-                f"{len(waiting)} still waiting, e.g. {waiting[:10]}; unfinished tasks by state: {_tasks(cluster)}"
+                f"{why} ({now - first:.0f} s after the first upload): {len(waiting)} still waiting, e.g. "
+                f"{waiting[:10]}; tasks: {_tasks(cluster)}; load average {os.getloadavg()[0]:.1f}"
             )
             return None
         time.sleep(every)
