@@ -19,7 +19,9 @@ import pytest
 
 from e2e.chaos import ChaosConfig, run
 
-pytestmark = pytest.mark.slow
+# The settle wait lasts while files keep moving (`ChaosConfig.stall_timeout`): on a slow machine
+# longer than pytest-timeout's 600 s for one test.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 
 def test_nothing_is_lost_or_imported_twice_while_a_worker_a_triggerer_and_a_scheduler_die(tmp_path: Path) -> None:
