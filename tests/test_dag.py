@@ -8,6 +8,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from airflow.models.taskinstance import TaskInstance
+from airflow.serialization.serialized_objects import DagSerialization
+from airflow.task.priority_strategy import validate_and_load_priority_weight_strategy as load_strategy
 
 from conftest import EXAMPLES, ROOT, integration_dict
 
@@ -65,6 +68,16 @@ def test_dag_shape(dagbag_for, monkeypatch) -> None:
     # a scheduled run waits for its interval less one look, so it ends before the next one starts
     assert wait.timeout == timedelta(hours=1).total_seconds() - wait.poke_interval
     assert dag.get_task("finalize").trigger_rule == "all_done"
+    # the further a task carries its run, the sooner it runs: under a backlog, runs under way end first
+    serialized = DagSerialization.from_dict(DagSerialization.to_dict(dag))
+    tasks = ("wait_for_file", "validate_and_map", "upsert_attributes", "finalize")
+    weights = [  # as the scheduler computes them for a new run's task instances
+        load_strategy(serialized.get_task(t).weight_rule).get_weight(
+            TaskInstance(task=serialized.get_task(t), run_id="r", dag_version_id=None)
+        )
+        for t in tasks
+    ]
+    assert weights == [1, 2, 3, 4]
     assert dag.get_task("upsert_attributes").retries == 3
     assert dag.get_task("upsert_attributes").retry_exponential_backoff
 
@@ -190,7 +203,6 @@ def test_a_value_from_env_shows_as_its_variable_not_its_value(monkeypatch, write
     (row,) = rows(load_folder(write_config.folder), {}, {})
     assert "very-private-bucket" not in str(row.to_dict())
     # the serialized DAG (the UI's task details show the sensor's snapshot) and the XCom it pushes
-    from airflow.serialization.serialized_objects import DagSerialization
 
     dag = build_dag(integration)
     assert "very-private-bucket" not in json.dumps(DagSerialization.to_dict(dag), default=str)

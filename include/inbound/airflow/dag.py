@@ -53,6 +53,11 @@ RETRY_DEFAULTS: dict[str, Any] = {
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": timedelta(minutes=10),
 }
+# Airflow ranks queued tasks by priority weight, by default the number of tasks downstream: every
+# new run's wait and mapping would go before the writes and moves of the runs already under way,
+# and under a backlog no file would finish until no new run were left. Weighted upstream, a task
+# that carries a run further goes first: runs end in the order they began.
+TASK_DEFAULTS: dict[str, Any] = {**RETRY_DEFAULTS, "weight_rule": "upstream"}
 PARAMS = {
     "key": Param(
         None,
@@ -133,7 +138,7 @@ def build_dag(integration: Integration) -> DAG:
         is_paused_upon_creation=not integration.enabled,
         doc_md=doc_md(integration),
         tags=[TAG],
-        default_args=RETRY_DEFAULTS,
+        default_args=TASK_DEFAULTS,
         params=PARAMS,
     ) as dag:
         on_failure = failure_callback(integration)
