@@ -35,6 +35,16 @@ def staging_url() -> str:
     return os.environ.get("INBOUND_STAGING_URL", "").strip() or staging_root().resolve().as_uri()
 
 
+def staging_kms_key_id() -> str | None:
+    """`INBOUND_STAGING_KMS_KEY_ID`: the KMS key (ID, ARN or alias) staged objects in S3 are encrypted with.
+
+    Unset: SSE-S3 (AES-256). Set it where the staging bucket's policy requires SSE-KMS, or to
+    keep staged personal data under a customer key; the staging connection's role then needs
+    `kms:GenerateDataKey` (writes) and `kms:Decrypt` (reads) on it.
+    """
+    return os.environ.get("INBOUND_STAGING_KMS_KEY_ID", "").strip() or None
+
+
 def number_setting(name: str, default: float, *, minimum: float, whole: bool = True) -> float:
     """A number from the environment variable `name`, else `default`; a clear error for a bad one.
 

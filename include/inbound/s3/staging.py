@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
+from inbound import settings
 from inbound.errors import ConfigInvalid, StageGone
 from inbound.s3.layout import is_not_found
 
@@ -42,6 +43,17 @@ DEFAULT_CONN_ID = "aws_default"
 def staging_conn_id() -> str:
     """`INBOUND_STAGING_CONN_ID`: the AWS connection of an `s3://` staging location."""
     return os.environ.get("INBOUND_STAGING_CONN_ID", "").strip() or DEFAULT_CONN_ID
+
+
+def encryption() -> dict[str, str]:
+    """How a staged object is encrypted at rest: SSE-KMS with `INBOUND_STAGING_KMS_KEY_ID`, else SSE-S3.
+
+    Staged sets are personal data: they are never left to a bucket without default encryption.
+    """
+    key = settings.staging_kms_key_id()
+    if key is None:
+        return {"ServerSideEncryption": "AES256"}
+    return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": key}
 
 
 def split_s3_url(url: str) -> tuple[str, str]:
@@ -142,7 +154,7 @@ class Staging:
         with tempfile.TemporaryDirectory(prefix="inbound-stage-") as tmp:
             local = Path(tmp) / "set.parquet"
             frame.write_parquet(local)
-            self._s3().upload_file(str(local), bucket, key, ExtraArgs={"ServerSideEncryption": "AES256"})
+            self._s3().upload_file(str(local), bucket, key, ExtraArgs=encryption())
         return url
 
     def put_parts(self, name: str, parts: Sequence[Path]) -> str:
@@ -180,7 +192,7 @@ class Staging:
             shutil.move(path, local)
         else:
             bucket, key = _object(target)
-            self._s3().upload_file(str(path), bucket, key, ExtraArgs={"ServerSideEncryption": "AES256"})
+            self._s3().upload_file(str(path), bucket, key, ExtraArgs=encryption())
 
     def get(self, url: str) -> pl.DataFrame:
         """A staged frame back, from this worker or any other."""
