@@ -62,6 +62,18 @@ def write_config(tmp_path: Path) -> Callable[..., Path]:
     return write
 
 
+@pytest.fixture(autouse=True)
+def fresh_s3_clients() -> Iterator[None]:
+    """Each test builds its own S3 clients: `inbound.airflow.connections` keeps them per process for
+    ten minutes, and a client built inside another test's moto mock, with its credentials, would
+    send this test's calls to AWS itself (a print that needs no AWS access waited 30 s on retries)."""
+    from inbound.airflow import connections
+
+    connections._clients.clear()
+    yield
+    connections._clients.clear()
+
+
 @pytest.fixture
 def queue(monkeypatch) -> Iterator[tuple[Any, Any, str]]:
     """moto's S3 and SQS in this process: (s3, sqs, queue URL) with bucket `acme` and queue `inbound-events`."""
