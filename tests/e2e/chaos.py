@@ -1084,24 +1084,25 @@ def _check_log(plan: Plan, expected: Model, entries: list[Entry], uploaded: dict
 
 def _explain_missed(cluster: Cluster, report: Report) -> None:
     """Why event-mode files were first taken by a sweep (or never): from the asset events and their runs."""
-    trails: dict[tuple[str, str], list[str]] = defaultdict(list)
+    events: dict[tuple[str, str], list[tuple[str, list[str]]]] = defaultdict(list)  # (reader, key) -> (event, its runs)
     for asset in _pages(cluster, "/api/v2/assets?name_pattern=inbound_chaos_%25_files", "assets"):
         name = asset["name"].removeprefix("inbound_").removesuffix("_files")
         for event in _pages(cluster, f"/api/v2/assets/events?asset_id={asset['id']}", "asset_events"):
             payload = (event.get("extra") or {}).get("payload") or {}
             runs = [r["run_id"] for r in event.get("created_dagruns") or []]
             for file in payload.get("files") or []:
-                trails[(name, file["key"])].append(f"asset event {event['id']} at {event['timestamp']}: runs {runs}")
+                events[(name, file["key"])].append((f"asset event {event['id']} at {event['timestamp']}", runs))
     for name, key in report.missed_events:
-        trail = trails.get((name, key), [])
-        if not trail:
+        found = events.get((name, key), [])
+        if not found:
             why = "no asset event named it"
-        elif all(t.endswith("runs []") for t in trail):
+        elif not any(runs for _, runs in found):
             why = "its asset event started no run"
         else:
             why = "its event's run came after the sweep"
         report.missed_why[why] += 1
-        report.missed_trails.append(f"{name} {key}: {why} ({'; '.join(trail) or 'no event'})")
+        trail = "; ".join(f"{event}: runs {runs}" for event, runs in found) or "no event"
+        report.missed_trails.append(f"{name} {key}: {why} ({trail})")
 
 
 def _check_store(cluster: Cluster, expected: Model, report: Report) -> None:
