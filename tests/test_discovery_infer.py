@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from inbound.config.names import attribute_names, snake_case
 from inbound.discovery.infer import (
-    attribute_names,
     decimal_mark,
     fitting_formats,
     guess_encoding,
@@ -14,7 +14,6 @@ from inbound.discovery.infer import (
     infer_type,
     integration_name,
     key_glob,
-    snake_case,
 )
 
 

@@ -41,6 +41,7 @@ class Problem(StrEnum):
     MISSING_COLUMN = "missing_column"
     TOO_MANY_REJECTED = "too_many_rejected"
     MIRROR_GUARD = "mirror_guard"
+    NEW_COLUMNS = "new_columns"  # columns the config does not read, new since the last import (`on_new_columns: fail`)
     INTERNAL = "internal"  # an unexpected error while reading, mapping or writing this file (a bug)
 
 

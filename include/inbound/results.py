@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from inbound.errors import Problem
+from inbound.mapping.drift import Shape
+from inbound.mapping.drift import note as drift_note
 from inbound.outcome import Outcome
 from inbound.s3.layout import S3File
 from inbound.store import WriteResult
@@ -42,6 +44,7 @@ class FileResult:
     staged_rows: int | None = None  # rows in the staged set: what the write must find there
     headers_skipped: int = 0  # repeated header lines (exports joined with `cat`): neither read nor rejected
     header_lines: tuple[int, ...] = ()  # their first line numbers (`mapping.LINES_SHOWN`)
+    shape: Shape | None = None  # the file's header and how it drifted from the last import (`mapping.drift`)
     repeat_of: int | None = None  # the earlier import this file repeats: the write logs a skip
     error: str | None = None
     problem: Problem | None = None
@@ -89,6 +92,8 @@ class FileResult:
             "staged_rows": self.staged_rows,
             "headers_skipped": self.headers_skipped,
             "header_lines": list(self.header_lines),
+            "shape": None if self.shape is None else self.shape.to_json(),
+            "drift": None if self.shape is None else drift_note(self.shape),
             "repeat_of": self.repeat_of,
             "dry_run": self.previewed,
             "error": self.error,
@@ -116,6 +121,7 @@ class FileResult:
             staged_rows=None if data.get("staged_rows") is None else int(data["staged_rows"]),
             headers_skipped=int(data.get("headers_skipped", 0)),
             header_lines=tuple(int(x) for x in data.get("header_lines", ())),
+            shape=Shape.from_json(data.get("shape")),
             repeat_of=None if data.get("repeat_of") is None else int(data["repeat_of"]),
             error=data.get("error"),
             problem=Problem(data["problem"]) if data.get("problem") else None,
@@ -158,6 +164,13 @@ class RunSummary:
     def headers_skipped(self) -> int:
         return sum(f.headers_skipped for f in self.files)
 
+    def drift_note(self) -> str:
+        """How the header changed: the note of the run's last file whose header drifted, and how many did."""
+        notes = [n for n in (drift_note(f.shape) for f in self.files if f.shape is not None) if n]
+        if not notes:
+            return ""
+        return notes[-1] + (f" ({len(notes)} files)" if len(notes) > 1 else "")
+
     def _skipped_note(self) -> str:
         """The repeated header lines skipped, with their lines when one file has them all."""
         files = [f for f in self.files if f.headers_skipped]
@@ -197,11 +210,13 @@ class RunSummary:
         notes = [f"{self.rows_rejected} rejected" if self.rows_rejected else "", self._skipped_note()]
         rejected = f" ({'; '.join(n for n in notes if n)})" if any(notes) else ""
         changes = ", ".join(f"{self.total(c)} {c}" for c in COUNTS if self.total(c)) or "no change"
+        drift = f". {self.drift_note()}" if self.drift_note() else ""
         if self.dry_run:
             return (
-                f"dry run: would import {imported} rows from {names}{rejected}: {changes}. Nothing was written or moved"
+                f"dry run: would import {imported} rows from {names}{rejected}: {changes}{drift}. "
+                "Nothing was written or moved"
             )
-        return f"imported {imported} rows from {names}{rejected}: {changes}"
+        return f"imported {imported} rows from {names}{rejected}: {changes}{drift}"
 
     def to_json(self, *, values: bool = True) -> dict[str, Any]:
         """The run as JSON: `inbound run --json`, and with `values=False` (no sample of changed users)
@@ -269,6 +284,9 @@ def _file_lines(result: FileResult, *, values: bool) -> list[str]:
         out.append(f"            rejected: {rows} row(s) {kind}{place}, line(s) {shown}{more}")
     if result.headers_skipped:
         out.append(f"            {headers_skipped_note(result.headers_skipped, result.header_lines)}")
+    drift = None if result.shape is None else drift_note(result.shape)
+    if drift:
+        out.append(f"            {drift}")
     write = result.write
     if write is not None:
         note = " (skipped: identical to an earlier import)" if write.skipped else ""

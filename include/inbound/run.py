@@ -14,12 +14,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from inbound import settings
 from inbound.config.catalog import Catalog, current_catalog
 from inbound.config.model import Integration
 from inbound.errors import ConfigInvalid, InboundError, MissingKey, ReceivedInvalid, UnknownKey
+from inbound.mapping.drift import Known, Shape
 from inbound.outcome import Outcome
 from inbound.pipeline import shared_files as shared
 from inbound.pipeline import steps as pipeline
@@ -103,13 +105,26 @@ class Run:
         self.check_files(files)
         self.store.check_writable()  # a store this inbound may not write: said before any file is read
         results = []
+        known = self.known_header()
         for file in files:
             previous = None if self.force else pipeline.earlier_import(self.store, self.integration, file)
             if previous is not None:
                 results.append(pipeline.as_repeat(previous, FileResult(s3_file=file)))
-            else:
-                results.append(pipeline.validate_and_map(self.client, self.integration, file, self.staging))
+                continue
+            result = pipeline.validate_and_map(
+                self.client, self.integration, file, self.staging, known, force=self.force
+            )
+            if result.shape is not None and not result.error:  # the next file of the run is compared with this one
+                known = Known(result.shape, datetime.now(UTC).date().isoformat())
+            results.append(result)
         return results
+
+    def known_header(self) -> Known | None:
+        """The header of the integration's latest successful import (one entry read), which a file's
+        header is compared with: None before the first import that recorded one."""
+        latest = self.store.last_success([self.integration.name]).get(self.integration.name)
+        shape = None if latest is None else Shape.loads(latest.shape)
+        return None if latest is None or shape is None else Known(shape, latest.finished_at[:10])
 
     def write(self, results: Sequence[FileResult]) -> list[FileResult]:
         """Load each mapped file into the store, one transaction per file (a dry run: what it would do)."""

@@ -21,6 +21,7 @@ from pydantic import Field, PrivateAttr, StringConstraints, field_validator, mod
 
 from inbound.config.names import (
     NAME_PATTERN,
+    ColumnName,
     Loc,
     env_allowed,
     replace_at,
@@ -82,6 +83,16 @@ class Integration(_Model):
             "(it is read in batches of INBOUND_BATCH_MB); local disk and staging hold about its size as Parquet."
         ),
     )
+    on_new_columns: Literal["ignore", "warn", "fail"] = Field(
+        "warn",
+        description="What a column the config does not read, new in the export since its last import, does: "
+        "ignore (recorded only), warn (reported in the import result, the management table and an alert, "
+        "imported without it) or fail (the file fails, nothing written, unless forced).",
+    )
+    ignore_columns: list[ColumnName] = Field(
+        default_factory=list,
+        description="Columns of the export this integration knowingly does not read: never reported as new.",
+    )
     alerts: Alerts | None = Field(None, description="Optional alerts on failure, rejected rows and staleness.")
 
     _file: str | None = PrivateAttr(None)
@@ -125,6 +136,13 @@ class Integration(_Model):
                 raise ValueError(
                     f"attributes[{i}] maps the user-ID column {echo(attribute.column)}; "
                     "the user ID is the key, not an attribute"
+                )
+        read = {self.user_id.column, *(a.column for a in self.attributes)}
+        for i, column in enumerate(self.ignore_columns):
+            if column in read:
+                raise ValueError(
+                    f"ignore_columns[{i}] {echo(column)} is a column the config reads; "
+                    "remove it from ignore_columns (it lists the columns this integration does not read)"
                 )
         return self
 
@@ -179,6 +197,10 @@ class Integration(_Model):
         """A short hash of the effective config: what the run used and the import log records."""
         # Alerts change who hears about a run, and events when it starts, not what it imports.
         config = self.model_dump(mode="json", exclude={"alerts": True, "source": {"events"}})
+        # Settings added later count only when set: a config that does not use them keeps its version.
+        for setting, default in (("on_new_columns", "warn"), ("ignore_columns", [])):
+            if config.get(setting) == default:
+                del config[setting]
         canonical = json.dumps(config, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 

@@ -45,6 +45,39 @@ def _printable(value: str) -> str:
 ColumnName = Annotated[str, StringConstraints(min_length=1), AfterValidator(_printable)]
 
 
+_UMLAUTS = (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("Ä", "Ae"), ("Ö", "Oe"), ("Ü", "Ue"), ("ß", "ss"))
+
+
+def snake_case(text: str) -> str:
+    """A name that fits ^[A-Za-z][A-Za-z0-9_]*$: umlauts spelled out, camelCase split."""
+    for umlaut, plain in _UMLAUTS:
+        text = text.replace(umlaut, plain)
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", text)
+    name = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "attribute"
+    if not name[0].isalpha():
+        name = f"a_{name}"
+    return name[:63].rstrip("_")
+
+
+def attribute_names(columns: list[str]) -> dict[str, str]:
+    """Each column's attribute name: the column itself when it is a valid name, else a unique snake_case."""
+    names: dict[str, str] = {}
+    taken = {c for c in columns if re.match(ATTRIBUTE_NAME_PATTERN, c)}
+    for column in columns:
+        if column in taken:
+            names[column] = column
+            continue
+        base = snake_case(column)
+        name, n = base, 2
+        while name in taken:
+            name = f"{base[:60]}_{n}"
+            n += 1
+        taken.add(name)
+        names[column] = name
+    return names
+
+
 # -- `!env`: the variables meant for configs --------------------------------------------
 ENV_PREFIX = "INBOUND_CONFIG_"  # variables meant for configs: `!env INBOUND_CONFIG_<NAME>`
 # inbound's own settings under that prefix: never a config's value

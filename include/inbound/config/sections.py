@@ -206,6 +206,11 @@ class Alerts(_Model):
         description="ISO-8601 duration (e.g. P2D): alert when no new file arrived for longer than this "
         "since the last import; checked each time `wait_for_file` gives up.",
     )
+    on_new_columns: bool = Field(
+        True,
+        description="Alert when an imported file has columns the config does not read that the last import's "
+        "header did not have (once per column; with `on_new_columns: warn`).",
+    )
 
     @field_validator("stale_after")
     @classmethod

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import codecs
 import re
-import unicodedata
 
 import polars as pl
 
-from inbound.config.names import ATTRIBUTE_NAME_PATTERN, NAME_PATTERN
+from inbound.config.names import NAME_PATTERN, snake_case
 from inbound.config.sections import Attribute
 from inbound.mapping.mapper import cast_attribute as cast_series
 
@@ -22,7 +21,6 @@ from inbound.mapping.mapper import cast_attribute as cast_series
 DATE_FORMATS = ("%d.%m.%Y", "%d.%m.%y", "%m/%d/%Y", "%d/%m/%Y", "%m/%d/%y", "%Y/%m/%d", "%d-%m-%Y")
 TIMESTAMP_FORMATS = tuple(f"{d} {t}" for d in DATE_FORMATS for t in ("%H:%M:%S", "%H:%M", "%I:%M:%S %p", "%I:%M %p"))
 _ID_WORDS = {"email": 0, "mail": 0, "user": 1, "username": 1, "userid": 1, "login": 1, "id": 2}
-_UMLAUTS = (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("Ä", "Ae"), ("Ö", "Oe"), ("Ü", "Ue"), ("ß", "ss"))
 _DATE_IN_NAME = re.compile(
     r"(?<!\d)(?:"
     r"(?:19|20)\d{2}[-_.]?(?:0[1-9]|1[0-2])[-_.]?(?:0[1-9]|[12]\d|3[01])"  # 2026-11-28, 20261128
@@ -132,36 +130,6 @@ def decimal_mark(frame: pl.DataFrame, columns: list[str], delimiter: str) -> str
 
 
 # --------------------------------------------------------------------------- names
-
-
-def snake_case(text: str) -> str:
-    """A name that fits ^[A-Za-z][A-Za-z0-9_]*$: umlauts spelled out, camelCase split."""
-    for umlaut, plain in _UMLAUTS:
-        text = text.replace(umlaut, plain)
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", text)
-    name = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "attribute"
-    if not name[0].isalpha():
-        name = f"a_{name}"
-    return name[:63].rstrip("_")
-
-
-def attribute_names(columns: list[str]) -> dict[str, str]:
-    """Each column's attribute name: the column itself when it is a valid name, else a unique snake_case."""
-    names: dict[str, str] = {}
-    taken = {c for c in columns if re.match(ATTRIBUTE_NAME_PATTERN, c)}
-    for column in columns:
-        if column in taken:
-            names[column] = column
-            continue
-        base = snake_case(column)
-        name, n = base, 2
-        while name in taken:
-            name = f"{base[:60]}_{n}"
-            n += 1
-        taken.add(name)
-        names[column] = name
-    return names
 
 
 def id_rank(column: str) -> int:

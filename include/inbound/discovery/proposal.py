@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from inbound.config.names import attribute_names
 from inbound.config.sections import Format
 from inbound.discovery.infer import (
-    attribute_names,
     decimal_mark,
     fitting_formats,
     guess_encoding,

@@ -8,12 +8,14 @@ without a header is a row of values, and values never go into messages.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 
 import polars as pl
 
 from inbound.config.model import Integration
 from inbound.errors import BadFile, Problem
+from inbound.mapping.drift import renamed
 from inbound.mapping.rejects import USER_ID, empty_rejects
 from inbound.reading.header import NO_HEADER_LINE, is_configured, positions, shown_cell
 from inbound.reading.reader import Table
@@ -80,13 +82,14 @@ def read_columns(integration: Integration) -> list[str]:
     return [integration.user_id.column, *(a.column for a in integration.attributes)]
 
 
-def check_header(header: list[str], integration: Integration) -> None:
+def check_header(header: list[str], integration: Integration, known: Sequence[str] = ()) -> None:
     """Every column the integration reads is in the header, or the file is refused.
 
     A header cell is quoted only when it is a column the config reads (`is_configured`);
     the others are named by position: a file without a header line has a row of values
     there, and values never go into messages. With no such cell at all, the first line is
-    no header of this export: only the number of fields is given.
+    no header of this export: only the number of fields is given. `known`: the header of the
+    integration's last import, for the name a missing column was renamed to (`drift.renamed`).
     """
     wanted = [("user-ID", integration.user_id.column)]
     wanted += [(f"attribute {a.attribute!r}:", a.column) for a in integration.attributes]
@@ -96,7 +99,7 @@ def check_header(header: list[str], integration: Integration) -> None:
     kind, column = missing[0]
     columns = read_columns(integration)
     if any(is_configured(h, columns) for h in header):
-        raise _missing_column(kind, column, header, columns)
+        raise _missing_column(kind, column, header, columns, renamed(column, header, known, integration))
     fields = f"{len(header)} field{'s' if len(header) != 1 else ''}, not shown as they may be values"
     if _looks_like_data(header):
         raise BadFile(
@@ -122,7 +125,7 @@ def _looks_like_data(header: list[str]) -> bool:
 SHOWN_NAMES = 20  # header names a missing column's message quotes
 
 
-def _missing_column(kind: str, column: str, header: list[str], columns: list[str]) -> BadFile:
+def _missing_column(kind: str, column: str, header: list[str], columns: list[str], rename: str | None) -> BadFile:
     """A header that holds some of the columns the config reads, but not `column`.
 
     It quotes the cells that are configured columns (`is_configured`), and names the others
@@ -130,7 +133,7 @@ def _missing_column(kind: str, column: str, header: list[str], columns: list[str
     `.`): a cell one letter off a configured name may be a value (`Jane` for `Name`).
     """
     near = [shown_cell(h, i, [column]) for i, h in enumerate(header, 1) if is_configured(h, [column])]
-    hint = f"; closest header names: {', '.join(near)}" if near else ""
+    hint = f"; closest header names: {', '.join(near)}" if near else (rename or "")
     found = [(i, h) for i, h in enumerate(header, 1) if is_configured(h, columns)]
     others = [i for i, h in enumerate(header, 1) if not is_configured(h, columns)]
     shown = ", ".join(shown_cell(h, i, columns) for i, h in found[:SHOWN_NAMES])

@@ -20,7 +20,7 @@ The parts are what `inbound.s3.staging` uploads; the store reads them back one a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +28,7 @@ import numpy as np
 import polars as pl
 
 from inbound.config.model import Integration
-from inbound.mapping.header import read_columns
+from inbound.mapping.header import check_header, read_columns
 from inbound.mapping.mapper import map_batch, no_data_rows
 from inbound.mapping.rejects import (
     LINES_SHOWN,
@@ -72,14 +72,28 @@ class Spool:
     rejected_lines: tuple[tuple[str, str | None, int, tuple[int, ...]], ...] = ()  # and their first lines
     headers_skipped: int = 0  # repeated header lines, neither read nor rejected rows
     header_lines: tuple[int, ...] = ()  # the first `LINES_SHOWN` of them
+    header: tuple[str, ...] = ()  # the file's header line, every name (`mapping.drift` keeps what it records)
 
 
-def map_file(pieces: Iterable[bytes], integration: Integration, folder: Path, batch: int | None = None) -> Spool:
-    """Read and map a file (its bytes as they arrive) into parts in `folder`; `BadFile` for a bad file."""
+def map_file(
+    pieces: Iterable[bytes],
+    integration: Integration,
+    folder: Path,
+    batch: int | None = None,
+    known: Sequence[str] = (),
+) -> Spool:
+    """Read and map a file (its bytes as they arrive) into parts in `folder`; `BadFile` for a bad file.
+
+    `known`: the header of the integration's last import, for the hint when a read column is missing.
+    """
     size = batch_bytes() if batch is None else batch
     hashes, read, skipped, header_lines = folder / "ids.u64", list[int](), list[int](), list[int]()
+    header: list[str] = []
     with hashes.open("wb") as spool:
         for table in read_batches(pieces, integration.format, integration.max_bytes, size, read_columns(integration)):
+            if not read:
+                check_header(table.header, integration, known)
+                header = table.header
             mapped = map_batch(table, integration, duplicates=False)
             i = len(read)
             ids = mapped.ids if mapped.ids is not None else pl.DataFrame(schema={USER_ID: pl.String, "line": pl.Int64})
@@ -116,6 +130,7 @@ def map_file(pieces: Iterable[bytes], integration: Integration, folder: Path, ba
         users=sum(_rows(_part(folder, "set", i)) for i in range(len(read))),
         headers_skipped=sum(skipped),
         header_lines=tuple(header_lines),
+        header=tuple(header),
     )
 
 

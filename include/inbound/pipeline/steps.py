@@ -18,11 +18,13 @@ import logging
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from inbound.config.model import Integration
 from inbound.errors import BadFile, FileChanged, Problem, SchemaMismatch, Unavailable
+from inbound.mapping.drift import Known, compare, new_columns_refused, note
 from inbound.outcome import Outcome
 from inbound.results import FileResult, headers_skipped_note
 from inbound.s3 import layout
@@ -64,6 +66,7 @@ class Identity:
             triggered_by=self.triggered_by,
             rows_read=result.rows_read,
             rows_rejected=result.rows_rejected,
+            shape=None if result.shape is None else result.shape.dumps(),
         )
 
 
@@ -116,11 +119,21 @@ def _skip(store: AttributeStore, who: Identity, result: FileResult, *, dry_run: 
     )
 
 
-def validate_and_map(client: S3Client, integration: Integration, file: S3File, staging: Staging) -> FileResult:
+def validate_and_map(
+    client: S3Client,
+    integration: Integration,
+    file: S3File,
+    staging: Staging,
+    known: Known | None = None,
+    *,
+    force: bool = False,
+) -> FileResult:
     """Read, check and type one file in bounded batches; stage its attribute set and rejected rows.
 
     The file streams from S3 through a local spool (`inbound.pipeline.batches`): memory stays about
-    ten batches whatever its size. Nothing is staged for a file that fails.
+    ten batches whatever its size. Nothing is staged for a file that fails. `known`: the header of
+    the integration's last import, which this file's is compared with (`mapping.drift`); with
+    `on_new_columns: fail`, new columns fail the file unless `force`.
     """
     # Reading loads polars and numpy (about 0.25 s): a run without new files never does.
     from inbound.pipeline.batches import map_file
@@ -134,7 +147,9 @@ def validate_and_map(client: S3Client, integration: Integration, file: S3File, s
                     f"{integration.max_file_mb} MB (max_file_mb); split the export or raise the limit",
                     Problem.TOO_LARGE,
                 )
-            spool = map_file(read_pieces(client, file), integration, Path(tmp))
+            spool = map_file(
+                read_pieces(client, file), integration, Path(tmp), known=() if known is None else known.shape.columns
+            )
         except BadFile as exc:
             log.warning("%s: rejected: %s", file.uri, exc)
             return result.failed_with(str(exc), exc.problem)
@@ -150,7 +165,11 @@ def validate_and_map(client: S3Client, integration: Integration, file: S3File, s
             rejected_lines=spool.rejected_lines,
             headers_skipped=spool.headers_skipped,
             header_lines=spool.header_lines,
+            shape=compare(spool.header, known, integration, datetime.now(UTC).date().isoformat()),
         )
+        drift = result.shape and note(result.shape)
+        if drift:
+            log.warning("%s: %s", file.uri, drift)
         name = f"{file.key}.{file.etag}"  # `Staging` makes it a safe object name
         if spool.rejects:
             result = replace(result, rejects=staging.put_parts(f"{name}.rejects", spool.rejects))
@@ -158,6 +177,8 @@ def validate_and_map(client: S3Client, integration: Integration, file: S3File, s
         if problem:
             log.warning("%s: %s", file.uri, problem)
             return result.failed_with(problem, Problem.TOO_MANY_REJECTED)
+        if result.shape and result.shape.new and integration.on_new_columns == "fail" and not force:
+            return result.failed_with(new_columns_refused(result.shape, integration), Problem.NEW_COLUMNS)
         stage = staging.put_parts(name, spool.sets)
     log.info(
         "%s: %d rows read, %d rejected, %d users to write%s",

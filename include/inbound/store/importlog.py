@@ -14,7 +14,7 @@ row each append keeps (schema v5).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,6 +42,7 @@ class FileImport:
     triggered_by: str  # the run (or "cli:<user>") that did it
     rows_read: int = 0
     rows_rejected: int = 0
+    shape: str | None = None  # the header the file had and its drift (`mapping.drift.Shape`, JSON): kept as given
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class ImportRecord:
     unchanged: int = 0
     cleared: int = 0
     removed: int = 0
+    shape: str | None = None  # the file's header and its drift (`mapping.drift.Shape` as JSON; schema v6)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -158,11 +160,11 @@ class ImportLog(StoreBase):
             found = cur.fetchone()
             if found is not None:
                 return int(found[0])
-            cur.execute(self._sql(f"SELECT attributes FROM {LOG_TABLE} WHERE id = ?"), (int(repeat_of),))
+            cur.execute(self._sql(f"SELECT attributes, shape FROM {LOG_TABLE} WHERE id = ?"), (int(repeat_of),))
             previous = cur.fetchone()
             return self._log(
                 cur,
-                entry,
+                replace(entry, shape=previous[1] if previous else None),  # the same header: the drift carries on
                 Outcome.SUCCESS,
                 attributes=int(previous[0]) if previous else 0,
                 error=skipped,

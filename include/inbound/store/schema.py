@@ -23,7 +23,7 @@ from inbound.outcome import Outcome
 from inbound.store.base import Cursor, StoreBase, first
 from inbound.store.row_hash import HASH
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 SCHEMA_TABLE = "inbound_schema"
 OLD_VALUE_TABLE = "inbound_attribute_value"
 LOG_TABLE = "inbound_import_log"
@@ -191,7 +191,15 @@ class Schema(StoreBase):
                 f"CREATE TABLE IF NOT EXISTS {LOG_SIZE_TABLE} (integration TEXT PRIMARY KEY, entries BIGINT NOT NULL)",
                 *RECOUNT,
             ],
+            # v6: each import's header and how it drifted from the import before (`mapping.drift.Shape`, JSON);
+            # NULL for the entries before it and for purges and erasures.
+            6: [self._add_shape],
         }
+
+    def _add_shape(self, cur: Cursor) -> None:
+        cur.execute(f"SELECT * FROM {LOG_TABLE} LIMIT 0")
+        if "shape" not in {column[0] for column in cur.description or ()}:  # a migration that stopped halfway
+            cur.execute(f"ALTER TABLE {LOG_TABLE} ADD COLUMN shape TEXT")
 
     def _add_row_hashes(self, cur: Cursor) -> None:
         for table, _ in self._tables(cur).values():
