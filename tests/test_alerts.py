@@ -149,3 +149,21 @@ def test_a_broken_channel_is_logged_not_raised(monkeypatch, caplog) -> None:
     integration = crm()
     assert alerts.send(integration, alerts.failure_alert(integration, "r", ["x"]), {}) == 0
     assert "could not be sent through SmtpNotifier" in caplog.text
+
+
+def test_new_columns_alert_once_per_column_with_the_config_lines(webhook) -> None:
+    from inbound.mapping.drift import Shape
+
+    integration = Integration.model_validate(integration_dict("crm", alerts={"webhook": "ops_webhook"}))
+    appeared = Shape(columns=("Email", "Region", "Last Login"), new=(("Region", "2026-12-07"),), appeared=("Region",))
+    carried = Shape(columns=("Email", "Region"), new=(("Region", "2026-12-01"),))
+    assert alerts.new_columns_alert(integration, "r1", [carried]) is None  # told when it appeared
+    alert = alerts.new_columns_alert(integration, "r1", [appeared, appeared])
+    assert alert is not None and alert.subject == "[inbound] crm: 1 new column in the export"
+    assert "'Region'" in alert.text and "  - column: Region\n    type: string\n" in alert.text
+    assert alerts.send(integration, alert, {}) == 1
+    assert webhook[0]["body"]["event"] == "new_columns"
+    off = integration.model_copy(update={"alerts": integration.alerts.model_copy(update={"on_new_columns": False})})
+    assert alerts.new_columns_alert(off, "r1", [appeared]) is None
+    assert alerts.new_columns_alert(integration.model_copy(update={"on_new_columns": "fail"}), "r1", [appeared]) is None
+    assert alerts.new_columns_alert(Integration.model_validate(integration_dict("crm")), "r1", [appeared]) is None

@@ -35,7 +35,10 @@ HEADER = ["Email", "Plan", "Open Tickets", "Notes"]
 
 
 def _crm(**overrides) -> Integration:
-    attributes = [{"column": "Plan", "name": "plan"}, {"column": "Open Tickets", "name": "open_tickets", "type": "integer"}]
+    attributes = [
+        {"column": "Plan", "name": "plan"},
+        {"column": "Open Tickets", "name": "open_tickets", "type": "integer"},
+    ]
     return Integration.model_validate(integration_dict("crm", **{"attributes": attributes, **overrides}))
 
 

@@ -216,3 +216,30 @@ def test_a_long_reason_is_cut_in_the_event(crm: Integration) -> None:
     failed = FileResult(file("crm/users_1.csv")).failed_with("x" * 100_000, Problem.MISSING_COLUMN)
     (listed,) = as_json(lineage.of_write(crm, [failed], POSTGRES))["run"]["inbound"]["files"]
     assert len(listed["reason"]) == lineage.MAX_REASON_CHARS and listed["reason"].endswith("…")
+
+
+def test_a_file_whose_header_changed_says_how_in_its_input_and_the_run_facet(crm: Integration) -> None:
+    from dataclasses import replace
+
+    from inbound.mapping.drift import Shape
+
+    many = tuple(f"Col {i}" for i in range(15))
+    shape = Shape(
+        columns=("Email", "Plan", *many),
+        new=tuple((c, "2026-12-01") for c in many),
+        appeared=many[:2],
+        gone=("Notes",),
+        compared_with="2026-11-30",
+    )
+    drifted = replace(written("crm/users_1.csv", 3), shape=shape)
+    same = replace(written("crm/users_2.csv", 3), shape=Shape(columns=("Email", "Plan")))
+    found = as_json(lineage.of_write(crm, [drifted, same], POSTGRES))
+    facet = found["inputs"][0]["inputFacets"]["inboundSchemaDrift"]
+    jsonschema.validate(facet, {**FACETS, "$ref": "#/$defs/InboundSchemaDriftInputDatasetFacet"})
+    assert facet["newColumnCount"] == 15 and len(facet["newColumns"]) == 10  # bounded, counted whole
+    assert facet["newColumns"][0] == {"column": "Col 0", "since": "2026-12-01"} and facet["goneColumns"] == ["Notes"]
+    assert "inboundSchemaDrift" not in found["inputs"][1].get("inputFacets", {})
+    run = found["run"]["inbound"]
+    jsonschema.validate(run, {**FACETS, "$ref": "#/$defs/InboundRunFacet"})
+    assert run["files"][0]["drift"].startswith("header changed: 15 new columns since 2026-12-01")
+    assert run["files"][1].get("drift") is None

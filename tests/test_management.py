@@ -226,3 +226,30 @@ def test_the_terminal_table_says_when_an_integration_is_stale() -> None:
     integration = Integration.model_validate(integration_dict("crm"))
     row = monitor_row(integration, state(), success=record(finished_at="2026-11-27T05:00:00+00:00"))
     assert row.stale is True and "✔ success, stale" in render([row])
+
+
+def test_the_row_shows_the_header_drift_of_the_last_import_as_the_current_config_sees_it(s3, store) -> None:
+    from test_drift import NEW, OLD, _crm, _run
+    from test_pipeline import put
+
+    crm = _crm()
+    put(s3, "crm/users_1.csv", OLD)
+    _run(s3, store, crm, "run_1")
+    (row,) = rows(Catalog(integrations={"crm": crm}), {}, store.last_success(["crm"]))
+    assert row.schema_drift is None  # the first import: nothing to compare with
+    put(s3, "crm/users_2.csv", NEW.replace("Notes", "Remarks"))
+    _run(s3, store, crm, "run_2")
+    (row,) = rows(Catalog(integrations={"crm": crm}), {}, store.last_success(["crm"]))
+    drift = row.schema_drift
+    assert drift is not None and drift["summary"].startswith("2 new columns since 20")
+    assert drift["summary"].endswith(", 1 column gone")
+    assert [c["column"] for c in drift["new"]] == ["Region", "Remarks"] and drift["gone"] == ["Notes"]
+    assert drift["config_lines"] and "  - column: Remarks\n" in drift["config_lines"]
+    assert "crm: header changed: 2 new columns since" in render([row])
+    # The config now reads one and ignores the other: nothing is new any more, without another import.
+    mapped = _crm(
+        attributes=[{"column": "Plan", "name": "plan"}, {"column": "Region", "name": "region"}],
+        ignore_columns=["Remarks", "Open Tickets"],
+    )
+    (row,) = rows(Catalog(integrations={"crm": mapped}), {}, store.last_success(["crm"]))
+    assert row.schema_drift is not None and row.schema_drift["new"] == [] and row.schema_drift["gone"] == ["Notes"]

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from inbound.config.model import Integration
+from inbound.mapping.drift import SHOWN, Shape, config_lines
+from inbound.suggest import echo
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -24,7 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-AlertEvent = Literal["failure", "rejected", "stale"]
+AlertEvent = Literal["failure", "rejected", "stale", "new_columns"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,30 @@ def rejected_alert(integration: Integration, run: str, rows_read: int, rows_reje
         f"Run {run} of inbound_{integration.name} rejected {rows_rejected} of {rows_read} rows "
         f"({rows_rejected / rows_read:.1%}, alert threshold {threshold:.1%}). Each row's reason is in the "
         f".rejected.csv report beside the file in success/ or failed/.",
+    )
+
+
+def new_columns_alert(integration: Integration, run: str, shapes: Sequence[Shape]) -> Alert | None:
+    """Columns the config does not read, first seen in a file this run imported (once per column:
+    the next imports still report them, only this one alerts), unless `alerts.on_new_columns: false`."""
+    if integration.alerts is None or not integration.alerts.on_new_columns or integration.on_new_columns != "warn":
+        return None
+    appeared = list(dict.fromkeys(c for shape in shapes for c in shape.appeared))
+    if not appeared:
+        return None
+    s = "s" if len(appeared) != 1 else ""
+    shown = ", ".join(echo(c) for c in appeared[:SHOWN]) + (
+        f" and {len(appeared) - SHOWN} more" if len(appeared) > SHOWN else ""
+    )
+    return Alert(
+        integration.name,
+        "new_columns",
+        f"[inbound] {integration.name}: {len(appeared)} new column{s} in the export",
+        f"Run {run} of inbound_{integration.name} imported a file whose header has {len(appeared)} column{s} "
+        f"the config does not read and the last import's header did not have: {shown}. The file was imported "
+        "without them. To import them, add to the config (then choose each type):\n\n"
+        f"{config_lines(integration, appeared)}\n"
+        "To stop hearing of them, list them under `ignore_columns`.",
     )
 
 
@@ -141,4 +168,4 @@ def send(integration: Integration, alert: Alert | None, context: Context) -> int
     return sent
 
 
-__all__ = ["Alert", "failure_alert", "notifiers", "rejected_alert", "send", "stale_alert"]
+__all__ = ["Alert", "failure_alert", "new_columns_alert", "notifiers", "rejected_alert", "send", "stale_alert"]

@@ -27,6 +27,7 @@ from inbound.airflow.runs import DagState, RunSeen, dag_states
 from inbound.config.catalog import Catalog
 from inbound.config.model import Integration
 from inbound.config.schedules import SCHEDULE_PRESETS, schedule_interval
+from inbound.mapping.drift import Shape, config_lines, outstanding, summary
 from inbound.outcome import Outcome
 from inbound.store import ImportRecord
 
@@ -96,6 +97,22 @@ class LastImport(TypedDict):
     rejected_share: float | None  # rows_rejected / rows_read; None when no row was read
 
 
+class NewColumn(TypedDict):
+    column: str
+    since: str  # YYYY-MM-DD: the day an import first saw it
+
+
+class SchemaDrift(TypedDict):
+    """How the export's header changed, as of the last successful import (`mapping.drift`)."""
+
+    summary: str  # "2 new columns since 2026-12-01, 1 column gone"
+    new: list[NewColumn]  # unread by the current config, not ignored
+    gone: list[str]  # unread columns the import before had
+    reordered: bool
+    compared_with: str | None  # the day of the import it was compared with
+    config_lines: str | None  # the lines that would map the new columns
+
+
 class RecentRun(TypedDict):
     run_id: str
     state: str  # Airflow's DagRun state
@@ -128,6 +145,7 @@ class IntegrationRow:
     last_run_duration_s: float | None = None  # the last run's, once it ended
     recent_runs: list[RecentRun] = field(default_factory=list)  # the latest runs, oldest first (at most 14)
     source_parts: SourceParts | None = None
+    schema_drift: SchemaDrift | None = None  # how the header changed at the last successful import
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -198,6 +216,24 @@ def _last_import(record: ImportRecord | None) -> LastImport | None:
         rows_written=record.rows_written,
         rows_rejected=record.rows_rejected,
         rejected_share=record.rows_rejected / record.rows_read if record.rows_read else None,
+    )
+
+
+def schema_drift(integration: Integration, success: ImportRecord | None) -> SchemaDrift | None:
+    """The last successful import's drift as the current config sees it (None: none, or no header recorded)."""
+    recorded = Shape.loads(success.shape) if success else None
+    shape = None if recorded is None else outstanding(recorded, integration)
+    said = None if shape is None else summary(shape)
+    if shape is None or said is None:
+        return None
+    new = [c for c, _ in shape.new]
+    return SchemaDrift(
+        summary=said,
+        new=[NewColumn(column=c, since=d) for c, d in shape.new],
+        gone=list(shape.gone),
+        reordered=shape.reordered,
+        compared_with=shape.compared_with,
+        config_lines=config_lines(integration, new) if new else None,
     )
 
 
@@ -279,6 +315,7 @@ def _row(
         last_run_duration_s=recent[-1].duration_s if recent else None,
         recent_runs=[RecentRun(run_id=r.run_id, state=r.state, at=r.at, outcome=_run_outcome(r).value) for r in recent],
         source_parts=source_parts(integration),
+        schema_drift=schema_drift(integration, success),
     )
 
 
@@ -313,4 +350,5 @@ def render(table: list[IntegrationRow]) -> str:
     out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
     out += ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines]
     out += [f"  config error: {row.error}" for row in table if row.error]
+    out += [f"  {row.name}: header changed: {row.schema_drift['summary']}" for row in table if row.schema_drift]
     return "\n".join(out)

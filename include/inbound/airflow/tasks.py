@@ -139,6 +139,8 @@ def finalize_run(integration: Integration) -> dict[str, Any]:
             alerts.rejected_alert(integration, context["run_id"], summary.rows_read, summary.rows_rejected),
             context,
         )
+        imported = [f.shape for f in summary.files if f.shape is not None and f.outcome == Outcome.SUCCESS]
+        alerts.send(integration, alerts.new_columns_alert(integration, context["run_id"], imported), context)
     if summary.failed:
         why = _upstream_errors(context)
         message = summary.message() + (f" ({why})" if why else "")

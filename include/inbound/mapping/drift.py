@@ -150,6 +150,28 @@ def compare(header: Sequence[str], known: Known | None, integration: Integration
     return replace(shape, new=tuple(new), appeared=appeared, gone=gone, reordered=reordered, compared_with=known.day)
 
 
+def outstanding(shape: Shape, integration: Integration) -> Shape:
+    """A recorded shape's drift as the current config sees it: a new column it now reads or
+    ignores (the config changed since that import) is no longer new; `ignore` reports none."""
+    unread = _read(integration) | set(integration.ignore_columns)
+    new = () if integration.on_new_columns == "ignore" else tuple((c, d) for c, d in shape.new if c not in unread)
+    return replace(shape, new=new, appeared=tuple(c for c in shape.appeared if c in dict(new)))
+
+
+def summary(shape: Shape) -> str | None:
+    """The drift in a few words, as the management table shows it: `2 new columns since 2026-12-01`."""
+    parts = []
+    if shape.new:
+        parts.append(
+            f"{len(shape.new)} new column{'s' if len(shape.new) != 1 else ''} since {min(d for _, d in shape.new)}"
+        )
+    if shape.gone:
+        parts.append(f"{len(shape.gone)} column{'s' if len(shape.gone) != 1 else ''} gone")
+    if shape.reordered:
+        parts.append("columns reordered")
+    return ", ".join(parts) or None
+
+
 def _names(columns: Sequence[str]) -> str:
     shown = ", ".join(echo(c) for c in columns[:SHOWN])
     return shown + (f" and {len(columns) - SHOWN} more" if len(columns) > SHOWN else "")

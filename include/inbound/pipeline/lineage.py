@@ -8,7 +8,8 @@ import and not the staged parts or the move to `success/`.
   namespace `s3://<bucket>`, name the key (OpenLineage's naming for S3), with the mapped
   columns and their declared types (`schema`), the object's ETag (`version`), rows read
   (`dataQualityMetrics`), one assertion per check with the rows it rejected
-  (`dataQualityAssertions`) and the rejected rows by reason (`inboundRejections`).
+  (`dataQualityAssertions`), the rejected rows by reason (`inboundRejections`) and, when
+  its header changed since the last import, how (`inboundSchemaDrift`).
   A file that failed or was skipped as identical to an earlier import fed nothing; the
   run facet lists it with its reason.
 - **Outputs**: the integration's table and the read-contract view `inbound_attributes_v1`.
@@ -53,6 +54,8 @@ from openlineage.client.facet_v2 import (
 )
 
 from inbound.config.model import Integration
+from inbound.mapping.drift import SHOWN, Shape
+from inbound.mapping.drift import note as drift_note
 from inbound.results import COUNTS, FileResult
 from inbound.settings import number_setting
 from inbound.store import Location
@@ -100,6 +103,25 @@ class InboundRejectionsInputDatasetFacet(InputDatasetFacet):
     @staticmethod
     def _get_schema() -> str:
         return f"{SCHEMA_URN}#/$defs/InboundRejectionsInputDatasetFacet"
+
+
+@attr.define
+class InboundSchemaDriftInputDatasetFacet(InputDatasetFacet):
+    """How the file's header changed from the integration's last import (`mapping.drift`): the columns
+    the config does not read that are new (with the day each appeared), those gone, a reordering.
+    Each list names at most `mapping.drift.SHOWN` columns; the counts are whole."""
+
+    newColumns: list[dict[str, str]]
+    newColumnCount: int
+    appeared: list[str]
+    goneColumns: list[str]
+    goneColumnCount: int
+    reordered: bool
+    comparedWith: str | None
+
+    @staticmethod
+    def _get_schema() -> str:
+        return f"{SCHEMA_URN}#/$defs/InboundSchemaDriftInputDatasetFacet"
 
 
 @attr.define
@@ -213,7 +235,21 @@ def _input(integration: Integration, result: FileResult, *, counts: bool) -> Inp
                 byReason=[{"kind": k, "column": c, "rows": n} for k, c, n in result.rejected_by],
             ),
         }
+    if result.shape is not None and result.shape.drifted:
+        input_facets["inboundSchemaDrift"] = _drift(result.shape)
     return InputDataset(namespace=f"s3://{file.bucket}", name=file.key, facets=facets, inputFacets=input_facets)
+
+
+def _drift(shape: Shape) -> InboundSchemaDriftInputDatasetFacet:
+    return InboundSchemaDriftInputDatasetFacet(
+        newColumns=[{"column": c, "since": d} for c, d in shape.new[:SHOWN]],
+        newColumnCount=len(shape.new),
+        appeared=list(shape.appeared[:SHOWN]),
+        goneColumns=list(shape.gone[:SHOWN]),
+        goneColumnCount=len(shape.gone),
+        reordered=shape.reordered,
+        comparedWith=shape.compared_with,
+    )
 
 
 def _assertions(
@@ -330,6 +366,7 @@ def _file(result: FileResult) -> dict[str, Any]:
         "rowsRejected": result.rows_rejected,
         "rowsWritten": 0 if write is None or result.previewed else write.rows_written,
         "reason": _cut(result.error),
+        "drift": _cut(None if result.shape is None else drift_note(result.shape)),
     }
 
 

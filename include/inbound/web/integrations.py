@@ -31,6 +31,8 @@ from inbound.airflow.management import current_table, is_enabled, schedule_in_wo
 from inbound.airflow.runs import dag_states
 from inbound.config.catalog import config_dir
 from inbound.config.model import Integration
+from inbound.mapping.drift import Shape
+from inbound.mapping.drift import note as drift_note
 from inbound.settings import config_url_template
 from inbound.store.base import MAX_INT64
 from inbound.web.access import READ, Reader, ReaderDep, dag_rights
@@ -75,6 +77,7 @@ class AlertsView(TypedDict):
     on_failure: bool
     rejected_ratio_over: float | None
     stale_after: str | None
+    on_new_columns: bool
 
 
 class ConfigLink(TypedDict):
@@ -118,7 +121,8 @@ class Detail(TypedDict):
     users: int
     user_id_column: str
     mapping: list[MappingView]
-    runs: list[dict[str, Any]]  # import-log entries, newest first (no ETag), each with its `reports`
+    runs: list[dict[str, Any]]  # import-log entries, newest first (no ETag, no header), each with its `reports`
+    # and `drift`: how its header changed from the import before, in a sentence (None: it did not)
     runs_total: int  # entries in the whole import log of the integration (for paging)
     can_edit: bool  # the caller may edit the DAG (pause it through Airflow's API)
     can_trigger: bool  # the caller may trigger the DAG (a re-import)
@@ -128,6 +132,9 @@ class Detail(TypedDict):
     alerts: AlertsView | None
     timezone: str
     max_file_mb: int
+    on_new_columns: str  # ignore | warn | fail
+    ignore_columns: list[str]
+    schema_drift: management.SchemaDrift | None  # how the header changed at the last successful import
     config_version: str
     config: ConfigLink
     freshness: Freshness
@@ -270,6 +277,7 @@ def describe(
         records = s.imports(integration.name, limit=limit, offset=offset)
         total = s.import_count(integration.name)
         users = s.user_count(integration.name)
+        success = s.last_success([integration.name]).get(integration.name)
     shown = integration.public_config()  # a value from `!env` shows as its variable's name
     source, shown_format = shown["source"], shown["format"]
     events, alerts = source.get("events"), shown.get("alerts")
@@ -301,7 +309,11 @@ def describe(
             for a in integration.attributes
         ],
         "runs": [
-            {**{k: v for k, v in record.to_dict().items() if k != "etag"}, "reports": reports_of(integration, record)}
+            {
+                **{k: v for k, v in record.to_dict().items() if k not in ("etag", "shape")},
+                "reports": reports_of(integration, record),
+                "drift": drift_note(shape) if (shape := Shape.loads(record.shape)) else None,
+            }
             for record in records
         ],
         "runs_total": total,
@@ -326,11 +338,15 @@ def describe(
             on_failure=integration.alerts.on_failure if integration.alerts else True,
             rejected_ratio_over=integration.alerts.rejected_ratio_over if integration.alerts else None,
             stale_after=None if alerts["stale_after"] is None else str(alerts["stale_after"]),
+            on_new_columns=integration.alerts.on_new_columns if integration.alerts else True,
         )
         if alerts
         else None,
         "timezone": integration.timezone,
         "max_file_mb": integration.max_file_mb,
+        "on_new_columns": integration.on_new_columns,
+        "ignore_columns": list(integration.ignore_columns),
+        "schema_drift": management.schema_drift(integration, success),
         "config_version": integration.version,
         "config": link,
         "freshness": freshness(integration),
