@@ -538,6 +538,8 @@ FAMILIES: list[tuple[str, str, Bound, str]] = [
     ("store: a page of the log", "offset + limit", _limit_offset, r"ORDER BY id DESC LIMIT \d+ OFFSET \d+"),
     ("store: a file's last move", "1 a step", 1, r"WHERE source_file = %s AND final_key IS NOT NULL ORDER BY id DESC"),
     ("store: one object version", "its newest 1,000 entries", 1000, r"WHERE (integration = %s AND )?source_file = %s AND etag = %s"),
+    ("store: recent successes' rows", "the limit (5)", 5,
+     r"SELECT rows_read FROM inbound_import_log WHERE integration = %s AND outcome = 'success' ORDER BY id DESC LIMIT 5"),
     ("store: latest change", "1", 1, r"WHERE integration = %s AND outcome <> 'failed' ORDER BY id DESC LIMIT 1"),
     ("store: entries by id", "ids asked", _ids, r"FROM inbound_import_log WHERE id (IN \(|= %s)"),
     ("store: append to the log", "1", 1, r"^(INSERT INTO inbound_import_log|UPDATE inbound_import_log SET)"),
@@ -752,6 +754,8 @@ def test_the_tasks_store_calls_read_a_bounded_number_of_rows(year, wired, bounde
         measure(recorder, store.moved_to, stamped)
         measure(recorder, store.imports, name(0), limit=1)
         measure(recorder, store.last_success, [name(FAILING)])
+        assert len(measure(recorder, store.recent_rows_read, name(FAILING), 5)) == 5  # the volume guard's history
+        assert len(measure(recorder, store.recent_rows_read, name(NEVER), 5)) == 0
         measure(recorder, store.last_imports)
         measure(recorder, store.import_count, name(FAILING))
         entry = FileImport(name(REPEATED), repeated, "same", "v2", "airflow:test/run", 3, 1)  # a new config

@@ -41,6 +41,7 @@ class Problem(StrEnum):
     MISSING_COLUMN = "missing_column"
     TOO_MANY_REJECTED = "too_many_rejected"
     MIRROR_GUARD = "mirror_guard"
+    SUSPICIOUS_VOLUME = "suspicious_volume"  # far fewer rows than usual, or a read column emptied (`mapping.volume`)
     NEW_COLUMNS = "new_columns"  # columns the config does not read, new since the last import (`on_new_columns: fail`)
     INTERNAL = "internal"  # an unexpected error while reading, mapping or writing this file (a bug)
 

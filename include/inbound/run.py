@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from inbound import settings
 from inbound.config.catalog import Catalog, current_catalog
-from inbound.config.model import Integration
+from inbound.config.model import VOLUME_HISTORY, Integration
 from inbound.errors import ConfigInvalid, InboundError, MissingKey, ReceivedInvalid, UnknownKey
 from inbound.mapping.drift import Known, Shape
 from inbound.outcome import Outcome
@@ -115,16 +115,21 @@ class Run:
                 self.client, self.integration, file, self.staging, known, force=self.force
             )
             if result.shape is not None and not result.error:  # the next file of the run is compared with this one
-                known = Known(result.shape, datetime.now(UTC).date().isoformat())
+                rows = (result.rows_read, *(known.recent_rows if known else ()))[:VOLUME_HISTORY]
+                known = Known(result.shape, datetime.now(UTC).date().isoformat(), rows)
             results.append(result)
         return results
 
     def known_header(self) -> Known | None:
-        """The header of the integration's latest successful import (one entry read), which a file's
-        header is compared with: None before the first import that recorded one."""
-        latest = self.store.last_success([self.integration.name]).get(self.integration.name)
+        """The header of the integration's latest successful import and the rows of its latest ones
+        (`VOLUME_HISTORY` entries read), which a file is compared with: None before the first import
+        that recorded a header (schema v6)."""
+        name = self.integration.name
+        latest = self.store.last_success([name]).get(name)
         shape = None if latest is None else Shape.loads(latest.shape)
-        return None if latest is None or shape is None else Known(shape, latest.finished_at[:10])
+        if latest is None or shape is None:
+            return None
+        return Known(shape, latest.finished_at[:10], tuple(self.store.recent_rows_read(name, VOLUME_HISTORY)))
 
     def write(self, results: Sequence[FileResult]) -> list[FileResult]:
         """Load each mapped file into the store, one transaction per file (a dry run: what it would do)."""

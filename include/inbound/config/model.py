@@ -32,6 +32,9 @@ from inbound.config.sections import Alerts, Attribute, Format, Source, UserId, _
 from inbound.errors import ConfigInvalid
 from inbound.suggest import did_you_mean, echo
 
+VOLUME_HISTORY = 5  # the imports whose median row count a file is compared with (`max_row_drop`)
+VOLUME_MIN_HISTORY = 3  # the imports an integration needs before the row-count guard applies
+
 
 class Integration(_Model):
     """One inbound integration: one YAML file, one Airflow DAG `inbound_<name>`."""
@@ -92,6 +95,19 @@ class Integration(_Model):
     ignore_columns: list[ColumnName] = Field(
         default_factory=list,
         description="Columns of the export this integration knowingly does not read: never reported as new.",
+    )
+    max_row_drop: float | None = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Volume guard: a file whose rows fall by more than this share below the median of the "
+        f"integration's last {VOLUME_HISTORY} imports fails as a suspicious export (nothing written; a trigger "
+        f"with `force` overrides). null turns it off. It starts once the integration has {VOLUME_MIN_HISTORY} imports.",
+    )
+    guard_empty_columns: bool = Field(
+        True,
+        description="Volume guard: a file in which a read column that had values at the last import is empty in "
+        "every row fails as a suspicious export (a trigger with `force` overrides).",
     )
     alerts: Alerts | None = Field(None, description="Optional alerts on failure, rejected rows and staleness.")
 
@@ -198,7 +214,13 @@ class Integration(_Model):
         # Alerts change who hears about a run, and events when it starts, not what it imports.
         config = self.model_dump(mode="json", exclude={"alerts": True, "source": {"events"}})
         # Settings added later count only when set: a config that does not use them keeps its version.
-        for setting, default in (("on_new_columns", "warn"), ("ignore_columns", [])):
+        later: tuple[tuple[str, object], ...] = (
+            ("on_new_columns", "warn"),
+            ("ignore_columns", []),
+            ("max_row_drop", 0.5),
+            ("guard_empty_columns", True),
+        )
+        for setting, default in later:
             if config.get(setting) == default:
                 del config[setting]
         canonical = json.dumps(config, sort_keys=True)

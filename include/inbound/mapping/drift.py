@@ -68,6 +68,7 @@ class Shape:
     gone: tuple[str, ...] = ()  # unread columns of the last import's header that this one lacks
     reordered: bool = False  # the shared columns in another order than the last import's
     compared_with: str | None = None  # the day of the import it was compared with (None: the first)
+    filled: tuple[tuple[str, int], ...] = ()  # (attribute, rows with a value): what the volume guard compares
 
     @property
     def drifted(self) -> bool:
@@ -82,6 +83,7 @@ class Shape:
             "gone": list(self.gone),
             "reordered": self.reordered,
             "compared_with": self.compared_with,
+            "filled": dict(self.filled),
         }
 
     def dumps(self) -> str:
@@ -105,8 +107,11 @@ class Shape:
                 gone=tuple(str(c)[:NAME_CHARS] for c in list(data.get("gone") or ())[:limit]),
                 reordered=bool(data.get("reordered")),
                 compared_with=None if data.get("compared_with") is None else str(data["compared_with"])[:10],
+                filled=tuple(
+                    (str(a)[:NAME_CHARS], int(n)) for a, n in list(dict(data.get("filled") or {}).items())[:limit]
+                ),
             )
-        except (TypeError, KeyError, AttributeError):
+        except (TypeError, KeyError, AttributeError, ValueError):
             return None
 
     @classmethod
@@ -125,6 +130,7 @@ class Known:
 
     shape: Shape
     day: str  # when it was imported: YYYY-MM-DD
+    recent_rows: tuple[int, ...] = ()  # rows read by the latest successful imports, newest first (`mapping.volume`)
 
 
 def compare(header: Sequence[str], known: Known | None, integration: Integration, today: str) -> Shape:
@@ -227,7 +233,8 @@ def new_columns_refused(shape: Shape, integration: Integration) -> str:
     return (
         f"the header has {len(columns)} column{'s' if len(columns) != 1 else ''} the config does not read "
         f"and the import of {shape.compared_with} did not have ({_names(columns)}), and on_new_columns is "
-        "fail: nothing was imported. Map them, list them under `ignore_columns`, or re-import with force. "
+        "fail: nothing was imported. Map them or list them under `ignore_columns`, then re-import the file; or "
+        "re-import it with force (the DAG's key and force params, or `inbound run <name> --key <key> --force`). "
         f"Config lines to map them:\n{config_lines(integration, columns)}"
     )
 

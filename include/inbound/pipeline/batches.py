@@ -73,6 +73,7 @@ class Spool:
     headers_skipped: int = 0  # repeated header lines, neither read nor rejected rows
     header_lines: tuple[int, ...] = ()  # the first `LINES_SHOWN` of them
     header: tuple[str, ...] = ()  # the file's header line, every name (`mapping.drift` keeps what it records)
+    filled: tuple[tuple[str, int], ...] = ()  # (attribute, rows of the set with a value): the volume guard's
 
 
 def map_file(
@@ -120,8 +121,11 @@ def map_file(
     rows_rejected = sum(_rows(p, "line") for p in rejects)
     for i in (i for i, n in enumerate(skipped) if n):  # counted: now they join the report
         _report_skipped(folder, i)
+    sets = [_part(folder, "set", i) for i in range(len(read))]
+    names = [a.attribute for a in integration.attributes]
+    counts = pl.scan_parquet(sets).select(pl.col(n).count() for n in names).collect().row(0)
     return Spool(
-        sets=tuple(_part(folder, "set", i) for i in range(len(read))),
+        sets=tuple(sets),
         rejects=tuple(p for p in (_part(folder, "rejects", i) for i in range(len(read))) if _rows(p)),
         rejected_by=rejected_by,
         rejected_lines=lines,
@@ -131,6 +135,7 @@ def map_file(
         headers_skipped=sum(skipped),
         header_lines=tuple(header_lines),
         header=tuple(header),
+        filled=tuple(zip(names, (int(c) for c in counts))),
     )
 
 

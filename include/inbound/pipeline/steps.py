@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from inbound.config.model import Integration
 from inbound.errors import BadFile, FileChanged, Problem, SchemaMismatch, Unavailable
 from inbound.mapping.drift import Known, compare, new_columns_refused, note
+from inbound.mapping.volume import suspicious
 from inbound.outcome import Outcome
 from inbound.results import FileResult, headers_skipped_note
 from inbound.s3 import layout
@@ -165,7 +166,9 @@ def validate_and_map(
             rejected_lines=spool.rejected_lines,
             headers_skipped=spool.headers_skipped,
             header_lines=spool.header_lines,
-            shape=compare(spool.header, known, integration, datetime.now(UTC).date().isoformat()),
+            shape=replace(
+                compare(spool.header, known, integration, datetime.now(UTC).date().isoformat()), filled=spool.filled
+            ),
         )
         drift = result.shape and note(result.shape)
         if drift:
@@ -179,6 +182,10 @@ def validate_and_map(
             return result.failed_with(problem, Problem.TOO_MANY_REJECTED)
         if result.shape and result.shape.new and integration.on_new_columns == "fail" and not force:
             return result.failed_with(new_columns_refused(result.shape, integration), Problem.NEW_COLUMNS)
+        odd = None if force or result.shape is None else suspicious(spool.rows_read, result.shape, known, integration)
+        if odd:
+            log.warning("%s: %s", file.uri, odd)
+            return result.failed_with(odd, Problem.SUSPICIOUS_VOLUME)
         stage = staging.put_parts(name, spool.sets)
     log.info(
         "%s: %d rows read, %d rejected, %d users to write%s",

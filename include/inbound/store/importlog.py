@@ -290,6 +290,19 @@ class ImportLog(StoreBase):
         """
         return self._latest(integrations, f"AND latest.{SUCCEEDED}")
 
+    def recent_rows_read(self, integration: str, limit: int) -> list[int]:
+        """Rows read by the integration's latest `limit` successful imports (skips repeat theirs), newest
+        first: the partial index of the successes, `limit` entries read."""
+        with self.transaction() as cur:
+            cur.execute(
+                self._sql(
+                    f"SELECT rows_read FROM {LOG_TABLE} WHERE integration = ? AND {SUCCEEDED} "
+                    f"ORDER BY id DESC LIMIT {bounded('limit', limit)}"
+                ),
+                (integration,),
+            )
+            return [int(row[0]) for row in cur.fetchall()]
+
     def _latest(self, integrations: Iterable[str] | None, condition: str) -> dict[str, ImportRecord]:
         """Per integration, its newest entry meeting `condition`: one `ORDER BY id DESC LIMIT 1` each on
         an index of (integration, id), never an aggregate over the log. The integrations come as a
