@@ -544,7 +544,7 @@ FAMILIES: list[tuple[str, str, Bound, str]] = [
     ("store: entries by id", "ids asked", _ids, r"FROM inbound_import_log WHERE id (IN \(|= %s)"),
     ("store: append to the log", "1", 1, r"^(INSERT INTO inbound_import_log|UPDATE inbound_import_log SET)"),
     ("store: users (state)", "users of the tables read", INTEGRATIONS * USERS,
-     r"inbound_values_\d+|inbound_file|inbound_change|inbound_keep|inbound_present"),
+     r"inbound_values_\d+|inbound_file|inbound_change|inbound_keep|inbound_present|inbound_deletion"),
     ("store: locks, DDL, settings", "0", 0,
      r"^(SELECT pg_advisory_xact_lock|SELECT to_regclass|SELECT current_database|DROP |CREATE |ALTER |ANALYZE |SET LOCAL )"),
     # Airflow's metadata database

@@ -42,7 +42,8 @@ class Problem(StrEnum):
     TOO_MANY_REJECTED = "too_many_rejected"
     MIRROR_GUARD = "mirror_guard"
     SUSPICIOUS_VOLUME = "suspicious_volume"  # far fewer rows than usual, or a read column emptied (`mapping.volume`)
-    NEW_COLUMNS = "new_columns"  # columns the config does not read, new since the last import (`on_new_columns: fail`)
+    NEW_COLUMNS = "new_columns"
+    DELETION_GUARD = "deletion_guard"  # a file would delete more of the users than `max_deleted` allows  # columns the config does not read, new since the last import (`on_new_columns: fail`)
     INTERNAL = "internal"  # an unexpected error while reading, mapping or writing this file (a bug)
 
 
@@ -75,6 +76,13 @@ class MirrorGuard(BadFile):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, Problem.MIRROR_GUARD)
+
+
+class DeletionGuard(BadFile):
+    """A file's `delete_when` rule would delete more users than `max_deleted` allows: refused as suspicious."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, Problem.DELETION_GUARD)
 
 
 class Unavailable(InboundError):

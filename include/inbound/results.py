@@ -17,7 +17,7 @@ from inbound.outcome import Outcome
 from inbound.s3.layout import S3File
 from inbound.store import WriteResult
 
-COUNTS = ("inserted", "updated", "unchanged", "cleared", "removed")
+COUNTS = ("inserted", "updated", "unchanged", "cleared", "removed", "deleted")
 # The XCom keys of a DAG run's answer: finalize's `inbound_outcome` (outcome, state, message,
 # summary: how the run ended, whatever its end) and a failed task's `inbound_error` (its reason).
 OUTCOME_XCOM = "inbound_outcome"
@@ -45,6 +45,8 @@ class FileResult:
     headers_skipped: int = 0  # repeated header lines (exports joined with `cat`): neither read nor rejected
     header_lines: tuple[int, ...] = ()  # their first line numbers (`mapping.LINES_SHOWN`)
     shape: Shape | None = None  # the file's header and how it drifted from the last import (`mapping.drift`)
+    deletions: str | None = None  # staged users the file deletes (`delete_when`), until finalize
+    deletion_rows: int = 0  # rows in that set: what the write must find there
     repeat_of: int | None = None  # the earlier import this file repeats: the write logs a skip
     error: str | None = None
     problem: Problem | None = None
@@ -94,6 +96,8 @@ class FileResult:
             "header_lines": list(self.header_lines),
             "shape": None if self.shape is None else self.shape.to_json(),
             "drift": None if self.shape is None else drift_note(self.shape),
+            "deletions": self.deletions,
+            "deletion_rows": self.deletion_rows,
             "repeat_of": self.repeat_of,
             "dry_run": self.previewed,
             "error": self.error,
@@ -122,6 +126,8 @@ class FileResult:
             headers_skipped=int(data.get("headers_skipped", 0)),
             header_lines=tuple(int(x) for x in data.get("header_lines", ())),
             shape=Shape.from_json(data.get("shape")),
+            deletions=data.get("deletions"),
+            deletion_rows=int(data.get("deletion_rows", 0)),
             repeat_of=None if data.get("repeat_of") is None else int(data["repeat_of"]),
             error=data.get("error"),
             problem=Problem(data["problem"]) if data.get("problem") else None,

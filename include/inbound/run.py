@@ -187,7 +187,7 @@ class Run:
         self.check_files([r.s3_file for r in results])
         staging = self.staging
         for result in results:
-            for url in (result.stage, result.rejects):
+            for url in (result.stage, result.rejects, result.deletions):
                 if url is not None and not staging.holds(url):
                     raise ReceivedInvalid(
                         f"{self.integration.dag_id}: the staged set {url} of {result.s3_file.uri} is not in this "

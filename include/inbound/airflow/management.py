@@ -95,6 +95,7 @@ class LastImport(TypedDict):
     rows_written: int
     rows_rejected: int
     rejected_share: float | None  # rows_rejected / rows_read; None when no row was read
+    deleted: int  # users the import deleted (`delete_when`)
 
 
 class NewColumn(TypedDict):
@@ -216,6 +217,7 @@ def _last_import(record: ImportRecord | None) -> LastImport | None:
         rows_written=record.rows_written,
         rows_rejected=record.rows_rejected,
         rejected_share=record.rows_rejected / record.rows_read if record.rows_read else None,
+        deleted=record.deleted,
     )
 
 

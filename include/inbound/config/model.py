@@ -28,7 +28,7 @@ from inbound.config.names import (
     setting_path,
 )
 from inbound.config.schedules import schedule_interval
-from inbound.config.sections import Alerts, Attribute, Format, Source, UserId, _Model
+from inbound.config.sections import Alerts, Attribute, DeleteWhen, Format, Source, UserId, _Model
 from inbound.errors import ConfigInvalid
 from inbound.suggest import did_you_mean, echo
 
@@ -96,6 +96,18 @@ class Integration(_Model):
         default_factory=list,
         description="Columns of the export this integration knowingly does not read: never reported as new.",
     )
+    delete_when: DeleteWhen | None = Field(
+        None,
+        description="Deletions from the export: a row whose `column` holds one of `values` removes this "
+        "integration's values of its user (upsert mode; mirror mode removes users missing from the file).",
+    )
+    max_deleted: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="The largest share of the integration's users one file may delete; above it the file fails "
+        "as suspicious (a trigger with `force` overrides).",
+    )
     max_row_drop: float | None = Field(
         0.5,
         ge=0,
@@ -153,7 +165,19 @@ class Integration(_Model):
                     f"attributes[{i}] maps the user-ID column {echo(attribute.column)}; "
                     "the user ID is the key, not an attribute"
                 )
+        if self.delete_when is not None and self.mode == "mirror":
+            raise ValueError(
+                "delete_when is for mode: upsert; in mirror mode a user missing from the file already loses "
+                "this integration's values: leave the deleted users out of the export, or use mode: upsert"
+            )
+        if self.delete_when is not None and self.delete_when.column == self.user_id.column:
+            raise ValueError(
+                f"delete_when.column {echo(self.delete_when.column)} is the user-ID column; name the column "
+                "that says a user is deleted (e.g. Status)"
+            )
         read = {self.user_id.column, *(a.column for a in self.attributes)}
+        if self.delete_when is not None:
+            read.add(self.delete_when.column)
         for i, column in enumerate(self.ignore_columns):
             if column in read:
                 raise ValueError(
@@ -219,6 +243,8 @@ class Integration(_Model):
             ("ignore_columns", []),
             ("max_row_drop", 0.5),
             ("guard_empty_columns", True),
+            ("delete_when", None),
+            ("max_deleted", 0.2),
         )
         for setting, default in later:
             if config.get(setting) == default:

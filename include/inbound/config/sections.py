@@ -185,6 +185,15 @@ class Attribute(_Model):
         return self.name or self.column
 
 
+class DeleteWhen(_Model):
+    """Rows that delete their user: this integration's values of the user go, in the same transaction."""
+
+    column: ColumnName = Field(description="The column that says a user is deleted (e.g. Status).")
+    values: Annotated[
+        list[Annotated[str, StringConstraints(min_length=1, max_length=200)]], Field(min_length=1, max_length=100)
+    ] = Field(description="The values (compared trimmed, ignoring case) that mark a deleted user, e.g. [deleted].")
+
+
 class Alerts(_Model):
     """Who hears about trouble, through Airflow's notifiers (SMTP e-mail, an HTTP webhook)."""
 

@@ -44,7 +44,8 @@ _YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"}
 
 def _read(integration: Integration) -> set[str]:
     """The columns the config reads (`mapping.header.read_columns`, which checks headers with `renamed`)."""
-    return {integration.user_id.column, *(a.column for a in integration.attributes)}
+    rule = () if integration.delete_when is None else (integration.delete_when.column,)
+    return {integration.user_id.column, *(a.column for a in integration.attributes), *rule}
 
 
 def max_header_columns() -> int:

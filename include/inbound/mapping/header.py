@@ -79,7 +79,8 @@ def read_columns(integration: Integration) -> list[str]:
 
     The only header cells a message quotes (`inbound.reading.header.shown_cell`).
     """
-    return [integration.user_id.column, *(a.column for a in integration.attributes)]
+    rule = [] if integration.delete_when is None else [integration.delete_when.column]
+    return list(dict.fromkeys([integration.user_id.column, *(a.column for a in integration.attributes), *rule]))
 
 
 def check_header(header: list[str], integration: Integration, known: Sequence[str] = ()) -> None:
@@ -93,6 +94,8 @@ def check_header(header: list[str], integration: Integration, known: Sequence[st
     """
     wanted = [("user-ID", integration.user_id.column)]
     wanted += [(f"attribute {a.attribute!r}:", a.column) for a in integration.attributes]
+    if integration.delete_when is not None:
+        wanted.append(("delete_when", integration.delete_when.column))
     missing = [(kind, column) for kind, column in wanted if column not in header]
     if not missing:
         return

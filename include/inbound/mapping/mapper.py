@@ -64,6 +64,7 @@ _CAST_THREADS = os.cpu_count() or 1  # casts run at once (polars lets go of the 
 
 
 _ID = f"{SENTINEL}id"  # the user ID while mapping; `user_id` only in what leaves
+_DELETE = f"{SENTINEL}delete"  # the row deletes its user (`delete_when`)
 
 
 DEFAULT_MAX_VALUE_BYTES = 64 * 1024
@@ -75,6 +76,11 @@ MAX_VALUE_BYTES_ENV = "INBOUND_MAX_VALUE_BYTES"
 def max_value_bytes() -> int:
     """`INBOUND_MAX_VALUE_BYTES` (default 65536): the longest value (and user ID) a row may hold, in bytes."""
     return int(number_setting(MAX_VALUE_BYTES_ENV, DEFAULT_MAX_VALUE_BYTES, minimum=1))
+
+
+def no_deletions() -> pl.DataFrame:
+    """The rows that delete their user, when there are none (`user_id`, `line`)."""
+    return pl.DataFrame(schema={USER_ID: pl.String, "line": pl.Int64})
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,9 @@ class AttributeSet:
     # The repeated header lines skipped, in the report's shape (REJECT_COLUMNS: the line and
     # `REPEATED_HEADER_REASON`, no user ID, column or value); never among `rejects`.
     skipped: pl.DataFrame = field(default_factory=empty_rejects)
+    # `delete_when`: the rows that delete their user (`user_id`, `line`), never in `frame` nor checked
+    # against the attributes' types; a row with an empty, too long or repeated ID, or ragged, is rejected.
+    deletions: pl.DataFrame = field(default_factory=no_deletions)
 
     @property
     def rows_rejected(self) -> int:
@@ -146,23 +155,30 @@ def map_batch(table: Table, integration: Integration, *, duplicates: bool) -> At
     ids = None if duplicates else _ids(typed)
     typed_attributes = [(i, a) for i, a in enumerate(integration.attributes) if a.type != "string"]
     width = len(table.header)
+    id_column = integration.user_id.column
+    id_too_long = next((flag for flag, column in too_long.items() if column == id_column), None)
+    # A row of the user-ID kind of trouble fails whatever it says; a deletion row is not typed.
+    row_bad = [pl.col(FIELD_COUNT_COLUMN) != width, pl.col(_ID).is_null(), duplicated]
+    row_bad += [pl.col(id_too_long)] if id_too_long else []
+    value_bad = [pl.col(flag) for flag in too_long if flag != id_too_long]
+    value_bad += [_cast_failed(i) for i, _ in typed_attributes]
+    deleting = pl.col(_DELETE) if _DELETE in typed.columns else pl.lit(False)
     typed = typed.with_columns(
-        pl.any_horizontal(
-            pl.col(FIELD_COUNT_COLUMN) != width,
-            pl.col(_ID).is_null(),
-            duplicated,
-            *[pl.col(flag) for flag in too_long],
-            *[_cast_failed(i) for i, _ in typed_attributes],
-        ).alias(_BAD)
+        pl.any_horizontal(*row_bad, pl.any_horizontal(*value_bad, pl.lit(False)) & ~deleting).alias(_BAD)
     )
+    deletions = no_deletions()
+    if _DELETE in typed.columns:
+        deletes = ~pl.col(_BAD) & pl.col(_DELETE)
+        deletions = typed.filter(deletes).select(pl.col(_ID).alias(USER_ID), pl.col(SOURCE_LINE_COLUMN).alias("line"))
+        typed = typed.filter(~deletes)
     kept = {_ID: USER_ID, **{_value(i): a.attribute for i, a in enumerate(integration.attributes)}}
     if not typed.get_column(_BAD).any():  # the usual batch: no row to take out, no pass to take it
         good = pl.DataFrame([typed.get_column(column).alias(name) for column, name in kept.items()])
-        return AttributeSet(frame=good, rejects=empty_rejects(), rows_read=table.rows, ids=ids, skipped=skipped)
+        return AttributeSet(
+            frame=good, rejects=empty_rejects(), rows_read=table.rows, ids=ids, skipped=skipped, deletions=deletions
+        )
     good = typed.filter(~pl.col(_BAD)).select(pl.col(column).alias(name) for column, name in kept.items())
     bad = typed.filter(pl.col(_BAD))
-    id_column = integration.user_id.column
-    id_too_long = next((flag for flag, column in too_long.items() if column == id_column), None)
     rejects = pl.concat(
         [
             _ragged_rejects(bad, width),
@@ -173,7 +189,9 @@ def map_batch(table: Table, integration: Integration, *, duplicates: bool) -> At
         ],
         how="vertical",
     ).sort("line", "column", nulls_last=False)
-    return AttributeSet(frame=good, rejects=rejects, rows_read=table.rows, ids=ids, skipped=skipped)
+    return AttributeSet(
+        frame=good, rejects=rejects, rows_read=table.rows, ids=ids, skipped=skipped, deletions=deletions
+    )
 
 
 def _ids(typed: pl.DataFrame) -> pl.DataFrame:
@@ -208,9 +226,16 @@ def _typed(
             (pl.col(c).str.starts_with(" ") | pl.col(c).str.ends_with(" ")).any().alias(c) for c in strip
         ).row(0)
         strip = dict(zip(strip, ends))
+    rule = integration.delete_when
+    marks = [v.strip().lower() for v in rule.values] if rule else []
     stripped = frame.select(
         pl.col(SOURCE_LINE_COLUMN),
         pl.col(FIELD_COUNT_COLUMN),
+        *(
+            [pl.col(rule.column).str.strip_chars().str.to_lowercase().is_in(marks).fill_null(False).alias(_DELETE)]
+            if rule
+            else []
+        ),
         *[
             (pl.col(column).str.strip_chars() if strip[column] else pl.col(column)).alias(name)
             for name, column in columns.items()

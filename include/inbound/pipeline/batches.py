@@ -74,6 +74,8 @@ class Spool:
     header_lines: tuple[int, ...] = ()  # the first `LINES_SHOWN` of them
     header: tuple[str, ...] = ()  # the file's header line, every name (`mapping.drift` keeps what it records)
     filled: tuple[tuple[str, int], ...] = ()  # (attribute, rows of the set with a value): the volume guard's
+    deletions: tuple[Path, ...] = ()  # `delete_when`: the users the file deletes (Parquet `user_id`, `line`)
+    deletion_rows: int = 0
 
 
 def map_file(
@@ -102,6 +104,8 @@ def map_file(
             ids.get_column(USER_ID).hash(_HASH_SEED).to_numpy().tofile(spool)
             mapped.frame.write_parquet(_part(folder, "set", i))
             mapped.rejects.write_parquet(_part(folder, "rejects", i))
+            if mapped.deletions.height:
+                mapped.deletions.write_parquet(_part(folder, "deletions", i))
             if mapped.headers_skipped:
                 mapped.skipped.write_parquet(_part(folder, "skipped", i))
                 header_lines += mapped.skipped.get_column("line").head(LINES_SHOWN - len(header_lines)).to_list()
@@ -122,6 +126,7 @@ def map_file(
     for i in (i for i, n in enumerate(skipped) if n):  # counted: now they join the report
         _report_skipped(folder, i)
     sets = [_part(folder, "set", i) for i in range(len(read))]
+    deletions = [p for p in (_part(folder, "deletions", i) for i in range(len(read))) if p.exists() and _rows(p)]
     names = [a.attribute for a in integration.attributes]
     counts = pl.scan_parquet(sets).select(pl.col(n).count() for n in names).collect().row(0)
     return Spool(
@@ -136,6 +141,8 @@ def map_file(
         header_lines=tuple(header_lines),
         header=tuple(header),
         filled=tuple(zip(names, (int(c) for c in counts))),
+        deletions=tuple(deletions),
+        deletion_rows=sum(_rows(p) for p in deletions),
     )
 
 
@@ -175,10 +182,16 @@ def _repeated(hashes: Path, folder: Path, count: int) -> pl.DataFrame | None:
 
 
 def _reject_repeated(folder: Path, i: int, repeated: pl.DataFrame, id_column: str) -> None:
-    """Batch `i` without the rows of repeated user IDs, which join its rejected rows (in line order)."""
+    """Batch `i` without the rows of repeated user IDs, which join its rejected rows (in line order).
+
+    A user with a deletion row and another row (or two deletion rows) is repeated too: the file says
+    two things of it, and we never guess which is right."""
     ids = repeated.select(USER_ID).unique()
     kept = pl.read_parquet(_part(folder, "set", i)).join(ids, on=USER_ID, how="anti")
     kept.write_parquet(_part(folder, "set", i))
+    deletions = _part(folder, "deletions", i)
+    if deletions.exists():
+        pl.read_parquet(deletions).join(ids, on=USER_ID, how="anti").write_parquet(deletions)
     rejected = repeated.select(
         pl.col("line"),
         pl.col(USER_ID),

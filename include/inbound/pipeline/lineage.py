@@ -134,6 +134,7 @@ class InboundWriteOutputDatasetFacet(OutputDatasetFacet):
     cleared: int
     removed: int
     valuesWritten: int
+    deleted: int = 0  # users the files deleted (`delete_when`)
 
     @staticmethod
     def _get_schema() -> str:
@@ -322,6 +323,7 @@ def _output_facets(rows: int, total: dict[str, int]) -> dict[str, OutputDatasetF
             cleared=total["cleared"],
             removed=total["removed"],
             valuesWritten=total["values_written"],
+            deleted=total["deleted"],
         ),
     }
 

@@ -186,6 +186,9 @@ def validate_and_map(
         if odd:
             log.warning("%s: %s", file.uri, odd)
             return result.failed_with(odd, Problem.SUSPICIOUS_VOLUME)
+        if spool.deletions:
+            deletions = staging.put_parts(f"{name}.deletions", spool.deletions)
+            result = replace(result, deletions=deletions, deletion_rows=spool.deletion_rows)
         stage = staging.put_parts(name, spool.sets)
     log.info(
         "%s: %d rows read, %d rejected, %d users to write%s",
@@ -241,12 +244,13 @@ def upsert_attributes(
         return replace(failed, previewed=dry_run)
     if not dry_run:
         log.info(
-            "%s: %d users inserted, %d updated, %d unchanged, %d removed (%d values written, %d cleared)",
+            "%s: %d users inserted, %d updated, %d unchanged, %d removed, %d deleted (%d values written, %d cleared)",
             result.s3_file.uri,
             written.inserted,
             written.updated,
             written.unchanged,
             written.removed,
+            written.deleted,
             written.values_written,
             written.cleared,
         )
@@ -258,6 +262,7 @@ def _write(store: AttributeStore, who: Identity, result: FileResult, *, force: b
     frame = who.parts(result.stage or "", result.staged_rows)  # a part at a time as the store takes them
     # Mirror mode: a user whose rows were all rejected is still in the file; it keeps its values.
     keep = who.parts(result.rejects) if result.rejects and integration.mode == "mirror" else None
+    deletions = who.parts(result.deletions, result.deletion_rows) if result.deletions else None
     if dry_run:
         return store.preview(
             integration=integration.name,
@@ -270,6 +275,8 @@ def _write(store: AttributeStore, who: Identity, result: FileResult, *, force: b
             keep=keep,
             mirror_max_removed=integration.mirror_max_removed,
             force=force,
+            deletions=deletions,
+            max_deleted=integration.max_deleted,
         )
     return store.write_file(
         who.of(result),
@@ -280,6 +287,8 @@ def _write(store: AttributeStore, who: Identity, result: FileResult, *, force: b
         mirror_max_removed=integration.mirror_max_removed,
         force=force,
         keep=keep,
+        deletions=deletions,
+        max_deleted=integration.max_deleted,
     )
 
 

@@ -76,7 +76,8 @@ class Counts:
     cleared: int  # values removed by empty cells (blank: clear)
     removed: int  # users dropped by mirror mode
     values_written: int
-    sent: int = 0  # rows the database compared: their content hash was not stored (new or changed)
+    sent: int = 0
+    deleted: int = 0  # users the file deletes (`delete_when`)  # rows the database compared: their content hash was not stored (new or changed)
 
     @property
     def unchanged(self) -> int:

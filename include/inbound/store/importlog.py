@@ -68,6 +68,7 @@ class ImportRecord:
     unchanged: int = 0
     cleared: int = 0
     removed: int = 0
+    deleted: int = 0  # users the file deleted (`delete_when`; schema v6)
     shape: str | None = None  # the file's header and its drift (`mapping.drift.Shape` as JSON; schema v6)
 
     def to_dict(self) -> dict[str, Any]:

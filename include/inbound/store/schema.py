@@ -29,7 +29,8 @@ OLD_VALUE_TABLE = "inbound_attribute_value"
 LOG_TABLE = "inbound_import_log"
 INTEGRATION_TABLE = "inbound_integration"
 VIEW = "inbound_attributes_v1"
-COUNT_COLUMNS = ("inserted", "updated", "unchanged", "cleared", "removed")
+V2_COUNT_COLUMNS = ("inserted", "updated", "unchanged", "cleared", "removed")  # what schema v2 added
+COUNT_COLUMNS = (*V2_COUNT_COLUMNS, "deleted")  # `deleted`: schema v6
 # Per integration, how many entries its import log holds: kept by every append (`ImportLog._log`),
 # so the history's length is one row to read, not the history to count.
 LOG_SIZE_TABLE = "inbound_import_log_size"
@@ -167,7 +168,7 @@ class Schema(StoreBase):
                     id {ident},
                     integration TEXT NOT NULL UNIQUE,
                     attributes TEXT NOT NULL)""",
-                *[f"ALTER TABLE {LOG_TABLE} ADD COLUMN {c} INTEGER NOT NULL DEFAULT 0" for c in COUNT_COLUMNS],
+                *[f"ALTER TABLE {LOG_TABLE} ADD COLUMN {c} INTEGER NOT NULL DEFAULT 0" for c in V2_COUNT_COLUMNS],
                 self._from_v1,
                 f"DROP TABLE {OLD_VALUE_TABLE}",
             ],
@@ -191,15 +192,19 @@ class Schema(StoreBase):
                 f"CREATE TABLE IF NOT EXISTS {LOG_SIZE_TABLE} (integration TEXT PRIMARY KEY, entries BIGINT NOT NULL)",
                 *RECOUNT,
             ],
-            # v6: each import's header and how it drifted from the import before (`mapping.drift.Shape`, JSON);
-            # NULL for the entries before it and for purges and erasures.
-            6: [self._add_shape],
+            # v6: each import's header and how it drifted from the import before (`mapping.drift.Shape`, JSON;
+            # NULL for the entries before it and for purges and erasures), and the users its file deleted
+            # (`delete_when`).
+            6: [self._add_shape_and_deleted],
         }
 
-    def _add_shape(self, cur: Cursor) -> None:
+    def _add_shape_and_deleted(self, cur: Cursor) -> None:
         cur.execute(f"SELECT * FROM {LOG_TABLE} LIMIT 0")
-        if "shape" not in {column[0] for column in cur.description or ()}:  # a migration that stopped halfway
+        found = {column[0] for column in cur.description or ()}  # a migration that stopped halfway has some
+        if "shape" not in found:
             cur.execute(f"ALTER TABLE {LOG_TABLE} ADD COLUMN shape TEXT")
+        if "deleted" not in found:
+            cur.execute(f"ALTER TABLE {LOG_TABLE} ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0")
 
     def _add_row_hashes(self, cur: Cursor) -> None:
         for table, _ in self._tables(cur).values():

@@ -19,12 +19,13 @@ gives". A schema change (`Schema._ensure_table`) clears them all.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from inbound.errors import BadFile, MirrorGuard, Problem
 from inbound.outcome import Outcome
 from inbound.store.base import Cursor, check_text, first
+from inbound.store.deletions import Deletions, guard_deletions
 from inbound.store.diff import (
     CHANGE_TABLE,
     FILE_TABLE,
@@ -57,6 +58,7 @@ class WriteResult:
     values_written: int
     cleared: int = 0  # values removed by empty cells (blank: clear)
     removed: int = 0  # users dropped by mirror mode
+    deleted: int = 0  # users the file deleted (`delete_when`)
     skipped: bool = False  # the same file, config and data as an earlier import: nothing done
     # Rows sent to the database to compare and write: those whose content hash was not stored
     # (new users, changed rows); the others were known unchanged without it.
@@ -65,7 +67,7 @@ class WriteResult:
 
     @property
     def rows_written(self) -> int:
-        return self.inserted + self.updated + self.removed
+        return self.inserted + self.updated + self.removed + self.deleted
 
     def to_dict(self) -> dict[str, Any]:
         """For the XCom and API boundary (JSON)."""
@@ -92,6 +94,7 @@ def _result(
         values_written=counts.values_written,
         cleared=counts.cleared,
         removed=counts.removed,
+        deleted=counts.deleted,
         sent=counts.sent,
         sample=tuple(sample),
     )
@@ -165,7 +168,7 @@ def _guard_mirror(diff: Counts, mirror_max_removed: float, force: bool) -> None:
         )
 
 
-class Writes(Schema, ImportLog):
+class Writes(Schema, ImportLog, Deletions):
     """The store's writes; each is one transaction."""
 
     def write_file(
@@ -179,6 +182,8 @@ class Writes(Schema, ImportLog):
         mirror_max_removed: float = 1.0,
         force: bool = False,
         keep: Iterable[pl.DataFrame] | None = None,
+        deletions: Iterable[pl.DataFrame] | None = None,
+        max_deleted: float = 1.0,
     ) -> WriteResult:
         """Write what one file changes, and its import-log entry, in one transaction.
 
@@ -187,7 +192,9 @@ class Writes(Schema, ImportLog):
         from the file lose this integration's values, unless that would remove more than
         `mirror_max_removed` of its users (then `MirrorGuard` is raised and nothing is
         written), which `force` overrides. `keep`: the file's rejected rows (a `user_id`
-        column); a user among them is in the file, so mirror mode never removes it.
+        column); a user among them is in the file, so mirror mode never removes it. `deletions`:
+        the users the file deletes (`delete_when`, a `user_id` column), guarded by `max_deleted`
+        (`DeletionGuard`, which `force` overrides too).
         """
         self.check_writable()
         names = list(types)
@@ -207,7 +214,14 @@ class Writes(Schema, ImportLog):
                     self._load_keep(cur, keep or ())
                 counts = self._count(cur, diff, rows, sent, mirror)
                 _guard_mirror(counts, mirror_max_removed, force)
+                if deletions is not None:
+                    self._load_deletions(cur, deletions)
+                    deleted, existing = self._count_deletions(cur, table)
+                    guard_deletions(deleted, existing, max_deleted, force)
+                    counts = replace(counts, deleted=deleted)
                 self._apply(cur, diff, counts, import_id, mirror)
+                if deletions is not None:
+                    self._apply_deletions(cur, table)
                 self._drop_file(cur)
             else:  # nothing to compare with: straight in
                 counts = self._apply_bulk(cur, table, names, _parts(frame, types, clear_blanks), import_id)
@@ -273,6 +287,7 @@ class Writes(Schema, ImportLog):
     def _drop_file(self, cur: Cursor) -> None:
         for table in (FILE_TABLE, CHANGE_TABLE, KEEP_TABLE, PRESENT_TABLE):
             cur.execute(f"DROP TABLE IF EXISTS {self.dialect.temp}.{table}")
+        self._drop_deletions(cur)
 
     def _count(self, cur: Cursor, diff: DiffSql, rows: int, sent: int, mirror: bool) -> Counts:
         """Work out the changed rows (`CHANGE_TABLE`, one pass over the file) and count what they do."""
@@ -361,6 +376,8 @@ class Writes(Schema, ImportLog):
         keep: Iterable[pl.DataFrame] | None = None,
         mirror_max_removed: float = 1.0,
         force: bool = False,
+        deletions: Iterable[pl.DataFrame] | None = None,
+        max_deleted: float = 1.0,
     ) -> WriteResult:
         """What `write_file` would do, with a sample of changed users; writes nothing.
 
@@ -378,6 +395,11 @@ class Writes(Schema, ImportLog):
                 self._load_keep(cur, keep or ())
             counts = self._count(cur, diff, rows, sent, mirror)
             _guard_mirror(counts, mirror_max_removed, force)
+            if deletions is not None and table is not None:
+                self._load_deletions(cur, deletions)
+                deleted, existing = self._count_deletions(cur, table)
+                guard_deletions(deleted, existing, max_deleted, force)
+                counts = replace(counts, deleted=deleted)
             cur.execute(diff.sample(sample))
             changed: list[ChangedUser] = sample_users(cur.fetchall(), names) if sample else []
             self._drop_file(cur)

@@ -80,6 +80,11 @@ class AlertsView(TypedDict):
     on_new_columns: bool
 
 
+class DeleteWhenView(TypedDict):
+    column: str
+    values: list[str]
+
+
 class ConfigLink(TypedDict):
     """Where the config lives: its path in the configs folder, and a link when the deployment sets a template."""
 
@@ -134,6 +139,10 @@ class Detail(TypedDict):
     max_file_mb: int
     on_new_columns: str  # ignore | warn | fail
     ignore_columns: list[str]
+    delete_when: DeleteWhenView | None  # deletions from the export; None: the file never deletes
+    max_deleted: float
+    max_row_drop: float | None  # the volume guard; None: off
+    guard_empty_columns: bool
     schema_drift: management.SchemaDrift | None  # how the header changed at the last successful import
     config_version: str
     config: ConfigLink
@@ -346,6 +355,12 @@ def describe(
         "max_file_mb": integration.max_file_mb,
         "on_new_columns": integration.on_new_columns,
         "ignore_columns": list(integration.ignore_columns),
+        "delete_when": DeleteWhenView(column=rule.column, values=list(rule.values))
+        if (rule := integration.delete_when)
+        else None,
+        "max_deleted": integration.max_deleted,
+        "max_row_drop": integration.max_row_drop,
+        "guard_empty_columns": integration.guard_empty_columns,
         "schema_drift": management.schema_drift(integration, success),
         "config_version": integration.version,
         "config": link,
