@@ -110,6 +110,17 @@ def max_request_bytes() -> int:
     return int(number_setting("INBOUND_MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES, minimum=1))
 
 
+RETAIN_DAYS_ENV = "INBOUND_RETAIN_DAYS"
+
+
+def retain_days() -> int | None:
+    """`INBOUND_RETAIN_DAYS`: the days moved files and their reports stay, for every integration whose config
+    sets no `reports.retain_days`; unset (the default): they stay until someone deletes them."""
+    if not os.environ.get(RETAIN_DAYS_ENV, "").strip():
+        return None
+    return int(number_setting(RETAIN_DAYS_ENV, 0, minimum=1))
+
+
 def config_url_template() -> str | None:
     """`INBOUND_CONFIG_URL_TEMPLATE`: where a config file lives in git, for the integration page's link; default none.
 

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, PrivateAttr, StringConstraints, field_validator, model_validator
 
+from inbound import settings
 from inbound.config.names import (
     NAME_PATTERN,
     ColumnName,
@@ -28,7 +29,7 @@ from inbound.config.names import (
     setting_path,
 )
 from inbound.config.schedules import schedule_interval
-from inbound.config.sections import Alerts, Attribute, DeleteWhen, Format, Source, UserId, _Model
+from inbound.config.sections import Alerts, Attribute, DeleteWhen, Format, Reports, Source, UserId, _Model
 from inbound.errors import ConfigInvalid
 from inbound.suggest import did_you_mean, echo
 
@@ -121,6 +122,7 @@ class Integration(_Model):
         description="Volume guard: a file in which a read column that had values at the last import is empty in "
         "every row fails as a suspicious export (a trigger with `force` overrides).",
     )
+    reports: Reports = Field(default_factory=Reports, description="Retention of the moved files and reports.")
     alerts: Alerts | None = Field(None, description="Optional alerts on failure, rejected rows and staleness.")
 
     _file: str | None = PrivateAttr(None)
@@ -224,6 +226,11 @@ class Integration(_Model):
         return None if description is None else str(description)
 
     @property
+    def retain_days(self) -> int | None:
+        """How many days its moved files and reports stay: `reports.retain_days`, else `INBOUND_RETAIN_DAYS`."""
+        return self.reports.retain_days or settings.retain_days()
+
+    @property
     def dag_id(self) -> str:
         return f"inbound_{self.name}"
 
@@ -235,8 +242,8 @@ class Integration(_Model):
     @property
     def version(self) -> str:
         """A short hash of the effective config: what the run used and the import log records."""
-        # Alerts change who hears about a run, and events when it starts, not what it imports.
-        config = self.model_dump(mode="json", exclude={"alerts": True, "source": {"events"}})
+        # Alerts change who hears about a run, events when it starts, reports how long files stay: not what it imports.
+        config = self.model_dump(mode="json", exclude={"alerts": True, "reports": True, "source": {"events"}})
         # Settings added later count only when set: a config that does not use them keeps its version.
         later: tuple[tuple[str, object], ...] = (
             ("on_new_columns", "warn"),

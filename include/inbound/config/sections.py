@@ -185,6 +185,17 @@ class Attribute(_Model):
         return self.name or self.column
 
 
+class Reports(_Model):
+    """What happens to the moved files and the reports beside them (they hold personal data)."""
+
+    retain_days: Annotated[int, Field(ge=1, le=36500)] | None = Field(
+        None,
+        description="Days a moved file and its reports stay in success/ or failed/ before the daily "
+        "`inbound_retention` DAG removes them; default INBOUND_RETAIN_DAYS, else they stay. The import "
+        "log keeps its entries, without the links.",
+    )
+
+
 class DeleteWhen(_Model):
     """Rows that delete their user: this integration's values of the user go, in the same transaction."""
 

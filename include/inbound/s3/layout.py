@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -224,6 +224,19 @@ def readers_report_key(final_key: str) -> str:
 def own_report_keys(key: str) -> list[str]:
     """The reports a run put beside a moved file (what a re-import of that file removes)."""
     return [f"{key}{suffix}" for suffix in REPORT_SUFFIXES]
+
+
+def moved_file_of(key: str, readers: Collection[str] = ()) -> str:
+    """The moved file a key of a done folder is or reports on: the key itself, or a report's key
+    without its suffix (and without `.<reader>` for one of `readers`, a shared file's per-reader report)."""
+    if key.endswith(READERS_SUFFIX):
+        return key.removesuffix(READERS_SUFFIX)
+    suffix = next((s for s in REPORT_SUFFIXES if key.endswith(s)), None)
+    if suffix is None:
+        return key
+    file = key.removesuffix(suffix)
+    reader = next((r for r in readers if file.endswith(f".{r}")), None)
+    return file.removesuffix(f".{reader}") if reader else file
 
 
 def _report_key(final_key: str, suffix: str, reader: str | None) -> str:

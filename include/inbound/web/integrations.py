@@ -36,7 +36,7 @@ from inbound.mapping.drift import note as drift_note
 from inbound.settings import config_url_template
 from inbound.store.base import MAX_INT64
 from inbound.web.access import READ, Reader, ReaderDep, dag_rights
-from inbound.web.reports import reports_of
+from inbound.web.reports import past_retention, reports_of
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,8 @@ class Detail(TypedDict):
     user_id_column: str
     mapping: list[MappingView]
     runs: list[dict[str, Any]]  # import-log entries, newest first (no ETag, no header), each with its `reports`
-    # and `drift`: how its header changed from the import before, in a sentence (None: it did not)
+    # and `drift`: how its header changed from the import before, in a sentence (None: it did not), and
+    # `past_retention`: its moved file and reports are past retention (removed daily): no links
     runs_total: int  # entries in the whole import log of the integration (for paging)
     can_edit: bool  # the caller may edit the DAG (pause it through Airflow's API)
     can_trigger: bool  # the caller may trigger the DAG (a re-import)
@@ -143,6 +144,7 @@ class Detail(TypedDict):
     max_deleted: float
     max_row_drop: float | None  # the volume guard; None: off
     guard_empty_columns: bool
+    retain_days: int | None  # days moved files and reports stay (reports.retain_days, else INBOUND_RETAIN_DAYS)
     schema_drift: management.SchemaDrift | None  # how the header changed at the last successful import
     config_version: str
     config: ConfigLink
@@ -321,6 +323,7 @@ def describe(
             {
                 **{k: v for k, v in record.to_dict().items() if k not in ("etag", "shape")},
                 "reports": reports_of(integration, record),
+                "past_retention": past_retention(integration, record),
                 "drift": drift_note(shape) if (shape := Shape.loads(record.shape)) else None,
             }
             for record in records
@@ -361,6 +364,7 @@ def describe(
         "max_deleted": integration.max_deleted,
         "max_row_drop": integration.max_row_drop,
         "guard_empty_columns": integration.guard_empty_columns,
+        "retain_days": integration.retain_days,
         "schema_drift": management.schema_drift(integration, success),
         "config_version": integration.version,
         "config": link,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from urllib.parse import quote
 
@@ -52,9 +53,21 @@ class Report(TypedDict):
     uri: str
 
 
+def past_retention(integration: Integration, record: ImportRecord, now: datetime | None = None) -> bool:
+    """Whether the entry's moved file and reports are past the integration's retention (`retain_days`): the
+    daily `inbound_retention` DAG removes them, so the page shows the entry without its links."""
+    days = integration.retain_days
+    if days is None or not record.final_key:
+        return False
+    finished = datetime.fromisoformat(record.finished_at)
+    finished = finished if finished.tzinfo else finished.replace(tzinfo=UTC)
+    return finished < (now or datetime.now(UTC)) - timedelta(days=days)
+
+
 def reports_of(integration: Integration, record: ImportRecord) -> list[Report]:
-    """The reports the pipeline put beside a moved file (rejected rows; the error of a failed file)."""
-    if not record.final_key:
+    """The reports the pipeline put beside a moved file (rejected rows; the error of a failed file);
+    none past retention (`past_retention`)."""
+    if not record.final_key or past_retention(integration, record):
         return []
     found = []
     if record.rows_rejected:
