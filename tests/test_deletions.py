@@ -56,8 +56,9 @@ def test_rows_marked_deleted_remove_the_users_values_counted_everywhere(s3, stor
     assert _plan(store, "u4@x") == "pro"  # upsert mode: a user the file does not name keeps its values
     entry = store.imports("crm", limit=1)[0]
     assert entry.deleted == 2 and entry.rows_written == 3
-    facet = lineage.of_write(crm, summary.files, None).run_facets["inbound"]
-    assert facet.files[0]["rowsWritten"] == 3
+    event = lineage.of_write(crm, summary.files, store.location("crm"))
+    assert event.run_facets["inbound"].files[0]["rowsWritten"] == 3
+    assert event.outputs[0].outputFacets["inboundWrite"].deleted == 2
 
 
 def test_a_file_that_would_delete_too_many_fails_writing_nothing_and_force_writes_it(s3, store) -> None:
