@@ -1,4 +1,4 @@
-"""Retention (`inbound.pipeline.retention`, the `inbound_retention` DAG): moved files and reports past
+"""Retention (`inbound.pipeline.retention`, the `inbound-retention` DAG): moved files and reports past
 `reports.retain_days` are deleted from S3 (moto); the import log keeps its entries without the links.
 """
 

@@ -298,7 +298,8 @@ def _file_lines(result: FileResult, *, values: bool) -> list[str]:
         note = " (skipped: identical to an earlier import)" if write.skipped else ""
         out.append(
             f"            {write.inserted} inserted, {write.updated} updated, {write.unchanged} unchanged, "
-            f"{write.cleared} values cleared, {write.removed} removed{note}"
+            f"{write.cleared} values cleared, {write.removed} removed"
+            f"{f', {write.deleted} deleted' if write.deleted else ''}{note}"
         )
         for change in write.sample if values else ():
             pairs = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in change["changes"].items())

@@ -1,4 +1,4 @@
-"""The maintenance DAG `inbound_retention`: once a day, the moved files and reports past retention go.
+"""The maintenance DAG `inbound-retention`: once a day, the moved files and reports past retention go.
 
 Thin: the decisions are `inbound.pipeline.retention`. Each integration with a retention
 (`reports.retain_days`, else `INBOUND_RETAIN_DAYS`) is handled through its own AWS connection;
@@ -22,7 +22,7 @@ from inbound.pipeline.retention import remove_expired
 
 log = logging.getLogger(__name__)
 
-RETENTION_DAG_ID = "inbound_retention"
+RETENTION_DAG_ID = "inbound-retention"  # a hyphen: no integration's DAG (`inbound_<name>`) can take it
 
 
 def remove_expired_files(catalog: Catalog | None = None, now: datetime | None = None) -> list[dict[str, Any]]:

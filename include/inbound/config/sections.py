@@ -191,7 +191,7 @@ class Reports(_Model):
     retain_days: Annotated[int, Field(ge=1, le=36500)] | None = Field(
         None,
         description="Days a moved file and its reports stay in success/ or failed/ before the daily "
-        "`inbound_retention` DAG removes them; default INBOUND_RETAIN_DAYS, else they stay. The import "
+        "`inbound-retention` DAG removes them; default INBOUND_RETAIN_DAYS, else they stay. The import "
         "log keeps its entries, without the links.",
     )
 

@@ -1,7 +1,7 @@
 """Retention: moved files and their reports older than the integration's `retain_days` are removed.
 
 A moved export and its reports hold personal data (the rejected rows quote values), so they must
-not stay in `success/` and `failed/` forever. The daily `inbound_retention` DAG lists each source's
+not stay in `success/` and `failed/` forever. The daily `inbound-retention` DAG lists each source's
 done folders and deletes what is older (by the object's last-modified time: when the run moved or
 wrote it) than its retention, `reports.retain_days` or `INBOUND_RETAIN_DAYS`. A file several
 integrations read stays for the longest retention among them (and for ever if one of them keeps

@@ -55,7 +55,7 @@ class Report(TypedDict):
 
 def past_retention(integration: Integration, record: ImportRecord, now: datetime | None = None) -> bool:
     """Whether the entry's moved file and reports are past the integration's retention (`retain_days`): the
-    daily `inbound_retention` DAG removes them, so the page shows the entry without its links."""
+    daily `inbound-retention` DAG removes them, so the page shows the entry without its links."""
     days = integration.retain_days
     if days is None or not record.final_key:
         return False
