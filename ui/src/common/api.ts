@@ -16,6 +16,8 @@ export type Result = Schemas["Outcome"];
 export type IntegrationRow = Schemas["IntegrationRow"];
 export type RecentRun = Schemas["RecentRun"];
 export type MappingView = Schemas["MappingView"];
+/** How an integration's header drifted as of its last successful import (null: it did not). */
+export type SchemaDrift = Schemas["SchemaDrift"];
 
 // TODO(openapi): GET /api/integrations/{name} types `runs` as plain objects (dict[str, Any]).
 export interface Report {
@@ -29,6 +31,8 @@ export interface ImportEntry {
   attributes: number;
   cleared: number;
   config_version: string | null;
+  /** How this import's header changed from the one before, in a sentence (null: it did not). */
+  drift: string | null;
   error: string | null;
   final_key: string | null;
   finished_at: string;

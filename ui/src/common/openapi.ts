@@ -274,6 +274,8 @@ export interface components {
             email: string[];
             /** On Failure */
             on_failure: boolean;
+            /** On New Columns */
+            on_new_columns: boolean;
             /** Rejected Ratio Over */
             rejected_ratio_over: number | null;
             /** Smtp Conn Id */
@@ -381,6 +383,13 @@ export interface components {
             /** Url */
             url: string | null;
         };
+        /** DeleteWhenView */
+        DeleteWhenView: {
+            /** Column */
+            column: string;
+            /** Values */
+            values: string[];
+        };
         /**
          * Detail
          * @description One integration as the API answers it and its page shows it (config without secrets, state, imports).
@@ -398,6 +407,7 @@ export interface components {
             config_version: string;
             /** Dag Id */
             dag_id: string;
+            delete_when: components["schemas"]["DeleteWhenView"] | null;
             /** Description */
             description: string | null;
             /** Enabled */
@@ -407,20 +417,32 @@ export interface components {
             file: string | null;
             format: components["schemas"]["FormatView"];
             freshness: components["schemas"]["Freshness"];
+            /** Guard Empty Columns */
+            guard_empty_columns: boolean;
+            /** Ignore Columns */
+            ignore_columns: string[];
             /** Mapping */
             mapping: components["schemas"]["MappingView"][];
             /** Marker */
             marker: string | null;
+            /** Max Deleted */
+            max_deleted: number;
             /** Max File Mb */
             max_file_mb: number;
             /** Max Rejected Ratio */
             max_rejected_ratio: number;
+            /** Max Row Drop */
+            max_row_drop: number | null;
             /** Mirror Max Removed */
             mirror_max_removed: number | null;
             /** Mode */
             mode: string;
             /** Name */
             name: string;
+            /** On New Columns */
+            on_new_columns: string;
+            /** Retain Days */
+            retain_days: number | null;
             /** Runs */
             runs: {
                 [key: string]: unknown;
@@ -431,6 +453,7 @@ export interface components {
             schedule: string;
             /** Schedule Words */
             schedule_words: string;
+            schema_drift: components["schemas"]["SchemaDrift"] | null;
             source: components["schemas"]["SourceView"];
             /** Start */
             start: string;
@@ -627,6 +650,7 @@ export interface components {
             schedule: string | null;
             /** Schedule Words */
             schedule_words: string | null;
+            schema_drift?: components["schemas"]["SchemaDrift"] | null;
             /** Source */
             source: string | null;
             source_parts?: components["schemas"]["SourceParts"] | null;
@@ -645,6 +669,8 @@ export interface components {
          * @description The latest import-log entry's counts (a failed import's too).
          */
         LastImport: {
+            /** Deleted */
+            deleted: number;
             /** Rejected Share */
             rejected_share: number | null;
             /** Rows Read */
@@ -664,6 +690,13 @@ export interface components {
             format: string | null;
             /** Type */
             type: string;
+        };
+        /** NewColumn */
+        NewColumn: {
+            /** Column */
+            column: string;
+            /** Since */
+            since: string;
         };
         /**
          * Outcome
@@ -832,6 +865,24 @@ export interface components {
             bytes: number;
             /** Uri */
             uri: string;
+        };
+        /**
+         * SchemaDrift
+         * @description How the export's header changed, as of the last successful import (`mapping.drift`).
+         */
+        SchemaDrift: {
+            /** Compared With */
+            compared_with: string | null;
+            /** Config Lines */
+            config_lines: string | null;
+            /** Gone */
+            gone: string[];
+            /** New */
+            new: components["schemas"]["NewColumn"][];
+            /** Reordered */
+            reordered: boolean;
+            /** Summary */
+            summary: string;
         };
         /**
          * SegmentView

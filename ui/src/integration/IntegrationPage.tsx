@@ -2,6 +2,7 @@ import { Alert, Box, Button, Code, Grid, HStack, Heading, Link, Stack, Table, Te
 import { type ReactNode, useCallback, useEffect, useRef, useState } from "react";
 
 import { Chip, shownValue } from "../common/Chip";
+import { DriftDetails } from "../common/Drift";
 import { PageHeader } from "../common/PageHeader";
 import { type Detail, type ImportEntry, runLinks } from "../common/api";
 import { isSkip, number, outcomeOf, percent, when } from "../common/format";
@@ -61,6 +62,11 @@ const ImportRow = ({
             {entry.error}
           </Text>
         ) : null}
+        {entry.drift ? (
+          <Text color="orange.fg" data-drift fontSize="xs" maxW="28rem" mt={1} wordBreak="break-word">
+            {entry.drift}
+          </Text>
+        ) : null}
       </Table.Cell>
       <Table.Cell textAlign="end">{number(entry.rows_read)}</Table.Cell>
       <Table.Cell textAlign="end">{number(entry.rows_written)}</Table.Cell>
@@ -113,6 +119,12 @@ const ImportRow = ({
 };
 
 const yesNo = (value: boolean): string => (value ? "yes" : "no");
+
+const ON_NEW_COLUMNS: Record<string, string> = {
+  fail: "a file with new columns the config does not read is not imported",
+  ignore: "not reported",
+  warn: "imported, the new columns shown as header changes",
+};
 
 /** Every setting of the config, as the run reads it (a value from `!env` as its variable's name). */
 const Settings = ({ detail }: { readonly detail: Detail }) => {
@@ -168,6 +180,32 @@ const Settings = ({ detail }: { readonly detail: Detail }) => {
       <Fact label="Empty cells">
         {detail.blank === "clear" ? "clear the stored value" : "keep the stored value"}
       </Fact>
+      <Fact label="New columns">
+        <Text as="span" data-on-new-columns={detail.on_new_columns}>
+          <Code>{detail.on_new_columns}</Code>
+          {ON_NEW_COLUMNS[detail.on_new_columns] ? ` (${ON_NEW_COLUMNS[detail.on_new_columns]})` : ""}
+        </Text>
+      </Fact>
+      <Fact label="Ignored columns">
+        {detail.ignore_columns.length ? (
+          <HStack data-testid="ignore-columns" gap={1} minW={0} wrap="wrap">
+            {detail.ignore_columns.map((c) => (
+              <Code
+                key={c}
+                maxW="20rem"
+                overflow="hidden"
+                textOverflow="ellipsis"
+                title={c}
+                whiteSpace="nowrap"
+              >
+                {c}
+              </Code>
+            ))}
+          </HStack>
+        ) : (
+          "none"
+        )}
+      </Fact>
       <Fact label="Rejected rows allowed">{percent(detail.max_rejected_ratio)} of a file</Fact>
       <Fact label="Time zone">{detail.timezone} (timestamps without a zone)</Fact>
       <Fact label="Largest file">{number(detail.max_file_mb)} MiB</Fact>
@@ -183,7 +221,7 @@ const Settings = ({ detail }: { readonly detail: Detail }) => {
             <Text fontSize="xs">
               on failure: {yesNo(alerts.on_failure)}; rejected share over:{" "}
               {alerts.rejected_ratio_over === null ? "–" : percent(alerts.rejected_ratio_over)}; stale after:{" "}
-              {alerts.stale_after ?? "–"}
+              {alerts.stale_after ?? "–"}; new columns: {yesNo(alerts.on_new_columns)}
             </Text>
           </Stack>
         ) : (
@@ -229,6 +267,29 @@ const Freshness = ({ detail }: { readonly detail: Detail }) => {
           {freshness.state === "newer" ? "The config changed since Airflow parsed the DAG" : "Not parsed yet"}
         </Alert.Title>
         <Alert.Description>{freshness.message}</Alert.Description>
+      </Alert.Content>
+    </Alert.Root>
+  );
+};
+
+/** How the export's header changed as of the last successful import, with the config lines to map it. */
+const HeaderChanges = ({ detail }: { readonly detail: Detail }) => {
+  const drift = detail.schema_drift;
+  if (!drift) return null;
+  return (
+    <Alert.Root
+      aria-labelledby="header-changes-title"
+      id="header-changes"
+      mb={3}
+      role="region"
+      status="warning"
+    >
+      <Alert.Indicator />
+      <Alert.Content minW={0}>
+        <Alert.Title id="header-changes-title">Header changes: {drift.summary}</Alert.Title>
+        <Box mt={2}>
+          <DriftDetails drift={drift} />
+        </Box>
       </Alert.Content>
     </Alert.Root>
   );
@@ -294,6 +355,7 @@ export const IntegrationPage = ({
       </PageHeader>
       {detail.description ? <Text mb={3}>{detail.description}</Text> : null}
       <Freshness detail={detail} />
+      <HeaderChanges detail={detail} />
       {explained ? <WhyFailed entry={explained} key={explained.id} name={detail.name} /> : null}
       <Settings detail={detail} />
 

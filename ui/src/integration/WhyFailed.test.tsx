@@ -2,6 +2,7 @@ import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 
 import type { Detail, ImportEntry, Rejections } from "../common/api";
+import { importEntry as entry, integrationDetail as detail } from "../test/fixtures";
 import { renderWithProviders, stubFetch } from "../test/render";
 import { IntegrationPage } from "./IntegrationPage";
 
@@ -11,79 +12,12 @@ beforeAll(() => {
 
 const FAILED_KEY = "support/failed/20260105T080000Z_export_1.csv";
 
-const entry = (id: number, overrides: Partial<ImportEntry> = {}): ImportEntry => ({
-  attributes: 2,
-  cleared: 0,
-  config_version: "abc",
-  error: null,
-  final_key: `support/success/2026010${id}T000000Z_export_${id}.csv`,
-  finished_at: `2026-01-0${id}T08:00:00+00:00`,
-  id,
-  inserted: 2,
-  integration: "support",
-  outcome: "success",
-  removed: 0,
-  reports: [],
-  rows_read: 2,
-  rows_rejected: 0,
-  rows_written: 2,
-  source_file: `s3://exports/support/export_${id}.csv`,
-  triggered_by: "airflow:inbound_support/scheduled__1",
-  unchanged: 0,
-  updated: 0,
-  ...overrides,
-});
-
 const FAILED = entry(5, {
   error: "2 of 2 rows rejected (100%), more than max_rejected_ratio 5%",
   final_key: FAILED_KEY,
   outcome: "failed",
   rows_rejected: 2,
   rows_written: 0,
-});
-
-const detail = (runs: ImportEntry[]): Detail => ({
-  alerts: null,
-  blank: "keep",
-  can_edit: true,
-  can_trigger: true,
-  config: { path: "support.yaml", url: "https://github.com/acme/configs/blob/main/support.yaml" },
-  config_version: "0123456789ab",
-  dag_id: "inbound_support",
-  description: null,
-  enabled: true,
-  events: null,
-  file: "support.yaml",
-  format: { decimal: ".", delimiter: null, encoding: "utf-8" },
-  freshness: {
-    config_version: "0123456789ab",
-    dag_version: "0123456789ab",
-    message: "Airflow runs this config (version 0123456789ab)",
-    parsed_at: null,
-    state: "current",
-  },
-  mapping: [],
-  marker: null,
-  max_file_mb: 102400,
-  max_rejected_ratio: 0.05,
-  mirror_max_removed: null,
-  mode: "upsert",
-  name: "support",
-  runs,
-  runs_total: runs.length,
-  schedule: "@hourly",
-  schedule_words: "every hour",
-  source: {
-    aws_conn_id: "aws_default",
-    bucket: "!env INBOUND_CONFIG_BUCKET",
-    key: "support/export_*.csv",
-    uri: "",
-  },
-  start: "polling",
-  start_words: "on the schedule",
-  timezone: "UTC",
-  user_id_column: "Email",
-  users: 2,
 });
 
 const YAML =
@@ -180,6 +114,7 @@ describe("the integration page's settings", () => {
       alerts: {
         email: ["ops@example.com"],
         on_failure: true,
+        on_new_columns: true,
         rejected_ratio_over: 0.01,
         smtp_conn_id: "smtp_default",
         stale_after: "P2D",

@@ -123,4 +123,44 @@ describe("IntegrationsTable", () => {
     expect(screen.queryByLabelText("crm on or off")).toBeNull();
     expect(screen.queryByRole("button", { name: "Run crm now" })).toBeNull();
   });
+
+  it("shows a drifted header as a badge in the last import's cell, and none where it did not drift", async () => {
+    stubFetch(() => [
+      row("crm", {
+        last_import: { deleted: 0, rejected_share: 0, rows_read: 10, rows_rejected: 0, rows_written: 10 },
+        schema_drift: {
+          compared_with: "2026-12-01",
+          config_lines: "attributes:\n  - column: Region\n    name: region\n    type: string\n",
+          gone: [],
+          new: [
+            { column: "Region", since: "2026-12-01" },
+            { column: "Segment", since: "2026-12-03" },
+          ],
+          reordered: false,
+          summary: "2 new columns since 2026-12-01",
+        },
+      }),
+      row("hr", { schema_drift: null }),
+    ]);
+    renderWithProviders(<IntegrationsTable go={vi.fn()} />);
+    await screen.findByText("crm");
+    const header = screen.getAllByRole("columnheader").map((h) => h.textContent);
+    const cell = screen.getByRole("row", { name: /crm/ }).querySelectorAll("td")[
+      header.indexOf("Last import")
+    ];
+    expect(within(cell as HTMLElement).getByText("10 written")).toBeInTheDocument();
+    fireEvent.click(within(cell as HTMLElement).getByRole("button", { name: "2 new columns since 12-01" }));
+    const popover = await waitFor(() => {
+      const found = document.querySelector("[data-drift-popover]");
+      expect(found).not.toBeNull();
+      return found as HTMLElement;
+    });
+    expect(
+      [...popover.querySelectorAll("[data-new-column]")].map((c) => c.getAttribute("data-new-column")),
+    ).toEqual(["Region", "Segment"]);
+    expect(
+      within(popover).getByText("crm: header changed (2 new columns since 2026-12-01)"),
+    ).toBeInTheDocument();
+    expect(screen.getByRole("row", { name: /hr/ }).querySelector("[data-drift]")).toBeNull();
+  });
 });

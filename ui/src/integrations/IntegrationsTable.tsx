@@ -30,7 +30,7 @@ import { toaster } from "../common/toaster";
 import type { Go } from "../main";
 import { useSetPaused, useTrigger } from "../queries/useDagActions";
 import { useIntegrations } from "../queries/useIntegrations";
-import { LastImport, LastSuccess, Reason, RecentRuns, SourceChips } from "./cells";
+import { HeaderDrift, LastImport, LastSuccess, Reason, RecentRuns, SourceChips } from "./cells";
 
 export const PAGE_SIZE = 50;
 
@@ -204,6 +204,7 @@ const Row = ({ go, row }: { readonly go: Go; readonly row: IntegrationRow }) => 
       </Table.Cell>
       <Table.Cell>
         <LastImport row={row} />
+        <HeaderDrift drift={row.schema_drift} name={row.name} />
       </Table.Cell>
       <Table.Cell>
         <SourceChips row={row} />

@@ -1,7 +1,7 @@
-import { fireEvent, screen, within } from "@testing-library/react";
+import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
 
-import type { IntegrationRow } from "../common/api";
+import type { IntegrationRow, SchemaDrift } from "../common/api";
 import { renderWithProviders, stubFetch } from "../test/render";
 import { IntegrationsTable } from "./IntegrationsTable";
 
@@ -12,7 +12,7 @@ const row = (name: string, overrides: Partial<IntegrationRow> = {}): Integration
   can_edit: true,
   dag_id: `inbound_${name}`,
   enabled: true,
-  last_import: { rejected_share: 0.25, rows_read: 400, rows_rejected: 100, rows_written: 300 },
+  last_import: { deleted: 0, rejected_share: 0.25, rows_read: 400, rows_rejected: 100, rows_written: 300 },
   last_run_at: hour(9),
   last_run_duration_s: 12,
   last_run_result: "success",
@@ -32,6 +32,21 @@ const row = (name: string, overrides: Partial<IntegrationRow> = {}): Integration
   users: 3,
   ...overrides,
 });
+
+const HOSTILE = "<img src=x onerror=alert(1)>";
+const LONG = `Region ${"x".repeat(190)}`;
+
+const DRIFT: SchemaDrift = {
+  compared_with: "2026-12-07",
+  config_lines: "attributes:\n  - column: Region\n    name: region\n    type: string\n",
+  gone: ["Fax"],
+  new: [
+    { column: "Region", since: "2026-12-01" },
+    { column: HOSTILE, since: "2026-12-08" },
+  ],
+  reordered: true,
+  summary: "2 new columns since 2026-12-01, 1 column gone, columns reordered",
+};
 
 const rowOf = (name: string) => document.querySelector(`tr[data-name='${name}']`) as HTMLElement;
 
@@ -115,5 +130,72 @@ describe("the table's monitor cells", () => {
     expect(go).toHaveBeenCalledWith({ focus: "reimport", name: "crm", view: "integration" });
     expect(screen.queryByRole("button", { name: "Re-import a file of hr" })).toBeNull();
     expect(screen.queryByRole("button", { name: "Run hr now" })).toBeNull();
+  });
+
+  it("shows the header's drift as a short badge, its days as MM-DD, and only where the header drifted", async () => {
+    stubFetch(() => [
+      row("crm", {
+        schema_drift: { ...DRIFT, gone: [], reordered: false, summary: "2 new columns since 2026-12-01" },
+      }),
+      row("hr", { schema_drift: DRIFT }),
+      row("new", { schema_drift: null }),
+      row("old"), // an answer without the field
+    ]);
+    renderWithProviders(<IntegrationsTable go={vi.fn()} />);
+    await screen.findByText("crm");
+    const badge = rowOf("crm").querySelector("[data-drift]");
+    expect(badge).toHaveTextContent(/^2 new columns since 12-01$/);
+    expect(badge?.tagName).toBe("BUTTON"); // the details a click or a key press away
+    expect(badge).toHaveAttribute("title", "2 new columns since 2026-12-01");
+    expect(rowOf("hr").querySelector("[data-drift]")).toHaveTextContent(
+      "2 new columns since 12-01, 1 column gone, columns reordered",
+    );
+    expect(rowOf("new").querySelector("[data-drift]")).toBeNull();
+    expect(rowOf("old").querySelector("[data-drift]")).toBeNull();
+    expect(document.querySelector("[data-drift-popover]")).toBeNull(); // closed until asked
+  });
+
+  it("opens the drift's details: new columns with their day, gone ones, the reordering, the config lines", async () => {
+    const writeText = vi.fn(async () => undefined);
+    vi.stubGlobal("navigator", { ...navigator, clipboard: { writeText } });
+    stubFetch(() => [
+      row("hr", { schema_drift: { ...DRIFT, new: [...DRIFT.new, { column: LONG, since: "2026-12-09" }] } }),
+    ]);
+    renderWithProviders(<IntegrationsTable go={vi.fn()} />);
+    await screen.findByText("hr");
+    fireEvent.click(rowOf("hr").querySelector("[data-drift]") as HTMLElement);
+    const details = await waitFor(() => {
+      const found = document.querySelector("[data-drift-popover] [data-drift-details]");
+      expect(found).not.toBeNull();
+      return found as HTMLElement;
+    });
+    const shown = [...details.querySelectorAll("[data-new-column]")].map((li) => li.textContent);
+    expect(shown).toEqual([
+      "Regionsince 2026-12-01",
+      `${HOSTILE}since 2026-12-08`,
+      `${LONG}since 2026-12-09`,
+    ]);
+    // a long name is cut on screen, whole in its title
+    const long = within(details).getByText(LONG);
+    expect(long).toHaveAttribute("title", LONG);
+    expect(long).toHaveStyle({ textOverflow: "ellipsis", whiteSpace: "nowrap" });
+    expect(details.querySelector("[data-gone-column]")).toHaveTextContent("Fax");
+    expect(details.querySelector("[data-reordered]")).toHaveTextContent(
+      "Columns reordered since the import of 2026-12-07",
+    );
+    expect(details.querySelector("[data-config-lines] pre")?.textContent).toBe(DRIFT.config_lines);
+    fireEvent.click(
+      within(details).getByRole("button", { name: "Copy the config lines to map the new columns" }),
+    );
+    await waitFor(() => expect(writeText).toHaveBeenCalledWith(DRIFT.config_lines));
+  });
+
+  it("shows a hostile column name as text, never as HTML", async () => {
+    stubFetch(() => [row("hr", { schema_drift: DRIFT })]);
+    renderWithProviders(<IntegrationsTable go={vi.fn()} />);
+    await screen.findByText("hr");
+    fireEvent.click(rowOf("hr").querySelector("[data-drift]") as HTMLElement);
+    expect(await screen.findByText(HOSTILE)).toHaveAttribute("title", HOSTILE);
+    expect(document.querySelector("img")).toBeNull();
   });
 });

@@ -1,10 +1,12 @@
 // The management table's cells that make it a monitor: the recent-runs strip, freshness, the
-// last import's counts, the reason inline, the source as labelled chips.
-import { Badge, Box, HStack, Link, Stack, Text } from "@chakra-ui/react";
+// last import's counts with the header's drift, the reason inline, the source as labelled chips.
+import { Badge, Box, HStack, Link, Popover, Portal, Stack, Text } from "@chakra-ui/react";
 import { useState } from "react";
+import { FiAlertTriangle } from "react-icons/fi";
 
 import { Chip } from "../common/Chip";
-import type { IntegrationRow, RecentRun } from "../common/api";
+import { DriftDetails, shortDays } from "../common/Drift";
+import type { IntegrationRow, RecentRun, SchemaDrift } from "../common/api";
 import { number, percent, relative, when } from "../common/format";
 import { statePalette } from "../common/states";
 
@@ -133,5 +135,60 @@ export const SourceChips = ({ row }: { readonly row: IntegrationRow }) => {
       <Chip label="bucket" value={parts.bucket_env ? `$${parts.bucket_env}` : (parts.bucket ?? "–")} />
       <Chip label="key" value={parts.key_env ? `$${parts.key_env}` : (parts.key ?? "–")} />
     </Stack>
+  );
+};
+
+/**
+ * The management table's drift badge: the summary with its days as `MM-DD` ("2 new columns since
+ * 12-01"), a button opening the details in a popover. Nothing when the header did not drift.
+ */
+export const HeaderDrift = ({
+  drift,
+  name,
+}: {
+  readonly drift: SchemaDrift | null | undefined;
+  readonly name: string;
+}) => {
+  if (!drift) return null;
+  const short = shortDays(drift.summary);
+  return (
+    <Popover.Root lazyMount positioning={{ placement: "bottom-start" }} unmountOnExit>
+      <Popover.Trigger asChild>
+        <Badge
+          asChild
+          colorPalette="orange"
+          cursor="pointer"
+          data-drift={short}
+          gap={1}
+          maxW="14rem"
+          mt={1}
+          textAlign="start"
+          title={drift.summary}
+          variant="subtle"
+          whiteSpace="normal"
+          width="fit-content"
+        >
+          <button type="button">
+            <FiAlertTriangle aria-hidden style={{ flexShrink: 0 }} />
+            {short}
+          </button>
+        </Badge>
+      </Popover.Trigger>
+      <Portal>
+        <Popover.Positioner>
+          <Popover.Content data-drift-popover maxW="90vw" width="28rem">
+            <Popover.Arrow>
+              <Popover.ArrowTip />
+            </Popover.Arrow>
+            <Popover.Body p={3}>
+              <Popover.Title fontSize="sm" fontWeight="semibold" mb={2}>
+                {name}: header changed ({drift.summary})
+              </Popover.Title>
+              <DriftDetails drift={drift} />
+            </Popover.Body>
+          </Popover.Content>
+        </Popover.Positioner>
+      </Portal>
+    </Popover.Root>
   );
 };

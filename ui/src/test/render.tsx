@@ -7,6 +7,13 @@ import { vi } from "vitest";
 
 import { createQueryClient } from "../queries/queryClient";
 
+// jsdom lays nothing out and has no ResizeObserver: Chakra's popovers position themselves with one.
+globalThis.ResizeObserver ??= class {
+  disconnect() {}
+  observe() {}
+  unobserve() {}
+};
+
 export const renderWithProviders = (ui: ReactNode) => {
   const client = createQueryClient();
   client.setDefaultOptions({ queries: { ...client.getDefaultOptions().queries, retry: false } });
