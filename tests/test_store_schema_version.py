@@ -143,7 +143,7 @@ def test_redacted_hides_every_password_a_store_url_carries() -> None:
 # of these (and a write must call `check_writable` first): this test fails until it is.
 READS = {
     "user_attributes", "integrations", "location", "user_count", "stored_attributes", "match_rows", "match_users",
-    "moved_to", "already_imported", "file_outcomes", "imports", "import_count", "last_imports", "last_success",
+    "moved_to", "already_imported", "file_outcomes", "imports", "import_count", "last_imports", "last_success", "recent_rows_read",
     "preview",  # temporary tables only; a dry run is refused by the run itself (`Run.map`), as the real one would be
 }  # fmt: skip
 WRITES = {"write_file", "log_skip", "log_failure", "set_final_key", "purge", "forget", "migrate"}
