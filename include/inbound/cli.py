@@ -319,7 +319,9 @@ def _run_commands(sub: Subparsers) -> None:
     r.add_argument("--key", help="import this object key instead of waiting files")
     r.add_argument("--json", action="store_true", help="print the summary as JSON")
     r.add_argument(
-        "--force", action="store_true", help="override the mirror guard; import even an identical file again"
+        "--force",
+        action="store_true",
+        help="override the guards (mirror, deletions, volume, new columns); import even an identical file again",
     )
     r.add_argument("--dry-run", action="store_true", help="same as `inbound preview`")
     r.set_defaults(func=cmd_run)

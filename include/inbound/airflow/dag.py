@@ -79,8 +79,9 @@ PARAMS = {
     "force": Param(
         False,
         type="boolean",
-        description="Write even when a mirror file would remove more users than mirror_max_removed, "
-        "and re-import a file identical to an earlier import.",
+        description="Write past the guards (a mirror file removing more users than mirror_max_removed, a "
+        "file deleting more than max_deleted, a suspicious drop in rows or an emptied column, new columns "
+        "under on_new_columns: fail), and re-import a file identical to an earlier import.",
     ),
 }
 
