@@ -6,7 +6,8 @@ the plugin, a Celery worker; PostgreSQL, Redis, a moto S3 server). Playwright dr
 never used). The test logs in through Airflow's login page and checks, in the plugin's React
 app (no iframe: Airflow's React, Chakra theme and color mode):
 
-- the table as a monitor: a green row (crm imported its file), a red row with the failure's reason
+- the table as a monitor: a green row (crm imported its file, then one with a new column: the
+  header-drift badge "1 new column since MM-DD" and its details), a red row with the failure's reason
   inline (support's manual run failed on its file: German timestamps `05.01.2026 14:30` for a
   `timestamp` attribute without a format), a never-run row (billing, created paused), the
   recent-runs strip, the last import's counts, the source as chips; the toggle flips the DAG's
@@ -105,6 +106,11 @@ CRM_CSV = (
     b"linus@example.com,basic,Sales,5\n"
     b"margaret@example.com,basic,Support,1\n"
     b"alan@example.com,premium,Sales,2\n"
+)
+# crm's next export: a column the config does not read (header drift) and one more user (1 written).
+CRM_WIDER = (
+    b"\n".join(line + (b",Region" if i == 0 else b",EMEA") for i, line in enumerate(CRM_CSV.splitlines()))
+    + b"\nken@example.com,basic,Marketing,0,APAC\n"
 )
 # German timestamps for a `timestamp` attribute without a format: every row rejected, the file fails.
 SUPPORT_CSV = (
@@ -207,6 +213,12 @@ def test_the_integrations_app_inside_airflow(tmp_path: Path) -> None:
         s3.create_bucket(Bucket=BUCKET)
         s3.put_object(Bucket=BUCKET, Key="crm/export_1.csv", Body=CRM_CSV)
         cluster.wait_for("crm's scheduled run", lambda: _finished(cluster, "inbound_crm", "scheduled"), timeout=300)
+        s3.put_object(Bucket=BUCKET, Key="crm/export_2.csv", Body=CRM_WIDER)  # a new column: header drift
+        cluster.trigger("inbound_crm")
+        (wider,) = cluster.wait_for(
+            "crm's manual run", lambda: _finished(cluster, "inbound_crm", "manual"), timeout=240
+        )
+        assert wider["state"] == "success", wider
 
         # support's scheduled run waits deferred (no file); a file that lands then is imported by a
         # manual run, which fails on it (every timestamp rejected: 05.01.2026 14:30 is no ISO-8601).
@@ -259,7 +271,17 @@ def _browse(cluster: Cluster, browser: Any, configs: Path, failed_key: str, tmp:
         assert result["billing"].get_attribute("data-result") == "never run"
         crm = page.locator("tr[data-name='crm']")
         assert crm.locator("[data-testid='recent-runs'] [data-outcome='success']").count() >= 1
-        assert crm.locator("[data-written]").inner_text() == "5 written"
+        assert crm.locator("[data-written]").inner_text() == "1 written"
+        # crm's header drift: a badge "1 new column since MM-DD", its details and config lines a click away
+        (new,) = cluster.api("GET", "/inbound/api/integrations/crm")["schema_drift"]["new"]
+        assert new["column"] == "Region", new
+        assert crm.locator("[data-drift]").inner_text() == f"1 new column since {new['since'][5:]}"
+        crm.locator("[data-drift]").click()
+        popover = page.locator("[data-drift-popover]")
+        popover.locator("[data-new-column='Region']").wait_for(timeout=10_000)
+        assert "column: Region" in popover.locator("[data-config-lines] pre").inner_text()
+        page.keyboard.press("Escape")
+        popover.wait_for(state="detached", timeout=10_000)
         assert crm.locator("[data-chip='bucket']").inner_text().replace("\n", "") == f"bucket:{BUCKET}"
         assert crm.locator("[data-chip='key']").inner_text().replace("\n", "") == "key:crm/export_*.csv"
         page.get_by_label("Search integrations").fill("supp")
@@ -521,6 +543,8 @@ def _browse(cluster: Cluster, browser: Any, configs: Path, failed_key: str, tmp:
         _shot(page, "integrations-dark")
         page.goto(f"{base}/plugin/integrations?view=integration&name=crm")
         page.locator("#runs").wait_for(timeout=30_000)
+        assert "Region" in page.locator("#header-changes").inner_text()  # crm's drift, on its page too
+        assert "header changed: 1 new column" in page.locator("#runs [data-drift]").first.inner_text()
         _a11y(page, "integration page, dark")
         _shot(page, "integration-dark")
         page.goto(f"{base}/plugin/integrations?view=targeting")

@@ -81,13 +81,13 @@ export const DriftDetails = ({ drift }: { readonly drift: SchemaDrift }) => (
           {drift.new.map((c) => (
             <HStack as="li" data-new-column={c.column} fontSize="xs" gap={1} key={c.column} minW={0}>
               <ColumnName name={c.column} />
-              <Text as="span" color="fg.muted" flexShrink={0} whiteSpace="nowrap">
+              <Text as="span" flexShrink={0} whiteSpace="nowrap">
                 since {c.since}
               </Text>
             </HStack>
           ))}
         </Stack>
-        <Text color="fg.muted" fontSize="xs" mt={1}>
+        <Text fontSize="xs" mt={1}>
           Map them, or list them under <Code>ignore_columns</Code>.
         </Text>
       </Box>
@@ -114,9 +114,7 @@ export const DriftDetails = ({ drift }: { readonly drift: SchemaDrift }) => (
       </Text>
     ) : null}
     {drift.compared_with ? (
-      <Text color="fg.muted" fontSize="xs">
-        Compared with the header of the import of {drift.compared_with}.
-      </Text>
+      <Text fontSize="xs">Compared with the header of the import of {drift.compared_with}.</Text>
     ) : null}
     {drift.config_lines ? <ConfigLines lines={drift.config_lines} /> : null}
   </Stack>

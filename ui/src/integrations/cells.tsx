@@ -1,7 +1,7 @@
 // The management table's cells that make it a monitor: the recent-runs strip, freshness, the
 // last import's counts with the header's drift, the reason inline, the source as labelled chips.
 import { Badge, Box, HStack, Link, Popover, Portal, Stack, Text } from "@chakra-ui/react";
-import { useState } from "react";
+import { Fragment, useState } from "react";
 import { FiAlertTriangle } from "react-icons/fi";
 
 import { Chip } from "../common/Chip";
@@ -170,7 +170,17 @@ export const HeaderDrift = ({
         >
           <button type="button">
             <FiAlertTriangle aria-hidden style={{ flexShrink: 0 }} />
-            {short}
+            <span>
+              {short.split(", ").map((clause, i) => (
+                // each clause on one line ("1 new column since 12-07"), the clauses wrapping between them
+                <Fragment key={clause}>
+                  {i ? ", " : null}
+                  <Box as="span" whiteSpace="nowrap">
+                    {clause}
+                  </Box>
+                </Fragment>
+              ))}
+            </span>
           </button>
         </Badge>
       </Popover.Trigger>
