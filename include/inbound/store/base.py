@@ -159,6 +159,20 @@ class StoreBase(abc.ABC):
     def _loaded(self, cursor: Cursor, table: str) -> None:
         """After a temporary table is filled: what the backend's planner needs to know of it."""
 
+    def _load_user_ids(self, cursor: Cursor, table: str, parts: Iterable[pl.DataFrame]) -> None:
+        """A temporary table `table` (replacing an earlier one of this connection) of the distinct user IDs
+        of `parts` (a `user_id` column each): the users a write keeps or deletes."""
+        import polars as pl
+
+        temp = self.dialect.temp
+        cursor.execute(f"DROP TABLE IF EXISTS {temp}.{table}")
+        cursor.execute(f"CREATE TEMP TABLE {table} (user_id TEXT){self.temp_table_options}")
+        for part in parts:
+            ids = part.select(pl.col("user_id").cast(pl.String)).drop_nulls().unique()
+            ids = ids.filter(~pl.col("user_id").str.contains("\x00", literal=True))  # no stored user has one
+            self._copy_rows(cursor, f"{temp}.{table}", ["user_id"], ids)
+        self._loaded(cursor, f"{temp}.{table}")
+
     @property
     @abc.abstractmethod
     def dialect(self) -> Dialect:

@@ -38,16 +38,7 @@ class Deletions(StoreBase):
     """The deletion step of a write (or of its preview), inside the caller's transaction."""
 
     def _load_deletions(self, cur: Cursor, parts: Iterable[pl.DataFrame]) -> None:
-        import polars as pl
-
-        temp = self.dialect.temp
-        cur.execute(f"DROP TABLE IF EXISTS {temp}.{DELETION_TABLE}")
-        cur.execute(f"CREATE TEMP TABLE {DELETION_TABLE} (user_id TEXT){self.temp_table_options}")
-        for part in parts:
-            ids = part.select(pl.col("user_id").cast(pl.String)).drop_nulls().unique()
-            ids = ids.filter(~pl.col("user_id").str.contains("\x00", literal=True))  # no stored user has one
-            self._copy_rows(cur, f"{temp}.{DELETION_TABLE}", ["user_id"], ids)
-        self._loaded(cur, f"{temp}.{DELETION_TABLE}")
+        self._load_user_ids(cur, DELETION_TABLE, parts)
 
     def _count_deletions(self, cur: Cursor, table: str) -> tuple[int, int]:
         """(users of the table the file deletes, users the table holds)."""

@@ -273,16 +273,7 @@ class Writes(Schema, ImportLog, Deletions):
 
     def _load_keep(self, cur: Cursor, rejected: Iterable[pl.DataFrame]) -> None:
         """`KEEP_TABLE`: the user IDs of the file's rejected rows (mirror mode leaves those users be)."""
-        import polars as pl
-
-        temp = self.dialect.temp
-        cur.execute(f"DROP TABLE IF EXISTS {temp}.{KEEP_TABLE}")
-        cur.execute(f"CREATE TEMP TABLE {KEEP_TABLE} (user_id TEXT){self.temp_table_options}")
-        for part in rejected:
-            ids = part.select(pl.col("user_id").cast(pl.String)).drop_nulls().unique()
-            ids = ids.filter(~pl.col("user_id").str.contains("\x00", literal=True))  # no stored user has one
-            self._copy_rows(cur, f"{temp}.{KEEP_TABLE}", ["user_id"], ids)
-        self._loaded(cur, f"{temp}.{KEEP_TABLE}")
+        self._load_user_ids(cur, KEEP_TABLE, rejected)
 
     def _drop_file(self, cur: Cursor) -> None:
         for table in (FILE_TABLE, CHANGE_TABLE, KEEP_TABLE, PRESENT_TABLE):
