@@ -12,7 +12,8 @@ app (no iframe: Airflow's React, Chakra theme and color mode):
   `timestamp` attribute without a format), a never-run row (billing, created paused), the
   recent-runs strip, the last import's counts, the source as chips; the toggle flips the DAG's
   pause state through Airflow's `PATCH /api/v2/dags/{dag_id}`;
-- the DAG tab on an integration's DAG and on another DAG;
+- the DAG tab on an integration's DAG (crm's settings: its deletion rule, the volume guard,
+  30 days' retention) and on another DAG;
 - re-import from support's page (issue 23): the file picker offers exactly support's files in S3
   (its failed one preselected, never a report or another file); before the fix a dry run that
   would fail shows its reason, one with bad rows lists them by kind and column with their line
@@ -199,7 +200,12 @@ def test_the_integrations_app_inside_airflow(tmp_path: Path) -> None:
     assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install -y chromium chromium-driver (.ci/run does it)"
     configs = tmp_path / "integrations"
     configs.mkdir()
-    _write(configs, _config("crm", "Plan"))
+    # crm deletes a user whose Department is Left (no row is) and keeps its moved files 30 days
+    crm = _config("crm", "Plan") | {
+        "delete_when": {"column": "Department", "values": ["Left"]},
+        "reports": {"retain_days": 30},
+    }
+    _write(configs, crm)
     _write(configs, _support())  # the file's timestamps are German: it fails until the config is fixed
     _write(configs, _config("billing", "Plan", enabled=False))
     # The DAGs folder: inbound's two files and one DAG that is no integration (for the DAG tab).
@@ -527,6 +533,10 @@ def _browse(cluster: Cluster, browser: Any, configs: Path, failed_key: str, tmp:
         page.goto(f"{base}/dags/inbound_crm/plugin/integration")
         page.locator("#inbound #mapping").wait_for(timeout=30_000)
         assert page.locator("#inbound h1").inner_text() == "crm"
+        settings = page.locator("#settings")  # crm's deletions, volume guard (the defaults) and retention
+        assert "Department is Left deletes" in settings.locator("[data-delete-when]").inner_text()
+        assert settings.locator("[data-volume-guard]").inner_text().startswith("fails a file with more than 50% fewer")
+        assert settings.locator("[data-retention='30']").inner_text().endswith("removed after 30 days")
         _a11y(page, "DAG tab")
         page.goto(f"{base}/dags/some_other_dag/plugin/integration")
         page.locator("#inbound").filter(has_text="some_other_dag is not an inbound integration.").wait_for(

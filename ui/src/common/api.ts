@@ -31,6 +31,8 @@ export interface ImportEntry {
   attributes: number;
   cleared: number;
   config_version: string | null;
+  /** Users the import deleted (`delete_when`). */
+  deleted: number;
   /** How this import's header changed from the one before, in a sentence (null: it did not). */
   drift: string | null;
   error: string | null;
@@ -40,6 +42,8 @@ export interface ImportEntry {
   inserted: number;
   integration: string;
   outcome: string;
+  /** Its moved file and reports are past retention (`retain_days`): removed daily, so no links (`reports` empty). */
+  past_retention: boolean;
   removed: number;
   reports: Report[];
   rows_read: number;
@@ -94,6 +98,7 @@ export interface RunSummary {
   unchanged?: number;
   cleared?: number;
   removed?: number;
+  deleted?: number;
   results?: FileOutcome[];
 }
 

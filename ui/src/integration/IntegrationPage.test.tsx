@@ -106,3 +106,112 @@ describe("the integration page's header changes", () => {
     expect(rows[1]?.querySelector("[data-drift]")).toBeNull();
   });
 });
+
+describe("the integration page's deletions, volume guard and retention", () => {
+  const settings = () => document.getElementById("settings") as HTMLElement;
+
+  it("shows the deletion rule with the share of users a file may delete, its values as text", async () => {
+    serve([importEntry(4)], {
+      delete_when: { column: "Status", values: ["deleted", "erased", HOSTILE] },
+      max_deleted: 0.1,
+    });
+    renderWithProviders(<IntegrationPage name="support" />);
+    await screen.findByText("support.yaml");
+    const rule = settings().querySelector("[data-delete-when='Status']");
+    expect(rule).toHaveTextContent(
+      `a row whose Status is deleted, erased or ${HOSTILE} deletes its user (trimmed, ignoring case); at most 10% of users per file`,
+    );
+    // a value from a config is text, never HTML
+    expect(within(rule as HTMLElement).getByText(HOSTILE)).toHaveAttribute("title", HOSTILE);
+    expect(document.querySelector("img")).toBeNull();
+  });
+
+  it("says none without a deletion rule, and the guard and retention in words", async () => {
+    serve([importEntry(4)], { retain_days: 30 });
+    renderWithProviders(<IntegrationPage name="support" />);
+    await screen.findByText("support.yaml");
+    expect(within(settings()).getByText("Deletions").nextElementSibling).toHaveTextContent(/^none$/);
+    expect(settings().querySelector("[data-delete-when]")).toBeNull();
+    expect(settings().querySelector("[data-volume-guard]")).toHaveTextContent(
+      "fails a file with more than 50% fewer rows than the median of the last 5 imports, and one with a read column emptied in every row",
+    );
+    expect(settings().querySelector("[data-retention='30']")).toHaveTextContent(
+      "moved files and reports are removed after 30 days",
+    );
+  });
+
+  it("says the volume guard is off and the files are kept when nothing is set", async () => {
+    serve([importEntry(4)], { guard_empty_columns: false, max_row_drop: null, retain_days: null });
+    renderWithProviders(<IntegrationPage name="support" />);
+    await screen.findByText("support.yaml");
+    expect(settings().querySelector("[data-volume-guard]")).toHaveTextContent(/^off$/);
+    expect(settings().querySelector("[data-retention='none']")).toHaveTextContent(
+      "moved files and reports are kept until deleted",
+    );
+  });
+
+  it("shows only the row-count guard when empty columns are not guarded", async () => {
+    serve([importEntry(4)], { guard_empty_columns: false, max_row_drop: 0.3 });
+    renderWithProviders(<IntegrationPage name="support" />);
+    await screen.findByText("support.yaml");
+    expect(settings().querySelector("[data-volume-guard]")).toHaveTextContent(
+      /^fails a file with more than 30% fewer rows than the median of the last 5 imports$/,
+    );
+  });
+
+  it("shows an import's deleted users with its other counts, and none where it deleted none", async () => {
+    serve([importEntry(5, { deleted: 3, updated: 1 }), importEntry(4)]);
+    renderWithProviders(<IntegrationPage name="support" />);
+    await screen.findByText("support.yaml");
+    const rows = document.querySelectorAll("#runs tbody tr");
+    expect(within(rows[0] as HTMLElement).getByText("2 added, 1 changed, 3 deleted")).toBeInTheDocument();
+    expect(rows[1]?.textContent).not.toContain("deleted");
+  });
+
+  it("shows an import past retention with a note instead of its reports, why and re-import", async () => {
+    const rejected = {
+      final_key: "support/failed/20260104T000000Z_export_4.csv",
+      outcome: "failed",
+      reports: [
+        {
+          key: "support/failed/20260104T000000Z_export_4.csv.rejected.csv",
+          kind: "rejected rows",
+          uri: "s3://exports/support/failed/20260104T000000Z_export_4.csv.rejected.csv",
+        },
+      ],
+      rows_rejected: 2,
+    };
+    serve(
+      [
+        importEntry(5, { past_retention: true, reports: [], rows_rejected: 2 }),
+        importEntry(4, rejected),
+        importEntry(3, {
+          ...rejected,
+          final_key: "support/failed/x_3.csv",
+          past_retention: true,
+          reports: [],
+        }),
+      ],
+      { retain_days: 30 },
+    );
+    renderWithProviders(<IntegrationPage name="support" />);
+    await screen.findByText("support.yaml");
+    const rows = [...document.querySelectorAll("#runs tbody tr")] as HTMLElement[];
+    for (const past of [rows[0], rows[2]] as HTMLElement[]) {
+      expect(past.querySelector("[data-past-retention]")).toHaveTextContent(
+        "file and reports removed after 30 days (retention)",
+      );
+      expect(past.querySelector("[data-report]")).toBeNull();
+      expect(past.querySelector("[data-why]")).toBeNull();
+      expect(within(past).queryByRole("button", { name: "re-import" })).toBeNull();
+    }
+    // the import within retention keeps its links
+    const kept = rows[1] as HTMLElement;
+    expect(kept.querySelector("[data-past-retention]")).toBeNull();
+    expect(within(kept).getByText("rejected rows")).toHaveAttribute("data-report");
+    expect(kept.querySelector("[data-why]")).not.toBeNull();
+    expect(within(kept).getByRole("button", { name: "re-import" })).toBeInTheDocument();
+    // the latest import is past retention: no "why it failed" panel opens for it (its reports are gone)
+    expect(document.getElementById("why-failed")).toBeNull();
+  });
+});

@@ -1,5 +1,5 @@
 import { Alert, Box, Button, Code, Grid, HStack, Heading, Link, Stack, Table, Text } from "@chakra-ui/react";
-import { type ReactNode, useCallback, useEffect, useRef, useState } from "react";
+import { Fragment, type ReactNode, useCallback, useEffect, useRef, useState } from "react";
 
 import { Chip, shownValue } from "../common/Chip";
 import { DriftDetails } from "../common/Drift";
@@ -25,16 +25,21 @@ const Fact = ({ children, label }: { readonly label: string; readonly children: 
   </>
 );
 
+/** N days, in words ("1 day", "30 days"). */
+const days = (n: number): string => `${number(n)} ${n === 1 ? "day" : "days"}`;
+
 const ImportRow = ({
   entry,
   name,
   onReimport,
   onWhy,
+  retainDays,
 }: {
   readonly entry: ImportEntry;
   readonly name: string;
   readonly onReimport: (key: string) => void;
   readonly onWhy: (entry: ImportEntry) => void;
+  readonly retainDays: number | null;
 }) => {
   const links = runLinks(entry.triggered_by);
   const outcome = outcomeOf(entry);
@@ -43,6 +48,7 @@ const ImportRow = ({
     ["changed", entry.updated],
     ["cleared", entry.cleared],
     ["removed", entry.removed],
+    ["deleted", entry.deleted],
   ].filter(([, n]) => Number(n) > 0);
   return (
     <Table.Row data-outcome={outcome}>
@@ -89,30 +95,37 @@ const ImportRow = ({
         )}
       </Table.Cell>
       <Table.Cell fontSize="xs">
-        <HStack gap={2} wrap="wrap">
-          {entry.reports.map((r) => (
-            <ReportLink key={r.key} name={name} reportKey={r.key}>
-              {r.kind}
-            </ReportLink>
-          ))}
-          {hasWhy(entry) ? (
-            <Button
-              aria-label={`Why the import of ${entry.final_key ?? ""} ${entry.outcome === "failed" ? "failed" : "rejected rows"}`}
-              colorPalette={entry.outcome === "failed" ? "failed" : undefined}
-              data-why
-              onClick={() => onWhy(entry)}
-              size="2xs"
-              variant="outline"
-            >
-              why
-            </Button>
-          ) : null}
-          {entry.final_key ? (
-            <Button size="2xs" variant="outline" onClick={() => onReimport(entry.final_key ?? "")}>
-              re-import
-            </Button>
-          ) : null}
-        </HStack>
+        {entry.past_retention ? (
+          // the daily inbound-retention DAG removed the moved file and its reports: nothing to open or re-import
+          <Text color="fg.muted" data-past-retention fontSize="xs">
+            file and reports removed{retainDays === null ? "" : ` after ${days(retainDays)}`} (retention)
+          </Text>
+        ) : (
+          <HStack gap={2} wrap="wrap">
+            {entry.reports.map((r) => (
+              <ReportLink key={r.key} name={name} reportKey={r.key}>
+                {r.kind}
+              </ReportLink>
+            ))}
+            {hasWhy(entry) ? (
+              <Button
+                aria-label={`Why the import of ${entry.final_key ?? ""} ${entry.outcome === "failed" ? "failed" : "rejected rows"}`}
+                colorPalette={entry.outcome === "failed" ? "failed" : undefined}
+                data-why
+                onClick={() => onWhy(entry)}
+                size="2xs"
+                variant="outline"
+              >
+                why
+              </Button>
+            ) : null}
+            {entry.final_key ? (
+              <Button size="2xs" variant="outline" onClick={() => onReimport(entry.final_key ?? "")}>
+                re-import
+              </Button>
+            ) : null}
+          </HStack>
+        )}
       </Table.Cell>
     </Table.Row>
   );
@@ -124,6 +137,52 @@ const ON_NEW_COLUMNS: Record<string, string> = {
   fail: "a file with new columns the config does not read is not imported",
   ignore: "not reported",
   warn: "imported, the new columns shown as header changes",
+};
+
+/** A value of a config (its text, never HTML) on one line, cut past its space, whole in a title. */
+const Value = ({ value }: { readonly value: string }) => (
+  <Code
+    display="inline-block"
+    maxW="20rem"
+    overflow="hidden"
+    textOverflow="ellipsis"
+    title={value}
+    verticalAlign="bottom"
+    whiteSpace="nowrap"
+  >
+    {value}
+  </Code>
+);
+
+/** `delete_when` in words ("Status is deleted or erased"), with the share of users one file may delete. */
+const DeleteWhen = ({ detail }: { readonly detail: Detail }) => {
+  const rule = detail.delete_when;
+  if (!rule) return <Text as="span">none</Text>;
+  return (
+    <Text as="span" data-delete-when={rule.column}>
+      a row whose <Value value={rule.column} /> is{" "}
+      {rule.values.map((v, i) => (
+        <Fragment key={`${i}-${v}`}>
+          {i === 0 ? null : i === rule.values.length - 1 ? " or " : ", "}
+          <Value value={v} />
+        </Fragment>
+      ))}{" "}
+      deletes its user (trimmed, ignoring case); at most {percent(detail.max_deleted)} of users per file
+    </Text>
+  );
+};
+
+/** The volume guard (`max_row_drop`, `guard_empty_columns`) in a sentence. */
+const volumeGuard = (detail: Detail): string => {
+  const drop =
+    detail.max_row_drop === null
+      ? null
+      : `more than ${percent(detail.max_row_drop)} fewer rows than the median of the last 5 imports`;
+  const empty = detail.guard_empty_columns ? "a read column emptied in every row" : null;
+  if (drop && empty) return `fails a file with ${drop}, and one with ${empty}`;
+  if (drop) return `fails a file with ${drop}`;
+  if (empty) return `fails a file with ${empty} (row counts not compared)`;
+  return "off";
 };
 
 /** Every setting of the config, as the run reads it (a value from `!env` as its variable's name). */
@@ -206,7 +265,22 @@ const Settings = ({ detail }: { readonly detail: Detail }) => {
           "none"
         )}
       </Fact>
+      <Fact label="Deletions">
+        <DeleteWhen detail={detail} />
+      </Fact>
       <Fact label="Rejected rows allowed">{percent(detail.max_rejected_ratio)} of a file</Fact>
+      <Fact label="Volume guard">
+        <Text as="span" data-volume-guard>
+          {volumeGuard(detail)}
+        </Text>
+      </Fact>
+      <Fact label="Retention">
+        <Text as="span" data-retention={detail.retain_days ?? "none"}>
+          {detail.retain_days === null
+            ? "moved files and reports are kept until deleted"
+            : `moved files and reports are removed after ${days(detail.retain_days)}`}
+        </Text>
+      </Fact>
       <Fact label="Time zone">{detail.timezone} (timestamps without a zone)</Fact>
       <Fact label="Largest file">{number(detail.max_file_mb)} MiB</Fact>
       <Fact label="Alerts">
@@ -343,7 +417,7 @@ export const IntegrationPage = ({
       </Box>
     );
   }
-  const failed = detail.runs.find((r) => r.outcome === "failed" && r.final_key);
+  const failed = detail.runs.find((r) => r.outcome === "failed" && r.final_key && !r.past_retention);
   const latest = offset === 0 ? detail.runs[0] : undefined;
   const explained = why ?? (latest && hasWhy(latest) ? latest : null);
   return (
@@ -427,6 +501,7 @@ export const IntegrationPage = ({
               name={detail.name}
               onReimport={reimport}
               onWhy={explain}
+              retainDays={detail.retain_days}
             />
           ))}
         </Table.Body>

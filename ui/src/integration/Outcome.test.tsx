@@ -57,9 +57,23 @@ describe("the outcome of a re-import", () => {
     expect(screen.getByText("would import 3 rows")).toBeInTheDocument();
     expect(document.querySelector("[data-count='add'] b")).toHaveTextContent("2");
     expect(document.querySelector("[data-count='reject'] b")).toHaveTextContent("2");
+    expect(document.querySelector("[data-count='delete']")).toBeNull(); // it deletes no user
     expect(
       document.querySelector("#rejected-rows tr[data-kind='not_a_number'] [data-lines]"),
     ).toHaveTextContent("3, 7");
+  });
+
+  it("counts the users a dry run would delete", () => {
+    const deleting = run("previewed", "success", "would import 3 rows");
+    if (deleting.result?.summary) deleting.result.summary.deleted = 4;
+    renderWithProviders(
+      <Outcome
+        dagId="inbound_crm"
+        name="crm"
+        stage={{ dryRun: true, key: "crm/failed/a.csv", run: deleting, step: "done" }}
+      />,
+    );
+    expect(document.querySelector("[data-count='delete'] b")).toHaveTextContent("4");
   });
 
   it("says so when a run ended without an outcome", () => {

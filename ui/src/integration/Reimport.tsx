@@ -54,13 +54,14 @@ export const verdict = (run: RunResult, dryRun: boolean): { label: string; state
   return { label: outcome, state: outcome };
 };
 
-/** What a dry run would do: adds, changes, clears, removals and rejects. */
+/** What a dry run would do: adds, changes, clears, removals, deletions (`delete_when`, when any) and rejects. */
 const Counts = ({ summary }: { readonly summary: RunSummary }) => {
   const parts: [string, number | undefined][] = [
     ["add", summary.inserted],
     ["change", summary.updated],
     ["clear", summary.cleared],
     ["remove", summary.removed],
+    ...(summary.deleted ? ([["delete", summary.deleted]] as [string, number][]) : []),
     ["reject", summary.rows_rejected],
   ];
   return (

@@ -7,9 +7,14 @@ import { ErrorAlert, Loading } from "../common/states";
 import { toaster } from "../common/toaster";
 import { useRejections } from "../queries/useRejections";
 
-/** Whether an import has something to explain: it failed, or it rejected rows (and its file was moved). */
+/**
+ * Whether an import has something to explain: it failed, or it rejected rows (and its file was moved,
+ * its reports not yet removed by retention).
+ */
 export const hasWhy = (entry: ImportEntry): boolean =>
-  entry.final_key !== null && (entry.outcome === "failed" || entry.rows_rejected > 0);
+  entry.final_key !== null &&
+  !entry.past_retention &&
+  (entry.outcome === "failed" || entry.rows_rejected > 0);
 
 const copy = async (text: string) => {
   try {

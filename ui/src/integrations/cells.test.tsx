@@ -84,6 +84,22 @@ describe("the table's monitor cells", () => {
     expect(cells.getByText("took 12 s")).toBeInTheDocument();
   });
 
+  it("shows the users the last import deleted, and nothing about deletions where it deleted none", async () => {
+    stubFetch(() => [
+      row("crm", {
+        last_import: { deleted: 2, rejected_share: 0, rows_read: 10, rows_rejected: 0, rows_written: 8 },
+      }),
+      row("hr"),
+    ]);
+    renderWithProviders(<IntegrationsTable go={vi.fn()} />);
+    await screen.findByText("crm");
+    const counts = within(within(rowOf("crm")).getByTestId("last-import"));
+    expect(counts.getByText("2 deleted")).toHaveAttribute("data-deleted", "2");
+    expect(counts.getByText("2 deleted")).toHaveAttribute("title", "2 users deleted by delete_when");
+    expect(within(rowOf("hr")).getByTestId("last-import").textContent).not.toContain("deleted");
+    expect(rowOf("hr").querySelector("[data-deleted]")).toBeNull();
+  });
+
   it("shows the reason on one line, expands it (a button: click, key or touch), and links to why it failed", async () => {
     const go = vi.fn();
     const reason = "2 of 2 rows rejected (100%): Last Ticket At: not a timestamp (05.01.2026 14:30)";

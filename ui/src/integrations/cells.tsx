@@ -62,7 +62,7 @@ export const LastSuccess = ({ row }: { readonly row: IntegrationRow }) => (
   </Stack>
 );
 
-/** The last import's rows written and the share it rejected. */
+/** The last import's rows written, the share it rejected and the users it deleted (`delete_when`), if any. */
 export const LastImport = ({ row }: { readonly row: IntegrationRow }) => {
   const last = row.last_import;
   if (!last) return <Text color="fg.muted">–</Text>;
@@ -81,6 +81,16 @@ export const LastImport = ({ row }: { readonly row: IntegrationRow }) => {
       >
         {percent(last.rejected_share)} rejected
       </Text>
+      {last.deleted > 0 ? (
+        <Text
+          data-deleted={last.deleted}
+          fontSize="xs"
+          title={`${number(last.deleted)} ${last.deleted === 1 ? "user" : "users"} deleted by delete_when`}
+          whiteSpace="nowrap"
+        >
+          {number(last.deleted)} deleted
+        </Text>
+      ) : null}
     </Stack>
   );
 };
