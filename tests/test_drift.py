@@ -103,13 +103,14 @@ def test_what_is_kept_is_bounded_and_a_stored_shape_that_is_not_one_reads_as_non
 
 def test_the_config_lines_map_the_new_columns_and_read_back_as_config() -> None:
     crm = _crm()
-    lines = config_lines(crm, ["Region", "plan", "Last Login: EU", "yes"])
+    lines = config_lines(crm, ["Region", "plan", "Last Login: EU", "yes", "user_id"])
     entries = yaml.safe_load(lines)["attributes"]
     assert entries == [
         {"column": "Region", "type": "string"},
         {"column": "plan", "name": "plan_2", "type": "string"},  # `plan` is taken by the Plan column
         {"column": "Last Login: EU", "name": "last_login_eu", "type": "string"},
         {"column": "yes", "type": "string"},
+        {"column": "user_id", "name": "user_id_2", "type": "string"},  # a name the store keeps for itself
     ]
     config = integration_dict("crm", attributes=[*integration_dict("crm")["attributes"], *entries])
     Integration.model_validate(config)  # the lines make a valid config

@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from inbound.config.model import Integration
-from inbound.config.names import attribute_names
+from inbound.config.names import RESERVED_ATTRIBUTE_NAMES, attribute_names
 from inbound.settings import number_setting
 from inbound.suggest import echo
 
@@ -194,7 +194,7 @@ def _scalar(text: str) -> str:
 def config_lines(integration: Integration, columns: Sequence[str]) -> str:
     """The config lines that would map `columns` (appended under `attributes:`), typed string:
     change the type where the values are numbers, dates or booleans."""
-    taken = {a.attribute.lower() for a in integration.attributes}
+    taken = {a.attribute.lower() for a in integration.attributes} | RESERVED_ATTRIBUTE_NAMES
     names = attribute_names(list(columns))
     lines = ["attributes:  # add to the list; pick each type (string, integer, number, boolean, date, timestamp)"]
     for column in columns[:SHOWN]:
