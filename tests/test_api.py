@@ -413,7 +413,13 @@ def test_table_json(client, env) -> None:
     assert crm["attributes_imported"] == 2 and crm["users"] == 3 and crm["last_success_at"]
     assert crm["schedule_words"] == "every hour" and crm["enabled"] is True
     assert crm["last_run_result"] == "never run" and crm["recent_runs"] == [] and crm["last_run_duration_s"] is None
-    assert crm["last_import"] == {"rows_read": 3, "rows_written": 3, "rows_rejected": 0, "rejected_share": 0.0}
+    assert crm["last_import"] == {
+        "rows_read": 3,
+        "rows_written": 3,
+        "rows_rejected": 0,
+        "rejected_share": 0.0,
+        "deleted": 0,
+    }
     assert crm["stale"] is False and crm["next_run_at"] is None  # imported just now; the DAG processor set no next run
     assert crm["source_parts"] == {
         "bucket": "acme-exports",

@@ -152,7 +152,13 @@ def test_a_row_carries_next_run_last_success_last_import_duration_and_the_recent
     assert row.next_run_at == "2026-11-28T13:00:00+00:00"
     assert row.last_success_at == "2026-11-28T05:00:00+00:00"
     assert row.stale is True  # 7 hours without an import, twice the hourly interval is 2 hours
-    assert row.last_import == {"rows_read": 40, "rows_written": 0, "rows_rejected": 10, "rejected_share": 0.25}
+    assert row.last_import == {
+        "rows_read": 40,
+        "rows_written": 0,
+        "rows_rejected": 10,
+        "rejected_share": 0.25,
+        "deleted": 0,
+    }
     assert row.last_run_duration_s == 42.0
     assert [(r["run_id"], r["outcome"]) for r in row.recent_runs] == [
         ("r1", "success"),
