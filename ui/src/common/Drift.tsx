@@ -2,23 +2,13 @@
 // (new columns the config does not read, unread columns gone, the columns reordered), with the
 // config lines that would map the new ones. Column names are an export's header: untrusted text,
 // rendered as text (never as HTML) and cut visually, their whole name in a title.
-import { Box, Button, Code, HStack, Stack, Text } from "@chakra-ui/react";
-import { FiCopy } from "react-icons/fi";
+import { Box, Code, HStack, Stack, Text } from "@chakra-ui/react";
 
+import { ConfigSnippet } from "./ConfigSnippet";
 import type { SchemaDrift } from "./api";
-import { toaster } from "./toaster";
 
 /** A day `YYYY-MM-DD` as `MM-DD`, in a text (the badge's short form). */
 export const shortDays = (text: string): string => text.replace(/\b\d{4}-(\d{2}-\d{2})\b/g, "$1");
-
-const copy = async (text: string) => {
-  try {
-    await navigator.clipboard.writeText(text);
-    toaster.create({ title: "Copied the config lines", type: "success" });
-  } catch {
-    toaster.create({ title: "The clipboard is not available: select the text and copy it", type: "info" });
-  }
-};
 
 /** A column name on one line, cut with an ellipsis past the space it has (the whole name as its title). */
 const ColumnName = ({ name }: { readonly name: string }) => (
@@ -39,33 +29,13 @@ const ColumnName = ({ name }: { readonly name: string }) => (
 /** The config lines to paste, in a monospace block with a copy button. */
 export const ConfigLines = ({ lines }: { readonly lines: string }) => (
   <Box data-config-lines>
-    <HStack gap={2} justify="space-between" wrap="wrap">
-      <Text fontSize="xs" fontWeight="semibold">
-        Config lines to map the new columns
-      </Text>
-      <Button
-        aria-label="Copy the config lines to map the new columns"
-        onClick={() => void copy(lines)}
-        size="2xs"
-        variant="outline"
-      >
-        <FiCopy /> Copy
-      </Button>
-    </HStack>
-    <Box
-      as="pre"
-      bg="bg.muted"
-      borderRadius="md"
-      fontFamily="mono"
-      fontSize="xs"
+    <ConfigSnippet
+      copied="Copied the config lines"
+      label="Copy the config lines to map the new columns"
+      lines={lines}
       maxH="16rem"
-      mt={1}
-      overflow="auto"
-      p={2}
-      tabIndex={0}
-    >
-      {lines}
-    </Box>
+      title="Config lines to map the new columns"
+    />
   </Box>
 );
 

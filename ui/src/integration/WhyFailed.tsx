@@ -1,10 +1,9 @@
-import { Badge, Box, Button, Code, HStack, Heading, Stack, Text } from "@chakra-ui/react";
-import { FiCopy } from "react-icons/fi";
+import { Badge, Box, Code, HStack, Heading, Stack, Text } from "@chakra-ui/react";
 
+import { ConfigSnippet } from "../common/ConfigSnippet";
 import type { ImportEntry, RejectionGroup } from "../common/api";
 import { number, when } from "../common/format";
 import { ErrorAlert, Loading } from "../common/states";
-import { toaster } from "../common/toaster";
 import { useRejections } from "../queries/useRejections";
 
 /**
@@ -16,49 +15,20 @@ export const hasWhy = (entry: ImportEntry): boolean =>
   !entry.past_retention &&
   (entry.outcome === "failed" || entry.rows_rejected > 0);
 
-const copy = async (text: string) => {
-  try {
-    await navigator.clipboard.writeText(text);
-    toaster.create({ title: "Copied the suggested config", type: "success" });
-  } catch {
-    toaster.create({ title: "The clipboard is not available: select the text and copy it", type: "info" });
-  }
-};
-
 /** The fix the rejected values show, as the config lines to paste, with what to check first. */
 const Suggestion = ({ group }: { readonly group: RejectionGroup }) => {
   const suggestion = group.suggestion;
   if (!suggestion) return null;
   return (
     <Box data-suggestion mt={2}>
-      <HStack gap={2} justify="space-between" wrap="wrap">
-        <Text fontSize="sm" fontWeight="semibold">
-          Suggested fix (checked on {number(suggestion.checked)} rejected{" "}
-          {suggestion.checked === 1 ? "value" : "values"})
-        </Text>
-        <Button
-          aria-label={`Copy the suggested config for ${group.column ?? "the file"}`}
-          onClick={() => void copy(suggestion.yaml)}
-          size="2xs"
-          variant="outline"
-        >
-          <FiCopy /> Copy
-        </Button>
-      </HStack>
-      <Box
-        as="pre"
-        bg="bg.muted"
-        borderRadius="md"
-        data-yaml
-        fontFamily="mono"
-        fontSize="xs"
-        mt={1}
-        overflowX="auto"
-        p={2}
-        tabIndex={0}
-      >
-        {suggestion.yaml}
-      </Box>
+      <ConfigSnippet
+        blockData={{ "data-yaml": true }}
+        copied="Copied the suggested config"
+        label={`Copy the suggested config for ${group.column ?? "the file"}`}
+        lines={suggestion.yaml}
+        title={`Suggested fix (checked on ${number(suggestion.checked)} rejected ${suggestion.checked === 1 ? "value" : "values"})`}
+        titleSize="sm"
+      />
       {suggestion.note ? (
         <Text data-note fontSize="xs" mt={1}>
           Check first: {suggestion.note}
